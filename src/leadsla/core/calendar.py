@@ -350,7 +350,9 @@ def _check_hours(hours: Mapping[int, Sequence[Window]]) -> None:
                     "interval within one day"
                 )
             if start < previous_end:
-                raise CalendarError(f"{WEEKDAYS[day]}: window {format_window((start, end))} overlaps")
+                raise CalendarError(
+                    f"{WEEKDAYS[day]}: window {format_window((start, end))} overlaps"
+                )
             previous_end = end
 
 

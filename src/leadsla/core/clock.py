@@ -1,0 +1,442 @@
+"""The SLA clock (SPEC §4): one clock per lead and policy, restarted in cycles.
+
+The engine has one set of rules and two ways in:
+
+* :meth:`LeadClocks.apply` takes one instant of one lead (all its rows at one ``at``)
+  and updates that lead's cycles; :meth:`LeadClocks.timers` then lists the instants
+  at which something will happen (warning, escalation steps, breach). The live
+  service calls these event by event.
+* :func:`replay` runs the same ``apply`` over a whole sorted history and judges every
+  cycle at an evaluation instant with :func:`judge` — the offline ``evaluate``.
+
+A cycle records only facts (running segments, grade and owner changes, the stop);
+every figure — accrued time, ``due_at``, verdict, the instant of each step — is
+derived from those facts at the instant asked, so the live and replayed forms
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from leadsla.core.calendar import TimeMeasure
+from leadsla.core.policy import Policy, Rulebook
+
+MICROS_PER_SECOND = 1_000_000
+
+
+class State(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    LAPSED = "lapsed"
+
+
+class TimerKind(StrEnum):
+    WARNING = "warning"
+    ESCALATION = "escalation"
+    BREACH = "breach"
+
+
+Change = tuple[str, str | None]
+"""One row of an instant: field name and new value (``None`` clears it)."""
+
+
+@dataclass(slots=True)
+class Cycle:
+    """One run of a policy's clock on one lead, from a start to (maybe) a stop."""
+
+    policy: str
+    number: int
+    calendar: str
+    started_at: int
+    # Running segments as [resumed_at, paused_or_stopped_at]; the last may be open (None).
+    segments: list[list[int | None]] = field(default_factory=list)
+    stopped_at: int | None = None
+    # Histories within the cycle, first entry at the start: (at, value).
+    grades: list[tuple[int, str | None]] = field(default_factory=list)
+    owners: list[tuple[int, str | None]] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.stopped_at is None and bool(self.segments) and self.segments[-1][1] is None
+
+    @property
+    def paused(self) -> bool:
+        return self.stopped_at is None and not self.running
+
+    @property
+    def grade(self) -> str | None:
+        return self.grades[-1][1] if self.grades else None
+
+    @property
+    def owner(self) -> str | None:
+        return self.owners[-1][1] if self.owners else None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """An instant at which a cycle must be looked at again by the worker."""
+
+    policy: str
+    cycle: int
+    kind: TimerKind
+    step: int  # escalation step number; 0 for warning and breach
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A cycle judged at an instant: the row of ``leadsla evaluate``."""
+
+    policy: str
+    cycle: int
+    calendar: str
+    grade: str | None
+    owner: str | None
+    state: State
+    started_at: int
+    due_at: int | None
+    stopped_at: int | None
+    business_micros: int
+    breached_at: int | None  # first instant past the target, for breached and lapsed
+    escalations: int
+    warned_at: int | None
+
+    @property
+    def business_seconds(self) -> int:
+        # Truncate toward zero: a clock 59.9 s in has accrued 59 whole seconds.
+        return self.business_micros // MICROS_PER_SECOND
+
+
+@dataclass(slots=True)
+class LeadClocks:
+    """A lead's current fields and the cycles of each policy's clock."""
+
+    lead_id: str
+    fields: dict[str, str] = field(default_factory=dict)
+    grade: str | None = None
+    last_at: int | None = None
+    cycles: dict[str, list[Cycle]] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str | None:
+        return self.fields.get("status")
+
+    @property
+    def owner(self) -> str | None:
+        return self.fields.get("owner")
+
+    def apply(self, rules: Rulebook, at: int, changes: Iterable[Change]) -> list[Cycle]:
+        """Apply one instant (rows sharing ``at``); return the cycles it touched.
+
+        Instants must come in ``at`` order; a late one means the caller replays
+        the lead's whole history (the service does so).
+        """
+        if self.last_at is not None and at < self.last_at:
+            raise ValueError(
+                f"lead {self.lead_id}: instant {at} is before the last one applied ({self.last_at})"
+            )
+        first_instant = self.last_at is None
+        self.last_at = at
+        previous_status = self.status
+        previous_owner = self.owner
+        previous_grade = self.grade
+        for name, value in changes:
+            if value is None or value == "":
+                self.fields.pop(name, None)
+            else:
+                self.fields[name] = value
+        self.grade = grade_of(rules, self.fields)
+        status = self.status
+        status_moved = first_instant or status != previous_status
+        touched: list[Cycle] = []
+        for policy in rules.policies:
+            cycles = self.cycles.get(policy.name)
+            current = cycles[-1] if cycles and cycles[-1].stopped_at is None else None
+            if current is not None:
+                if self.grade != previous_grade:
+                    current.grades.append((at, self.grade))
+                if self.owner != previous_owner:
+                    current.owners.append((at, self.owner))
+                moved = status_moved and _move(current, policy, status, at)
+                if moved or self.grade != previous_grade or self.owner != previous_owner:
+                    touched.append(current)
+            elif (
+                status_moved
+                and status in policy.start
+                and (first_instant or previous_status not in policy.start)
+                and policy.applies(self.attributes())
+            ):
+                started = self._start(rules, policy, at)
+                touched.append(started)
+        return touched
+
+    def attributes(self) -> dict[str, str]:
+        """The fields ``applies_to`` filters on, with the effective grade."""
+        if self.grade is None:
+            return self.fields
+        return {**self.fields, "grade": self.grade}
+
+    def _start(self, rules: Rulebook, policy: Policy, at: int) -> Cycle:
+        cycles = self.cycles.setdefault(policy.name, [])
+        cycle = Cycle(
+            policy=policy.name,
+            number=len(cycles) + 1,
+            calendar=rules.calendar_name_for(policy, self.owner),
+            started_at=at,
+            grades=[(at, self.grade)],
+            owners=[(at, self.owner)],
+        )
+        # A status in both the start and the pause set starts a clock that waits.
+        if self.status not in policy.pause:
+            cycle.segments.append([at, None])
+        cycles.append(cycle)
+        return cycle
+
+    def open_cycles(self) -> Iterator[Cycle]:
+        for cycles in self.cycles.values():
+            if cycles and cycles[-1].stopped_at is None:
+                yield cycles[-1]
+
+    def timers(self, rules: Rulebook) -> list[Timer]:
+        """Every future-or-past instant at which an open cycle's warning, step or breach falls.
+
+        Paused cycles have none (their instants are unknown until they resume).
+        The worker keeps its own record of what fired, so past instants are harmless.
+        """
+        policies = {p.name: p for p in rules.policies}
+        result: list[Timer] = []
+        for cycle in self.open_cycles():
+            if not cycle.running:
+                continue
+            result.extend(cycle_timers(rules, policies[cycle.policy], cycle))
+        result.sort(key=lambda t: t.at)
+        return result
+
+
+def grade_of(rules: Rulebook, fields: Mapping[str, str]) -> str | None:
+    """A ``grade`` field wins; else the first grade the ``score`` reaches; else none."""
+    explicit = fields.get("grade")
+    if explicit:
+        return explicit
+    score = fields.get("score")
+    if score:
+        try:
+            return rules.grade_for_score(float(score))
+        except ValueError:
+            return None
+    return None
+
+
+def _move(cycle: Cycle, policy: Policy, status: str | None, at: int) -> bool:
+    """Rules 3 and 4 for a status change of an open cycle; True when the cycle changed."""
+    if status in policy.stop:
+        if cycle.running:
+            cycle.segments[-1][1] = at
+        cycle.stopped_at = at
+        return True
+    if status in policy.pause:
+        if cycle.running:
+            cycle.segments[-1][1] = at
+            return True
+        return False
+    if not cycle.running:
+        cycle.segments.append([at, None])
+        return True
+    return False
+
+
+# -- figures derived from a cycle's facts --------------------------------------------
+
+
+def accrued(measure: TimeMeasure, cycle: Cycle, until: int) -> int:
+    """Time accrued on ``measure`` by the running segments, up to ``until``."""
+    total = 0
+    for start, end in cycle.segments:
+        assert start is not None
+        if start >= until:
+            break
+        stop = until if end is None or end > until else end
+        total += measure.elapsed(start, stop)
+    return total
+
+
+def reach_instant(
+    measure: TimeMeasure, cycle: Cycle, amount: int, *, project: bool = True
+) -> int | None:
+    """The earliest instant at which the accrued time reaches ``amount``.
+
+    ``project`` carries the last running segment on past its stop: the deadline
+    a cycle had when it was stopped. A paused cycle that has not reached the
+    amount has no such instant.
+    """
+    done = 0
+    last = len(cycle.segments) - 1
+    for index, (start, end) in enumerate(cycle.segments):
+        assert start is not None
+        if end is None or (project and index == last and cycle.stopped_at == end):
+            return measure.add(start, amount - done)
+        part = measure.elapsed(start, end)
+        if done + part >= amount:
+            return measure.add(start, amount - done)
+        done += part
+    return None
+
+
+def _value_at(history: Sequence[tuple[int, str | None]], at: int) -> str | None:
+    """The value of a history (sorted by instant) after the instant ``at``."""
+    index = bisect.bisect_right(history, at, key=lambda item: item[0]) - 1
+    return history[max(index, 0)][1]
+
+
+def step_instants(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[int | None]:
+    """Rule 8: the instant at which each escalation step's ``after`` is reached."""
+    instants: list[int | None] = []
+    for step in policy.escalate:
+        measure = rules.measure(step.after, cycle.calendar)
+        amount = rules.micros(step.after, cycle.calendar)
+        instants.append(reach_instant(measure, cycle, amount, project=False))
+    return instants
+
+
+def step_fires(policy: Policy, cycle: Cycle, instant: int | None, as_of: int) -> bool:
+    """Rule 8: a step fires at its instant if the clock has not stopped by then (a stop
+    at the same instant wins) and the grade then is not optional."""
+    if instant is None or instant > as_of:
+        return False
+    if cycle.stopped_at is not None and cycle.stopped_at <= instant:
+        return False
+    return _value_at(cycle.grades, instant) not in policy.optional
+
+
+def warning_instant(rules: Rulebook, policy: Policy, cycle: Cycle) -> int | None:
+    """The first instant at which accrued time reaches ``warn_at`` of the target then in force.
+
+    A re-target that puts the threshold behind the clock warns at the re-target
+    instant. Optional grades are never warned (they cannot breach).
+    """
+    if policy.warn_at is None:
+        return None
+    for index, (since, grade) in enumerate(cycle.grades):
+        until = cycle.grades[index + 1][0] if index + 1 < len(cycle.grades) else None
+        target = policy.target_for(grade)
+        if target is None or grade in policy.optional:
+            continue
+        measure = rules.measure(target, cycle.calendar)
+        amount = round(rules.micros(target, cycle.calendar) * policy.warn_at)
+        instant = reach_instant(measure, cycle, amount, project=False)
+        if instant is None:
+            continue
+        instant = max(instant, since)
+        if until is not None and instant >= until:
+            continue
+        if cycle.stopped_at is not None and cycle.stopped_at <= instant:
+            return None
+        return instant
+    return None
+
+
+def cycle_timers(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
+    """The instants at which an open cycle warns, escalates and breaches."""
+    timers: list[Timer] = []
+    grade = cycle.grade
+    optional = grade in policy.optional
+    warned = warning_instant(rules, policy, cycle)
+    if warned is not None:
+        timers.append(Timer(policy.name, cycle.number, TimerKind.WARNING, 0, warned))
+    if not optional:
+        for step, instant in zip(policy.escalate, step_instants(rules, policy, cycle), strict=True):
+            if instant is not None:
+                timers.append(
+                    Timer(policy.name, cycle.number, TimerKind.ESCALATION, step.number, instant)
+                )
+    target = policy.target_for(grade)
+    if target is not None and not optional:
+        # The breach timer is the first microsecond past the target: the instant the
+        # verdict turns, which for a closing-instant due_at is just after the next opening.
+        amount = rules.micros(target, cycle.calendar)
+        breach = reach_instant(rules.measure(target, cycle.calendar), cycle, amount + 1)
+        if breach is not None:
+            timers.append(Timer(policy.name, cycle.number, TimerKind.BREACH, 0, breach))
+    return timers
+
+
+def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
+    """Rule 6 and 9: the cycle's state, deadline and owner at the instant ``as_of``.
+
+    The cycle must hold only facts up to ``as_of`` (replay stops there).
+    """
+    stopped = cycle.stopped_at is not None and cycle.stopped_at <= as_of
+    end = cycle.stopped_at if stopped and cycle.stopped_at is not None else as_of
+    grade = cycle.grade
+    calendar = rules.calendars[cycle.calendar]
+    business = accrued(calendar, cycle, end)
+    target = policy.target_for(grade)
+    due: int | None = None
+    over = False
+    amount = 0
+    measure: TimeMeasure = calendar
+    if target is not None:
+        measure = rules.measure(target, cycle.calendar)
+        amount = rules.micros(target, cycle.calendar)
+        spent = business if measure is calendar else accrued(measure, cycle, end)
+        over = spent > amount
+        due = reach_instant(measure, cycle, amount)
+    breached_at: int | None = None
+    if over:
+        state = State.LAPSED if grade in policy.optional else State.BREACHED
+        # Rule 9: a breach belongs to whoever owned the lead when it happened: the
+        # first microsecond past the target (the next opening after a closing-instant
+        # due_at), not due_at itself.
+        breached_at = reach_instant(measure, cycle, amount + 1)
+        owner = _value_at(cycle.owners, breached_at) if breached_at is not None else cycle.owner
+    elif stopped:
+        state = State.MET
+        owner = cycle.owner
+    else:
+        state = State.RUNNING if cycle.running else State.PAUSED
+        owner = cycle.owner
+    fired = sum(
+        step_fires(policy, cycle, instant, as_of) for instant in step_instants(rules, policy, cycle)
+    )
+    warned = warning_instant(rules, policy, cycle)
+    return Verdict(
+        policy=policy.name,
+        cycle=cycle.number,
+        calendar=cycle.calendar,
+        grade=grade,
+        owner=owner,
+        state=state,
+        started_at=cycle.started_at,
+        due_at=due,
+        stopped_at=cycle.stopped_at if stopped else None,
+        business_micros=business,
+        breached_at=breached_at,
+        escalations=fired,
+        warned_at=warned if warned is not None and warned <= as_of else None,
+    )
+
+
+def judge_lead(rules: Rulebook, lead: LeadClocks, as_of: int) -> list[Verdict]:
+    """Every cycle of the lead judged at ``as_of``, ordered by policy name and cycle."""
+    policies = {p.name: p for p in rules.policies}
+    verdicts: list[Verdict] = []
+    for name in sorted(lead.cycles):
+        for cycle in lead.cycles[name]:
+            verdicts.append(judge(rules, policies[name], cycle, as_of))
+    return verdicts
+
+
+def replay(
+    rules: Rulebook, lead_id: str, instants: Iterable[tuple[int, Sequence[Change]]]
+) -> LeadClocks:
+    """A lead's clocks after applying its instants in order (the batch form)."""
+    lead = LeadClocks(lead_id)
+    for at, changes in instants:
+        lead.apply(rules, at, changes)
+    return lead
