@@ -183,14 +183,19 @@ class BusinessCalendar:
             raise CalendarError(
                 f"calendar {self.name!r}: instants must fall between {MIN_YEAR} and {MAX_YEAR}"
             )
-        merged: list[list[int]] = []
+        intervals: list[tuple[int, int]] = []
         for year in range(first_year, last_year + 1):
-            for opened, closed in self._intervals_of_year(year):
-                # Adjacent windows (Mon 24:00 / Tue 00:00) become one interval.
-                if merged and opened <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], closed)
-                else:
-                    merged.append([opened, closed])
+            intervals.extend(self._intervals_of_year(year))
+        # Wall-time order is not UTC order when a window edge falls in a DST gap (02:40
+        # reads as 03:40), so sort before merging.
+        intervals.sort()
+        merged: list[list[int]] = []
+        for opened, closed in intervals:
+            # Adjacent or overlapping windows (Mon 24:00 / Tue 00:00) become one interval.
+            if merged and opened <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], closed)
+            else:
+                merged.append([opened, closed])
         if not merged:
             raise CalendarError(
                 f"calendar {self.name!r} is never open between {first_year} and {last_year}"
