@@ -544,3 +544,27 @@ def test_instants_must_come_in_order() -> None:
     lead.apply(book, t("2026-03-02 10:00"), NEW_A)
     with pytest.raises(ValueError, match="before the last one"):
         lead.apply(book, t("2026-03-02 09:00"), [("status", "Contacted")])
+
+
+def test_rule8_timers_follow_grade_at_step_instant_like_judge() -> None:
+    book = rules()
+    upgraded = replay(
+        book,
+        "L1",
+        [
+            (t("2026-03-02 09:00"), [("status", "New"), ("grade", "C"), ("owner", "r1")]),
+            (t("2026-03-03 10:00"), [("grade", "A")]),
+        ],
+    )
+    steps = [x.step for x in upgraded.timers(book) if x.kind is TimerKind.ESCALATION]
+    assert steps == [2, 3]  # step 1 fell on Tuesday 09:00 while the lead was C
+    downgraded = replay(
+        book,
+        "L1",
+        [
+            (t("2026-03-02 09:00"), NEW_A),
+            (t("2026-03-03 10:00"), [("grade", "C")]),
+        ],
+    )
+    steps = [x.step for x in downgraded.timers(book) if x.kind is TimerKind.ESCALATION]
+    assert steps == [1]  # fired on Tuesday 09:00 while the lead was A; none after

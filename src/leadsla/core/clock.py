@@ -349,12 +349,13 @@ def cycle_timers(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
     warned = warning_instant(rules, policy, cycle)
     if warned is not None:
         timers.append(Timer(policy.name, cycle.number, TimerKind.WARNING, 0, warned))
-    if not optional:
-        for step, instant in zip(policy.escalate, step_instants(rules, policy, cycle), strict=True):
-            if instant is not None:
-                timers.append(
-                    Timer(policy.name, cycle.number, TimerKind.ESCALATION, step.number, instant)
-                )
+    for step, instant in zip(policy.escalate, step_instants(rules, policy, cycle), strict=True):
+        # The grade at the step's instant decides, as in judge(): a past step follows the
+        # grade history, a future one the current grade.
+        if instant is not None and _value_at(cycle.grades, instant) not in policy.optional:
+            timers.append(
+                Timer(policy.name, cycle.number, TimerKind.ESCALATION, step.number, instant)
+            )
     target = policy.target_for(grade)
     if target is not None and not optional:
         # The breach timer is the first microsecond past the target: the instant the
