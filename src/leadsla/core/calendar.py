@@ -161,6 +161,9 @@ class _Table:
     accrued_after_list: list[int] = field(default_factory=list)
     lengths_list: list[int] = field(default_factory=list)
     open_index: _SortedIndex | None = None
+    # Instants between these need no rebuild (checked on every scalar call, so precomputed).
+    safe_low: int = 0
+    safe_high: int = -1
     accrued_index: _SortedIndex | None = None
 
 
@@ -261,12 +264,16 @@ class BusinessCalendar:
             accrued_after_list=accrued_after.tolist(),
             lengths_list=lengths.tolist(),
             open_index=_SortedIndex(opens),
+            safe_low=_year_start(first_year + 1),
+            safe_high=_year_start(last_year) - 1,
             accrued_index=_SortedIndex(accrued_after),
         )
 
     def _covering(self, low: int, high: int) -> _Table:
         """The table, rebuilt if needed so that instants ``low``…``high`` lie well inside it."""
         table = self._table
+        if table is not None and table.safe_low <= low and high <= table.safe_high:
+            return table
         # A year of margin on each side absorbs time-zone offsets at year ends.
         first = _utc_year(low) - 1
         last = _utc_year(high) + 1
@@ -384,6 +391,11 @@ def _positions(table: _Table, instants: Int64Array) -> Int64Array:
     inside = np.clip(instants - table.opens[i], 0, table.closes[i] - table.opens[i])
     result: Int64Array = table.accrued_before[i] + inside
     return result
+
+
+def _year_start(year: int) -> int:
+    """Epoch microseconds at which ``_utc_year`` first answers ``year``."""
+    return (year - 1970) * 31_556_952 * MICROS_PER_SECOND
 
 
 def _utc_year(instant: int) -> int:

@@ -18,11 +18,11 @@ cannot drift apart.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from leadsla.core.calendar import TimeMeasure
+from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, TimeMeasure
 from leadsla.core.policy import Policy, Rulebook
 
 MICROS_PER_SECOND = 1_000_000
@@ -253,6 +253,48 @@ def _move(cycle: Cycle, policy: Policy, status: str | None, at: int) -> bool:
 
 # -- figures derived from a cycle's facts --------------------------------------------
 
+Amount = tuple[TimeMeasure, int]
+"""A duration resolved for one cycle: the measure it is counted on and its microseconds."""
+
+
+@dataclass(slots=True)
+class Plan:
+    """A policy's durations resolved on one calendar, computed once per (policy, calendar)."""
+
+    policy: Policy
+    calendar: BusinessCalendar
+    steps: tuple[Amount, ...]
+    _targets: dict[str | None, Amount | None] = field(default_factory=dict)
+
+    def target(self, grade: str | None) -> Amount | None:
+        """Rule 5: the grade's target (else ``default``, else none) on this calendar."""
+        if grade in self._targets:
+            return self._targets[grade]
+        duration = self.policy.target_for(grade)
+        resolved: Amount | None = None
+        if duration is not None:
+            resolved = (
+                self.calendar if duration.business else WALL_CLOCK,
+                duration.micros(self.calendar.day_hours),
+            )
+        self._targets[grade] = resolved
+        return resolved
+
+
+def plan_for(rules: Rulebook, policy: Policy, calendar: str) -> Plan:
+    key = ("clock.plan", policy.name, calendar)
+    found = rules.memo.get(key)
+    if isinstance(found, Plan):
+        return found
+    cal = rules.calendars[calendar]
+    steps = tuple(
+        (cal if step.after.business else WALL_CLOCK, step.after.micros(cal.day_hours))
+        for step in policy.escalate
+    )
+    plan = Plan(policy, cal, steps)
+    rules.memo[key] = plan
+    return plan
+
 
 def accrued(measure: TimeMeasure, cycle: Cycle, until: int) -> int:
     """Time accrued on ``measure`` by the running segments, up to ``until``."""
@@ -290,18 +332,16 @@ def reach_instant(
 
 def _value_at(history: Sequence[tuple[int, str | None]], at: int) -> str | None:
     """The value of a history (sorted by instant) after the instant ``at``."""
+    if len(history) == 1 or at >= history[-1][0]:
+        return history[-1][1]
     index = bisect.bisect_right(history, at, key=lambda item: item[0]) - 1
     return history[max(index, 0)][1]
 
 
 def step_instants(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[int | None]:
     """Rule 8: the instant at which each escalation step's ``after`` is reached."""
-    instants: list[int | None] = []
-    for step in policy.escalate:
-        measure = rules.measure(step.after, cycle.calendar)
-        amount = rules.micros(step.after, cycle.calendar)
-        instants.append(reach_instant(measure, cycle, amount, project=False))
-    return instants
+    plan = plan_for(rules, policy, cycle.calendar)
+    return [reach_instant(measure, cycle, amount, project=False) for measure, amount in plan.steps]
 
 
 def step_fires(policy: Policy, cycle: Cycle, instant: int | None, as_of: int) -> bool:
@@ -314,21 +354,31 @@ def step_fires(policy: Policy, cycle: Cycle, instant: int | None, as_of: int) ->
     return _value_at(cycle.grades, instant) not in policy.optional
 
 
-def warning_instant(rules: Rulebook, policy: Policy, cycle: Cycle) -> int | None:
+def warning_instant(
+    rules: Rulebook,
+    policy: Policy,
+    cycle: Cycle,
+    spent: Callable[[TimeMeasure], int] | None = None,
+) -> int | None:
     """The first instant at which accrued time reaches ``warn_at`` of the target then in force.
 
     A re-target that puts the threshold behind the clock warns at the re-target
-    instant. Optional grades are never warned (they cannot breach).
+    instant. Optional grades are never warned (they cannot breach). ``spent``
+    (time accrued by the horizon of interest, per measure) lets a caller skip
+    thresholds the clock cannot have reached.
     """
     if policy.warn_at is None:
         return None
+    plan = plan_for(rules, policy, cycle.calendar)
     for index, (since, grade) in enumerate(cycle.grades):
         until = cycle.grades[index + 1][0] if index + 1 < len(cycle.grades) else None
-        target = policy.target_for(grade)
+        target = plan.target(grade)
         if target is None or grade in policy.optional:
             continue
-        measure = rules.measure(target, cycle.calendar)
-        amount = round(rules.micros(target, cycle.calendar) * policy.warn_at)
+        measure, full = target
+        amount = round(full * policy.warn_at)
+        if spent is not None and spent(measure) < amount:
+            continue
         instant = reach_instant(measure, cycle, amount, project=False)
         if instant is None:
             continue
@@ -345,7 +395,6 @@ def cycle_timers(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
     """The instants at which an open cycle warns, escalates and breaches."""
     timers: list[Timer] = []
     grade = cycle.grade
-    optional = grade in policy.optional
     warned = warning_instant(rules, policy, cycle)
     if warned is not None:
         timers.append(Timer(policy.name, cycle.number, TimerKind.WARNING, 0, warned))
@@ -356,12 +405,12 @@ def cycle_timers(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
             timers.append(
                 Timer(policy.name, cycle.number, TimerKind.ESCALATION, step.number, instant)
             )
-    target = policy.target_for(grade)
-    if target is not None and not optional:
+    target = plan_for(rules, policy, cycle.calendar).target(grade)
+    if target is not None and grade not in policy.optional:
         # The breach timer is the first microsecond past the target: the instant the
         # verdict turns, which for a closing-instant due_at is just after the next opening.
-        amount = rules.micros(target, cycle.calendar)
-        breach = reach_instant(rules.measure(target, cycle.calendar), cycle, amount + 1)
+        measure, amount = target
+        breach = reach_instant(measure, cycle, amount + 1)
         if breach is not None:
             timers.append(Timer(policy.name, cycle.number, TimerKind.BREACH, 0, breach))
     return timers
@@ -372,40 +421,50 @@ def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
 
     The cycle must hold only facts up to ``as_of`` (replay stops there).
     """
-    stopped = cycle.stopped_at is not None and cycle.stopped_at <= as_of
-    end = cycle.stopped_at if stopped and cycle.stopped_at is not None else as_of
+    plan = plan_for(rules, policy, cycle.calendar)
+    stopped_at = cycle.stopped_at
+    stopped = stopped_at is not None and stopped_at <= as_of
+    end = stopped_at if stopped and stopped_at is not None else as_of
     grade = cycle.grade
-    calendar = rules.calendars[cycle.calendar]
+    calendar = plan.calendar
     business = accrued(calendar, cycle, end)
-    target = policy.target_for(grade)
+    wall: int | None = None
+
+    def spent(measure: TimeMeasure) -> int:
+        nonlocal wall
+        if measure is calendar:
+            return business
+        if wall is None:
+            wall = accrued(measure, cycle, end)
+        return wall
+
+    target = plan.target(grade)
     due: int | None = None
-    over = False
-    amount = 0
-    measure: TimeMeasure = calendar
-    if target is not None:
-        measure = rules.measure(target, cycle.calendar)
-        amount = rules.micros(target, cycle.calendar)
-        spent = business if measure is calendar else accrued(measure, cycle, end)
-        over = spent > amount
-        due = reach_instant(measure, cycle, amount)
     breached_at: int | None = None
-    if over:
+    if target is not None:
+        measure, amount = target
+        due = reach_instant(measure, cycle, amount)
+        if spent(measure) > amount:
+            # Rule 9: a breach belongs to whoever owned the lead when it happened: the
+            # first microsecond past the target (the next opening after a closing-instant
+            # due_at), not due_at itself.
+            breached_at = reach_instant(measure, cycle, amount + 1)
+    if breached_at is not None:
         state = State.LAPSED if grade in policy.optional else State.BREACHED
-        # Rule 9: a breach belongs to whoever owned the lead when it happened: the
-        # first microsecond past the target (the next opening after a closing-instant
-        # due_at), not due_at itself.
-        breached_at = reach_instant(measure, cycle, amount + 1)
-        owner = _value_at(cycle.owners, breached_at) if breached_at is not None else cycle.owner
+        owner = _value_at(cycle.owners, breached_at)
     elif stopped:
         state = State.MET
         owner = cycle.owner
     else:
         state = State.RUNNING if cycle.running else State.PAUSED
         owner = cycle.owner
-    fired = sum(
-        step_fires(policy, cycle, instant, as_of) for instant in step_instants(rules, policy, cycle)
-    )
-    warned = warning_instant(rules, policy, cycle)
+    fired = 0
+    for measure, amount in plan.steps:
+        # A step whose amount was not accrued by the end cannot have fired: skip the search.
+        if spent(measure) >= amount:
+            instant = reach_instant(measure, cycle, amount, project=False)
+            fired += step_fires(policy, cycle, instant, as_of)
+    warned = warning_instant(rules, policy, cycle, spent)
     return Verdict(
         policy=policy.name,
         cycle=cycle.number,
@@ -415,7 +474,7 @@ def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
         state=state,
         started_at=cycle.started_at,
         due_at=due,
-        stopped_at=cycle.stopped_at if stopped else None,
+        stopped_at=stopped_at if stopped else None,
         business_micros=business,
         breached_at=breached_at,
         escalations=fired,

@@ -110,6 +110,12 @@ class Rulebook:
     teams: Mapping[str, Team] = field(default_factory=dict)
     reps: Mapping[str, Rep] = field(default_factory=dict)
     executives: tuple[Person, ...] = ()
+    # Durations in microseconds per calendar: asked for on every judgement of every cycle.
+    _micros: dict[tuple[Duration, str], int] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
+    memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def grade_for_score(self, score: float) -> str | None:
         """The first grade (in config order) whose ``min_score`` the score reaches."""
@@ -139,4 +145,10 @@ class Rulebook:
         return self.calendars[calendar] if duration.business else WALL_CLOCK
 
     def micros(self, duration: Duration, calendar: str) -> int:
-        return duration.micros(self.calendars[calendar].day_hours)
+        """The duration's length in microseconds (business days count the calendar's hours)."""
+        key = (duration, calendar)
+        cached = self._micros.get(key)
+        if cached is None:
+            cached = duration.micros(self.calendars[calendar].day_hours)
+            self._micros[key] = cached
+        return cached

@@ -1,0 +1,401 @@
+"""The ``leadsla`` command line (SPEC §5).
+
+This is the one place that reads the wall clock on a user's behalf (``--as-of``
+defaults to now). Bad input never ends in a traceback: a bad file or option is
+one line on stderr and exit status 1; bad rows are reported with their line
+number, skipped, and counted, and the good rows still go through.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, NoReturn, TextIO
+
+import numpy as np
+import numpy.typing as npt
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from leadsla.clocks_csv import write_clocks
+from leadsla.config import ConfigError, build_rulebook, load_config
+from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, CalendarError
+from leadsla.core.durations import DurationError, parse_duration
+from leadsla.core.events import EventFileError, InstantError, RowError, parse_instant, read_events
+from leadsla.core.policy import Rulebook
+from leadsla.core.timestamps import format_instants
+
+MICROS_PER_SECOND = 1_000_000
+# Bad rows printed one by one before only the count is given.
+SHOWN_ROW_ERRORS = 20
+
+app = typer.Typer(
+    name="leadsla",
+    help="Run the marketing-to-sales SLA: business-hour clocks, escalations and scorecards.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+calendar_app = typer.Typer(
+    help="Business-time arithmetic on a calendar of the config, for whole CSV files.",
+    no_args_is_help=True,
+)
+app.add_typer(calendar_app, name="calendar")
+
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The leadsla.yaml with calendars, teams and policies."),
+]
+
+
+class UserError(Exception):
+    """Bad input from the user: reported as one line, exit status 1."""
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        err.print(f"leadsla: error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+# -- shared pieces ---------------------------------------------------------------------
+
+
+def load_rules(path: Path) -> Rulebook:
+    try:
+        return build_rulebook(load_config(path))
+    except ConfigError as exc:
+        # Several problems: the first on the error line, all of them listed before it.
+        lines = str(exc).splitlines()
+        for line in lines[1:]:
+            err.print(line, markup=False, soft_wrap=True)
+        fail(lines[0] if len(lines) == 1 else f"{lines[0]} (and {len(lines) - 1} more above)")
+
+
+def instant_option(text: str | None, name: str) -> int:
+    if text is None:
+        return time.time_ns() // 1000
+    try:
+        return parse_instant(text)
+    except InstantError as exc:
+        fail(f"{name}: {exc}")
+
+
+def calendar_of(rules: Rulebook, name: str) -> BusinessCalendar:
+    calendar = rules.calendars.get(name)
+    if calendar is None:
+        known = ", ".join(sorted(rules.calendars))
+        fail(f"--calendar: no calendar named {name!r} in the config (it has: {known})")
+    return calendar
+
+
+def progress_bar(total: int | None, description: str) -> Progress:
+    columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn()]
+    if total is not None:
+        columns.append(MofNCompleteColumn())
+    columns.append(TimeElapsedColumn())
+    return Progress(
+        *columns, console=err, transient=True, disable=not err.is_terminal, refresh_per_second=4
+    )
+
+
+@contextmanager
+def open_input(path: Path) -> Iterator[TextIO]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror or exc}")
+    with handle:
+        yield handle
+
+
+@contextmanager
+def open_output(path: Path) -> Iterator[TextIO]:
+    try:
+        handle = path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror or exc}")
+    with handle:
+        yield handle
+
+
+def report_row_errors(errors: Iterable[RowError | str], skipped: int) -> None:
+    shown = 0
+    for error in errors:
+        if shown == SHOWN_ROW_ERRORS:
+            break
+        err.print(f"leadsla: skipped: {error}", markup=False, soft_wrap=True)
+        shown += 1
+    if skipped:
+        more = f" ({skipped - shown} not shown)" if skipped > shown else ""
+        err.print(f"leadsla: skipped {skipped} bad row(s){more}", markup=False)
+
+
+@dataclass
+class CsvRows:
+    """A small CSV input (calendar commands) read whole, with its header checked."""
+
+    header: list[str]
+    rows: list[tuple[int, list[str]]]  # (line number, cells)
+
+
+def read_small_csv(handle: TextIO, path: Path, required: tuple[str, ...]) -> CsvRows:
+    reader = csv.reader(handle)
+    try:
+        header = next(reader)
+    except StopIteration:
+        fail(f"{path}: the file is empty; expected a header row with {', '.join(required)}")
+    except csv.Error as exc:
+        fail(f"{path}:1: {exc}")
+    names = [name.strip().lower() for name in header]
+    missing = [name for name in required if name not in names]
+    if missing:
+        fail(f"{path}:1: missing column(s) {', '.join(missing)}; the header is {', '.join(header)}")
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        fail(f"{path}:{reader.line_num}: {exc}")
+    return CsvRows(names, rows)
+
+
+# -- leadsla calendar add / elapsed ------------------------------------------------------
+
+
+@calendar_app.command("add")
+def calendar_add(
+    config: ConfigOption,
+    calendar: Annotated[str, typer.Option(help="Calendar name from the config.")],
+    input: Annotated[Path, typer.Option("--input", help="CSV with columns start,duration.")],
+    output: Annotated[Path, typer.Option("--output", help="CSV to write, with a deadline column.")],
+) -> None:
+    """Deadlines: START plus DURATION on a calendar ("8 business hours", "24 hours").
+
+    A deadline that lands on a closing time is written as that closing instant
+    (Monday 17:00), not as the next opening.
+    """
+    rules = load_rules(config)
+    cal = calendar_of(rules, calendar)
+    with open_input(input) as handle:
+        table = read_small_csv(handle, input, ("start", "duration"))
+    start_col = table.header.index("start")
+    duration_col = table.header.index("duration")
+    starts = np.zeros(len(table.rows), dtype=np.int64)
+    amounts = np.zeros(len(table.rows), dtype=np.int64)
+    business = np.zeros(len(table.rows), dtype=bool)
+    errors: list[str | None] = [None] * len(table.rows)
+    durations: dict[str, tuple[int, bool] | str] = {}
+    for i, (line, row) in enumerate(table.rows):
+        try:
+            starts[i] = parse_instant(_cell(row, start_col))
+        except InstantError as exc:
+            errors[i] = f"{input}:{line}: start: {exc}"
+            continue
+        text = _cell(row, duration_col)
+        parsed = durations.get(text)
+        if parsed is None:
+            try:
+                duration = parse_duration(text)
+                parsed = (duration.micros(cal.day_hours), duration.business)
+            except DurationError as exc:
+                parsed = str(exc)
+            durations[text] = parsed
+        if isinstance(parsed, str):
+            errors[i] = f"{input}:{line}: duration: {parsed}"
+            continue
+        amounts[i], business[i] = parsed
+    good = np.array([e is None for e in errors], dtype=bool)
+    deadlines = np.zeros(len(table.rows), dtype=np.int64)
+    try:
+        on_calendar = good & business
+        deadlines[on_calendar] = cal.add_many(starts[on_calendar], amounts[on_calendar])
+        on_wall = good & ~business
+        deadlines[on_wall] = WALL_CLOCK.add_many(starts[on_wall], amounts[on_wall])
+    except CalendarError as exc:
+        fail(f"{input}: {exc}")
+    texts = format_instants(deadlines[good], cal.zone)
+    _write_with_result(output, table, "deadline", good, texts, errors)
+
+
+@calendar_app.command("elapsed")
+def calendar_elapsed(
+    config: ConfigOption,
+    calendar: Annotated[str, typer.Option(help="Calendar name from the config.")],
+    input: Annotated[Path, typer.Option("--input", help="CSV with columns start,end.")],
+    output: Annotated[
+        Path, typer.Option("--output", help="CSV to write, with a business_seconds column.")
+    ],
+) -> None:
+    """Business seconds between START and END on a calendar (negative if END is earlier)."""
+    rules = load_rules(config)
+    cal = calendar_of(rules, calendar)
+    with open_input(input) as handle:
+        table = read_small_csv(handle, input, ("start", "end"))
+    start_col = table.header.index("start")
+    end_col = table.header.index("end")
+    starts = np.zeros(len(table.rows), dtype=np.int64)
+    ends = np.zeros(len(table.rows), dtype=np.int64)
+    errors: list[str | None] = [None] * len(table.rows)
+    for i, (line, row) in enumerate(table.rows):
+        for column, index, target in (("start", start_col, starts), ("end", end_col, ends)):
+            try:
+                target[i] = parse_instant(_cell(row, index))
+            except InstantError as exc:
+                errors[i] = f"{input}:{line}: {column}: {exc}"
+                break
+    good = np.array([e is None for e in errors], dtype=bool)
+    try:
+        micros = cal.elapsed_many(starts[good], ends[good])
+    except CalendarError as exc:
+        fail(f"{input}: {exc}")
+    # Whole seconds, truncated toward zero so that elapsed(b, a) == -elapsed(a, b).
+    seconds = np.sign(micros) * (np.abs(micros) // MICROS_PER_SECOND)
+    _write_with_result(
+        output, table, "business_seconds", good, [str(s) for s in seconds.tolist()], errors
+    )
+
+
+def _cell(row: list[str], index: int) -> str:
+    return row[index].strip() if index < len(row) else ""
+
+
+def _write_with_result(
+    output: Path,
+    table: CsvRows,
+    column: str,
+    good: npt.NDArray[np.bool_],
+    results: list[str],
+    errors: list[str | None],
+) -> None:
+    """Repeat the input rows with the result column; a bad row keeps its place, with an
+    empty result and the reason in an ``error`` column, so outputs line up with inputs."""
+    bad = [e for e in errors if e is not None]
+    with open_output(output) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*table.header, column, *(["error"] if bad else [])])
+        next_result = iter(results)
+        width = len(table.header)
+        for (_, row), ok, error in zip(table.rows, good.tolist(), errors, strict=True):
+            cells = (row + [""] * width)[:width]
+            value = next(next_result) if ok else ""
+            writer.writerow([*cells, value, *([error or ""] if bad else [])])
+    report_row_errors(bad, len(bad))
+
+
+# -- leadsla evaluate ---------------------------------------------------------------------
+
+
+@app.command()
+def evaluate(
+    config: ConfigOption,
+    events: Annotated[
+        Path, typer.Option("--events", "-e", help="Events CSV: lead_id,at,field,value.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Clocks CSV to write.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Judge the clocks at this instant (ISO 8601 with offset); default: now. "
+            "Events after it are ignored.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Processes for the replay; default: one per core."
+        ),
+    ] = None,
+) -> None:
+    """Replay a history of lead events and write one row per SLA clock cycle.
+
+    Each row says whether the clock is running, paused, met, breached or lapsed at
+    --as-of, when it was due, the business seconds it accrued and how many
+    escalation steps fired. Bad rows are reported with their line and skipped.
+    """
+    rules = load_rules(config)
+    instant = instant_option(as_of, "--as-of")
+    statuses = list(rules.statuses)
+    grades = [g.name for g in rules.grades]
+    size = _file_size(events)
+    with open_input(events) as handle, progress_bar(size, "reading events") as bar:
+        task = bar.add_task("reading events", total=size)
+        counted = _CountingLines(handle)
+        try:
+            table, report = read_events(
+                counted,
+                statuses=statuses,
+                grades=grades,
+                source=str(events),
+                progress=lambda _rows: bar.update(task, completed=counted.chars),
+            )
+        except EventFileError as exc:
+            fail(str(exc))
+    report_row_errors(report.errors, report.skipped)
+    table = table.sorted()
+    leads = len(table.lead_ids)
+    with open_output(output) as handle, progress_bar(len(table), "replaying") as bar:
+        task = bar.add_task("replaying", total=len(table))
+        try:
+            rows = write_clocks(
+                rules,
+                table,
+                instant,
+                handle,
+                jobs=jobs,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        except CalendarError as exc:
+            fail(f"{events}: {exc}")
+    err.print(
+        f"leadsla: {report.rows_accepted} events of {leads} leads → {rows} clock cycles "
+        f"in {output}",
+        markup=False,
+    )
+
+
+class _CountingLines:
+    """Iterates a text file's lines, counting characters for the progress bar."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self._handle = handle
+        self.chars = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._handle:
+            self.chars += len(line)
+            yield line
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,225 @@
+"""The command line of SPEC §5, run as a user runs it: the installed ``leadsla`` on real files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leadsla.clocks_csv import write_clocks
+from leadsla.config import build_rulebook, load_config
+from leadsla.core.events import parse_instant, read_events
+from leadsla.generate import HistoryShape, write_history
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "examples" / "leadsla.yaml"
+EVENTS = ROOT / "examples" / "events.csv"
+LEADSLA = str(Path(sys.executable).with_name("leadsla"))
+
+
+def leadsla(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LEADSLA, *map(str, args)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+
+
+# -- calendar add / elapsed --------------------------------------------------------------
+
+
+def test_calendar_add_writes_closing_instants(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "start,duration\n"
+        "2026-03-02T09:00:00-05:00,7 business hours\n"  # us-east has a lunch break: 7 h a day
+        "2026-03-07T12:00:00-05:00,1 business day\n"  # Saturday noon
+        "2026-03-02T09:00:00-05:00,24 hours\n"
+        "2026-03-06T16:30:00-05:00,1 business hour\n",  # across the DST change
+        encoding="utf-8",
+    )
+    target = tmp_path / "out.csv"
+    result = leadsla(
+        "calendar", "add", "--config", CONFIG, "--calendar", "us-east",
+        "--input", source, "--output", target,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(target)
+    assert [r["deadline"] for r in rows] == [
+        "2026-03-02T17:00:00-05:00",
+        "2026-03-09T17:00:00-04:00",
+        "2026-03-03T09:00:00-05:00",
+        "2026-03-09T09:30:00-04:00",
+    ]
+    assert rows[0]["duration"] == "7 business hours"
+
+
+def test_calendar_add_reports_bad_rows_and_keeps_the_good(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "start,duration\n"
+        "2026-03-02T09:00:00-05:00,8 biz hours\n"
+        "2026-03-02 09:00,1 hour\n"
+        "2026-03-02T09:00:00-05:00,1 business hour\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / "out.csv"
+    result = leadsla(
+        "calendar", "add", "--config", CONFIG, "--calendar", "us-east",
+        "--input", source, "--output", target,
+    )  # fmt: skip
+    no_traceback(result)
+    assert result.returncode == 0
+    assert f"{source}:2: duration:" in result.stderr
+    assert f"{source}:3: start:" in result.stderr
+    assert "skipped 2 bad row(s)" in result.stderr
+    rows = read_csv(target)
+    assert [r["deadline"] for r in rows] == ["", "", "2026-03-02T10:00:00-05:00"]
+    assert rows[0]["error"].startswith(f"{source}:2: duration: '8 biz hours' has an unknown unit")
+    assert rows[2]["error"] == ""
+
+
+def test_calendar_elapsed_gives_signed_whole_seconds(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "start,end\n"
+        "2026-03-02T17:00:00-05:00,2026-03-02T18:30:00-05:00\n"
+        "2026-03-02T09:00:00-05:00,2026-03-03T09:00:00-05:00\n"
+        "2026-03-03T09:00:00-05:00,2026-03-02T09:00:00-05:00\n"
+        "2026-03-02T11:59:59.900000-05:00,2026-03-02T13:00:00-05:00\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / "out.csv"
+    result = leadsla(
+        "calendar", "elapsed", "--config", CONFIG, "--calendar", "us-east",
+        "--input", source, "--output", target,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [r["business_seconds"] for r in read_csv(target)] == ["0", "25200", "-25200", "0"]
+
+
+def test_unknown_calendar_is_one_clear_line(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("start,end\n", encoding="utf-8")
+    result = leadsla(
+        "calendar", "elapsed", "--config", CONFIG, "--calendar", "mars",
+        "--input", source, "--output", tmp_path / "out.csv",
+    )  # fmt: skip
+    no_traceback(result)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "leadsla: error: --calendar: no calendar named 'mars' in the config (it has: uk, us-east)"
+    ]
+
+
+# -- evaluate -------------------------------------------------------------------------------
+
+
+def test_evaluate_example_history(tmp_path: Path) -> None:
+    target = tmp_path / "clocks.csv"
+    result = leadsla(
+        "evaluate", "--config", CONFIG, "--events", EVENTS,
+        "--as-of", "2026-03-06T18:00:00-05:00", "--output", target,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"{EVENTS}:29: at:" in result.stderr
+    assert f"{EVENTS}:30: value:" in result.stderr
+    assert "skipped 2 bad row(s)" in result.stderr
+    rows = read_csv(target)
+    assert list(rows[0]) == [
+        "lead_id", "policy", "cycle", "grade", "owner", "state", "started_at", "due_at",
+        "stopped_at", "business_seconds", "escalations",
+    ]  # fmt: skip
+    keys = [(r["lead_id"], r["policy"], int(r["cycle"])) for r in rows]
+    assert keys == sorted(keys)
+    by_key = {(r["lead_id"], r["policy"], r["cycle"]): r for r in rows}
+    first = by_key[("L001", "follow_up", "1")]
+    assert (first["state"], first["due_at"], first["business_seconds"]) == (
+        "met",
+        "2026-03-03T10:00:00-05:00",
+        "8400",
+    )
+    stale = by_key[("L003", "follow_up", "1")]
+    assert (stale["state"], stale["owner"], stale["escalations"]) == ("breached", "r2", "3")
+    london = by_key[("L004", "follow_up", "1")]
+    assert london["started_at"] == "2026-03-02T14:00:00+00:00"  # r3's calendar is uk
+    assert london["state"] == "running"  # C is optional: it would read lapsed, not breached
+    recycled = by_key[("L005", "follow_up", "2")]
+    assert recycled["state"] == "breached"
+
+
+def test_evaluate_with_a_bad_config_names_file_line_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "leadsla.yaml"
+    text = CONFIG.read_text(encoding="utf-8").replace(
+        "target: {A: 8 business hours", "target: {A: 8 biz hours"
+    )
+    config.write_text(text, encoding="utf-8")
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "8 biz hours" in s)
+    result = leadsla(
+        "evaluate", "--config", config, "--events", EVENTS, "--output", tmp_path / "c.csv"
+    )
+    no_traceback(result)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"leadsla: error: {config}:{line}: policies.follow_up.target.A:")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("lead_id,at,value\nL1,2026-03-02T09:00:00Z,New\n", "field"),
+    ],
+)
+def test_evaluate_unreadable_events_file(tmp_path: Path, content: str | None, message: str) -> None:
+    events = tmp_path / "events.csv"
+    if content is not None:
+        events.write_text(content, encoding="utf-8")
+    result = leadsla(
+        "evaluate", "--config", CONFIG, "--events", events, "--output", tmp_path / "c.csv"
+    )
+    no_traceback(result)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("leadsla: error:") and message in lines[0]
+
+
+def test_bad_as_of_is_refused() -> None:
+    result = leadsla(
+        "evaluate", "--config", CONFIG, "--events", EVENTS, "--as-of", "2026-03-06", "--output",
+        "/nonexistent/never-written.csv",
+    )  # fmt: skip
+    no_traceback(result)
+    assert result.returncode == 1
+    assert "--as-of" in result.stderr
+
+
+def test_parallel_replay_writes_the_same_file(tmp_path: Path) -> None:
+    rules = build_rulebook(load_config(CONFIG))
+    history = io.StringIO()
+    start = parse_instant("2026-01-05T14:00:00Z")
+    write_history(HistoryShape(leads=3000, start=start, span_days=30, seed=7), history)
+    history.seek(0)
+    table, report = read_events(
+        history, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+    )
+    assert report.skipped == 0
+    table = table.sorted()
+    as_of = parse_instant("2026-02-01T00:00:00Z")
+    one, two = io.StringIO(), io.StringIO()
+    rows_one = write_clocks(rules, table, as_of, one, jobs=1)
+    rows_two = write_clocks(rules, table, as_of, two, jobs=2, parallel_rows=1)
+    assert rows_one == rows_two > 3000
+    assert one.getvalue() == two.getvalue()
