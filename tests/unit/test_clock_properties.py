@@ -1,0 +1,567 @@
+"""The SLA clock on random histories, checked against a plain minute-by-minute reference.
+
+The engine (``leadsla.core.clock``) keeps running segments and answers with
+calendar ``add``/``elapsed``; the reference in ``tests/reference_clock.py``
+simulates each cycle minute by minute on ``tests/reference_calendar.py``'s
+calendars, written from SPEC §4 and docs/sla-rules.md. Every field of every
+verdict must agree, at evaluation instants chosen to fall exactly on deadlines,
+breaches, escalation steps and events as well as at random.
+
+The first tests pin the reference itself to the worked examples of
+docs/sla-rules.md, so that agreement means agreement with the documented rules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadsla.core.calendar import BusinessCalendar
+from leadsla.core.clock import Change, Verdict, judge_lead, replay
+from leadsla.core.durations import parse_duration
+from leadsla.core.policy import EscalationStep, Grade, Person, Policy, Rep, Rulebook, Team
+
+
+def _load(name: str) -> ModuleType:
+    # tests/ is not a package, so the references are loaded from their paths.
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parents[1] / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ref_calendar = _load("reference_calendar")
+ref_clock = _load("reference_clock")
+ReferenceCalendar = ref_calendar.ReferenceCalendar
+ClockCalendar = ref_clock.ClockCalendar
+reference_verdicts = ref_clock.reference_verdicts
+
+NY = ZoneInfo("America/New_York")
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+Instants = list[tuple[int, list[Change]]]
+History = Sequence[tuple[int, Sequence[Change]]]
+
+
+def t(text: str) -> int:
+    """A New York wall time ``YYYY-MM-DD HH:MM[:SS]`` as epoch microseconds."""
+    moment = datetime.fromisoformat(text).replace(tzinfo=NY)
+    return int(moment.timestamp()) * SECOND
+
+
+def show(instant: int | None) -> str:
+    if instant is None:
+        return "-"
+    moment = datetime.fromtimestamp(instant // SECOND, UTC).astimezone(NY)
+    extra = f"+{instant % SECOND}us" if instant % SECOND else ""
+    return moment.strftime("%a %m-%d %H:%M:%S") + extra
+
+
+# -- a setup: calendars built twice, once for the engine and once for the reference ---
+
+
+def weekdays(*windows: tuple[int, int]) -> dict[int, list[tuple[int, int]]]:
+    return {day: list(windows) for day in range(5)}
+
+
+class Closed:
+    """Extra closed dates, as a holiday source for both kinds of calendar."""
+
+    def __init__(self, *days: date) -> None:
+        self.days = frozenset(days)
+
+    def __call__(self, year: int) -> set[date]:
+        return {d for d in self.days if d.year == year}
+
+
+def book(
+    calendars: Mapping[str, tuple[str, dict[int, list[tuple[int, int]]], Closed | None, float]],
+    policies: Sequence[Policy],
+    reps: dict[str, Rep],
+    teams: dict[str, Team],
+) -> tuple[Rulebook, dict[str, Any]]:
+    engine = {
+        name: BusinessCalendar(name, zone, hours, holidays, day_hours)
+        for name, (zone, hours, holidays, day_hours) in calendars.items()
+    }
+    reference = {
+        name: ClockCalendar(ReferenceCalendar(zone, hours, holidays), day_hours)
+        for name, (zone, hours, holidays, day_hours) in calendars.items()
+    }
+    rules = Rulebook(
+        calendars=engine,
+        default_calendar="ny",
+        policies=tuple(policies),
+        grades=(Grade("A", 80), Grade("B", 50), Grade("C", 0)),
+        teams=teams,
+        reps=reps,
+    )
+    return rules, reference
+
+
+def steps(*texts: str) -> tuple[EscalationStep, ...]:
+    return tuple(
+        EscalationStep(n, parse_duration(text), ("owner",)) for n, text in enumerate(texts, 1)
+    )
+
+
+FOLLOW_UP = Policy(
+    name="follow_up",
+    start=frozenset({"New"}),
+    stop=frozenset({"Attempting to Contact", "Contacted"}),
+    pause=frozenset({"On Hold"}),
+    targets={
+        "A": parse_duration("8 business hours"),
+        "B": parse_duration("16 business hours"),
+        "C": parse_duration("5 business days"),
+    },
+    optional=frozenset({"C"}),
+    calendar="owner",
+    warn_at=0.75,
+    escalate=steps("24 hours", "48 hours", "2 business days"),
+)
+
+# A wall-clock target; a start status that is also a pause status; a team calendar.
+FIRST_TOUCH = Policy(
+    name="first_touch",
+    start=frozenset({"New", "On Hold"}),
+    stop=frozenset({"Contacted", "Demo Request"}),
+    pause=frozenset({"On Hold"}),
+    applies_to={"grade": frozenset({"A", "B", "C"})},
+    targets={"A": parse_duration("20 hours"), "default": parse_duration("2 days")},
+    optional=frozenset({"C"}),
+    calendar="team",
+    warn_at=0.5,
+    escalate=steps("90 business minutes", "1 day"),
+)
+
+TEAMS = {
+    "east": Team("east", "ny", Person("Dana", "dana@example.com"), ("r1", "r4")),
+    "emea": Team("emea", "uk", Person("Tom", "tom@example.com"), ("r3",)),
+}
+REPS = {
+    "r1": Rep("r1", "Sam", "sam@example.com", "east"),
+    "r3": Rep("r3", "Ana", "ana@example.com", "emea"),
+    # In the New York team but working London hours: `owner` and `team` differ.
+    "r4": Rep("r4", "Kenji", "kenji@example.com", "east", calendar="uk"),
+}
+
+# New York with a lunch break (a 7-hour day, day_hours 7) and one extra closed date;
+# London 08:30-17:30. The fortnight crosses the US change (03-08) while London has
+# not changed yet, so the two are 4 hours apart for part of it.
+PROPERTY_RULES, PROPERTY_CALENDARS = book(
+    {
+        "ny": (
+            "America/New_York",
+            weekdays((9 * 60, 12 * 60), (13 * 60, 17 * 60)),
+            Closed(date(2026, 3, 12)),
+            7.0,
+        ),
+        "uk": ("Europe/London", weekdays((8 * 60 + 30, 17 * 60 + 30)), None, 8.0),
+    },
+    (FOLLOW_UP, FIRST_TOUCH),
+    REPS,
+    TEAMS,
+)
+
+# The setup of docs/sla-rules.md: New York 9-17, the follow_up policy of the examples.
+DOC_FOLLOW_UP = Policy(
+    name="follow_up",
+    start=frozenset({"New"}),
+    stop=frozenset({"Attempting to Contact", "Contacted", "Invalid Information"}),
+    pause=frozenset({"On Hold"}),
+    targets=FOLLOW_UP.targets,
+    optional=frozenset({"C"}),
+    calendar="owner",
+    warn_at=0.75,
+    escalate=steps("24 hours", "48 hours", "72 hours"),
+)
+DOC_CALENDARS = {
+    "ny": ("America/New_York", weekdays((9 * 60, 17 * 60)), None, 8.0),
+    "uk": ("Europe/London", weekdays((8 * 60 + 30, 17 * 60 + 30)), None, 8.0),
+}
+
+
+def doc_book(policy: Policy = DOC_FOLLOW_UP) -> tuple[Rulebook, dict[str, Any]]:
+    reps = {
+        "r1": Rep("r1", "Sam", "sam@example.com", "east"),
+        "r2": Rep("r2", "Priya", "priya@example.com", "east"),
+        "r3": Rep("r3", "Ana", "ana@example.com", "emea"),
+    }
+    return book(DOC_CALENDARS, (policy,), reps, TEAMS)
+
+
+# -- comparing ----------------------------------------------------------------------
+
+FIELDS = (
+    "policy",
+    "cycle",
+    "calendar",
+    "grade",
+    "owner",
+    "state",
+    "started_at",
+    "due_at",
+    "stopped_at",
+    "business_micros",
+    "business_seconds",
+    "breached_at",
+    "escalations",
+    "warned_at",
+)
+INSTANT_FIELDS = {"started_at", "due_at", "stopped_at", "breached_at", "warned_at"}
+
+
+def row(verdict: Any) -> dict[str, Any]:
+    values = {name: getattr(verdict, name) for name in FIELDS}
+    values["state"] = str(values["state"])
+    return values
+
+
+def engine_verdicts(rules: Rulebook, instants: History, as_of: int) -> list[Verdict]:
+    # Events after as_of are not part of the history as it stood then.
+    lead = replay(rules, "L1", [(at, changes) for at, changes in instants if at <= as_of])
+    return judge_lead(rules, lead, as_of)
+
+
+def describe(instants: History, as_of: int) -> str:
+    lines = [f"as_of {show(as_of)}"]
+    lines += [f"  {show(at)}  {changes}" for at, changes in instants]
+    return "\n".join(lines)
+
+
+def differences(engine: list[Verdict], reference: list[Any]) -> list[str]:
+    problems: list[str] = []
+    if len(engine) != len(reference):
+        problems.append(
+            f"cycles: engine {[(v.policy, v.cycle) for v in engine]}, "
+            f"reference {[(v.policy, v.cycle) for v in reference]}"
+        )
+    for got, want in zip(engine, reference, strict=False):
+        got_row, want_row = row(got), row(want)
+        for name in FIELDS:
+            if got_row[name] != want_row[name]:
+                render = show if name in INSTANT_FIELDS else repr
+                problems.append(
+                    f"{want.policy} cycle {want.cycle} {name}: engine {render(got_row[name])}, "
+                    f"reference {render(want_row[name])}"
+                )
+    return problems
+
+
+def check(rules: Rulebook, calendars: dict[str, Any], instants: History, as_of: int) -> None:
+    problems = differences(
+        engine_verdicts(rules, instants, as_of),
+        reference_verdicts(rules, calendars, instants, as_of),
+    )
+    assert not problems, describe(instants, as_of) + "\n" + "\n".join(problems)
+
+
+# -- the reference agrees with the worked examples of docs/sla-rules.md -------------
+
+NEW_A = [("status", "New"), ("grade", "A"), ("owner", "r1")]
+
+
+def ref(
+    instants: Sequence[tuple[str, Sequence[Change]]], as_of: str, policy: Policy = DOC_FOLLOW_UP
+) -> Any:
+    rules, calendars = doc_book(policy)
+    result = reference_verdicts(rules, calendars, [(t(at), ch) for at, ch in instants], t(as_of))
+    return result
+
+
+def test_reference_example1_due_monday_17_breaches_just_after_tuesday_09() -> None:
+    start = [("2026-03-02 09:00", NEW_A)]
+    (v,) = ref(start, "2026-03-02 17:30")
+    assert (v.state, v.business_seconds, v.escalations) == ("running", 28_800, 0)
+    assert v.due_at == t("2026-03-02 17:00")
+    assert v.step_instants == (t("2026-03-03 09:00"), t("2026-03-04 09:00"), t("2026-03-05 09:00"))
+    (v,) = ref(start, "2026-03-03 09:00")
+    assert (v.state, v.business_seconds, v.escalations) == ("running", 28_800, 1)
+    (v,) = ref(start, "2026-03-03 09:00:01")
+    assert (v.state, v.business_seconds, v.escalations) == ("breached", 28_801, 1)
+    assert v.breached_at == t("2026-03-03 09:00") + 1
+    assert v.warned_at == t("2026-03-02 15:00")
+    (v,) = ref([*start, ("2026-03-02 18:30", [("status", "Attempting to Contact")])], "2026-03-04")
+    assert (v.state, v.business_seconds, v.stopped_at) == ("met", 28_800, t("2026-03-02 18:30"))
+    overnight = [
+        *start,
+        ("2026-03-02 17:30", [("owner", "r2")]),
+        ("2026-03-03 11:00", [("owner", "r3"), ("status", "Contacted")]),
+    ]
+    (v,) = ref(overnight, "2026-03-03 12:00")
+    assert (v.state, v.owner, v.business_seconds) == ("breached", "r2", 36_000)
+
+
+def test_reference_example2_wall_clock_steps_cross_the_dst_change() -> None:
+    (v,) = ref([("2026-03-06 13:00", NEW_A)], "2026-03-09 12:00")
+    assert (v.state, v.business_seconds, v.escalations) == ("running", 25_200, 2)
+    assert v.due_at == t("2026-03-09 13:00")
+    assert v.warned_at == t("2026-03-09 11:00")
+    assert v.step_instants[:2] == (t("2026-03-07 13:00"), t("2026-03-08 14:00"))
+
+
+def test_reference_example3_pause() -> None:
+    paused = [("2026-03-02 09:00", NEW_A), ("2026-03-02 10:00", [("status", "On Hold")])]
+    (v,) = ref(paused, "2026-03-02 15:00")
+    assert (v.state, v.business_seconds, v.due_at) == ("paused", 3_600, None)
+    resumed = [*paused, ("2026-03-02 15:00", [("status", "New")])]
+    (v,) = ref(resumed, "2026-03-02 16:00")
+    assert (v.state, v.business_seconds, v.due_at) == ("running", 7_200, t("2026-03-03 14:00"))
+    (v,) = ref(resumed, "2026-03-03 09:00:01")
+    assert (v.state, v.business_seconds, v.escalations) == ("running", 10_801, 0)
+    assert v.warned_at is None
+    (v,) = ref(resumed, "2026-03-05 10:00")
+    assert (v.state, v.business_seconds, v.escalations) == ("breached", 72_000, 2)
+    assert v.warned_at == t("2026-03-03 12:00")
+    assert v.breached_at == t("2026-03-03 14:00") + 1
+    assert v.step_instants[0] == t("2026-03-03 14:00")
+
+
+def test_reference_example4_upgrade_retargets_and_warns_at_the_upgrade() -> None:
+    history = [
+        ("2026-03-02 09:00", [("status", "New"), ("grade", "B"), ("owner", "r1")]),
+        ("2026-03-02 15:00", [("grade", "A")]),
+    ]
+    (v,) = ref(history[:1], "2026-03-02 14:00")
+    assert (v.grade, v.state, v.due_at, v.business_seconds) == (
+        "B",
+        "running",
+        t("2026-03-03 17:00"),
+        18_000,
+    )
+    (v,) = ref(history, "2026-03-02 16:00")
+    assert (v.grade, v.due_at, v.warned_at) == ("A", t("2026-03-02 17:00"), t("2026-03-02 15:00"))
+    later = [history[0], ("2026-03-02 16:00", [("grade", "A")])]
+    (v,) = ref(later, "2026-03-02 16:30")
+    assert v.warned_at == t("2026-03-02 16:00")
+    (v,) = ref(history, "2026-03-03 09:30")
+    assert (v.state, v.business_seconds) == ("breached", 30_600)
+
+
+def test_reference_example5_recycled_lead_starts_a_new_cycle_on_its_owners_calendar() -> None:
+    history = [
+        ("2026-03-02 09:00", NEW_A),
+        ("2026-03-02 10:00", [("status", "Contacted")]),
+        ("2026-03-04 09:00", [("status", "Recycled")]),
+        ("2026-03-05 09:00", [("status", "New"), ("grade", "B")]),
+    ]
+    one, two = ref(history, "2026-03-05 10:00")
+    assert (one.cycle, one.state, one.grade, one.business_seconds) == (1, "met", "A", 3_600)
+    assert (two.cycle, two.state, two.grade, two.due_at) == (
+        2,
+        "running",
+        "B",
+        t("2026-03-06 17:00"),
+    )
+    _, two = ref(history, "2026-03-09 12:00")
+    assert (two.state, two.business_seconds, two.escalations) == ("breached", 68_400, 3)
+    moved = [
+        *history[:3],
+        ("2026-03-05 09:00", [("status", "New"), ("grade", "B"), ("owner", "r3")]),
+    ]
+    _, two = ref(moved, "2026-03-05 10:00")
+    assert (two.calendar, two.due_at) == ("uk", t("2026-03-09 08:00"))
+
+
+def test_reference_silent_cases_of_the_docs() -> None:
+    # Grade C until Tuesday 10:00, then A: the 24 h step is skipped, the 48 h one fires.
+    (v,) = ref(
+        [
+            ("2026-03-02 09:00", [("status", "New"), ("grade", "C"), ("owner", "r1")]),
+            ("2026-03-03 10:00", [("grade", "A")]),
+        ],
+        "2026-03-04 09:00",
+    )
+    assert (v.escalations, v.warned_at) == (1, t("2026-03-03 10:00"))
+    # A wall-clock target counts running time only.
+    wall = Policy(
+        name="wall",
+        start=frozenset({"New"}),
+        stop=frozenset({"Contacted"}),
+        pause=frozenset({"On Hold"}),
+        targets={"default": parse_duration("2 days")},
+    )
+    (v,) = ref(
+        [
+            ("2026-03-02 09:00", [("status", "New")]),
+            ("2026-03-02 10:00", [("status", "On Hold")]),
+            ("2026-03-02 22:00", [("status", "New")]),
+        ],
+        "2026-03-03 09:00",
+        wall,
+    )
+    assert (v.state, v.due_at) == ("running", t("2026-03-04 21:00"))
+    # A status in both the start and the pause set starts a clock that waits.
+    waiting = Policy(
+        name="waiting",
+        start=frozenset({"New", "On Hold"}),
+        stop=frozenset({"Contacted"}),
+        pause=frozenset({"On Hold"}),
+        targets=FOLLOW_UP.targets,
+    )
+    history = [
+        ("2026-03-02 09:00", [("status", "On Hold"), ("grade", "A")]),
+        ("2026-03-02 12:00", [("status", "New")]),
+    ]
+    (v,) = ref(history[:1], "2026-03-02 11:00", waiting)
+    assert (v.state, v.business_seconds, v.due_at) == ("paused", 0, None)
+    (v,) = ref(history, "2026-03-02 13:00", waiting)
+    assert (v.business_seconds, v.due_at) == (3_600, t("2026-03-03 12:00"))
+    # Contacted at 15:00 exactly: never warned; at 15:01: warned at 15:00.
+    for stop, warned in (("15:00", None), ("15:01", t("2026-03-02 15:00"))):
+        (v,) = ref(
+            [("2026-03-02 09:00", NEW_A), (f"2026-03-02 {stop}", [("status", "Contacted")])],
+            "2026-03-03 12:00",
+        )
+        assert v.warned_at == warned
+    # Stopped straight out of a pause before reaching the target: no due_at.
+    (v,) = ref(
+        [
+            ("2026-03-02 09:00", NEW_A),
+            ("2026-03-02 10:00", [("status", "On Hold")]),
+            ("2026-03-02 15:00", [("status", "Contacted")]),
+        ],
+        "2026-03-03 16:00",
+    )
+    assert (v.state, v.business_seconds, v.due_at) == ("met", 3_600, None)
+
+
+def test_doc_examples_agree_with_the_engine() -> None:
+    rules, calendars = doc_book()
+    history = [
+        (t("2026-03-02 09:00"), NEW_A),
+        (t("2026-03-02 10:00"), [("status", "On Hold")]),
+        (t("2026-03-02 15:00"), [("status", "New"), ("owner", "r2")]),
+        (t("2026-03-03 11:00"), [("grade", "C")]),
+        (t("2026-03-04 09:00"), [("grade", "A")]),
+        (t("2026-03-05 09:00"), [("status", "Contacted")]),
+    ]
+    for as_of in ("2026-03-02 15:00", "2026-03-03 14:00:00", "2026-03-04 12:00", "2026-03-06"):
+        check(rules, calendars, history, t(as_of))
+
+
+# -- random histories ---------------------------------------------------------------
+
+# Monday 2026-03-02 07:00 New York; instants over the next fortnight.
+BASE = t("2026-03-02 07:00")
+SPAN_MINUTES = 14 * 24 * 60
+
+STATUSES = [
+    "New",
+    "On Hold",
+    "Attempting to Contact",
+    "Contacted",
+    "Recycled",
+    "Demo Request",
+    "",
+]
+VALUES = {
+    "status": st.sampled_from(STATUSES),
+    "grade": st.sampled_from(["A", "B", "C", ""]),
+    "score": st.sampled_from(["95", "60", "10", ""]),
+    "owner": st.sampled_from(["r1", "r3", "r4", "ghost", ""]),
+}
+# Status changes are what move a clock: draw them most often.
+FIELD_NAMES = st.sampled_from(["status", "status", "status", "grade", "score", "owner"])
+
+minute_offsets = st.one_of(
+    st.integers(0, SPAN_MINUTES),
+    # On the half hour: lands on openings, closings and the lunch break.
+    st.integers(0, SPAN_MINUTES // 30).map(lambda n: n * 30),
+)
+
+
+def changes_for(draw: st.DrawFn, at_least: int) -> list[Change]:
+    names = draw(st.lists(FIELD_NAMES, min_size=at_least, max_size=3))
+    return [(name, draw(VALUES[name])) for name in names]
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> Instants:
+    """A lead's instants; some of them put right on an instant where something happens.
+
+    A first history is drawn at random; then up to three events are placed exactly on
+    deadlines, breaches, warnings and escalation steps the reference foresees for it
+    (a stop on a step instant, a grade change on a warning, a pause on a deadline …).
+    """
+    offsets = sorted(set(draw(st.lists(minute_offsets, min_size=1, max_size=8))))
+    by_instant: dict[int, list[Change]] = {}
+    for number, offset in enumerate(offsets):
+        changes: list[Change] = []
+        if number == 0 and draw(st.integers(0, 3)) > 0:
+            changes += [
+                ("status", "New"),
+                ("grade", draw(VALUES["grade"])),
+                ("owner", draw(VALUES["owner"])),
+            ]
+        changes += changes_for(draw, 0 if changes else 1)
+        by_instant[BASE + offset * MINUTE] = changes
+    instants = sorted(by_instant.items())
+    on_the_minute = [x for x in candidate_instants(instants) if x % MINUTE == 0]
+    if on_the_minute:
+        for at in draw(st.lists(st.sampled_from(on_the_minute), max_size=3, unique=True)):
+            by_instant.setdefault(at, []).extend(changes_for(draw, 1))
+    return sorted(by_instant.items())
+
+
+def candidate_instants(instants: Instants) -> list[int]:
+    """Instants worth evaluating at: events, and every deadline, breach, warning and step
+    the reference foresees after each event (just before, on, and just after each)."""
+    rules, calendars = PROPERTY_RULES, PROPERTY_CALENDARS
+    found: set[int] = set()
+    for at, _ in instants:
+        found.update({at, at + MINUTE})
+        for v in reference_verdicts(rules, calendars, instants, at):
+            found.update(
+                x
+                for x in (v.due_at, v.breached_at, v.warned_at, v.stopped_at, *v.step_instants)
+                if x is not None
+            )
+    last = instants[-1][0]
+    for v in reference_verdicts(rules, calendars, instants, last + 20 * DAY):
+        found.update(x for x in (v.due_at, v.breached_at, *v.step_instants) if x is not None)
+    spread: set[int] = set()
+    for x in found:
+        spread.update({x - SECOND, x - 1, x, x + 1})
+    return sorted(x for x in spread if BASE <= x <= last + 20 * DAY)
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@PROPERTY_SETTINGS
+@given(histories(), st.data())
+def test_engine_agrees_with_the_reference(instants: Instants, data: st.DataObject) -> None:
+    candidates = candidate_instants(instants)
+    chosen = data.draw(
+        st.lists(st.sampled_from(candidates), min_size=1, max_size=8, unique=True),
+        label="as_of on deadlines, steps, breaches and events",
+    )
+    chosen += data.draw(
+        st.lists(st.integers(BASE, BASE + 20 * DAY), min_size=1, max_size=2),
+        label="as_of anywhere",
+    )
+    for as_of in chosen:
+        check(PROPERTY_RULES, PROPERTY_CALENDARS, instants, as_of)
