@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +29,26 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import Engine
 
 from leadsla.clocks_csv import write_clocks
 from leadsla.config import ConfigError, build_rulebook, load_config
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, CalendarError
 from leadsla.core.durations import DurationError, parse_duration
-from leadsla.core.events import EventFileError, InstantError, RowError, parse_instant, read_events
+from leadsla.core.events import (
+    EventFileError,
+    EventTable,
+    InstantError,
+    ReadReport,
+    RowError,
+    parse_instant,
+    read_events,
+)
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instants
+from leadsla.service.imports import import_table
+from leadsla.service.tokens import TokenError, create_token
+from leadsla.store.database import DatabaseError, connect, database_url, open_database, upgrade
 
 MICROS_PER_SECOND = 1_000_000
 # Bad rows printed one by one before only the count is given.
@@ -54,12 +66,26 @@ calendar_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(calendar_app, name="calendar")
+db_app = typer.Typer(help="The database: bring its schema up to date.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+token_app = typer.Typer(help="API tokens for the REST API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 err = Console(stderr=True, highlight=False)
 
 ConfigOption = Annotated[
     Path,
     typer.Option("--config", "-c", help="The leadsla.yaml with calendars, teams and policies."),
+]
+
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="SQLAlchemy URL, e.g. postgresql://user@host/db; default $LEADSLA_DATABASE_URL, "
+        "else the SQLite file leadsla.db here.",
+    ),
 ]
 
 
@@ -338,22 +364,7 @@ def evaluate(
     """
     rules = load_rules(config)
     instant = instant_option(as_of, "--as-of")
-    statuses = list(rules.statuses)
-    grades = [g.name for g in rules.grades]
-    size = _file_size(events)
-    with open_input(events) as handle, progress_bar(size, "reading events") as bar:
-        task = bar.add_task("reading events", total=size)
-        counted = _CountingLines(handle)
-        try:
-            table, report = read_events(
-                counted,
-                statuses=statuses,
-                grades=grades,
-                source=str(events),
-                progress=lambda _rows: bar.update(task, completed=counted.chars),
-            )
-        except EventFileError as exc:
-            fail(str(exc))
+    table, report = _read_event_file(rules, events)
     report_row_errors(report.errors, report.skipped)
     table = table.sorted()
     leads = len(table.lead_ids)
@@ -395,6 +406,146 @@ def _file_size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
+
+
+# -- database, tokens, server, import ------------------------------------------------
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def open_engine(database: str | None, *, create: bool = True) -> Engine:
+    try:
+        return open_database(database_url(database), create=create)
+    except DatabaseError as exc:
+        fail(str(exc))
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Create the database or apply the migrations it lacks."""
+    try:
+        engine = connect(database_url(database))
+        revision = upgrade(engine)
+    except DatabaseError as exc:
+        fail(str(exc))
+    except Exception as exc:  # the driver's errors: say which database and why
+        fail(f"cannot upgrade the database: {str(exc).splitlines()[0]}")
+    err.print(f"leadsla: database at revision {revision}", markup=False)
+
+
+@token_app.command("create")
+def token_create(
+    config: ConfigOption,
+    role: Annotated[str, typer.Option(help="admin, marketing, manager or rep.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the token.")],
+    rep: Annotated[str | None, typer.Option(help="The rep's id (role rep).")] = None,
+    team: Annotated[str | None, typer.Option(help="The team a manager manages.")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Create an API token and print it once; only its digest is stored."""
+    rules = load_rules(config)
+    engine = open_engine(database)
+    try:
+        with engine.begin() as connection:
+            token = create_token(
+                connection, rules, role=role, name=name, rep=rep, team=team, now=now_micros()
+            )
+    except TokenError as exc:
+        fail(str(exc))
+    typer.echo(token)
+
+
+@app.command()
+def serve(
+    config: ConfigOption,
+    database: DatabaseOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json)."""
+    import uvicorn
+
+    from leadsla.api.app import create_app
+
+    rules = load_rules(config)
+    engine = open_engine(database)
+    err.print(f"leadsla: serving http://{host}:{port}/api/v1 (docs at /api/v1/docs)", markup=False)
+    uvicorn.run(create_app(rules, engine, now_micros), host=host, port=port, log_level="info")
+
+
+@app.command("import")
+def import_events(
+    config: ConfigOption,
+    events: Annotated[Path, typer.Argument(help="Events CSV (lead_id,at,field,value).")],
+    database: DatabaseOption = None,
+) -> None:
+    """Load an events file into the database; rows already stored are skipped.
+
+    Rejected rows go to FILE.rejected.csv with their line and the reason.
+    """
+    rules = load_rules(config)
+    engine = open_engine(database)
+    table, report = _read_event_file(rules, events, keep_errors=True)
+    rejected_path = events.with_name(events.stem + ".rejected.csv")
+    if report.errors:
+        _write_rejects(events, rejected_path, report.errors)
+    report_row_errors(report.errors, report.skipped)
+    table = table.sorted()
+    with progress_bar(len(table), "importing") as bar:
+        task = bar.add_task("importing", total=len(table))
+        result = import_table(
+            engine,
+            rules,
+            table,
+            source=f"import:{events.name}",
+            recorded_at=now_micros(),
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    rejects = f"; {report.skipped} rejected → {rejected_path}" if report.skipped else ""
+    err.print(
+        f"leadsla: {result.accepted} events stored, {result.duplicates} already there, "
+        f"{result.leads} leads updated{rejects}",
+        markup=False,
+    )
+
+
+def _read_event_file(
+    rules: Rulebook, events: Path, *, keep_errors: bool = False
+) -> tuple[EventTable, ReadReport]:
+    size = _file_size(events)
+    with open_input(events) as handle, progress_bar(size, "reading events") as bar:
+        task = bar.add_task("reading events", total=size)
+        counted = _CountingLines(handle)
+        try:
+            return read_events(
+                counted,
+                statuses=list(rules.statuses),
+                grades=[g.name for g in rules.grades],
+                source=str(events),
+                max_errors_kept=10**9 if keep_errors else 1000,
+                progress=lambda _rows: bar.update(task, completed=counted.chars),
+            )
+        except EventFileError as exc:
+            fail(str(exc))
+
+
+def _write_rejects(source: Path, target: Path, errors: Sequence[RowError]) -> None:
+    """The rejected rows as they were, with their line and the reason."""
+    by_line = {e.line: e for e in errors}
+    with open_input(source) as handle, open_output(target) as out:
+        reader = csv.reader(handle)
+        writer = csv.writer(out, lineterminator="\n")
+        header = next(reader, [])
+        writer.writerow(["line", "error", *header])
+        start = reader.line_num + 1
+        for row in reader:
+            error = by_line.get(start)
+            if error is not None:
+                column = f"{error.column}: " if error.column else ""
+                writer.writerow([start, f"{column}{error.message}", *row])
+            start = reader.line_num + 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,323 @@
+"""The REST API (SPEC §6) under ``/api/v1``: ingest events, read clocks and leads.
+
+The app is built by :func:`create_app` from a rulebook, an engine and a clock
+(a function returning epoch microseconds), so tests pin the instant and nothing
+here reads the wall clock on its own.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from leadsla import __version__
+from leadsla.core.events import InstantError, parse_instant
+from leadsla.core.policy import Rulebook
+from leadsla.service.ingest import (
+    IncomingEvent,
+    IngestResult,
+    Rejection,
+    event_from_json,
+    ingest,
+)
+from leadsla.service.queries import (
+    EVERYTHING,
+    Scope,
+    clock_records,
+    lead_detail,
+    lead_list,
+    lead_owner,
+)
+from leadsla.service.tokens import Principal, Role, authenticate
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_EVENTS_PER_BATCH = 10_000
+MICROS_PER_HOUR = 3_600_000_000
+
+Clock = Callable[[], int]
+
+
+class EventIn(BaseModel):
+    """One event of ``POST /api/v1/events`` (SPEC §3)."""
+
+    lead_id: str = Field(description="The lead's id in the source system.")
+    at: str = Field(description="ISO 8601 instant with a UTC offset or Z.")
+    field: str = Field(description="status, owner, grade, score, activity or an attribute.")
+    value: str | None = Field(default=None, description="The new value; empty or null clears.")
+    id: str | None = Field(default=None, description="Idempotency key: stored once.")
+
+
+class RejectedOut(BaseModel):
+    index: int
+    error: str
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedOut]
+
+
+class ClockOut(BaseModel):
+    lead_id: str
+    policy: str
+    cycle: int
+    grade: str | None
+    owner: str | None
+    state: str
+    started_at: str
+    due_at: str | None
+    stopped_at: str | None
+    business_seconds: int
+    escalations: int
+    calendar: str
+    breached_at: str | None
+
+
+class LeadSummaryOut(BaseModel):
+    lead_id: str
+    status: str | None
+    owner: str | None
+    grade: str | None
+    fields: dict[str, str]
+    clocks: list[ClockOut]
+
+
+class EventOut(BaseModel):
+    at: str
+    field: str
+    value: str | None
+    source: str
+    recorded_at: str
+
+
+class LeadOut(BaseModel):
+    lead_id: str
+    fields: dict[str, str]
+    status: str | None
+    owner: str | None
+    grade: str | None
+    last_event_at: str
+    events: list[EventOut]
+    clocks: list[ClockOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+
+
+def create_app(rules: Rulebook, engine: Engine, clock: Clock) -> FastAPI:
+    app = FastAPI(
+        title="leadsla",
+        version=__version__,
+        description="The marketing-to-sales SLA engine: events in, business-hour clocks out.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    bearer = HTTPBearer(auto_error=False)
+    statuses = list(rules.statuses)
+    grades = [g.name for g in rules.grades]
+
+    def principal(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing token: send Authorization: Bearer TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        with engine.connect() as connection:
+            found = authenticate(connection, credentials.credentials)
+        if found is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "unknown or revoked token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return found
+
+    Caller = Annotated[Principal, Depends(principal)]
+
+    def scope_of(caller: Principal) -> Scope:
+        if caller.role in (Role.ADMIN, Role.MARKETING):
+            return EVERYTHING
+        if caller.role is Role.MANAGER:
+            team = rules.teams.get(caller.team or "")
+            return Scope(frozenset(team.reps if team else ()))
+        return Scope(frozenset({caller.rep} if caller.rep else ()))
+
+    def instant(text: str | None, name: str) -> int:
+        if text is None:
+            return clock()
+        try:
+            return parse_instant(text)
+        except InstantError as exc:
+            raise HTTPException(422, f"{name}: {exc}") from None
+
+    @app.get("/api/v1/health", response_model=HealthOut, tags=["service"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.post(
+        "/api/v1/events",
+        response_model=IngestOut,
+        tags=["events"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/EventIn"},
+                            "maxItems": MAX_EVENTS_PER_BATCH,
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def post_events(request: Request, caller: Caller) -> dict[str, Any]:
+        """Store a batch of events; the good ones are kept even when some are rejected."""
+        if caller.role not in (Role.ADMIN, Role.MARKETING):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {caller.role} cannot ingest")
+        body = await _limited_body(request)
+        try:
+            items = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from None
+        if not isinstance(items, list):
+            raise HTTPException(422, "body must be a JSON array")
+        if len(items) > MAX_EVENTS_PER_BATCH:
+            raise HTTPException(
+                413,
+                f"at most {MAX_EVENTS_PER_BATCH} events per request",
+            )
+        good: list[IncomingEvent] = []
+        rejected: list[Rejection] = []
+        for index, item in enumerate(items):
+            parsed = event_from_json(item, index, rules, statuses, grades)
+            (rejected if isinstance(parsed, Rejection) else good).append(parsed)  # type: ignore[arg-type]
+
+        def store() -> IngestResult:
+            with engine.begin() as connection:
+                return ingest(
+                    connection, rules, good, source=f"api:{caller.name}", recorded_at=clock()
+                )
+
+        # The database work is blocking: keep it off the event loop.
+        result = await run_in_threadpool(store)
+        return {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": [{"index": r.index, "error": r.error} for r in rejected],
+        }
+
+    @app.get("/api/v1/clocks", response_model=list[ClockOut], tags=["clocks"])
+    def get_clocks(
+        caller: Caller,
+        as_of: Annotated[str | None, Query(description="ISO 8601 instant; default now.")] = None,
+        lead_id: str | None = None,
+        policy: str | None = None,
+        state: str | None = None,
+        owner: str | None = None,
+        limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of ``leadsla evaluate`` for the events stored, judged at ``as_of``."""
+        at = instant(as_of, "as_of")
+        with engine.connect() as connection:
+            return clock_records(
+                connection,
+                rules,
+                at,
+                scope=scope_of(caller),
+                lead_id=lead_id,
+                policy=policy,
+                state=state,
+                owner=owner,
+                limit=limit,
+            )
+
+    @app.get("/api/v1/leads", response_model=list[LeadSummaryOut], tags=["leads"])
+    def get_leads(
+        caller: Caller,
+        as_of: str | None = None,
+        owner: str | None = None,
+        status_: Annotated[str | None, Query(alias="status")] = None,
+        grade: str | None = None,
+        at_risk_hours: Annotated[
+            float | None,
+            Query(ge=0, le=10_000, description="Running clocks due within N business hours."),
+        ] = None,
+        breached: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Leads with their current fields and clocks; filters for lists and the dashboard."""
+        at = instant(as_of, "as_of")
+        within = None if at_risk_hours is None else round(at_risk_hours * MICROS_PER_HOUR)
+        with engine.connect() as connection:
+            return lead_list(
+                connection,
+                rules,
+                at,
+                scope=scope_of(caller),
+                owner=owner,
+                status=status_,
+                grade=grade,
+                at_risk_within=within,
+                breached=breached,
+                limit=limit,
+                offset=offset,
+            )
+
+    @app.get(
+        "/api/v1/leads/{lead_id}",
+        response_model=LeadOut,
+        tags=["leads"],
+        responses={403: {"description": "not your lead"}, 404: {"description": "no such lead"}},
+    )
+    def get_lead(lead_id: str, caller: Caller, as_of: str | None = None) -> dict[str, Any]:
+        """A lead's current fields, its event history and its clocks."""
+        at = instant(as_of, "as_of")
+        with engine.connect() as connection:
+            exists, owner = lead_owner(connection, lead_id)
+            if not exists:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id!r}")
+            if not scope_of(caller).allows(owner):
+                raise HTTPException(status.HTTP_403_FORBIDDEN, f"lead {lead_id!r} is not yours")
+            detail = lead_detail(connection, rules, lead_id, at)
+        assert detail is not None
+        return detail
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    return app
+
+
+async def _limited_body(request: Request) -> bytes:
+    """The request body, refused with 413 past ``MAX_BODY_BYTES`` (checked while reading)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,1 @@
+"""Use cases over the store: ingest events, read clocks and leads, manage tokens."""

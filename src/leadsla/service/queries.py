@@ -1,0 +1,230 @@
+"""Reading leads and clocks back, judged at an instant, within what a caller may see."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, select
+
+from leadsla.core.clock import Verdict, judge_lead
+from leadsla.core.policy import Rulebook
+from leadsla.core.timestamps import format_instant
+from leadsla.service.ingest import KEY_CHUNK, load_leads, replay_leads
+from leadsla.store.tables import clock_cycles, events, leads
+
+MICROS_PER_SECOND = 1_000_000
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which leads a caller may see: all, the leads of some owners, or none."""
+
+    owners: frozenset[str] | None = None  # None: every lead
+
+    def allows(self, owner: str | None) -> bool:
+        return self.owners is None or (owner is not None and owner in self.owners)
+
+
+EVERYTHING = Scope()
+
+
+def _scoped(query: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.owners is None:
+        return query
+    return query.where(leads.c.owner.in_(sorted(scope.owners)))
+
+
+def clocks_at(
+    connection: Connection, rules: Rulebook, lead_ids: Sequence[str], as_of: int
+) -> dict[str, list[Verdict]]:
+    """Every cycle of these leads judged at ``as_of``.
+
+    The stored cycles hold every event; when ``as_of`` is earlier than a lead's
+    last instant, that lead is replayed from its events up to ``as_of``.
+    """
+    states = load_leads(connection, rules, lead_ids)
+    past = [i for i, s in states.items() if s.last_at is not None and s.last_at > as_of]
+    states.update(replay_leads(connection, rules, past, until=as_of))
+    return {i: judge_lead(rules, s, as_of) for i, s in states.items()}
+
+
+def clock_records(
+    connection: Connection,
+    rules: Rulebook,
+    as_of: int,
+    *,
+    scope: Scope = EVERYTHING,
+    lead_id: str | None = None,
+    policy: str | None = None,
+    state: str | None = None,
+    owner: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of ``leadsla evaluate`` as JSON objects, filtered like ``GET /clocks``."""
+    query = _scoped(select(leads.c.lead_id), scope).order_by(leads.c.lead_id)
+    if lead_id is not None:
+        query = query.where(leads.c.lead_id == lead_id)
+    if policy is not None:
+        with_policy = select(clock_cycles.c.lead_id).where(clock_cycles.c.policy == policy)
+        query = query.where(leads.c.lead_id.in_(with_policy))
+    ids = list(connection.scalars(query))
+    records: list[dict[str, Any]] = []
+    for start in range(0, len(ids), KEY_CHUNK):
+        chunk = ids[start : start + KEY_CHUNK]
+        verdicts = clocks_at(connection, rules, chunk, as_of)
+        for one in chunk:
+            for verdict in verdicts.get(one, []):
+                if policy is not None and verdict.policy != policy:
+                    continue
+                if state is not None and verdict.state.value != state:
+                    continue
+                if owner is not None and verdict.owner != owner:
+                    continue
+                records.append(clock_record(rules, one, verdict))
+                if limit is not None and len(records) >= limit:
+                    return records
+    return records
+
+
+def clock_record(rules: Rulebook, lead_id: str, verdict: Verdict) -> dict[str, Any]:
+    zone = rules.calendars[verdict.calendar].zone
+
+    def shown(instant: int | None) -> str | None:
+        return None if instant is None else format_instant(instant, zone)
+
+    return {
+        "lead_id": lead_id,
+        "policy": verdict.policy,
+        "cycle": verdict.cycle,
+        "grade": verdict.grade,
+        "owner": verdict.owner,
+        "state": verdict.state.value,
+        "started_at": shown(verdict.started_at),
+        "due_at": shown(verdict.due_at),
+        "stopped_at": shown(verdict.stopped_at),
+        "business_seconds": verdict.business_seconds,
+        "escalations": verdict.escalations,
+        "calendar": verdict.calendar,
+        "breached_at": shown(verdict.breached_at),
+    }
+
+
+def lead_owner(connection: Connection, lead_id: str) -> tuple[bool, str | None]:
+    """Whether the lead exists, and its current owner."""
+    row = connection.execute(select(leads.c.owner).where(leads.c.lead_id == lead_id)).first()
+    return (row is not None, row.owner if row is not None else None)
+
+
+def lead_detail(
+    connection: Connection, rules: Rulebook, lead_id: str, as_of: int
+) -> dict[str, Any] | None:
+    row = connection.execute(select(leads).where(leads.c.lead_id == lead_id)).first()
+    if row is None:
+        return None
+    zone = rules.calendars[rules.default_calendar].zone
+    history = [
+        {
+            "at": format_instant(e.at, zone),
+            "field": e.field,
+            "value": e.value,
+            "source": e.source,
+            "recorded_at": format_instant(e.recorded_at, zone),
+        }
+        for e in connection.execute(
+            select(events).where(events.c.lead_id == lead_id).order_by(events.c.at, events.c.seq)
+        )
+    ]
+    verdicts = clocks_at(connection, rules, [lead_id], as_of).get(lead_id, [])
+    return {
+        "lead_id": lead_id,
+        "fields": dict(row.fields),
+        "status": row.status,
+        "owner": row.owner,
+        "grade": row.grade,
+        "last_event_at": format_instant(row.last_at, zone),
+        "events": history,
+        "clocks": [clock_record(rules, lead_id, v) for v in verdicts],
+    }
+
+
+def lead_list(
+    connection: Connection,
+    rules: Rulebook,
+    as_of: int,
+    *,
+    scope: Scope = EVERYTHING,
+    owner: str | None = None,
+    status: str | None = None,
+    grade: str | None = None,
+    at_risk_within: int | None = None,
+    breached: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Leads with their current fields and follow-up figures, for lists and the dashboard.
+
+    ``at_risk_within`` (business microseconds): running clocks whose remaining
+    business time on their own calendar is at most that much and not yet breached.
+    """
+    query = _scoped(select(leads), scope).order_by(leads.c.lead_id)
+    if owner is not None:
+        query = query.where(leads.c.owner == owner)
+    if status is not None:
+        query = query.where(leads.c.status == status)
+    if grade is not None:
+        query = query.where(leads.c.grade == grade)
+    wants_clock_filter = at_risk_within is not None or breached is not None
+    if not wants_clock_filter:
+        query = query.limit(limit).offset(offset)
+    rows = list(connection.execute(query))
+    result: list[dict[str, Any]] = []
+    skipped = 0
+    for start in range(0, len(rows), KEY_CHUNK):
+        chunk = rows[start : start + KEY_CHUNK]
+        verdicts = clocks_at(connection, rules, [r.lead_id for r in chunk], as_of)
+        for row in chunk:
+            clocks = verdicts.get(row.lead_id, [])
+            if wants_clock_filter and not _matches(rules, clocks, as_of, at_risk_within, breached):
+                continue
+            if wants_clock_filter and skipped < offset:
+                skipped += 1
+                continue
+            result.append(
+                {
+                    "lead_id": row.lead_id,
+                    "status": row.status,
+                    "owner": row.owner,
+                    "grade": row.grade,
+                    "fields": dict(row.fields),
+                    "clocks": [clock_record(rules, row.lead_id, v) for v in clocks],
+                }
+            )
+            if len(result) >= limit:
+                return result
+    return result
+
+
+def _matches(
+    rules: Rulebook,
+    clocks: Sequence[Verdict],
+    as_of: int,
+    at_risk_within: int | None,
+    breached: bool | None,
+) -> bool:
+    if breached is not None:
+        is_breached = any(v.state.value == "breached" for v in clocks)
+        if is_breached != breached:
+            return False
+    if at_risk_within is not None:
+        risky = False
+        for v in clocks:
+            if v.state.value != "running" or v.due_at is None:
+                continue
+            calendar = rules.calendars[v.calendar]
+            if calendar.elapsed(as_of, max(v.due_at, as_of)) <= at_risk_within:
+                risky = True
+        if not risky:
+            return False
+    return True

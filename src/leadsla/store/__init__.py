@@ -1,0 +1,1 @@
+"""Storage adapter: the schema, migrations and the repository the service writes through."""

@@ -1,0 +1,29 @@
+"""Cycles to and from their stored form: the facts as JSON, the figures as columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadsla.core.clock import Cycle
+
+
+def cycle_facts(cycle: Cycle) -> dict[str, Any]:
+    return {
+        "segments": [list(segment) for segment in cycle.segments],
+        "grades": [list(item) for item in cycle.grades],
+        "owners": [list(item) for item in cycle.owners],
+    }
+
+
+def cycle_from_row(row: Any) -> Cycle:
+    facts = row.facts
+    return Cycle(
+        policy=row.policy,
+        number=row.cycle,
+        calendar=row.calendar,
+        started_at=row.started_at,
+        segments=[[start, end] for start, end in facts["segments"]],
+        stopped_at=row.stopped_at,
+        grades=[(at, value) for at, value in facts["grades"]],
+        owners=[(at, value) for at, value in facts["owners"]],
+    )

@@ -1,0 +1,120 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations create and change it.
+
+Instants are BIGINT epoch microseconds (UTC), as in the core: no time-zone
+conversions on the way in or out, and the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# BIGINT autoincrement on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+SequenceId = BigInteger().with_variant(Integer(), "sqlite")
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String(255), primary_key=True),
+    Column("fields", JSON, nullable=False),  # current fields after the last instant
+    Column("status", String(255)),
+    Column("owner", String(255)),
+    Column("grade", String(255)),
+    Column("last_at", BigInteger, nullable=False),  # the last instant applied
+    Column("events", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),  # when the service last wrote it
+    Index("ix_leads_owner", "owner"),
+    Index("ix_leads_status", "status"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SequenceId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(255), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("field", String(255), nullable=False),
+    Column("value", Text),
+    Column("source", String(255), nullable=False),
+    # Idempotency: the client's event id, or a key derived from an import row.
+    Column("key", String(512)),
+    Column("recorded_at", BigInteger, nullable=False),
+    UniqueConstraint("key", name="uq_events_key"),
+    Index("ix_events_lead_at", "lead_id", "at", "seq"),
+)
+
+clock_cycles = Table(
+    "clock_cycles",
+    metadata,
+    Column("lead_id", String(255), primary_key=True),
+    Column("policy", String(255), primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("calendar", String(255), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("stopped_at", BigInteger),
+    Column("open", Integer, nullable=False),  # 1 while not stopped
+    Column("due_at", BigInteger),
+    Column("breach_at", BigInteger),
+    # The earliest warning, step or breach instant still ahead of the last event:
+    # the worker's index into what is due.
+    Column("next_timer_at", BigInteger),
+    Column("facts", JSON, nullable=False),  # segments, grade and owner histories
+    Index("ix_clock_cycles_next_timer", "next_timer_at"),
+    Index("ix_clock_cycles_due", "open", "due_at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", SequenceId, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("rep", String(255)),
+    Column("team", String(255)),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", SequenceId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(255), nullable=False),
+    Column("policy", String(255), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),  # warning | escalation
+    Column("step", Integer, nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("state", String(32), nullable=False),  # queued | sent | failed | skipped
+    Column("fire_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger),
+    Column("last_error", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger),
+    UniqueConstraint(
+        "lead_id",
+        "policy",
+        "cycle",
+        "kind",
+        "step",
+        "recipient",
+        "channel",
+        name="uq_notifications_once",
+    ),
+    Index("ix_notifications_state", "state", "next_attempt_at"),
+)

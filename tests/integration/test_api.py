@@ -1,0 +1,246 @@
+"""The REST API on a real database (SQLite file and PostgreSQL): auth, roles, ingest, clocks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from leadsla.api.app import create_app
+from leadsla.config import build_rulebook, load_config
+from leadsla.core.events import parse_instant
+from leadsla.core.policy import Rulebook
+from leadsla.service.tokens import create_token
+from leadsla.store.database import open_database
+from leadsla.store.tables import events
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "examples" / "leadsla.yaml"
+EVENTS = ROOT / "examples" / "events.csv"
+NOW = parse_instant("2026-03-06T18:00:00-05:00")
+LEADSLA = str(Path(sys.executable).with_name("leadsla"))
+
+
+@dataclass
+class Api:
+    client: TestClient
+    engine: Engine
+    rules: Rulebook
+    tokens: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def post(self, who: str, body: Any) -> Any:
+        return self.client.post("/api/v1/events", json=body, headers=self.headers(who))
+
+    def get(self, who: str, path: str, **params: Any) -> Any:
+        return self.client.get(path, params=params, headers=self.headers(who))
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[Api]:
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    tokens: dict[str, str] = {}
+    with engine.begin() as connection:
+        for who, role, rep, team in [
+            ("admin", "admin", None, None),
+            ("marketing", "marketing", None, None),
+            ("east-manager", "manager", None, "east"),
+            ("r1", "rep", "r1", None),
+            ("r3", "rep", "r3", None),
+        ]:
+            tokens[who] = create_token(
+                connection, rules, role=role, name=who, rep=rep, team=team, now=NOW
+            )
+    client = TestClient(create_app(rules, engine, lambda: NOW))
+    yield Api(client, engine, rules, tokens)
+    client.close()
+    engine.dispose()
+
+
+def example_events() -> list[dict[str, str]]:
+    with EVENTS.open(encoding="utf-8", newline="") as handle:
+        return [dict(row) for row in csv.DictReader(handle)]
+
+
+def evaluate_csv(tmp_path: Path, rows: list[dict[str, str]], as_of: str) -> list[dict[str, str]]:
+    source = tmp_path / "events.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, ["lead_id", "at", "field", "value"])
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in ("lead_id", "at", "field", "value")} for r in rows)
+    target = tmp_path / "clocks.csv"
+    subprocess.run(
+        [LEADSLA, "evaluate", "--config", str(CONFIG), "--events", str(source),
+         "--as-of", as_of, "--output", str(target)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with target.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def as_csv_rows(clocks: list[dict[str, Any]]) -> list[dict[str, str]]:
+    columns = ["lead_id", "policy", "cycle", "grade", "owner", "state", "started_at", "due_at",
+               "stopped_at", "business_seconds", "escalations"]  # fmt: skip
+    return [{c: "" if row[c] is None else str(row[c]) for c in columns} for row in clocks]
+
+
+# -- authentication and roles ------------------------------------------------------------------
+
+
+def test_no_token_or_a_bad_one_is_401(api: Api) -> None:
+    assert api.client.get("/api/v1/clocks").status_code == 401
+    bad = api.client.get("/api/v1/clocks", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert bad.json()["detail"] == "unknown or revoked token"
+
+
+def test_reps_and_managers_cannot_ingest(api: Api) -> None:
+    body = [{"lead_id": "X", "at": "2026-03-02T09:00:00Z", "field": "status", "value": "New"}]
+    for who in ("r1", "east-manager"):
+        assert api.post(who, body).status_code == 403
+    assert api.post("marketing", body).status_code == 200
+
+
+def test_rep_sees_only_their_leads_and_manager_their_team(api: Api) -> None:
+    assert api.post("admin", example_events()).status_code == 200
+    own = {c["lead_id"] for c in api.get("r1", "/api/v1/clocks").json()}
+    assert own == {"L001"}  # L003 moved to r2
+    assert api.get("r1", "/api/v1/leads/L001").status_code == 200
+    assert api.get("r1", "/api/v1/leads/L003").status_code == 403
+    assert api.get("r1", "/api/v1/leads/NOPE").status_code == 404
+    team = {c["lead_id"] for c in api.get("east-manager", "/api/v1/clocks").json()}
+    assert team == {"L001", "L002", "L003"}
+    assert api.get("east-manager", "/api/v1/leads/L004").status_code == 403
+    listed = {row["lead_id"] for row in api.get("r3", "/api/v1/leads").json()}
+    assert listed == {"L004", "L005"}
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+
+def test_bad_events_are_rejected_with_index_and_the_rest_stored(api: Api) -> None:
+    body: list[Any] = [
+        {"lead_id": "A1", "at": "2026-03-02T09:00:00-05:00", "field": "status", "value": "New"},
+        {"lead_id": "A1", "at": "2026-03-02 09:00", "field": "grade", "value": "A"},
+        {"lead_id": "A1", "at": "2026-03-02T09:00:00-05:00", "field": "grade", "value": "Z"},
+        {"lead_id": "", "at": "2026-03-02T09:00:00-05:00", "field": "status", "value": "New"},
+        "not an object",
+        {"lead_id": "A1", "at": "2026-03-02T09:00:00-05:00", "field": "owner", "value": "r1"},
+    ]
+    answer = api.post("admin", body)
+    assert answer.status_code == 200
+    payload = answer.json()
+    assert payload["accepted"] == 2
+    assert [r["index"] for r in payload["rejected"]] == [1, 2, 3, 4]
+    assert payload["rejected"][0]["error"].startswith("at:")
+    assert "grade" in payload["rejected"][1]["error"]
+    lead = api.get("admin", "/api/v1/leads/A1").json()
+    assert lead["fields"] == {"status": "New", "owner": "r1"}
+    # The grade row was rejected: no grade, no target, a clock that runs without a deadline.
+    assert [(c["state"], c["due_at"]) for c in lead["clocks"]] == [("running", None)]
+
+
+def test_a_retried_batch_stores_nothing_twice(api: Api) -> None:
+    body = [
+        {"id": f"e{i}", "lead_id": "R1", "at": f"2026-03-02T0{i}:00:00Z", "field": "score",
+         "value": str(10 * i)}
+        for i in range(1, 6)
+    ]  # fmt: skip
+    first = api.post("admin", body).json()
+    again = api.post("admin", body + [body[0]]).json()
+    assert (first["accepted"], first["duplicates"]) == (5, 0)
+    assert (again["accepted"], again["duplicates"]) == (0, 6)
+    with api.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(events)) == 5
+
+
+def test_body_size_and_shape_limits(api: Api) -> None:
+    headers = {**api.headers("admin"), "Content-Type": "application/json"}
+    huge = b"[" + b" " * (6 * 1024 * 1024) + b"]"
+    assert api.client.post("/api/v1/events", content=huge, headers=headers).status_code == 413
+    assert api.client.post("/api/v1/events", content=b"{", headers=headers).status_code == 400
+    assert api.post("admin", {"lead_id": "x"}).status_code == 422
+
+
+def test_late_event_replays_the_lead(api: Api) -> None:
+    def clock() -> dict[str, Any]:
+        rows = api.get("admin", "/api/v1/clocks", lead_id="LATE", policy="follow_up").json()
+        assert len(rows) == 1
+        return rows[0]  # type: ignore[no-any-return]
+
+    api.post("admin", [
+        {"lead_id": "LATE", "at": "2026-03-02T09:00:00-05:00", "field": "status", "value": "New"},
+        {"lead_id": "LATE", "at": "2026-03-02T09:00:00-05:00", "field": "grade", "value": "A"},
+    ])  # fmt: skip
+    assert clock()["state"] == "breached"
+    api.post("admin", [
+        {"lead_id": "LATE", "at": "2026-03-02T10:00:00-05:00", "field": "status",
+         "value": "Contacted"},
+    ])  # fmt: skip
+    assert clock()["state"] == "met"
+    # An earlier call, sent late: the clock stopped at 09:30, not 10:00.
+    api.post("admin", [
+        {"lead_id": "LATE", "at": "2026-03-02T09:30:00-05:00", "field": "status",
+         "value": "Attempting to Contact"},
+    ])  # fmt: skip
+    late = clock()
+    assert late["stopped_at"] == "2026-03-02T09:30:00-05:00"
+    assert late["business_seconds"] == 1800
+
+
+# -- live clocks equal the offline evaluation ---------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_clocks_equal_evaluate_in_any_order_and_batching(
+    api: Api, tmp_path: Path, seed: int
+) -> None:
+    rows = [r for r in example_events() if r["at"] != "not-a-date" and r["value"] != "Z"]
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+    start = 0
+    rng = random.Random(seed + 100)
+    while start < len(shuffled):
+        size = rng.randint(1, 7)
+        answer = api.post("marketing", shuffled[start : start + size])
+        assert answer.status_code == 200 and not answer.json()["rejected"]
+        start += size
+    for as_of in ("2026-03-03T12:00:00-05:00", "2026-03-06T18:00:00-05:00"):
+        served = api.get("admin", "/api/v1/clocks", as_of=as_of).json()
+        assert as_csv_rows(served) == evaluate_csv(tmp_path, rows, as_of)
+
+
+def test_openapi_is_published(api: Api) -> None:
+    schema = api.client.get("/api/v1/openapi.json").json()
+    assert {"/api/v1/events", "/api/v1/clocks", "/api/v1/leads", "/api/v1/leads/{lead_id}"} <= set(
+        schema["paths"]
+    )
+
+
+def test_import_twice_changes_nothing(database_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text(EVENTS.read_text(encoding="utf-8"), encoding="utf-8")
+    command = [LEADSLA, "import", "--config", str(CONFIG), "--database", database_url, str(source)]
+    first = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    assert "27 events stored, 0 already there" in first.stderr
+    rejects = (tmp_path / "events.rejected.csv").read_text(encoding="utf-8")
+    assert list(csv.reader(io.StringIO(rejects)))[1][:2] == [
+        "29",
+        'at: "not-a-date" is not an ISO 8601 instant with a UTC offset',
+    ]
+    second = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert "0 events stored, 27 already there" in second.stderr
