@@ -9,9 +9,10 @@ number, skipped, and counted, and the good rows still go through.
 from __future__ import annotations
 
 import csv
+import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -472,7 +473,20 @@ def serve(
     rules = load_rules(config)
     engine = open_engine(database)
     err.print(f"leadsla: serving http://{host}:{port}/api/v1 (docs at /api/v1/docs)", markup=False)
-    uvicorn.run(create_app(rules, engine, now_micros), host=host, port=port, log_level="info")
+    secrets = hook_secrets(os.environ)
+    app_ = create_app(rules, engine, now_micros, hook_secrets=secrets)
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+def hook_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """Webhook secrets: LEADSLA_HOOK_SECRET_<SOURCE>, else LEADSLA_HOOK_SECRET for all."""
+    shared = environ.get("LEADSLA_HOOK_SECRET")
+    secrets: dict[str, str] = {}
+    for source in ("generic", "hubspot"):
+        secret = environ.get(f"LEADSLA_HOOK_SECRET_{source.upper()}") or shared
+        if secret:
+            secrets[source] = secret
+    return secrets
 
 
 @app.command("import")

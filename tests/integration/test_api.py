@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
+import hmac
 import io
+import json
 import random
 import subprocess
 import sys
@@ -160,7 +164,7 @@ def test_a_retried_batch_stores_nothing_twice(api: Api) -> None:
         for i in range(1, 6)
     ]  # fmt: skip
     first = api.post("admin", body).json()
-    again = api.post("admin", body + [body[0]]).json()
+    again = api.post("admin", [*body, body[0]]).json()
     assert (first["accepted"], first["duplicates"]) == (5, 0)
     assert (again["accepted"], again["duplicates"]) == (0, 6)
     with api.engine.connect() as connection:
@@ -244,3 +248,78 @@ def test_import_twice_changes_nothing(database_url: str, tmp_path: Path) -> None
     ]
     second = subprocess.run(command, capture_output=True, text=True, check=False)
     assert "0 events stored, 27 already there" in second.stderr
+
+
+# -- webhooks in -------------------------------------------------------------------------------
+
+SECRET = "s3cret-for-tests"
+
+
+@pytest.fixture
+def hooked(database_url: str) -> Iterator[TestClient]:
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    app = create_app(
+        rules, engine, lambda: NOW, hook_secrets={"generic": SECRET, "hubspot": SECRET}
+    )
+    with TestClient(app) as client:
+        yield client
+    engine.dispose()
+
+
+def signed(body: bytes) -> dict[str, str]:
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Leadsla-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def test_generic_hook_needs_the_signature_and_is_idempotent(hooked: TestClient) -> None:
+    body = json.dumps(
+        [
+            {"id": "n1", "lead_id": "H1", "at": "2026-03-02T09:00:00-05:00",
+             "changes": {"status": "New", "grade": "A", "owner": "r1"}},
+            {"id": "n2", "lead_id": "H1", "at": "2026-03-02T10:00:00-05:00",
+             "changes": {"status": "Sold"}},
+        ]
+    ).encode()  # fmt: skip
+    unsigned = hooked.post("/api/v1/hooks/generic", content=body)
+    assert unsigned.status_code == 401
+    forged = hooked.post("/api/v1/hooks/generic", content=body, headers=signed(body + b" "))
+    assert forged.status_code == 401
+    first = hooked.post("/api/v1/hooks/generic", content=body, headers=signed(body))
+    assert first.status_code == 200
+    assert first.json()["accepted"] == 3
+    assert first.json()["rejected"][0]["index"] == 1
+    assert "Sold" in first.json()["rejected"][0]["error"]
+    again = hooked.post("/api/v1/hooks/generic", content=body, headers=signed(body))
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 3)
+    assert (
+        hooked.post("/api/v1/hooks/zapier", content=body, headers=signed(body)).status_code == 404
+    )
+
+
+def test_hubspot_hook_with_v3_signature(hooked: TestClient) -> None:
+    # The shape HubSpot's webhooks API posts: a batch of property-change events.
+    body = json.dumps(
+        [
+            {"eventId": 1001, "subscriptionId": 7, "portalId": 62515, "appId": 1,
+             "occurredAt": NOW // 1000 - 3_600_000, "subscriptionType": "contact.propertyChange",
+             "attemptNumber": 0, "objectId": 5501, "changeSource": "CRM",
+             "propertyName": "hs_lead_status", "propertyValue": "NEW"},
+            {"eventId": 1002, "subscriptionId": 7, "portalId": 62515, "appId": 1,
+             "occurredAt": NOW // 1000 - 3_600_000, "subscriptionType": "contact.creation",
+             "attemptNumber": 0, "objectId": 5501, "changeSource": "CRM"},
+        ]
+    ).encode()  # fmt: skip
+    url = "http://testserver/api/v1/hooks/hubspot"
+    stamp = str(NOW // 1000)
+    mac = hmac.new(SECRET.encode(), b"POST" + url.encode() + body + stamp.encode(), hashlib.sha256)
+    headers = {
+        "X-HubSpot-Signature-v3": base64.b64encode(mac.digest()).decode(),
+        "X-HubSpot-Request-Timestamp": stamp,
+        "Content-Type": "application/json",
+    }
+    answer = hooked.post("/api/v1/hooks/hubspot", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["accepted"], answer.json()["ignored"]) == (1, 1)
+    old = {**headers, "X-HubSpot-Request-Timestamp": str(NOW // 1000 - 600_000)}
+    assert hooked.post("/api/v1/hooks/hubspot", content=body, headers=old).status_code == 401

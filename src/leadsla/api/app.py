@@ -6,7 +6,7 @@ here reads the wall clock on its own.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
@@ -19,6 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from leadsla import __version__
 from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.policy import Rulebook
+from leadsla.service.hooks import (
+    SignatureError,
+    generic_events,
+    hubspot_events,
+    verify_generic,
+    verify_hubspot,
+)
 from leadsla.service.ingest import (
     IncomingEvent,
     IngestResult,
@@ -61,6 +68,13 @@ class RejectedOut(BaseModel):
 class IngestOut(BaseModel):
     accepted: int
     duplicates: int
+    rejected: list[RejectedOut]
+
+
+class HookOut(BaseModel):
+    accepted: int
+    duplicates: int
+    ignored: int
     rejected: list[RejectedOut]
 
 
@@ -113,7 +127,13 @@ class HealthOut(BaseModel):
     version: str
 
 
-def create_app(rules: Rulebook, engine: Engine, clock: Clock) -> FastAPI:
+def create_app(
+    rules: Rulebook,
+    engine: Engine,
+    clock: Clock,
+    hook_secrets: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The app; ``hook_secrets`` maps a webhook source (generic, hubspot) to its secret."""
     app = FastAPI(
         title="leadsla",
         version=__version__,
@@ -298,6 +318,59 @@ def create_app(rules: Rulebook, engine: Engine, clock: Clock) -> FastAPI:
             detail = lead_detail(connection, rules, lead_id, at)
         assert detail is not None
         return detail
+
+    secrets_by_source = dict(hook_secrets or {})
+
+    @app.post(
+        "/api/v1/hooks/{source}",
+        response_model=HookOut,
+        tags=["events"],
+        responses={401: {"description": "bad signature"}, 404: {"description": "no such hook"}},
+    )
+    async def post_hook(source: str, request: Request) -> dict[str, Any]:
+        """A CRM automation's change notice, signed with the shared secret of ``source``."""
+        secret = secrets_by_source.get(source)
+        if secret is None or source not in ("generic", "hubspot"):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook {source!r} configured")
+        body = await _limited_body(request)
+        now = clock()
+        try:
+            if source == "hubspot":
+                verify_hubspot(
+                    secret,
+                    method=request.method,
+                    url=str(request.url),
+                    body=body,
+                    signature=request.headers.get("x-hubspot-signature-v3"),
+                    timestamp=request.headers.get("x-hubspot-request-timestamp"),
+                    now=now,
+                )
+            else:
+                verify_generic(secret, body, request.headers.get("x-leadsla-signature"))
+        except SignatureError as exc:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from None
+        if source == "hubspot":
+            batch = hubspot_events(payload, statuses, grades)
+        else:
+            batch = generic_events(payload, statuses, grades, source)
+
+        def store() -> IngestResult:
+            with engine.begin() as connection:
+                return ingest(
+                    connection, rules, batch.events, source=f"hook:{source}", recorded_at=now
+                )
+
+        result = await run_in_threadpool(store)
+        return {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "ignored": batch.ignored,
+            "rejected": [{"index": r.index, "error": r.error} for r in batch.rejected],
+        }
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -1,0 +1,181 @@
+"""Webhooks in: the JSON a CRM automation sends on a lead change, checked and turned into events.
+
+Two shapes:
+
+* ``generic``: one object or an array of objects
+  ``{"id": "evt-1", "lead_id": "L1", "at": "2026-03-02T09:00:00Z",
+  "changes": {"status": "New", "owner": "r1"}}``, signed with
+  ``X-Leadsla-Signature: sha256=<hex HMAC-SHA256 of the body>`` (the same
+  signature leadsla puts on the webhooks it sends).
+* ``hubspot``: HubSpot's webhook batches (an array of
+  ``{"eventId", "subscriptionType", "objectId", "propertyName",
+  "propertyValue", "occurredAt"}``), signed with HubSpot's v3 scheme:
+  ``X-HubSpot-Signature-v3`` is base64(HMAC-SHA256(secret, method + URL + body +
+  timestamp)) and ``X-HubSpot-Request-Timestamp`` must be under five minutes old.
+
+Every event carries an idempotency key from the sender's event id, so a
+redelivered webhook stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
+from leadsla.service.ingest import IncomingEvent, Rejection
+
+MICROS_PER_MILLI = 1000
+HUBSPOT_MAX_AGE_MICROS = 5 * 60 * 1_000_000
+
+# HubSpot contact properties and what they mean here; other properties are ignored.
+HUBSPOT_PROPERTIES: dict[str, str] = {
+    "hs_lead_status": "status",
+    "hubspot_owner_id": "owner",
+    "hubspotscore": "score",
+    "hs_lead_rating": "grade",
+    "lifecyclestage": "lifecycle_stage",
+    "industry": "industry",
+    "country": "country",
+    "hs_analytics_source": "source",
+}
+HUBSPOT_STATUSES: dict[str, str] = {
+    "NEW": "New",
+    "OPEN": "New",
+    "ATTEMPTED_TO_CONNECT": "Attempting to Contact",
+    "CONNECTED": "Contacted",
+    "IN_PROGRESS": "Contacted",
+    "OPEN_DEAL": "Qualified",
+    "UNQUALIFIED": "Not a Lead",
+    "BAD_TIMING": "Deferred",
+}
+
+
+class SignatureError(ValueError):
+    """The request is not signed with the shared secret (or too old to trust)."""
+
+
+@dataclass
+class HookBatch:
+    events: list[IncomingEvent] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    ignored: int = 0
+
+
+def verify_generic(secret: str, body: bytes, header: str | None) -> None:
+    if not header or not header.startswith("sha256="):
+        raise SignatureError("missing X-Leadsla-Signature: sha256=<hex HMAC of the body>")
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower()):
+        raise SignatureError("X-Leadsla-Signature does not match the body")
+
+
+def verify_hubspot(
+    secret: str,
+    *,
+    method: str,
+    url: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    now: int,
+) -> None:
+    if not signature or not timestamp:
+        raise SignatureError("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
+    if not timestamp.isdigit():
+        raise SignatureError("X-HubSpot-Request-Timestamp is not milliseconds since 1970")
+    if abs(now - int(timestamp) * MICROS_PER_MILLI) > HUBSPOT_MAX_AGE_MICROS:
+        raise SignatureError("X-HubSpot-Request-Timestamp is more than five minutes off")
+    message = method.upper().encode() + url.encode() + body + timestamp.encode()
+    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
+    if not hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip()):
+        raise SignatureError("X-HubSpot-Signature-v3 does not match the request")
+
+
+def generic_events(
+    payload: Any, statuses: Sequence[str], grades: Sequence[str], source: str
+) -> HookBatch:
+    batch = HookBatch()
+    items = payload if isinstance(payload, list) else [payload]
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            batch.rejected.append(Rejection(index, "expected an object with lead_id, at, changes"))
+            continue
+        lead_id = item.get("lead_id")
+        at_text = item.get("at")
+        changes = item.get("changes")
+        if not isinstance(lead_id, str | int) or not str(lead_id).strip():
+            batch.rejected.append(Rejection(index, "lead_id: missing or empty"))
+            continue
+        if not isinstance(at_text, str):
+            batch.rejected.append(Rejection(index, "at: missing; expected an ISO 8601 instant"))
+            continue
+        try:
+            at = parse_instant(at_text)
+        except InstantError as exc:
+            batch.rejected.append(Rejection(index, f"at: {exc}"))
+            continue
+        if not isinstance(changes, Mapping) or not changes:
+            batch.rejected.append(Rejection(index, "changes: expected an object field → value"))
+            continue
+        event_id = item.get("id")
+        converted: list[IncomingEvent] = []
+        problem: str | None = None
+        for raw_name, raw_value in changes.items():
+            name = normalize_field(str(raw_name))
+            value = "" if raw_value is None else str(raw_value).strip()
+            problem = value_problem(name, value, statuses, grades)
+            if not name or problem is not None:
+                problem = f"changes.{raw_name}: {problem or 'empty field name'}"
+                break
+            key = f"hook:{source}:{event_id}:{name}" if event_id is not None else None
+            converted.append(IncomingEvent(str(lead_id).strip(), at, name, value or None, key))
+        if problem is not None:
+            batch.rejected.append(Rejection(index, problem))
+            continue
+        batch.events.extend(converted)
+    return batch
+
+
+def hubspot_events(payload: Any, statuses: Sequence[str], grades: Sequence[str]) -> HookBatch:
+    batch = HookBatch()
+    if not isinstance(payload, list):
+        batch.rejected.append(Rejection(0, "HubSpot sends an array of events"))
+        return batch
+    for index, item in enumerate(payload):
+        if not isinstance(item, Mapping):
+            batch.rejected.append(Rejection(index, "expected an event object"))
+            continue
+        kind = str(item.get("subscriptionType", ""))
+        name = HUBSPOT_PROPERTIES.get(str(item.get("propertyName", "")))
+        if kind != "contact.propertyChange" or name is None:
+            batch.ignored += 1  # creations, deletions, properties we do not track
+            continue
+        object_id = item.get("objectId")
+        occurred = item.get("occurredAt")
+        event_id = item.get("eventId")
+        if object_id is None or not isinstance(occurred, int) or event_id is None:
+            batch.rejected.append(Rejection(index, "needs objectId, eventId and occurredAt (ms)"))
+            continue
+        raw = item.get("propertyValue")
+        value = "" if raw is None else str(raw).strip()
+        if name == "status":
+            value = HUBSPOT_STATUSES.get(value, value)
+        problem = value_problem(name, value, statuses, grades)
+        if problem is not None:
+            batch.rejected.append(Rejection(index, f"propertyValue: {problem}"))
+            continue
+        batch.events.append(
+            IncomingEvent(
+                str(object_id),
+                occurred * MICROS_PER_MILLI,
+                name,
+                value or None,
+                f"hook:hubspot:{event_id}",
+            )
+        )
+    return batch
