@@ -43,18 +43,26 @@ def _require(backend: str) -> None:
         pytest.skip(f"{backend} is not in {DATABASES_VARIABLE}")
 
 
+def _start(server: ThrowawayPostgres) -> str | None:
+    """Start ``server``; the reason if it cannot (failed outside ``except``, unchained)."""
+    try:
+        server.start()
+    except PostgresUnavailable as exc:
+        return str(exc)
+    return None
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[ThrowawayPostgres]:
     """The session's PostgreSQL server (started on first use, destroyed at the end)."""
     _require("postgresql")
     server = ThrowawayPostgres.from_environment()
-    try:
-        server.start()
-    except PostgresUnavailable as exc:
+    problem = _start(server)
+    if problem is not None:
         # Fail, never skip: a CI machine without PostgreSQL must be noticed. pytest
         # caches this failure, so the other PostgreSQL tests fail without retrying.
         pytest.fail(
-            f"PostgreSQL is unavailable: {exc}\n"
+            f"PostgreSQL is unavailable: {problem}\n"
             f"(to test without it, set {DATABASES_VARIABLE}=sqlite)",
             pytrace=False,
         )

@@ -76,8 +76,12 @@ def test_create_insert_select(engine: Engine) -> None:
 
 def test_insert_on_conflict_do_nothing(engine: Engine) -> None:
     metadata.create_all(engine)
-    upsert = DIALECT_INSERT[engine.dialect.name](leads).on_conflict_do_nothing(
-        index_elements=[leads.c.lead_id]
+    upsert = (
+        DIALECT_INSERT[engine.dialect.name](leads)
+        .on_conflict_do_nothing(index_elements=[leads.c.lead_id])
+        # SQLAlchemy promises an INSERT's rowcount only with this option; without
+        # it psycopg reports -1 (SQLite happens to report the count anyway).
+        .execution_options(preserve_rowcount=True)
     )
     with engine.begin() as connection:
         first = connection.execute(upsert, {"lead_id": "L-1", "owner": "ada", "score": 3})
