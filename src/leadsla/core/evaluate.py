@@ -26,6 +26,8 @@ class LeadResult:
     lead_id: str
     clocks: LeadClocks
     verdicts: list[Verdict]
+    # The instants replayed, in order: what the metrics read (activities, stages).
+    instants: list[tuple[int, list[Change]]]
 
 
 def lead_results(
@@ -67,6 +69,7 @@ def lead_results(
         while index < count:
             code = block_leads[index]
             lead = LeadClocks(lead_ids[code])
+            instants: list[tuple[int, list[Change]]] = []
             pending: list[Change] = []
             pending_at = 0
             while index < count and block_leads[index] == code:
@@ -74,6 +77,7 @@ def lead_results(
                 if at <= as_of:
                     if pending and at != pending_at:
                         lead.apply(rules, pending_at, pending)
+                        instants.append((pending_at, pending))
                         pending = []
                     pending_at = at
                     value = block_values[index]
@@ -83,7 +87,8 @@ def lead_results(
                 index += 1
             if pending:
                 lead.apply(rules, pending_at, pending)
-            yield LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of))
+                instants.append((pending_at, pending))
+            yield LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of), instants)
         start = stop
         if progress is not None:
             progress(stop)
