@@ -91,3 +91,33 @@ def _rows(table: EventTable, first: int, last: int) -> list[tuple[str, int, str,
         )
         for lead, at, field, value, line in zip(leads, ats, fields, values, lines, strict=True)
     ]
+
+
+def import_incoming(
+    engine: Engine,
+    rules: Rulebook,
+    incoming: list[IncomingEvent],
+    *,
+    source: str,
+    recorded_at: int,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Store converted events (from CRM exports) in chunks of whole leads."""
+    ordered = sorted(incoming, key=lambda e: (e.lead_id, e.at))  # stable: source order kept
+    result = ImportResult()
+    start = 0
+    while start < len(ordered):
+        stop = min(start + CHUNK_ROWS, len(ordered))
+        while stop < len(ordered) and ordered[stop].lead_id == ordered[stop - 1].lead_id:
+            stop += 1
+        with engine.begin() as connection:
+            chunk = ingest(
+                connection, rules, ordered[start:stop], source=source, recorded_at=recorded_at
+            )
+        result.accepted += chunk.accepted
+        result.duplicates += chunk.duplicates
+        result.leads += chunk.leads
+        if progress is not None:
+            progress(stop)
+        start = stop
+    return result
