@@ -33,7 +33,7 @@ from rich.progress import (
 from sqlalchemy import Engine
 
 from leadsla.clocks_csv import write_clocks
-from leadsla.config import ConfigError, build_rulebook, load_config
+from leadsla.config import Config, ConfigError, build_rulebook, load_config
 from leadsla.connectors import (
     ConnectorError,
     ConvertedRow,
@@ -59,8 +59,10 @@ from leadsla.core.events import (
 )
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instants
+from leadsla.report_format import render_report
 from leadsla.service.imports import import_incoming, import_table
 from leadsla.service.ingest import IncomingEvent
+from leadsla.service.report import report_from_database, report_from_events
 from leadsla.service.tokens import TokenError, create_token
 from leadsla.store.database import DatabaseError, connect, database_url, open_database, upgrade
 
@@ -123,8 +125,14 @@ def main() -> None:
 
 
 def load_rules(path: Path) -> Rulebook:
+    return load_setup(path)[1]
+
+
+def load_setup(path: Path) -> tuple[Config, Rulebook]:
+    """The config as written and the rulebook built from it, or one clear error."""
     try:
-        return build_rulebook(load_config(path))
+        config = load_config(path)
+        return config, build_rulebook(config)
     except ConfigError as exc:
         # Several problems: the first on the error line, all of them listed before it.
         lines = str(exc).splitlines()
@@ -422,6 +430,53 @@ def _file_size(path: Path) -> int | None:
         return None
 
 
+# -- leadsla report ---------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    config: ConfigOption,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The instant of the report; default now.")
+    ] = None,
+    period: Annotated[str, typer.Option(help="month or quarter: the period of 'overall'.")] = (
+        "month"
+    ),
+    format_: Annotated[str, typer.Option("--format", help="json, csv or html.")] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """The SLA scorecard (SPEC §8): MQLs, SALs, compliance, time to follow-up, attempts,
+    connect rate, conversion to pipeline and commitments, overall and by grade, owner,
+    team and month."""
+    if period not in ("month", "quarter"):
+        fail(f"--period: {period!r} is not month or quarter")
+    if format_ not in ("json", "csv", "html"):
+        fail(f"--format: {format_!r} is not json, csv or html")
+    setup, rules = load_setup(config)
+    instant = instant_option(as_of, "--as-of")
+    if events is not None:
+        table, read = _read_event_file(rules, events)
+        report_row_errors(read.errors, read.skipped)
+        figures = report_from_events(rules, setup, table.sorted(), instant, period)
+    else:
+        engine = open_engine(database, create=False)
+        with engine.connect() as connection:
+            figures = report_from_database(connection, rules, setup, instant, period)
+    text = render_report(figures, format_)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with open_output(output) as handle:
+            handle.write(text)
+
+
 # -- database, tokens, server, import ------------------------------------------------
 
 
@@ -483,11 +538,11 @@ def serve(
 
     from leadsla.api.app import create_app
 
-    rules = load_rules(config)
+    setup, rules = load_setup(config)
     engine = open_engine(database)
     err.print(f"leadsla: serving http://{host}:{port}/api/v1 (docs at /api/v1/docs)", markup=False)
     secrets = hook_secrets(os.environ)
-    app_ = create_app(rules, engine, now_micros, hook_secrets=secrets)
+    app_ = create_app(rules, engine, now_micros, hook_secrets=secrets, config=setup)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

@@ -323,3 +323,41 @@ def test_hubspot_hook_with_v3_signature(hooked: TestClient) -> None:
     assert (answer.json()["accepted"], answer.json()["ignored"]) == (1, 1)
     old = {**headers, "X-HubSpot-Request-Timestamp": str(NOW // 1000 - 600_000)}
     assert hooked.post("/api/v1/hooks/hubspot", content=body, headers=old).status_code == 401
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reporting(database_url: str) -> Iterator[Api]:
+    setup = load_config(CONFIG)
+    rules = build_rulebook(setup)
+    engine = open_database(database_url)
+    tokens: dict[str, str] = {}
+    with engine.begin() as connection:
+        for who, role, rep, team in [("admin", "admin", None, None), ("r1", "rep", "r1", None),
+                                     ("east-manager", "manager", None, "east")]:  # fmt: skip
+            tokens[who] = create_token(
+                connection, rules, role=role, name=who, rep=rep, team=team, now=NOW
+            )
+    client = TestClient(create_app(rules, engine, lambda: NOW, config=setup))
+    yield Api(client, engine, rules, tokens)
+    client.close()
+    engine.dispose()
+
+
+def test_report_equals_the_cli_report_on_the_same_events(reporting: Api, tmp_path: Path) -> None:
+    assert reporting.post("admin", example_events()).status_code == 200
+    as_of = "2026-03-06T18:00:00-05:00"
+    served = reporting.get("admin", "/api/v1/report", as_of=as_of).json()
+    printed = subprocess.run(
+        [LEADSLA, "report", "--config", str(CONFIG), "--events", str(EVENTS), "--as-of", as_of],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert served == json.loads(printed)
+    assert served["overall"]["mqls"] == 7
+    assert served["overall"]["compliance"]["follow_up"] == 0.6
+    assert reporting.get("r1", "/api/v1/report").status_code == 403
+    east = reporting.get("east-manager", "/api/v1/report", as_of=as_of).json()
+    assert set(east["by_owner"]) <= {"r1", "r2"}
+    assert east["overall"]["mqls"] == served["by_team"]["east"]["mqls"]

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
+from leadsla.config import Config
 from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.policy import Rulebook
 from leadsla.service.hooks import (
@@ -41,6 +42,7 @@ from leadsla.service.queries import (
     lead_list,
     lead_owner,
 )
+from leadsla.service.report import report_from_database
 from leadsla.service.tokens import Principal, Role, authenticate
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -132,6 +134,7 @@ def create_app(
     engine: Engine,
     clock: Clock,
     hook_secrets: Mapping[str, str] | None = None,
+    config: Config | None = None,
 ) -> FastAPI:
     """The app; ``hook_secrets`` maps a webhook source (generic, hubspot) to its secret."""
     app = FastAPI(
@@ -318,6 +321,23 @@ def create_app(
             detail = lead_detail(connection, rules, lead_id, at)
         assert detail is not None
         return detail
+
+    @app.get("/api/v1/report", tags=["report"])
+    def get_report(
+        caller: Caller,
+        as_of: Annotated[str | None, Query(description="ISO 8601 instant; default now.")] = None,
+        period: Annotated[str, Query(pattern="^(month|quarter)$")] = "month",
+    ) -> dict[str, Any]:
+        """The metrics of SPEC §8 as one JSON object, within what the caller may see."""
+        if caller.role is Role.REP:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "reps do not read reports")
+        if config is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "started without a config")
+        at = instant(as_of, "as_of")
+        with engine.connect() as connection:
+            return report_from_database(
+                connection, rules, config, at, period, scope_of(caller).owners
+            )
 
     secrets_by_source = dict(hook_secrets or {})
 

@@ -1,0 +1,887 @@
+"""The figures of the scorecard (SPEC §8), from replayed leads.
+
+Two steps, so that a history of millions of leads stays cheap:
+
+* :func:`lead_facts` reads one replayed lead (plain Python: it runs inside the
+  replay loop, one lead at a time) and returns its MQL facts — one per cycle of
+  the MQL policy — and its clock facts — one per cycle of every policy.
+* :class:`FactCollector` packs those facts into typed columns, strings as codes;
+  :func:`scorecard` aggregates the columns with NumPy (``bincount`` per group),
+  never making a Python object per fact.
+
+Where SPEC §8 is silent, this module decides as follows.
+
+* **The MQL policy** is ``follow_up`` when a policy has that name, else the first
+  policy whose start statuses are all of stage ``open``. Each of its cycles is one
+  MQL, at the cycle's start. Without such a policy an MQL is the status entering
+  an ``open`` stage status from outside that stage (or at the lead's first
+  instant), and no MQL is a SAL.
+* **The cycle** an MQL's attempts, connects and qualification are counted in runs
+  from the MQL instant (included) to the lead's next MQL instant (excluded), or to
+  the evaluation instant for the last one.
+* **Attempts, connect rate, connects per attempt and conversion to pipeline**
+  are over workable MQLs only, as SPEC defines them "per workable lead".
+* **Cohort figures** (``mqls``, ``sals``, workable leads, attempts, connects,
+  conversion) are grouped by the grade, owner and team *at the MQL instant*.
+  **Clock figures** (``compliance``, ``time_to_follow_up``) are grouped by the
+  clock's verdict: the owner it is attributed to (SPEC §4 rule 9: the owner at the
+  breach or the stop, else the current one), that owner's team, and the grade it
+  is judged on. A clock is in the period in which it started; a ``follow_up``
+  clock therefore sits in its MQL's period.
+* **Time to follow-up** covers every stopped clock of the MQL policy, whatever its
+  verdict (``met``, ``breached`` or ``lapsed``): it is how long the follow-up took.
+* **Periods**: ``overall``, ``by_grade``, ``by_owner`` and ``by_team`` cover the
+  period (month or quarter, in ``default_calendar``'s zone) that contains the
+  evaluation instant, from its start up to that instant; ``by_month`` covers the
+  whole history, one entry per month in which an MQL or a clock started.
+* **Missing keys**: an MQL or clock without a grade, owner or team counts in
+  ``overall`` and ``by_month`` but under no key of ``by_grade``, ``by_owner`` or
+  ``by_team`` (JSON has no null keys, and an invented "unassigned" could clash
+  with a rep id). An owner that is not a configured rep has no team.
+* **Commitments** count in the commitment's own period (month, quarter or year)
+  that contains the evaluation instant. The elapsed share is wall time from the
+  period's start to the evaluation instant over the period's length; the pro-rata
+  target is ``target × share`` and the forecast ``count / share`` (``null`` at a
+  share of 0). Segments match the MQL's fields at the MQL instant (``grade`` is the
+  effective grade, ``owner`` the owner; ``team`` the owner's team unless the lead
+  has a ``team`` field). ``workable_leads_per_rep`` counts workable MQLs per owner
+  at the MQL instant; its ``count`` is the average over the reps in view (every
+  configured rep, plus any other owner with such an MQL), and ``per_rep`` gives
+  each rep's count.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, tzinfo
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from leadsla.core.calendar import local_instant
+from leadsla.core.clock import State, Verdict, grade_of
+from leadsla.core.evaluate import LeadResult
+from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook
+from leadsla.core.timestamps import format_instant, offsets_seconds
+
+__all__ = [
+    "COMMITMENT_METRICS",
+    "PERIODS",
+    "ClockFact",
+    "Commitment",
+    "FactCollector",
+    "Facts",
+    "LeadFacts",
+    "MetricRules",
+    "MqlFact",
+    "Period",
+    "collect_facts",
+    "lead_facts",
+    "metric_rules",
+    "month_numbers",
+    "mql_policy_of",
+    "period_containing",
+    "scorecard",
+]
+
+Int32Array = npt.NDArray[np.int32]
+Int64Array = npt.NDArray[np.int64]
+Int8Array = npt.NDArray[np.int8]
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+MICROS_PER_SECOND = 1_000_000
+FOLLOW_UP = "follow_up"
+OPEN, WORKING, QUALIFIED = "open", "working", "qualified"
+PERIODS = ("month", "quarter", "year")
+_MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
+COMMITMENT_METRICS = ("mqls", "sals", "workable_leads", "workable_leads_per_rep", "opportunities")
+
+# Clock states as small integer codes in the columns.
+_STATES: tuple[State, ...] = (
+    State.RUNNING,
+    State.PAUSED,
+    State.MET,
+    State.BREACHED,
+    State.LAPSED,
+)
+_STATE_CODE = {state: code for code, state in enumerate(_STATES)}
+_MET = _STATE_CODE[State.MET]
+_BREACHED = _STATE_CODE[State.BREACHED]
+
+
+# -- the rules the figures need -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """One ``commitments`` entry: what marketing owes sales in each period."""
+
+    name: str
+    metric: str  # one of COMMITMENT_METRICS
+    period: str  # month | quarter | year
+    target: float
+    segment: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricRules:
+    """The rulebook plus what only the metrics read (``workable``, ``commitments``)."""
+
+    rules: Rulebook
+    mql_policy: str | None
+    workable: frozenset[str]
+    commitments: tuple[Commitment, ...] = ()
+    # Reps listed in per-rep figures even with no MQL (a rep without leads is news too).
+    reps: tuple[str, ...] = ()
+
+    # Cached: lead_facts asks for these once per lead.
+    @cached_property
+    def segment_fields(self) -> tuple[str, ...]:
+        """The lead fields some commitment segments on: kept per MQL, at its instant."""
+        names: dict[str, None] = {}
+        for commitment in self.commitments:
+            names.update(dict.fromkeys(commitment.segment))
+        return tuple(names)
+
+    @cached_property
+    def policies(self) -> tuple[str, ...]:
+        return tuple(policy.name for policy in self.rules.policies)
+
+    @cached_property
+    def team_of(self) -> dict[str, str]:
+        """Rep id → team name (an owner who is no configured rep has no team)."""
+        return {
+            rep.id: rep.team for rep in self.rules.reps.values() if rep.team in self.rules.teams
+        }
+
+    @property
+    def zone(self) -> tzinfo:
+        return self.rules.calendars[self.rules.default_calendar].zone
+
+
+def mql_policy_of(rules: Rulebook) -> Policy | None:
+    """``follow_up``, else the first policy that starts on ``open`` statuses only."""
+    for policy in rules.policies:
+        if policy.name == FOLLOW_UP:
+            return policy
+    for policy in rules.policies:
+        if policy.start and all(rules.statuses.get(s) == OPEN for s in policy.start):
+            return policy
+    return None
+
+
+def metric_rules(
+    rules: Rulebook,
+    *,
+    workable: Collection[str] | None = None,
+    commitments: Sequence[Commitment] = (),
+    reps: Sequence[str] | None = None,
+) -> MetricRules:
+    """The metric rules of a rulebook.
+
+    ``workable`` defaults to every configured grade that is not ``optional`` in the
+    MQL policy (SPEC §8); ``reps`` to every configured rep.
+    """
+    policy = mql_policy_of(rules)
+    if workable is None:
+        optional = policy.optional if policy is not None else frozenset()
+        workable = [grade.name for grade in rules.grades if grade.name not in optional]
+    for commitment in commitments:
+        if commitment.metric not in COMMITMENT_METRICS:
+            raise ValueError(
+                f"commitment {commitment.name!r}: unknown metric {commitment.metric!r}"
+            )
+        if commitment.period not in PERIODS:
+            raise ValueError(
+                f"commitment {commitment.name!r}: unknown period {commitment.period!r}"
+            )
+    return MetricRules(
+        rules=rules,
+        mql_policy=policy.name if policy is not None else None,
+        workable=frozenset(workable),
+        commitments=tuple(commitments),
+        reps=tuple(rules.reps) if reps is None else tuple(reps),
+    )
+
+
+# -- facts of one lead ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MqlFact:
+    """One MQL: a cycle of the MQL policy, with what happened until the next one."""
+
+    lead_id: str
+    cycle: int
+    mql_at: int
+    grade: str | None
+    owner: str | None
+    team: str | None
+    segment: tuple[str | None, ...]  # values of MetricRules.segment_fields at mql_at
+    is_sal: bool
+    workable: bool
+    attempts: int
+    connects: int
+    qualified: bool
+    follow_up_state: State | None  # None without an MQL policy
+    follow_up_seconds: int | None  # business seconds, only once the clock stopped
+
+
+@dataclass(frozen=True, slots=True)
+class ClockFact:
+    """One cycle of one policy, as its verdict attributes it."""
+
+    lead_id: str
+    policy: str
+    cycle: int
+    started_at: int
+    state: State
+    grade: str | None
+    owner: str | None
+    team: str | None
+    stopped: bool
+    business_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFacts:
+    mqls: list[MqlFact]
+    clocks: list[ClockFact]
+
+
+def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts:
+    """The MQL facts and clock facts of one lead replayed and judged at ``as_of``."""
+    rules = metric.rules
+    stages = rules.statuses
+    team_of = metric.team_of
+    mql_policy = metric.mql_policy
+    clocks = [
+        ClockFact(
+            lead_id=result.lead_id,
+            policy=v.policy,
+            cycle=v.cycle,
+            started_at=v.started_at,
+            state=v.state,
+            grade=v.grade,
+            owner=v.owner,
+            team=team_of.get(v.owner) if v.owner is not None else None,
+            stopped=v.stopped_at is not None,
+            business_seconds=v.business_seconds,
+        )
+        for v in result.verdicts
+        if v.started_at <= as_of
+    ]
+
+    # MQL instants: the MQL policy's cycle starts, with their cycle numbers and the
+    # grade the clock started with (the lead's effective grade after that instant).
+    verdicts: dict[int, Verdict] = {}
+    cycle_at: dict[int, tuple[int, str | None]] = {}
+    stop_status: dict[int, str | None] = {}
+    if mql_policy is not None:
+        for cycle in result.clocks.cycles.get(mql_policy, []):
+            if cycle.started_at <= as_of:
+                cycle_at[cycle.started_at] = (cycle.number, cycle.grades[0][1])
+        for v in result.verdicts:
+            if v.policy == mql_policy:
+                verdicts[v.cycle] = v
+                if v.stopped_at is not None:
+                    stop_status[v.stopped_at] = None
+
+    # One walk over the instants: the status after each, its attempts and connects,
+    # the fields at each MQL instant and the status each stop left.
+    fields: dict[str, str] = {}
+    statuses: list[str | None] = []
+    attempts: list[int] = []
+    connects: list[int] = []
+    # (instant index, cycle number, fields after the instant, effective grade)
+    starts: list[tuple[int, int, dict[str, str], str | None]] = []
+    was_open = False
+    for index, (at, changes) in enumerate(result.instants):
+        if at > as_of:
+            break
+        tried = reached = 0
+        for name, value in changes:
+            if not value:
+                fields.pop(name, None)
+                continue
+            fields[name] = value
+            if name == "activity":
+                tried += 1
+                reached += value.partition(":")[2] in CONNECT_OUTCOMES
+        status = fields.get("status")
+        statuses.append(status)
+        attempts.append(tried)
+        connects.append(reached)
+        if mql_policy is not None:
+            started = cycle_at.get(at)
+            if started is not None:
+                starts.append((index, started[0], dict(fields), started[1]))
+            if at in stop_status:
+                stop_status[at] = status
+        else:
+            is_open = status is not None and stages.get(status) == OPEN
+            if is_open and not was_open:
+                starts.append((index, len(starts) + 1, dict(fields), grade_of(rules, fields)))
+            was_open = is_open
+
+    mqls: list[MqlFact] = []
+    for k, (first, number, at_start, grade) in enumerate(starts):
+        last = starts[k + 1][0] if k + 1 < len(starts) else len(statuses)
+        owner = at_start.get("owner")
+        team = team_of.get(owner) if owner is not None else None
+        verdict = verdicts.get(number)
+        is_sal = False
+        seconds: int | None = None
+        if verdict is not None and verdict.stopped_at is not None:
+            seconds = verdict.business_seconds
+            stopped_on = stop_status.get(verdict.stopped_at)
+            is_sal = stopped_on is not None and stages.get(stopped_on) == WORKING
+        qualified = any(s is not None and stages.get(s) == QUALIFIED for s in statuses[first:last])
+        segment = tuple(
+            _segment_value(name, at_start, grade, owner, team) for name in metric.segment_fields
+        )
+        mqls.append(
+            MqlFact(
+                lead_id=result.lead_id,
+                cycle=number,
+                mql_at=result.instants[first][0],
+                grade=grade,
+                owner=owner,
+                team=team,
+                segment=segment,
+                is_sal=is_sal,
+                workable=grade is not None and grade in metric.workable,
+                attempts=sum(attempts[first:last]),
+                connects=sum(connects[first:last]),
+                qualified=qualified,
+                follow_up_state=verdict.state if verdict is not None else None,
+                follow_up_seconds=seconds,
+            )
+        )
+    return LeadFacts(mqls, clocks)
+
+
+def _segment_value(
+    name: str, fields: Mapping[str, str], grade: str | None, owner: str | None, team: str | None
+) -> str | None:
+    # The effective grade (a score maps to one) is what a "grade" segment means.
+    if name == "grade":
+        return grade
+    if name == "owner":
+        return owner
+    if name == "team" and "team" not in fields:
+        return team
+    return fields.get(name)
+
+
+# -- columns ------------------------------------------------------------------------------
+
+
+class _Codes:
+    """Strings to dense integer codes, -1 for none."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def code(self, name: str | None) -> int:
+        if name is None:
+            return -1
+        found = self.index.get(name)
+        if found is None:
+            found = self.index[name] = len(self.index)
+        return found
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.index)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """MQL facts and clock facts as columns; strings are codes into the name lists (-1: none)."""
+
+    # One row per MQL.
+    mql_at: Int64Array
+    grade: Int32Array
+    owner: Int32Array
+    team: Int32Array
+    is_sal: BoolArray
+    workable: BoolArray
+    attempts: Int64Array
+    connects: Int64Array
+    qualified: BoolArray
+    segment: Mapping[str, Int32Array]
+    # One row per clock cycle.
+    clock_policy: Int32Array  # index into ``policies``
+    clock_started_at: Int64Array
+    clock_state: Int8Array  # index into the states running, paused, met, breached, lapsed
+    clock_grade: Int32Array
+    clock_owner: Int32Array
+    clock_team: Int32Array
+    clock_stopped: BoolArray
+    clock_seconds: Int64Array
+    # Names of the codes, shared by MQL and clock columns.
+    grades: list[str]
+    owners: list[str]
+    teams: list[str]
+    segment_values: Mapping[str, list[str]]
+    policies: list[str]
+
+    def __len__(self) -> int:
+        return len(self.mql_at)
+
+
+class FactCollector:
+    """Gathers the facts of many leads into :class:`Facts` columns.
+
+    ``owners`` keeps only the facts attributed to those owners (an MQL by its owner
+    at the MQL instant, a clock by its verdict's owner): a manager's view.
+    """
+
+    def __init__(self, metric: MetricRules, *, owners: frozenset[str] | None = None) -> None:
+        self.metric = metric
+        self.owners = owners
+        self._policy_code = {name: code for code, name in enumerate(metric.policies)}
+        self._segment_fields = metric.segment_fields
+        self._grades = _Codes()
+        self._owners = _Codes()
+        self._teams = _Codes()
+        self._segment_codes = {name: _Codes() for name in self._segment_fields}
+        # array.array grows in place: no Python object kept per fact.
+        self._mql_at = array("q")
+        self._grade = array("i")
+        self._owner = array("i")
+        self._team = array("i")
+        self._flags = array("b")  # bit 0 sal, bit 1 workable, bit 2 qualified
+        self._attempts = array("q")
+        self._connects = array("q")
+        self._segment = {name: array("i") for name in self._segment_fields}
+        self._clock_policy = array("i")
+        self._clock_started = array("q")
+        self._clock_state = array("b")
+        self._clock_grade = array("i")
+        self._clock_owner = array("i")
+        self._clock_team = array("i")
+        self._clock_stopped = array("b")
+        self._clock_seconds = array("q")
+
+    def _allowed(self, owner: str | None) -> bool:
+        return self.owners is None or (owner is not None and owner in self.owners)
+
+    def add(self, facts: LeadFacts) -> None:
+        for mql in facts.mqls:
+            if not self._allowed(mql.owner):
+                continue
+            self._mql_at.append(mql.mql_at)
+            self._grade.append(self._grades.code(mql.grade))
+            self._owner.append(self._owners.code(mql.owner))
+            self._team.append(self._teams.code(mql.team))
+            self._flags.append(mql.is_sal | mql.workable << 1 | mql.qualified << 2)
+            self._attempts.append(mql.attempts)
+            self._connects.append(mql.connects)
+            for name, value in zip(self._segment_fields, mql.segment, strict=True):
+                self._segment[name].append(self._segment_codes[name].code(value))
+        for clock in facts.clocks:
+            if not self._allowed(clock.owner):
+                continue
+            self._clock_policy.append(self._policy_code[clock.policy])
+            self._clock_started.append(clock.started_at)
+            self._clock_state.append(_STATE_CODE[clock.state])
+            self._clock_grade.append(self._grades.code(clock.grade))
+            self._clock_owner.append(self._owners.code(clock.owner))
+            self._clock_team.append(self._teams.code(clock.team))
+            self._clock_stopped.append(clock.stopped)
+            self._clock_seconds.append(clock.business_seconds)
+
+    def add_result(self, result: LeadResult, as_of: int) -> None:
+        self.add(lead_facts(result, self.metric, as_of))
+
+    def facts(self) -> Facts:
+        flags = np.frombuffer(self._flags, dtype=np.int8)
+        return Facts(
+            mql_at=np.frombuffer(self._mql_at, dtype=np.int64),
+            grade=np.frombuffer(self._grade, dtype=np.int32),
+            owner=np.frombuffer(self._owner, dtype=np.int32),
+            team=np.frombuffer(self._team, dtype=np.int32),
+            is_sal=(flags & 1) != 0,
+            workable=(flags & 2) != 0,
+            qualified=(flags & 4) != 0,
+            attempts=np.frombuffer(self._attempts, dtype=np.int64),
+            connects=np.frombuffer(self._connects, dtype=np.int64),
+            segment={n: np.frombuffer(a, dtype=np.int32) for n, a in self._segment.items()},
+            clock_policy=np.frombuffer(self._clock_policy, dtype=np.int32),
+            clock_started_at=np.frombuffer(self._clock_started, dtype=np.int64),
+            clock_state=np.frombuffer(self._clock_state, dtype=np.int8),
+            clock_grade=np.frombuffer(self._clock_grade, dtype=np.int32),
+            clock_owner=np.frombuffer(self._clock_owner, dtype=np.int32),
+            clock_team=np.frombuffer(self._clock_team, dtype=np.int32),
+            clock_stopped=np.frombuffer(self._clock_stopped, dtype=np.int8) != 0,
+            clock_seconds=np.frombuffer(self._clock_seconds, dtype=np.int64),
+            grades=self._grades.names,
+            owners=self._owners.names,
+            teams=self._teams.names,
+            segment_values={n: c.names for n, c in self._segment_codes.items()},
+            policies=list(self.metric.policies),
+        )
+
+
+# -- periods ------------------------------------------------------------------------------
+
+
+def month_numbers(instants: Int64Array, zone: tzinfo) -> Int64Array:
+    """The local calendar month of each instant in ``zone``, as months since 1970-01."""
+    instants = np.asarray(instants, dtype=np.int64)
+    local = instants // MICROS_PER_SECOND + offsets_seconds(instants, zone)
+    months: Int64Array = local.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
+    return months
+
+
+def _month_label(month: int) -> str:
+    return f"{1970 + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def _month_start(month: int, zone: tzinfo) -> int:
+    return local_instant(date(1970 + month // 12, month % 12 + 1, 1), 0, zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A calendar month, quarter or year in a zone: months ``[first, stop)``, instants too."""
+
+    kind: str
+    label: str
+    first_month: int
+    stop_month: int
+    start: int
+    end: int
+
+    def elapsed_share(self, at: int) -> float:
+        """The share of the period's wall time gone by at ``at`` (0 to 1)."""
+        share = (at - self.start) / (self.end - self.start)
+        return min(max(share, 0.0), 1.0)
+
+    def contains(self, months: Int64Array) -> BoolArray:
+        inside: BoolArray = (months >= self.first_month) & (months < self.stop_month)
+        return inside
+
+    def describe(self, zone: tzinfo) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "start": format_instant(self.start, zone),
+            "end": format_instant(self.end, zone),
+        }
+
+
+def period_containing(instant: int, kind: str, zone: tzinfo) -> Period:
+    """The month, quarter or year of ``zone``'s calendar that contains ``instant``."""
+    if kind not in _MONTHS_IN:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {kind!r}")
+    month = int(month_numbers(np.array([instant], dtype=np.int64), zone)[0])
+    size = _MONTHS_IN[kind]
+    # Month 0 is January 1970, so quarters and years start at multiples of 3 and 12.
+    first = month - month % size
+    year = 1970 + first // 12
+    if kind == "month":
+        label = _month_label(first)
+    elif kind == "quarter":
+        label = f"{year:04d}-Q{first % 12 // 3 + 1}"
+    else:
+        label = f"{year:04d}"
+    return Period(
+        kind,
+        label,
+        first,
+        first + size,
+        _month_start(first, zone),
+        _month_start(first + size, zone),
+    )
+
+
+# -- aggregation ----------------------------------------------------------------------------
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return None if denominator == 0 else float(numerator) / float(denominator)
+
+
+def _count(groups: Int64Array, size: int, where: BoolArray | None = None) -> Int64Array:
+    chosen = groups if where is None else groups[where]
+    counts: Int64Array = np.bincount(chosen, minlength=size).astype(np.int64)
+    return counts
+
+
+def _total(groups: Int64Array, values: Int64Array, size: int) -> Int64Array:
+    # bincount sums in float64: exact for integer totals below 2**53.
+    sums = np.bincount(groups, weights=values.astype(np.float64), minlength=size)
+    totals: Int64Array = np.rint(sums).astype(np.int64)
+    return totals
+
+
+def _lerp(a: FloatArray, b: FloatArray, t: FloatArray) -> FloatArray:
+    """NumPy's own interpolation step (``numpy.lib._function_base_impl._lerp``), for
+    percentiles equal to ``numpy.percentile`` to the last bit."""
+    diff = b - a
+    result: FloatArray = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    return result
+
+
+def _grouped_quantiles(
+    groups: Int64Array, values: Int64Array, size: int, quantiles: Sequence[float]
+) -> tuple[Int64Array, FloatArray, list[FloatArray]]:
+    """Count, mean and quantiles (``numpy.quantile``'s linear method) of each group.
+
+    One sort for all groups: values sorted within groups, then each quantile is a
+    gather and an interpolation for every group at once.
+    """
+    order = np.lexsort((values, groups))
+    ordered = values[order].astype(np.float64)
+    counts = np.bincount(groups, minlength=size).astype(np.int64)
+    sums = np.bincount(groups, weights=values.astype(np.float64), minlength=size)
+    means: FloatArray = np.divide(sums, counts, out=np.full(size, np.nan), where=counts > 0)
+    starts = np.cumsum(counts) - counts
+    present = counts > 0
+    results: list[FloatArray] = []
+    for q in quantiles:
+        virtual = (counts - 1) * q
+        below = np.floor(virtual)
+        gamma = virtual - below
+        low = starts + below.astype(np.int64)
+        high = starts + np.minimum(below.astype(np.int64) + 1, counts - 1)
+        out = np.full(size, np.nan)
+        out[present] = _lerp(ordered[low[present]], ordered[high[present]], gamma[present])
+        results.append(out)
+    return counts, means, results
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+class _Figures:
+    """The F objects of SPEC §8 for groups of facts, computed for all groups at once."""
+
+    def __init__(self, facts: Facts, mql_policy: str | None) -> None:
+        self.facts = facts
+        self.policy_count = len(facts.policies)
+        self.mql_policy = facts.policies.index(mql_policy) if mql_policy is not None else -1
+        self.connected = facts.connects > 0
+
+    def compute(
+        self, fact_group: Int64Array, clock_group: Int64Array, size: int
+    ) -> tuple[list[dict[str, Any]], BoolArray]:
+        """The figures of groups ``0..size-1`` (group -1: left out) and which groups hold
+        any fact or clock."""
+        f = self.facts
+        keep = fact_group >= 0
+        groups = fact_group[keep]
+        mqls = _count(groups, size)
+        sals = _count(groups, size, f.is_sal[keep])
+        workable = f.workable[keep]
+        w_groups = groups[workable]
+        workables = _count(w_groups, size)
+        attempts = _total(w_groups, f.attempts[keep][workable], size)
+        connects = _total(w_groups, f.connects[keep][workable], size)
+        connected = _count(w_groups, size, self.connected[keep][workable])
+        opportunities = _count(w_groups, size, f.qualified[keep][workable])
+
+        kept = clock_group >= 0
+        c_groups = clock_group[kept]
+        states = f.clock_state[kept]
+        cells = c_groups * self.policy_count + f.clock_policy[kept]
+        shape = (size, self.policy_count)
+        cell_count = size * self.policy_count
+        met = _count(cells, cell_count, states == _MET).reshape(shape)
+        breached = _count(cells, cell_count, states == _BREACHED).reshape(shape)
+        clocks = _count(c_groups, size)
+        stopped = f.clock_stopped[kept] & (f.clock_policy[kept] == self.mql_policy)
+        ttf_count, ttf_mean, (ttf_median, ttf_p90) = _grouped_quantiles(
+            c_groups[stopped], f.clock_seconds[kept][stopped], size, (0.5, 0.9)
+        )
+
+        figures: list[dict[str, Any]] = []
+        for g in range(size):
+            figures.append(
+                {
+                    "mqls": int(mqls[g]),
+                    "sals": int(sals[g]),
+                    "mql_to_sal": _ratio(sals[g], mqls[g]),
+                    "workable_leads": int(workables[g]),
+                    "compliance": {
+                        name: _ratio(met[g, p], met[g, p] + breached[g, p])
+                        for p, name in enumerate(f.policies)
+                    },
+                    "time_to_follow_up": {
+                        "count": int(ttf_count[g]),
+                        "mean": _number(ttf_mean[g]),
+                        "median": _number(ttf_median[g]),
+                        "p90": _number(ttf_p90[g]),
+                    },
+                    "attempts": int(attempts[g]),
+                    "connects": int(connects[g]),
+                    "opportunities": int(opportunities[g]),
+                    "attempts_per_workable_lead": _ratio(attempts[g], workables[g]),
+                    "connect_rate": _ratio(connected[g], workables[g]),
+                    "connects_per_attempt": _ratio(connects[g], attempts[g]),
+                    "conversion_to_pipeline": _ratio(opportunities[g], workables[g]),
+                }
+            )
+        present: BoolArray = (mqls > 0) | (clocks > 0)
+        return figures, present
+
+    def by_key(
+        self,
+        fact_codes: Int32Array,
+        clock_codes: Int32Array,
+        names: list[str],
+        fact_in: BoolArray,
+        clock_in: BoolArray,
+    ) -> dict[str, dict[str, Any]]:
+        """Figures per name of a code column, over the rows in the period; sorted by name."""
+        fact_group = np.where(fact_in, fact_codes, -1).astype(np.int64)
+        clock_group = np.where(clock_in, clock_codes, -1).astype(np.int64)
+        figures, present = self.compute(fact_group, clock_group, len(names))
+        shown = sorted((names[g], figures[g]) for g in np.flatnonzero(present).tolist())
+        return dict(shown)
+
+
+def _per_owner(facts: Facts, where: BoolArray, reps: Sequence[str]) -> dict[str, int]:
+    """Workable MQLs per owner among the rows ``where``: every rep in ``reps``, plus any
+    other owner with some."""
+    chosen = where & facts.workable & (facts.owner >= 0)
+    counts = _count(facts.owner[chosen].astype(np.int64), len(facts.owners))
+    result = dict.fromkeys(reps, 0)
+    for code in np.flatnonzero(counts).tolist():
+        result[facts.owners[code]] = int(counts[code])
+    return dict(sorted(result.items()))
+
+
+def _segment_mask(facts: Facts, commitment: Commitment) -> BoolArray:
+    mask = np.ones(len(facts), dtype=np.bool_)
+    for name, allowed in commitment.segment.items():
+        column = facts.segment.get(name)
+        if column is None:
+            # Facts gathered for other commitments: nothing is known to match.
+            return np.zeros(len(facts), dtype=np.bool_)
+        names = facts.segment_values[name]
+        codes = [code for code, value in enumerate(names) if value in allowed]
+        mask &= np.isin(column, np.array(codes, dtype=np.int32))
+    return mask
+
+
+def _commitment(
+    facts: Facts,
+    months: Int64Array,
+    commitment: Commitment,
+    metric: MetricRules,
+    as_of: int,
+) -> dict[str, Any]:
+    zone = metric.zone
+    period = period_containing(as_of, commitment.period, zone)
+    cohort = period.contains(months) & _segment_mask(facts, commitment)
+    per_rep: dict[str, int] | None = None
+    count: float
+    if commitment.metric == "mqls":
+        count = int(np.count_nonzero(cohort))
+    elif commitment.metric == "sals":
+        count = int(np.count_nonzero(cohort & facts.is_sal))
+    elif commitment.metric == "workable_leads":
+        count = int(np.count_nonzero(cohort & facts.workable))
+    elif commitment.metric == "opportunities":
+        count = int(np.count_nonzero(cohort & facts.workable & facts.qualified))
+    else:  # workable_leads_per_rep: the target is per rep, so is the count
+        per_rep = _per_owner(facts, cohort, metric.reps)
+        count = sum(per_rep.values()) / len(per_rep) if per_rep else 0.0
+    share = period.elapsed_share(as_of)
+    target: float = int(commitment.target) if commitment.target.is_integer() else commitment.target
+    pro_rata = commitment.target * share
+    entry: dict[str, Any] = {
+        "name": commitment.name,
+        "metric": commitment.metric,
+        "period": period.describe(zone),
+        "segment": {k: sorted(v) for k, v in commitment.segment.items()} or None,
+        "count": count,
+        "target": target,
+        "elapsed_share": share,
+        "pro_rata_target": pro_rata,
+        "forecast": count / share if share > 0 else None,
+        "on_track": count >= pro_rata,
+    }
+    if per_rep is not None:
+        entry["per_rep"] = per_rep
+    return entry
+
+
+def scorecard(
+    facts: Facts, metric: MetricRules, as_of: int, period: str = "month"
+) -> dict[str, Any]:
+    """The report object of SPEC §8 (JSON-ready) for facts gathered at ``as_of``.
+
+    ``overall``, ``by_grade``, ``by_owner`` and ``by_team`` cover the ``period``
+    (``month`` or ``quarter`` of ``default_calendar``'s zone) that contains ``as_of``;
+    ``by_month`` the whole history. See the module docstring for every choice made
+    where SPEC is silent.
+    """
+    if period not in ("month", "quarter"):
+        raise ValueError(f"period must be month or quarter, not {period!r}")
+    zone = metric.zone
+    current = period_containing(as_of, period, zone)
+    mql_months = month_numbers(facts.mql_at, zone)
+    clock_months = month_numbers(facts.clock_started_at, zone)
+    fact_in = current.contains(mql_months)
+    clock_in = current.contains(clock_months)
+    figures = _Figures(facts, metric.mql_policy)
+
+    overall, _ = figures.compute(
+        np.where(fact_in, 0, -1).astype(np.int64), np.where(clock_in, 0, -1).astype(np.int64), 1
+    )
+    by_grade = figures.by_key(facts.grade, facts.clock_grade, facts.grades, fact_in, clock_in)
+    by_owner = figures.by_key(facts.owner, facts.clock_owner, facts.owners, fact_in, clock_in)
+    by_team = figures.by_key(facts.team, facts.clock_team, facts.teams, fact_in, clock_in)
+
+    by_month: dict[str, dict[str, Any]] = {}
+    if len(mql_months) or len(clock_months):
+        first = int(min(np.min(mql_months, initial=2**62), np.min(clock_months, initial=2**62)))
+        last = int(max(np.max(mql_months, initial=-1), np.max(clock_months, initial=-1)))
+        monthly, present = figures.compute(
+            mql_months - first, clock_months - first, last - first + 1
+        )
+        for g in np.flatnonzero(present).tolist():
+            by_month[_month_label(first + g)] = monthly[g]
+
+    month = period_containing(as_of, "month", zone)
+    return {
+        "as_of": format_instant(as_of, zone),
+        "period": current.describe(zone),
+        "overall": overall[0],
+        "by_grade": by_grade,
+        "by_owner": by_owner,
+        "by_team": by_team,
+        "by_month": by_month,
+        "commitments": [
+            _commitment(facts, mql_months, commitment, metric, as_of)
+            for commitment in metric.commitments
+        ],
+        "workable_leads_per_rep_month_to_date": _per_owner(
+            facts, month.contains(mql_months), metric.reps
+        ),
+    }
+
+
+def collect_facts(
+    results: Iterable[LeadResult],
+    metric: MetricRules,
+    as_of: int,
+    *,
+    owners: frozenset[str] | None = None,
+) -> Facts:
+    """The facts of every lead replayed, in columns (see :class:`FactCollector`)."""
+    collector = FactCollector(metric, owners=owners)
+    for result in results:
+        collector.add_result(result, as_of)
+    return collector.facts()
