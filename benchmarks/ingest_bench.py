@@ -99,6 +99,8 @@ def run_api(url: str, events: Path) -> tuple[float, int]:
             {"lead_id": r["lead_id"], "at": r["at"], "field": r["field"], "value": r["value"]}
             for r in csv.DictReader(handle)
         ]
+    # Live traffic arrives as things happen: in time order (late events are the exception).
+    rows.sort(key=lambda r: r["at"])
     port = free_port()
     server = serve(url, port)
     headers = {"Authorization": f"Bearer {token(url)}"}

@@ -23,13 +23,14 @@ DATABASE = ROOT / ".pytest-fuzz.db"
 def build_app():  # type: ignore[no-untyped-def]
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DATABASE}{suffix}").unlink(missing_ok=True)
-    rules = build_rulebook(load_config(CONFIG))
+    setup = load_config(CONFIG)
+    rules = build_rulebook(setup)
     engine = open_database(f"sqlite:///{DATABASE}")
     with engine.begin() as connection:
         token = create_token(
             connection, rules, role="admin", name="fuzz", rep=None, team=None, now=NOW
         )
-    return create_app(rules, engine, lambda: NOW, hook_secrets={"generic": "x"}), token
+    return create_app(rules, engine, lambda: NOW, hook_secrets={"generic": "x"}, config=setup), token
 
 
 APP, TOKEN = build_app()

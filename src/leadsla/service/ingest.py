@@ -9,16 +9,18 @@ events. Both paths run :meth:`LeadClocks.apply`, so they agree with
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 
 from leadsla.core.clock import Change, LeadClocks, TimerKind, cycle_timers, judge
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
+from leadsla.store.bulk import insert_rows
 from leadsla.store.codec import cycle_facts, cycle_from_row
 from leadsla.store.tables import clock_cycles, events, leads
 
@@ -106,20 +108,11 @@ def ingest(
     fresh = _drop_duplicates(connection, incoming, result)
     if not fresh:
         return result
-    connection.execute(
-        insert(events),
-        [
-            {
-                "lead_id": e.lead_id,
-                "at": e.at,
-                "field": e.field,
-                "value": e.value,
-                "source": source,
-                "key": e.key,
-                "recorded_at": recorded_at,
-            }
-            for e in fresh
-        ],
+    insert_rows(
+        connection,
+        events,
+        ("lead_id", "at", "field", "value", "source", "key", "recorded_at"),
+        [(e.lead_id, e.at, e.field, e.value, source, e.key, recorded_at) for e in fresh],
     )
     result.accepted = len(fresh)
     by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
@@ -283,16 +276,32 @@ def save_leads(
         }
         for s in states
     ]
-    new_rows = [r for r in rows if r["lead_id"] not in existing]
-    if new_rows:
-        connection.execute(insert(leads), new_rows)
+    columns = ("lead_id", "fields", "status", "owner", "grade", "last_at", "events", "updated_at")
+    insert_rows(
+        connection,
+        leads,
+        columns,
+        [
+            tuple(json.dumps(r[c]) if c == "fields" else r[c] for c in columns)
+            for r in rows
+            if r["lead_id"] not in existing
+        ],
+    )
     for r in rows:
         if r["lead_id"] in existing:
             connection.execute(update(leads).where(leads.c.lead_id == r["lead_id"]).values(**r))
     connection.execute(delete(clock_cycles).where(clock_cycles.c.lead_id.in_(ids)))
-    cycle_rows = [row for s in states for row in _cycle_rows(rules, s)]
-    if cycle_rows:
-        connection.execute(insert(clock_cycles), cycle_rows)
+    cycle_columns = tuple(c.name for c in clock_cycles.columns)
+    insert_rows(
+        connection,
+        clock_cycles,
+        cycle_columns,
+        [
+            tuple(json.dumps(row[c]) if c == "facts" else row[c] for c in cycle_columns)
+            for s in states
+            for row in _cycle_rows(rules, s)
+        ],
+    )
 
 
 def _cycle_rows(rules: Rulebook, state: LeadClocks) -> list[dict[str, Any]]:
@@ -304,13 +313,16 @@ def _cycle_rows(rules: Rulebook, state: LeadClocks) -> list[dict[str, Any]]:
         if policy is None:  # a policy removed from the config: its history stays readable
             continue
         for cycle in cycles:
-            verdict = judge(rules, policy, cycle, max(last, cycle.stopped_at or last))
-            breach_at = verdict.breached_at
+            # Deadlines and timers matter while a cycle is open (the worker and the
+            # at-risk lists read them); a stopped cycle is judged from its facts on read.
+            due_at: int | None = None
+            breach_at: int | None = None
             next_timer: int | None = None
             if cycle.stopped_at is None:
+                due_at = judge(rules, policy, cycle, last).due_at
                 timers = cycle_timers(rules, policy, cycle)
                 breach = [t.at for t in timers if t.kind is TimerKind.BREACH]
-                breach_at = breach[0] if breach else breach_at
+                breach_at = breach[0] if breach else None
                 next_timer = min((t.at for t in timers), default=None)
             rows.append(
                 {
@@ -321,7 +333,7 @@ def _cycle_rows(rules: Rulebook, state: LeadClocks) -> list[dict[str, Any]]:
                     "started_at": cycle.started_at,
                     "stopped_at": cycle.stopped_at,
                     "open": 1 if cycle.stopped_at is None else 0,
-                    "due_at": verdict.due_at,
+                    "due_at": due_at,
                     "breach_at": breach_at,
                     "next_timer_at": next_timer,
                     "facts": cycle_facts(cycle),
