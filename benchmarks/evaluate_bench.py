@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -52,9 +51,27 @@ def history(leads: int, data_dir: Path) -> tuple[Path, float | None]:
     return path, time.perf_counter() - began
 
 
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and its descendants (shared pages counted in each)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0]) if "VmRSS:" in status else 0
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending.extend(int(child) for child in children)
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def run_evaluate(events: Path, output: Path) -> tuple[float, float]:
+    """Wall time and peak memory (GiB) of the whole process tree (the forked workers too)."""
     began = time.perf_counter()
-    subprocess.run(
+    process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("leadsla")),
             "evaluate",
@@ -63,10 +80,14 @@ def run_evaluate(events: Path, output: Path) -> tuple[float, float]:
             "--as-of", AS_OF,
             "--output", str(output),
         ],
-        check=True,
-    )
+    )  # fmt: skip
+    peak_kib = 0
+    while process.poll() is None:
+        peak_kib = max(peak_kib, tree_rss_kib(process.pid))
+        time.sleep(0.1)
     seconds = time.perf_counter() - began
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if process.returncode != 0:
+        raise SystemExit(f"leadsla evaluate failed with status {process.returncode}")
     return seconds, peak_kib / 1024 / 1024
 
 

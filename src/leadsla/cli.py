@@ -452,9 +452,12 @@ def report(
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """The SLA scorecard (SPEC §8): MQLs, SALs, compliance, time to follow-up, attempts,
-    connect rate, conversion to pipeline and commitments, overall and by grade, owner,
-    team and month."""
+    """The SLA scorecard: MQLs, SALs, compliance, time to follow-up and more (SPEC §8).
+
+    Every figure overall (the month or quarter of --as-of) and by grade, owner, team
+    and month: attempts and connect rate per workable lead, conversion to pipeline,
+    and each commitment against its target with pro-rata pace and forecast.
+    """
     if period not in ("month", "quarter"):
         fail(f"--period: {period!r} is not month or quarter")
     if format_ not in ("json", "csv", "html"):
