@@ -361,3 +361,29 @@ def test_report_equals_the_cli_report_on_the_same_events(reporting: Api, tmp_pat
     east = reporting.get("east-manager", "/api/v1/report", as_of=as_of).json()
     assert set(east["by_owner"]) <= {"r1", "r2"}
     assert east["overall"]["mqls"] == served["by_team"]["east"]["mqls"]
+
+
+def test_lead_list_filters(api: Api) -> None:
+    assert api.post("admin", example_events()).status_code == 200
+    as_of = "2026-03-04T14:00:00-05:00"  # a Wednesday
+
+    def ids(**params: Any) -> list[str]:
+        rows = api.get("admin", "/api/v1/leads", as_of=as_of, **params).json()
+        return [row["lead_id"] for row in rows]
+
+    assert ids() == ["L001", "L002", "L003", "L004", "L005", "L006"]
+    # owner, status and grade filter on the lead's current fields.
+    assert ids(owner="r3") == ["L004", "L005"]
+    assert ids(status="Qualified") == ["L001"]
+    assert ids(grade="C") == ["L004"]
+    # L003 (B: 16 business hours from Monday 10:00 on us-east, lunch 12-13) was due
+    # Wednesday 12:00 and turned breached just after 13:00.
+    assert ids(breached="true") == ["L003"]
+    # L004 (C, r3 on London's calendar) is due Monday 10:30 London: 18.5 business hours
+    # after Wednesday 19:00 London (Thu 9 h, Fri 7.5 h, Mon 2 h). L001's qualification
+    # clock (7 days from Monday 11:20, stopped only at 15:00) is due Monday 12:20: 20
+    # business hours away on us-east (Wed 3, Thu 7, Fri 7, Mon 3). L002's is 31 hours
+    # away; L003 is breached, not at risk.
+    assert ids(at_risk_hours=20) == ["L001", "L004"]
+    assert ids(at_risk_hours=18) == []
+    assert ids(limit=2, offset=1) == ["L002", "L003"]
