@@ -60,9 +60,11 @@ from leadsla.core.events import (
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instants
 from leadsla.report_format import render_report
+from leadsla.service.delivery import DeliveryResult, MailSettings, deliver, smtp_sender
 from leadsla.service.imports import import_incoming, import_table
 from leadsla.service.ingest import IncomingEvent
 from leadsla.service.report import report_from_database, report_from_events
+from leadsla.service.timers import fire_due_timers, next_wake
 from leadsla.service.tokens import TokenError, create_token
 from leadsla.store.database import DatabaseError, connect, database_url, open_database, upgrade
 
@@ -558,6 +560,57 @@ def hook_secrets(environ: Mapping[str, str]) -> dict[str, str]:
         if secret:
             secrets[source] = secret
     return secrets
+
+
+@app.command()
+def worker(
+    config: ConfigOption,
+    database: DatabaseOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Handle everything due now, then exit (for cron).")
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option("--now", help="Act as if it were this instant (replays, tests).", hidden=True),
+    ] = None,
+) -> None:
+    """Fire warnings and escalation steps when their instant comes, and email them.
+
+    Each fires once per clock cycle and recipient however many workers run; a step
+    older than notifications.max_delay when first found is recorded as skipped.
+    """
+    setup, rules = load_setup(config)
+    engine = open_engine(database)
+    email = setup.notifications.email
+    settings = None
+    if email is not None:
+        password = os.environ.get(email.password_env) if email.password_env else None
+        settings = MailSettings(
+            email.host, email.port, email.sender, email.starttls, email.username, password
+        )
+    else:
+        err.print("leadsla: no notifications.email in the config: emails stay queued", markup=False)
+    max_delay = setup.notifications.max_delay.micros()
+    while True:
+        instant = instant_option(at, "--now")
+        with engine.begin() as connection:
+            fired = fire_due_timers(connection, rules, instant, max_delay=max_delay)
+        delivered = DeliveryResult()
+        if settings is not None:
+            delivered = deliver(engine, rules, instant, smtp_sender(settings), settings.sender)
+        if fired.cycles or delivered.sent or delivered.retried or delivered.failed:
+            err.print(
+                f"leadsla: worker: {fired.queued} queued, {fired.skipped} skipped as stale, "
+                f"{delivered.sent} sent, {delivered.retried} to retry, {delivered.failed} failed",
+                markup=False,
+            )
+        if once:
+            return
+        with engine.connect() as connection:
+            wake = next_wake(connection)
+        # Sleep until the next timer, but look again within 30 s for new events and retries.
+        pause = 30.0 if wake is None else min(30.0, max(0.5, (wake - now_micros()) / 1e6))
+        time.sleep(pause)
 
 
 @app.command("import")

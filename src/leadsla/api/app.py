@@ -283,7 +283,7 @@ def create_app(
         ] = None,
         breached: bool | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> list[dict[str, Any]]:
         """Leads with their current fields and clocks; filters for lists and the dashboard."""
         at = instant(as_of, "as_of")

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text, update
 
-from leadsla.core.clock import Change, LeadClocks, TimerKind, cycle_timers, judge
+from leadsla.core.clock import Change, LeadClocks, Timer, TimerKind, cycle_timers, judge
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
 from leadsla.store.bulk import insert_rows
@@ -303,6 +303,17 @@ def save_leads(
     for r in rows:
         if r["lead_id"] in existing:
             connection.execute(update(leads).where(leads.c.lead_id == r["lead_id"]).values(**r))
+    done_until = {
+        (row.lead_id, row.policy, row.cycle): row.timers_done_until
+        for row in connection.execute(
+            select(
+                clock_cycles.c.lead_id,
+                clock_cycles.c.policy,
+                clock_cycles.c.cycle,
+                clock_cycles.c.timers_done_until,
+            ).where(clock_cycles.c.lead_id.in_(ids), clock_cycles.c.timers_done_until.is_not(None))
+        )
+    }
     connection.execute(delete(clock_cycles).where(clock_cycles.c.lead_id.in_(ids)))
     cycle_columns = tuple(c.name for c in clock_cycles.columns)
     insert_rows(
@@ -312,12 +323,16 @@ def save_leads(
         [
             tuple(json.dumps(row[c]) if c == "facts" else row[c] for c in cycle_columns)
             for s in states
-            for row in _cycle_rows(rules, s)
+            for row in _cycle_rows(rules, s, done_until)
         ],
     )
 
 
-def _cycle_rows(rules: Rulebook, state: LeadClocks) -> list[dict[str, Any]]:
+def _cycle_rows(
+    rules: Rulebook,
+    state: LeadClocks,
+    done_until: Mapping[tuple[str, str, int], int | None],
+) -> list[dict[str, Any]]:
     policies = {p.name: p for p in rules.policies}
     rows: list[dict[str, Any]] = []
     last = state.last_at or 0
@@ -331,12 +346,18 @@ def _cycle_rows(rules: Rulebook, state: LeadClocks) -> list[dict[str, Any]]:
             due_at: int | None = None
             breach_at: int | None = None
             next_timer: int | None = None
+            done = done_until.get((state.lead_id, name, cycle.number))
             if cycle.stopped_at is None:
                 due_at = judge(rules, policy, cycle, last).due_at
                 timers = cycle_timers(rules, policy, cycle)
                 breach = [t.at for t in timers if t.kind is TimerKind.BREACH]
                 breach_at = breach[0] if breach else None
-                next_timer = min((t.at for t in timers), default=None)
+                next_timer = next_timer_after(timers, done)
+            elif policy.escalate or policy.warn_at is not None:
+                # Steps that fell before the stop still fired (rule 8): the worker must
+                # record them, sent or (when found too late) skipped.
+                timers = [t for t in cycle_timers(rules, policy, cycle) if t.at < cycle.stopped_at]
+                next_timer = next_timer_after(timers, done)
             rows.append(
                 {
                     "lead_id": state.lead_id,
@@ -350,6 +371,17 @@ def _cycle_rows(rules: Rulebook, state: LeadClocks) -> list[dict[str, Any]]:
                     "breach_at": breach_at,
                     "next_timer_at": next_timer,
                     "facts": cycle_facts(cycle),
+                    "timers_done_until": done,
                 }
             )
     return rows
+
+
+def next_timer_after(timers: Sequence[Timer], done_until: int | None) -> int | None:
+    """The earliest warning or step the worker has not handled yet (breaches notify no one)."""
+    pending = [
+        t.at
+        for t in timers
+        if t.kind is not TimerKind.BREACH and (done_until is None or t.at > done_until)
+    ]
+    return min(pending, default=None)

@@ -71,6 +71,9 @@ clock_cycles = Table(
     # the worker's index into what is due.
     Column("next_timer_at", BigInteger),
     Column("facts", JSON, nullable=False),  # segments, grade and owner histories
+    # The worker has handled every warning and step up to this instant; ingest keeps
+    # it when it rewrites the cycle, so a replay never fires a step twice.
+    Column("timers_done_until", BigInteger),
     Index("ix_clock_cycles_next_timer", "next_timer_at"),
     Index("ix_clock_cycles_due", "open", "due_at"),
 )

@@ -1,0 +1,151 @@
+"""Delivering queued notifications by email, with retries; each row is sent once.
+
+A worker claims a batch of due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+SQLite has one writer), sends each message, and records the outcome in the same
+transaction. The one window in which a crash can repeat a message lies between
+the SMTP server accepting it and that commit; each message is committed on its
+own to keep that window to one message.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, select, update
+
+from leadsla.core.policy import Rulebook
+from leadsla.service.timers import FAILED, QUEUED, SENT
+from leadsla.store.tables import notifications
+
+MAX_ATTEMPTS = 5
+FIRST_RETRY_MICROS = 30 * 1_000_000
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str
+    port: int
+    sender: str
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass
+class DeliveryResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+Sender = Callable[[EmailMessage], None]
+
+
+def smtp_sender(settings: MailSettings, timeout: float = 30.0) -> Sender:
+    def send(message: EmailMessage) -> None:
+        with smtplib.SMTP(settings.host, settings.port, timeout=timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+            smtp.send_message(message)
+
+    return send
+
+
+def subject(lead_id: str, policy: str, kind: str, step: int, steps: int) -> str:
+    """SPEC §7: ``[leadsla] L00042 follow_up: escalation 2 of 3`` or ``…: warning``."""
+    what = "warning" if kind == "warning" else f"escalation {step} of {steps}"
+    return f"[leadsla] {lead_id} {policy}: {what}"
+
+
+def message_for(rules: Rulebook, row: Row[Any], sender: str) -> EmailMessage:
+    lead_id = str(row.lead_id)
+    policy_name = str(row.policy)
+    kind = str(row.kind)
+    step = int(row.step)
+    policy = next((p for p in rules.policies if p.name == policy_name), None)
+    steps = len(policy.escalate) if policy is not None else step
+    text = ""
+    if policy is not None and kind == "escalation":
+        text = next((s.message or "" for s in policy.escalate if s.number == step), "")
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = str(row.recipient)
+    message["Subject"] = subject(lead_id, policy_name, kind, step, steps)
+    body = [
+        f"Lead {lead_id}, policy {policy_name}, cycle {row.cycle}.",
+        text,
+        "Open the lead in leadsla to follow it up.",
+    ]
+    message.set_content("\n\n".join(line for line in body if line))
+    return message
+
+
+def deliver(
+    engine: Engine,
+    rules: Rulebook,
+    now: int,
+    send: Sender,
+    sender_address: str,
+    *,
+    limit: int = 100,
+) -> DeliveryResult:
+    """Send the queued emails whose attempt is due; back off exponentially on failure."""
+    result = DeliveryResult()
+    while True:
+        with engine.begin() as connection:
+            row = _claim(connection, now)
+            if row is None:
+                return result
+            try:
+                send(message_for(rules, row, sender_address))
+            except (OSError, smtplib.SMTPException) as exc:
+                attempts = row.attempts + 1
+                failed = attempts >= MAX_ATTEMPTS
+                connection.execute(
+                    update(notifications)
+                    .where(notifications.c.id == row.id)
+                    .values(
+                        attempts=attempts,
+                        state=FAILED if failed else QUEUED,
+                        last_error=str(exc)[:1000],
+                        next_attempt_at=None
+                        if failed
+                        else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
+                    )
+                )
+                if failed:
+                    result.failed += 1
+                else:
+                    result.retried += 1
+            else:
+                connection.execute(
+                    update(notifications)
+                    .where(notifications.c.id == row.id)
+                    .values(state=SENT, attempts=row.attempts + 1, sent_at=now)
+                )
+                result.sent += 1
+        limit -= 1
+        if limit <= 0:
+            return result
+
+
+def _claim(connection: Connection, now: int) -> Row[Any] | None:
+    query = (
+        select(notifications)
+        .where(
+            notifications.c.state == QUEUED,
+            notifications.c.channel == "email",
+            notifications.c.next_attempt_at <= now,
+        )
+        .order_by(notifications.c.id)
+        .limit(1)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return connection.execute(query).first()

@@ -1,0 +1,172 @@
+"""Firing warnings and escalation steps whose instant has come: one outbox row per recipient.
+
+A cycle (open, or stopped with steps that fell before its stop) is due when its
+``next_timer_at`` (indexed) has passed, so finding work
+never means looking at every lead. For each due cycle the worker recomputes its
+timers from the stored facts (the core's ``cycle_timers``, which follow the grade
+at each step's instant), writes one notification per timer and recipient, and
+moves the cycle's mark (``timers_done_until``) and ``next_timer_at`` forward —
+all in one transaction. The unique key on (cycle, kind, step, recipient,
+channel) makes a second firing impossible, however many workers run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from leadsla.core.clock import Timer, TimerKind, cycle_timers
+from leadsla.core.policy import EscalationStep, Rulebook
+from leadsla.service.ingest import load_leads, next_timer_after
+from leadsla.store.tables import clock_cycles, notifications
+
+QUEUED = "queued"
+SKIPPED = "skipped"
+SENT = "sent"
+FAILED = "failed"
+
+
+@dataclass
+class FireResult:
+    cycles: int = 0
+    queued: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Recipient:
+    role: str  # owner | manager | executive
+    address: str
+
+
+def recipients(rules: Rulebook, notify: Sequence[str], owner: str | None) -> list[Recipient]:
+    """SPEC §7: owner → the owner's email; manager → the owner's team manager;
+    executive → every executive. Names that resolve to nobody are left out."""
+    found: list[Recipient] = []
+    for target in notify:
+        if target == "owner":
+            rep = rules.reps.get(owner or "")
+            if rep is not None:
+                found.append(Recipient("owner", rep.email))
+        elif target == "manager":
+            team = rules.team_of(owner)
+            if team is not None and team.manager is not None:
+                found.append(Recipient("manager", team.manager.email))
+        elif target == "executive":
+            found.extend(Recipient("executive", person.email) for person in rules.executives)
+    unique: dict[str, Recipient] = {}
+    for recipient in found:
+        unique.setdefault(recipient.address, recipient)
+    return list(unique.values())
+
+
+def fire_due_timers(
+    connection: Connection,
+    rules: Rulebook,
+    now: int,
+    *,
+    max_delay: int,
+    limit: int = 1000,
+) -> FireResult:
+    """Queue the notifications of every warning and step due by ``now`` (in the caller's
+    transaction). Steps older than ``max_delay`` are recorded as skipped, not sent."""
+    query = (
+        select(
+            clock_cycles.c.lead_id,
+            clock_cycles.c.policy,
+            clock_cycles.c.cycle,
+            clock_cycles.c.timers_done_until,
+        )
+        .where(clock_cycles.c.next_timer_at <= now)
+        .order_by(clock_cycles.c.next_timer_at)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        # Several workers split the due cycles instead of waiting on each other.
+        query = query.with_for_update(skip_locked=True)
+    due = list(connection.execute(query))
+    result = FireResult(cycles=len(due))
+    if not due:
+        return result
+    states = load_leads(connection, rules, sorted({row.lead_id for row in due}))
+    policies = {p.name: p for p in rules.policies}
+    rows: list[dict[str, object]] = []
+    for row in due:
+        state = states[row.lead_id]
+        policy = policies.get(row.policy)
+        cycle = next((c for c in state.cycles.get(row.policy, []) if c.number == row.cycle), None)
+        if policy is None or cycle is None:
+            continue
+        timers = cycle_timers(rules, policy, cycle)
+        done = row.timers_done_until
+        for timer in timers:
+            if timer.kind is TimerKind.BREACH or timer.at > now:
+                continue
+            if cycle.stopped_at is not None and timer.at >= cycle.stopped_at:
+                continue  # a stop at or before the step's instant wins (rule 8)
+            if done is not None and timer.at <= done:
+                continue
+            notify = _notify_of(policy.escalate, timer)
+            stale = now - timer.at > max_delay
+            for recipient in recipients(rules, notify, state.owner):
+                rows.append(
+                    {
+                        "lead_id": row.lead_id,
+                        "policy": row.policy,
+                        "cycle": row.cycle,
+                        "kind": timer.kind.value,
+                        "step": timer.step,
+                        "recipient": recipient.address,
+                        "channel": "email",
+                        "state": SKIPPED if stale else QUEUED,
+                        "fire_at": timer.at,
+                        "attempts": 0,
+                        "next_attempt_at": None if stale else now,
+                        "created_at": now,
+                    }
+                )
+                if stale:
+                    result.skipped += 1
+                else:
+                    result.queued += 1
+        connection.execute(
+            update(clock_cycles)
+            .where(
+                clock_cycles.c.lead_id == row.lead_id,
+                clock_cycles.c.policy == row.policy,
+                clock_cycles.c.cycle == row.cycle,
+            )
+            .values(
+                timers_done_until=now,
+                next_timer_at=None
+                if cycle.stopped_at is not None
+                else next_timer_after(timers, now),
+            )
+        )
+    if rows:
+        insert = (
+            postgresql.insert(notifications)
+            if connection.dialect.name == "postgresql"
+            else sqlite.insert(notifications)
+        )
+        connection.execute(insert.on_conflict_do_nothing(), rows)
+    return result
+
+
+def _notify_of(steps: Sequence[EscalationStep], timer: Timer) -> tuple[str, ...]:
+    if timer.kind is TimerKind.WARNING:
+        return ("owner",)  # SPEC §7: a warning goes to the owner
+    return next((step.notify for step in steps if step.number == timer.step), ())
+
+
+def next_wake(connection: Connection) -> int | None:
+    """The earliest instant at which some open cycle has a timer to handle."""
+    return connection.scalar(
+        select(clock_cycles.c.next_timer_at)
+        .where(clock_cycles.c.next_timer_at.is_not(None))
+        .order_by(clock_cycles.c.next_timer_at)
+        .limit(1)
+    )

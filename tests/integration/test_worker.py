@@ -1,0 +1,175 @@
+"""Warnings and escalation steps reach a real SMTP server on loopback, each exactly once."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, select
+
+from leadsla.config import build_rulebook, load_config
+from leadsla.core.events import parse_instant
+from leadsla.core.policy import Rulebook
+from leadsla.service.delivery import MailSettings, deliver, smtp_sender
+from leadsla.service.ingest import IncomingEvent, ingest
+from leadsla.service.timers import fire_due_timers
+from leadsla.store.database import open_database
+from leadsla.store.tables import notifications
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "examples" / "leadsla.yaml"
+LEADSLA = str(Path(sys.executable).with_name("leadsla"))
+HOUR = 3_600_000_000
+DAY = 24 * HOUR
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return sorted((m["To"], m["Subject"]) for m in self.messages)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def setup(database_url: str) -> tuple[Engine, Rulebook]:
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")  # Monday
+    rows = [
+        IncomingEvent("L1", start, "status", "New", "k1"),
+        IncomingEvent("L1", start, "grade", "A", "k2"),
+        IncomingEvent("L1", start, "owner", "r1", "k3"),
+    ]
+    with engine.begin() as connection:
+        ingest(connection, rules, rows, source="test", recorded_at=start)
+    return engine, rules
+
+
+def work(engine: Engine, rules: Rulebook, now: int, port: int) -> None:
+    with engine.begin() as connection:
+        fire_due_timers(connection, rules, now, max_delay=DAY)
+    settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+    deliver(engine, rules, now, smtp_sender(settings, timeout=5), settings.sender)
+
+
+def test_ladder_fires_each_step_once_at_its_instant(
+    database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    engine, rules = setup(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    # Warning at 75 % of 8 business hours on us-east (lunch 12-13): Monday 16:00.
+    work(engine, rules, start + 7 * HOUR - 1, port)
+    assert inbox.messages == []
+    work(engine, rules, start + 7 * HOUR, port)
+    assert inbox.subjects() == [("sam@example.com", "[leadsla] L1 follow_up: warning")]
+    # 24 hours: the owner; 48 hours: owner and manager; 72 hours: the executive.
+    for hours in (24, 30, 48, 72, 80):
+        work(engine, rules, start + hours * HOUR, port)
+    assert inbox.subjects() == sorted(
+        [
+            ("sam@example.com", "[leadsla] L1 follow_up: warning"),
+            ("sam@example.com", "[leadsla] L1 follow_up: escalation 1 of 3"),
+            ("sam@example.com", "[leadsla] L1 follow_up: escalation 2 of 3"),
+            ("dana@example.com", "[leadsla] L1 follow_up: escalation 2 of 3"),
+            ("ceo@example.com", "[leadsla] L1 follow_up: escalation 3 of 3"),
+        ]
+    )
+    step1 = next(m for m in inbox.messages if "escalation 1" in m["Subject"])
+    assert "This lead is getting stale." in step1.get_payload()
+    engine.dispose()
+
+
+def test_no_step_after_a_stop_and_stale_steps_are_skipped(
+    database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    engine, rules = setup(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    with engine.begin() as connection:
+        contacted = IncomingEvent("L1", start + 30 * HOUR, "status", "Contacted", "k4")
+        ingest(connection, rules, [contacted], source="test", recorded_at=start + 30 * HOUR)
+    # First look a week later: the warning and step 1 happened before the stop but are
+    # older than max_delay (24 hours): recorded as skipped, not sent. Steps 2 and 3
+    # fell after the stop: never fired.
+    work(engine, rules, start + 7 * DAY, port)
+    assert inbox.messages == []
+    with engine.connect() as connection:
+        rows = connection.execute(select(notifications.c.kind, notifications.c.step,
+                                         notifications.c.state)).all()  # fmt: skip
+    assert sorted(map(tuple, rows)) == [("escalation", 1, "skipped"), ("warning", 0, "skipped")]
+    engine.dispose()
+
+
+def test_smtp_down_then_up_delivers_after_retry(database_url: str, tmp_path: Path) -> None:
+    engine, rules = setup(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    port = free_port()  # nothing listens yet
+    work(engine, rules, start + 7 * HOUR, port)
+    with engine.connect() as connection:
+        (attempts, state) = connection.execute(
+            select(notifications.c.attempts, notifications.c.state)
+        ).one()
+    assert (attempts, state) == (1, "queued")
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        work(engine, rules, start + 7 * HOUR + 10 * 1_000_000, port)  # before the backoff
+        assert inbox.messages == []
+        work(engine, rules, start + 8 * HOUR, port)
+        assert [m["Subject"] for m in inbox.messages] == ["[leadsla] L1 follow_up: warning"]
+    finally:
+        controller.stop()
+    engine.dispose()
+
+
+def test_worker_once_from_the_command_line(
+    database_url: str, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, port = smtp
+    config = tmp_path / "leadsla.yaml"
+    config.write_text(
+        CONFIG.read_text(encoding="utf-8").replace("port: 8025", f"port: {port}"),
+        encoding="utf-8",
+    )
+    engine, _rules = setup(database_url)
+    engine.dispose()
+    command = [LEADSLA, "worker", "--config", str(config), "--database", database_url, "--once",
+               "--now", "2026-03-03T09:30:00-05:00"]  # fmt: skip
+    first = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 0, again.stderr
+    # Tuesday 09:30: the warning (Monday 16:00) and step 1 (Tuesday 09:00), once each.
+    assert sorted(m["Subject"] for m in inbox.messages) == [
+        "[leadsla] L1 follow_up: escalation 1 of 3",
+        "[leadsla] L1 follow_up: warning",
+    ]
