@@ -30,7 +30,9 @@ def build_app():  # type: ignore[no-untyped-def]
         token = create_token(
             connection, rules, role="admin", name="fuzz", rep=None, team=None, now=NOW
         )
-    return create_app(rules, engine, lambda: NOW, hook_secrets={"generic": "x"}, config=setup), token
+    return create_app(
+        rules, engine, lambda: NOW, hook_secrets={"generic": "x"}, config=setup
+    ), token
 
 
 APP, TOKEN = build_app()
