@@ -62,13 +62,7 @@ def import_table(
             IncomingEvent(lead_id, at, field, value, row_key(lead_id, at, field, value))
             for lead_id, at, field, value, _line in _rows(table, first_row, last_row)
         ]
-        with engine.begin() as connection:
-            chunk: IngestResult = ingest(
-                connection, rules, incoming, source=source, recorded_at=recorded_at
-            )
-        result.accepted += chunk.accepted
-        result.duplicates += chunk.duplicates
-        result.leads += chunk.leads
+        _store_chunk(engine, rules, incoming, source, recorded_at, result)
         if progress is not None:
             progress(last_row)
         start = stop
@@ -110,14 +104,26 @@ def import_incoming(
         stop = min(start + CHUNK_ROWS, len(ordered))
         while stop < len(ordered) and ordered[stop].lead_id == ordered[stop - 1].lead_id:
             stop += 1
-        with engine.begin() as connection:
-            chunk = ingest(
-                connection, rules, ordered[start:stop], source=source, recorded_at=recorded_at
-            )
-        result.accepted += chunk.accepted
-        result.duplicates += chunk.duplicates
-        result.leads += chunk.leads
+        _store_chunk(engine, rules, ordered[start:stop], source, recorded_at, result)
         if progress is not None:
             progress(stop)
         start = stop
     return result
+
+
+def _store_chunk(
+    engine: Engine,
+    rules: Rulebook,
+    events: list[IncomingEvent],
+    source: str,
+    recorded_at: int,
+    result: ImportResult,
+) -> None:
+    """One transaction: a chunk of whole leads stored, their clocks brought up to date."""
+    with engine.begin() as connection:
+        chunk: IngestResult = ingest(
+            connection, rules, events, source=source, recorded_at=recorded_at
+        )
+    result.accepted += chunk.accepted
+    result.duplicates += chunk.duplicates
+    result.leads += chunk.leads
