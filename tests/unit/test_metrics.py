@@ -485,7 +485,10 @@ def test_quarter_period(rules: Rulebook, config: Config) -> None:
 
 def test_facts_of_a_lead_with_two_mqls(rules: Rulebook, config: Config) -> None:
     metric = metric_rules_from_config(rules, config)
-    results = {r.lead_id: r for r in lead_results(rules, read_table(rules).sorted(), AS_OF)}
+    results = {
+        r.lead_id: r
+        for r in lead_results(rules, read_table(rules).sorted(), AS_OF, with_instants=True)
+    }
     facts = lead_facts(results["L5"], metric, AS_OF)
     first, second = facts.mqls
     assert (first.cycle, first.mql_at) == (1, parse_instant("2026-03-25T10:00:00-04:00"))
@@ -509,7 +512,10 @@ def test_facts_keep_the_mql_owner_and_the_clock_owner_apart(
     rules: Rulebook, config: Config
 ) -> None:
     metric = metric_rules_from_config(rules, config)
-    results = {r.lead_id: r for r in lead_results(rules, read_table(rules).sorted(), AS_OF)}
+    results = {
+        r.lead_id: r
+        for r in lead_results(rules, read_table(rules).sorted(), AS_OF, with_instants=True)
+    }
     facts = lead_facts(results["L8"], metric, AS_OF)
     (mql,) = facts.mqls
     assert (mql.owner, mql.team, mql.attempts, mql.connects) == ("r3", "emea", 2, 2)

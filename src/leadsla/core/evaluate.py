@@ -26,7 +26,7 @@ class LeadResult:
     lead_id: str
     clocks: LeadClocks
     verdicts: list[Verdict]
-    # The instants replayed, in order: what the metrics read (activities, stages).
+    # The instants replayed, in order, when asked for: what the metrics read.
     instants: list[tuple[int, list[Change]]]
 
 
@@ -38,6 +38,7 @@ def lead_results(
     progress: Callable[[int], None] | None = None,
     block_rows: int = BLOCK_ROWS,
     rows: tuple[int, int] | None = None,
+    with_instants: bool = False,
 ) -> Iterator[LeadResult]:
     """Replay a table sorted by lead, instant and line; yield each lead judged at ``as_of``.
 
@@ -45,6 +46,8 @@ def lead_results(
     Leads come out in the table's lead order (``lead_id`` order for a sorted table).
     ``rows`` limits the replay to a row range that starts and ends between leads
     (see :func:`lead_ranges`), so that parts of a table can be replayed apart.
+    ``with_instants`` keeps the applied instants on each result (the metrics read
+    them; the clocks CSV does not, and skipping them saves time on large histories).
     """
     start, total = rows if rows is not None else (0, len(table))
     if total <= start:
@@ -77,7 +80,8 @@ def lead_results(
                 if at <= as_of:
                     if pending and at != pending_at:
                         lead.apply(rules, pending_at, pending)
-                        instants.append((pending_at, pending))
+                        if with_instants:
+                            instants.append((pending_at, pending))
                         pending = []
                     pending_at = at
                     value = block_values[index]
@@ -87,7 +91,8 @@ def lead_results(
                 index += 1
             if pending:
                 lead.apply(rules, pending_at, pending)
-                instants.append((pending_at, pending))
+                if with_instants:
+                    instants.append((pending_at, pending))
             yield LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of), instants)
         start = stop
         if progress is not None:

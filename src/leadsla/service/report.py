@@ -64,7 +64,7 @@ def report_from_events(
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
     collector = FactCollector(metric, owners=scope_owners)
     ordered = table if table.ordered else table.sorted()
-    for result in lead_results(rules, ordered, as_of):
+    for result in lead_results(rules, ordered, as_of, with_instants=True):
         collector.add_result(result, as_of)
     return scorecard(collector.facts(), metric, as_of, period)
 
