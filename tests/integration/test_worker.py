@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -173,3 +174,46 @@ def test_worker_once_from_the_command_line(
         "[leadsla] L1 follow_up: escalation 1 of 3",
         "[leadsla] L1 follow_up: warning",
     ]
+
+
+def test_three_workers_deliver_each_notification_once(
+    database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    leads = 120
+    rows = [
+        IncomingEvent(f"W{i:04d}", start, name, value, f"w{i}:{name}")
+        for i in range(leads)
+        for name, value in (("status", "New"), ("grade", "A"), ("owner", "r1"))
+    ]
+    with engine.begin() as connection:
+        ingest(connection, rules, rows, source="test", recorded_at=start)
+    now = start + 80 * HOUR
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for _ in range(3):
+                with engine.begin() as connection:
+                    fire_due_timers(connection, rules, now, max_delay=7 * DAY, limit=25)
+                settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+                deliver(engine, rules, now, smtp_sender(settings, timeout=5), settings.sender)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    # Whatever is left after the racing rounds, one last pass finishes it.
+    work(engine, rules, now, port)
+    # Per lead: the warning and step 1 (owner), step 2 (owner and manager), step 3 (CEO).
+    keys = [(m["To"], m["Subject"]) for m in inbox.messages]
+    assert len(keys) == leads * 5
+    assert len(set(keys)) == leads * 5
+    engine.dispose()
