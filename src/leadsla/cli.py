@@ -64,11 +64,14 @@ from leadsla.service.delivery import DeliveryResult, MailSettings, deliver, smtp
 from leadsla.service.imports import import_incoming, import_table
 from leadsla.service.ingest import IncomingEvent
 from leadsla.service.report import report_from_database, report_from_events
-from leadsla.service.timers import fire_due_timers, next_wake
+from leadsla.service.timers import FireResult, fire_due_timers, next_wake
 from leadsla.service.tokens import TokenError, create_token
 from leadsla.store.database import DatabaseError, connect, database_url, open_database, upgrade
 
 MICROS_PER_SECOND = 1_000_000
+# Cycles and emails handled per round of a running worker (--once handles all).
+FIRE_BATCH = 1000
+DELIVER_BATCH = 100
 # Bad rows printed one by one before only the count is given.
 SHOWN_ROW_ERRORS = 20
 
@@ -593,11 +596,27 @@ def worker(
     max_delay = setup.notifications.max_delay.micros()
     while True:
         instant = instant_option(at, "--now")
-        with engine.begin() as connection:
-            fired = fire_due_timers(connection, rules, instant, max_delay=max_delay)
+        fired = FireResult()
+        while True:  # --once means everything due, not one batch of it
+            with engine.begin() as connection:
+                batch = fire_due_timers(
+                    connection, rules, instant, max_delay=max_delay, limit=FIRE_BATCH
+                )
+            fired.cycles += batch.cycles
+            fired.queued += batch.queued
+            fired.skipped += batch.skipped
+            if batch.cycles < FIRE_BATCH or not once:
+                break
         delivered = DeliveryResult()
         if settings is not None:
-            delivered = deliver(engine, rules, instant, smtp_sender(settings), settings.sender)
+            delivered = deliver(
+                engine,
+                rules,
+                instant,
+                smtp_sender(settings),
+                settings.sender,
+                limit=None if once else DELIVER_BATCH,
+            )
         if fired.cycles or delivered.sent or delivered.retried or delivered.failed:
             err.print(
                 f"leadsla: worker: {fired.queued} queued, {fired.skipped} skipped as stale, "

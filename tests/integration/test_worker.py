@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -217,3 +220,52 @@ def test_three_workers_deliver_each_notification_once(
     assert len(keys) == leads * 5
     assert len(set(keys)) == leads * 5
     engine.dispose()
+
+
+class SlowInbox(Inbox):
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_sigkill_mid_batch_loses_nothing(database_url: str, tmp_path: Path) -> None:
+    inbox = SlowInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = tmp_path / "leadsla.yaml"
+        # notifications is the config's last section: a week's max_delay keeps every
+        # step of the ladder fresh enough to send.
+        text = CONFIG.read_text(encoding="utf-8").replace("port: 8025", f"port: {port}")
+        config.write_text(text.rstrip("\n") + "\n  max_delay: 7 days\n", encoding="utf-8")
+        rules = build_rulebook(load_config(config))
+        engine = open_database(database_url)
+        start = parse_instant("2026-03-02T09:00:00-05:00")
+        leads = 40
+        rows = [
+            IncomingEvent(f"K{i:03d}", start, name, value, f"k{i}:{name}")
+            for i in range(leads)
+            for name, value in (("status", "New"), ("grade", "A"), ("owner", "r1"))
+        ]
+        with engine.begin() as connection:
+            ingest(connection, rules, rows, source="test", recorded_at=start)
+        engine.dispose()
+        command = [LEADSLA, "worker", "--config", str(config), "--database", database_url,
+                   "--once", "--now", "2026-03-05T17:00:00-05:00"]  # fmt: skip
+        victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(inbox.messages) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        sent_before = len(inbox.messages)
+        assert 0 < sent_before < leads * 5, "the kill must land mid-batch"
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0, finished.stderr
+        keys = [(m["To"], m["Subject"]) for m in inbox.messages]
+        # Everything arrives; at most the one message in flight at the kill comes twice.
+        assert len(set(keys)) == leads * 5
+        assert len(keys) - len(set(keys)) <= 1
+    finally:
+        controller.stop()

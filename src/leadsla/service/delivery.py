@@ -93,9 +93,10 @@ def deliver(
     send: Sender,
     sender_address: str,
     *,
-    limit: int = 100,
+    limit: int | None = 100,
 ) -> DeliveryResult:
-    """Send the queued emails whose attempt is due; back off exponentially on failure."""
+    """Send the queued emails whose attempt is due (at most ``limit``; None: all of them);
+    back off exponentially on failure."""
     result = DeliveryResult()
     while True:
         with engine.begin() as connection:
@@ -130,9 +131,10 @@ def deliver(
                     .values(state=SENT, attempts=row.attempts + 1, sent_at=now)
                 )
                 result.sent += 1
-        limit -= 1
-        if limit <= 0:
-            return result
+        if limit is not None:
+            limit -= 1
+            if limit <= 0:
+                return result
 
 
 def _claim(connection: Connection, now: int) -> Row[Any] | None:
