@@ -143,34 +143,38 @@ class LeadClocks:
             )
         first_instant = self.last_at is None
         self.last_at = at
-        previous_status = self.status
-        previous_owner = self.owner
+        fields = self.fields
+        previous_status = fields.get("status")
+        previous_owner = fields.get("owner")
         previous_grade = self.grade
         for name, value in changes:
             if value is None or value == "":
-                self.fields.pop(name, None)
+                fields.pop(name, None)
             else:
-                self.fields[name] = value
-        self.grade = grade_of(rules, self.fields)
-        status = self.status
+                fields[name] = value
+        grade = self.grade = grade_of(rules, fields)
+        status = fields.get("status")
+        owner = fields.get("owner")
         status_moved = first_instant or status != previous_status
+        grade_moved = grade != previous_grade
+        owner_moved = owner != previous_owner
         touched: list[Cycle] = []
         for policy in rules.policies:
             cycles = self.cycles.get(policy.name)
             current = cycles[-1] if cycles and cycles[-1].stopped_at is None else None
             if current is not None:
-                if self.grade != previous_grade:
-                    current.grades.append((at, self.grade))
-                if self.owner != previous_owner:
-                    current.owners.append((at, self.owner))
+                if grade_moved:
+                    current.grades.append((at, grade))
+                if owner_moved:
+                    current.owners.append((at, owner))
                 moved = status_moved and _move(current, policy, status, at)
-                if moved or self.grade != previous_grade or self.owner != previous_owner:
+                if moved or grade_moved or owner_moved:
                     touched.append(current)
             elif (
                 status_moved
                 and status in policy.start
                 and (first_instant or previous_status not in policy.start)
-                and policy.applies(self.attributes())
+                and (not policy.applies_to or policy.applies(self.attributes()))
             ):
                 started = self._start(rules, policy, at)
                 touched.append(started)
