@@ -30,6 +30,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
 from sqlalchemy import Engine
 
 from leadsla.clocks_csv import write_clocks
@@ -58,13 +59,13 @@ from leadsla.core.events import (
     value_problem,
 )
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instants
+from leadsla.core.timestamps import format_instant, format_instants
 from leadsla.report_format import render_report
 from leadsla.service.delivery import DeliveryResult, MailSettings, deliver, smtp_sender
 from leadsla.service.imports import import_incoming, import_table
 from leadsla.service.ingest import IncomingEvent
 from leadsla.service.report import report_from_database, report_from_events
-from leadsla.service.timers import FireResult, fire_due_timers, next_wake
+from leadsla.service.timers import FireResult, fire_due_timers, next_wake, notification_records
 from leadsla.service.tokens import TokenError, create_token
 from leadsla.store.database import DatabaseError, connect, database_url, open_database, upgrade
 
@@ -91,6 +92,11 @@ db_app = typer.Typer(help="The database: bring its schema up to date.", no_args_
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="API tokens for the REST API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+notifications_app = typer.Typer(
+    help="The reminders and escalations the worker queued, sent, skipped or gave up on.",
+    no_args_is_help=True,
+)
+app.add_typer(notifications_app, name="notifications")
 
 err = Console(stderr=True, highlight=False)
 
@@ -630,6 +636,49 @@ def worker(
         # Sleep until the next timer, but look again within 30 s for new events and retries.
         pause = 30.0 if wake is None else min(30.0, max(0.5, (wake - now_micros()) / 1e6))
         time.sleep(pause)
+
+
+@notifications_app.command("list")
+def notifications_list(
+    config: ConfigOption,
+    database: DatabaseOption = None,
+    state: Annotated[
+        str | None, typer.Option(help="queued, sent, skipped or failed; default all.")
+    ] = None,
+    lead: Annotated[str | None, typer.Option("--lead", help="Only this lead.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+) -> None:
+    """The notification outbox: recipient, step, state, attempts and the last error."""
+    _setup, rules = load_setup(config)
+    if state is not None and state not in ("queued", "sent", "skipped", "failed"):
+        fail(f"--state: {state!r} is not queued, sent, skipped or failed")
+    engine = open_engine(database, create=False)
+    with engine.connect() as connection:
+        rows = notification_records(connection, state=state, lead_id=lead, limit=limit)
+    zone = rules.calendars[rules.default_calendar].zone
+    header = ("lead", "policy", "what", "recipient", "state", "due", "tries", "last error")
+    cells = [
+        (
+            str(row["lead_id"]),
+            f"{row['policy']} #{row['cycle']}",
+            "warning" if row["kind"] == "warning" else f"step {row['step']}",
+            str(row["recipient"]),
+            str(row["state"]),
+            format_instant(int(row["fire_at"]), zone),
+            str(row["attempts"]),
+            str(row["last_error"] or ""),
+        )
+        for row in rows
+    ]
+    out = Console()
+    if not out.is_terminal:  # a pipe or a file: one tab-separated line per notification
+        for line in (header, *cells):
+            typer.echo("\t".join(line))
+        return
+    table = Table(*header)
+    for line in cells:
+        table.add_row(*line)
+    out.print(table)
 
 
 @app.command("import")

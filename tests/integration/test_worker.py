@@ -269,3 +269,38 @@ def test_sigkill_mid_batch_loses_nothing(database_url: str, tmp_path: Path) -> N
         assert len(keys) - len(set(keys)) <= 1
     finally:
         controller.stop()
+
+
+def test_outbox_is_listed_and_health_reports_the_backlog(database_url: str, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from leadsla.api.app import create_app
+    from leadsla.service.tokens import create_token
+
+    engine, rules = setup(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    with engine.begin() as connection:
+        fire_due_timers(connection, rules, start + 7 * HOUR, max_delay=DAY)  # the warning
+        admin = create_token(connection, rules, role="admin", name="a", rep=None, team=None,
+                             now=start)  # fmt: skip
+        rep = create_token(connection, rules, role="rep", name="r", rep="r1", team=None, now=start)
+    client = TestClient(create_app(rules, engine, lambda: start + 8 * HOUR))
+    health = client.get("/api/v1/health").json()
+    assert health["queued_notifications"] == 1
+    assert health["oldest_undelivered"] == "2026-03-02T16:00:00-05:00"
+    listed = client.get(
+        "/api/v1/notifications", headers={"Authorization": f"Bearer {admin}"}
+    ).json()
+    assert [(n["kind"], n["recipient"], n["state"], n["attempts"]) for n in listed] == [
+        ("warning", "sam@example.com", "queued", 0)
+    ]
+    forbidden = client.get("/api/v1/notifications", headers={"Authorization": f"Bearer {rep}"})
+    assert forbidden.status_code == 403
+    shown = subprocess.run(
+        [LEADSLA, "notifications", "list", "--config", str(CONFIG), "--database", database_url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "sam@example.com" in shown.stdout and "queued" in shown.stdout
+    client.close()
+    engine.dispose()

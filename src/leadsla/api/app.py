@@ -20,6 +20,7 @@ from leadsla import __version__
 from leadsla.config import Config
 from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.policy import Rulebook
+from leadsla.core.timestamps import format_instant
 from leadsla.service.hooks import (
     SignatureError,
     generic_events,
@@ -43,6 +44,7 @@ from leadsla.service.queries import (
     lead_owner,
 )
 from leadsla.service.report import report_from_database
+from leadsla.service.timers import notification_records, oldest_undelivered
 from leadsla.service.tokens import Principal, Role, authenticate
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -127,6 +129,24 @@ class LeadOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     version: str
+    queued_notifications: int
+    oldest_undelivered: str | None
+
+
+class NotificationOut(BaseModel):
+    id: int
+    lead_id: str
+    policy: str
+    cycle: int
+    kind: str
+    step: int
+    recipient: str
+    channel: str
+    state: str
+    fire_at: str
+    attempts: int
+    last_error: str | None
+    sent_at: str | None
 
 
 def create_app(
@@ -186,9 +206,39 @@ def create_app(
         except InstantError as exc:
             raise HTTPException(422, f"{name}: {exc}") from None
 
+    zone = rules.calendars[rules.default_calendar].zone
+
+    def shown(instant: int | None) -> str | None:
+        return None if instant is None else format_instant(instant, zone)
+
     @app.get("/api/v1/health", response_model=HealthOut, tags=["service"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def health() -> dict[str, Any]:
+        """Liveness, and how far behind delivery is (the oldest queued notification)."""
+        with engine.connect() as connection:
+            queued, oldest = oldest_undelivered(connection)
+        return {
+            "status": "ok",
+            "version": __version__,
+            "queued_notifications": queued,
+            "oldest_undelivered": shown(oldest),
+        }
+
+    @app.get("/api/v1/notifications", response_model=list[NotificationOut], tags=["service"])
+    def get_notifications(
+        caller: Caller,
+        state: Annotated[str | None, Query(pattern="^(queued|sent|skipped|failed)$")] = None,
+        lead_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """The notification outbox with state and attempts (admin only)."""
+        if caller.role is not Role.ADMIN:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "only admin reads the outbox")
+        with engine.connect() as connection:
+            rows = notification_records(connection, state=state, lead_id=lead_id, limit=limit)
+        for row in rows:
+            row["fire_at"] = shown(row["fire_at"])
+            row["sent_at"] = shown(row["sent_at"])
+        return rows
 
     @app.post(
         "/api/v1/events",

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadsla.core.clock import Timer, TimerKind, cycle_timers
@@ -170,3 +171,30 @@ def next_wake(connection: Connection) -> int | None:
         .order_by(clock_cycles.c.next_timer_at)
         .limit(1)
     )
+
+
+def notification_records(
+    connection: Connection,
+    *,
+    state: str | None = None,
+    lead_id: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The outbox, newest first: what was queued, sent, skipped or failed, and why."""
+    query = select(notifications).order_by(notifications.c.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(notifications.c.state == state)
+    if lead_id is not None:
+        query = query.where(notifications.c.lead_id == lead_id)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def oldest_undelivered(connection: Connection) -> tuple[int, int | None]:
+    """How many notifications wait to be sent, and the instant the oldest became due."""
+    count = connection.scalar(
+        select(func.count()).select_from(notifications).where(notifications.c.state == QUEUED)
+    )
+    oldest = connection.scalar(
+        select(func.min(notifications.c.fire_at)).where(notifications.c.state == QUEUED)
+    )
+    return int(count or 0), oldest
