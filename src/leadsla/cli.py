@@ -61,7 +61,14 @@ from leadsla.core.events import (
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant, format_instants
 from leadsla.report_format import render_report
-from leadsla.service.delivery import DeliveryResult, MailSettings, deliver, smtp_sender
+from leadsla.service.delivery import (
+    MailSettings,
+    RowSender,
+    deliver,
+    slack_row_sender,
+    smtp_sender,
+    webhook_row_sender,
+)
 from leadsla.service.imports import import_incoming, import_table
 from leadsla.service.ingest import IncomingEvent
 from leadsla.service.report import report_from_database, report_from_events
@@ -598,31 +605,53 @@ def worker(
             email.host, email.port, email.sender, email.starttls, email.username, password
         )
     else:
-        err.print("leadsla: no notifications.email in the config: emails stay queued", markup=False)
+        err.print("leadsla: no notifications.email in the config: no emails", markup=False)
     max_delay = setup.notifications.max_delay.micros()
+    channels: list[tuple[str, str]] = []
+    others: dict[str, RowSender] = {}
+    slack = setup.notifications.slack
+    if slack is not None:
+        slack_url = os.environ.get(slack.webhook_url_env)
+        if slack_url:
+            channels.append(("slack", "slack"))
+            others["slack"] = slack_row_sender(rules, slack_url)
+        else:
+            err.print(f"leadsla: ${slack.webhook_url_env} is not set: no Slack", markup=False)
+    if setup.notifications.webhooks:
+        secrets = {
+            hook.url: os.environ.get(hook.secret_env) if hook.secret_env else None
+            for hook in setup.notifications.webhooks
+        }
+        channels.extend(("webhook", hook.url) for hook in setup.notifications.webhooks)
+        others["webhook"] = webhook_row_sender(rules, secrets)
     while True:
         instant = instant_option(at, "--now")
         fired = FireResult()
         while True:  # --once means everything due, not one batch of it
             with engine.begin() as connection:
                 batch = fire_due_timers(
-                    connection, rules, instant, max_delay=max_delay, limit=FIRE_BATCH
+                    connection,
+                    rules,
+                    instant,
+                    max_delay=max_delay,
+                    limit=FIRE_BATCH,
+                    channels=channels,
+                    email=settings is not None,
                 )
             fired.cycles += batch.cycles
             fired.queued += batch.queued
             fired.skipped += batch.skipped
             if batch.cycles < FIRE_BATCH or not once:
                 break
-        delivered = DeliveryResult()
-        if settings is not None:
-            delivered = deliver(
-                engine,
-                rules,
-                instant,
-                smtp_sender(settings),
-                settings.sender,
-                limit=None if once else DELIVER_BATCH,
-            )
+        delivered = deliver(
+            engine,
+            rules,
+            instant,
+            smtp_sender(settings) if settings is not None else None,
+            settings.sender if settings is not None else "",
+            limit=None if once else DELIVER_BATCH,
+            others=others,
+        )
         if fired.cycles or delivered.sent or delivered.retried or delivered.failed:
             err.print(
                 f"leadsla: worker: {fired.queued} queued, {fired.skipped} skipped as stale, "

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -11,8 +15,9 @@ import threading
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -304,3 +309,56 @@ def test_outbox_is_listed_and_health_reports_the_backlog(database_url: str, tmp_
     assert "sam@example.com" in shown.stdout and "queued" in shown.stdout
     client.close()
     engine.dispose()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        type(self).received.append((self.path, dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_webhooks_and_slack_are_posted_signed(database_url: str, tmp_path: Path) -> None:
+    Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        text = CONFIG.read_text(encoding="utf-8")
+        text = text.rstrip("\n") + (
+            "\n  slack: {webhook_url_env: TEST_SLACK_URL}"
+            f'\n  webhooks: [{{url: "{base}/hook", secret_env: TEST_HOOK_SECRET}}]\n'
+        )
+        text = text.replace("  email: {host: localhost, port: 8025, from: leadsla@example.com, "
+                            "starttls: false}\n", "")  # fmt: skip
+        config = tmp_path / "leadsla.yaml"
+        config.write_text(text, encoding="utf-8")
+        engine, _rules = setup(database_url)
+        engine.dispose()
+        env = {**os.environ, "TEST_SLACK_URL": f"{base}/slack", "TEST_HOOK_SECRET": "hush"}
+        done = subprocess.run(
+            [LEADSLA, "worker", "--config", str(config), "--database", database_url, "--once",
+             "--now", "2026-03-02T16:00:00-05:00"],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        by_path = {path: (headers, body) for path, headers, body in Receiver.received}
+        assert set(by_path) == {"/hook", "/slack"}
+        headers, body = by_path["/hook"]
+        expected = hmac.new(b"hush", body, hashlib.sha256).hexdigest()
+        assert headers["X-Leadsla-Signature"] == f"sha256={expected}"
+        payload = json.loads(body)
+        assert (payload["lead_id"], payload["kind"], payload["subject"]) == (
+            "L1", "warning", "[leadsla] L1 follow_up: warning"
+        )  # fmt: skip
+        assert json.loads(by_path["/slack"][1]) == {"text": "[leadsla] L1 follow_up: warning"}
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,4 +1,4 @@
-"""Delivering queued notifications by email, with retries; each row is sent once.
+"""Delivering queued notifications (email, Slack, signed webhooks), with retries.
 
 A worker claims a batch of due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
 SQLite has one writer), sends each message, and records the outcome in the same
@@ -9,12 +9,16 @@ own to keep that window to one message.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 from sqlalchemy import Connection, Engine, Row, select, update
 
 from leadsla.core.policy import Rulebook
@@ -86,26 +90,93 @@ def message_for(rules: Rulebook, row: Row[Any], sender: str) -> EmailMessage:
     return message
 
 
+RowSender = Callable[[Row[Any]], None]
+
+
+def email_row_sender(rules: Rulebook, send: Sender, sender_address: str) -> RowSender:
+    return lambda row: send(message_for(rules, row, sender_address))
+
+
+def webhook_row_sender(rules: Rulebook, secrets: Mapping[str, str | None]) -> RowSender:
+    """POST the notification as JSON to the row's URL, signed like the webhooks we accept:
+    ``X-Leadsla-Signature: sha256=<hex HMAC-SHA256 of the body>`` when a secret is set."""
+
+    def send(row: Row[Any]) -> None:
+        body = json.dumps(notification_payload(rules, row), sort_keys=True).encode()
+        headers = {"Content-Type": "application/json"}
+        secret = secrets.get(row.recipient)
+        if secret:
+            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Leadsla-Signature"] = f"sha256={digest}"
+        _post(row.recipient, body, headers)
+
+    return send
+
+
+def slack_row_sender(rules: Rulebook, webhook_url: str) -> RowSender:
+    """Slack incoming webhooks take ``{"text": …}``."""
+
+    def send(row: Row[Any]) -> None:
+        payload = notification_payload(rules, row)
+        text = payload["subject"] + (f"\n{payload['message']}" if payload["message"] else "")
+        _post(
+            webhook_url, json.dumps({"text": text}).encode(), {"Content-Type": "application/json"}
+        )
+
+    return send
+
+
+def _post(url: str, body: bytes, headers: Mapping[str, str]) -> None:
+    response = httpx.post(url, content=body, headers=dict(headers), timeout=15)
+    if response.status_code >= 300:
+        raise OSError(f"{url} answered {response.status_code}")
+
+
+def notification_payload(rules: Rulebook, row: Row[Any]) -> dict[str, Any]:
+    policy = next((p for p in rules.policies if p.name == row.policy), None)
+    steps = len(policy.escalate) if policy is not None else row.step
+    message = ""
+    if policy is not None and row.kind == "escalation":
+        message = next((s.message or "" for s in policy.escalate if s.number == row.step), "")
+    return {
+        "lead_id": row.lead_id,
+        "policy": row.policy,
+        "cycle": row.cycle,
+        "kind": row.kind,
+        "step": row.step,
+        "steps": steps,
+        "fire_at_us": row.fire_at,
+        "subject": subject(row.lead_id, row.policy, row.kind, row.step, steps),
+        "message": message,
+    }
+
+
 def deliver(
     engine: Engine,
     rules: Rulebook,
     now: int,
-    send: Sender,
+    send: Sender | None,
     sender_address: str,
     *,
     limit: int | None = 100,
+    others: Mapping[str, RowSender] | None = None,
 ) -> DeliveryResult:
-    """Send the queued emails whose attempt is due (at most ``limit``; None: all of them);
-    back off exponentially on failure."""
+    """Send the queued notifications whose attempt is due (at most ``limit``; None: all)
+    on every channel there is a sender for; back off exponentially on failure."""
+    senders: dict[str, RowSender] = dict(others or {})
+    if send is not None:
+        senders["email"] = email_row_sender(rules, send, sender_address)
     result = DeliveryResult()
+    if not senders:
+        return result
     while True:
         with engine.begin() as connection:
-            row = _claim(connection, now)
+            row = _claim(connection, now, tuple(senders))
             if row is None:
                 return result
             try:
-                send(message_for(rules, row, sender_address))
-            except (OSError, smtplib.SMTPException) as exc:
+                senders[row.channel](row)
+            except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
                 attempts = row.attempts + 1
                 failed = attempts >= MAX_ATTEMPTS
                 connection.execute(
@@ -137,12 +208,12 @@ def deliver(
                 return result
 
 
-def _claim(connection: Connection, now: int) -> Row[Any] | None:
+def _claim(connection: Connection, now: int, channels: tuple[str, ...]) -> Row[Any] | None:
     query = (
         select(notifications)
         .where(
             notifications.c.state == QUEUED,
-            notifications.c.channel == "email",
+            notifications.c.channel.in_(channels),
             notifications.c.next_attempt_at <= now,
         )
         .order_by(notifications.c.id)

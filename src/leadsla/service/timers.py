@@ -71,9 +71,12 @@ def fire_due_timers(
     *,
     max_delay: int,
     limit: int = 1000,
+    channels: Sequence[tuple[str, str]] = (),
+    email: bool = True,
 ) -> FireResult:
     """Queue the notifications of every warning and step due by ``now`` (in the caller's
-    transaction). Steps older than ``max_delay`` are recorded as skipped, not sent."""
+    transaction). Steps older than ``max_delay`` are recorded as skipped, not sent.
+    ``channels`` adds (channel, address) targets beyond email, e.g. ("webhook", URL)."""
     query = (
         select(
             clock_cycles.c.lead_id,
@@ -112,7 +115,11 @@ def fire_due_timers(
                 continue
             notify = _notify_of(policy.escalate, timer)
             stale = now - timer.at > max_delay
-            for recipient in recipients(rules, notify, state.owner):
+            people = recipients(rules, notify, state.owner) if email else []
+            targets = [("email", r.address) for r in people]
+            # Slack and webhooks get one message per warning or step, not per person.
+            targets.extend(channels)
+            for channel, address in targets:
                 rows.append(
                     {
                         "lead_id": row.lead_id,
@@ -120,8 +127,8 @@ def fire_due_timers(
                         "cycle": row.cycle,
                         "kind": timer.kind.value,
                         "step": timer.step,
-                        "recipient": recipient.address,
-                        "channel": "email",
+                        "recipient": address,
+                        "channel": channel,
                         "state": SKIPPED if stale else QUEUED,
                         "fire_at": timer.at,
                         "attempts": 0,
