@@ -64,6 +64,7 @@ from leadsla.report_format import render_report
 from leadsla.service.delivery import (
     MailSettings,
     RowSender,
+    Templates,
     deliver,
     slack_row_sender,
     smtp_sender,
@@ -607,6 +608,7 @@ def worker(
     else:
         err.print("leadsla: no notifications.email in the config: no emails", markup=False)
     max_delay = setup.notifications.max_delay.micros()
+    templates = Templates(setup.notifications.templates)
     channels: list[tuple[str, str]] = []
     others: dict[str, RowSender] = {}
     slack = setup.notifications.slack
@@ -651,6 +653,8 @@ def worker(
             settings.sender if settings is not None else "",
             limit=None if once else DELIVER_BATCH,
             others=others,
+            templates=templates,
+            base_url=setup.notifications.base_url,
         )
         if fired.cycles or delivered.sent or delivered.retried or delivered.failed:
             err.print(

@@ -461,6 +461,10 @@ class NotificationsConfig(_Model):
     slack: SlackConfig | None = None
     webhooks: list[WebhookConfig] = []
     max_delay: Annotated[PositiveDuration, AfterValidator(_wall_clock)] = parse_duration("24 hours")
+    # A directory whose notification.txt.j2 / notification.html.j2 replace ours.
+    templates: str | None = None
+    # Where the web pages are served, for the link to the lead in each email.
+    base_url: str | None = None
 
 
 def _default_statuses() -> list[StatusConfig]:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
+from email import policy as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,7 +45,7 @@ class Inbox:
         self.messages: list[Any] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
         return "250 OK"
 
     def subjects(self) -> list[tuple[str, str]]:
@@ -112,7 +113,9 @@ def test_ladder_fires_each_step_once_at_its_instant(
         ]
     )
     step1 = next(m for m in inbox.messages if "escalation 1" in m["Subject"])
-    assert "This lead is getting stale." in step1.get_payload()
+    assert "This lead is getting stale." in step1.get_body(("plain",)).get_content()
+    html = step1.get_body(("html",)).get_content()
+    assert "<strong>L1</strong>" in html and "step 1 of 3" in html
     engine.dispose()
 
 
@@ -362,3 +365,31 @@ def test_webhooks_and_slack_are_posted_signed(database_url: str, tmp_path: Path)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_templates_can_be_replaced_and_link_the_lead(
+    database_url: str, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, port = smtp
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "notification.txt.j2").write_text(
+        "{{ lead_id }} needs you ({{ kind }}) -> {{ lead_url }}\n", encoding="utf-8"
+    )
+    text = CONFIG.read_text(encoding="utf-8").replace("port: 8025", f"port: {port}")
+    text = text.rstrip("\n") + (f"\n  templates: {own}\n  base_url: https://sla.example.com/\n")
+    config = tmp_path / "leadsla.yaml"
+    config.write_text(text, encoding="utf-8")
+    engine, _rules = setup(database_url)
+    engine.dispose()
+    done = subprocess.run(
+        [LEADSLA, "worker", "--config", str(config), "--database", database_url, "--once",
+         "--now", "2026-03-02T16:00:00-05:00"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (message,) = inbox.messages
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain == "L1 needs you (warning) -> https://sla.example.com/leads/L1\n"
+    # The HTML body is still ours, with the link.
+    assert 'href="https://sla.example.com/leads/L1"' in message.get_body(("html",)).get_content()

@@ -16,12 +16,22 @@ import smtplib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    select_autoescape,
+)
 from sqlalchemy import Connection, Engine, Row, select, update
 
 from leadsla.core.policy import Rulebook
+from leadsla.core.timestamps import format_instant
 from leadsla.service.timers import FAILED, QUEUED, SENT
 from leadsla.store.tables import notifications
 
@@ -67,34 +77,66 @@ def subject(lead_id: str, policy: str, kind: str, step: int, steps: int) -> str:
     return f"[leadsla] {lead_id} {policy}: {what}"
 
 
-def message_for(rules: Rulebook, row: Row[Any], sender: str) -> EmailMessage:
-    lead_id = str(row.lead_id)
-    policy_name = str(row.policy)
-    kind = str(row.kind)
-    step = int(row.step)
-    policy = next((p for p in rules.policies if p.name == policy_name), None)
-    steps = len(policy.escalate) if policy is not None else step
-    text = ""
-    if policy is not None and kind == "escalation":
-        text = next((s.message or "" for s in policy.escalate if s.number == step), "")
+class Templates:
+    """The email bodies: Jinja2 templates, the user's directory first, ours behind it."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        loaders: list[BaseLoader] = []
+        if directory is not None:
+            loaders.append(FileSystemLoader(str(directory)))
+        loaders.append(PackageLoader("leadsla", "templates"))
+        self._environment = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            keep_trailing_newline=True,
+        )
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        return self._environment.get_template(name).render(**context)
+
+
+DEFAULT_TEMPLATES = Templates()
+
+
+def message_for(
+    rules: Rulebook,
+    row: Row[Any],
+    sender: str,
+    *,
+    templates: Templates = DEFAULT_TEMPLATES,
+    base_url: str | None = None,
+) -> EmailMessage:
+    """The email of one notification: SPEC §7 subject, plain text and HTML bodies."""
+    payload = notification_payload(rules, row)
+    zone = rules.calendars[rules.default_calendar].zone
+    context = {
+        **payload,
+        "fire_at": format_instant(int(row.fire_at), zone),
+        "recipient": row.recipient,
+        "lead_url": f"{base_url.rstrip('/')}/leads/{row.lead_id}" if base_url else None,
+    }
     message = EmailMessage()
     message["From"] = sender
     message["To"] = str(row.recipient)
-    message["Subject"] = subject(lead_id, policy_name, kind, step, steps)
-    body = [
-        f"Lead {lead_id}, policy {policy_name}, cycle {row.cycle}.",
-        text,
-        "Open the lead in leadsla to follow it up.",
-    ]
-    message.set_content("\n\n".join(line for line in body if line))
+    message["Subject"] = payload["subject"]
+    message.set_content(templates.render("notification.txt.j2", context))
+    message.add_alternative(templates.render("notification.html.j2", context), subtype="html")
     return message
 
 
 RowSender = Callable[[Row[Any]], None]
 
 
-def email_row_sender(rules: Rulebook, send: Sender, sender_address: str) -> RowSender:
-    return lambda row: send(message_for(rules, row, sender_address))
+def email_row_sender(
+    rules: Rulebook,
+    send: Sender,
+    sender_address: str,
+    templates: Templates = DEFAULT_TEMPLATES,
+    base_url: str | None = None,
+) -> RowSender:
+    return lambda row: send(
+        message_for(rules, row, sender_address, templates=templates, base_url=base_url)
+    )
 
 
 def webhook_row_sender(rules: Rulebook, secrets: Mapping[str, str | None]) -> RowSender:
@@ -160,12 +202,14 @@ def deliver(
     *,
     limit: int | None = 100,
     others: Mapping[str, RowSender] | None = None,
+    templates: Templates = DEFAULT_TEMPLATES,
+    base_url: str | None = None,
 ) -> DeliveryResult:
     """Send the queued notifications whose attempt is due (at most ``limit``; None: all)
     on every channel there is a sender for; back off exponentially on failure."""
     senders: dict[str, RowSender] = dict(others or {})
     if send is not None:
-        senders["email"] = email_row_sender(rules, send, sender_address)
+        senders["email"] = email_row_sender(rules, send, sender_address, templates, base_url)
     result = DeliveryResult()
     if not senders:
         return result
