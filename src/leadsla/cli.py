@@ -70,6 +70,7 @@ from leadsla.service.delivery import (
     smtp_sender,
     webhook_row_sender,
 )
+from leadsla.service.digest import queue_digests
 from leadsla.service.imports import import_incoming, import_table
 from leadsla.service.ingest import IncomingEvent
 from leadsla.service.report import report_from_database, report_from_events
@@ -609,6 +610,7 @@ def worker(
         err.print("leadsla: no notifications.email in the config: no emails", markup=False)
     max_delay = setup.notifications.max_delay.micros()
     templates = Templates(setup.notifications.templates)
+    digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
     channels: list[tuple[str, str]] = []
     others: dict[str, RowSender] = {}
     slack = setup.notifications.slack
@@ -628,6 +630,9 @@ def worker(
         others["webhook"] = webhook_row_sender(rules, secrets)
     while True:
         instant = instant_option(at, "--now")
+        if digest_times:
+            with engine.begin() as connection:
+                queue_digests(connection, rules, digest_times, instant)
         fired = FireResult()
         while True:  # --once means everything due, not one batch of it
             with engine.begin() as connection:

@@ -378,6 +378,9 @@ class TeamConfig(_Model):
     calendar: str | None = None
     manager: PersonConfig | None = None
     reps: list[RepConfig] = []
+    # "HH:MM" on the team's calendar: the manager's daily digest of breached and at-risk
+    # leads is sent once a day from then on. Absent: no digest.
+    digest: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
 
 
 class GradeConfig(_Model):

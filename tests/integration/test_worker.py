@@ -393,3 +393,39 @@ def test_templates_can_be_replaced_and_link_the_lead(
     assert plain == "L1 needs you (warning) -> https://sla.example.com/leads/L1\n"
     # The HTML body is still ours, with the link.
     assert 'href="https://sla.example.com/leads/L1"' in message.get_body(("html",)).get_content()
+
+
+def test_manager_digest_once_a_day(
+    database_url: str, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, port = smtp
+    text = CONFIG.read_text(encoding="utf-8").replace("port: 8025", f"port: {port}")
+    text = text.replace(
+        "  east:\n    calendar: us-east\n", '  east:\n    calendar: us-east\n    digest: "08:00"\n'
+    )
+    config = tmp_path / "leadsla.yaml"
+    config.write_text(text, encoding="utf-8")
+    engine, _rules = setup(database_url)  # L1: New, A, r1 on Monday 09:00; due Tuesday 10:00
+    engine.dispose()
+
+    def run(now: str) -> None:
+        done = subprocess.run(
+            [LEADSLA, "worker", "--config", str(config), "--database", database_url, "--once",
+             "--now", now],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    run("2026-03-03T07:59:00-05:00")  # before 08:00 on the team's calendar: no digest
+    assert [m for m in inbox.messages if "digest" in m["Subject"]] == []
+    run("2026-03-03T08:30:00-05:00")
+    run("2026-03-03T09:30:00-05:00")  # the same day: no second digest
+    digests = [m for m in inbox.messages if "digest" in m["Subject"]]
+    assert [(m["To"], m["Subject"]) for m in digests] == [
+        ("dana@example.com", "[leadsla] east digest 2026-03-03: 0 breached, 1 at risk")
+    ]
+    body = digests[0].get_body(("plain",)).get_content()
+    assert "L1 (owner r1, grade A, due 2026-03-03T10:00:00-05:00)" in body
+    run("2026-03-04T08:05:00-05:00")  # the next day: L1 has breached since
+    latest = [m["Subject"] for m in inbox.messages if "digest" in m["Subject"]][-1]
+    assert latest == "[leadsla] east digest 2026-03-04: 1 breached, 0 at risk"

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, Row, select, update
 
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant
+from leadsla.service.digest import digest_context
 from leadsla.service.timers import FAILED, QUEUED, SENT
 from leadsla.store.tables import notifications
 
@@ -121,6 +122,27 @@ def message_for(
     message["Subject"] = payload["subject"]
     message.set_content(templates.render("notification.txt.j2", context))
     message.add_alternative(templates.render("notification.html.j2", context), subtype="html")
+    return message
+
+
+def digest_message(
+    connection: Connection,
+    rules: Rulebook,
+    row: Row[Any],
+    sender: str,
+    templates: Templates = DEFAULT_TEMPLATES,
+) -> EmailMessage:
+    team = str(row.lead_id).removeprefix("team:")
+    context = digest_context(connection, rules, team, int(row.fire_at))
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = str(row.recipient)
+    message["Subject"] = (
+        f"[leadsla] {team} digest {context['date']}: {len(context['breached'])} breached, "
+        f"{len(context['at_risk'])} at risk"
+    )
+    message.set_content(templates.render("digest.txt.j2", context))
+    message.add_alternative(templates.render("digest.html.j2", context), subtype="html")
     return message
 
 
@@ -219,7 +241,11 @@ def deliver(
             if row is None:
                 return result
             try:
-                senders[row.channel](row)
+                if row.kind == "digest" and send is not None:
+                    # A digest's body is what is true when it goes out.
+                    send(digest_message(connection, rules, row, sender_address, templates))
+                else:
+                    senders[row.channel](row)
             except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
                 attempts = row.attempts + 1
                 failed = attempts >= MAX_ATTEMPTS
