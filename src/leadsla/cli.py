@@ -9,6 +9,7 @@ number, skipped, and counted, and the good rows still go through.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 import time
@@ -662,10 +663,21 @@ def worker(
             base_url=setup.notifications.base_url,
         )
         if fired.cycles or delivered.sent or delivered.retried or delivered.failed:
-            err.print(
-                f"leadsla: worker: {fired.queued} queued, {fired.skipped} skipped as stale, "
-                f"{delivered.sent} sent, {delivered.retried} to retry, {delivered.failed} failed",
-                markup=False,
+            # One JSON object per line: what log shippers and `jq` read.
+            sys.stderr.write(
+                json.dumps(
+                    {
+                        "event": "worker.round",
+                        "at": format_instant(instant, rules.calendars[rules.default_calendar].zone),
+                        "cycles": fired.cycles,
+                        "queued": fired.queued,
+                        "skipped_stale": fired.skipped,
+                        "sent": delivered.sent,
+                        "retry": delivered.retried,
+                        "failed": delivered.failed,
+                    }
+                )
+                + "\n"
             )
         if once:
             return

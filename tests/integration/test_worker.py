@@ -178,6 +178,8 @@ def test_worker_once_from_the_command_line(
                "--now", "2026-03-03T09:30:00-05:00"]  # fmt: skip
     first = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert first.returncode == 0, first.stderr
+    logged = json.loads(first.stderr.strip().splitlines()[-1])  # structured: one JSON object
+    assert (logged["event"], logged["queued"], logged["sent"]) == ("worker.round", 2, 2)
     again = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert again.returncode == 0, again.stderr
     # Tuesday 09:30: the warning (Monday 16:00) and step 1 (Tuesday 09:00), once each.
