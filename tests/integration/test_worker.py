@@ -431,3 +431,94 @@ def test_manager_digest_once_a_day(
     run("2026-03-04T08:05:00-05:00")  # the next day: L1 has breached since
     latest = [m["Subject"] for m in inbox.messages if "digest" in m["Subject"]][-1]
     assert latest == "[leadsla] east digest 2026-03-04: 1 breached, 0 at risk"
+
+
+def test_business_unit_step_and_pause(
+    database_url: str, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, port = smtp
+    text = CONFIG.read_text(encoding="utf-8").replace("port: 8025", f"port: {port}")
+    text = text.replace(
+        "    stop: {status: [Attempting to Contact, Contacted, Invalid Information]}\n",
+        "    stop: {status: [Attempting to Contact, Contacted, Invalid Information]}\n"
+        "    pause: {status: [Demo Request]}\n",
+    )
+    text = text.replace(
+        "{after: 72 hours, notify: [executive]}", "{after: 2 business days, notify: [executive]}"
+    )
+    config = tmp_path / "leadsla.yaml"
+    config.write_text(text, encoding="utf-8")
+    rules = build_rulebook(load_config(config))
+    engine = open_database(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    rows = [
+        IncomingEvent("P1", start, "status", "New", "p1"),
+        IncomingEvent("P1", start, "grade", "A", "p2"),
+        IncomingEvent("P1", start, "owner", "r1", "p3"),
+        IncomingEvent("P1", start + HOUR, "status", "Demo Request", "p4"),  # paused 10:00
+        IncomingEvent("P1", start + 5 * HOUR, "status", "New", "p5"),  # resumed 14:00
+    ]
+    with engine.begin() as connection:
+        ingest(connection, rules, rows, source="test", recorded_at=start + 5 * HOUR)
+    settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+
+    def at(text: str) -> list[str]:
+        with engine.begin() as connection:
+            fire_due_timers(connection, rules, parse_instant(text), max_delay=7 * DAY)
+        deliver(
+            engine, rules, parse_instant(text), smtp_sender(settings, timeout=5), settings.sender
+        )
+        return sorted({m["Subject"].split(": ", 1)[1] for m in inbox.messages})
+
+    # Step 1 is 24 wall-clock hours of running time: the 4 paused hours push it from
+    # Tuesday 09:00 to Tuesday 13:00.
+    assert "escalation 1 of 3" not in at("2026-03-03T12:59:59-05:00")
+    assert "escalation 1 of 3" in at("2026-03-03T13:00:00-05:00")
+    # Step 3 is 2 business days = 14 business hours on us-east (7-hour days, lunch 12-13),
+    # counted while running: Mon 09-10 (1 h) and 14-17 (3 h), Tue 7 h, Wed 09-12 (3 h)
+    # → Wednesday 12:00.
+    assert "escalation 3 of 3" not in at("2026-03-04T11:59:59-05:00")
+    assert "escalation 3 of 3" in at("2026-03-04T12:00:00-05:00")
+    engine.dispose()
+
+
+def test_three_workers_over_ten_thousand_timers_on_postgresql(
+    database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the 10,000-timer run is the PostgreSQL check (SKIP LOCKED)")
+    inbox, port = smtp
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    leads = 2000  # x 5 notifications (warning, steps 1, 2 twice, 3) = 10,000
+    rows = [
+        IncomingEvent(f"T{i:05d}", start, name, value, f"t{i}:{name}")
+        for i in range(leads)
+        for name, value in (("status", "New"), ("grade", "A"), ("owner", "r1"))
+    ]
+    with engine.begin() as connection:
+        ingest(connection, rules, rows, source="test", recorded_at=start)
+    now = start + 80 * HOUR
+    errors: list[BaseException] = []
+    settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+
+    def run() -> None:
+        try:
+            for _ in range(4):
+                with engine.begin() as connection:
+                    fire_due_timers(connection, rules, now, max_delay=7 * DAY, limit=500)
+                deliver(engine, rules, now, smtp_sender(settings, timeout=10), settings.sender,
+                        limit=None)  # fmt: skip
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert not errors, errors
+    keys = [(m["To"], m["Subject"]) for m in inbox.messages]
+    assert len(set(keys)) == len(keys) == leads * 5
+    engine.dispose()
