@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from sqlalchemy import Engine, select
 
 from leadsla.config import build_rulebook, load_config
@@ -521,4 +523,96 @@ def test_three_workers_over_ten_thousand_timers_on_postgresql(
     assert not errors, errors
     keys = [(m["To"], m["Subject"]) for m in inbox.messages]
     assert len(set(keys)) == len(keys) == leads * 5
+    engine.dispose()
+
+
+def test_starttls_and_login(database_url: str, tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(str(cert), str(key))
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
+        logins.append((auth.login, auth.password))
+        return AuthResult(success=auth.login == b"leadsla" and auth.password == b"s3cret")
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True,
+        auth_required=True, auth_require_tls=True, authenticator=authenticator,
+    )  # fmt: skip
+    controller.start()
+    try:
+        text = CONFIG.read_text(encoding="utf-8").replace(
+            "email: {host: localhost, port: 8025, from: leadsla@example.com, starttls: false}",
+            f"email: {{host: localhost, port: {port}, from: leadsla@example.com, starttls: true, "
+            "username: leadsla, password_env: TEST_SMTP_PASSWORD}",
+        )
+        config = tmp_path / "leadsla.yaml"
+        config.write_text(text, encoding="utf-8")
+        engine, _rules = setup(database_url)
+        engine.dispose()
+        command = [LEADSLA, "worker", "--config", str(config), "--database", database_url,
+                   "--once", "--now", "2026-03-02T16:00:00-05:00"]  # fmt: skip
+        env = {**os.environ, "SSL_CERT_FILE": str(cert), "TEST_SMTP_PASSWORD": "wrong"}
+        refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 0, refused.stderr
+        assert inbox.messages == [] and logins == [(b"leadsla", b"wrong")]
+        listed = subprocess.run(
+            [LEADSLA, "notifications", "list", "--config", str(config), "--database",
+             database_url, "--state", "queued"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+        (row,) = listed.strip().splitlines()[1:]
+        assert row.split("\t")[6:7] == ["1"] and row.split("\t")[7]  # one try, error kept
+        env["TEST_SMTP_PASSWORD"] = "s3cret"
+        later = [*command[:-1], "2026-03-02T16:05:00-05:00"]  # after the first backoff
+        accepted = subprocess.run(later, env=env, capture_output=True, text=True, timeout=60)
+        assert accepted.returncode == 0, accepted.stderr
+        assert [m["Subject"] for m in inbox.messages] == ["[leadsla] L1 follow_up: warning"]
+    finally:
+        controller.stop()
+
+
+def test_a_notification_fails_after_the_last_try(database_url: str) -> None:
+    engine, rules = setup(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    port = free_port()  # nothing ever listens
+    settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+    with engine.begin() as connection:
+        fire_due_timers(connection, rules, start + 7 * HOUR, max_delay=DAY)
+    moment = start + 7 * HOUR
+    for _ in range(5):
+        deliver(engine, rules, moment, smtp_sender(settings, timeout=2), settings.sender)
+        moment += HOUR  # past every backoff
+    with engine.connect() as connection:
+        (state, attempts, error) = connection.execute(
+            select(notifications.c.state, notifications.c.attempts, notifications.c.last_error)
+        ).one()
+    assert (state, attempts) == ("failed", 5)
+    assert error
+    engine.dispose()
+
+
+def test_no_notification_for_an_optional_grade(database_url: str, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    rows = [
+        IncomingEvent("C1", start, "status", "New", "c1"),
+        IncomingEvent("C1", start, "grade", "C", "c2"),
+        IncomingEvent("C1", start, "owner", "r1", "c3"),
+    ]
+    with engine.begin() as connection:
+        ingest(connection, rules, rows, source="test", recorded_at=start)
+    work(engine, rules, start + 80 * HOUR, port)
+    assert inbox.messages == []
     engine.dispose()

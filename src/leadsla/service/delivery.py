@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import smtplib
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -69,7 +70,8 @@ def smtp_sender(settings: MailSettings, timeout: float = 30.0) -> Sender:
     def connect() -> smtplib.SMTP:
         smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
         if settings.starttls:
-            smtp.starttls()
+            # Verified TLS: the system's CAs (or SSL_CERT_FILE), and the host name checked.
+            smtp.starttls(context=ssl.create_default_context())
         if settings.username:
             smtp.login(settings.username, settings.password or "")
         return smtp
