@@ -41,10 +41,11 @@ from leadsla.connectors.mapping import (
     ConnectorError,
     Converted,
     ConvertedRow,
-    CsvSource,
     ImportMapping,
     RowConverter,
     RowProblem,
+    connector_among,
+    convert_export,
     digest,
     instant_of,
     snapshot_events,
@@ -148,7 +149,7 @@ CONNECTORS: tuple[Connector, ...] = (PROPERTY_HISTORY, CONTACTS)
 
 def connector_for(header: Sequence[str]) -> Connector | None:
     """The HubSpot export whose header this is, if any."""
-    return next((connector for connector in CONNECTORS if connector.detect(header)), None)
+    return connector_among(CONNECTORS, header)
 
 
 def detect(header: Sequence[str]) -> bool:
@@ -160,12 +161,4 @@ def convert(
     lines: Iterable[str], mapping: ImportMapping, *, source: str = "hubspot.csv"
 ) -> Iterator[Converted]:
     """Events of a HubSpot export of either kind, told apart by its header."""
-    export = CsvSource(lines, source)
-    connector = connector_for(export.header)
-    if connector is None:
-        expected = "; ".join(f"{c.name}: {c.expects}" for c in CONNECTORS)
-        raise ConnectorError(
-            f"{source}: not a HubSpot export this tool reads (header "
-            f"{', '.join(export.columns.names)}); expected {expected}"
-        )
-    return connector.convert_source(export, mapping)
+    return convert_export(CONNECTORS, "HubSpot", lines, mapping, source)

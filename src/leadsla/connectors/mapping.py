@@ -797,3 +797,27 @@ def snapshot_events(
         if value is not None:
             events.append(ConvertedRow(line, lead, at, target, value, f"{key}:{target}"))
     return events
+
+
+def connector_among(connectors: Sequence[Connector], header: Sequence[str]) -> Connector | None:
+    """The first of ``connectors`` that recognises ``header``."""
+    return next((connector for connector in connectors if connector.detect(header)), None)
+
+
+def convert_export(
+    connectors: Sequence[Connector],
+    vendor: str,
+    lines: Iterable[str],
+    mapping: ImportMapping,
+    source: str,
+) -> Iterator[Converted]:
+    """Events of an export of one of a vendor's formats, told apart by its header."""
+    export = CsvSource(lines, source)
+    connector = connector_among(connectors, export.header)
+    if connector is None:
+        expected = "; ".join(f"{c.name}: {c.expects}" for c in connectors)
+        raise ConnectorError(
+            f"{source}: not a {vendor} export this tool reads (header "
+            f"{', '.join(export.columns.names)}); expected {expected}"
+        )
+    return connector.convert_source(export, mapping)

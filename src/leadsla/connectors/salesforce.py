@@ -43,11 +43,12 @@ from leadsla.connectors.mapping import (
     ConnectorError,
     Converted,
     ConvertedRow,
-    CsvSource,
     ImportMapping,
     RowConverter,
     RowProblem,
     cell,
+    connector_among,
+    convert_export,
     digest,
     instant_of,
     snapshot_events,
@@ -324,7 +325,7 @@ CONNECTORS: tuple[Connector, ...] = (LEAD_HISTORY, TASK, LEAD)
 
 def connector_for(header: Sequence[str]) -> Connector | None:
     """The Salesforce export whose header this is, if any."""
-    return next((connector for connector in CONNECTORS if connector.detect(header)), None)
+    return connector_among(CONNECTORS, header)
 
 
 def detect(header: Sequence[str]) -> bool:
@@ -336,12 +337,4 @@ def convert(
     lines: Iterable[str], mapping: ImportMapping, *, source: str = "salesforce.csv"
 ) -> Iterator[Converted]:
     """Events of a Salesforce export of any of the three kinds, told apart by its header."""
-    export = CsvSource(lines, source)
-    connector = connector_for(export.header)
-    if connector is None:
-        expected = "; ".join(f"{c.name}: {c.expects}" for c in CONNECTORS)
-        raise ConnectorError(
-            f"{source}: not a Salesforce export this tool reads (header "
-            f"{', '.join(export.columns.names)}); expected {expected}"
-        )
-    return connector.convert_source(export, mapping)
+    return convert_export(CONNECTORS, "Salesforce", lines, mapping, source)

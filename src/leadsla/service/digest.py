@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant
 from leadsla.service.queries import Scope, lead_list
 from leadsla.service.timers import QUEUED
+from leadsla.store.bulk import insert_ignoring_duplicates
 from leadsla.store.tables import notifications
 
 MICROS_PER_SECOND = 1_000_000
@@ -54,13 +54,7 @@ def queue_digests(
                 "created_at": now,
             }
         )
-    if rows:
-        insert = (
-            postgresql.insert(notifications)
-            if connection.dialect.name == "postgresql"
-            else sqlite.insert(notifications)
-        )
-        connection.execute(insert.on_conflict_do_nothing(), rows)
+    insert_ignoring_duplicates(connection, notifications, rows)
     return len(rows)
 
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from leadsla.core.clock import Timer, TimerKind, cycle_timers
 from leadsla.core.policy import EscalationStep, Rulebook
 from leadsla.service.ingest import load_leads, next_timer_after
+from leadsla.store.bulk import insert_ignoring_duplicates
 from leadsla.store.tables import clock_cycles, notifications
 
 QUEUED = "queued"
@@ -154,13 +154,7 @@ def fire_due_timers(
                 else next_timer_after(timers, now),
             )
         )
-    if rows:
-        insert = (
-            postgresql.insert(notifications)
-            if connection.dialect.name == "postgresql"
-            else sqlite.insert(notifications)
-        )
-        connection.execute(insert.on_conflict_do_nothing(), rows)
+    insert_ignoring_duplicates(connection, notifications, rows)
     return result
 
 

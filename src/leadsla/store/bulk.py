@@ -8,10 +8,11 @@ PostgreSQL the rows go through ``COPY``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def insert_rows(
@@ -37,3 +38,18 @@ def insert_rows(
         f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
     )
     connection.exec_driver_sql(statement, list(rows))
+
+
+def insert_ignoring_duplicates(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, object]]
+) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: a row whose unique key exists is dropped.
+
+    The outbox relies on it: a second firing of the same step for the same
+    recipient, by any worker, writes nothing.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    connection.execute(insert.on_conflict_do_nothing(), list(rows))
