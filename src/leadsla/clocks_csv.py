@@ -12,7 +12,7 @@ import csv
 import io
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import numpy as np
@@ -134,7 +134,11 @@ def write_clocks(
     """
     csv.writer(out, lineterminator="\n").writerow(COLUMNS)
     jobs = default_jobs() if jobs is None else jobs
-    if jobs <= 1 or len(table) < parallel_rows or "fork" not in _start_methods():
+    if (
+        jobs <= 1
+        or len(table) < parallel_rows
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
         return _render(rules, table, as_of, None, out, progress)
     global _SHARED
     _SHARED = (rules, table, as_of)
@@ -153,7 +157,3 @@ def write_clocks(
         return written
     finally:
         _SHARED = None
-
-
-def _start_methods() -> Iterable[str]:
-    return multiprocessing.get_all_start_methods()

@@ -211,6 +211,15 @@ def create_app(
     def shown(instant: int | None) -> str | None:
         return None if instant is None else format_instant(instant, zone)
 
+    async def store(events: list[IncomingEvent], source: str, now: int) -> IngestResult:
+        """Store a batch in one transaction; the database work blocks, so off the event loop."""
+
+        def run() -> IngestResult:
+            with engine.begin() as connection:
+                return ingest(connection, rules, events, source=source, recorded_at=now)
+
+        return await run_in_threadpool(run)
+
     @app.get("/api/v1/health", response_model=HealthOut, tags=["service"])
     def health() -> dict[str, Any]:
         """Liveness, and how far behind delivery is (the oldest queued notification)."""
@@ -281,14 +290,7 @@ def create_app(
             parsed = event_from_json(item, index, rules, statuses, grades)
             (rejected if isinstance(parsed, Rejection) else good).append(parsed)  # type: ignore[arg-type]
 
-        def store() -> IngestResult:
-            with engine.begin() as connection:
-                return ingest(
-                    connection, rules, good, source=f"api:{caller.name}", recorded_at=clock()
-                )
-
-        # The database work is blocking: keep it off the event loop.
-        result = await run_in_threadpool(store)
+        result = await store(good, f"api:{caller.name}", clock())
         return {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
@@ -428,13 +430,7 @@ def create_app(
         else:
             batch = generic_events(payload, statuses, grades, source)
 
-        def store() -> IngestResult:
-            with engine.begin() as connection:
-                return ingest(
-                    connection, rules, batch.events, source=f"hook:{source}", recorded_at=now
-                )
-
-        result = await run_in_threadpool(store)
+        result = await store(batch.events, f"hook:{source}", now)
         return {
             "accepted": result.accepted,
             "duplicates": result.duplicates,

@@ -46,18 +46,6 @@ class LiveLead:
             self.rebuild(rules)
         return self.clocks.timers(rules)
 
-    def add_instant(self, rules: Rulebook, at: int, changes: list[Change]) -> list[Timer]:
-        """Record several rows of one instant at once (one request, one file block)."""
-        last = self.clocks.last_at
-        sequence = self.history[-1].sequence + 1 if self.history else 0
-        for offset, (name, value) in enumerate(changes):
-            bisect.insort(self.history, Event(at, sequence + offset, name, value))
-        if last is None or at > last:
-            self.clocks.apply(rules, at, changes)
-        else:
-            self.rebuild(rules)
-        return self.clocks.timers(rules)
-
     def rebuild(self, rules: Rulebook) -> None:
         """Replay the whole history into fresh clocks."""
         self.replays += 1

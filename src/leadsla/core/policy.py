@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, TimeMeasure
+from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.durations import Duration
 
 STAGES = ("open", "working", "qualified", "disqualified", "nurture")
@@ -110,10 +110,6 @@ class Rulebook:
     teams: Mapping[str, Team] = field(default_factory=dict)
     reps: Mapping[str, Rep] = field(default_factory=dict)
     executives: tuple[Person, ...] = ()
-    # Durations in microseconds per calendar: asked for on every judgement of every cycle.
-    _micros: dict[tuple[Duration, str], int] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
     # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -139,16 +135,3 @@ class Rulebook:
         if team is not None and team.calendar:
             return team.calendar
         return self.default_calendar
-
-    def measure(self, duration: Duration, calendar: str) -> TimeMeasure:
-        """The calendar a duration is counted on: business units on ``calendar``, else wall time."""
-        return self.calendars[calendar] if duration.business else WALL_CLOCK
-
-    def micros(self, duration: Duration, calendar: str) -> int:
-        """The duration's length in microseconds (business days count the calendar's hours)."""
-        key = (duration, calendar)
-        cached = self._micros.get(key)
-        if cached is None:
-            cached = duration.micros(self.calendars[calendar].day_hours)
-            self._micros[key] = cached
-        return cached
