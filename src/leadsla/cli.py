@@ -77,7 +77,14 @@ from leadsla.service.ingest import IncomingEvent
 from leadsla.service.report import report_from_database, report_from_events
 from leadsla.service.timers import FireResult, fire_due_timers, next_wake, notification_records
 from leadsla.service.tokens import TokenError, create_token
-from leadsla.store.database import DatabaseError, connect, database_url, open_database, upgrade
+from leadsla.store.database import (
+    DatabaseError,
+    checkpoint,
+    connect,
+    database_url,
+    open_database,
+    upgrade,
+)
 
 MICROS_PER_SECOND = 1_000_000
 # Cycles and emails handled per round of a running worker (--once handles all).
@@ -508,9 +515,9 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
-def open_engine(database: str | None, *, create: bool = True) -> Engine:
+def open_engine(database: str | None, *, create: bool = True, bulk: bool = False) -> Engine:
     try:
-        return open_database(database_url(database), create=create)
+        return open_database(database_url(database), create=create, bulk=bulk)
     except DatabaseError as exc:
         fail(str(exc))
 
@@ -756,7 +763,7 @@ def import_events(
     """
     rules = load_rules(config)
     mapping = _load_mapping(mapping_file)
-    engine = open_engine(database)
+    engine = open_engine(database, bulk=True)
     crm_rows: list[ConvertedRow] = []
     crm_files: list[Path] = []
     for path in files:
@@ -785,6 +792,7 @@ def import_events(
             f"{result.leads} leads updated (from {', '.join(p.name for p in crm_files)})",
             markup=False,
         )
+    checkpoint(engine)
 
 
 def _load_mapping(path: Path | None) -> ImportMapping:

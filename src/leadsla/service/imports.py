@@ -4,22 +4,39 @@ Each row gets a key from its content (lead, instant, field, value), so loading
 the same file twice — or an export that overlaps the last one — stores nothing
 twice. Leads are loaded in chunks, each in its own transaction: a crash loses at
 most the chunk in flight, and running the import again completes it.
+
+The clocks of a chunk's leads are worked out before its transaction, in forked
+workers where the platform can fork, on the assumption that the leads are new;
+the database then only writes rows. A chunk whose leads or keys turn out to be
+stored already takes the normal path (:func:`leadsla.service.ingest.ingest`), so
+the result is the same either way.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult
 
 from sqlalchemy import Engine
 
+from leadsla.clocks_csv import default_jobs
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
-from leadsla.service.ingest import IncomingEvent, IngestResult, ingest
+from leadsla.service.ingest import (
+    IncomingEvent,
+    PreparedLeads,
+    ingest_prepared,
+    prepare_new_leads,
+)
 
 # Rows per transaction; cut between leads so that a lead is never split.
 CHUNK_ROWS = 20_000
+# Below this many rows forking costs more than it saves.
+PARALLEL_ROWS = 50_000
 
 
 @dataclass
@@ -35,6 +52,23 @@ def row_key(lead_id: str, at: int, field: str, value: str | None) -> str:
     return "row:" + hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def chunk_ranges(lead_rows: Sequence[tuple[int, int]], limit: int = CHUNK_ROWS) -> list[range]:
+    """Consecutive leads (given as their row spans) grouped into chunks of about ``limit`` rows."""
+    chunks: list[range] = []
+    start = 0
+    while start < len(lead_rows):
+        stop = start
+        size = 0
+        while stop < len(lead_rows) and (
+            size == 0 or size + lead_rows[stop][1] - lead_rows[stop][0] <= limit
+        ):
+            size += lead_rows[stop][1] - lead_rows[stop][0]
+            stop += 1
+        chunks.append(range(lead_rows[start][0], lead_rows[stop - 1][1]))
+        start = stop
+    return chunks
+
+
 def import_table(
     engine: Engine,
     rules: Rulebook,
@@ -43,48 +77,24 @@ def import_table(
     source: str,
     recorded_at: int,
     progress: Callable[[int], None] | None = None,
+    jobs: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    parallel_rows: int = PARALLEL_ROWS,
 ) -> ImportResult:
-    """Store a sorted table's rows (duplicates dropped) and bring the leads' clocks up to date."""
-    result = ImportResult()
-    rows = list(table.lead_slices())
-    start = 0
-    while start < len(rows):
-        stop = start
-        size = 0
-        while stop < len(rows) and (
-            size == 0 or size + rows[stop][2] - rows[stop][1] <= CHUNK_ROWS
-        ):
-            size += rows[stop][2] - rows[stop][1]
-            stop += 1
-        first_row = rows[start][1]
-        last_row = rows[stop - 1][2]
-        incoming = [
-            IncomingEvent(lead_id, at, field, value, row_key(lead_id, at, field, value))
-            for lead_id, at, field, value, _line in _rows(table, first_row, last_row)
-        ]
-        _store_chunk(engine, rules, incoming, source, recorded_at, result)
-        if progress is not None:
-            progress(last_row)
-        start = stop
-    return result
+    """Store a sorted table's rows (duplicates dropped) and bring the leads' clocks up to date.
 
-
-def _rows(table: EventTable, first: int, last: int) -> list[tuple[str, int, str, str | None, int]]:
-    leads = table.lead[first:last].tolist()
-    ats = table.at[first:last].tolist()
-    fields = table.field[first:last].tolist()
-    values = table.value[first:last].tolist()
-    lines = table.line[first:last].tolist()
-    return [
-        (
-            table.lead_ids[lead],
-            at,
-            table.fields[field],
-            None if value < 0 else table.values[value],
-            line,
-        )
-        for lead, at, field, value, line in zip(leads, ats, fields, values, lines, strict=True)
-    ]
+    With ``jobs`` above one and at least ``parallel_rows`` rows, chunks are prepared
+    in forked workers; the database ends up the same.
+    """
+    spans = [(first, last) for _lead, first, last in table.lead_slices()]
+    chunks = chunk_ranges(spans, chunk_rows)
+    global _SHARED
+    _SHARED = (rules, table, source, recorded_at)
+    try:
+        prepared = _prepared(chunks, len(table) >= parallel_rows, jobs)
+        return _store_all(engine, rules, prepared, source, recorded_at, progress)
+    finally:
+        _SHARED = None
 
 
 def import_incoming(
@@ -98,32 +108,90 @@ def import_incoming(
 ) -> ImportResult:
     """Store converted events (from CRM exports) in chunks of whole leads."""
     ordered = sorted(incoming, key=lambda e: (e.lead_id, e.at))  # stable: source order kept
+    spans: list[tuple[int, int]] = []
+    for index, event in enumerate(ordered):
+        if spans and ordered[spans[-1][0]].lead_id == event.lead_id:
+            spans[-1] = (spans[-1][0], index + 1)
+        else:
+            spans.append((index, index + 1))
+    prepared = (
+        (rows.stop, prepare_new_leads(rules, ordered[rows.start : rows.stop], source, recorded_at))
+        for rows in chunk_ranges(spans)
+    )
+    return _store_all(engine, rules, prepared, source, recorded_at, progress)
+
+
+def _store_all(
+    engine: Engine,
+    rules: Rulebook,
+    prepared: Iterator[tuple[int, PreparedLeads]],
+    source: str,
+    recorded_at: int,
+    progress: Callable[[int], None] | None,
+) -> ImportResult:
+    """One transaction per chunk: its events stored, its leads' clocks brought up to date."""
     result = ImportResult()
-    start = 0
-    while start < len(ordered):
-        stop = min(start + CHUNK_ROWS, len(ordered))
-        while stop < len(ordered) and ordered[stop].lead_id == ordered[stop - 1].lead_id:
-            stop += 1
-        _store_chunk(engine, rules, ordered[start:stop], source, recorded_at, result)
+    for done, chunk in prepared:
+        with engine.begin() as connection:
+            stored = ingest_prepared(
+                connection, rules, chunk, source=source, recorded_at=recorded_at
+            )
+        result.accepted += stored.accepted
+        result.duplicates += stored.duplicates
+        result.leads += stored.leads
         if progress is not None:
-            progress(stop)
-        start = stop
+            progress(done)
     return result
 
 
-def _store_chunk(
-    engine: Engine,
-    rules: Rulebook,
-    events: list[IncomingEvent],
-    source: str,
-    recorded_at: int,
-    result: ImportResult,
-) -> None:
-    """One transaction: a chunk of whole leads stored, their clocks brought up to date."""
-    with engine.begin() as connection:
-        chunk: IngestResult = ingest(
-            connection, rules, events, source=source, recorded_at=recorded_at
+# What forked workers inherit: set before the pool starts, read by _prepare_rows.
+_SHARED: tuple[Rulebook, EventTable, str, int] | None = None
+
+
+def _prepare_rows(rows: range) -> tuple[int, PreparedLeads]:
+    assert _SHARED is not None
+    rules, table, source, recorded_at = _SHARED
+    incoming = [
+        IncomingEvent(lead_id, at, field, value, row_key(lead_id, at, field, value))
+        for lead_id, at, field, value in _rows(table, rows.start, rows.stop)
+    ]
+    return rows.stop, prepare_new_leads(rules, incoming, source, recorded_at)
+
+
+def _prepared(
+    chunks: Sequence[range], large: bool, jobs: int | None
+) -> Iterator[tuple[int, PreparedLeads]]:
+    """Each chunk prepared, in order; in forked workers when the table is large."""
+    jobs = default_jobs() if jobs is None else jobs
+    if (
+        jobs <= 1
+        or not large
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        yield from map(_prepare_rows, chunks)
+        return
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        # A bounded window: workers run ahead of the database, but not unboundedly.
+        pending: deque[AsyncResult[tuple[int, PreparedLeads]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_prepare_rows, (chunk,)))
+            if len(pending) > 2 * jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _rows(table: EventTable, first: int, last: int) -> list[tuple[str, int, str, str | None]]:
+    leads = table.lead[first:last].tolist()
+    ats = table.at[first:last].tolist()
+    fields = table.field[first:last].tolist()
+    values = table.value[first:last].tolist()
+    return [
+        (
+            table.lead_ids[lead],
+            at,
+            table.fields[field],
+            None if value < 0 else table.values[value],
         )
-    result.accepted += chunk.accepted
-    result.duplicates += chunk.duplicates
-    result.leads += chunk.leads
+        for lead, at, field, value in zip(leads, ats, fields, values, strict=True)
+    ]

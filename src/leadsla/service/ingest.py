@@ -9,19 +9,17 @@ events. Both paths run :meth:`LeadClocks.apply`, so they agree with
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, select, text, update
 
 from leadsla.core.clock import Change, LeadClocks, Timer, TimerKind, cycle_timers, judge
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
-from leadsla.store.bulk import insert_rows
-from leadsla.store.codec import cycle_facts, cycle_from_row
+from leadsla.store.bulk import insert_rows, listed
+from leadsla.store.codec import cycle_facts, cycle_from_row, encode_json
 from leadsla.store.tables import clock_cycles, events, leads
 
 # Keys looked up per query: well under every driver's bound-parameter limit.
@@ -108,18 +106,105 @@ def ingest(
     fresh = _drop_duplicates(connection, incoming, result)
     if not fresh:
         return result
-    insert_rows(
-        connection,
-        events,
-        ("lead_id", "at", "field", "value", "source", "key", "recorded_at"),
-        [(e.lead_id, e.at, e.field, e.value, source, e.key, recorded_at) for e in fresh],
-    )
+    _insert_events(connection, fresh, source, recorded_at)
     result.accepted = len(fresh)
     by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
     for e in fresh:
         by_lead[e.lead_id].append(e)
     refresh_leads(connection, rules, by_lead, result, recorded_at=recorded_at)
     return result
+
+
+EVENT_COLUMNS = ("lead_id", "at", "field", "value", "source", "key", "recorded_at")
+
+
+@dataclass
+class PreparedLeads:
+    """Whole leads' events with the rows they give if none of them is stored yet.
+
+    Built away from the database (in a forked worker on import, so everything is
+    plain tuples that pickle cheaply); the rows are used only when that
+    assumption holds, else the events take the normal path.
+    """
+
+    event_rows: list[tuple[object, ...]]  # EVENT_COLUMNS order
+    lead_ids: list[str]
+    keys: list[str]
+    lead_rows: list[tuple[object, ...]]
+    cycle_rows: list[tuple[object, ...]]
+    usable: bool  # False when the events repeat a key among themselves
+
+    def events(self) -> list[IncomingEvent]:
+        return [
+            IncomingEvent(lead, at, name, value, key)  # type: ignore[arg-type]
+            for lead, at, name, value, _source, key, _recorded in self.event_rows
+        ]
+
+
+def prepare_new_leads(
+    rules: Rulebook, incoming: Sequence[IncomingEvent], source: str, recorded_at: int
+) -> PreparedLeads:
+    """The rows ``ingest`` would write for these events if their leads were new."""
+    event_rows: list[tuple[object, ...]] = [
+        (e.lead_id, e.at, e.field, e.value, source, e.key, recorded_at) for e in incoming
+    ]
+    keys = [e.key for e in incoming if e.key is not None]
+    by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
+    for e in incoming:
+        by_lead[e.lead_id].append(e)
+    lead_ids = sorted(by_lead)
+    if len(set(keys)) != len(keys):
+        return PreparedLeads(event_rows, lead_ids, keys, [], [], usable=False)
+    lead_rows: list[tuple[object, ...]] = []
+    cycle_rows: list[tuple[object, ...]] = []
+    for lead_id in lead_ids:
+        arrivals = sorted(by_lead[lead_id], key=lambda e: e.at)  # stable: arrival order
+        state = advanced(rules, LeadClocks(lead_id), arrivals)
+        lead_rows.append(lead_values(state, len(arrivals), recorded_at))
+        cycle_rows.extend(cycle_values(rules, state, {}))
+    return PreparedLeads(event_rows, lead_ids, keys, lead_rows, cycle_rows, usable=True)
+
+
+def ingest_prepared(
+    connection: Connection,
+    rules: Rulebook,
+    prepared: PreparedLeads,
+    *,
+    source: str,
+    recorded_at: int,
+) -> IngestResult:
+    """``ingest`` for prepared leads: their rows written as they are when nothing of
+    them is stored yet (no key seen, no lead known), else the normal path."""
+    lead_ids = prepared.lead_ids
+    if prepared.usable and lead_ids:
+        _lock_leads(connection, lead_ids)
+        keys = prepared.keys
+        seen = keys and connection.execute(
+            select(events.c.key).where(events.c.key.in_(listed(connection, keys))).limit(1)
+        ).first()
+        stored_lead = select(leads.c.lead_id).where(
+            leads.c.lead_id.in_(listed(connection, lead_ids))
+        )
+        known = connection.execute(stored_lead.limit(1)).first()
+        if not seen and known is None:
+            insert_rows(connection, events, EVENT_COLUMNS, prepared.event_rows)
+            insert_rows(connection, leads, LEAD_COLUMNS, prepared.lead_rows)
+            insert_rows(connection, clock_cycles, CYCLE_COLUMNS, prepared.cycle_rows)
+            return IngestResult(accepted=len(prepared.event_rows), leads=len(lead_ids))
+    return ingest(
+        connection, rules, prepared.events(), source=source, recorded_at=recorded_at
+    )
+
+
+def _insert_events(
+    connection: Connection, stored: Sequence[IncomingEvent], source: str, recorded_at: int
+) -> None:
+    insert_rows(
+        connection,
+        events,
+        EVENT_COLUMNS,
+        [(e.lead_id, e.at, e.field, e.value, source, e.key, recorded_at) for e in stored],
+    )
 
 
 def _lock_leads(connection: Connection, lead_ids: Sequence[str]) -> None:
@@ -146,22 +231,9 @@ def _drop_duplicates(
     keys = [e.key for e in incoming if e.key is not None]
     stored: set[str] = set()
     unique_keys = list(dict.fromkeys(keys))
-    if connection.dialect.name == "postgresql" and unique_keys:
-        # One array parameter joined against the unique index: an IN list of hundreds of
-        # cast parameters made the planner scan the whole table (84 ms a query, profiled).
-        found = connection.execute(
-            text(
-                "SELECT e.key FROM unnest(CAST(:keys AS varchar[])) AS k(key) "
-                "JOIN events AS e ON e.key = k.key"
-            ),
-            {"keys": unique_keys},
-        )
-        stored.update(row[0] for row in found)
-    else:
-        for start in range(0, len(unique_keys), KEY_CHUNK):
-            chunk = unique_keys[start : start + KEY_CHUNK]
-            query = select(events.c.key).where(events.c.key.in_(chunk))
-            stored.update(connection.scalars(query))
+    if unique_keys:
+        query = select(events.c.key).where(events.c.key.in_(listed(connection, unique_keys)))
+        stored.update(connection.scalars(query))
     fresh: list[IncomingEvent] = []
     seen: set[str] = set()
     for e in incoming:
@@ -184,7 +256,8 @@ def refresh_leads(
 ) -> None:
     """Bring the stored clocks of these leads up to date with their new (stored) events."""
     lead_ids = sorted(new_events)
-    states = load_leads(connection, rules, lead_ids)
+    stored = load_stored(connection, rules, lead_ids)
+    states = dict(stored.states)
     replay_ids: list[str] = []
     for lead_id in lead_ids:
         state = states.get(lead_id)
@@ -192,15 +265,24 @@ def refresh_leads(
         if state is not None and (state.last_at is None or arrivals[0].at <= state.last_at):
             replay_ids.append(lead_id)
             continue
-        clocks = state or LeadClocks(lead_id)
-        for at, changes in _instants((e.at, e.field, e.value) for e in arrivals):
-            clocks.apply(rules, at, changes)
-        states[lead_id] = clocks
+        states[lead_id] = advanced(rules, state or LeadClocks(lead_id), arrivals)
     for lead_id, clocks in replay_leads(connection, rules, replay_ids).items():
         states[lead_id] = clocks
     result.replayed += len(replay_ids)
     result.leads += len(lead_ids)
-    save_leads(connection, rules, [states[i] for i in lead_ids], recorded_at=recorded_at)
+    added = {lead_id: len(new_events[lead_id]) for lead_id in lead_ids}
+    save_leads(
+        connection, rules, [states[i] for i in lead_ids], stored, added, recorded_at=recorded_at
+    )
+
+
+def advanced(
+    rules: Rulebook, clocks: LeadClocks, arrivals: Sequence[IncomingEvent]
+) -> LeadClocks:
+    """``clocks`` moved through later events (sorted by instant, arrival order kept)."""
+    for at, changes in _instants((e.at, e.field, e.value) for e in arrivals):
+        clocks.apply(rules, at, changes)
+    return clocks
 
 
 def _instants(rows: Iterable[tuple[int, str, str | None]]) -> list[tuple[int, list[Change]]]:
@@ -214,127 +296,159 @@ def _instants(rows: Iterable[tuple[int, str, str | None]]) -> list[tuple[int, li
     return grouped
 
 
+@dataclass
+class StoredLeads:
+    """What the database holds of some leads before a batch touches them."""
+
+    states: dict[str, LeadClocks] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)  # events stored per lead
+    # How far the worker has handled each cycle's timers: kept across rewrites.
+    done_until: dict[tuple[str, str, int], int] = field(default_factory=dict)
+
+
+def load_stored(connection: Connection, rules: Rulebook, lead_ids: Sequence[str]) -> StoredLeads:
+    """The stored state of these leads (fields and cycles), as the core's objects."""
+    stored = StoredLeads()
+    if not lead_ids:
+        return stored
+    for row in connection.execute(
+        select(leads).where(leads.c.lead_id.in_(listed(connection, lead_ids)))
+    ):
+        stored.states[row.lead_id] = LeadClocks(
+            row.lead_id, fields=dict(row.fields), grade=row.grade, last_at=row.last_at
+        )
+        stored.events[row.lead_id] = row.events
+    query = (
+        select(clock_cycles)
+        .where(clock_cycles.c.lead_id.in_(listed(connection, lead_ids)))
+        .order_by(clock_cycles.c.lead_id, clock_cycles.c.policy, clock_cycles.c.cycle)
+    )
+    for row in connection.execute(query):
+        state = stored.states.get(row.lead_id)
+        if state is not None:
+            state.cycles.setdefault(row.policy, []).append(cycle_from_row(row))
+        if row.timers_done_until is not None:
+            stored.done_until[(row.lead_id, row.policy, row.cycle)] = row.timers_done_until
+    return stored
+
+
 def load_leads(
     connection: Connection, rules: Rulebook, lead_ids: Sequence[str]
 ) -> dict[str, LeadClocks]:
     """The stored state of these leads (fields and cycles), as the core's objects."""
-    states: dict[str, LeadClocks] = {}
-    for start in range(0, len(lead_ids), KEY_CHUNK):
-        chunk = list(lead_ids[start : start + KEY_CHUNK])
-        for row in connection.execute(select(leads).where(leads.c.lead_id.in_(chunk))):
-            states[row.lead_id] = LeadClocks(
-                row.lead_id, fields=dict(row.fields), grade=row.grade, last_at=row.last_at
-            )
-        query = (
-            select(clock_cycles)
-            .where(clock_cycles.c.lead_id.in_(chunk))
-            .order_by(clock_cycles.c.lead_id, clock_cycles.c.policy, clock_cycles.c.cycle)
-        )
-        for row in connection.execute(query):
-            state = states.get(row.lead_id)
-            if state is not None:
-                state.cycles.setdefault(row.policy, []).append(cycle_from_row(row))
-    return states
+    return load_stored(connection, rules, lead_ids).states
 
 
 def replay_leads(
     connection: Connection, rules: Rulebook, lead_ids: Sequence[str], until: int | None = None
 ) -> dict[str, LeadClocks]:
     """Rebuild leads from their stored events (up to ``until``), in (at, arrival) order."""
+    if not lead_ids:
+        return {}
+    query = select(events.c.lead_id, events.c.at, events.c.field, events.c.value).where(
+        events.c.lead_id.in_(listed(connection, lead_ids))
+    )
+    if until is not None:
+        query = query.where(events.c.at <= until)
+    query = query.order_by(events.c.lead_id, events.c.at, events.c.seq)
+    rows_by_lead: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for row in connection.execute(query):
+        rows_by_lead[row.lead_id].append((row.at, row.field, row.value))
     rebuilt: dict[str, LeadClocks] = {}
-    for start in range(0, len(lead_ids), KEY_CHUNK):
-        chunk = list(lead_ids[start : start + KEY_CHUNK])
-        query = select(events.c.lead_id, events.c.at, events.c.field, events.c.value).where(
-            events.c.lead_id.in_(chunk)
-        )
-        if until is not None:
-            query = query.where(events.c.at <= until)
-        query = query.order_by(events.c.lead_id, events.c.at, events.c.seq)
-        rows_by_lead: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
-        for row in connection.execute(query):
-            rows_by_lead[row.lead_id].append((row.at, row.field, row.value))
-        for lead_id in chunk:
-            clocks = LeadClocks(lead_id)
-            for at, changes in _instants(rows_by_lead.get(lead_id, [])):
-                clocks.apply(rules, at, changes)
-            rebuilt[lead_id] = clocks
+    for lead_id in lead_ids:
+        clocks = LeadClocks(lead_id)
+        for at, changes in _instants(rows_by_lead.get(lead_id, [])):
+            clocks.apply(rules, at, changes)
+        rebuilt[lead_id] = clocks
     return rebuilt
 
 
+LEAD_COLUMNS = ("lead_id", "fields", "status", "owner", "grade", "last_at", "events", "updated_at")
+
+
 def save_leads(
-    connection: Connection, rules: Rulebook, states: Sequence[LeadClocks], *, recorded_at: int
+    connection: Connection,
+    rules: Rulebook,
+    states: Sequence[LeadClocks],
+    stored: StoredLeads,
+    added: Mapping[str, int],
+    *,
+    recorded_at: int,
 ) -> None:
-    """Write the leads' current fields and every cycle with its derived figures."""
+    """Write the leads' current fields and every cycle with its derived figures.
+
+    ``stored`` is what :func:`load_stored` read before the batch; ``added`` counts
+    the events the batch stored per lead.
+    """
     if not states:
         return
-    ids = [s.lead_id for s in states]
-    counts: dict[str, int] = dict(
+    fresh_rows: list[tuple[object, ...]] = []
+    updates: list[dict[str, object]] = []
+    for s in states:
+        count = stored.events.get(s.lead_id, 0) + added.get(s.lead_id, 0)
+        values = lead_values(s, count, recorded_at)
+        if s.lead_id in stored.states:
+            update_row: dict[str, object] = dict(zip(LEAD_COLUMNS[1:], values[1:], strict=True))
+            update_row["fields"] = s.fields
+            update_row["key_lead_id"] = s.lead_id
+            updates.append(update_row)
+        else:
+            fresh_rows.append(values)
+    insert_rows(connection, leads, LEAD_COLUMNS, fresh_rows)
+    if updates:
         connection.execute(
-            select(events.c.lead_id, func.count())
-            .where(events.c.lead_id.in_(ids))
-            .group_by(events.c.lead_id)
-        ).all()
-    )
-    existing = set(connection.scalars(select(leads.c.lead_id).where(leads.c.lead_id.in_(ids))))
-    rows = [
-        {
-            "lead_id": s.lead_id,
-            "fields": s.fields,
-            "status": s.status,
-            "owner": s.owner,
-            "grade": s.grade,
-            "last_at": s.last_at if s.last_at is not None else 0,
-            "events": counts.get(s.lead_id, 0),
-            "updated_at": recorded_at,
-        }
-        for s in states
-    ]
-    columns = ("lead_id", "fields", "status", "owner", "grade", "last_at", "events", "updated_at")
-    insert_rows(
-        connection,
-        leads,
-        columns,
-        [
-            tuple(json.dumps(r[c]) if c == "fields" else r[c] for c in columns)
-            for r in rows
-            if r["lead_id"] not in existing
-        ],
-    )
-    for r in rows:
-        if r["lead_id"] in existing:
-            connection.execute(update(leads).where(leads.c.lead_id == r["lead_id"]).values(**r))
-    done_until = {
-        (row.lead_id, row.policy, row.cycle): row.timers_done_until
-        for row in connection.execute(
-            select(
-                clock_cycles.c.lead_id,
-                clock_cycles.c.policy,
-                clock_cycles.c.cycle,
-                clock_cycles.c.timers_done_until,
-            ).where(clock_cycles.c.lead_id.in_(ids), clock_cycles.c.timers_done_until.is_not(None))
+            update(leads).where(leads.c.lead_id == bindparam("key_lead_id")), updates
         )
-    }
-    connection.execute(delete(clock_cycles).where(clock_cycles.c.lead_id.in_(ids)))
-    cycle_columns = tuple(c.name for c in clock_cycles.columns)
+        known = [s.lead_id for s in states if s.lead_id in stored.states]
+        connection.execute(
+            delete(clock_cycles).where(clock_cycles.c.lead_id.in_(listed(connection, known)))
+        )
     insert_rows(
         connection,
         clock_cycles,
-        cycle_columns,
-        [
-            tuple(json.dumps(row[c]) if c == "facts" else row[c] for c in cycle_columns)
-            for s in states
-            for row in _cycle_rows(rules, s, done_until)
-        ],
+        CYCLE_COLUMNS,
+        [row for s in states for row in cycle_values(rules, s, stored.done_until)],
     )
 
 
-def _cycle_rows(
+def lead_values(state: LeadClocks, events_stored: int, recorded_at: int) -> tuple[object, ...]:
+    """A ``leads`` row in :data:`LEAD_COLUMNS` order, JSON already encoded."""
+    return (
+        state.lead_id,
+        encode_json(state.fields),
+        state.status,
+        state.owner,
+        state.grade,
+        state.last_at if state.last_at is not None else 0,
+        events_stored,
+        recorded_at,
+    )
+
+
+CYCLE_COLUMNS = (
+    "lead_id",
+    "policy",
+    "cycle",
+    "calendar",
+    "started_at",
+    "stopped_at",
+    "open",
+    "due_at",
+    "breach_at",
+    "next_timer_at",
+    "facts",
+    "timers_done_until",
+)
+
+
+def cycle_values(
     rules: Rulebook,
     state: LeadClocks,
     done_until: Mapping[tuple[str, str, int], int | None],
-) -> list[dict[str, Any]]:
+) -> list[tuple[object, ...]]:
+    """The lead's ``clock_cycles`` rows in :data:`CYCLE_COLUMNS` order, JSON encoded."""
     policies = {p.name: p for p in rules.policies}
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[object, ...]] = []
     last = state.last_at or 0
     for name, cycles in state.cycles.items():
         policy = policies.get(name)
@@ -359,20 +473,20 @@ def _cycle_rows(
                 timers = [t for t in cycle_timers(rules, policy, cycle) if t.at < cycle.stopped_at]
                 next_timer = next_timer_after(timers, done)
             rows.append(
-                {
-                    "lead_id": state.lead_id,
-                    "policy": name,
-                    "cycle": cycle.number,
-                    "calendar": cycle.calendar,
-                    "started_at": cycle.started_at,
-                    "stopped_at": cycle.stopped_at,
-                    "open": 1 if cycle.stopped_at is None else 0,
-                    "due_at": due_at,
-                    "breach_at": breach_at,
-                    "next_timer_at": next_timer,
-                    "facts": cycle_facts(cycle),
-                    "timers_done_until": done,
-                }
+                (
+                    state.lead_id,
+                    name,
+                    cycle.number,
+                    cycle.calendar,
+                    cycle.started_at,
+                    cycle.stopped_at,
+                    1 if cycle.stopped_at is None else 0,
+                    due_at,
+                    breach_at,
+                    next_timer,
+                    encode_json(cycle_facts(cycle)),
+                    done,
+                )
             )
     return rows
 

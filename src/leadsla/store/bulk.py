@@ -8,10 +8,11 @@ PostgreSQL the rows go through ``COPY``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, String, Table, TextualSelect, bindparam, column, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -53,3 +54,22 @@ def insert_ignoring_duplicates(
     dialect = connection.dialect.name
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     connection.execute(insert.on_conflict_do_nothing(), list(rows))
+
+
+def listed(connection: Connection, values: Sequence[str]) -> TextualSelect:
+    """A subquery over ``values`` sent as one parameter, for ``column.in_(listed(...))``.
+
+    An ``IN`` list of thousands of bound parameters costs more to compile than to
+    run (profiled on the import path), and PostgreSQL planned such lists as a
+    scan of the whole table. One array (PostgreSQL) or JSON text (SQLite) does
+    neither, and has no bound-parameter limit.
+    """
+    if connection.dialect.name == "postgresql":
+        clause = text("SELECT unnest(CAST(:values AS text[])) AS value").bindparams(
+            bindparam("values", list(values), unique=True)
+        )
+    else:
+        clause = text("SELECT value FROM json_each(:values)").bindparams(
+            bindparam("values", json.dumps(list(values)), unique=True)
+        )
+    return clause.columns(column("value", String))

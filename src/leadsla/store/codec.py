@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from leadsla.core.clock import Cycle
+
+
+def encode_json(value: Any) -> str:
+    """JSON text for a JSON column written directly (see ``store.bulk``)."""
+    return orjson.dumps(value).decode()
 
 
 def cycle_facts(cycle: Cycle) -> dict[str, Any]:

@@ -41,8 +41,14 @@ def database_url(option: str | None) -> str:
     return url
 
 
-def connect(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
+def connect(url: str, *, bulk: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout.
+
+    ``bulk`` (an import) lets SQLite's write-ahead log grow before it is copied
+    into the database, instead of every ~4 MB: index pages that many chunks touch
+    are then written once (halved an import's database time, measured). Call
+    :func:`checkpoint` at the end.
+    """
     parsed = make_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -52,6 +58,8 @@ def connect(url: str) -> Engine:
     engine = create_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        if bulk:
+            event.listen(engine, "connect", _sqlite_bulk_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
@@ -70,7 +78,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of large tables stay hot
     cursor.close()
+
+
+def _sqlite_bulk_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=100000")
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the database file and empty it."""
+    if engine.dialect.name == "sqlite":
+        # Outside any transaction: a checkpoint cannot run inside one.
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
@@ -101,10 +125,10 @@ def head_revision() -> str:
     return head
 
 
-def open_database(url: str, *, create: bool = True) -> Engine:
+def open_database(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
     """Connect, and migrate a new or old database when ``create`` (``serve``, ``import``)."""
     try:
-        engine = connect(url)
+        engine = connect(url, bulk=bulk)
         revision = current_revision(engine)
     except Exception as exc:  # the driver's own errors vary; all mean "cannot reach it"
         raise DatabaseError(f"cannot open database {_shown(url)}: {_first_line(exc)}") from exc
