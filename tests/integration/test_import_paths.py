@@ -8,6 +8,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -174,3 +175,64 @@ def test_a_row_repeated_in_the_file_is_stored_once(engines: Engine, rules: Ruleb
         cycles = connection.execute(select(clock_cycles.c.lead_id)).all()
     assert sorted(stored) == [("D1", 2), ("D2", 1)]
     assert sorted(c.lead_id for c in cycles) == ["D1", "D2"]
+
+
+def test_keys_of_an_older_import_are_rewritten_and_still_match(
+    database_url: str, rules: Rulebook
+) -> None:
+    """A database from revision 0002 (keys ``row:<hash>``) upgraded: the same file again
+    stores nothing."""
+    from alembic import command
+
+    from leadsla.store.database import _alembic_config, connect, upgrade
+
+    engine = connect(database_url)
+    config = _alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    text = (
+        "lead_id,at,field,value\n"
+        "K1,2026-03-02T09:00:00-05:00,grade,A\n"
+        "K1,2026-03-02T09:00:00-05:00,status,New\n"
+        "K2,2026-03-02T10:00:00-05:00,status,New\n"
+    )
+    table = history_table(rules, text)
+    with engine.begin() as connection:
+        for lead_id, start, stop in table.lead_slices():
+            for row in range(start, stop):
+                at = int(table.at[row])
+                field = table.fields[table.field[row]]
+                value = table.values[int(table.value[row])]
+                content = "\x1f".join((lead_id, str(at), field, value))
+                old_key = "row:" + hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
+                connection.execute(
+                    events.insert().values(
+                        lead_id=lead_id,
+                        at=at,
+                        field=field,
+                        value=value,
+                        source="import:old.csv",
+                        key=old_key,
+                        recorded_at=RECORDED,
+                    )
+                )
+        connection.execute(
+            events.insert().values(
+                lead_id="K3",
+                at=RECORDED,
+                field="status",
+                value="New",
+                source="api",
+                key="api:x1",
+                recorded_at=RECORDED,
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        keys = sorted(connection.scalars(select(events.c.key)))
+    assert keys[0] == "api:x1"
+    assert [k.split(" ")[0] for k in keys[1:]] == ["row:K1", "row:K1", "row:K2"]
+    again = import_table(engine, rules, table, source="import:old.csv", recorded_at=RECORDED)
+    assert (again.accepted, again.duplicates) == (0, 3)
+    engine.dispose()

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsla.config import build_rulebook, load_config
-from leadsla.core.clock import judge_lead
+from leadsla.core.clock import TimerKind, cycle_timers, judge_lead, timers_before_stop
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import read_events
 from leadsla.core.live import LiveLead
@@ -95,3 +95,52 @@ def test_late_event_replays_the_lead() -> None:
     assert follow_up.state.value == "met"
     assert follow_up.owner == "r3"
     assert qualification.policy == "qualification"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=histories())
+def test_the_shortcut_for_stopped_cycles_loses_no_timer(
+    rows: list[tuple[str, int, str, str]],
+) -> None:
+    """``timers_before_stop`` skips calendar work for cycles stopped early; it must give
+    exactly the warnings and steps ``cycle_timers`` gives before the stop."""
+    policies = {p.name: p for p in RULES.policies}
+    by_lead: dict[str, LiveLead] = {}
+    for lead, at, name, value in sorted(rows, key=lambda r: (r[0], r[1])):
+        by_lead.setdefault(lead, LiveLead(lead)).add(RULES, at, name, value or None)
+    for state in by_lead.values():
+        for name, cycles in state.clocks.cycles.items():
+            for cycle in cycles:
+                if cycle.stopped_at is None:
+                    continue
+                full = [
+                    t
+                    for t in cycle_timers(RULES, policies[name], cycle)
+                    if t.kind is not TimerKind.BREACH and t.at < cycle.stopped_at
+                ]
+                assert timers_before_stop(RULES, policies[name], cycle) == full
+
+
+def test_the_shortcut_holds_on_a_grid_of_starts_and_stops() -> None:
+    """Starts every 3 hours over a week (weekend and holidays included), stops 1 to 80
+    hours later, grades A and B: cycles on both sides of the earliest warning."""
+    policies = {p.name: p for p in RULES.policies}
+    hour = 60 * MINUTE
+    checked = with_timers = 0
+    for start in range(0, 7 * 24, 3):
+        for grade in ("A", "B"):
+            for stop in range(1, 81):
+                lead = LiveLead("G")
+                lead.add(RULES, BASE + start * hour, "grade", grade)
+                lead.add(RULES, BASE + start * hour, "status", "New")
+                lead.add(RULES, BASE + (start + stop) * hour, "status", "Contacted")
+                (cycle,) = lead.clocks.cycles["follow_up"]
+                full = [
+                    t
+                    for t in cycle_timers(RULES, policies["follow_up"], cycle)
+                    if t.kind is not TimerKind.BREACH and t.at < (cycle.stopped_at or 0)
+                ]
+                assert timers_before_stop(RULES, policies["follow_up"], cycle) == full
+                checked += 1
+                with_timers += bool(full)
+    assert checked == 56 * 2 * 80 and 0 < with_timers < checked

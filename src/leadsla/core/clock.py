@@ -420,6 +420,37 @@ def cycle_timers(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
     return timers
 
 
+def timers_before_stop(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
+    """Rule 8 for a stopped cycle: the warnings and steps that fell before its stop.
+
+    Accrued time never runs faster than the wall clock, so a cycle stopped sooner
+    after its start than its earliest possible warning or step has none; most
+    cycles of a history are such, and skip the calendar work.
+    """
+    stopped_at = cycle.stopped_at
+    assert stopped_at is not None
+    if not policy.escalate and policy.warn_at is None:
+        return []
+    if stopped_at - cycle.started_at <= _earliest_timer_amount(rules, policy, cycle):
+        return []
+    return [
+        t
+        for t in cycle_timers(rules, policy, cycle)
+        if t.kind is not TimerKind.BREACH and t.at < stopped_at
+    ]
+
+
+def _earliest_timer_amount(rules: Rulebook, policy: Policy, cycle: Cycle) -> int:
+    plan = plan_for(rules, policy, cycle.calendar)
+    amounts = [amount for _measure, amount in plan.steps]
+    if policy.warn_at is not None:
+        for _since, grade in cycle.grades:
+            target = plan.target(grade)
+            if target is not None and grade not in policy.optional:
+                amounts.append(round(target[1] * policy.warn_at))
+    return min(amounts, default=0)
+
+
 def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
     """Rule 6 and 9: the cycle's state, deadline and owner at the instant ``as_of``.
 

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, bindparam, delete, select, text, update
 
-from leadsla.core.clock import Change, LeadClocks, Timer, TimerKind, cycle_timers, judge
+from leadsla.core.clock import (
+    Change,
+    LeadClocks,
+    Timer,
+    TimerKind,
+    cycle_timers,
+    judge,
+    timers_before_stop,
+)
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
 from leadsla.store.bulk import insert_rows, listed
@@ -467,11 +475,10 @@ def cycle_values(
                 breach = [t.at for t in timers if t.kind is TimerKind.BREACH]
                 breach_at = breach[0] if breach else None
                 next_timer = next_timer_after(timers, done)
-            elif policy.escalate or policy.warn_at is not None:
+            else:
                 # Steps that fell before the stop still fired (rule 8): the worker must
                 # record them, sent or (when found too late) skipped.
-                timers = [t for t in cycle_timers(rules, policy, cycle) if t.at < cycle.stopped_at]
-                next_timer = next_timer_after(timers, done)
+                next_timer = next_timer_after(timers_before_stop(rules, policy, cycle), done)
             rows.append(
                 (
                     state.lead_id,
