@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from leadsla.core.clock import (
     Change,
@@ -224,13 +224,9 @@ def _lock_leads(connection: Connection, lead_ids: Sequence[str]) -> None:
     if connection.dialect.name != "postgresql":
         return
     if lead_ids:
-        connection.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtext(id)) "
-                "FROM unnest(CAST(:ids AS text[])) AS t(id) ORDER BY id"
-            ),
-            {"ids": list(lead_ids)},
-        )
+        ids = listed(connection, lead_ids).subquery()
+        locks = select(func.pg_advisory_xact_lock(func.hashtext(ids.c.value)))
+        connection.execute(locks.select_from(ids).order_by(ids.c.value))
 
 
 def _drop_duplicates(
