@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
+import numpy as np
 import yaml
 
 from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instant
+from leadsla.core.timestamps import format_instants
 
 MICROS_PER_SECOND = 1_000_000
 MINUTE = 60 * MICROS_PER_SECOND
@@ -278,13 +279,18 @@ def write_company_history(
         written.append(lead)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["lead_id", "at", "field", "value"])
-    count = 0
-    for lead in written:
-        for at, name, value in sorted(lead.rows, key=lambda row: row[0]):
-            if at <= end:
-                writer.writerow([lead.id, format_instant(at, zone), name, value])
-                count += 1
-    return HistoryStats(len(written), count, start, end)
+    kept = [
+        (lead.id, at, name, value)
+        for lead in written
+        for at, name, value in sorted(lead.rows, key=lambda row: row[0])
+        if at <= end
+    ]
+    stamps = format_instants(np.array([row[1] for row in kept], dtype=np.int64), zone)
+    writer.writerows(
+        (lead_id, stamp, name, value)
+        for (lead_id, _at, name, value), stamp in zip(kept, stamps, strict=True)
+    )
+    return HistoryStats(len(written), len(kept), start, end)
 
 
 def _arrival_instants(
@@ -298,8 +304,8 @@ def _arrival_instants(
     """(instant, team, campaign) per lead, sorted by instant."""
     days = (end - start) // DAY
     first_day = datetime.fromtimestamp(start / MICROS_PER_SECOND, UTC).date()
-    event_day = first_day + timedelta(days=round(days * 0.35))
-    webinar_day = first_day + timedelta(days=round(days * 0.7))
+    event_day = _next_weekday(first_day + timedelta(days=round(days * 0.35)), 1)  # a Tuesday
+    webinar_day = _next_weekday(first_day + timedelta(days=round(days * 0.7)), 3)  # a Thursday
     weights: list[float] = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
@@ -331,6 +337,10 @@ def _arrival_instants(
             result.append((at, team, campaign))
     result.sort(key=lambda item: item[0])
     return result
+
+
+def _next_weekday(day: date, weekday: int) -> date:
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
 
 
 def _one_lead(

@@ -10,9 +10,11 @@ from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import read_events
 from leadsla.demo_company import company_config, config_yaml, demo_company, write_company_history
 from leadsla.service.imports import ImportResult, import_table
+from leadsla.service.timers import fire_due_timers
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
 
+FIRE_BATCH = 1000
 # (role, name, rep, team) of the tokens the demo prints.
 DEMO_LOGINS = (
     ("admin", "demo admin", None, None),
@@ -36,7 +38,8 @@ def prepare_demo(
     directory: Path, *, now: int, seed: int = 1, leads: int = 3000, months: int = 6
 ) -> DemoSetup:
     """Write ``leadsla.yaml`` and ``events.csv`` in ``directory``, import them into a fresh
-    ``leadsla.db`` there (an older demo database is replaced) and create the demo's tokens."""
+    ``leadsla.db`` there (an older demo database is replaced), record the reminders and
+    escalations due by ``now`` as the worker would, and create the demo's tokens."""
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "leadsla.yaml"
     config_path.write_text(config_yaml(company_config(demo_company())), encoding="utf-8")
@@ -59,6 +62,12 @@ def prepare_demo(
     imported = import_table(
         engine, rules, table.sorted(), source="import:events.csv", recorded_at=now
     )
+    max_delay = config.notifications.max_delay.micros()
+    while True:  # what the worker would have recorded by now (old steps: skipped)
+        with engine.begin() as connection:
+            fired = fire_due_timers(connection, rules, now, max_delay=max_delay, limit=FIRE_BATCH)
+        if fired.cycles < FIRE_BATCH:
+            break
     tokens: dict[str, str] = {}
     with engine.begin() as connection:
         for role, name, rep, team in DEMO_LOGINS:
