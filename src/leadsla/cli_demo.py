@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import mailbox
+import socket
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from leadsla.config import build_rulebook, load_config
 from leadsla.demo_company import (
+    DEFAULT_SMTP_PORT,
     company_config,
     config_yaml,
     demo_company,
@@ -67,9 +69,16 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """The demo company in a SQLite file, its logins, then the dashboard and the worker."""
+        mail = start_mail_catcher(directory / "mail") if serve else None
         err.print(f"leadsla: preparing the demo company in {directory}/ …", markup=False)
         try:
-            setup = prepare_demo(directory, now=today_end(now_micros()), seed=seed, leads=size)
+            setup = prepare_demo(
+                directory,
+                now=today_end(now_micros()),
+                seed=seed,
+                leads=size,
+                smtp_port=mail[1] if mail else DEFAULT_SMTP_PORT,
+            )
         except OSError as exc:
             fail(f"--dir: {directory}: {exc.strerror or exc}")
         err.print(
@@ -84,26 +93,48 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"(also in {setup.directory / 'tokens.txt'})")
         if not serve:
             return
+        if mail is not None:
+            typer.echo(f"Reminders and escalations are mailed to the Maildir {directory / 'mail'}")
+        else:
+            err.print("leadsla: aiosmtpd is not installed: emails will fail", markup=False)
         import uvicorn
 
         from leadsla.api.app import create_app
-
-        config = load_config(setup.config)
-        rules = build_rulebook(config)
+        from leadsla.cli import worker
         from leadsla.store.database import open_database
 
+        config = load_config(setup.config)
         engine = open_database(setup.database_url)
-        common = ["--config", str(setup.config), "--database", setup.database_url]
-        worker = subprocess.Popen(
-            [sys.executable, "-c", "from leadsla.cli import main; main()", "worker", *common]
-        )
+        threading.Thread(
+            target=worker,
+            kwargs={"config": setup.config, "database": setup.database_url},
+            name="leadsla-worker",
+            daemon=True,  # ends with the server
+        ).start()
         try:
             uvicorn.run(
-                create_app(rules, engine, now_micros, config=config),
+                create_app(build_rulebook(config), engine, now_micros, config=config),
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",
             )
         finally:
-            worker.terminate()
-            worker.wait(timeout=10)
+            if mail is not None:
+                mail[0].stop()
+
+
+def start_mail_catcher(maildir: Path) -> tuple[Any, int] | None:
+    """A local SMTP server filing every email in a Maildir (aiosmtpd, from the dev extras)."""
+    try:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Mailbox
+    except ImportError:
+        return None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    maildir.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(maildir, create=True)  # new/, cur/ and tmp/
+    controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port

@@ -57,6 +57,7 @@ TITLES = ("VP Operations", "Director of IT", "Analyst", "CFO", "Office Manager",
 # (upper bound of the time to first touch in minutes, factor on the chance of an opportunity)
 RESPONSE_DECAY = ((5, 1.0), (30, 0.7), (60, 0.55), (240, 0.4), (1440, 0.3), (math.inf, 0.2))
 OPPORTUNITY_BASE = {"A": 0.55, "B": 0.35, "C": 0.15}
+DEFAULT_SMTP_PORT = 8025
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def demo_company() -> DemoCompany:
     return DemoCompany(teams=teams, reps=reps)
 
 
-def company_config(company: DemoCompany, *, smtp_port: int = 8025) -> dict[str, Any]:
+def company_config(company: DemoCompany, *, smtp_port: int = DEFAULT_SMTP_PORT) -> dict[str, Any]:
     """The company's ``leadsla.yaml`` as a mapping (dump it with :func:`config_yaml`)."""
     domain = "northwind.example"
     calendars: dict[str, Any] = {}

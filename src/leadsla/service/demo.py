@@ -8,7 +8,13 @@ from pathlib import Path
 
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import read_events
-from leadsla.demo_company import company_config, config_yaml, demo_company, write_company_history
+from leadsla.demo_company import (
+    DEFAULT_SMTP_PORT,
+    company_config,
+    config_yaml,
+    demo_company,
+    write_company_history,
+)
 from leadsla.service.imports import ImportResult, import_table
 from leadsla.service.timers import fire_due_timers
 from leadsla.service.tokens import create_token
@@ -35,14 +41,21 @@ class DemoSetup:
 
 
 def prepare_demo(
-    directory: Path, *, now: int, seed: int = 1, leads: int = 3000, months: int = 6
+    directory: Path,
+    *,
+    now: int,
+    seed: int = 1,
+    leads: int = 3000,
+    months: int = 6,
+    smtp_port: int = DEFAULT_SMTP_PORT,
 ) -> DemoSetup:
     """Write ``leadsla.yaml`` and ``events.csv`` in ``directory``, import them into a fresh
     ``leadsla.db`` there (an older demo database is replaced), record the reminders and
     escalations due by ``now`` as the worker would, and create the demo's tokens."""
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "leadsla.yaml"
-    config_path.write_text(config_yaml(company_config(demo_company())), encoding="utf-8")
+    company = company_config(demo_company(), smtp_port=smtp_port)
+    config_path.write_text(config_yaml(company), encoding="utf-8")
     events_path = directory / "events.csv"
     with events_path.open("w", encoding="utf-8", newline="") as out:
         write_company_history(out, seed=seed, leads=leads, months=months, end=now)
