@@ -93,6 +93,7 @@ def web_router(
     pages.filters["span"] = business_span
     pages.filters["num"] = number
     pages.filters["hms"] = countdown_text
+    pages.filters["when"] = readable_instant
     zone = rules.calendars[rules.default_calendar].zone
 
     def sign(token: str) -> str:
@@ -446,3 +447,12 @@ def countdown_text(seconds: int) -> str:
         return "due now"
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def readable_instant(text: str | None) -> str:
+    """An API instant (ISO 8601 with offset) as ``Wed 4 Mar 2026 10:30 (UTC-05:00)``."""
+    if not text:
+        return ""
+    moment = datetime.fromisoformat(text)
+    offset = text[19:] if len(text) > 19 else ""
+    return f"{moment:%a} {moment.day} {moment:%b %Y %H:%M} (UTC{offset})"
