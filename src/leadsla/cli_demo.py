@@ -69,6 +69,8 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """The demo company in a SQLite file, its logins, then the dashboard and the worker."""
+        if serve and not port_free(port):
+            fail(f"--port: 127.0.0.1:{port} is in use; choose another with --port")
         mail = start_mail_catcher(directory / "mail") if serve else None
         err.print(f"leadsla: preparing the demo company in {directory}/ …", markup=False)
         try:
@@ -121,6 +123,15 @@ def register(app: typer.Typer) -> None:
         finally:
             if mail is not None:
                 mail[0].stop()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def start_mail_catcher(maildir: Path) -> tuple[Any, int] | None:

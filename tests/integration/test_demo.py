@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import statistics
 import subprocess
 import sys
@@ -146,3 +147,19 @@ def test_demo_no_serve_prepares_config_database_and_logins(tmp_path: Path) -> No
     assert admin is not None and admin.role is Role.ADMIN
     assert maya is not None and maya.rep == "maya"
     assert leads == 60
+
+
+def test_demo_refuses_a_port_in_use_before_preparing_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [LEADSLA, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"leadsla: error: --port: 127.0.0.1:{port} is in use; choose another with --port\n"
+    )
+    assert not (tmp_path / "demo").exists()
