@@ -157,6 +157,7 @@ def test_overview_figures_are_the_apis(browser: Any, site: Site) -> None:
     assert page.locator("svg[role=img]").count() >= 2
     shoot(page, "overview")
     page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
     shoot(page, "overview-phone")
     page.close()
 
@@ -182,6 +183,9 @@ def test_at_risk_to_the_lead_page(browser: Any, site: Site) -> None:
     assert ticking.inner_text() != before[0]
     assert waiting.inner_text() == before[1]
     shoot(page, "at-risk")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_label("Grade").select_option("A")
     page.get_by_role("button", name="Filter").click()
