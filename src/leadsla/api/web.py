@@ -43,6 +43,7 @@ MICROS_PER_HOUR = 3600 * MICROS_PER_SECOND
 AT_RISK_CHOICES = (4, 8, 16, 40)
 AT_RISK_DEFAULT = 8
 AT_RISK_LIMIT = 200
+COUNT_LIMIT = 1000  # the overview counts up to this many leads (the API's page size)
 # Keys the lead detail carries once qualification and routing (issue 5) land.
 SCORE_KEYS = ("score_explanation", "explanation")
 ASSIGNMENT_KEYS = ("assignment_reason", "assignment")
@@ -180,11 +181,11 @@ def web_router(
         with engine.connect() as connection:
             at_risk = lead_list(
                 connection, rules, now, scope=scope,
-                at_risk_within=AT_RISK_DEFAULT * MICROS_PER_HOUR, limit=1000,
+                at_risk_within=AT_RISK_DEFAULT * MICROS_PER_HOUR, limit=COUNT_LIMIT,
             )  # fmt: skip
             overdue = lead_list(
                 connection, rules, now, scope=scope, status=first_open_status(rules),
-                breached=True, limit=1000,
+                breached=True, limit=COUNT_LIMIT,
             )  # fmt: skip
         report = report_for(caller, now)
         this_month = month_label(now, zone)
@@ -202,6 +203,7 @@ def web_router(
             at_risk=len(at_risk),
             at_risk_hours=AT_RISK_DEFAULT,
             overdue=len(overdue),
+            count_limit=COUNT_LIMIT,
             now=format_instant(now, zone),
         )
 
@@ -212,14 +214,14 @@ def web_router(
         team: str = "",
         owner: str = "",
         grade: str = "",
-        hours: int = AT_RISK_DEFAULT,
+        hours: str = str(AT_RISK_DEFAULT),
     ) -> Response:
         now = clock()
         scope = scope_for(rules, caller)
         teams = [t for t in rules.teams.values() if any(scope.allows(r) for r in t.reps)]
         reps = [r for r in rules.reps.values() if scope.allows(r.id)]
-        if hours not in AT_RISK_CHOICES:
-            hours = AT_RISK_DEFAULT
+        choice = int(hours) if hours.isdigit() else 0
+        within = choice if choice in AT_RISK_CHOICES else AT_RISK_DEFAULT  # not an error page
         if team and team in rules.teams:
             scope = Scope(frozenset(r for r in rules.teams[team].reps if scope.allows(r)))
         with engine.connect() as connection:
@@ -230,7 +232,7 @@ def web_router(
                 scope=scope,
                 owner=owner or None,
                 grade=grade or None,
-                at_risk_within=hours * MICROS_PER_HOUR,
+                at_risk_within=within * MICROS_PER_HOUR,
                 limit=AT_RISK_LIMIT,
             )
         rows = sorted(
@@ -245,7 +247,7 @@ def web_router(
             teams=teams,
             reps=reps,
             grades=[g.name for g in rules.grades],
-            chosen={"team": team, "owner": owner, "grade": grade, "hours": hours},
+            chosen={"team": team, "owner": owner, "grade": grade, "hours": within},
             hour_choices=AT_RISK_CHOICES,
             limit=AT_RISK_LIMIT,
             server_now_ms=now // 1000,
