@@ -230,15 +230,21 @@ def test_a_rep_sees_only_their_leads(browser: Any, site: Site) -> None:
 def test_manager_scorecards_are_the_apis(browser: Any, site: Site) -> None:
     page = logged_in(browser, site, MANAGER)
     page.get_by_role("link", name="Reps and teams").click()
-    report = site.api(MANAGER, "/report")
-    shown_reps = set(page.locator("#reps tbody tr").evaluate_all("r => r.map(x => x.dataset.rep)"))
-    assert shown_reps == set(report["by_owner"]) == {"maya", "sam", "priya", "jonah", "ella"}
-    for rep, figures in report["by_owner"].items():
-        row = f"#reps tr[data-rep='{rep}']"
-        assert figure(page, "compliance", row) == ratio(figures["compliance"]["follow_up"])
-        mtd = report["workable_leads_per_rep_month_to_date"].get(rep, 0)
-        assert figure(page, "workable-mtd", row).split(" / ")[0] == str(mtd)
-    shoot(page, "reps")
+    for period in ("month", "quarter"):
+        if period == "quarter":
+            page.get_by_label("Period").select_option("quarter")
+            page.get_by_role("button", name="Show").click()
+            page.wait_for_url(re.compile(r"period=quarter"))
+        report = site.api(MANAGER, "/report", period=period)
+        assert report["period"]["label"] in page.inner_text("main")
+        reps = page.locator("#reps tbody tr").evaluate_all("r => r.map(x => x.dataset.rep)")
+        assert set(reps) == set(report["by_owner"]) == {"maya", "sam", "priya", "jonah", "ella"}
+        for rep, figures in report["by_owner"].items():
+            row = f"#reps tr[data-rep='{rep}']"
+            assert figure(page, "compliance", row) == ratio(figures["compliance"]["follow_up"])
+            mtd = report["workable_leads_per_rep_month_to_date"].get(rep, 0)
+            assert figure(page, "workable-mtd", row).split(" / ")[0] == str(mtd)
+        shoot(page, f"reps-{period}")
     page.close()
 
 

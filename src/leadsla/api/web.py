@@ -43,6 +43,7 @@ MICROS_PER_HOUR = 3600 * MICROS_PER_SECOND
 AT_RISK_CHOICES = (4, 8, 16, 40)
 AT_RISK_DEFAULT = 8
 AT_RISK_LIMIT = 200
+PERIODS = {"month": "This month", "quarter": "This quarter"}
 COUNT_LIMIT = 1000  # the overview counts up to this many leads (the API's page size)
 # Keys the lead detail carries once qualification and routing (issue 5) land.
 SCORE_KEYS = ("score_explanation", "explanation")
@@ -130,12 +131,12 @@ def web_router(
 
     Viewer = Annotated[Principal, Depends(viewer)]
 
-    def report_for(caller: Principal, now: int) -> dict[str, Any] | None:
+    def report_for(caller: Principal, now: int, period: str = "month") -> dict[str, Any] | None:
         if config is None or caller.role is Role.REP:
             return None
         with engine.connect() as connection:
             return report_from_database(
-                connection, rules, config, now, "month", scope_for(rules, caller).owners
+                connection, rules, config, now, period, scope_for(rules, caller).owners
             )
 
     @router.get("/")
@@ -282,10 +283,12 @@ def web_router(
         )
 
     @router.get("/reps", response_class=HTMLResponse)
-    def reps_page(request: Request, caller: Viewer) -> Response:
-        report = report_for(caller, clock())
+    def reps_page(request: Request, caller: Viewer, period: str = "month") -> Response:
+        period = period if period in PERIODS else "month"
+        report = report_for(caller, clock(), period)
         return render(
-            request, "reps.html.j2", caller, report=report, rules=rules,
+            request, "reps.html.j2", caller, report=report, rules=rules, period=period,
+            periods=PERIODS,
             reps=[r for r in rules.reps.values() if report and r.id in report["by_owner"]],
         )  # fmt: skip
 
