@@ -34,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from leadsla.cli_demo import register as register_demo
 from leadsla.clocks_csv import write_clocks
 from leadsla.config import Config, ConfigError, build_rulebook, load_config
 from leadsla.connectors import (
@@ -564,7 +565,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json)."""
+    """Serve the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the dashboard at /."""
     import uvicorn
 
     from leadsla.api.app import create_app
@@ -927,6 +928,8 @@ def _write_rejects(source: Path, target: Path, errors: Sequence[RowError]) -> No
                 writer.writerow([start, f"{column}{error.message}", *row])
             start = reader.line_num + 1
 
+
+register_demo(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
+from leadsla.api.web import install_web
 from leadsla.config import Config
 from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.policy import Rulebook
@@ -36,12 +37,12 @@ from leadsla.service.ingest import (
     ingest,
 )
 from leadsla.service.queries import (
-    EVERYTHING,
     Scope,
     clock_records,
     lead_detail,
     lead_list,
     lead_owner,
+    scope_for,
 )
 from leadsla.service.report import report_from_database
 from leadsla.service.timers import notification_records, oldest_undelivered
@@ -191,12 +192,7 @@ def create_app(
     Caller = Annotated[Principal, Depends(principal)]
 
     def scope_of(caller: Principal) -> Scope:
-        if caller.role in (Role.ADMIN, Role.MARKETING):
-            return EVERYTHING
-        if caller.role is Role.MANAGER:
-            team = rules.teams.get(caller.team or "")
-            return Scope(frozenset(team.reps if team else ()))
-        return Scope(frozenset({caller.rep} if caller.rep else ()))
+        return scope_for(rules, caller)
 
     def instant(text: str | None, name: str) -> int:
         if text is None:
@@ -444,6 +440,7 @@ def create_app(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
 
+    install_web(app, rules, engine, clock, config)
     return app
 
 

@@ -12,6 +12,7 @@ from leadsla.core.clock import Verdict, judge_lead
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant
 from leadsla.service.ingest import KEY_CHUNK, load_leads, replay_leads
+from leadsla.service.tokens import Principal, Role
 from leadsla.store.tables import clock_cycles, events, leads
 
 MICROS_PER_SECOND = 1_000_000
@@ -228,3 +229,14 @@ def _matches(
         if not risky:
             return False
     return True
+
+
+def scope_for(rules: Rulebook, caller: Principal) -> Scope:
+    """What a token's role may see (SPEC §6): admin and marketing everything, a manager
+    their team's reps' leads, a rep their own."""
+    if caller.role in (Role.ADMIN, Role.MARKETING):
+        return EVERYTHING
+    if caller.role is Role.MANAGER:
+        team = rules.teams.get(caller.team or "")
+        return Scope(frozenset(team.reps if team else ()))
+    return Scope(frozenset({caller.rep} if caller.rep else ()))

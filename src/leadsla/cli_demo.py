@@ -1,0 +1,151 @@
+"""``leadsla generate`` and ``leadsla demo``: the demo company, as a file or running."""
+
+from __future__ import annotations
+
+import mailbox
+import socket
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from leadsla.config import build_rulebook, load_config
+from leadsla.demo_company import (
+    DEFAULT_SMTP_PORT,
+    company_config,
+    config_yaml,
+    demo_company,
+    parse_end,
+    today_end,
+    write_company_history,
+)
+from leadsla.service.demo import prepare_demo
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``generate`` and ``demo`` to the ``leadsla`` command line."""
+    # Imported here: cli imports this module to call register().
+    from leadsla.cli import err, fail, now_micros, open_output
+
+    @app.command()
+    def generate(
+        output: Annotated[Path, typer.Option("--output", "-o", help="The events CSV to write.")],
+        seed: Annotated[int, typer.Option(help="Same seed, same file.")] = 1,
+        size: Annotated[
+            int, typer.Option("--size", "--leads", min=1, max=5_000_000, help="Number of leads.")
+        ] = 3000,
+        months: Annotated[int, typer.Option(min=1, max=60, help="Months of history.")] = 6,
+        end: Annotated[
+            str | None,
+            typer.Option(help="Last day of the history, YYYY-MM-DD (UTC); default now."),
+        ] = None,
+        config_out: Annotated[
+            Path | None, typer.Option("--config-out", help="Also write the company's config.")
+        ] = None,
+    ) -> None:
+        """Write the demo company's lead history (native events CSV) for a seed and a size."""
+        try:
+            until = today_end(now_micros()) if end is None else parse_end(end)
+        except ValueError as exc:
+            fail(str(exc))
+        if config_out is not None:
+            with open_output(config_out) as handle:
+                handle.write(config_yaml(company_config(demo_company())))
+        with open_output(output) as handle:
+            stats = write_company_history(handle, seed=seed, leads=size, months=months, end=until)
+        err.print(f"leadsla: {stats.leads} leads, {stats.events} events → {output}", markup=False)
+
+    @app.command()
+    def demo(
+        directory: Annotated[
+            Path, typer.Option("--dir", help="Where the config, history and database go.")
+        ] = Path("leadsla-demo"),
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8000,
+        size: Annotated[int, typer.Option("--size", "--leads", min=1, max=200_000)] = 3000,
+        seed: Annotated[int, typer.Option()] = 1,
+        serve: Annotated[
+            bool, typer.Option("--serve/--no-serve", help="--no-serve: prepare only.")
+        ] = True,
+    ) -> None:
+        """The demo company in a SQLite file, its logins, then the dashboard and the worker."""
+        if serve and not port_free(port):
+            fail(f"--port: 127.0.0.1:{port} is in use; choose another with --port")
+        mail = start_mail_catcher(directory / "mail") if serve else None
+        err.print(f"leadsla: preparing the demo company in {directory}/ …", markup=False)
+        try:
+            setup = prepare_demo(
+                directory,
+                now=today_end(now_micros()),
+                seed=seed,
+                leads=size,
+                smtp_port=mail[1] if mail else DEFAULT_SMTP_PORT,
+            )
+        except OSError as exc:
+            fail(f"--dir: {directory}: {exc.strerror or exc}")
+        err.print(
+            f"leadsla: {setup.imported.leads} leads, {setup.imported.accepted} events imported "
+            f"into {setup.database_url}",
+            markup=False,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        typer.echo(f"Dashboard: {url}  (paste one of these tokens on the login page)")
+        for name, token in setup.tokens.items():
+            typer.echo(f"  {name:32} {token}")
+        typer.echo(f"(also in {setup.directory / 'tokens.txt'})")
+        if not serve:
+            return
+        if mail is not None:
+            typer.echo(f"Reminders and escalations are mailed to the Maildir {directory / 'mail'}")
+        else:
+            err.print("leadsla: aiosmtpd is not installed: emails will fail", markup=False)
+        import uvicorn
+
+        from leadsla.api.app import create_app
+        from leadsla.cli import worker
+        from leadsla.store.database import open_database
+
+        config = load_config(setup.config)
+        engine = open_database(setup.database_url)
+        threading.Thread(
+            target=worker,
+            kwargs={"config": setup.config, "database": setup.database_url},
+            name="leadsla-worker",
+            daemon=True,  # ends with the server
+        ).start()
+        try:
+            uvicorn.run(
+                create_app(build_rulebook(config), engine, now_micros, config=config),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+            )
+        finally:
+            if mail is not None:
+                mail[0].stop()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def start_mail_catcher(maildir: Path) -> tuple[Any, int] | None:
+    """A local SMTP server filing every email in a Maildir (aiosmtpd, from the dev extras)."""
+    try:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Mailbox
+    except ImportError:
+        return None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    maildir.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(maildir, create=True)  # new/, cur/ and tmp/
+    controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port

@@ -1,0 +1,96 @@
+"""``leadsla demo`` without the server: the demo company's config, database and tokens."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from leadsla.config import build_rulebook, load_config
+from leadsla.core.events import read_events
+from leadsla.demo_company import (
+    DEFAULT_SMTP_PORT,
+    company_config,
+    config_yaml,
+    demo_company,
+    write_company_history,
+)
+from leadsla.service.imports import ImportResult, import_table
+from leadsla.service.timers import fire_due_timers
+from leadsla.service.tokens import create_token
+from leadsla.store.database import open_database
+
+FIRE_BATCH = 1000
+# (role, name, rep, team) of the tokens the demo prints.
+DEMO_LOGINS = (
+    ("admin", "demo admin", None, None),
+    ("manager", "Dana Whitfield (east manager)", None, "east"),
+    ("rep", "Maya Chen (east rep)", "maya", None),
+    ("rep", "Sam Ortiz (east rep)", "sam", None),
+)
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    directory: Path
+    config: Path
+    events: Path
+    database_url: str
+    tokens: dict[str, str]  # login name → token
+    imported: ImportResult
+
+
+def prepare_demo(
+    directory: Path,
+    *,
+    now: int,
+    seed: int = 1,
+    leads: int = 3000,
+    months: int = 6,
+    smtp_port: int = DEFAULT_SMTP_PORT,
+) -> DemoSetup:
+    """Write ``leadsla.yaml`` and ``events.csv`` in ``directory``, import them into a fresh
+    ``leadsla.db`` there (an older demo database is replaced), record the reminders and
+    escalations due by ``now`` as the worker would, and create the demo's tokens."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "leadsla.yaml"
+    company = company_config(demo_company(), smtp_port=smtp_port)
+    config_path.write_text(config_yaml(company), encoding="utf-8")
+    events_path = directory / "events.csv"
+    with events_path.open("w", encoding="utf-8", newline="") as out:
+        write_company_history(out, seed=seed, leads=leads, months=months, end=now)
+    for suffix in ("", "-wal", "-shm"):
+        (directory / f"leadsla.db{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{(directory / 'leadsla.db').resolve()}"
+    config = load_config(config_path)
+    rules = build_rulebook(config)
+    engine = open_database(url)
+    with events_path.open(encoding="utf-8", newline="") as handle:
+        table, _report = read_events(
+            handle,
+            statuses=list(rules.statuses),
+            grades=[g.name for g in rules.grades],
+            source=str(events_path),
+        )
+    imported = import_table(
+        engine, rules, table.sorted(), source="import:events.csv", recorded_at=now
+    )
+    max_delay = config.notifications.max_delay.micros()
+    while True:  # what the worker would have recorded by now (old steps: skipped)
+        with engine.begin() as connection:
+            fired = fire_due_timers(connection, rules, now, max_delay=max_delay, limit=FIRE_BATCH)
+        if fired.cycles < FIRE_BATCH:
+            break
+    tokens: dict[str, str] = {}
+    with engine.begin() as connection:
+        for role, name, rep, team in DEMO_LOGINS:
+            tokens[name] = create_token(
+                connection, rules, role=role, name=name, rep=rep, team=team, now=now
+            )
+    engine.dispose()
+    tokens_path = directory / "tokens.txt"
+    tokens_path.write_text(
+        "".join(f"{name}\t{token}\n" for name, token in tokens.items()), encoding="utf-8"
+    )
+    os.chmod(tokens_path, 0o600)
+    return DemoSetup(directory, config_path, events_path, url, tokens, imported)

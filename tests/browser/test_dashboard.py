@@ -1,0 +1,280 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against uvicorn.
+
+One server per module, on a free loopback port, over a SQLite file holding a small
+demo company (``prepare_demo``); its clock is pinned to the instant the history
+ends, a Wednesday morning in New York, so the at-risk list is never empty.
+
+``LEADSLA_SCREENSHOTS=1`` saves a screenshot of each page (laptop and phone width)
+to ``docs/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from leadsla.api.app import create_app
+from leadsla.config import build_rulebook, load_config
+from leadsla.core.events import parse_instant
+from leadsla.service.demo import prepare_demo
+from leadsla.store.database import open_database
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+NOW = parse_instant("2026-03-04T15:30:00Z")  # Wednesday 10:30 in New York
+LEADS = 400
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium (CI installs it)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Site:
+    def __init__(self, base: str, tokens: dict[str, str]) -> None:
+        self.base = base
+        self.tokens = tokens
+
+    def api(self, login: str, path: str, **params: Any) -> Any:
+        response = httpx.get(
+            f"{self.base}/api/v1{path}",
+            params={"as_of": "2026-03-04T15:30:00Z", **params},
+            headers={"Authorization": f"Bearer {self.tokens[login]}"},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def status(self, login: str, path: str) -> int:
+        headers = {"Authorization": f"Bearer {self.tokens[login]}"}
+        return httpx.get(f"{self.base}/api/v1{path}", headers=headers, timeout=60).status_code
+
+
+ADMIN = "demo admin"
+MANAGER = "Dana Whitfield (east manager)"
+MAYA = "Maya Chen (east rep)"
+SAM = "Sam Ortiz (east rep)"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    directory = tmp_path_factory.mktemp("demo")
+    setup = prepare_demo(directory, now=NOW, leads=LEADS, months=1, seed=7)
+    config = load_config(setup.config)
+    rules = build_rulebook(config)
+    engine = open_database(setup.database_url)
+    app = create_app(rules, engine, lambda: NOW, config=config)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not come up"
+        time.sleep(0.05)
+    try:
+        yield Site(f"http://127.0.0.1:{port}", setup.tokens)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def logged_in(browser: Any, site: Site, login: str, *, width: int = 1280) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{site.base}/login")
+    page.get_by_label("API token").fill(site.tokens[login])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/overview$"))
+    return page
+
+
+def shoot(page: Any, name: str) -> None:
+    if os.environ.get("LEADSLA_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def figure(page: Any, name: str, within: str = "body") -> str:
+    return str(page.locator(f"{within} [data-figure='{name}']").first.inner_text()).strip()
+
+
+def ratio(value: float | None) -> str:
+    """A ratio as the pages print it."""
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def test_login_refuses_a_bad_token_and_pages_need_a_session(browser: Any, site: Site) -> None:
+    page = browser.new_page()
+    page.goto(f"{site.base}/at-risk")
+    assert page.url.endswith("/login?next=/at-risk")
+    page.get_by_label("API token").fill("lsla_not-a-token")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").inner_text() == "Unknown or revoked token."
+    shoot(page, "login")
+    page.close()
+
+
+def test_overview_figures_are_the_apis(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, ADMIN)
+    report = site.api(ADMIN, "/report")
+    month = report["by_month"]["2026-03"]
+    assert figure(page, "mqls-month") == str(month["mqls"])
+    assert figure(page, "mql-to-sal") == ratio(month["mql_to_sal"])
+    assert figure(page, "compliance-follow_up") == ratio(month["compliance"]["follow_up"])
+    at_risk = site.api(ADMIN, "/leads", at_risk_hours=8, limit=1000)
+    assert figure(page, "at-risk") == str(len(at_risk)) != "0"
+    overdue = site.api(ADMIN, "/leads", status="New", breached="true", limit=1000)
+    assert figure(page, "overdue") == str(len(overdue))
+    assert page.locator("svg[role=img]").count() >= 2
+    shoot(page, "overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    shoot(page, "overview-phone")
+    page.close()
+
+
+def test_at_risk_to_the_lead_page(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, ADMIN)
+    page.get_by_role("link", name="At risk").click()
+    rows = page.locator("#at-risk tbody tr")
+    expected = {lead["lead_id"] for lead in site.api(ADMIN, "/leads", at_risk_hours=8, limit=1000)}
+    shown = set(rows.evaluate_all("rows => rows.map(r => r.dataset.lead)"))
+    assert shown == expected
+    # Countdowns on a calendar open at NOW tick; on a closed one (San Francisco before
+    # opening) they stand still.
+    now_ms = NOW // 1000
+    opens = page.locator(".countdown").evaluate_all(
+        "els => els.map(e => JSON.parse(e.dataset.open)[0][0])"
+    )
+    ticking = page.locator(".countdown").nth(opens.index(now_ms))
+    waiting = page.locator(".countdown").nth(next(i for i, o in enumerate(opens) if o > now_ms))
+    before = (ticking.inner_text(), waiting.inner_text())
+    assert re.fullmatch(r"\d+:\d\d:\d\d", before[0])
+    page.wait_for_timeout(2100)
+    assert ticking.inner_text() != before[0]
+    assert waiting.inner_text() == before[1]
+    shoot(page, "at-risk")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_label("Grade").select_option("A")
+    page.get_by_role("button", name="Filter").click()
+    grades = page.locator("#at-risk tbody tr td:nth-child(5)").all_inner_texts()
+    a_leads = site.api(ADMIN, "/leads", at_risk_hours=8, grade="A", limit=1000)
+    assert len(grades) == len(a_leads) and set(grades) <= {"A"}
+
+    page.get_by_label("Grade").select_option("")
+    page.get_by_role("button", name="Filter").click()
+    lead_id = page.locator("#at-risk tbody tr").first.get_attribute("data-lead")
+    page.get_by_role("link", name=lead_id, exact=True).click()
+    page.wait_for_url(re.compile(f"/leads/{lead_id}$"))
+    assert page.get_by_role("heading", level=1).inner_text() == f"Lead {lead_id}"
+    lead = site.api(ADMIN, f"/leads/{lead_id}")
+    assert figure(page, "status") == lead["status"]
+    assert figure(page, "owner") == lead["owner"]
+    assert page.locator("#clocks tbody tr").count() == len(lead["clocks"])
+    assert page.locator("#history tbody tr").count() == len(lead["events"])
+    assert "running" in page.locator("#clocks").inner_text()
+    assert "Score explanation: not available yet." in page.inner_text("main")
+    shoot(page, "lead")
+    page.close()
+
+
+def test_a_rep_sees_only_their_leads(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, MAYA)
+    assert "Reports are for managers" in page.inner_text("main")
+    page.goto(f"{site.base}/at-risk")
+    owners = set(page.locator("#at-risk tbody tr td:nth-child(4)").all_inner_texts())
+    assert owners <= {"maya"}
+    sams = site.api(SAM, "/leads", owner="sam", limit=1)
+    other = sams[0]["lead_id"]
+    assert site.status(MAYA, f"/leads/{other}") == 403
+    response = page.goto(f"{site.base}/leads/{other}")
+    assert response.status == 403
+    assert page.get_by_role("alert").inner_text() == f"Lead '{other}' is not one of yours."
+    shoot(page, "forbidden")
+    assert page.goto(f"{site.base}/leads/NOPE").status == 404
+    page.close()
+
+
+def test_manager_scorecards_are_the_apis(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, MANAGER)
+    page.get_by_role("link", name="Reps and teams").click()
+    for period in ("month", "quarter"):
+        if period == "quarter":
+            page.get_by_label("Period").select_option("quarter")
+            page.get_by_role("button", name="Show").click()
+            page.wait_for_url(re.compile(r"period=quarter"))
+        report = site.api(MANAGER, "/report", period=period)
+        assert report["period"]["label"] in page.inner_text("main")
+        reps = page.locator("#reps tbody tr").evaluate_all("r => r.map(x => x.dataset.rep)")
+        assert set(reps) == set(report["by_owner"]) == {"maya", "sam", "priya", "jonah", "ella"}
+        for rep, figures in report["by_owner"].items():
+            row = f"#reps tr[data-rep='{rep}']"
+            assert figure(page, "compliance", row) == ratio(figures["compliance"]["follow_up"])
+            mtd = report["workable_leads_per_rep_month_to_date"].get(rep, 0)
+            assert figure(page, "workable-mtd", row).split(" / ")[0] == str(mtd)
+        shoot(page, f"reps-{period}")
+    page.close()
+
+
+def test_marketing_and_settings(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, ADMIN)
+    page.get_by_role("link", name="Marketing").click()
+    report = site.api(ADMIN, "/report")
+    counts = page.locator("#commitments [data-figure='count']").all_inner_texts()
+    assert len(counts) == len(report["commitments"])
+    assert counts[0] == f"{report['commitments'][0]['count']:,}"
+    text = page.inner_text("main")
+    for key, title in (("waterfall", "Demand waterfall"), ("speed_to_lead", "Speed to lead")):
+        assert (f"{title}: not available yet." in text) == (key not in report)
+    shoot(page, "marketing")
+
+    page.get_by_role("link", name="Settings").click()
+    text = page.inner_text("main")
+    assert "A leads: within 4 business hours." in text
+    assert "Step 2: 48 hours after the start, notify owner and manager." in text
+    first_open = page.locator("ul.next-open[data-calendar='new-york'] li").first.inner_text()
+    assert first_open == "Wed 4 Mar 2026 10:30 (UTC-05:00) to 12:00"
+    shoot(page, "settings")
+    page.close()
+
+
+def test_keyboard_reaches_the_navigation(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, ADMIN)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "/overview"
+    page.close()

@@ -1,0 +1,82 @@
+"""The dashboard's session cookie and login, without a browser (the pages: tests/browser)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from leadsla.api.app import create_app
+from leadsla.api.web import COOKIE, policy_sentences, readable_instant, safe_next
+from leadsla.config import build_rulebook, load_config
+from leadsla.core.events import parse_instant
+from leadsla.service.tokens import create_token
+from leadsla.store.database import open_database
+
+CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
+NOW = parse_instant("2026-03-04T15:30:00Z")
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    config = load_config(CONFIG)
+    rules = build_rulebook(config)
+    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+    with engine.begin() as connection:
+        token = create_token(
+            connection, rules, role="rep", name="sam", rep="r1", team=None, now=NOW
+        )
+    app = create_app(rules, engine, lambda: NOW, config=config)
+    with TestClient(app, follow_redirects=False) as client:
+        yield client, token
+    engine.dispose()
+
+
+def test_login_sets_a_signed_cookie_that_a_forgery_does_not_pass(
+    site: tuple[TestClient, str],
+) -> None:
+    client, token = site
+    assert client.get("/at-risk").headers["location"] == "/login?next=/at-risk"
+    refused = client.post("/login", content="token=lsla_nope", headers=FORM)
+    assert refused.status_code == 401 and "Unknown or revoked token." in refused.text
+    assert COOKIE not in refused.cookies
+    done = client.post("/login", content=f"token={token}&next=/settings", headers=FORM)
+    assert done.status_code == 303 and done.headers["location"] == "/settings"
+    cookie = done.cookies[COOKIE]
+    assert "httponly" in done.headers["set-cookie"].lower()
+    assert client.get("/at-risk").status_code == 200
+    assert client.get("/at-risk", params={"hours": "abc", "grade": "Z"}).status_code == 200
+    # The same token with another signature, or another token with this one: refused.
+    client.cookies.set(COOKIE, cookie[:-1] + ("0" if cookie[-1] != "0" else "1"))
+    assert client.get("/at-risk").status_code == 303
+    client.cookies.set(COOKIE, "lsla_other." + cookie.rpartition(".")[2])
+    assert client.get("/at-risk").status_code == 303
+    client.cookies.set(COOKIE, cookie)
+    assert client.get("/at-risk").status_code == 200
+    assert client.post("/logout").headers["location"] == "/login"
+
+
+def test_login_redirects_only_within_the_site() -> None:
+    assert safe_next("/leads/L1") == "/leads/L1"
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "leads"):
+        assert safe_next(target) == "/overview"
+
+
+def test_policies_read_as_sentences() -> None:
+    policy = load_config(CONFIG).policies["follow_up"]
+    lines = policy_sentences("follow_up", policy)
+    assert lines[0] == (
+        "The clock starts when a lead's status becomes New and stops at Attempting to "
+        "Contact, Contacted or Invalid Information; it runs on the owner's calendar."
+    )
+    assert "C leads: within 5 business days (optional: a miss is not a breach)." in lines
+    assert "The owner is warned at 75% of the target." in lines
+    assert lines[-1] == "Step 3: 72 hours after the start, notify executive."
+
+
+def test_instants_read_as_dates() -> None:
+    assert readable_instant("2026-03-04T10:30:00-05:00") == "Wed 4 Mar 2026 10:30 (UTC-05:00)"
+    assert readable_instant(None) == ""
