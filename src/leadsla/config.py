@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from leadsla.config_qualify import ScoringConfig, build_scoring, qualify_problems
 from leadsla.core.calendar import WEEKDAYS, BusinessCalendar, HolidaySource
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.policy import (
@@ -490,6 +491,7 @@ class Config(_Model):
     workable: WorkableConfig | None = None
     notifications: NotificationsConfig = NotificationsConfig()
     statuses: list[StatusConfig] = Field(default_factory=_default_statuses)
+    scoring: ScoringConfig | None = None  # docs/qualification.md
 
     _source: str = PrivateAttr(default="<config>")
 
@@ -864,6 +866,7 @@ def _cross_check(data: Mapping[str, Any]) -> Iterator[Problem]:
         yield from references.check_policy(("policies", name), _mapping(policy))
     workable = _mapping(data.get("workable"))
     yield from references.grades(_texts(("workable", "grade"), workable.get("grade")))
+    yield from qualify_problems(data, grade_names, status_names)
 
 
 def _check_calendars(calendars: Mapping[str, Any]) -> Iterator[Problem]:
@@ -1051,15 +1054,17 @@ def build_rulebook(config: Config) -> Rulebook:
                 calendar=rep.calendar,
                 capacity=rep.capacity,
             )
+    grades = tuple(Grade(name=g.name, min_score=g.min_score) for g in config.grades)
     return Rulebook(
         calendars={name: _calendar(name, c) for name, c in config.calendars.items()},
         default_calendar=config.default_calendar_name,
         policies=tuple(_policy(name, p) for name, p in config.policies.items()),
-        grades=tuple(Grade(name=g.name, min_score=g.min_score) for g in config.grades),
+        grades=grades,
         statuses={status.name: status.stage for status in config.statuses},
         teams=teams,
         reps=reps,
         executives=tuple(_person(person) for person in config.executives),
+        scoring=build_scoring(config.scoring, grades),
     )
 
 
