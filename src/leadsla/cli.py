@@ -34,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from leadsla.cli_qualify import register as register_qualify
 from leadsla.clocks_csv import write_clocks
 from leadsla.config import Config, ConfigError, build_rulebook, load_config
 from leadsla.connectors import (
@@ -919,6 +920,8 @@ def _write_rejects(source: Path, target: Path, errors: Sequence[RowError]) -> No
                 writer.writerow([start, f"{column}{error.message}", *row])
             start = reader.line_num + 1
 
+
+register_qualify(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -191,6 +191,7 @@ def build_scoring(config: ScoringConfig | None, grades: tuple[Grade, ...]) -> Sc
         caps=dict(config.caps),
         triggers=triggers,
         mql_threshold=config.mql_threshold,
+        mql_status=config.mql_status,
         grades=grades,
     )
 

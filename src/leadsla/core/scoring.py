@@ -149,6 +149,7 @@ class Scoring:
     caps: Mapping[str, float] = field(default_factory=dict)  # group or "total" → max points
     triggers: tuple[Trigger, ...] = ()
     mql_threshold: float | None = None  # None: only triggers make MQLs
+    mql_status: str = "New"  # the status an MQL decision sets
     grades: tuple[Grade, ...] = ()
 
     def behaviour_fields(self) -> frozenset[str]:

@@ -20,6 +20,8 @@ from sqlalchemy import Connection, delete, func, select, text, update
 from leadsla.core.clock import Change, LeadClocks, Timer, TimerKind, cycle_timers, judge
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
+from leadsla.service.qualify import SOURCE as QUALIFY
+from leadsla.service.qualify import qualify_leads
 from leadsla.store.bulk import insert_rows
 from leadsla.store.codec import cycle_facts, cycle_from_row
 from leadsla.store.tables import clock_cycles, events, leads
@@ -119,6 +121,15 @@ def ingest(
     for e in fresh:
         by_lead[e.lead_id].append(e)
     refresh_leads(connection, rules, by_lead, result, recorded_at=recorded_at)
+    qualified = qualify_leads(connection, rules, by_lead, recorded_at=recorded_at)
+    if qualified:  # MQL rows (status New, score), stored and applied like any event
+        ingest(
+            connection,
+            rules,
+            [IncomingEvent(*row) for row in qualified],
+            source=QUALIFY,
+            recorded_at=recorded_at,
+        )
     return result
 
 

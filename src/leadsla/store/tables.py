@@ -121,3 +121,18 @@ notifications = Table(
     ),
     Index("ix_notifications_state", "state", "next_attempt_at"),
 )
+
+# What qualification and routing decided about a lead, and why: an MQL or a nurture
+# decision with the score's explanation, an assignment with its rule and skipped reps.
+lead_decisions = Table(
+    "lead_decisions",
+    metadata,
+    Column("id", SequenceId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(255), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),  # mql | nurture | assignment
+    Column("detail", JSON, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    UniqueConstraint("lead_id", "kind", "at", name="uq_lead_decisions_once"),
+    Index("ix_lead_decisions_lead", "lead_id", "at"),
+)

@@ -1,0 +1,89 @@
+"""Qualification commands of the ``leadsla`` command line: ``leadsla score``.
+
+:func:`register` adds them to the main app (``leadsla.cli``). The helpers of the
+main CLI (config loading, one-line errors, event files) are imported when a command
+runs, so that the two modules can import each other in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadsla.core.scoring import Row, score_rows
+from leadsla.service.qualify import score_record
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+
+
+def score(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The leadsla.yaml with a scoring section.")
+    ],
+    events: Annotated[
+        Path, typer.Option("--events", "-e", help="Events CSV: lead_id,at,field,value.")
+    ],
+    lead: Annotated[str, typer.Option("--lead", help="The lead to score.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Score at this instant (decay is counted to it); default now."
+        ),
+    ] = None,
+    format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """A lead's score, grade and MQL verdict, with the points each rule gave.
+
+    Profile rules read the lead's fields at --as-of; behaviour rules count its rows
+    up to then, each halved every half-life of age; triggers qualify it at once.
+    """
+    from leadsla.cli import _read_event_file, fail, instant_option, load_rules, report_row_errors
+
+    if format_ not in ("text", "json"):
+        fail(f"--format: {format_!r} is not text or json")
+    rules = load_rules(config)
+    if rules.scoring is None:
+        fail(f"{config}: has no scoring section; see docs/qualification.md")
+    instant = instant_option(as_of, "--as-of")
+    table, read = _read_event_file(rules, events)
+    report_row_errors(read.errors, read.skipped)
+    if lead not in table.lead_ids:
+        fail(f"--lead: no events of lead {lead!r} in {events}")
+    mask = table.lead == table.lead_ids.index(lead)
+    rows: list[Row] = [
+        (at, table.fields[name], None if value < 0 else table.values[value])
+        for at, name, value, _line in sorted(
+            zip(
+                table.at[mask].tolist(),
+                table.field[mask].tolist(),
+                table.value[mask].tolist(),
+                table.line[mask].tolist(),
+                strict=True,
+            ),
+            key=lambda row: (row[0], row[3]),
+        )
+    ]
+    result = score_rows(rules.scoring, rows, instant)
+    zone = rules.calendars[rules.default_calendar].zone
+    record = score_record(lead, result, zone)
+    if format_ == "json":
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        return
+    verdict = (
+        f"MQL (trigger: {result.trigger})"
+        if result.trigger
+        else ("MQL" if result.mql else "nurture")
+    )
+    threshold = "" if result.threshold is None else f" (threshold {result.threshold:g})"
+    lines = [
+        f"lead {lead} at {record['as_of']}: score {result.score:g}{threshold}, "
+        f"grade {result.grade or '-'}, {verdict}",
+        *(f"  {line}" for line in result.explanation()),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
