@@ -16,7 +16,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from types import NoneType, UnionType
@@ -41,7 +41,13 @@ from pydantic import (
     model_validator,
 )
 
-from leadsla.config_qualify import ScoringConfig, build_scoring, qualify_problems
+from leadsla.config_qualify import (
+    AssignmentConfig,
+    ScoringConfig,
+    build_assignment,
+    build_scoring,
+    qualify_problems,
+)
 from leadsla.core.calendar import WEEKDAYS, BusinessCalendar, HolidaySource
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.policy import (
@@ -492,6 +498,7 @@ class Config(_Model):
     notifications: NotificationsConfig = NotificationsConfig()
     statuses: list[StatusConfig] = Field(default_factory=_default_statuses)
     scoring: ScoringConfig | None = None  # docs/qualification.md
+    assignment: AssignmentConfig | None = None  # docs/qualification.md
 
     _source: str = PrivateAttr(default="<config>")
 
@@ -1055,7 +1062,7 @@ def build_rulebook(config: Config) -> Rulebook:
                 capacity=rep.capacity,
             )
     grades = tuple(Grade(name=g.name, min_score=g.min_score) for g in config.grades)
-    return Rulebook(
+    rulebook = Rulebook(
         calendars={name: _calendar(name, c) for name, c in config.calendars.items()},
         default_calendar=config.default_calendar_name,
         policies=tuple(_policy(name, p) for name, p in config.policies.items()),
@@ -1066,6 +1073,7 @@ def build_rulebook(config: Config) -> Rulebook:
         executives=tuple(_person(person) for person in config.executives),
         scoring=build_scoring(config.scoring, grades),
     )
+    return replace(rulebook, assignment=build_assignment(config.assignment, rulebook))
 
 
 def _person(person: PersonConfig) -> Person:

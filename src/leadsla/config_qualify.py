@@ -9,12 +9,15 @@ See ``docs/qualification.md`` for the meaning of every key.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, model_validator
 
+from leadsla.core.calendar import local_instant
 from leadsla.core.durations import Duration, parse_duration
-from leadsla.core.policy import Grade
+from leadsla.core.policy import Grade, Policy, Rulebook
+from leadsla.core.routing import Absence, Assignment, Method, RoutingRule
 from leadsla.core.scoring import (
     BEHAVIOUR,
     LIST_OPERATORS,
@@ -30,11 +33,16 @@ from leadsla.core.scoring import (
 )
 
 __all__ = [
+    "AbsenceConfig",
+    "AssignmentConfig",
     "BehaviourRuleConfig",
     "ConditionConfig",
     "ProfileRuleConfig",
+    "RerouteConfig",
+    "RoutingRuleConfig",
     "ScoringConfig",
     "TriggerConfig",
+    "build_assignment",
     "build_scoring",
     "qualify_problems",
 ]
@@ -158,6 +166,94 @@ class ScoringConfig(_Section):
         return self
 
 
+class RoutingRuleConfig(_Section):
+    name: Annotated[str, Field(min_length=1)]
+    when: Annotated[list[ConditionConfig], BeforeValidator(_conditions)] = []
+    team: str | None = None
+    reps: Texts = []
+    method: Method = "round_robin"
+    weights: dict[str, Annotated[float, Field(gt=0)]] = {}
+
+    @model_validator(mode="after")
+    def _team_or_reps(self) -> RoutingRuleConfig:
+        if (self.team is None) == (not self.reps):
+            raise ValueError("names either a team or reps (one of the two)")
+        return self
+
+
+class AbsenceConfig(_Section):
+    rep: Annotated[str, Field(min_length=1)]
+    start: date = Field(alias="from")
+    until: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AbsenceConfig:
+        if self.until < self.start:
+            raise ValueError(f"until {self.until} is before from {self.start}")
+        return self
+
+
+class RerouteConfig(_Section):
+    policy: Annotated[str, Field(min_length=1)] = "follow_up"
+    after_step: int = Field(ge=1)
+
+
+class AssignmentConfig(_Section):
+    rules: list[RoutingRuleConfig] = Field(min_length=1)
+    capacity: bool = True
+    calendars: bool = True
+    open_lead_cap: int | None = Field(default=None, ge=1)
+    account_field: str | None = None
+    out_of_office: list[AbsenceConfig] = []
+    reroute: RerouteConfig | None = None
+
+
+# A policy whose clock runs on the owner's calendar: the rep's own, else the team's,
+# else the default (SPEC §4 rule 2): the calendar a rep is available on.
+_OWNER_CALENDAR = Policy("owner calendar", frozenset(), frozenset(), calendar="owner")
+
+
+def build_assignment(config: AssignmentConfig | None, rules: Rulebook) -> Assignment | None:
+    """The core's routing rules (rules: the rulebook without them), or ``None``."""
+    if config is None:
+        return None
+    routing = tuple(
+        RoutingRule(
+            name=rule.name,
+            conditions=tuple(c.build() for c in rule.when),
+            reps=rules.teams[rule.team].reps if rule.team is not None else tuple(rule.reps),
+            method=rule.method,
+            weights=dict(rule.weights),
+        )
+        for rule in config.rules
+    )
+    calendars = {
+        rep: rules.calendars[rules.calendar_name_for(_OWNER_CALENDAR, rep)] for rep in rules.reps
+    }
+    absences = []
+    for absence in config.out_of_office:
+        zone = calendars[absence.rep].zone
+        absences.append(
+            Absence(
+                absence.rep,
+                local_instant(absence.start, 0, zone),
+                local_instant(absence.until + timedelta(days=1), 0, zone),
+            )
+        )
+    capacity = {rep.id: rep.capacity for rep in rules.reps.values() if rep.capacity is not None}
+    return Assignment(
+        rules=routing,
+        capacity=capacity if config.capacity else {},
+        open_lead_cap=config.open_lead_cap,
+        absences=tuple(absences),
+        calendars=calendars,
+        use_calendars=config.calendars,
+        account_field=config.account_field.strip().lower() if config.account_field else None,
+        reroute_policy=config.reroute.policy if config.reroute else None,
+        reroute_after_step=config.reroute.after_step if config.reroute else None,
+    )
+
+
 def build_scoring(config: ScoringConfig | None, grades: tuple[Grade, ...]) -> Scoring | None:
     """The core's scoring rules, or ``None`` when the file has no ``scoring`` section."""
     if config is None:
@@ -202,6 +298,7 @@ def qualify_problems(
     """Names in the qualification sections that the rest of the file does not define."""
     from leadsla.config import _mapping, _text, _unknown
 
+    yield from _assignment_problems(_mapping(data.get("assignment")), data)
     scoring = _mapping(data.get("scoring"))
     if not scoring:
         return
@@ -222,3 +319,55 @@ def qualify_problems(
     for group in _mapping(scoring.get("caps")):
         if group not in groups:
             yield (*at, "caps", group), _unknown("rule group", group, groups)
+
+
+def _assignment_problems(
+    assignment: Mapping[str, Any], data: Mapping[str, Any]
+) -> Iterator[Problem]:
+    """Teams, reps and policies the ``assignment`` section names must be defined."""
+    from leadsla.config import _mapping, _text, _texts, _unknown
+
+    if not assignment:
+        return
+    teams = _mapping(data.get("teams"))
+    team_reps = {
+        name: {_text(_mapping(rep).get("id")) for rep in _mapping(team).get("reps") or []}
+        for name, team in teams.items()
+    }
+    reps = {rep for members in team_reps.values() for rep in members if rep}
+    rules = assignment.get("rules")
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        at: tuple[str | int, ...] = ("assignment", "rules", index)
+        rule_map = _mapping(rule)
+        team = _text(rule_map.get("team"))
+        members: set[str] = set()
+        if team:
+            if team not in teams:
+                yield (*at, "team"), _unknown("team", team, teams)
+            members = {rep for rep in team_reps.get(team, set()) if rep}
+        for path, rep in _texts((*at, "reps"), rule_map.get("reps")):
+            members.add(rep)
+            if rep not in reps:
+                yield path, _unknown("rep", rep, reps)
+        for rep in _mapping(rule_map.get("weights")):
+            if rep not in members:
+                yield (*at, "weights", rep), _unknown("rep of this rule", rep, members)
+    absences = assignment.get("out_of_office")
+    for index, absence in enumerate(absences if isinstance(absences, list) else []):
+        absent = _text(_mapping(absence).get("rep"))
+        if absent and absent not in reps:
+            yield ("assignment", "out_of_office", index, "rep"), _unknown("rep", absent, reps)
+    reroute = _mapping(assignment.get("reroute"))
+    if reroute:
+        policies = _mapping(data.get("policies"))
+        policy = _text(reroute.get("policy", "follow_up")) or ""
+        steps = _mapping(policies.get(policy)).get("escalate")
+        step = reroute.get("after_step")
+        if policy not in policies:
+            yield ("assignment", "reroute", "policy"), _unknown("policy", policy, policies)
+        elif isinstance(step, int) and step > len(steps if isinstance(steps, list) else []):
+            yield (
+                ("assignment", "reroute", "after_step"),
+                f"policy {policy} has {len(steps) if isinstance(steps, list) else 0} "
+                f"escalation step(s); there is no step {step}",
+            )

@@ -14,6 +14,7 @@ from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.durations import Duration
 
 if TYPE_CHECKING:
+    from leadsla.core.routing import Assignment
     from leadsla.core.scoring import Scoring
 
 STAGES = ("open", "working", "qualified", "disqualified", "nurture")
@@ -115,6 +116,7 @@ class Rulebook:
     reps: Mapping[str, Rep] = field(default_factory=dict)
     executives: tuple[Person, ...] = ()
     scoring: Scoring | None = None  # qualification at ingest (core/scoring.py)
+    assignment: Assignment | None = None  # routing of new MQLs (core/routing.py)
     # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
