@@ -25,39 +25,33 @@ def rr(*reps: str, method: str = "round_robin", **weights: float) -> RoutingRule
     return RoutingRule("all", (), reps, method, weights)  # type: ignore[arg-type]
 
 
-def run(assignment: Assignment, leads: int, state: RoutingState | None = None) -> Counter[str]:
+def picks(assignment: Assignment, leads: int, state: RoutingState | None = None) -> list[str]:
+    """The reps of ``leads`` leads routed a minute apart, in order."""
     state = state or RoutingState()
-    got: Counter[str] = Counter()
+    order: list[str] = []
     for i in range(leads):
         decision = route(assignment, {}, T0 + i * MINUTE, state)
         assert decision.rep is not None, decision
         state.record(decision)
-        got[decision.rep] += 1
-    return got
+        order.append(decision.rep)
+    return order
+
+
+def run(assignment: Assignment, leads: int, state: RoutingState | None = None) -> Counter[str]:
+    return Counter(picks(assignment, leads, state))
 
 
 def test_round_robin_takes_turns_in_config_order() -> None:
     assignment = Assignment(rules=(rr("r1", "r2", "r3"),), use_calendars=False)
-    state = RoutingState()
-    order = []
-    for i in range(7):
-        decision = route(assignment, {}, T0 + i, state)
-        state.record(decision)
-        order.append(decision.rep)
-    assert order == ["r1", "r2", "r3", "r1", "r2", "r3", "r1"]
+    assert picks(assignment, 7) == ["r1", "r2", "r3", "r1", "r2", "r3", "r1"]
+    decision = route(assignment, {}, T0, RoutingState())
     assert decision.method == "round_robin"
     assert decision.rule == "all"
 
 
 def test_weighted_round_robin_spreads_by_weight_not_in_bursts() -> None:
     rule = rr("r1", "r2", method="weighted_round_robin", r1=3, r2=1)
-    assignment = Assignment(rules=(rule,), use_calendars=False)
-    state = RoutingState()
-    order = []
-    for i in range(8):
-        decision = route(assignment, {}, T0 + i, state)
-        state.record(decision)
-        order.append(decision.rep)
+    order = picks(Assignment(rules=(rule,), use_calendars=False), 8)
     assert Counter(order) == {"r1": 6, "r2": 2}
     # Smooth: r2's turns are spread, never two of r1's 3 in a row around r2 missed.
     assert order[:4].count("r2") == 1 and order[4:].count("r2") == 1

@@ -275,9 +275,50 @@ def line_of(text: str, fragment: str) -> int:
             "scoring.profile[4]",
             "op contains needs one value",
         ),
+        # The assignment section.
+        ("team: emea}", "team: emae}", "assignment.rules[0].team", 'unknown team "emae" (did you'),
+        (
+            "weights: {r1: 2, r2: 1}",
+            "weights: {r1: 2, r3: 1}",
+            "assignment.rules[1].weights.r3",
+            'unknown rep of this rule "r3"',
+        ),
+        (
+            "{rep: r2, from:",
+            "{rep: r9, from:",
+            "assignment.out_of_office[0].rep",
+            'unknown rep "r9"',
+        ),
+        (
+            "until: 2026-03-20}",
+            "until: 2026-03-01}",
+            "assignment.out_of_office[0]",
+            "until 2026-03-01 is before from 2026-03-16",
+        ),
+        ("after_step: 2}", "after_step: 4}", "assignment.reroute.after_step", "there is no step 4"),
+        (
+            "policy: follow_up, after",
+            "policy: folow_up, after",
+            "assignment.reroute.policy",
+            'unknown policy "folow_up" (did you mean "follow_up"?)',
+        ),
+        (
+            "team: east, method: weighted_round_robin",
+            "team: east, method: random",
+            "assignment.rules[1].method",
+            "expected 'round_robin', 'weighted_round_robin' or 'least_loaded'",
+        ),
+        (
+            "- {name: EMEA, when: {field: country, op: in, value: [GB, IE, DE, FR]}, team: emea}",
+            "- {name: EMEA, when: {field: country, op: in, value: [GB, IE, DE, FR]}}",
+            "assignment.rules[0]",
+            "names either a team or reps",
+        ),
     ],
 )
-def test_bad_scoring_names_file_line_and_key(old: str, new: str, key: str, message: str) -> None:
+def test_bad_qualification_config_names_file_line_and_key(
+    old: str, new: str, key: str, message: str
+) -> None:
     assert EXAMPLE_TEXT.count(old) == 1, old
     text = EXAMPLE_TEXT.replace(old, new)
     line = line_of(text, new.splitlines()[0].strip())
