@@ -260,3 +260,68 @@ def test_cli_score_needs_a_scoring_section() -> None:
     result = leadsla("score", "--config", config, "--events", EVENTS, "--lead", "Q001")
     assert result.returncode == 1
     assert "has no scoring section" in result.stderr
+
+
+# -- routing at ingest -------------------------------------------------------------------
+
+
+def trigger(lead: str, at: str, **fields: str) -> list[tuple[str, str, str, str]]:
+    """A lead that a trigger qualifies at ``at``, with no owner."""
+    return [(lead, at, "pain", "no support"), *((lead, at, k, v) for k, v in fields.items())]
+
+
+def test_new_mqls_are_routed_by_rule_and_weight_and_say_why(api: Api) -> None:
+    api.post(*trigger("G1", MON, country="GB"))
+    lead = api.lead("G1")
+    assert (lead["status"], lead["owner"]) == ("New", "r3")  # the EMEA rule's team
+    [clock] = [c for c in lead["clocks"] if c["policy"] == "follow_up"]
+    assert clock["calendar"] == "uk"  # the clock runs on the routed owner's calendar
+    owners = []
+    for n in range(6):
+        at = f"2026-03-02T1{n}:00:00-05:00"
+        api.post(*trigger(f"U{n}", at, country="US"))
+        owners.append(api.lead(f"U{n}")["owner"])
+    assert owners.count("r1") == 4 and owners.count("r2") == 2  # weights 2:1
+    decisions = api.get("/api/v1/leads/U1/decisions").json()
+    assignment = next(d for d in decisions if d["kind"] == "assignment")
+    assert assignment["detail"]["rule"] == "North America"
+    assert assignment["detail"]["method"] == "weighted_round_robin"
+    assert assignment["detail"]["rep"] == owners[1]
+    assert "weighted round robin turn" in assignment["detail"]["reason"]
+
+
+def test_out_of_office_rep_gets_no_new_lead(api: Api) -> None:
+    # r2 is out from 2026-03-16 to 2026-03-20 (the example's out_of_office).
+    for n in range(4):
+        api.post(*trigger(f"O{n}", f"2026-03-17T1{n}:00:00-04:00", country="US"))
+    owners = [api.lead(f"O{n}")["owner"] for n in range(4)]
+    assert owners == ["r1"] * 4
+    detail = next(
+        d["detail"]
+        for d in api.get("/api/v1/leads/O0/decisions").json()
+        if d["kind"] == "assignment"
+    )
+    assert {"rep": "r2", "reason": "is out of office"} in detail["skipped"]
+
+
+def test_a_company_with_an_owner_keeps_its_owner(api: Api) -> None:
+    api.post(*trigger("A1", MON, country="US", company="Acme"))
+    first = api.lead("A1")["owner"]
+    for n in range(3):
+        api.post(
+            *trigger(f"A{n + 2}", f"2026-03-0{n + 3}T10:00:00-05:00", company="ACME", country="US")
+        )
+        assert api.lead(f"A{n + 2}")["owner"] == first
+    detail = next(
+        d["detail"]
+        for d in api.get("/api/v1/leads/A2/decisions").json()
+        if d["kind"] == "assignment"
+    )
+    assert detail["method"] == "account_match"
+
+
+def test_a_lead_with_an_owner_is_not_routed(api: Api) -> None:
+    api.post(*trigger("K1", MON, country="GB", owner="r1"))
+    assert api.lead("K1")["owner"] == "r1"
+    kinds = [d["kind"] for d in api.get("/api/v1/leads/K1/decisions").json()]
+    assert kinds == ["mql"]

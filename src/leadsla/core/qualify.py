@@ -32,6 +32,7 @@ class Decision:
     outcome: Literal["mql", "nurture"]
     score: Score
     changes: tuple[tuple[str, str], ...]
+    fields: Mapping[str, str]  # the lead's fields after the instant and the changes
 
 
 def in_nurture(
@@ -89,7 +90,7 @@ def decide(
         score = score_lead(scoring, LeadFacts(fields, occurrences), at)
         if not score.mql:
             if was_first:
-                decisions.append(Decision(at, "nurture", score, ()))
+                decisions.append(Decision(at, "nurture", score, (), dict(fields)))
             continue
         changes: list[tuple[str, str]] = [("score", f"{score.score:g}")]
         if score.trigger is not None and score.grade is not None:
@@ -97,5 +98,5 @@ def decide(
         changes.append(("status", scoring.mql_status))
         for name, value in changes:
             fields[name] = value
-        decisions.append(Decision(at, "mql", score, tuple(changes)))
+        decisions.append(Decision(at, "mql", score, tuple(changes), dict(fields)))
     return decisions
