@@ -1,4 +1,4 @@
-"""Qualification commands of the ``leadsla`` command line: ``leadsla score``.
+"""Qualification commands of the ``leadsla`` command line: ``score``, ``reroute``.
 
 :func:`register` adds them to the main app (``leadsla.cli``). The helpers of the
 main CLI (config loading, one-line errors, event files) are imported when a command
@@ -20,6 +20,7 @@ from leadsla.service.qualify import score_record
 
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
+    app.command("reroute")(reroute_command)
 
 
 def score(
@@ -87,3 +88,36 @@ def score(
         *(f"  {line}" for line in result.explanation()),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def reroute_command(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The leadsla.yaml with an assignment section.")
+    ],
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database", help="SQLAlchemy URL; default $LEADSLA_DATABASE_URL, else leadsla.db."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Re-route what is due at this instant; default now."),
+    ] = None,
+) -> None:
+    """Re-route open leads away from reps who are out of office, and after the escalation
+    step that assignment.reroute names; one line per lead, with why."""
+    from leadsla.cli import fail, instant_option, load_rules, now_micros, open_engine
+    from leadsla.service.reroute import reroute
+
+    rules = load_rules(config)
+    if rules.assignment is None:
+        fail(f"{config}: has no assignment section; see docs/qualification.md")
+    instant = instant_option(as_of, "--as-of")
+    engine = open_engine(database, create=False)
+    with engine.begin() as connection:
+        result = reroute(connection, rules, instant, recorded_at=now_micros())
+    for lead_id, (old, new, why) in sorted(result.rerouted.items()):
+        sys.stdout.write(f"{lead_id}: {old} → {new or 'nobody available'} ({why})\n")
+    moved = sum(1 for _, new, _ in result.rerouted.values() if new is not None)
+    sys.stderr.write(f"leadsla: {moved} lead(s) re-routed of {len(result.rerouted)} due\n")

@@ -24,6 +24,7 @@ from api_setup import open_api
 from leadsla.api.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
+from leadsla.service.reroute import reroute
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
 from leadsla.store.tables import events
@@ -325,3 +326,65 @@ def test_a_lead_with_an_owner_is_not_routed(api: Api) -> None:
     assert api.lead("K1")["owner"] == "r1"
     kinds = [d["kind"] for d in api.get("/api/v1/leads/K1/decisions").json()]
     assert kinds == ["mql"]
+
+
+# -- re-routing --------------------------------------------------------------------------
+
+
+def run_reroute(api: Api, at: str) -> dict[str, tuple[str, str | None, str]]:
+    rules = build_rulebook(load_config(CONFIG))
+    with api.engine.begin() as connection:
+        return reroute(connection, rules, parse_instant(at), recorded_at=NOW).rerouted
+
+
+def test_leads_of_a_rep_out_of_office_are_rerouted(api: Api) -> None:
+    api.post(*trigger("R1", "2026-03-13T10:00:00-04:00", owner="r2", country="US"))
+    api.post(*trigger("R2", "2026-03-13T10:00:00-04:00", owner="r2", country="US"))
+    api.post(("R2", "2026-03-13T11:00:00-04:00", "status", "Contacted"))  # worked: stays
+    assert run_reroute(api, "2026-03-13T12:00:00-04:00") == {}  # r2 not out yet
+    moved = run_reroute(api, "2026-03-16T10:00:00-04:00")
+    assert moved == {"R1": ("r2", "r1", "owner r2 is out of office")}
+    lead = api.lead("R1")
+    assert lead["owner"] == "r1"
+    cycles = [c for c in lead["clocks"] if c["policy"] == "follow_up"]
+    assert len(cycles) == 1  # the clock keeps running; only its owner changed
+    decision = next(
+        d for d in api.get("/api/v1/leads/R1/decisions").json() if d["kind"] == "reroute"
+    )
+    assert decision["detail"]["reroute"] == "owner r2 is out of office"
+    assert {"rep": "r2", "reason": "is the owner being re-routed from"} in decision["detail"][
+        "skipped"
+    ]
+    assert api.lead("R2")["owner"] == "r2"
+
+
+def test_a_lead_is_rerouted_once_after_the_configured_escalation_step(api: Api) -> None:
+    api.post(*trigger("S1", MON, owner="r1", country="US"))
+    # Step 2 of follow_up fires 48 hours after the start: not yet on Tuesday.
+    assert run_reroute(api, TUE) == {}
+    moved = run_reroute(api, THU)
+    assert moved == {"S1": ("r1", "r2", "follow_up escalation step 2 fired (cycle 1)")}
+    assert api.lead("S1")["owner"] == "r2"
+    assert run_reroute(api, "2026-03-05T16:00:00-05:00") == {}  # once per cycle
+
+
+def test_cli_reroute(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'leadsla.db'}"
+    assert leadsla("db", "upgrade", "--database", database).returncode == 0
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "lead_id,at,field,value\n"
+        f"S1,{MON},pain,no support\n"
+        f"S1,{MON},owner,r1\n"
+        f"S1,{MON},country,US\n",
+        encoding="utf-8",
+    )
+    imported = leadsla("import", "--config", CONFIG, "--database", database, events)
+    assert imported.returncode == 0, imported.stderr
+    result = leadsla("reroute", "--config", CONFIG, "--database", database, "--as-of", THU)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "S1: r1 → r2 (follow_up escalation step 2 fired (cycle 1))\n"
+    assert "1 lead(s) re-routed of 1 due" in result.stderr
+    bad = leadsla("reroute", "--config", ROOT / "examples" / "leadsla.yaml", "--database", database)
+    assert bad.returncode == 1
+    assert "has no assignment section" in bad.stderr

@@ -122,15 +122,27 @@ def ingest(
         by_lead[e.lead_id].append(e)
     refresh_leads(connection, rules, by_lead, result, recorded_at=recorded_at)
     qualified = qualify_leads(connection, rules, by_lead, recorded_at=recorded_at)
-    if qualified:  # MQL rows (status New, score), stored and applied like any event
+    ingest_rows(connection, rules, qualified, source=QUALIFY, recorded_at=recorded_at)
+    return result
+
+
+def ingest_rows(
+    connection: Connection,
+    rules: Rulebook,
+    rows: Sequence[tuple[str, int, str, str | None, str]],
+    *,
+    source: str,
+    recorded_at: int,
+) -> None:
+    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event."""
+    if rows:
         ingest(
             connection,
             rules,
-            [IncomingEvent(*row) for row in qualified],
-            source=QUALIFY,
+            [IncomingEvent(*row) for row in rows],
+            source=source,
             recorded_at=recorded_at,
         )
-    return result
 
 
 def _lock_leads(connection: Connection, lead_ids: Sequence[str]) -> None:

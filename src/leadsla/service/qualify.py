@@ -198,13 +198,14 @@ def route_leads(
     leads_to_route: Sequence[tuple[str, int, Mapping[str, str]]],
     recorded_at: int,
     *,
-    exclude: Mapping[str, str] | None = None,
+    reroutes: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[tuple[str, int, str, str | None, str]]:
     """Route leads (id, instant, fields) in instant order; the ``owner`` rows to store.
 
     Each assignment is recorded with its reason in ``lead_decisions``; the rules'
     round-robin credits and the accounts' owners are kept for the next lead.
-    ``exclude`` (lead → rep) re-routes a lead away from its current owner.
+    ``reroutes`` (lead → current owner, why) re-routes leads away from their owner:
+    recorded as kind ``reroute`` with the why.
     """
     _lock_routing(connection)
     zone = rules.calendars[rules.default_calendar].zone
@@ -231,14 +232,14 @@ def route_leads(
         if (local.year, local.month) != month:
             month = (local.year, local.month)
             state.assigned_this_month = _assigned_in_month(connection, zone, *month)
-        away = (exclude or {}).get(lead_id)
+        away, why = (reroutes or {}).get(lead_id, (None, None))
         routed = route(assignment, fields, at, state, exclude=frozenset({away} if away else ()))
         account = fields.get(assignment.account_field) if assignment.account_field else None
         state.record(routed, account)
-        records.append(
-            decision_row(lead_id, at, "assignment", routed.record(), recorded_at, routed.rep)
-        )
-        if routed.rep is not None:
+        detail = routed.record() if why is None else {**routed.record(), "reroute": why}
+        kind = "assignment" if why is None else "reroute"
+        records.append(decision_row(lead_id, at, kind, detail, recorded_at, routed.rep))
+        if routed.rep is not None and routed.rep != away:
             added.append((lead_id, at, "owner", routed.rep, f"{ROUTE_SOURCE}:{lead_id}:{at}:owner"))
     insert_ignoring_duplicates(connection, lead_decisions, records)
     new_accounts = [
@@ -283,7 +284,7 @@ def _assigned_in_month(
     query = (
         select(lead_decisions.c.rep, func.count())
         .where(
-            lead_decisions.c.kind == "assignment",
+            lead_decisions.c.kind.in_(("assignment", "reroute")),
             lead_decisions.c.rep.is_not(None),
             lead_decisions.c.at >= start,
             lead_decisions.c.at < local_instant(following, 0, zone),
