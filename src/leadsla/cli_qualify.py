@@ -1,4 +1,4 @@
-"""Qualification commands of the ``leadsla`` command line: ``score``, ``reroute``.
+"""Qualification commands of the ``leadsla`` command line: ``score``, ``reroute``, ``capacity``.
 
 :func:`register` adds them to the main app (``leadsla.cli``). The helpers of the
 main CLI (config loading, one-line errors, event files) are imported when a command
@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from leadsla.core.capacity import plan
 from leadsla.core.scoring import Row, score_rows
 from leadsla.service.qualify import score_record
 
@@ -21,6 +22,7 @@ from leadsla.service.qualify import score_record
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
     app.command("reroute")(reroute_command)
+    app.command("capacity")(capacity_command)
 
 
 def score(
@@ -121,3 +123,42 @@ def reroute_command(
         sys.stdout.write(f"{lead_id}: {old} → {new or 'nobody available'} ({why})\n")
     moved = sum(1 for _, new, _ in result.rerouted.values() if new is not None)
     sys.stderr.write(f"leadsla: {moved} lead(s) re-routed of {len(result.rerouted)} due\n")
+
+
+def capacity_command(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The leadsla.yaml with a capacity section.")
+    ],
+    format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Rep hours a month the MQL commitments need under the sales SLA, and reps needed
+    against reps configured (when to hire)."""
+    from leadsla.cli import fail, load_setup
+
+    if format_ not in ("text", "json"):
+        fail(f"--format: {format_!r} is not text or json")
+    setup, rules = load_setup(config)
+    if setup.capacity is None:
+        fail(f"{config}: has no capacity section; see docs/qualification.md")
+    commitments = [
+        (c.name, c.period, c.target)
+        for c in setup.commitments
+        if c.metric == "mqls" and not c.segment
+    ]
+    try:
+        result = plan(
+            commitments,
+            workable_share=setup.capacity.workable_share,
+            attempts_per_lead=setup.capacity.attempts_per_lead,
+            minutes_per_attempt=setup.capacity.minutes_per_attempt,
+            hours_per_rep=setup.capacity.hours_per_rep,
+            rep_capacities=[rep.capacity for rep in rules.reps.values()],
+        )
+    except ValueError as exc:
+        fail(f"{config}: commitments: {exc}")
+    record = result.record()
+    if format_ == "json":
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        return
+    width = max(len(key) for key in record)
+    sys.stdout.write("".join(f"{key:<{width}}  {value}\n" for key, value in record.items()))

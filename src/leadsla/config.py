@@ -43,6 +43,7 @@ from pydantic import (
 
 from leadsla.config_qualify import (
     AssignmentConfig,
+    CapacityConfig,
     ScoringConfig,
     build_assignment,
     build_scoring,
@@ -499,6 +500,7 @@ class Config(_Model):
     statuses: list[StatusConfig] = Field(default_factory=_default_statuses)
     scoring: ScoringConfig | None = None  # docs/qualification.md
     assignment: AssignmentConfig | None = None  # docs/qualification.md
+    capacity: CapacityConfig | None = None  # docs/qualification.md (leadsla capacity)
 
     _source: str = PrivateAttr(default="<config>")
 

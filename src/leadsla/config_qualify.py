@@ -36,6 +36,7 @@ __all__ = [
     "AbsenceConfig",
     "AssignmentConfig",
     "BehaviourRuleConfig",
+    "CapacityConfig",
     "ConditionConfig",
     "ProfileRuleConfig",
     "RerouteConfig",
@@ -211,6 +212,25 @@ class AssignmentConfig(_Section):
 # A policy whose clock runs on the owner's calendar: the rep's own, else the team's,
 # else the default (SPEC §4 rule 2): the calendar a rep is available on.
 _OWNER_CALENDAR = Policy("owner calendar", frozenset(), frozenset(), calendar="owner")
+
+
+def _share(value: Any) -> Any:
+    """``"70%"`` as 0.7; a plain number is taken as the fraction itself."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f'"{value}" is not a percentage like "70%"') from None
+    return value
+
+
+class CapacityConfig(_Section):
+    """``leadsla capacity``: what the sales SLA asks per workable lead, and a rep's time."""
+
+    attempts_per_lead: float = Field(gt=0)
+    minutes_per_attempt: float = Field(gt=0)
+    hours_per_rep: float = Field(gt=0)  # hours a month a rep spends working new leads
+    workable_share: Annotated[float, BeforeValidator(_share), Field(gt=0, le=1)] = 1.0
 
 
 def build_assignment(config: AssignmentConfig | None, rules: Rulebook) -> Assignment | None:

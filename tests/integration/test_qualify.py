@@ -388,3 +388,21 @@ def test_cli_reroute(tmp_path: Path) -> None:
     bad = leadsla("reroute", "--config", ROOT / "examples" / "leadsla.yaml", "--database", database)
     assert bad.returncode == 1
     assert "has no assignment section" in bad.stderr
+
+
+# -- leadsla capacity ----------------------------------------------------------------------
+
+
+def test_cli_capacity() -> None:
+    text = leadsla("capacity", "--config", CONFIG)
+    assert text.returncode == 0, text.stderr
+    assert "reps_needed                 6\n" in text.stdout
+    data = json.loads(leadsla("capacity", "--config", CONFIG, "--format", "json").stdout)
+    # The example: 1200 MQLs a quarter, 70% workable, 6 attempts of 12 minutes, 60 h a rep.
+    assert data["mqls_per_month"] == 400
+    assert data["rep_hours_needed_per_month"] == pytest.approx(400 * 0.7 * 6 * 12 / 60)
+    assert (data["reps_needed"], data["reps_configured"]) == (6, 3)
+    assert data["verdict"].startswith("hire 3 rep(s)")
+    missing = leadsla("capacity", "--config", ROOT / "examples" / "leadsla.yaml")
+    assert missing.returncode == 1
+    assert "has no capacity section" in missing.stderr
