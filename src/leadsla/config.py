@@ -44,8 +44,10 @@ from pydantic import (
 from leadsla.config_qualify import (
     AssignmentConfig,
     CapacityConfig,
+    IntakeConfig,
     ScoringConfig,
     build_assignment,
+    build_intake,
     build_scoring,
     qualify_problems,
 )
@@ -501,6 +503,7 @@ class Config(_Model):
     scoring: ScoringConfig | None = None  # docs/qualification.md
     assignment: AssignmentConfig | None = None  # docs/qualification.md
     capacity: CapacityConfig | None = None  # docs/qualification.md (leadsla capacity)
+    intake: IntakeConfig | None = None  # docs/qualification.md (marketing's intake clock)
 
     _source: str = PrivateAttr(default="<config>")
 
@@ -1064,16 +1067,19 @@ def build_rulebook(config: Config) -> Rulebook:
                 capacity=rep.capacity,
             )
     grades = tuple(Grade(name=g.name, min_score=g.min_score) for g in config.grades)
+    intake = build_intake(config.intake, config.default_calendar_name)
     rulebook = Rulebook(
         calendars={name: _calendar(name, c) for name, c in config.calendars.items()},
         default_calendar=config.default_calendar_name,
-        policies=tuple(_policy(name, p) for name, p in config.policies.items()),
+        policies=tuple(_policy(name, p) for name, p in config.policies.items())
+        + ((intake,) if intake is not None else ()),
         grades=grades,
         statuses={status.name: status.stage for status in config.statuses},
         teams=teams,
         reps=reps,
         executives=tuple(_person(person) for person in config.executives),
         scoring=build_scoring(config.scoring, grades),
+        intake=intake,
     )
     return replace(rulebook, assignment=build_assignment(config.assignment, rulebook))
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidat
 
 from leadsla.core.calendar import local_instant
 from leadsla.core.durations import Duration, parse_duration
-from leadsla.core.policy import Grade, Policy, Rulebook
+from leadsla.core.policy import DEFAULT_TARGET, Grade, Policy, Rulebook
 from leadsla.core.routing import Absence, Assignment, Method, RoutingRule
 from leadsla.core.scoring import (
     BEHAVIOUR,
@@ -38,12 +38,14 @@ __all__ = [
     "BehaviourRuleConfig",
     "CapacityConfig",
     "ConditionConfig",
+    "IntakeConfig",
     "ProfileRuleConfig",
     "RerouteConfig",
     "RoutingRuleConfig",
     "ScoringConfig",
     "TriggerConfig",
     "build_assignment",
+    "build_intake",
     "build_scoring",
     "qualify_problems",
 ]
@@ -214,6 +216,38 @@ class AssignmentConfig(_Section):
 _OWNER_CALENDAR = Policy("owner calendar", frozenset(), frozenset(), calendar="owner")
 
 
+def _target(value: Any) -> Duration:
+    duration = value if isinstance(value, Duration) else parse_duration(value)
+    if duration.amount <= 0:
+        raise ValueError(f'"{duration}" must be longer than zero')
+    return duration
+
+
+class IntakeConfig(_Section):
+    """Marketing's intake SLA: from ``captured_at`` to the MQL or nurture decision."""
+
+    target: Annotated[Duration, PlainValidator(_target)]
+    calendar: str | None = None  # default: default_calendar
+    applies_to: dict[str, Texts] = {}
+
+
+INTAKE_POLICY = "intake"
+
+
+def build_intake(config: IntakeConfig | None, default_calendar: str) -> Policy | None:
+    """The ``intake`` policy the clock runs (its start and stop are not statuses)."""
+    if config is None:
+        return None
+    return Policy(
+        name=INTAKE_POLICY,
+        start=frozenset(),
+        stop=frozenset(),
+        applies_to={key: frozenset(values) for key, values in config.applies_to.items()},
+        targets={DEFAULT_TARGET: config.target},
+        calendar=config.calendar or default_calendar,
+    )
+
+
 def _share(value: Any) -> Any:
     """``"70%"`` as 0.7; a plain number is taken as the fraction itself."""
     if isinstance(value, str) and value.strip().endswith("%"):
@@ -319,6 +353,16 @@ def qualify_problems(
     from leadsla.config import _mapping, _text, _unknown
 
     yield from _assignment_problems(_mapping(data.get("assignment")), data)
+    intake = _mapping(data.get("intake"))
+    calendars = _mapping(data.get("calendars"))
+    calendar = _text(intake.get("calendar"))
+    if calendar and calendars and calendar not in calendars:
+        yield ("intake", "calendar"), _unknown("calendar", calendar, calendars)
+    if intake and INTAKE_POLICY in _mapping(data.get("policies")):
+        yield (
+            ("policies", INTAKE_POLICY),
+            f'"{INTAKE_POLICY}" names the clock of the intake section; rename this policy',
+        )
     scoring = _mapping(data.get("scoring"))
     if not scoring:
         return

@@ -101,6 +101,8 @@ def test_crossing_the_threshold_creates_the_mql_and_starts_the_clock(api: Api) -
     assert clock["cycle"] == 1
     made = [e for e in lead["events"] if e["source"] == "qualify"]
     assert {(e["at"], e["field"], e["value"]) for e in made} == {
+        (MON, "qualification", "nurture"),
+        (TUE, "qualification", "mql"),
         (TUE, "score", "50"),
         (TUE, "status", "New"),
     }
@@ -406,3 +408,22 @@ def test_cli_capacity() -> None:
     missing = leadsla("capacity", "--config", ROOT / "examples" / "leadsla.yaml")
     assert missing.returncode == 1
     assert "has no capacity section" in missing.stderr
+
+
+# -- intake ------------------------------------------------------------------------------
+
+
+def test_intake_clock_from_capture_to_the_nurture_decision_at_ingest(api: Api) -> None:
+    api.post(
+        ("I1", "2026-03-03T10:00:00-05:00", "captured_at", "2026-03-02"),
+        ("I1", "2026-03-03T10:00:00-05:00", "industry", "Retail"),
+    )
+    response = api.get("/api/v1/clocks", policy="intake", as_of=THU)
+    assert response.status_code == 200, response.text
+    [clock] = response.json()
+    assert (clock["lead_id"], clock["state"]) == ("I1", "met")
+    assert clock["started_at"] == "2026-03-02T00:00:00-05:00"
+    assert clock["stopped_at"] == "2026-03-03T10:00:00-05:00"  # the nurture decision
+    api.post(("I2", THU, "captured_at", "2026-03-02"), ("I2", THU, "pain", "no support"))
+    clocks = {c["lead_id"]: c for c in api.get("/api/v1/clocks", policy="intake", as_of=THU).json()}
+    assert clocks["I2"]["state"] == "breached"  # decided (an MQL) three days after capture

@@ -38,13 +38,18 @@ def test_below_threshold_is_nurture_once_then_mql_when_crossing() -> None:
     rows: list[Row] = [(T0, "employees", "500"), (T0 + DAY, "web", "webinar")]
     assert outcomes(rows) == [(T0, "nurture"), (T0 + DAY, "mql")]
     [_, mql] = decide(SCORING, DEFAULT_STATUSES, rows, 0, no_revisit)
-    assert mql.changes == (("score", "55"), ("status", "New"))
+    assert mql.changes == (("qualification", "mql"), ("score", "55"), ("status", "New"))
     assert mql.fields["status"] == "New"
 
 
 def test_trigger_adds_its_grade() -> None:
     [decision] = decide(SCORING, DEFAULT_STATUSES, [(T0, "pain", "bad service")], 0, no_revisit)
-    assert decision.changes == (("score", "0"), ("grade", "A"), ("status", "New"))
+    assert decision.changes == (
+        ("qualification", "mql"),
+        ("score", "0"),
+        ("grade", "A"),
+        ("status", "New"),
+    )
 
 
 def test_stored_mql_is_not_made_again() -> None:

@@ -117,6 +117,7 @@ class Rulebook:
     executives: tuple[Person, ...] = ()
     scoring: Scoring | None = None  # qualification at ingest (core/scoring.py)
     assignment: Assignment | None = None  # routing of new MQLs (core/routing.py)
+    intake: Policy | None = None  # capture → decision clock (core/intake.py); also in policies
     # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 

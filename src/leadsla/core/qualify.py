@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 from typing import Literal
 
+from leadsla.core.calendar import local_instant
+from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.scoring import LeadFacts, Row, Score, Scoring, score_lead
 
 NURTURE_STAGE = "nurture"
 REVISIT_FIELD = "revisit_at"
+# The decision (mql | nurture) as a row of the lead's history: the intake clock stops on it.
+DECISION_FIELD = "qualification"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,20 @@ class Decision:
     score: Score
     changes: tuple[tuple[str, str], ...]
     fields: Mapping[str, str]  # the lead's fields after the instant and the changes
+
+
+def instant_or_date(text: str, zone: tzinfo) -> int | None:
+    """An ISO 8601 instant with an offset, or a date ``YYYY-MM-DD`` (midnight in ``zone``);
+    ``None`` when it is neither."""
+    try:
+        return parse_instant(text)
+    except InstantError:
+        pass
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return local_instant(day, 0, zone)
 
 
 def in_nurture(
@@ -90,9 +109,15 @@ def decide(
         score = score_lead(scoring, LeadFacts(fields, occurrences), at)
         if not score.mql:
             if was_first:
-                decisions.append(Decision(at, "nurture", score, (), dict(fields)))
+                fields[DECISION_FIELD] = "nurture"
+                decisions.append(
+                    Decision(at, "nurture", score, ((DECISION_FIELD, "nurture"),), dict(fields))
+                )
             continue
-        changes: list[tuple[str, str]] = [("score", f"{score.score:g}")]
+        changes: list[tuple[str, str]] = [
+            (DECISION_FIELD, "mql"),
+            ("score", f"{score.score:g}"),
+        ]
         if score.trigger is not None and score.grade is not None:
             changes.append(("grade", score.grade))
         changes.append(("status", scoring.mql_status))

@@ -14,9 +14,8 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, delete, func, select, text
 
 from leadsla.core.calendar import local_instant
-from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.qualify import Decision, decide
+from leadsla.core.qualify import Decision, decide, instant_or_date
 from leadsla.core.routing import Assignment, RoutingState, route
 from leadsla.core.scoring import Row, Score
 from leadsla.core.timestamps import format_instant
@@ -69,19 +68,7 @@ SOURCE = "qualify"
 
 def revisit_instant(zone: tzinfo) -> Callable[[str], int | None]:
     """``revisit_at`` as an instant: ISO 8601 with an offset, or a date (midnight in ``zone``)."""
-
-    def parse(text: str) -> int | None:
-        try:
-            return parse_instant(text)
-        except InstantError:
-            pass
-        try:
-            day = date.fromisoformat(text.strip())
-        except ValueError:
-            return None
-        return local_instant(day, 0, zone)
-
-    return parse
+    return lambda text: instant_or_date(text, zone)
 
 
 class _Arrival(Protocol):
