@@ -129,7 +129,9 @@ def test_a_trigger_qualifies_at_once_with_its_grade(api: Api) -> None:
 
 
 def test_a_lead_the_crm_made_an_mql_is_left_alone(api: Api) -> None:
-    api.post(("L3", MON, "status", "New"), ("L3", MON, "pain", "no support"))
+    api.post(
+        ("L3", MON, "status", "New"), ("L3", MON, "pain", "no support"), ("L3", MON, "owner", "r1")
+    )
     lead = api.lead("L3")
     assert [e for e in lead["events"] if e["source"] == "qualify"] == []
     assert api.get("/api/v1/leads/L3/decisions").json() == []
@@ -321,6 +323,17 @@ def test_a_company_with_an_owner_keeps_its_owner(api: Api) -> None:
         if d["kind"] == "assignment"
     )
     assert detail["method"] == "account_match"
+
+
+def test_an_mql_the_crm_made_without_an_owner_is_routed_once(api: Api) -> None:
+    api.post(("C1", MON, "status", "New"), ("C1", MON, "country", "GB"))
+    lead = api.lead("C1")
+    assert lead["owner"] == "r3"
+    [routed] = [e for e in lead["events"] if e["source"] == "route"]
+    assert (routed["at"], routed["field"], routed["value"]) == (MON, "owner", "r3")
+    api.post(("C1", TUE, "status", "Contacted"))
+    kinds = [d["kind"] for d in api.get("/api/v1/leads/C1/decisions").json()]
+    assert kinds == ["assignment"]
 
 
 def test_a_lead_with_an_owner_is_not_routed(api: Api) -> None:

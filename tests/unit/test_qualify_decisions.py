@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import DEFAULT_STATUSES, Grade
-from leadsla.core.qualify import decide
+from leadsla.core.qualify import decide, unowned_mqls
 from leadsla.core.scoring import BehaviourRule, Condition, ProfileRule, Row, Scoring, Trigger
 
 DAY = 86_400_000_000
@@ -93,3 +93,20 @@ def test_deferred_waits_for_revisit_date() -> None:
     assert outcomes(rows, revisit_of=revisit) == [(parse_instant("2026-03-10T08:00:00Z"), "mql")]
     # Without a readable revisit date it is in nurture at once.
     assert outcomes(rows) == [(T0, "nurture"), (T0 + DAY, "mql")]
+
+
+def test_unowned_mqls_are_the_entries_into_an_open_status_without_owner() -> None:
+    rows: list[Row] = [
+        (T0, "status", "New"),  # no owner: routed
+        (T0 + DAY, "status", "New"),  # not an entry (already open)
+        (T0 + 2 * DAY, "status", "Recycled"),
+        (T0 + 3 * DAY, "status", "New"),
+        (T0 + 3 * DAY, "owner", "r1"),  # has an owner: not routed
+        (T0 + 4 * DAY, "status", "Recycled"),
+        (T0 + 4 * DAY, "owner", ""),
+        (T0 + 5 * DAY, "status", "New"),  # re-entry without an owner
+    ]
+    found = unowned_mqls(DEFAULT_STATUSES, rows, 0)
+    assert [at for at, _ in found] == [T0, T0 + 5 * DAY]
+    assert found[0][1] == {"status": "New"}
+    assert [at for at, _ in unowned_mqls(DEFAULT_STATUSES, rows, T0 + DAY)] == [T0 + 5 * DAY]

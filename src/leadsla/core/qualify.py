@@ -14,7 +14,7 @@ Pure: the history is passed in, time is the history's own instants.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Literal
@@ -38,6 +38,27 @@ class Decision:
     score: Score
     changes: tuple[tuple[str, str], ...]
     fields: Mapping[str, str]  # the lead's fields after the instant and the changes
+
+
+def by_instant(rows: Sequence[Row]) -> Iterator[tuple[int, Sequence[Row]]]:
+    """The rows of a history in instant order, grouped by instant."""
+    start = 0
+    while start < len(rows):
+        at = rows[start][0]
+        stop = start
+        while stop < len(rows) and rows[stop][0] == at:
+            stop += 1
+        yield at, rows[start:stop]
+        start = stop
+
+
+def apply_rows(fields: dict[str, str], rows: Iterable[Row]) -> None:
+    """The fields after these rows: a value sets its field, an empty one clears it."""
+    for _, name, value in rows:
+        if value is None or value == "":
+            fields.pop(name, None)
+        else:
+            fields[name] = value
 
 
 def instant_or_date(text: str, zone: tzinfo) -> int | None:
@@ -90,19 +111,10 @@ def decide(
     fields: dict[str, str] = {}
     occurrences: list[Row] = []
     decisions: list[Decision] = []
-    index = 0
     first = True
-    while index < len(rows):
-        at = rows[index][0]
-        while index < len(rows) and rows[index][0] == at:
-            _, name, value = rows[index]
-            if value is None or value == "":
-                fields.pop(name, None)
-            else:
-                fields[name] = value
-            if name in behaviour_fields:
-                occurrences.append(rows[index])
-            index += 1
+    for at, instant in by_instant(rows):
+        apply_rows(fields, instant)
+        occurrences.extend(row for row in instant if row[1] in behaviour_fields)
         was_first, first = first, False
         if at < since or not in_nurture(fields, stages, at, revisit_of):
             continue
@@ -125,3 +137,20 @@ def decide(
             fields[name] = value
         decisions.append(Decision(at, "mql", score, tuple(changes), dict(fields)))
     return decisions
+
+
+def unowned_mqls(
+    stages: Mapping[str, str | None], rows: Sequence[Row], since: int
+) -> list[tuple[int, dict[str, str]]]:
+    """The instants at or after ``since`` at which the lead's status entered a status of
+    stage ``open`` (an MQL) and it had no owner after the instant, with its fields then."""
+    found: list[tuple[int, dict[str, str]]] = []
+    fields: dict[str, str] = {}
+    for at, instant in by_instant(rows):
+        before = stages.get(fields["status"]) if "status" in fields else None
+        apply_rows(fields, instant)
+        status = fields.get("status")
+        entered = status is not None and stages.get(status) == "open" and before != "open"
+        if at >= since and entered and not fields.get("owner"):
+            found.append((at, dict(fields)))
+    return found

@@ -20,7 +20,6 @@ from sqlalchemy import Connection, delete, func, select, text, update
 from leadsla.core.clock import Change, LeadClocks, Timer, TimerKind, cycle_timers, judge
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
-from leadsla.service.qualify import SOURCE as QUALIFY
 from leadsla.service.qualify import qualify_leads
 from leadsla.store.bulk import insert_rows
 from leadsla.store.codec import cycle_facts, cycle_from_row
@@ -37,6 +36,7 @@ class IncomingEvent:
     field: str
     value: str | None
     key: str | None = None
+    source: str | None = None  # the batch's source when None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,10 @@ def ingest(
         connection,
         events,
         ("lead_id", "at", "field", "value", "source", "key", "recorded_at"),
-        [(e.lead_id, e.at, e.field, e.value, source, e.key, recorded_at) for e in fresh],
+        [
+            (e.lead_id, e.at, e.field, e.value, e.source or source, e.key, recorded_at)
+            for e in fresh
+        ],
     )
     result.accepted = len(fresh)
     by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
@@ -122,7 +125,7 @@ def ingest(
         by_lead[e.lead_id].append(e)
     refresh_leads(connection, rules, by_lead, result, recorded_at=recorded_at)
     qualified = qualify_leads(connection, rules, by_lead, recorded_at=recorded_at)
-    ingest_rows(connection, rules, qualified, source=QUALIFY, recorded_at=recorded_at)
+    ingest_rows(connection, rules, qualified, recorded_at=recorded_at)
     return result
 
 
@@ -131,18 +134,13 @@ def ingest_rows(
     rules: Rulebook,
     rows: Sequence[tuple[str, int, str, str | None, str]],
     *,
-    source: str,
     recorded_at: int,
 ) -> None:
-    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event."""
+    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event;
+    the key's prefix (``qualify:``, ``route:``) is the row's source."""
     if rows:
-        ingest(
-            connection,
-            rules,
-            [IncomingEvent(*row) for row in rows],
-            source=source,
-            recorded_at=recorded_at,
-        )
+        derived = [IncomingEvent(*row, source=row[4].partition(":")[0]) for row in rows]
+        ingest(connection, rules, derived, source="derived", recorded_at=recorded_at)
 
 
 def _lock_leads(connection: Connection, lead_ids: Sequence[str]) -> None:

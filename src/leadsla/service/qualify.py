@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, func, select, text
 
 from leadsla.core.calendar import local_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.qualify import Decision, decide, instant_or_date
+from leadsla.core.qualify import decide, instant_or_date, unowned_mqls
 from leadsla.core.routing import Assignment, RoutingState, route
 from leadsla.core.scoring import Row, Score
 from leadsla.core.timestamps import format_instant
@@ -87,21 +87,29 @@ def qualify_leads(
 
     Records each decision with its score's explanation, and returns the rows an MQL
     decision adds (``lead_id, at, field, value, key``) for the caller to store like any
-    other event. Nothing without a ``scoring`` section.
+    other event, with the ``owner`` rows of the MQLs routed (an MQL the scoring made, or
+    one the CRM made, without an owner). Nothing without ``scoring`` or ``assignment``.
     """
     scoring = rules.scoring
-    if scoring is None or not arrivals:
+    if (scoring is None and rules.assignment is None) or not arrivals:
         return []
     since = {lead_id: min(e.at for e in batch) for lead_id, batch in arrivals.items()}
     zone = rules.calendars[rules.default_calendar].zone
     revisit_of = revisit_instant(zone)
     added: list[tuple[str, int, str, str | None, str]] = []
     records: list[dict[str, object]] = []
-    unowned: list[tuple[str, Decision]] = []
+    unowned: list[tuple[str, int, Mapping[str, str]]] = []
     lead_ids = sorted(since)
     for start in range(0, len(lead_ids), KEY_CHUNK):
         chunk = lead_ids[start : start + KEY_CHUNK]
         for lead_id, rows in stored_rows_of(connection, chunk).items():
+            if rules.assignment is not None:  # MQLs the CRM made without an owner
+                unowned.extend(
+                    (lead_id, at, fields)
+                    for at, fields in unowned_mqls(rules.statuses, rows, since[lead_id])
+                )
+            if scoring is None:
+                continue
             for decision in decide(scoring, rules.statuses, rows, since[lead_id], revisit_of):
                 records.append(
                     decision_row(
@@ -117,10 +125,9 @@ def qualify_leads(
                     for name, value in decision.changes
                 )
                 if decision.outcome == "mql" and not decision.fields.get("owner"):
-                    unowned.append((lead_id, decision))
+                    unowned.append((lead_id, decision.at, decision.fields))
     if unowned and rules.assignment is not None:
-        leads_to_route = [(lead_id, d.at, d.fields) for lead_id, d in unowned]
-        added.extend(route_leads(connection, rules, rules.assignment, leads_to_route, recorded_at))
+        added.extend(route_leads(connection, rules, rules.assignment, unowned, recorded_at))
     insert_ignoring_duplicates(connection, lead_decisions, records)
     return added
 

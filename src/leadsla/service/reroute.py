@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 
 from leadsla.core.policy import Rulebook
 from leadsla.service.ingest import ingest_rows
-from leadsla.service.qualify import ROUTE_SOURCE, route_leads
+from leadsla.service.qualify import route_leads
 from leadsla.service.queries import clocks_at
 from leadsla.store.tables import clock_cycles, lead_decisions, leads
 
@@ -93,5 +93,5 @@ def reroute(
     new_owner = {row[0]: row[3] for row in rows}
     for lead_id, (owner, why) in candidates.items():
         result.rerouted[lead_id] = (owner, new_owner.get(lead_id), why)
-    ingest_rows(connection, rules, rows, source=ROUTE_SOURCE, recorded_at=recorded_at)
+    ingest_rows(connection, rules, rows, recorded_at=recorded_at)
     return result
