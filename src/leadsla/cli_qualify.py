@@ -1,4 +1,6 @@
-"""Qualification commands of the ``leadsla`` command line: ``score``, ``reroute``, ``capacity``.
+"""Qualification commands of the ``leadsla`` command line.
+
+``score``, ``reroute``, ``revisit`` and ``capacity``.
 
 :func:`register` adds them to the main app (``leadsla.cli``). The helpers of the
 main CLI (config loading, one-line errors, event files) are imported when a command
@@ -16,13 +18,22 @@ import typer
 
 from leadsla.core.capacity import plan
 from leadsla.core.scoring import Row, score_rows
+from leadsla.core.timestamps import format_instant
 from leadsla.service.qualify import score_record
+
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="SQLAlchemy URL; default $LEADSLA_DATABASE_URL, else leadsla.db."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
     app.command("reroute")(reroute_command)
     app.command("capacity")(capacity_command)
+    app.command("revisit")(revisit_command)
 
 
 def score(
@@ -96,12 +107,7 @@ def reroute_command(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="The leadsla.yaml with an assignment section.")
     ],
-    database: Annotated[
-        str | None,
-        typer.Option(
-            "--database", help="SQLAlchemy URL; default $LEADSLA_DATABASE_URL, else leadsla.db."
-        ),
-    ] = None,
+    database: Database = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Re-route what is due at this instant; default now."),
@@ -162,3 +168,26 @@ def capacity_command(
         return
     width = max(len(key) for key in record)
     sys.stdout.write("".join(f"{key:<{width}}  {value}\n" for key, value in record.items()))
+
+
+def revisit_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The leadsla.yaml.")],
+    database: Database = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Re-surface what is due by this instant.")
+    ] = None,
+) -> None:
+    """Deferred leads whose revisit_at has come back to sales as MQLs (a new follow-up
+    cycle, same owner); one line per lead."""
+    from leadsla.cli import instant_option, load_rules, now_micros, open_engine
+    from leadsla.service.revisit import resurface
+
+    rules = load_rules(config)
+    instant = instant_option(as_of, "--as-of")
+    engine = open_engine(database, create=False)
+    with engine.begin() as connection:
+        found = resurface(connection, rules, instant, recorded_at=now_micros())
+    zone = rules.calendars[rules.default_calendar].zone
+    for lead_id, at in sorted(found.items()):
+        sys.stdout.write(f"{lead_id}: re-surfaced at {format_instant(at, zone)}\n")
+    sys.stderr.write(f"leadsla: {len(found)} deferred lead(s) re-surfaced\n")

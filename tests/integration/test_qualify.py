@@ -25,6 +25,7 @@ from leadsla.api.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.reroute import reroute
+from leadsla.service.revisit import resurface
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
 from leadsla.store.tables import events
@@ -383,6 +384,28 @@ def test_a_lead_is_rerouted_once_after_the_configured_escalation_step(api: Api) 
     assert run_reroute(api, "2026-03-05T16:00:00-05:00") == {}  # once per cycle
 
 
+def run_revisit(api: Api, at: str) -> dict[str, int]:
+    rules = build_rulebook(load_config(CONFIG))
+    with api.engine.begin() as connection:
+        return resurface(connection, rules, parse_instant(at), recorded_at=NOW)
+
+
+def test_deferred_lead_resurfaces_on_its_revisit_date_whatever_its_score(api: Api) -> None:
+    api.post(("D1", MON, "status", "New"), ("D1", MON, "owner", "r1"))
+    api.post(("D1", TUE, "status", "Contacted"))
+    api.post(("D1", WED, "status", "Deferred"), ("D1", WED, "revisit_at", "2026-03-10"))
+    assert run_revisit(api, "2026-03-09T23:00:00-04:00") == {}
+    revisit = parse_instant("2026-03-10T00:00:00-04:00")
+    assert run_revisit(api, "2026-03-10T09:00:00-04:00") == {"D1": revisit}
+    lead = api.lead("D1")
+    assert (lead["status"], lead["owner"]) == ("New", "r1")
+    cycles = [c for c in lead["clocks"] if c["policy"] == "follow_up"]
+    assert [c["started_at"] for c in cycles] == [MON, "2026-03-10T00:00:00-04:00"]
+    assert run_revisit(api, "2026-03-11T09:00:00-04:00") == {}  # done: it is an MQL
+    api.post(("D1", "2026-03-12T10:00:00-04:00", "status", "Recycled"))
+    assert run_revisit(api, "2026-03-13T09:00:00-04:00") == {}  # the old date is spent
+
+
 def test_cli_reroute(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'leadsla.db'}"
     assert leadsla("db", "upgrade", "--database", database).returncode == 0
@@ -400,6 +423,9 @@ def test_cli_reroute(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "S1: r1 → r2 (follow_up escalation step 2 fired (cycle 1))\n"
     assert "1 lead(s) re-routed of 1 due" in result.stderr
+    revisit = leadsla("revisit", "--config", CONFIG, "--database", database, "--as-of", THU)
+    assert revisit.returncode == 0, revisit.stderr
+    assert "0 deferred lead(s) re-surfaced" in revisit.stderr
     bad = leadsla("reroute", "--config", ROOT / "examples" / "leadsla.yaml", "--database", database)
     assert bad.returncode == 1
     assert "has no assignment section" in bad.stderr
