@@ -35,6 +35,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from leadsla.cli_demo import register as register_demo
+from leadsla.cli_qualify import register as register_qualify
 from leadsla.clocks_csv import write_clocks
 from leadsla.config import Config, ConfigError, build_rulebook, load_config
 from leadsla.connectors import (
@@ -930,6 +931,7 @@ def _write_rejects(source: Path, target: Path, errors: Sequence[RowError]) -> No
 
 
 register_demo(app)
+register_qualify(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

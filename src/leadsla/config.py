@@ -16,7 +16,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from types import NoneType, UnionType
@@ -41,6 +41,16 @@ from pydantic import (
     model_validator,
 )
 
+from leadsla.config_qualify import (
+    AssignmentConfig,
+    CapacityConfig,
+    IntakeConfig,
+    ScoringConfig,
+    build_assignment,
+    build_intake,
+    build_scoring,
+    qualify_problems,
+)
 from leadsla.core.calendar import WEEKDAYS, BusinessCalendar, HolidaySource
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.policy import (
@@ -490,6 +500,10 @@ class Config(_Model):
     workable: WorkableConfig | None = None
     notifications: NotificationsConfig = NotificationsConfig()
     statuses: list[StatusConfig] = Field(default_factory=_default_statuses)
+    scoring: ScoringConfig | None = None  # docs/qualification.md
+    assignment: AssignmentConfig | None = None  # docs/qualification.md
+    capacity: CapacityConfig | None = None  # docs/qualification.md (leadsla capacity)
+    intake: IntakeConfig | None = None  # docs/qualification.md (marketing's intake clock)
 
     _source: str = PrivateAttr(default="<config>")
 
@@ -864,6 +878,7 @@ def _cross_check(data: Mapping[str, Any]) -> Iterator[Problem]:
         yield from references.check_policy(("policies", name), _mapping(policy))
     workable = _mapping(data.get("workable"))
     yield from references.grades(_texts(("workable", "grade"), workable.get("grade")))
+    yield from qualify_problems(data, grade_names, status_names)
 
 
 def _check_calendars(calendars: Mapping[str, Any]) -> Iterator[Problem]:
@@ -1051,16 +1066,22 @@ def build_rulebook(config: Config) -> Rulebook:
                 calendar=rep.calendar,
                 capacity=rep.capacity,
             )
-    return Rulebook(
+    grades = tuple(Grade(name=g.name, min_score=g.min_score) for g in config.grades)
+    intake = build_intake(config.intake, config.default_calendar_name)
+    rulebook = Rulebook(
         calendars={name: _calendar(name, c) for name, c in config.calendars.items()},
         default_calendar=config.default_calendar_name,
-        policies=tuple(_policy(name, p) for name, p in config.policies.items()),
-        grades=tuple(Grade(name=g.name, min_score=g.min_score) for g in config.grades),
+        policies=tuple(_policy(name, p) for name, p in config.policies.items())
+        + ((intake,) if intake is not None else ()),
+        grades=grades,
         statuses={status.name: status.stage for status in config.statuses},
         teams=teams,
         reps=reps,
         executives=tuple(_person(person) for person in config.executives),
+        scoring=build_scoring(config.scoring, grades),
+        intake=intake,
     )
+    return replace(rulebook, assignment=build_assignment(config.assignment, rulebook))
 
 
 def _person(person: PersonConfig) -> Person:

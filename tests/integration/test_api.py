@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from api_setup import open_api
 from leadsla.api.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
@@ -54,21 +55,7 @@ class Api:
 
 @pytest.fixture
 def api(database_url: str) -> Iterator[Api]:
-    rules = build_rulebook(load_config(CONFIG))
-    engine = open_database(database_url)
-    tokens: dict[str, str] = {}
-    with engine.begin() as connection:
-        for who, role, rep, team in [
-            ("admin", "admin", None, None),
-            ("marketing", "marketing", None, None),
-            ("east-manager", "manager", None, "east"),
-            ("r1", "rep", "r1", None),
-            ("r3", "rep", "r3", None),
-        ]:
-            tokens[who] = create_token(
-                connection, rules, role=role, name=who, rep=rep, team=team, now=NOW
-            )
-    client = TestClient(create_app(rules, engine, lambda: NOW))
+    client, engine, rules, tokens = open_api(CONFIG, database_url, NOW)
     yield Api(client, engine, rules, tokens)
     client.close()
     engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
+from leadsla.api.qualify import qualify_router
 from leadsla.api.web import install_web
 from leadsla.config import Config
 from leadsla.core.events import InstantError, parse_instant
@@ -202,6 +203,7 @@ def create_app(
         except InstantError as exc:
             raise HTTPException(422, f"{name}: {exc}") from None
 
+    app.include_router(qualify_router(rules, engine, principal, scope_of, instant))
     zone = rules.calendars[rules.default_calendar].zone
 
     def shown(instant: int | None) -> str | None:

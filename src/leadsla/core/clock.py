@@ -178,6 +178,10 @@ class LeadClocks:
             ):
                 started = self._start(rules, policy, at)
                 touched.append(started)
+        if rules.intake is not None:  # marketing's intake clock (core/intake.py)
+            from leadsla.core.intake import intake_step
+
+            touched.extend(intake_step(self, rules, at))
         return touched
 
     def attributes(self) -> dict[str, str]:

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.durations import Duration
+
+if TYPE_CHECKING:
+    from leadsla.core.routing import Assignment
+    from leadsla.core.scoring import Scoring
 
 STAGES = ("open", "working", "qualified", "disqualified", "nurture")
 
@@ -110,6 +115,9 @@ class Rulebook:
     teams: Mapping[str, Team] = field(default_factory=dict)
     reps: Mapping[str, Rep] = field(default_factory=dict)
     executives: tuple[Person, ...] = ()
+    scoring: Scoring | None = None  # qualification at ingest (core/scoring.py)
+    assignment: Assignment | None = None  # routing of new MQLs (core/routing.py)
+    intake: Policy | None = None  # capture → decision clock (core/intake.py); also in policies
     # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 

@@ -26,6 +26,7 @@ from leadsla.core.clock import (
 )
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
+from leadsla.service.qualify import qualify_leads
 from leadsla.store.bulk import insert_rows, listed
 from leadsla.store.codec import cycle_facts, cycle_from_row, encode_json
 from leadsla.store.tables import clock_cycles, events, leads
@@ -41,6 +42,7 @@ class IncomingEvent:
     field: str
     value: str | None
     key: str | None = None
+    source: str | None = None  # the batch's source when None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,19 @@ def ingest(
     for e in fresh:
         by_lead[e.lead_id].append(e)
     refresh_leads(connection, rules, by_lead, result, recorded_at=recorded_at)
+    _qualify(connection, rules, by_lead, recorded_at)
     return result
+
+
+def _qualify(
+    connection: Connection,
+    rules: Rulebook,
+    by_lead: Mapping[str, Sequence[IncomingEvent]],
+    recorded_at: int,
+) -> None:
+    """MQL decisions and routing for leads whose events were just stored (if configured)."""
+    qualified = qualify_leads(connection, rules, by_lead, recorded_at=recorded_at)
+    ingest_rows(connection, rules, qualified, recorded_at=recorded_at)
 
 
 EVENT_COLUMNS = ("lead_id", "at", "field", "value", "source", "key", "recorded_at")
@@ -144,8 +158,8 @@ class PreparedLeads:
 
     def events(self) -> list[IncomingEvent]:
         return [
-            IncomingEvent(lead, at, name, value, key)  # type: ignore[arg-type]
-            for lead, at, name, value, _source, key, _recorded in self.event_rows
+            IncomingEvent(lead, at, name, value, key, source)  # type: ignore[arg-type]
+            for lead, at, name, value, source, key, _recorded in self.event_rows
         ]
 
 
@@ -154,7 +168,8 @@ def prepare_new_leads(
 ) -> PreparedLeads:
     """The rows ``ingest`` would write for these events if their leads were new."""
     event_rows: list[tuple[object, ...]] = [
-        (e.lead_id, e.at, e.field, e.value, source, e.key, recorded_at) for e in incoming
+        (e.lead_id, e.at, e.field, e.value, e.source or source, e.key, recorded_at)
+        for e in incoming
     ]
     keys = [e.key for e in incoming if e.key is not None]
     by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
@@ -198,6 +213,11 @@ def ingest_prepared(
             insert_rows(connection, events, EVENT_COLUMNS, prepared.event_rows)
             insert_rows(connection, leads, LEAD_COLUMNS, prepared.lead_rows)
             insert_rows(connection, clock_cycles, CYCLE_COLUMNS, prepared.cycle_rows)
+            if rules.scoring is not None or rules.assignment is not None:
+                by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
+                for e in prepared.events():
+                    by_lead[e.lead_id].append(e)
+                _qualify(connection, rules, by_lead, recorded_at)
             return IngestResult(accepted=len(prepared.event_rows), leads=len(lead_ids))
     return ingest(
         connection, rules, prepared.events(), source=source, recorded_at=recorded_at
@@ -211,8 +231,25 @@ def _insert_events(
         connection,
         events,
         EVENT_COLUMNS,
-        [(e.lead_id, e.at, e.field, e.value, source, e.key, recorded_at) for e in stored],
+        [
+            (e.lead_id, e.at, e.field, e.value, e.source or source, e.key, recorded_at)
+            for e in stored
+        ],
     )
+
+
+def ingest_rows(
+    connection: Connection,
+    rules: Rulebook,
+    rows: Sequence[tuple[str, int, str, str | None, str]],
+    *,
+    recorded_at: int,
+) -> None:
+    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event;
+    the key's prefix (``qualify:``, ``route:``) is the row's source."""
+    if rows:
+        derived = [IncomingEvent(*row, source=row[4].partition(":")[0]) for row in rows]
+        ingest(connection, rules, derived, source="derived", recorded_at=recorded_at)
 
 
 def _lock_leads(connection: Connection, lead_ids: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -120,4 +121,39 @@ notifications = Table(
         name="uq_notifications_once",
     ),
     Index("ix_notifications_state", "state", "next_attempt_at"),
+)
+
+# What qualification and routing decided about a lead, and why: an MQL or a nurture
+# decision with the score's explanation, an assignment with its rule and skipped reps.
+lead_decisions = Table(
+    "lead_decisions",
+    metadata,
+    Column("id", SequenceId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(255), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),  # mql | nurture | assignment
+    Column("rep", String(255)),  # the rep an assignment chose
+    Column("detail", JSON, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    UniqueConstraint("lead_id", "kind", "at", name="uq_lead_decisions_once"),
+    Index("ix_lead_decisions_lead", "lead_id", "at"),
+    Index("ix_lead_decisions_rep", "kind", "rep", "at"),
+)
+
+# Smooth round robin: each rule's credit per rep, carried from one lead to the next.
+routing_credits = Table(
+    "routing_credits",
+    metadata,
+    Column("rule", String(255), primary_key=True),
+    Column("rep", String(255), primary_key=True),
+    Column("credit", Float, nullable=False),
+)
+
+# The rep a company's first routed lead went to: later leads of the account follow.
+account_owners = Table(
+    "account_owners",
+    metadata,
+    Column("account", String(512), primary_key=True),
+    Column("rep", String(255), nullable=False),
+    Column("since", BigInteger, nullable=False),
 )

@@ -3,8 +3,8 @@
 Keys of rows imported before keep their meaning: each is recomputed from the
 row's stored content, so importing the same file again still stores nothing.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 
 BATCH = 5_000
 

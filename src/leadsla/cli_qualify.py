@@ -1,0 +1,193 @@
+"""Qualification commands of the ``leadsla`` command line.
+
+``score``, ``reroute``, ``revisit`` and ``capacity``.
+
+:func:`register` adds them to the main app (``leadsla.cli``). The helpers of the
+main CLI (config loading, one-line errors, event files) are imported when a command
+runs, so that the two modules can import each other in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadsla.core.capacity import plan
+from leadsla.core.scoring import Row, score_rows
+from leadsla.core.timestamps import format_instant
+from leadsla.service.qualify import score_record
+
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="SQLAlchemy URL; default $LEADSLA_DATABASE_URL, else leadsla.db."
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+    app.command("reroute")(reroute_command)
+    app.command("capacity")(capacity_command)
+    app.command("revisit")(revisit_command)
+
+
+def score(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The leadsla.yaml with a scoring section.")
+    ],
+    events: Annotated[
+        Path, typer.Option("--events", "-e", help="Events CSV: lead_id,at,field,value.")
+    ],
+    lead: Annotated[str, typer.Option("--lead", help="The lead to score.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Score at this instant (decay is counted to it); default now."
+        ),
+    ] = None,
+    format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """A lead's score, grade and MQL verdict, with the points each rule gave.
+
+    Profile rules read the lead's fields at --as-of; behaviour rules count its rows
+    up to then, each halved every half-life of age; triggers qualify it at once.
+    """
+    from leadsla.cli import _read_event_file, fail, instant_option, load_rules, report_row_errors
+
+    if format_ not in ("text", "json"):
+        fail(f"--format: {format_!r} is not text or json")
+    rules = load_rules(config)
+    if rules.scoring is None:
+        fail(f"{config}: has no scoring section; see docs/qualification.md")
+    instant = instant_option(as_of, "--as-of")
+    table, read = _read_event_file(rules, events)
+    report_row_errors(read.errors, read.skipped)
+    if lead not in table.lead_ids:
+        fail(f"--lead: no events of lead {lead!r} in {events}")
+    mask = table.lead == table.lead_ids.index(lead)
+    rows: list[Row] = [
+        (at, table.fields[name], None if value < 0 else table.values[value])
+        for at, name, value, _line in sorted(
+            zip(
+                table.at[mask].tolist(),
+                table.field[mask].tolist(),
+                table.value[mask].tolist(),
+                table.line[mask].tolist(),
+                strict=True,
+            ),
+            key=lambda row: (row[0], row[3]),
+        )
+    ]
+    result = score_rows(rules.scoring, rows, instant)
+    zone = rules.calendars[rules.default_calendar].zone
+    record = score_record(lead, result, zone)
+    if format_ == "json":
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        return
+    verdict = (
+        f"MQL (trigger: {result.trigger})"
+        if result.trigger
+        else ("MQL" if result.mql else "nurture")
+    )
+    threshold = "" if result.threshold is None else f" (threshold {result.threshold:g})"
+    lines = [
+        f"lead {lead} at {record['as_of']}: score {result.score:g}{threshold}, "
+        f"grade {result.grade or '-'}, {verdict}",
+        *(f"  {line}" for line in result.explanation()),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def reroute_command(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The leadsla.yaml with an assignment section.")
+    ],
+    database: Database = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Re-route what is due at this instant; default now."),
+    ] = None,
+) -> None:
+    """Re-route open leads away from reps who are out of office, and after the escalation
+    step that assignment.reroute names; one line per lead, with why."""
+    from leadsla.cli import fail, instant_option, load_rules, now_micros, open_engine
+    from leadsla.service.reroute import reroute
+
+    rules = load_rules(config)
+    if rules.assignment is None:
+        fail(f"{config}: has no assignment section; see docs/qualification.md")
+    instant = instant_option(as_of, "--as-of")
+    engine = open_engine(database, create=False)
+    with engine.begin() as connection:
+        result = reroute(connection, rules, instant, recorded_at=now_micros())
+    for lead_id, (old, new, why) in sorted(result.rerouted.items()):
+        sys.stdout.write(f"{lead_id}: {old} → {new or 'nobody available'} ({why})\n")
+    moved = sum(1 for _, new, _ in result.rerouted.values() if new is not None)
+    sys.stderr.write(f"leadsla: {moved} lead(s) re-routed of {len(result.rerouted)} due\n")
+
+
+def capacity_command(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The leadsla.yaml with a capacity section.")
+    ],
+    format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Rep hours a month the MQL commitments need under the sales SLA, and reps needed
+    against reps configured (when to hire)."""
+    from leadsla.cli import fail, load_setup
+
+    if format_ not in ("text", "json"):
+        fail(f"--format: {format_!r} is not text or json")
+    setup, rules = load_setup(config)
+    if setup.capacity is None:
+        fail(f"{config}: has no capacity section; see docs/qualification.md")
+    commitments = [
+        (c.name, c.period, c.target)
+        for c in setup.commitments
+        if c.metric == "mqls" and not c.segment
+    ]
+    try:
+        result = plan(
+            commitments,
+            workable_share=setup.capacity.workable_share,
+            attempts_per_lead=setup.capacity.attempts_per_lead,
+            minutes_per_attempt=setup.capacity.minutes_per_attempt,
+            hours_per_rep=setup.capacity.hours_per_rep,
+            rep_capacities=[rep.capacity for rep in rules.reps.values()],
+        )
+    except ValueError as exc:
+        fail(f"{config}: commitments: {exc}")
+    record = result.record()
+    if format_ == "json":
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        return
+    width = max(len(key) for key in record)
+    sys.stdout.write("".join(f"{key:<{width}}  {value}\n" for key, value in record.items()))
+
+
+def revisit_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The leadsla.yaml.")],
+    database: Database = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Re-surface what is due by this instant.")
+    ] = None,
+) -> None:
+    """Deferred leads whose revisit_at has come back to sales as MQLs (a new follow-up
+    cycle, same owner); one line per lead."""
+    from leadsla.cli import instant_option, load_rules, now_micros, open_engine
+    from leadsla.service.revisit import resurface
+
+    rules = load_rules(config)
+    instant = instant_option(as_of, "--as-of")
+    engine = open_engine(database, create=False)
+    with engine.begin() as connection:
+        found = resurface(connection, rules, instant, recorded_at=now_micros())
+    zone = rules.calendars[rules.default_calendar].zone
+    for lead_id, at in sorted(found.items()):
+        sys.stdout.write(f"{lead_id}: re-surfaced at {format_instant(at, zone)}\n")
+    sys.stderr.write(f"leadsla: {len(found)} deferred lead(s) re-surfaced\n")
