@@ -468,6 +468,21 @@ class _FactBuilder:
         )
 
 
+def replayed_facts(
+    table: EventTable,
+    metric: MetricRules,
+    as_of: int,
+    *,
+    owners: frozenset[str] | None = None,
+) -> Facts:
+    """The facts of every lead of a lead-grouped table by the exact engine: replay,
+    judge and :func:`~leadsla.core.metrics.lead_facts`, lead by lead."""
+    collector = FactCollector(metric, owners=owners)
+    for result in lead_results(metric.rules, table, as_of, with_instants=True):
+        collector.add_result(result, as_of)
+    return collector.facts()
+
+
 def report_facts(
     table: EventTable,
     metric: MetricRules,
@@ -476,13 +491,10 @@ def report_facts(
     owners: frozenset[str] | None = None,
 ) -> Facts:
     """The facts of every lead of a lead-grouped table: columns where they can, the
-    exact engine (replay, judge, :func:`lead_facts`) for the rest."""
+    exact engine for the rest."""
     fast, exact_rows = columnar_facts(table, metric, as_of, owners=owners)
-    rest = table.take(np.flatnonzero(exact_rows)) if exact_rows.any() else EventTable.empty()
-    collector = FactCollector(metric, owners=owners)
-    for result in lead_results(metric.rules, rest, as_of, with_instants=True):
-        collector.add_result(result, as_of)
-    return merge_facts([fast, collector.facts()])
+    rest = table.take(np.flatnonzero(exact_rows))
+    return merge_facts([fast, replayed_facts(rest, metric, as_of, owners=owners)])
 
 
-__all__: Sequence[str] = ("columnar_facts", "report_facts", "supported")
+__all__: Sequence[str] = ("columnar_facts", "replayed_facts", "report_facts", "supported")
