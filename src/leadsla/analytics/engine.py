@@ -107,10 +107,9 @@ def _codes(column: pl.Series, canonical: Callable[[str], str]) -> tuple[Int32Arr
 def _instants(column: pl.Series) -> Int64Array | None:
     """Epoch microseconds of each instant; ``None`` if one is not read here.
 
-    ``…Z`` and ``…±HH:MM`` (second precision) are parsed by Polars and each accepted
-    only if Polars writes the parsed value back as the very same text, which holds
-    exactly for the valid instants of those layouts; other widths go through the
-    core's fixed-width layouts.
+    ``…Z`` and ``…±HH:MM`` (second precision) are checked digit by digit and parsed
+    by Polars (an impossible date does not parse); other widths go through the core's
+    fixed-width layouts.
     """
     widths = column.str.len_bytes().to_numpy()
     result = np.zeros(len(column), dtype=np.int64)
@@ -130,32 +129,30 @@ def _instants(column: pl.Series) -> Int64Array | None:
     return result
 
 
+# Digits and separators where ``YYYY-MM-DDTHH:MM:SS`` has them, with the ranges Polars'
+# parser would otherwise stretch (it reads second 60 as a leap second).
+_WALL = r"^\d{4}-(0[1-9]|1[0-2])-[0-3]\d[T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+
+
 def _round_trip(texts: pl.Series, width: int) -> Int64Array | None:
     """Instants ``YYYY-MM-DDTHH:MM:SS`` + ``Z`` (width 20) or ``±HH:MM`` (25) as epoch µs."""
     if width not in (20, 25):
         return None
     at = pl.col("at")
-    local = at.str.slice(0, 19)
-    wall = local.str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False)
+    wall = at.str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False)
     if width == 20:
         offset: pl.Expr = pl.lit(0, dtype=pl.Int64)
-        suffix = at.str.slice(19) == "Z"
+        suffix = at.str.ends_with("Z")
     else:
         sign = pl.when(at.str.slice(19, 1) == "-").then(-1).otherwise(1)
-        hours = at.str.slice(20, 2).cast(pl.Int64, strict=False)
-        minutes = at.str.slice(23, 2).cast(pl.Int64, strict=False)
-        offset = sign * (hours * 3600 + minutes * 60)
-        written = pl.format(
-            "{}{}:{}",
-            pl.when(sign < 0).then(pl.lit("-")).otherwise(pl.lit("+")),
-            hours.cast(pl.String).str.zfill(2),
-            minutes.cast(pl.String).str.zfill(2),
+        offset = sign * (
+            at.str.slice(20, 2).cast(pl.Int64, strict=False) * 3600
+            + at.str.slice(23, 2).cast(pl.Int64, strict=False) * 60
         )
-        suffix = (written == at.str.slice(19)) & (hours < 24) & (minutes < 60)
+        suffix = at.str.contains(r"[+-]([01]\d|2[0-3]):[0-5]\d$")
     frame = pl.DataFrame({"at": texts}).select(
-        ok=(
-            (wall.dt.strftime("%Y-%m-%dT%H:%M:%S") == local) & suffix & (wall.dt.year() >= 1)
-        ).fill_null(False),
+        # A day past the month's end fails to parse (null), and year 0 is no instant.
+        ok=(at.str.contains(_WALL) & suffix & (wall.dt.year() >= 1)).fill_null(False),
         micros=wall.dt.epoch("us") - offset * MICROS_PER_SECOND,
     )
     if not frame["ok"].all():

@@ -45,6 +45,7 @@ from leadsla.core.metrics import (
     state_code,
 )
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy
+from leadsla.core.timestamps import unique_inverse
 
 Int32Array = npt.NDArray[np.int32]
 Int64Array = npt.NDArray[np.int64]
@@ -83,13 +84,13 @@ def _dense(keys: Int64Array, name_of: Callable[[int], str | None]) -> _Names:
 
     Keys whose names are equal share a code; a key named ``None`` gets -1.
     """
-    distinct, inverse = np.unique(keys, return_inverse=True)
+    distinct, inverse = unique_inverse(keys)
     by_name: dict[str, int] = {}
     mapped = np.empty(len(distinct), dtype=np.int32)
     for index, key in enumerate(distinct.tolist()):
         name = name_of(key) if key >= 0 else None
         mapped[index] = -1 if name is None else by_name.setdefault(name, len(by_name))
-    return _Names(mapped[inverse.reshape(-1)], list(by_name))
+    return _Names(mapped[inverse], list(by_name))
 
 
 def _last_per_group(group: Int64Array, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
@@ -103,27 +104,30 @@ def _last_per_group(group: Int64Array, rows: npt.NDArray[np.intp]) -> npt.NDArra
 
 
 class _Columns:
-    """The rows of a lead-grouped table up to ``as_of``, with per-lead columns."""
+    """The columns of a lead-grouped table, read up to ``as_of``, and per-lead columns."""
 
     def __init__(self, table: EventTable, as_of: int, groups: int, group: Int64Array) -> None:
-        kept = table.at <= as_of
-        self.group = group[kept]
-        self.at = table.at[kept]
-        self.field = table.field[kept]
-        self.value = table.value[kept]
+        # Rows after ``as_of`` stay in the columns; ``rows_of`` leaves them out. A lead
+        # whose first row is after it has no row left at all.
+        self.as_of = as_of
+        self.group = group
+        self.at = table.at
+        self.field = table.field
+        self.value = table.value
         self.groups = groups
         self.field_code = {name: code for code, name in enumerate(table.fields)}
         self.values = table.values
-        first = np.ones(len(self.group), dtype=np.bool_)
-        np.not_equal(self.group[1:], self.group[:-1], out=first[1:])
-        self.first_at = np.zeros(groups, dtype=np.int64)
-        self.first_at[self.group[first]] = self.at[first]
+        first = np.ones(len(group), dtype=np.bool_)
+        np.not_equal(group[1:], group[:-1], out=first[1:])
+        self.first_at = table.at[first]
 
     def rows_of(self, name: str) -> npt.NDArray[np.intp]:
+        """The rows of a field, up to ``as_of``."""
         code = self.field_code.get(name)
         if code is None:
             return np.zeros(0, dtype=np.intp)
-        return np.flatnonzero(self.field == code)
+        rows = np.flatnonzero(self.field == code)
+        return rows[self.at[rows] <= self.as_of]
 
     def last_value(self, name: str) -> Int64Array:
         """Each lead's last value code of a field (-1: never set, or cleared)."""

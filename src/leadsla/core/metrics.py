@@ -570,7 +570,10 @@ def facts_of(
     policies: list[str],
 ) -> Facts:
     """:class:`Facts` from its array columns by name, each cast to its column type."""
-    typed = {name: np.asarray(columns[name]).astype(kind) for name, kind in _COLUMN_TYPES.items()}
+    typed = {
+        name: np.asarray(columns[name]).astype(kind, copy=False)
+        for name, kind in _COLUMN_TYPES.items()
+    }
     return Facts(
         **typed,
         segment={name: np.asarray(codes, dtype=np.int32) for name, codes in segment.items()},
