@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsla.config import build_rulebook, load_config_text
-from leadsla.core.columnar import columnar_facts, report_facts, supported
-from leadsla.core.evaluate import lead_results
+from leadsla.core.columnar import columnar_facts, replayed_facts, report_facts, supported
 from leadsla.core.events import EventTable, read_events
-from leadsla.core.metrics import FactCollector, Facts, merge_facts, metric_rules, scorecard
+from leadsla.core.metrics import Facts, merge_facts, metric_rules, scorecard
+from leadsla.core.timestamps import unique_inverse
 from leadsla.service.report import metric_rules_from_config
 
 CONFIG = load_config_text(
@@ -168,10 +168,7 @@ def table_of(rows: list[Row]) -> EventTable:
 
 
 def exact_facts(table: EventTable, as_of: int, owners: frozenset[str] | None = None) -> Facts:
-    collector = FactCollector(METRIC, owners=owners)
-    for result in lead_results(RULES, table, as_of, with_instants=True):
-        collector.add_result(result, as_of)
-    return collector.facts()
+    return replayed_facts(table, METRIC, as_of, owners=owners)
 
 
 def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, ...]]]:
@@ -337,3 +334,13 @@ def test_a_clock_that_reaches_its_target_exactly_is_met() -> None:
         ]
     )
     assert decoded(facts) == decoded(exact_facts(table, as_of))
+
+
+@given(st.lists(st.integers(-5, 3000), max_size=50), st.integers(0, 2**40))
+def test_unique_inverse_is_numpys_unique(keys: list[int], shift: int) -> None:
+    # Small ranges take the lookup table, wide ones (shifted far apart) the sort.
+    for values in (np.array(keys, dtype=np.int64), np.array(keys, dtype=np.int64) * shift):
+        distinct, inverse = unique_inverse(values)
+        expected, expected_inverse = np.unique(values, return_inverse=True)
+        assert np.array_equal(distinct, expected)
+        assert np.array_equal(inverse, expected_inverse.reshape(-1))
