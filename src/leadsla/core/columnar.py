@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -136,12 +137,15 @@ class _Columns:
         result[self.group[last]] = self.value[last]
         return result
 
+    @cached_property
+    def value_code(self) -> dict[str, int]:
+        return {text: code for code, text in enumerate(self.values)}
+
     def value_flags(self, names: frozenset[str] | set[str]) -> BoolArray:
         """A lookup by value code (the last slot stands for code -1) of membership in ``names``."""
         flags = np.zeros(len(self.values) + 1, dtype=np.bool_)
-        for code, text in enumerate(self.values):
-            if text in names:
-                flags[code] = True
+        codes = [self.value_code[name] for name in names if name in self.value_code]
+        flags[codes] = True
         return flags
 
 

@@ -10,6 +10,7 @@ same events give the same figures.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, select
 
 from leadsla.config import Config
 from leadsla.core.columnar import report_facts
+from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.metrics import Commitment, MetricRules, metric_rules, scorecard
 from leadsla.core.policy import Rulebook
@@ -134,3 +136,16 @@ def stored_event_table(
         fields=list(field_codes),
         values=list(value_codes),
     )
+
+
+def stored_lead_results(
+    connection: Connection,
+    rules: Rulebook,
+    as_of: int,
+    *,
+    owners: frozenset[str] | None = None,
+) -> Iterator[LeadResult]:
+    """Every stored lead replayed up to ``as_of`` and judged then, one lead at a time,
+    with its instants (for figures the columns do not carry)."""
+    table = stored_event_table(connection, as_of, owners=owners)
+    return lead_results(rules, table, as_of, with_instants=True)
