@@ -68,10 +68,24 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_evaluate(events: Path, output: Path) -> tuple[float, float]:
-    """Wall time and peak memory (GiB) of the whole process tree (the forked workers too)."""
+def run_measured(command: list[str]) -> tuple[float, float]:
+    """Wall time and peak memory (GiB) of a command's whole process tree (forked workers
+    too), sampled every 0.1 s."""
     began = time.perf_counter()
-    process = subprocess.Popen(
+    process = subprocess.Popen(command)
+    peak_kib = 0
+    while process.poll() is None:
+        peak_kib = max(peak_kib, tree_rss_kib(process.pid))
+        time.sleep(0.1)
+    seconds = time.perf_counter() - began
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:2])} failed with status {process.returncode}")
+    return seconds, peak_kib / 1024 / 1024
+
+
+def run_evaluate(events: Path, output: Path) -> tuple[float, float]:
+    """Wall time and peak memory (GiB) of ``leadsla evaluate`` on a history."""
+    return run_measured(
         [
             str(Path(sys.executable).with_name("leadsla")),
             "evaluate",
@@ -81,14 +95,6 @@ def run_evaluate(events: Path, output: Path) -> tuple[float, float]:
             "--output", str(output),
         ],
     )  # fmt: skip
-    peak_kib = 0
-    while process.poll() is None:
-        peak_kib = max(peak_kib, tree_rss_kib(process.pid))
-        time.sleep(0.1)
-    seconds = time.perf_counter() - began
-    if process.returncode != 0:
-        raise SystemExit(f"leadsla evaluate failed with status {process.returncode}")
-    return seconds, peak_kib / 1024 / 1024
 
 
 def peer(events: Path, sample_leads: int) -> tuple[float, float, int]:

@@ -34,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
+from leadsla.analytics.engine import report_from_csv
 from leadsla.cli_demo import register as register_demo
 from leadsla.cli_qualify import register as register_qualify
 from leadsla.clocks_csv import write_clocks
@@ -495,9 +496,12 @@ def report(
     setup, rules = load_setup(config)
     instant = instant_option(as_of, "--as-of")
     if events is not None:
-        table, read = _read_event_file(rules, events)
-        report_row_errors(read.errors, read.skipped)
-        figures = report_from_events(rules, setup, table.sorted(), instant, period)
+        # Plain files are read and grouped on Polars; any other goes to the careful reader.
+        figures = report_from_csv(events, rules, setup, instant, period)
+        if figures is None:
+            table, read = _read_event_file(rules, events)
+            report_row_errors(read.errors, read.skipped)
+            figures = report_from_events(rules, setup, table.sorted(), instant, period)
     else:
         engine = open_engine(database, create=False)
         with engine.connect() as connection:

@@ -69,6 +69,7 @@ from leadsla.service.report import (
     metric_rules_from_config,
     report_from_database,
     report_from_events,
+    stored_lead_results,
 )
 from leadsla.store.database import open_database
 
@@ -596,6 +597,16 @@ def test_the_database_gives_the_same_report(
             assert stored == report
             quarter = report_from_database(connection, rules, config, AS_OF, "quarter")
             assert quarter == report_from_events(rules, config, read_table(rules), AS_OF, "quarter")
+            # Leads one by one, as figures beyond the scorecard read them: the same facts.
+            by_lead = {
+                r.lead_id: lead_facts(r, metric_rules_from_config(rules, config), AS_OF)
+                for r in stored_lead_results(connection, rules, AS_OF)
+            }
+            assert by_lead == {
+                r.lead_id: lead_facts(r, metric_rules_from_config(rules, config), AS_OF)
+                for r in lead_results(rules, read_table(rules).sorted(), AS_OF, with_instants=True)
+            }
+            assert len(by_lead) == 9
             # A manager of team east sees the MQLs and clocks of r1 and r2: the east figures.
             east = report_from_database(
                 connection, rules, config, AS_OF, "month", frozenset({"r1", "r2"})

@@ -395,6 +395,20 @@ class EventTable:
             ordered=True,
         )
 
+    def take(self, rows: npt.NDArray[np.intp]) -> EventTable:
+        """The given rows (in the given order), with the same code tables."""
+        return EventTable(
+            lead=self.lead[rows],
+            at=self.at[rows],
+            field=self.field[rows],
+            value=self.value[rows],
+            line=self.line[rows],
+            lead_ids=self.lead_ids,
+            fields=self.fields,
+            values=self.values,
+            ordered=self.ordered,
+        )
+
     def lead_slices(self) -> Iterator[tuple[str, int, int]]:
         """``(lead_id, start, stop)``: the row range of each lead, of a :meth:`sorted` table."""
         if not self.ordered:
@@ -510,20 +524,33 @@ def _parse_instant_ranges(
         rows = np.flatnonzero(lengths == width)
         # Copying rows of a window view moves ``width`` bytes per row with one index each.
         chars = np.lib.stride_tricks.sliding_window_view(text.chars, width)[starts[rows]]
-        pending = np.arange(rows.size)
-        for layout in layouts:
-            micros, good = layout.parse(chars[pending])
-            result[rows[pending[good]]] = micros[good]
-            valid[rows[pending[good]]] = True
-            pending = pending[~good]
-            if pending.size == 0:
-                break
+        result[rows], valid[rows] = parse_instant_rows(chars)
     for row in np.flatnonzero(~valid).tolist():
         try:
             result[row] = parse_instant(text.text(int(starts[row]), int(ends[row])))
         except InstantError:
             continue
         valid[row] = True
+    return result, valid
+
+
+def parse_instant_rows(chars: npt.NDArray[np.uint8]) -> tuple[Int64Array, BoolArray]:
+    """Instants written in one fixed-width layout, one text per row of ``chars`` (ASCII).
+
+    Epoch microseconds and which rows were read; only the usual fixed-width forms are
+    tried here (those :func:`read_events` reads in bulk), so a row that is not read
+    may still be an instant :func:`parse_instant` accepts in another spelling.
+    """
+    result = np.zeros(len(chars), dtype=np.int64)
+    valid = np.zeros(len(chars), dtype=np.bool_)
+    pending = np.arange(len(chars))
+    for layout in _LAYOUTS.get(chars.shape[1], ()):
+        micros, good = layout.parse(chars[pending])
+        result[pending[good]] = micros[good]
+        valid[pending[good]] = True
+        pending = pending[~good]
+        if pending.size == 0:
+            break
     return result, valid
 
 

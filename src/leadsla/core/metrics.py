@@ -80,12 +80,15 @@ __all__ = [
     "MqlFact",
     "Period",
     "collect_facts",
+    "facts_of",
     "lead_facts",
+    "merge_facts",
     "metric_rules",
     "month_numbers",
     "mql_policy_of",
     "period_containing",
     "scorecard",
+    "state_code",
 ]
 
 Int32Array = npt.NDArray[np.int32]
@@ -112,6 +115,11 @@ _STATES: tuple[State, ...] = (
 _STATE_CODE = {state: code for code, state in enumerate(_STATES)}
 _MET = _STATE_CODE[State.MET]
 _BREACHED = _STATE_CODE[State.BREACHED]
+
+
+def state_code(state: State) -> int:
+    """The code of a clock state in :attr:`Facts.clock_state`."""
+    return _STATE_CODE[state]
 
 
 # -- the rules the figures need -------------------------------------------------------
@@ -528,6 +536,114 @@ class FactCollector:
             segment_values={n: c.names for n, c in self._segment_codes.items()},
             policies=list(self.metric.policies),
         )
+
+
+_COLUMN_TYPES: dict[str, type[np.generic]] = {
+    "mql_at": np.int64,
+    "grade": np.int32,
+    "owner": np.int32,
+    "team": np.int32,
+    "is_sal": np.bool_,
+    "workable": np.bool_,
+    "attempts": np.int64,
+    "connects": np.int64,
+    "qualified": np.bool_,
+    "clock_policy": np.int32,
+    "clock_started_at": np.int64,
+    "clock_state": np.int8,
+    "clock_grade": np.int32,
+    "clock_owner": np.int32,
+    "clock_team": np.int32,
+    "clock_stopped": np.bool_,
+    "clock_seconds": np.int64,
+}
+
+
+def facts_of(
+    columns: Mapping[str, npt.NDArray[Any]],
+    *,
+    segment: Mapping[str, Int32Array],
+    grades: list[str],
+    owners: list[str],
+    teams: list[str],
+    segment_values: Mapping[str, list[str]],
+    policies: list[str],
+) -> Facts:
+    """:class:`Facts` from its array columns by name, each cast to its column type."""
+    typed = {
+        name: np.asarray(columns[name]).astype(kind, copy=False)
+        for name, kind in _COLUMN_TYPES.items()
+    }
+    return Facts(
+        **typed,
+        segment={name: np.asarray(codes, dtype=np.int32) for name, codes in segment.items()},
+        grades=grades,
+        owners=owners,
+        teams=teams,
+        segment_values=segment_values,
+        policies=policies,
+    )
+
+
+def merge_facts(parts: Sequence[Facts]) -> Facts:
+    """The facts of all parts in one set of columns, their codes mapped to shared names."""
+    if not parts:
+        raise ValueError("merge_facts needs at least one part")
+    if len(parts) == 1:
+        return parts[0]
+
+    def recoded(
+        names_of: Sequence[list[str]], columns: Sequence[Sequence[Int32Array]]
+    ) -> tuple[list[Int32Array], list[str]]:
+        """Columns (each given per part) coded into one name list built from all parts."""
+        index: dict[str, int] = {}
+        # One spare slot at the end of each map, so that code -1 (none) maps to -1.
+        maps = [
+            np.array([*(index.setdefault(n, len(index)) for n in names), -1], dtype=np.int32)
+            for names in names_of
+        ]
+        result = [
+            np.concatenate([m[c] for m, c in zip(maps, per_part, strict=True)]).astype(np.int32)
+            for per_part in columns
+        ]
+        return result, list(index)
+
+    def joined(name: str) -> npt.NDArray[Any]:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    def per_part(*names: str) -> list[list[Int32Array]]:
+        return [[getattr(p, name) for p in parts] for name in names]
+
+    (grade, clock_grade), grades = recoded(
+        [p.grades for p in parts], per_part("grade", "clock_grade")
+    )
+    (owner, clock_owner), owners = recoded(
+        [p.owners for p in parts], per_part("owner", "clock_owner")
+    )
+    (team, clock_team), teams = recoded([p.teams for p in parts], per_part("team", "clock_team"))
+    segment: dict[str, Int32Array] = {}
+    segment_values: dict[str, list[str]] = {}
+    for name in parts[0].segment:
+        (segment[name],), segment_values[name] = recoded(
+            [p.segment_values[name] for p in parts], [[p.segment[name] for p in parts]]
+        )
+    return facts_of(
+        {name: joined(name) for name in _COLUMN_TYPES}
+        | {
+            "grade": grade,
+            "owner": owner,
+            "team": team,
+            "clock_grade": clock_grade,
+            "clock_owner": clock_owner,
+            "clock_team": clock_team,
+        },
+        segment=segment,
+        grades=grades,
+        owners=owners,
+        teams=teams,
+        segment_values=segment_values,
+        policies=list(parts[0].policies),
+    )
 
 
 # -- periods ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def offsets_seconds(instants: Int64Array, zone: tzinfo) -> Int64Array:
     if instants.size == 0:
         return np.zeros(0, dtype=np.int64)
     hours = instants // MICROS_PER_HOUR
-    unique_hours, inverse = np.unique(hours, return_inverse=True)
+    unique_hours, inverse = unique_inverse(hours)
     known = _HOUR_OFFSETS.setdefault(zone, {})
     pairs = [known.get(h) or _hour_offsets(h, zone, known) for h in unique_hours.tolist()]
     at_start = np.array([p[0] for p in pairs], dtype=np.int64)
@@ -42,6 +42,23 @@ def offsets_seconds(instants: Int64Array, zone: tzinfo) -> Int64Array:
     for index in mixed:
         result[index] = offset_seconds(int(instants[index]), zone)
     return result
+
+
+def unique_inverse(keys: Int64Array) -> tuple[Int64Array, npt.NDArray[np.intp]]:
+    """``numpy.unique(keys, return_inverse=True)``, by a lookup table when the keys span
+    a small range (hours of a history, value codes): a sort of millions is the slow part."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if keys.size == 0:
+        return keys, np.zeros(0, dtype=np.intp)
+    low = int(keys.min())
+    span = int(keys.max()) - low + 1
+    if span > 2 * keys.size + 1024:
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    present = np.flatnonzero(np.bincount(keys - low, minlength=span))
+    position = np.zeros(span, dtype=np.intp)
+    position[present] = np.arange(present.size)
+    return present + low, position[keys - low]
 
 
 # Offsets at the start and end of each UTC hour, per zone: a zone's rules never change

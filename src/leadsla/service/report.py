@@ -1,23 +1,26 @@
 """The report of SPEC §8, from an events file or from the events stored in the database.
 
-Both paths replay every lead with :meth:`LeadClocks.apply`, judge it with
-:func:`judge_lead` at the same instant and feed the same
-:func:`~leadsla.core.metrics.scorecard`, so a file and the database holding the
+Both paths put the events in one lead-grouped :class:`EventTable` and hand it to
+:func:`~leadsla.core.columnar.report_facts` (plain leads in columns, the others
+replayed by :meth:`LeadClocks.apply` and judged by :func:`judge_lead`), then to the
+same :func:`~leadsla.core.metrics.scorecard`, so a file and the database holding the
 same events give the same figures.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, select
 
 from leadsla.config import Config
-from leadsla.core.clock import Change, LeadClocks, judge_lead
+from leadsla.core.columnar import report_facts
 from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable
-from leadsla.core.metrics import Commitment, FactCollector, MetricRules, metric_rules, scorecard
+from leadsla.core.metrics import Commitment, MetricRules, metric_rules, scorecard
 from leadsla.core.policy import Rulebook
 from leadsla.store.tables import events
 
@@ -62,11 +65,9 @@ def report_from_events(
 ) -> dict[str, Any]:
     """The report of an event table (sorted here if it is not) judged at ``as_of``."""
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
-    collector = FactCollector(metric, owners=scope_owners)
     ordered = table if table.ordered else table.sorted()
-    for result in lead_results(rules, ordered, as_of, with_instants=True):
-        collector.add_result(result, as_of)
-    return scorecard(collector.facts(), metric, as_of, period)
+    facts = report_facts(ordered, metric, as_of, owners=scope_owners)
+    return scorecard(facts, metric, as_of, period)
 
 
 def report_from_database(
@@ -84,24 +85,13 @@ def report_from_database(
     had such an owner are not even read.
     """
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
-    collector = FactCollector(metric, owners=scope_owners)
-    for result in stored_lead_results(connection, rules, as_of, owners=scope_owners):
-        collector.add_result(result, as_of)
-    return scorecard(collector.facts(), metric, as_of, period)
+    table = stored_event_table(connection, as_of, owners=scope_owners)
+    facts = report_facts(table, metric, as_of, owners=scope_owners)
+    return scorecard(facts, metric, as_of, period)
 
 
-def stored_lead_results(
-    connection: Connection,
-    rules: Rulebook,
-    as_of: int,
-    *,
-    owners: frozenset[str] | None = None,
-) -> Iterator[LeadResult]:
-    """Every stored lead replayed up to ``as_of`` and judged then, one lead at a time.
-
-    Rows come in (lead, instant, arrival) order, as :func:`replay_leads` reads them;
-    ``owners`` limits the leads to those that ever had one of these owners.
-    """
+def _stored_rows(connection: Connection, as_of: int, owners: frozenset[str] | None) -> Any:
+    """The stored rows up to ``as_of`` in (lead, instant, arrival) order, streamed."""
     query = (
         select(events.c.lead_id, events.c.at, events.c.field, events.c.value)
         .where(events.c.at <= as_of)
@@ -112,26 +102,50 @@ def stored_lead_results(
             events.c.field == "owner", events.c.value.in_(sorted(owners))
         )
         query = query.where(events.c.lead_id.in_(owned))
-    rows = connection.execute(query.execution_options(yield_per=STREAM_ROWS))
-    lead_id: str | None = None
-    instants: list[tuple[int, list[Change]]] = []
-    for row_lead, at, name, value in rows:
-        if row_lead != lead_id:
-            if lead_id is not None:
-                yield _judged(rules, lead_id, instants, as_of)
-            lead_id, instants = row_lead, []
-        if instants and instants[-1][0] == at:
-            instants[-1][1].append((name, value))
-        else:
-            instants.append((at, [(name, value)]))
-    if lead_id is not None:
-        yield _judged(rules, lead_id, instants, as_of)
+    return connection.execute(query.execution_options(yield_per=STREAM_ROWS))
 
 
-def _judged(
-    rules: Rulebook, lead_id: str, instants: list[tuple[int, list[Change]]], as_of: int
-) -> LeadResult:
-    clocks = LeadClocks(lead_id)
-    for at, changes in instants:
-        clocks.apply(rules, at, changes)
-    return LeadResult(lead_id, clocks, judge_lead(rules, clocks, as_of), instants)
+def stored_event_table(
+    connection: Connection, as_of: int, *, owners: frozenset[str] | None = None
+) -> EventTable:
+    """The stored events up to ``as_of`` as a lead-grouped table (rows in the order
+    the exact engine replays them; ``line`` numbers that order).
+
+    Values are kept as stored; an empty or null value is code -1 (it clears the field).
+    ``owners`` limits the leads to those that ever had one of these owners.
+    """
+    lead_codes: dict[str, int] = {}
+    field_codes: dict[str, int] = {}
+    value_codes: dict[str, int] = {}
+    leads = array("i")
+    ats = array("q")
+    fields = array("h")
+    values = array("i")
+    for row_lead, at, name, value in _stored_rows(connection, as_of, owners):
+        leads.append(lead_codes.setdefault(row_lead, len(lead_codes)))
+        ats.append(at)
+        fields.append(field_codes.setdefault(name, len(field_codes)))
+        values.append(value_codes.setdefault(value, len(value_codes)) if value else -1)
+    return EventTable(
+        lead=np.frombuffer(leads, dtype=np.int32),
+        at=np.frombuffer(ats, dtype=np.int64),
+        field=np.frombuffer(fields, dtype=np.int16),
+        value=np.frombuffer(values, dtype=np.int32),
+        line=np.arange(len(leads), dtype=np.int64),
+        lead_ids=list(lead_codes),
+        fields=list(field_codes),
+        values=list(value_codes),
+    )
+
+
+def stored_lead_results(
+    connection: Connection,
+    rules: Rulebook,
+    as_of: int,
+    *,
+    owners: frozenset[str] | None = None,
+) -> Iterator[LeadResult]:
+    """Every stored lead replayed up to ``as_of`` and judged then, one lead at a time,
+    with its instants (for figures the columns do not carry)."""
+    table = stored_event_table(connection, as_of, owners=owners)
+    return lead_results(rules, table, as_of, with_instants=True)

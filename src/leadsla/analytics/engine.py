@@ -1,0 +1,311 @@
+"""Large histories on Polars: the events CSV read into a lead-grouped table in a few passes.
+
+:func:`~leadsla.core.events.read_events` reads any file exactly as :mod:`csv` does
+and reports every bad row with its line, at about 2.5 µs per row in one process.
+Most large histories are plain machine exports: one record per line, no quotes, no
+bad rows. For those, Polars parses the file on every core, each column is checked
+and coded in bulk, and the rows are grouped by lead with one sort of a packed
+integer key instead of a sort of strings. Anything this reader is not sure to read
+exactly as ``read_events`` would (quotes, carriage returns, blank or ragged lines, a
+bad value, an instant outside the core's fixed-width layouts, lead ids with
+surrounding blanks) makes it give up, and the caller uses
+``read_events``: the result is the same table either way (a test compares them).
+
+The table this returns is *lead-grouped* (each lead's rows together, by instant
+and line) but its leads are not in id order: that is all
+:func:`~leadsla.core.columnar.report_facts` needs, and it saves sorting millions of
+strings.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from leadsla.config import Config
+from leadsla.core.columnar import columnar_facts, replayed_facts
+from leadsla.core.events import (
+    CLOSED_FIELDS,
+    EVENT_COLUMNS,
+    EventTable,
+    ReadReport,
+    normalize_field,
+    parse_instant_rows,
+    value_problem,
+)
+from leadsla.core.metrics import merge_facts, scorecard
+from leadsla.core.policy import Rulebook
+from leadsla.service.report import metric_rules_from_config
+
+MICROS_PER_SECOND = 1_000_000
+Int32Array = npt.NDArray[np.int32]
+Int64Array = npt.NDArray[np.int64]
+# Bytes read at a time when scanning the file for what this reader does not handle.
+_SCAN_BYTES = 1 << 24
+# Fewer bits than this for the lead hash and grouping by sort key is not worth it.
+_MIN_HASH_BITS = 32
+
+
+def _header(path: Path) -> tuple[list[int], int] | None:
+    """Indices of the event columns in the header, and its width; ``None`` if unusual."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        row = next(csv.reader(handle), None)
+    if row is None:
+        return None
+    names = [normalize_field(cell) for cell in row]
+    if any(names.count(name) != 1 for name in EVENT_COLUMNS):
+        return None
+    return [names.index(name) for name in EVENT_COLUMNS], len(names)
+
+
+def _plain_lines(path: Path, width: int) -> int | None:
+    """The number of data lines if every line is a record of ``width`` unquoted fields.
+
+    ``None`` if the file holds a quote or a carriage return, or its commas do not add
+    up to ``width - 1`` per line (a short line then reads as a missing field, which the
+    caller checks, and a long one fails to parse).
+    """
+    lines = commas = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(_SCAN_BYTES):
+            if b'"' in chunk or b"\r" in chunk:
+                return None
+            lines += chunk.count(b"\n")
+            commas += chunk.count(b",")
+            last = chunk[-1:]
+    if last != b"\n":
+        lines += 1
+    if commas != (width - 1) * lines:
+        return None
+    return lines - 1
+
+
+def _codes(column: pl.Series, canonical: Callable[[str], str]) -> tuple[Int32Array, list[str]]:
+    """Codes of a string column's canonical spellings (-1 where that is empty), and the
+    names; each distinct spelling is made canonical once."""
+    categories = column.cast(pl.Categorical)
+    distinct = categories.unique()
+    spellings = distinct.cast(pl.String).to_list()
+    physical = distinct.to_physical().to_numpy()
+    lookup = np.full(int(physical.max(initial=0)) + 1, -1, dtype=np.int32)
+    names: dict[str, int] = {}
+    for code, raw in zip(physical.tolist(), spellings, strict=True):
+        name = canonical(raw)
+        lookup[code] = names.setdefault(name, len(names)) if name else -1
+    codes: Int32Array = lookup[categories.to_physical().to_numpy()]
+    return codes, list(names)
+
+
+def _instants(column: pl.Series) -> Int64Array | None:
+    """Epoch microseconds of each instant; ``None`` if one is not read here.
+
+    ``…Z`` and ``…±HH:MM`` (second precision) are checked digit by digit and parsed
+    by Polars (an impossible date does not parse); other widths go through the core's
+    fixed-width layouts.
+    """
+    widths = column.str.len_bytes().to_numpy()
+    result = np.zeros(len(column), dtype=np.int64)
+    for width in np.unique(widths).tolist():
+        rows = np.flatnonzero(widths == width)
+        texts = column if rows.size == len(column) else column.gather(rows)
+        micros = _round_trip(texts, width)
+        if micros is None:
+            joined = texts.str.join("").item()
+            if not joined.isascii():
+                return None
+            chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, width)
+            micros, valid = parse_instant_rows(chars)
+            if not valid.all():
+                return None
+        result[rows] = micros
+    return result
+
+
+# Digits and separators where ``YYYY-MM-DDTHH:MM:SS`` has them, with the ranges Polars'
+# parser would otherwise stretch (it reads second 60 as a leap second).
+_WALL = r"^\d{4}-(0[1-9]|1[0-2])-[0-3]\d[T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+
+
+def _round_trip(texts: pl.Series, width: int) -> Int64Array | None:
+    """Instants ``YYYY-MM-DDTHH:MM:SS`` + ``Z`` (width 20) or ``±HH:MM`` (25) as epoch µs."""
+    if width not in (20, 25):
+        return None
+    at = pl.col("at")
+    wall = at.str.slice(0, 19).str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False)
+    if width == 20:
+        offset: pl.Expr = pl.lit(0, dtype=pl.Int64)
+        suffix = at.str.ends_with("Z")
+    else:
+        sign = pl.when(at.str.slice(19, 1) == "-").then(-1).otherwise(1)
+        offset = sign * (
+            at.str.slice(20, 2).cast(pl.Int64, strict=False) * 3600
+            + at.str.slice(23, 2).cast(pl.Int64, strict=False) * 60
+        )
+        suffix = at.str.contains(r"[+-]([01]\d|2[0-3]):[0-5]\d$")
+    frame = pl.DataFrame({"at": texts}).select(
+        # A day past the month's end fails to parse (null), and year 0 is no instant.
+        ok=(at.str.contains(_WALL) & suffix & (wall.dt.year() >= 1)).fill_null(False),
+        micros=wall.dt.epoch("us") - offset * MICROS_PER_SECOND,
+    )
+    if not frame["ok"].all():
+        return None
+    micros: Int64Array = frame["micros"].to_numpy().astype(np.int64, copy=False)
+    return micros
+
+
+# Python's str.strip() removes exactly these characters (str.isspace()).
+_PY_BLANKS = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+@dataclass(frozen=True)
+class GroupedEvents:
+    """A lead-grouped table whose lead ids are looked up only when asked for.
+
+    ``table.lead_ids`` is empty: naming two million leads costs more than the column
+    path spends on them. :meth:`named` gives a table of some rows with their ids.
+    """
+
+    table: EventTable
+    report: ReadReport
+    lead_column: pl.Series  # lead ids in file order
+    first_rows: Int64Array  # file row of each lead code's first row
+
+    def named(self, rows: npt.NDArray[np.intp]) -> EventTable:
+        """The given rows (whole leads, in table order) with their lead ids."""
+        part = self.table.take(rows)
+        codes, lead = np.unique(part.lead, return_inverse=True)
+        names = self.lead_column.gather(self.first_rows[codes]).to_list()
+        return replace(part, lead=lead.reshape(-1).astype(np.int32), lead_ids=names)
+
+
+def read_grouped_events(
+    path: Path,
+    *,
+    statuses: Collection[str],
+    grades: Collection[str],
+    hash_bits: int | None = None,
+) -> GroupedEvents | None:
+    """The events of a plain file as a lead-grouped table, or ``None`` if the file needs
+    :func:`~leadsla.core.events.read_events` (see the module docstring).
+
+    ``hash_bits`` caps the bits of each lead id's hash in the sort key (tests use a few
+    to make leads share buckets)."""
+    header = _header(path)
+    if header is None:
+        return None
+    wanted, width = header
+    lines = _plain_lines(path, width)
+    if lines is None or lines == 0:
+        return None
+    try:
+        frame = pl.read_csv(
+            path,
+            columns=wanted,
+            new_columns=list(EVENT_COLUMNS),
+            infer_schema=False,
+            empty_string_is_null=False,
+            quote_char=None,
+        )
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    frame = frame.select(EVENT_COLUMNS)
+    if frame.height != lines or frame.null_count().sum_horizontal().item() != 0:
+        return None
+    leads = frame["lead_id"]
+    # Lead ids must be written without surrounding blanks (read_events strips them).
+    lengths = leads.str.len_bytes()
+    stripped = leads.str.strip_chars(_PY_BLANKS).str.len_bytes()
+    if not ((lengths == stripped) & (lengths > 0)).all():
+        return None
+
+    field_codes, field_names = _codes(frame["field"], normalize_field)
+    if (field_codes < 0).any():
+        return None
+    value_codes, value_names = _codes(frame["value"], str.strip)
+    stride = len(value_names) + 1
+    pairs = np.unique(field_codes.astype(np.int64) * stride + value_codes + 1)
+    for pair in pairs.tolist():
+        field_code, value_code = divmod(pair, stride)
+        name = field_names[field_code]
+        if name in CLOSED_FIELDS:
+            text = value_names[value_code - 1] if value_code else ""
+            if value_problem(name, text, statuses, grades) is not None:
+                return None
+
+    micros = _instants(frame["at"])
+    if micros is None:
+        return None
+    low = int(micros.min())
+    offsets = micros - low
+    # Instants are usually whole seconds: counting in seconds leaves room for the hash.
+    for unit in (MICROS_PER_SECOND, 1000):
+        if not np.any(offsets % unit):
+            offsets //= unit
+            break
+    at_bits = max(int(offsets.max()), 1).bit_length()
+    if 63 - at_bits < _MIN_HASH_BITS:
+        return None
+    hash_bits = 63 - at_bits if hash_bits is None else min(hash_bits, 63 - at_bits)
+    hashes = leads.hash(seed=0).to_numpy()
+    key = ((hashes >> np.uint64(64 - hash_bits)).astype(np.int64) << at_bits) | offsets
+    # A stable sort of one integer: leads (by hash) together, then instants, then lines.
+    rows = pl.DataFrame({"key": key, "row": np.arange(len(key), dtype=np.int64)})
+    order = rows.sort("key", maintain_order=True)["row"].to_numpy().copy()
+    bucket = key[order] >> at_bits
+    full = hashes[order]
+    # Leads whose hashes agree on the top bits share a bucket and interleave there:
+    # order those few rows by full hash, instant and row.
+    shared = np.zeros(len(order), dtype=np.bool_)
+    shared[1:] = (bucket[1:] == bucket[:-1]) & (full[1:] != full[:-1])
+    if shared.any():
+        mixed = np.isin(bucket, bucket[shared])
+        within = order[mixed]
+        order[mixed] = within[np.lexsort((within, offsets[within], hashes[within], bucket[mixed]))]
+        full = hashes[order]
+    starts = np.ones(len(order), dtype=np.bool_)
+    np.not_equal(full[1:], full[:-1], out=starts[1:])
+    # Two ids with one 64-bit hash would merge: a second, independent hash must then
+    # agree within each lead too (two ids agreeing on both: about 2 M² / 2¹²⁹).
+    second = leads.hash(seed=1).to_numpy()[order]
+    if np.any(second[1:][~starts[1:]] != second[:-1][~starts[1:]]):
+        return None
+    table = EventTable(
+        lead=(np.cumsum(starts) - 1).astype(np.int32),
+        at=micros[order],
+        field=field_codes[order].astype(np.int16),
+        value=value_codes[order].astype(np.int32),
+        line=order + 2,
+        lead_ids=[],
+        fields=field_names,
+        values=value_names,
+    )
+    return GroupedEvents(table, ReadReport(lines, lines, []), leads, order[starts])
+
+
+def report_from_csv(
+    path: Path,
+    rules: Rulebook,
+    config: Config,
+    as_of: int,
+    period: str = "month",
+) -> dict[str, Any] | None:
+    """The report of an events file read by :func:`read_grouped_events` (``None`` when
+    that reader gives the file up): plain leads in columns, the others replayed."""
+    grouped = read_grouped_events(
+        path, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+    )
+    if grouped is None:
+        return None
+    metric = metric_rules_from_config(rules, config)
+    fast, exact_rows = columnar_facts(grouped.table, metric, as_of)
+    rest = grouped.named(np.flatnonzero(exact_rows))
+    facts = merge_facts([fast, replayed_facts(rest, metric, as_of)])
+    return scorecard(facts, metric, as_of, period)
