@@ -49,15 +49,13 @@ def analytics_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, o
     """The analytics keys (``waterfall``, ``speed_to_lead``, ``burn_up``) as report rows."""
     for name, table in analytics_tables(report).items():
         header, rows = table
-        width = _key_width(name)
+        # Two key columns (group and key, or commitment and date): "waterfall.by_grade", "A".
+        width = 2 if header[1] in ("key", "date") else 1
         for row in rows:
-            key = " ".join(str(cell) for cell in row[:width])
+            group = f"{name}.{row[0]}" if width == 2 else name
+            key = str(row[width - 1])
             for column, value in zip(header[width:], row[width:], strict=True):
-                yield name, key, column, value
-
-
-def _key_width(table: str) -> int:
-    return 2 if table in ("waterfall", "burn_up") else 1
+                yield group, key, column, "" if value is None else value
 
 
 Table = tuple[list[str], list[list[object]]]
