@@ -292,3 +292,27 @@ def test_no_events(rules: Rulebook, config: Config) -> None:
     assert empty["waterfall"]["overall"]["mql_to_sal"] is None
     assert all(b["leads"] == 0 for b in empty["speed_to_lead"]["buckets"])
     assert empty["burn_up"][0]["count"] == 0
+
+
+def test_a_status_overwritten_within_an_instant_is_never_seen(
+    rules: Rulebook, config: Config
+) -> None:
+    # Z1's Qualified is overwritten by New in the same instant (SPEC §3): not an
+    # opportunity. Z2's two owners in one instant: the later row wins.
+    text = (
+        "lead_id,at,field,value\n"
+        "Z1,2026-03-02T09:00:00-05:00,status,Qualified\n"
+        "Z1,2026-03-02T09:00:00-05:00,status,New\n"
+        "Z1,2026-03-02T09:00:00-05:00,grade,A\n"
+        "Z2,2026-03-02T09:00:00-05:00,owner,r1\n"
+        "Z2,2026-03-02T09:00:00-05:00,status,New\n"
+        "Z2,2026-03-02T09:00:00-05:00,owner,r3\n"
+    )
+    table, report = read_events(
+        io.StringIO(text), statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+    )
+    assert report.errors == []
+    overall = analytics_from_events(rules, config, table, AS_OF)["waterfall"]
+    assert (overall["overall"]["mqls"], overall["overall"]["opportunities"]) == (2, 0)
+    assert list(overall["by_owner"]) == ["r3"]
+    assert list(overall["by_team"]) == ["emea"]

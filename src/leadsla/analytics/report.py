@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from leadsla.analytics.figures import Costs, burn_up, segments, speed_to_lead, waterfall
 from leadsla.analytics.frames import events_frame, stored_events_frame
-from leadsla.analytics.leads import Setting, lead_frame, mql_entries, needed_fields
+from leadsla.analytics.leads import Rows, Setting, lead_frame, mql_entries, needed_fields
 from leadsla.config import Config
 from leadsla.core.analytics import WorkableRule
 from leadsla.core.evaluate import LeadResult, lead_results
@@ -54,8 +54,9 @@ def analytics_of_frame(
     """
     setting = Setting.of(rules)
     attributes = _commitment_fields(metric)
-    leads = _scoped(lead_frame(frame, setting), scope_owners)
-    entries = _scoped(mql_entries(frame, setting, attributes), scope_owners)
+    rows = Rows(frame, setting, needed_fields(attributes))
+    leads = _scoped(lead_frame(rows, setting), scope_owners)
+    entries = _scoped(mql_entries(rows, setting, attributes), scope_owners)
     return {
         "waterfall": waterfall(leads),
         "speed_to_lead": speed_to_lead(leads),
@@ -109,7 +110,7 @@ def segments_of_frame(
     sort: str,
 ) -> dict[str, Any]:
     setting = Setting.of(rules)
-    leads = lead_frame(frame, setting, [*by, "source"])
+    leads = lead_frame(Rows(frame, setting, segment_fields_frame(by)), setting, [*by, "source"])
     capacities = {rep.id: rep.capacity for rep in rules.reps.values()}
     return segments(leads, by, costs_of(config), WorkableRule(min_leads), capacities, sort=sort)
 
