@@ -38,7 +38,7 @@ from leadsla.analytics.report import (
     segments_from_database,
     segments_from_events,
 )
-from leadsla.config import Config, build_rulebook, load_config_text
+from leadsla.config import Config, ConfigError, build_rulebook, load_config_text
 from leadsla.core.analytics import (
     SPEED_BUCKETS,
     WorkableRule,
@@ -316,3 +316,23 @@ def test_a_status_overwritten_within_an_instant_is_never_seen(
     assert (overall["overall"]["mqls"], overall["overall"]["opportunities"]) == (2, 0)
     assert list(overall["by_owner"]) == ["r3"]
     assert list(overall["by_team"]) == ["emea"]
+
+
+def test_costs_config_errors_name_the_line_and_key() -> None:
+    text = EXAMPLE.read_text()
+    first = text.count("\n") + 1  # the line of "costs:"
+    bad = text + "costs:\n  per_lead: {Webinar: 40, Ads: -1}\n  currency: usd\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(bad, "leadsla.yaml")
+    lines = str(caught.value).splitlines()
+    negative = "input should be greater than or equal to 0, got -1"
+    assert f"leadsla.yaml:{first + 1}: costs.per_lead.Ads: {negative}" in lines
+    currency = "'usd' is not a 3-letter ISO 4217 currency code such as USD"
+    assert f"leadsla.yaml:{first + 2}: costs.currency: {currency}" in lines
+    good = load_config_text(text + "costs:\n  per_lead: {Webinar: 40.5}\n", "leadsla.yaml")
+    assert good.costs is not None
+    assert (good.costs.per_lead, good.costs.default, good.costs.currency) == (
+        {"Webinar": 40.5},
+        None,
+        "USD",
+    )
