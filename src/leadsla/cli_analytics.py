@@ -198,11 +198,11 @@ def segments(
                 connection, rules, setup, instant, fields, min_leads=min_leads, sort=sort
             )
     if format_ == "table":
-        console = Console(
-            file=None if output is None else _text_file(output), width=200, highlight=False
-        )
-        console.print(segments_table(result))
-        console.print(capacity_line(result), markup=False)
+        if output is None:
+            _print_segments(result, None)
+        else:
+            with open_output(output) as handle:
+                _print_segments(result, handle)
         return
     text = _segments_text(result, format_)
     if output is None:
@@ -212,11 +212,10 @@ def segments(
             handle.write(text)
 
 
-def _text_file(path: Path) -> Any:
-    try:
-        return path.open("w", encoding="utf-8")
-    except OSError as exc:
-        fail(f"{path}: cannot write: {exc.strerror or exc}")
+def _print_segments(result: dict[str, Any], handle: TextIO | None) -> None:
+    console = Console(file=handle, width=200, highlight=False)
+    console.print(segments_table(result))
+    console.print(capacity_line(result), markup=False, soft_wrap=True)
 
 
 def segment_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
@@ -252,7 +251,9 @@ def _share(value: float | None) -> str:
 
 def segments_table(result: dict[str, Any]) -> Table:
     currency = result["currency"] or ""
-    table = Table(title=f"Lead segments by {', '.join(result['by'])} ({result['months']} months)")
+    months = result["months"]
+    span = f"{months} month{'' if months == 1 else 's'}"
+    table = Table(title=f"Lead segments by {', '.join(result['by'])} ({span} of history)")
     for name in result["by"]:
         table.add_column(name)
     for title in ("leads", "conversion (95% CI)", "win rate (95% CI)"):
