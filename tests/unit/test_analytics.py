@@ -336,3 +336,24 @@ def test_costs_config_errors_name_the_line_and_key() -> None:
         None,
         "USD",
     )
+
+
+def test_bad_outcome_and_amount_rows_are_reported_and_skipped(rules: Rulebook) -> None:
+    text = (
+        "lead_id,at,field,value\n"
+        "Z1,2026-03-02T09:00:00-05:00,outcome,maybe\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,12k\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,-5\n"
+        "Z1,2026-03-02T09:00:00-05:00,outcome,WON\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,1200.50\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,\n"
+    )
+    table, report = read_events(
+        io.StringIO(text), statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+    )
+    assert [(e.line, e.column, e.message) for e in report.errors] == [
+        (2, "value", '"maybe" is not an outcome (won, lost)'),
+        (3, "value", '"12k" is not a number (field amount)'),
+        (4, "value", '"-5" is below 0'),
+    ]
+    assert len(table) == 3
