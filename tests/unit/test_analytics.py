@@ -46,7 +46,7 @@ from leadsla.core.analytics import (
     wilson_bounds,
     wilson_interval,
 )
-from leadsla.core.events import EventTable, parse_instant, read_events
+from leadsla.core.events import EventTable, ReadReport, parse_instant, read_events
 from leadsla.core.policy import Rulebook
 from leadsla.service.imports import import_table
 from leadsla.store.database import open_database
@@ -66,10 +66,14 @@ def rules(config: Config) -> Rulebook:
     return build_rulebook(config)
 
 
-def read_table(rules: Rulebook) -> EventTable:
-    table, report = read_events(
-        io.StringIO(EVENTS), statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+def read_text(rules: Rulebook, text: str) -> tuple[EventTable, ReadReport]:
+    return read_events(
+        io.StringIO(text), statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
     )
+
+
+def read_table(rules: Rulebook, text: str = EVENTS) -> EventTable:
+    table, report = read_text(rules, text)
     assert report.errors == []
     return table
 
@@ -308,11 +312,7 @@ def test_a_status_overwritten_within_an_instant_is_never_seen(
         "Z2,2026-03-02T09:00:00-05:00,status,New\n"
         "Z2,2026-03-02T09:00:00-05:00,owner,r3\n"
     )
-    table, report = read_events(
-        io.StringIO(text), statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
-    )
-    assert report.errors == []
-    overall = analytics_from_events(rules, config, table, AS_OF)["waterfall"]
+    overall = analytics_from_events(rules, config, read_table(rules, text), AS_OF)["waterfall"]
     assert (overall["overall"]["mqls"], overall["overall"]["opportunities"]) == (2, 0)
     assert list(overall["by_owner"]) == ["r3"]
     assert list(overall["by_team"]) == ["emea"]
@@ -348,9 +348,7 @@ def test_bad_outcome_and_amount_rows_are_reported_and_skipped(rules: Rulebook) -
         "Z1,2026-03-02T09:00:00-05:00,amount,1200.50\n"
         "Z1,2026-03-02T09:00:00-05:00,amount,\n"
     )
-    table, report = read_events(
-        io.StringIO(text), statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
-    )
+    table, report = read_text(rules, text)
     assert [(e.line, e.column, e.message) for e in report.errors] == [
         (2, "value", '"maybe" is not an outcome (won, lost)'),
         (3, "value", '"12k" is not a number (field amount)'),
