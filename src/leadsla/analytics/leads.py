@@ -1,4 +1,5 @@
-"""One row per lead (and one per MQL entry), computed from the events frame with Polars.
+"""One row per lead (and one per MQL entry), from the events frame: NumPy reductions over
+each lead's run of rows (the frame is in lead order), Polars for the text columns.
 
 Every definition is written out in ``docs/analytics.md``; in short:
 
