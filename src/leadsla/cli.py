@@ -64,7 +64,6 @@ from leadsla.core.events import (
 )
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant, format_instants
-from leadsla.report_format import render_report
 from leadsla.service.delivery import (
     MailSettings,
     RowSender,
@@ -482,6 +481,12 @@ def report(
         Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
     ] = None,
     database: DatabaseOption = None,
+    charts: Annotated[
+        Path | None, typer.Option("--charts", help="Directory for PNG and SVG charts.")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv-dir", help="Directory for one CSV per report table.")
+    ] = None,
 ) -> None:
     """The SLA scorecard: MQLs, SALs, compliance, time to follow-up and more (SPEC §8).
 
@@ -495,18 +500,25 @@ def report(
         fail(f"--format: {format_!r} is not json, csv or html")
     setup, rules = load_setup(config)
     instant = instant_option(as_of, "--as-of")
+    drawn = charts is not None or format_ == "html"
     if events is not None:
-        # Plain files are read and grouped on Polars; any other goes to the careful reader.
-        figures = report_from_csv(events, rules, setup, instant, period)
-        if figures is None:
+        # Plain files are read and grouped on Polars; any other goes to the careful reader,
+        # as do reports with charts (their follow-up times replay leads by name).
+        fast = None if drawn else report_from_csv(events, rules, setup, instant, period)
+        if fast is not None:
+            figures, ordered = fast
+        else:
             table, read = _read_event_file(rules, events)
             report_row_errors(read.errors, read.skipped)
-            figures = report_from_events(rules, setup, table.sorted(), instant, period)
+            ordered = table.sorted()
+            figures = report_from_events(rules, setup, ordered, instant, period)
+        follow_up = extend_from_events(figures, rules, setup, ordered, instant, drawn)
     else:
         engine = open_engine(database, create=False)
         with engine.connect() as connection:
             figures = report_from_database(connection, rules, setup, instant, period)
-    text = render_report(figures, format_)
+            follow_up = extend_from_database(figures, connection, rules, setup, instant, drawn)
+    text = finish_report(figures, format_, follow_up, charts=charts, csv_dir=csv_dir)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -936,6 +948,16 @@ def _write_rejects(source: Path, target: Path, errors: Sequence[RowError]) -> No
 
 register_demo(app)
 register_qualify(app)
+# Analytics (``leadsla segments``, the report's extra keys, charts and CSV tables) live in
+# their own module, which uses the helpers above.
+from leadsla.cli_analytics import (  # noqa: E402
+    extend_from_database,
+    extend_from_events,
+    finish_report,
+    register,
+)
+
+register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -451,6 +451,21 @@ class WorkableConfig(_Model):
     grade: Names
 
 
+def _currency(value: str) -> str:
+    if len(value) != 3 or not value.isascii() or not value.isupper() or not value.isalpha():
+        raise ValueError(f"{value!r} is not a 3-letter ISO 4217 currency code such as USD")
+    return value
+
+
+class CostsConfig(_Model):
+    """What a lead costs marketing, by ``source`` (closed-loop ``leadsla segments``)."""
+
+    per_lead: dict[Name, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(min_length=1)
+    # The cost of a lead whose source is not listed (absent: such leads cost nothing).
+    default: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    currency: Annotated[str, AfterValidator(_currency)] = "USD"
+
+
 class EmailConfig(_Model):
     host: Name
     port: int = Field(default=25, ge=1, le=65535)
@@ -498,6 +513,7 @@ class Config(_Model):
     policies: dict[str, PolicyConfig] = {}
     commitments: list[CommitmentConfig] = []
     workable: WorkableConfig | None = None
+    costs: CostsConfig | None = None
     notifications: NotificationsConfig = NotificationsConfig()
     statuses: list[StatusConfig] = Field(default_factory=_default_statuses)
     scoring: ScoringConfig | None = None  # docs/qualification.md

@@ -6,13 +6,17 @@ import csv
 import html
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 GROUPS = ("overall", "by_grade", "by_owner", "by_team", "by_month")
 
 
-def render_report(report: Mapping[str, Any], fmt: str) -> str:
+def render_report(
+    report: Mapping[str, Any], fmt: str, charts: Mapping[str, str] | None = None
+) -> str:
+    """The report as ``json``, ``csv`` or ``html``; ``charts`` (title → inline SVG) are
+    embedded in the HTML page, which stays one self-contained file."""
     if fmt == "json":
         return json.dumps(report, indent=2, sort_keys=False) + "\n"
     if fmt == "csv":
@@ -21,7 +25,7 @@ def render_report(report: Mapping[str, Any], fmt: str) -> str:
         writer.writerow(["group", "key", "figure", "value"])
         writer.writerows(report_rows(report))
         return out.getvalue()
-    return _html(report)
+    return _html(report, charts or {})
 
 
 def report_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, object]]:
@@ -38,6 +42,64 @@ def report_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, obje
     for commitment in report.get("commitments", []):
         for name, figure in _flat(commitment):
             yield "commitments", str(commitment.get("name", "")), name, figure
+    yield from analytics_rows(report)
+
+
+def analytics_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, object]]:
+    """The analytics keys (``waterfall``, ``speed_to_lead``, ``burn_up``) as report rows."""
+    for name, table in analytics_tables(report).items():
+        header, rows = table
+        # Two key columns (group and key, or commitment and date): "waterfall.by_grade", "A".
+        width = 2 if header[1] in ("key", "date") else 1
+        for row in rows:
+            group = f"{name}.{row[0]}" if width == 2 else name
+            key = str(row[width - 1])
+            for column, value in zip(header[width:], row[width:], strict=True):
+                yield group, key, column, "" if value is None else value
+
+
+Table = tuple[list[str], list[list[object]]]
+
+
+def analytics_tables(report: Mapping[str, Any]) -> dict[str, Table]:
+    """The analytics keys as tables (header, rows) for CSV files and report rows."""
+    tables: dict[str, Table] = {}
+    waterfall = report.get("waterfall")
+    if isinstance(waterfall, Mapping):
+        tables["waterfall"] = grouped_table(waterfall)
+    speed = report.get("speed_to_lead")
+    if isinstance(speed, Mapping):
+        tables["speed_to_lead"] = wide_table([], [((), b) for b in speed["buckets"]])
+    burn = report.get("burn_up")
+    if isinstance(burn, list):
+        rows = [
+            ((entry["name"], day["date"]), {"count": day["count"], "target": entry["target"]})
+            for entry in burn
+            for day in entry["days"]
+        ]
+        tables["burn_up"] = wide_table(["commitment", "date"], rows)
+    return tables
+
+
+def grouped_table(groups: Mapping[str, Any]) -> Table:
+    """``overall`` plus ``by_*`` groups of figure objects: one row per (group, key)."""
+    rows: list[tuple[tuple[object, ...], Mapping[str, Any]]] = []
+    for group, value in groups.items():
+        if group == "overall":
+            rows.append(((group, ""), value))
+        elif isinstance(value, Mapping):
+            rows.extend(((group, key), figures) for key, figures in value.items())
+    return wide_table(["group", "key"], rows)
+
+
+def wide_table(keys: list[str], rows: Sequence[tuple[tuple[object, ...], Any]]) -> Table:
+    """Rows of flattened figures under one header (the union of their dotted names)."""
+    flat = [(key, dict(_flat(figures))) for key, figures in rows]
+    columns: dict[str, None] = {}
+    for _, figures in flat:
+        columns.update(dict.fromkeys(figures))
+    body = [[*key, *(figures.get(c, "") for c in columns)] for key, figures in flat]
+    return [*keys, *columns], body
 
 
 def _flat(figures: Any, prefix: str = "") -> Iterator[tuple[str, object]]:
@@ -50,17 +112,22 @@ def _flat(figures: Any, prefix: str = "") -> Iterator[tuple[str, object]]:
         yield prefix.rstrip("."), "" if figures is None else figures
 
 
-def _html(report: Mapping[str, Any]) -> str:
+def _html(report: Mapping[str, Any], charts: Mapping[str, str]) -> str:
     rows = "\n".join(
         "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
         for row in report_rows(report)
     )
     as_of = html.escape(str(report.get("as_of", "")))
+    figures = "\n".join(
+        f'<figure id="{html.escape(name)}">{svg}</figure>' for name, svg in charts.items()
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>leadsla report {as_of}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.25rem .5rem}}th{{background:#eee}}</style></head>
+td,th{{border:1px solid #ccc;padding:.25rem .5rem}}th{{background:#eee}}
+figure{{margin:1rem 0}}figure svg{{max-width:100%;height:auto}}</style></head>
 <body><h1>SLA report as of {as_of}</h1>
+{figures}
 <table><thead><tr><th>group</th><th>key</th><th>figure</th><th>value</th></tr></thead>
 <tbody>
 {rows}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from leadsla.analytics.engine import read_grouped_events
+from leadsla.analytics.report import analytics_from_events
 from leadsla.clocks_csv import write_clocks
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.columnar import replayed_facts
@@ -251,5 +252,6 @@ def test_report_of_a_plain_file_equals_the_replay(tmp_path: Path) -> None:
     metric = metric_rules_from_config(rules, config)
     instant = parse_instant(as_of)
     expected = scorecard(replayed_facts(table.sorted(), metric, instant), metric, instant)
+    expected.update(analytics_from_events(rules, config, table.sorted(), instant))
     assert json.loads(result.stdout) == expected
     assert expected["by_month"]["2026-04"]["mqls"] > 0

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from leadsla.analytics.engine import read_grouped_events, report_from_csv
+from leadsla.analytics.report import analytics_from_events
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
 from leadsla.service.report import report_from_events
@@ -99,8 +100,13 @@ def test_the_report_of_the_polars_path_equals_the_exact_one(tmp_path: Path) -> N
     path = tmp_path / "events.csv"
     path.write_text("".join(good), encoding="utf-8")
     as_of = parse_instant("2026-03-06T18:00:00-05:00")
-    fast = report_from_csv(path, RULES, CONFIG, as_of)
-    assert fast is not None
-    table = careful("".join(good))
-    assert fast == report_from_events(RULES, CONFIG, table.sorted(), as_of)
+    read = report_from_csv(path, RULES, CONFIG, as_of)
+    assert read is not None
+    fast, grouped = read
+    table = careful("".join(good)).sorted()
+    assert fast == report_from_events(RULES, CONFIG, table, as_of)
     assert fast["overall"]["mqls"] > 0
+    # The lead-grouped rows it hands on give the analytics of the careful table.
+    assert analytics_from_events(RULES, CONFIG, grouped, as_of) == analytics_from_events(
+        RULES, CONFIG, table, as_of
+    )

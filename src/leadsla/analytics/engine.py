@@ -296,9 +296,12 @@ def report_from_csv(
     config: Config,
     as_of: int,
     period: str = "month",
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any], EventTable] | None:
     """The report of an events file read by :func:`read_grouped_events` (``None`` when
-    that reader gives the file up): plain leads in columns, the others replayed."""
+    that reader gives the file up): plain leads in columns, the others replayed.
+
+    With it, the file's rows grouped by lead (in hash order, lead ids not looked up):
+    all that the lead-by-lead analytics frames need."""
     grouped = read_grouped_events(
         path, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
     )
@@ -308,4 +311,4 @@ def report_from_csv(
     fast, exact_rows = columnar_facts(grouped.table, metric, as_of)
     rest = grouped.named(np.flatnonzero(exact_rows))
     facts = merge_facts([fast, replayed_facts(rest, metric, as_of)])
-    return scorecard(facts, metric, as_of, period)
+    return scorecard(facts, metric, as_of, period), replace(grouped.table, ordered=True)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
+from leadsla.analytics.report import analytics_from_database
 from leadsla.api.qualify import qualify_router
 from leadsla.api.web import install_web
 from leadsla.config import Config
@@ -384,10 +385,11 @@ def create_app(
         if config is None:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "started without a config")
         at = instant(as_of, "as_of")
+        owners = scope_of(caller).owners
         with engine.connect() as connection:
-            return report_from_database(
-                connection, rules, config, at, period, scope_of(caller).owners
-            )
+            figures = report_from_database(connection, rules, config, at, period, owners)
+            figures.update(analytics_from_database(connection, rules, config, at, owners))
+            return figures
 
     secrets_by_source = dict(hook_secrets or {})
 

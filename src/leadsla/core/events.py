@@ -39,7 +39,8 @@ MICROS_PER_SECOND = 1_000_000
 SECONDS_PER_DAY = 86_400
 
 EVENT_COLUMNS = ("lead_id", "at", "field", "value")
-CLOSED_FIELDS = ("status", "grade", "score", "activity")
+CLOSED_FIELDS = ("status", "grade", "score", "activity", "outcome", "amount")
+OUTCOMES = ("won", "lost")
 
 INSTANT_FORMAT = "an ISO 8601 instant with a UTC offset"
 
@@ -260,21 +261,28 @@ def value_problem(
 ) -> str | None:
     """Why ``value`` cannot be the value of ``field`` (normalised), or ``None`` if it can.
 
-    An empty value clears a field and is always allowed. Fields other than
-    ``status``, ``grade``, ``score`` and ``activity`` take any value.
+    An empty value clears a field and is always allowed. ``outcome`` (an
+    opportunity's result) is ``won`` or ``lost`` in any case; ``amount`` a number
+    of at least 0. Fields other than these six take any value.
     """
     if not value:
         return None
+    if field == "outcome":
+        if value.casefold() in OUTCOMES:
+            return None
+        return f"{_quote(value)} is not an outcome (won, lost)"
     if field == "status":
         return None if value in statuses else _not_one_of(value, "status", statuses)
     if field == "grade":
         return None if value in grades else _not_one_of(value, "grade", grades)
-    if field == "score":
+    if field in ("score", "amount"):
         try:
             number = float(value)
         except ValueError:
-            return f"{_quote(value)} is not a number (field score)"
-        return None if math.isfinite(number) else f"{_quote(value)} is not a finite number"
+            return f"{_quote(value)} is not a number (field {field})"
+        if not math.isfinite(number):
+            return f"{_quote(value)} is not a finite number"
+        return None if field == "score" or number >= 0 else f"{_quote(value)} is below 0"
     if field == "activity":
         return _activity_problem(value)
     return None

@@ -1,0 +1,331 @@
+"""The analytics figures from the lead and MQL-entry frames: JSON-ready dicts.
+
+Definitions: ``docs/analytics.md``. Ratios are fractions, ``null`` where the
+denominator is 0; intervals are 95 % Wilson score intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from leadsla.core.analytics import SPEED_BUCKETS, WorkableRule, speed_bucket_index, wilson_bounds
+from leadsla.core.metrics import Commitment, period_containing
+from leadsla.core.timestamps import offsets_seconds
+
+MICROS_PER_SECOND = 1_000_000
+SECONDS_PER_DAY = 86_400
+WATERFALL_GROUPS = {
+    "by_grade": "grade",
+    "by_owner": "owner",
+    "by_team": "team",
+    "by_month": "month",
+}
+STAGES = ("inquiries", "mqls", "sals", "opportunities", "won")
+BURN_UP_METRICS = ("mqls", "workable_leads")
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return None if denominator == 0 else float(numerator) / float(denominator)
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
+
+
+# -- demand waterfall ---------------------------------------------------------------------
+
+
+def _waterfall_aggs() -> list[pl.Expr]:
+    return [
+        pl.len().alias("inquiries"),
+        pl.col("mql").sum().alias("mqls"),
+        pl.col("sal").sum().alias("sals"),
+        pl.col("opportunity").sum().alias("opportunities"),
+        pl.col("won").sum().alias("won"),
+        pl.col("lost").sum().alias("lost"),
+        (pl.col("mql") & pl.col("touch_at").is_null()).sum().alias("never_touched"),
+    ]
+
+
+def _waterfall_figure(row: Mapping[str, Any]) -> dict[str, Any]:
+    counts = {name: int(row[name]) for name in (*STAGES, "lost", "never_touched")}
+    return {
+        **{name: counts[name] for name in STAGES},
+        "lost": counts["lost"],
+        "inquiry_to_mql": ratio(counts["mqls"], counts["inquiries"]),
+        "mql_to_sal": ratio(counts["sals"], counts["mqls"]),
+        "sal_to_opportunity": ratio(counts["opportunities"], counts["sals"]),
+        "opportunity_to_won": ratio(counts["won"], counts["opportunities"]),
+        "lead_to_opportunity": ratio(counts["opportunities"], counts["inquiries"]),
+        "win_rate": ratio(counts["won"], counts["won"] + counts["lost"]),
+        "never_touched": counts["never_touched"],
+        "never_touched_share": ratio(counts["never_touched"], counts["mqls"]),
+    }
+
+
+def waterfall(leads: pl.DataFrame) -> dict[str, Any]:
+    """Inquiry → MQL → SAL → opportunity → won, overall (the whole history up to the
+    evaluation instant) and by grade, owner, team (at the MQL instant) and inquiry month."""
+    overall = leads.select(_waterfall_aggs()).row(0, named=True)
+    result: dict[str, Any] = {"overall": _waterfall_figure(overall)}
+    for group, column in WATERFALL_GROUPS.items():
+        rows = (
+            leads.filter(pl.col(column).is_not_null())
+            .group_by(column)
+            .agg(_waterfall_aggs())
+            .sort(column)
+        )
+        result[group] = {row[column]: _waterfall_figure(row) for row in rows.iter_rows(named=True)}
+    return result
+
+
+# -- speed to lead ------------------------------------------------------------------------
+
+
+def speed_to_lead(leads: pl.DataFrame) -> dict[str, Any]:
+    """Conversion to opportunity of MQL leads by wall-clock time to first touch."""
+    mqls = leads.filter(pl.col("mql"))
+    touched = mqls["touch_at"].is_not_null().to_numpy()
+    waited = ((mqls["touch_at"].fill_null(0) - mqls["mql_at"]) // MICROS_PER_SECOND).to_numpy()
+    bucket = speed_bucket_index(waited.astype(np.int64), touched)
+    size = len(SPEED_BUCKETS)
+    counts = np.bincount(bucket, minlength=size)
+    opportunities = np.bincount(bucket, weights=mqls["opportunity"].to_numpy(), minlength=size)
+    won = np.bincount(bucket, weights=mqls["won"].to_numpy(), minlength=size)
+    low, high = wilson_bounds(opportunities, counts.astype(np.float64))
+    buckets = [
+        {
+            "bucket": spec.name,
+            "label": spec.label,
+            "leads": int(counts[k]),
+            "opportunities": int(opportunities[k]),
+            "won": int(won[k]),
+            "conversion": ratio(opportunities[k], counts[k]),
+            "conversion_low": _number(low[k]),
+            "conversion_high": _number(high[k]),
+        }
+        for k, spec in enumerate(SPEED_BUCKETS)
+    ]
+    return {"clock": "wall", "conversion": "opportunity", "leads": len(mqls), "buckets": buckets}
+
+
+# -- commitment burn-up -------------------------------------------------------------------
+
+
+def _local_days(instants: np.ndarray[Any, Any], zone: tzinfo) -> np.ndarray[Any, Any]:
+    instants = np.asarray(instants, dtype=np.int64)
+    local = instants // MICROS_PER_SECOND + offsets_seconds(instants, zone)
+    return local // SECONDS_PER_DAY
+
+
+def _segment_filter(commitment: Commitment) -> pl.Expr:
+    keep = pl.lit(True)
+    for name, allowed in commitment.segment.items():
+        keep = keep & pl.col(name).is_in(sorted(allowed))
+    return keep
+
+
+def burn_up(
+    entries: pl.DataFrame,
+    commitments: Sequence[Commitment],
+    workable: frozenset[str],
+    as_of: int,
+    zone: tzinfo,
+) -> list[dict[str, Any]]:
+    """Cumulative MQL entries per day of each ``mqls``/``workable_leads`` commitment's
+    current period, up to the evaluation instant, beside the target."""
+    result: list[dict[str, Any]] = []
+    for commitment in commitments:
+        if commitment.metric not in BURN_UP_METRICS:
+            continue
+        period = period_containing(as_of, commitment.period, zone)
+        chosen = entries.filter((pl.col("at") >= period.start) & (pl.col("at") <= as_of)).filter(
+            _segment_filter(commitment)
+        )
+        if commitment.metric == "workable_leads":
+            chosen = chosen.filter(pl.col("grade").is_in(sorted(workable)))
+        first, last = _local_days(np.array([period.start, as_of]), zone).tolist()
+        days = _local_days(chosen["at"].to_numpy(), zone) - first
+        daily = np.bincount(days.astype(np.int64), minlength=last - first + 1)
+        cumulative = np.cumsum(daily).tolist()
+        dates = (np.arange(first, last + 1).astype("datetime64[D]")).astype(str).tolist()
+        result.append(
+            {
+                "name": commitment.name,
+                "metric": commitment.metric,
+                "period": period.describe(zone),
+                "target": int(commitment.target)
+                if commitment.target.is_integer()
+                else commitment.target,
+                "count": int(cumulative[-1]) if cumulative else 0,
+                "days": [
+                    {"date": d, "count": int(c)} for d, c in zip(dates, cumulative, strict=True)
+                ],
+            }
+        )
+    return result
+
+
+# -- closed-loop segments -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Costs:
+    per_lead: Mapping[str, float]
+    default: float | None
+    currency: str
+
+
+SORT_KEYS = {
+    "profit": "profit_per_lead",
+    "revenue": "revenue_per_lead",
+    "conversion": "conversion",
+    "win": "win_rate",
+    "leads": "leads",
+}
+
+
+def segments(
+    leads: pl.DataFrame,
+    by: Sequence[str],
+    costs: Costs | None,
+    rule: WorkableRule,
+    capacities: Mapping[str, int | None],
+    sort: str = "profit",
+) -> dict[str, Any]:
+    """Every combination of the ``by`` fields, ranked; which are workable; capacity."""
+    cost_map = dict(costs.per_lead) if costs is not None else {}
+    default = costs.default if costs is not None else None
+    if "source" in leads.columns:
+        cost = pl.col("source").replace_strict(cost_map, default=default, return_dtype=pl.Float64)
+    else:
+        cost = pl.lit(default, dtype=pl.Float64)
+    leads = leads.with_columns(cost.alias("_cost"))
+    months = leads["month"].drop_nulls().unique().sort()
+    span = _month_span(months.to_list())
+    table = (
+        leads.group_by(list(by))
+        .agg(
+            pl.len().alias("leads"),
+            pl.col("mql").sum().alias("mqls"),
+            pl.col("opportunity").sum().alias("opportunities"),
+            pl.col("won").sum().alias("won"),
+            pl.col("lost").sum().alias("lost"),
+            pl.col("amount").filter(pl.col("won")).fill_null(0).sum().alias("revenue"),
+            pl.col("_cost").fill_null(0).sum().alias("cost"),
+            pl.col("_cost").is_null().sum().alias("leads_without_cost"),
+        )
+        .with_columns(
+            (pl.col("revenue") / pl.col("leads")).alias("revenue_per_lead"),
+            (pl.col("cost") / pl.col("leads")).alias("cost_per_lead"),
+            (pl.col("opportunities") / pl.col("leads")).alias("conversion"),
+            (pl.col("won") / pl.col("leads")).alias("win_rate"),
+        )
+        .with_columns(
+            (pl.col("revenue_per_lead") - pl.col("cost_per_lead")).alias("profit_per_lead"),
+        )
+    )
+    leads_n = table["leads"].to_numpy().astype(np.float64)
+    conv_low, conv_high = wilson_bounds(table["opportunities"].to_numpy(), leads_n)
+    win_low, win_high = wilson_bounds(table["won"].to_numpy(), leads_n)
+    won = table["won"].to_numpy().astype(np.float64)
+    revenue = table["revenue"].to_numpy()
+    mean_deal = np.divide(revenue, won, out=np.zeros_like(revenue), where=won > 0)
+    cost_per_lead = table["cost_per_lead"].to_numpy()
+    table = table.with_columns(
+        pl.Series("conversion_low", conv_low),
+        pl.Series("conversion_high", conv_high),
+        pl.Series("win_rate_low", win_low),
+        pl.Series("win_rate_high", win_high),
+        pl.Series("profit_per_lead_low", win_low * mean_deal - cost_per_lead),
+        pl.Series("profit_per_lead_high", win_high * mean_deal - cost_per_lead),
+        (pl.col("leads") / span).alias("leads_per_month"),
+    )
+    key = SORT_KEYS[sort]
+    table = table.sort([key, *by], descending=[True] + [False] * len(by), nulls_last=True)
+
+    capacity = sum(c for c in capacities.values() if c is not None)
+    reps = len(capacities)
+    rows: list[dict[str, Any]] = []
+    planned = 0.0
+    for row in table.iter_rows(named=True):
+        is_workable = rule.workable(int(row["leads"]), row["profit_per_lead_low"])
+        fits = False
+        if is_workable:
+            planned += row["leads_per_month"]
+            fits = planned <= capacity
+        rows.append(
+            {
+                "segment": {name: row[name] for name in by},
+                **{
+                    name: _clean(row[name])
+                    for name in (
+                        "leads",
+                        "mqls",
+                        "opportunities",
+                        "won",
+                        "lost",
+                        "conversion",
+                        "conversion_low",
+                        "conversion_high",
+                        "win_rate",
+                        "win_rate_low",
+                        "win_rate_high",
+                        "revenue",
+                        "cost",
+                        "leads_without_cost",
+                        "revenue_per_lead",
+                        "cost_per_lead",
+                        "profit_per_lead",
+                        "profit_per_lead_low",
+                        "profit_per_lead_high",
+                        "leads_per_month",
+                    )
+                },
+                "workable": is_workable,
+                "within_capacity": fits,
+            }
+        )
+    workable_volume = sum(r["leads_per_month"] for r in rows if r["workable"])
+    supported = min(workable_volume, capacity)
+    return {
+        "by": list(by),
+        "sort": sort,
+        "currency": costs.currency if costs is not None else None,
+        "months": span,
+        "rule": {"min_leads": rule.min_leads, "profit_per_lead_low_above": 0},
+        "segments": rows,
+        "capacity": {
+            "reps": reps,
+            "reps_with_capacity": sum(c is not None for c in capacities.values()),
+            "capacity_per_month": capacity,
+            "workable_leads_per_month": workable_volume,
+            "workable_leads_per_rep_per_month": ratio(supported, reps),
+            "capacity_per_rep_per_month": ratio(capacity, reps),
+            "utilisation": ratio(workable_volume, capacity),
+        },
+    }
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return _number(value)
+    return value
+
+
+def _month_span(labels: Sequence[str]) -> int:
+    """Calendar months from the first to the last label, both included (at least 1)."""
+    if not labels:
+        return 1
+
+    def number(label: str) -> int:
+        year, month = label.split("-")
+        return int(year) * 12 + int(month) - 1
+
+    return number(labels[-1]) - number(labels[0]) + 1

@@ -1,0 +1,178 @@
+"""The analytics keys of the report (``waterfall``, ``speed_to_lead``, ``burn_up``) and the
+closed-loop segments, from an events table or from the database.
+
+Both paths build the same events frame (:mod:`leadsla.analytics.frames`) and run the
+same Polars code on it, so a file and the database holding the same events give the
+same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from sqlalchemy import Connection
+
+from leadsla.analytics.figures import Costs, burn_up, segments, speed_to_lead, waterfall
+from leadsla.analytics.frames import events_frame, stored_events_frame
+from leadsla.analytics.leads import Rows, Setting, lead_frame, mql_entries, needed_fields
+from leadsla.config import Config
+from leadsla.core.analytics import WorkableRule
+from leadsla.core.evaluate import LeadResult, lead_results
+from leadsla.core.events import EventTable
+from leadsla.core.metrics import MetricRules
+from leadsla.core.policy import Rulebook
+from leadsla.service.report import metric_rules_from_config, stored_lead_results
+
+ANALYTICS_KEYS = ("waterfall", "speed_to_lead", "burn_up")
+
+
+def _commitment_fields(metric: MetricRules) -> list[str]:
+    return list(metric.segment_fields)
+
+
+def _scoped(frame: pl.DataFrame, owners: frozenset[str] | None) -> pl.DataFrame:
+    if owners is None:
+        return frame
+    return frame.filter(pl.col("owner").is_in(sorted(owners)))
+
+
+def analytics_of_frame(
+    frame: pl.DataFrame,
+    rules: Rulebook,
+    metric: MetricRules,
+    as_of: int,
+    scope_owners: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """The analytics keys of the report, from an events frame.
+
+    ``scope_owners`` keeps the leads (and MQL entries) whose owner at the MQL instant is
+    one of them, as the scorecard does for a manager's view.
+    """
+    setting = Setting.of(rules)
+    attributes = _commitment_fields(metric)
+    rows = Rows(frame, setting, needed_fields(attributes))
+    leads = _scoped(lead_frame(rows, setting), scope_owners)
+    entries = _scoped(mql_entries(rows, setting, attributes), scope_owners)
+    return {
+        "waterfall": waterfall(leads),
+        "speed_to_lead": speed_to_lead(leads),
+        "burn_up": burn_up(entries, metric.commitments, metric.workable, as_of, setting.zone),
+    }
+
+
+def analytics_from_events(
+    rules: Rulebook,
+    config: Config,
+    table: EventTable,
+    as_of: int,
+    *,
+    scope_owners: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
+    fields = needed_fields(_commitment_fields(metric))
+    frame = events_frame(table, fields, as_of)
+    return analytics_of_frame(frame, rules, metric, as_of, scope_owners)
+
+
+def analytics_from_database(
+    connection: Connection,
+    rules: Rulebook,
+    config: Config,
+    as_of: int,
+    scope_owners: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
+    fields = needed_fields(_commitment_fields(metric))
+    frame = stored_events_frame(connection, fields, as_of)
+    return analytics_of_frame(frame, rules, metric, as_of, scope_owners)
+
+
+# -- closed-loop segments ---------------------------------------------------------------
+
+
+def costs_of(config: Config) -> Costs | None:
+    if config.costs is None:
+        return None
+    return Costs(dict(config.costs.per_lead), config.costs.default, config.costs.currency)
+
+
+def segments_of_frame(
+    frame: pl.DataFrame,
+    rules: Rulebook,
+    config: Config,
+    by: Sequence[str],
+    *,
+    min_leads: int,
+    sort: str,
+) -> dict[str, Any]:
+    setting = Setting.of(rules)
+    leads = lead_frame(Rows(frame, setting, segment_fields_frame(by)), setting, [*by, "source"])
+    capacities = {rep.id: rep.capacity for rep in rules.reps.values()}
+    return segments(leads, by, costs_of(config), WorkableRule(min_leads), capacities, sort=sort)
+
+
+def segment_fields_frame(by: Sequence[str]) -> tuple[str, ...]:
+    return needed_fields([*by, "source"])
+
+
+def segments_from_events(
+    rules: Rulebook,
+    config: Config,
+    table: EventTable,
+    as_of: int,
+    by: Sequence[str],
+    *,
+    min_leads: int,
+    sort: str,
+) -> dict[str, Any]:
+    frame = events_frame(table, segment_fields_frame(by), as_of)
+    return segments_of_frame(frame, rules, config, by, min_leads=min_leads, sort=sort)
+
+
+def segments_from_database(
+    connection: Connection,
+    rules: Rulebook,
+    config: Config,
+    as_of: int,
+    by: Sequence[str],
+    *,
+    min_leads: int,
+    sort: str,
+) -> dict[str, Any]:
+    frame = stored_events_frame(connection, segment_fields_frame(by), as_of)
+    return segments_of_frame(frame, rules, config, by, min_leads=min_leads, sort=sort)
+
+
+# -- per-clock values the charts need -----------------------------------------------------
+
+
+def follow_up_seconds(
+    results: Iterable[LeadResult], mql_policy: str | None
+) -> npt.NDArray[np.int64]:
+    """Business seconds of every stopped clock of the MQL policy (time to follow-up)."""
+    values = [
+        v.business_seconds
+        for result in results
+        for v in result.verdicts
+        if v.policy == mql_policy and v.stopped_at is not None
+    ]
+    return np.array(values, dtype=np.int64)
+
+
+def follow_up_seconds_from_events(
+    rules: Rulebook, config: Config, table: EventTable, as_of: int
+) -> npt.NDArray[np.int64]:
+    metric = metric_rules_from_config(rules, config)
+    ordered = table if table.ordered else table.sorted()
+    return follow_up_seconds(lead_results(rules, ordered, as_of), metric.mql_policy)
+
+
+def follow_up_seconds_from_database(
+    connection: Connection, rules: Rulebook, config: Config, as_of: int
+) -> npt.NDArray[np.int64]:
+    metric = metric_rules_from_config(rules, config)
+    return follow_up_seconds(stored_lead_results(connection, rules, as_of), metric.mql_policy)

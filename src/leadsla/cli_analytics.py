@@ -1,0 +1,297 @@
+"""Analytics on the command line: ``leadsla segments``, and what ``leadsla report`` adds to
+the SPEC §8 scorecard (the analytics keys, ``--charts DIR``, ``--csv-dir DIR``).
+
+Imported at the end of :mod:`leadsla.cli` (it uses that module's helpers), which calls
+:func:`register`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Connection
+
+from leadsla.analytics.figures import SORT_KEYS
+from leadsla.analytics.report import (
+    analytics_from_database,
+    analytics_from_events,
+    follow_up_seconds_from_database,
+    follow_up_seconds_from_events,
+    segments_from_database,
+    segments_from_events,
+)
+from leadsla.charts import report_charts, save_charts, svg_text
+from leadsla.cli import (
+    ConfigOption,
+    DatabaseOption,
+    _read_event_file,
+    fail,
+    instant_option,
+    load_setup,
+    open_engine,
+    open_output,
+    report_row_errors,
+)
+from leadsla.config import Config
+from leadsla.core.events import EventTable
+from leadsla.core.policy import Rulebook
+from leadsla.report_format import analytics_tables, grouped_table, render_report, wide_table
+
+SEGMENT_FIELDS = ("source", "industry", "product_line", "grade", "owner", "team", "segment")
+FollowUp = npt.NDArray[np.int64] | None
+
+
+# -- leadsla report: the analytics keys, charts and CSV tables ---------------------------
+
+
+def extend_from_events(
+    figures: dict[str, Any],
+    rules: Rulebook,
+    setup: Config,
+    table: EventTable,
+    instant: int,
+    drawn: bool,
+) -> FollowUp:
+    """Add the analytics keys to a report from a file; the follow-up times if ``drawn``."""
+    figures.update(analytics_from_events(rules, setup, table, instant))
+    return follow_up_seconds_from_events(rules, setup, table, instant) if drawn else None
+
+
+def extend_from_database(
+    figures: dict[str, Any],
+    connection: Connection,
+    rules: Rulebook,
+    setup: Config,
+    instant: int,
+    drawn: bool,
+) -> FollowUp:
+    """Add the analytics keys to a report from the database; the follow-up times if ``drawn``."""
+    figures.update(analytics_from_database(connection, rules, setup, instant))
+    if not drawn:
+        return None
+    return follow_up_seconds_from_database(connection, rules, setup, instant)
+
+
+def finish_report(
+    figures: dict[str, Any],
+    fmt: str,
+    follow_up: FollowUp,
+    *,
+    charts: Path | None,
+    csv_dir: Path | None,
+) -> str:
+    """Write the charts and CSV tables asked for; the report's text in ``fmt``."""
+    drawn = list(report_charts(figures, follow_up)) if follow_up is not None else []
+    if charts is not None:
+        try:
+            save_charts(drawn, charts)
+        except OSError as exc:
+            fail(f"--charts: {charts}: cannot write: {exc.strerror or exc}")
+    if csv_dir is not None:
+        write_tables(figures, csv_dir)
+    embedded = {stem: svg_text(figure) for stem, figure in drawn} if fmt == "html" else None
+    return render_report(figures, fmt, embedded)
+
+
+def report_tables(report: dict[str, Any]) -> dict[str, tuple[list[str], list[list[object]]]]:
+    """Every table of the report, by file stem."""
+    scorecard = {k: report[k] for k in ("overall", "by_grade", "by_owner", "by_team", "by_month")}
+    commitments = [((c["name"],), c) for c in report.get("commitments", [])]
+    per_rep = report.get("workable_leads_per_rep_month_to_date", {})
+    tables = {
+        "scorecard": grouped_table(scorecard),
+        "commitments": wide_table(["commitment"], commitments),
+        "workable_leads_per_rep": (
+            ["rep", "workable_leads_month_to_date"],
+            [[rep, count] for rep, count in per_rep.items()],
+        ),
+    }
+    tables.update(analytics_tables(report))
+    return tables
+
+
+def write_tables(report: dict[str, Any], directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--csv-dir: {directory}: cannot create: {exc.strerror or exc}")
+    for stem, (header, rows) in report_tables(report).items():
+        with open_output(directory / f"{stem}.csv") as handle:
+            write_csv(handle, header, rows)
+
+
+# -- leadsla segments ---------------------------------------------------------------------
+
+
+def segments(
+    config: ConfigOption,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Comma-separated fields to cut by: source, industry, product_line, grade, "
+            "owner, team, segment.",
+        ),
+    ] = "source",
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The instant of the analysis; default now.")
+    ] = None,
+    min_leads: Annotated[
+        int, typer.Option("--min-leads", help="Fewest leads for a segment to be workable.")
+    ] = 30,
+    sort: Annotated[
+        str, typer.Option("--sort", help="profit, revenue, conversion, win or leads.")
+    ] = "profit",
+    format_: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Closed loop: rank lead segments by conversion, revenue and profit per lead.
+
+    Each segment (a combination of the --by fields) with its leads, conversion to
+    opportunity and win rate (95 % Wilson intervals), revenue of won deals (amount),
+    cost (costs.per_lead by source) and profit per lead; workable segments (at least
+    --min-leads leads and profit per lead above 0 even at the interval's low end) and
+    the workable leads per rep per month the reps' capacity supports.
+    """
+    fields = [name.strip() for name in by.split(",") if name.strip()]
+    if not fields:
+        fail("--by: name at least one field")
+    unknown = [name for name in fields if name not in SEGMENT_FIELDS]
+    if unknown:
+        fail(f"--by: {unknown[0]!r} is not one of {', '.join(SEGMENT_FIELDS)}")
+    if len(set(fields)) != len(fields):
+        fail("--by: names a field twice")
+    if sort not in SORT_KEYS:
+        fail(f"--sort: {sort!r} is not one of {', '.join(SORT_KEYS)}")
+    if format_ not in ("table", "json", "csv"):
+        fail(f"--format: {format_!r} is not table, json or csv")
+    if min_leads < 1:
+        fail("--min-leads: must be at least 1")
+    setup, rules = load_setup(config)
+    instant = instant_option(as_of, "--as-of")
+    if events is not None:
+        table, read = _read_event_file(rules, events)
+        report_row_errors(read.errors, read.skipped)
+        result = segments_from_events(
+            rules, setup, table, instant, fields, min_leads=min_leads, sort=sort
+        )
+    else:
+        engine = open_engine(database, create=False)
+        with engine.connect() as connection:
+            result = segments_from_database(
+                connection, rules, setup, instant, fields, min_leads=min_leads, sort=sort
+            )
+    if format_ == "table":
+        if output is None:
+            _print_segments(result, None)
+        else:
+            with open_output(output) as handle:
+                _print_segments(result, handle)
+        return
+    text = _segments_text(result, format_)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        with open_output(output) as handle:
+            handle.write(text)
+
+
+def _print_segments(result: dict[str, Any], handle: TextIO | None) -> None:
+    console = Console(file=handle, width=200, highlight=False)
+    console.print(segments_table(result))
+    console.print(capacity_line(result), markup=False, soft_wrap=True)
+
+
+def segment_rows(result: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
+    rows = [
+        (tuple(row["segment"].values()), {k: v for k, v in row.items() if k != "segment"})
+        for row in result["segments"]
+    ]
+    return wide_table(list(result["by"]), rows)
+
+
+def _segments_text(result: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(result, indent=2) + "\n"
+    header, rows = segment_rows(result)
+    buffer = io.StringIO()
+    write_csv(buffer, header, rows)
+    return buffer.getvalue()
+
+
+def write_csv(handle: TextIO, header: list[str], rows: list[list[object]]) -> None:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def segments_table(result: dict[str, Any]) -> Table:
+    currency = result["currency"] or ""
+    months = result["months"]
+    span = f"{months} month{'' if months == 1 else 's'}"
+    table = Table(title=f"Lead segments by {', '.join(result['by'])} ({span} of history)")
+    for name in result["by"]:
+        table.add_column(name)
+    for title in ("leads", "conversion (95% CI)", "win rate (95% CI)"):
+        table.add_column(title, justify="right")
+    for title in ("revenue/lead", "cost/lead", "profit/lead (95% CI)"):
+        table.add_column(f"{title} {currency}".strip(), justify="right")
+    table.add_column("workable")
+    for row in result["segments"]:
+        workable = "yes" if row["workable"] else "no"
+        if row["workable"] and not row["within_capacity"]:
+            workable = "yes, over capacity"
+        table.add_row(
+            *("(none)" if v is None else str(v) for v in row["segment"].values()),
+            str(row["leads"]),
+            f"{_share(row['conversion'])} ({_share(row['conversion_low'])}–"
+            f"{_share(row['conversion_high'])})",
+            f"{_share(row['win_rate'])} ({_share(row['win_rate_low'])}–"
+            f"{_share(row['win_rate_high'])})",
+            _money(row["revenue_per_lead"]),
+            _money(row["cost_per_lead"]),
+            f"{_money(row['profit_per_lead'])} ({_money(row['profit_per_lead_low'])} to "
+            f"{_money(row['profit_per_lead_high'])})",
+            workable,
+        )
+    return table
+
+
+def capacity_line(result: dict[str, Any]) -> str:
+    c = result["capacity"]
+    per_rep = c["workable_leads_per_rep_per_month"]
+    shown = "n/a (no reps)" if per_rep is None else f"{per_rep:.1f}"
+    return (
+        f"Workable leads per month: {c['workable_leads_per_month']:.1f}; reps' capacity: "
+        f"{c['capacity_per_month']} per month over {c['reps']} reps; supported workable "
+        f"leads per rep per month: {shown} (rule: at least {result['rule']['min_leads']} "
+        "leads and profit per lead above 0 at the 95% interval's low end)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(segments)

@@ -1,0 +1,357 @@
+"""Analytics figures (waterfall, speed to lead, burn-up, segments) on a history checked by hand.
+
+Config: ``examples/leadsla.yaml`` (reps r1, r2 of team east with capacity 40 each, r3
+of team emea with 30; grades A ≥ 80, B ≥ 50, C ≥ 0; commitments "MQLs per quarter"
+and "Healthcare MQLs per month") plus costs: Webinar 40, Ads 25 per lead (USD).
+All instants are New York winter time (-05:00); the evaluation instant is Friday
+2026-03-06 12:00.
+
+A1  Feb 2 09:00 New, score 90 (A), r1, Webinar, Healthcare. 09:03 call connected +
+    Contacted (first touch 3 min). Qualified Feb 3. Won Feb 20, amount 10000.
+A2  Feb 2 10:00 New, grade A, r1, Webinar. 10:20 email sent (touch 20 min); 11:00
+    Attempting to Contact. Qualified Feb 5. Lost Feb 25, amount 5000.
+A3  Feb 3 09:00 New, grade B, r2, Ads. 09:45 call no answer (touch 45 min); the status
+    stays New: an MQL, not a SAL.
+A4  Feb 3 09:00 New, grade B, r2, Ads. 11:00 Attempting to Contact, no activity (touch
+    2 h). Qualified Feb 10. Won Mar 2, amount 4000.
+A5  Feb 4 09:00 New, grade C, r3, Ads. Never touched.
+A6  Mar 2 09:00 New, grade A, r2, Webinar, Tech. Mar 3 10:00 call connected + Contacted
+    (touch 25 h).
+A7  Mar 3 09:00 score 55 (B), Organic: no status, never an MQL (an inquiry only).
+A8  Mar 2 08:00 New, grade A, r1, Webinar, Healthcare. 13:00 call connected +
+    Contacted (touch 5 h). Recycled Mar 4; New again Mar 5 09:00 (a second MQL entry).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from analytics_history import AS_OF_TEXT, COSTS, EVENTS
+from leadsla.analytics.report import (
+    analytics_from_database,
+    analytics_from_events,
+    segments_from_database,
+    segments_from_events,
+)
+from leadsla.config import Config, ConfigError, build_rulebook, load_config_text
+from leadsla.core.analytics import (
+    SPEED_BUCKETS,
+    WorkableRule,
+    speed_bucket_index,
+    wilson_bounds,
+    wilson_interval,
+)
+from leadsla.core.events import EventTable, ReadReport, parse_instant, read_events
+from leadsla.core.policy import Rulebook
+from leadsla.service.imports import import_table
+from leadsla.store.database import open_database
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "leadsla.yaml"
+AS_OF = parse_instant(AS_OF_TEXT)
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return load_config_text(EXAMPLE.read_text() + COSTS, "leadsla.yaml")
+
+
+@pytest.fixture(scope="module")
+def rules(config: Config) -> Rulebook:
+    return build_rulebook(config)
+
+
+def read_text(rules: Rulebook, text: str) -> tuple[EventTable, ReadReport]:
+    return read_events(
+        io.StringIO(text), statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+    )
+
+
+def read_table(rules: Rulebook, text: str = EVENTS) -> EventTable:
+    table, report = read_text(rules, text)
+    assert report.errors == []
+    return table
+
+
+@pytest.fixture(scope="module")
+def figures(rules: Rulebook, config: Config) -> dict[str, Any]:
+    return analytics_from_events(rules, config, read_table(rules), AS_OF)
+
+
+# -- pure definitions ----------------------------------------------------------------------
+
+
+def test_wilson_interval_of_textbook_cases() -> None:
+    # 8 of 10 (Wilson 1927; Newcombe 1998 table I): 0.4902 to 0.9433.
+    low, high = wilson_interval(8, 10) or (0.0, 0.0)
+    assert (low, high) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    # 0 of 10: from 0 to 0.2775 (Newcombe 1998); 10 of 10 mirrors it.
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(0, 0) is None
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+    lows, highs = wilson_bounds([8, 0, 0], [10, 10, 0])
+    assert lows[:2] == pytest.approx([0.4902, 0.0], abs=1e-4)
+    assert highs[:2] == pytest.approx([0.9433, 0.2775], abs=1e-4)
+    assert lows[2] != lows[2]  # NaN without trials
+
+
+def test_speed_buckets_hold_their_lower_edge() -> None:
+    seconds = [0, 299, 300, 1799, 1800, 3599, 3600, 14_399, 14_400, 86_399, 86_400, 10**7, 5]
+    touched = [True] * 12 + [False]
+    index = speed_bucket_index(np.array(seconds, dtype=np.int64), np.array(touched))
+    names = [SPEED_BUCKETS[i].name for i in index.tolist()]
+    assert names == [
+        "under_5m", "under_5m", "5m_30m", "5m_30m", "30m_1h", "30m_1h", "1h_4h", "1h_4h",
+        "4h_24h", "4h_24h", "over_24h", "over_24h", "never",
+    ]  # fmt: skip
+
+
+def test_workable_rule() -> None:
+    rule = WorkableRule(min_leads=3)
+    assert rule.workable(3, 0.01)
+    assert not rule.workable(2, 100.0)  # too few leads to judge
+    assert not rule.workable(30, 0.0)  # the low end must be above zero
+    assert not rule.workable(30, None)
+
+
+# -- demand waterfall ------------------------------------------------------------------------
+
+
+def test_waterfall_overall(figures: dict[str, Any]) -> None:
+    overall = figures["waterfall"]["overall"]
+    # 8 leads; 7 MQLs (not A7); SALs A1 A2 A4 A6 A8 (A3 was called but stayed New);
+    # opportunities A1 A2 A4; won A1 A4; lost A2; never touched: A5.
+    assert overall == {
+        "inquiries": 8, "mqls": 7, "sals": 5, "opportunities": 3, "won": 2, "lost": 1,
+        "inquiry_to_mql": 7 / 8, "mql_to_sal": 5 / 7, "sal_to_opportunity": 3 / 5,
+        "opportunity_to_won": 2 / 3, "lead_to_opportunity": 3 / 8, "win_rate": 2 / 3,
+        "never_touched": 1, "never_touched_share": 1 / 7,
+    }  # fmt: skip
+
+
+def test_waterfall_by_grade_owner_team_month(figures: dict[str, Any]) -> None:
+    w = figures["waterfall"]
+
+    def counts(figure: dict[str, Any]) -> tuple[int, ...]:
+        keys = ("inquiries", "mqls", "sals", "opportunities", "won", "lost", "never_touched")
+        return tuple(figure[k] for k in keys)
+
+    # Grades at the MQL instant; A7 (never an MQL) by its last score, 55 → B.
+    assert {g: counts(f) for g, f in w["by_grade"].items()} == {
+        "A": (4, 4, 4, 2, 1, 1, 0),  # A1 A2 A6 A8
+        "B": (3, 2, 1, 1, 1, 0, 0),  # A3 A4 A7
+        "C": (1, 1, 0, 0, 0, 0, 1),  # A5
+    }
+    # A7 has no owner: in no owner's or team's row.
+    assert {o: counts(f) for o, f in w["by_owner"].items()} == {
+        "r1": (3, 3, 3, 2, 1, 1, 0),  # A1 A2 A8
+        "r2": (3, 3, 2, 1, 1, 0, 0),  # A3 A4 A6
+        "r3": (1, 1, 0, 0, 0, 0, 1),  # A5
+    }
+    assert {t: counts(f) for t, f in w["by_team"].items()} == {
+        "east": (6, 6, 5, 3, 2, 1, 0),
+        "emea": (1, 1, 0, 0, 0, 0, 1),
+    }
+    # By the month of the first event: A1–A5 in February, A6–A8 in March.
+    assert {m: counts(f) for m, f in w["by_month"].items()} == {
+        "2026-02": (5, 5, 3, 3, 2, 1, 1),
+        "2026-03": (3, 2, 2, 0, 0, 0, 0),
+    }
+    assert w["by_month"]["2026-03"]["win_rate"] is None  # nothing closed yet
+
+
+# -- speed to lead ---------------------------------------------------------------------------
+
+
+def test_speed_to_lead(figures: dict[str, Any]) -> None:
+    speed = figures["speed_to_lead"]
+    assert (speed["clock"], speed["conversion"], speed["leads"]) == ("wall", "opportunity", 7)
+    # One MQL lead per bucket: A1 3 min, A2 20 min, A3 45 min, A4 2 h, A8 5 h, A6 25 h,
+    # A5 never. Opportunities: A1 A2 A4; won: A1 A4.
+    rows = {b["bucket"]: (b["leads"], b["opportunities"], b["won"]) for b in speed["buckets"]}
+    assert rows == {
+        "under_5m": (1, 1, 1), "5m_30m": (1, 1, 0), "30m_1h": (1, 0, 0), "1h_4h": (1, 1, 1),
+        "4h_24h": (1, 0, 0), "over_24h": (1, 0, 0), "never": (1, 0, 0),
+    }  # fmt: skip
+    first = speed["buckets"][0]
+    # Wilson for 1 of 1: centre (1 + z²/2)/(1 + z²) = 0.6033, half z/(1 + z²)·√(z²/4)
+    # = 0.3967: from 0.2065 to 1. For 0 of 1: from 0 to 0.7935.
+    assert first["conversion"] == 1.0
+    assert (first["conversion_low"], first["conversion_high"]) == pytest.approx(
+        (0.2065, 1.0), abs=1e-4
+    )
+    third = speed["buckets"][2]
+    assert (third["conversion"], third["conversion_low"]) == (0.0, 0.0)
+    assert third["conversion_high"] == pytest.approx(0.7935, abs=1e-4)
+
+
+# -- commitment burn-up ----------------------------------------------------------------------
+
+
+def test_burn_up(figures: dict[str, Any]) -> None:
+    quarter, healthcare = figures["burn_up"]  # the per-rep commitment has no burn-up
+    assert quarter["name"] == "MQLs per quarter"
+    assert quarter["target"] == 1200
+    # MQL entries: Feb 2 (A1, A2), Feb 3 (A3, A4), Feb 4 (A5), Mar 2 (A6, A8), Mar 5 (A8).
+    days = {d["date"]: d["count"] for d in quarter["days"]}
+    assert len(days) == 31 + 28 + 6  # 1 Jan to 6 Mar
+    assert (days["2026-01-01"], days["2026-02-01"], days["2026-02-02"]) == (0, 0, 2)
+    assert (days["2026-02-03"], days["2026-02-04"], days["2026-03-01"]) == (4, 5, 5)
+    assert (days["2026-03-02"], days["2026-03-05"], days["2026-03-06"]) == (7, 8, 8)
+    assert quarter["count"] == 8
+    # Healthcare in March: A8's two entries (A1 is Healthcare but February).
+    assert healthcare["period"]["label"] == "2026-03"
+    assert [d["count"] for d in healthcare["days"]] == [0, 1, 1, 1, 2, 2]
+
+
+# -- segments --------------------------------------------------------------------------------
+
+
+def test_segments_by_source(rules: Rulebook, config: Config) -> None:
+    result = segments_from_events(
+        rules, config, read_table(rules), AS_OF, ["source"], min_leads=3, sort="profit"
+    )
+    rows = {r["segment"]["source"]: r for r in result["segments"]}
+    assert [r["segment"]["source"] for r in result["segments"]] == ["Webinar", "Ads", "Organic"]
+    webinar = rows["Webinar"]  # A1 A2 A6 A8: A1 won 10000; 4 × 40 spent
+    assert (webinar["leads"], webinar["opportunities"], webinar["won"]) == (4, 2, 1)
+    assert (webinar["revenue"], webinar["cost"]) == (10000.0, 160.0)
+    assert webinar["profit_per_lead"] == 10000 / 4 - 40
+    # Wilson for 1 of 4: 0.0456 to 0.6994; profit low = 0.0456 × 10000 − 40.
+    assert webinar["win_rate_low"] == pytest.approx(0.04559, abs=1e-4)
+    assert webinar["profit_per_lead_low"] == pytest.approx(0.04559 * 10000 - 40, abs=1)
+    assert webinar["workable"]
+    ads = rows["Ads"]  # A3 A4 A5: A4 won 4000; 3 × 25
+    assert (ads["leads"], ads["won"], ads["revenue"], ads["cost"]) == (3, 1, 4000.0, 75.0)
+    assert ads["profit_per_lead"] == pytest.approx(4000 / 3 - 25)
+    # Wilson for 1 of 3: low 0.0615; profit low = 0.0615 × 4000 − 25 ≈ 221.
+    assert ads["profit_per_lead_low"] == pytest.approx(0.06149 * 4000 - 25, abs=1)
+    assert ads["workable"]
+    organic = rows["Organic"]  # A7: no listed cost, nothing won
+    assert (organic["leads"], organic["leads_without_cost"], organic["profit_per_lead"]) == (
+        1,
+        1,
+        0.0,
+    )
+    assert not organic["workable"]
+    # February and March: 2 months. Workable leads per month: 4/2 + 3/2 = 3.5; capacity
+    # 40 + 40 + 30 = 110 over 3 reps.
+    assert result["months"] == 2
+    assert result["capacity"] == {
+        "reps": 3, "reps_with_capacity": 3, "capacity_per_month": 110,
+        "workable_leads_per_month": 3.5, "workable_leads_per_rep_per_month": 3.5 / 3,
+        "capacity_per_rep_per_month": 110 / 3, "utilisation": 3.5 / 110,
+    }  # fmt: skip
+    assert result["currency"] == "USD"
+
+
+def test_segments_by_two_fields_and_the_minimum_count(rules: Rulebook, config: Config) -> None:
+    result = segments_from_events(
+        rules, config, read_table(rules), AS_OF, ["source", "grade"], min_leads=4, sort="leads"
+    )
+    keys = [(r["segment"]["source"], r["segment"]["grade"], r["leads"]) for r in result["segments"]]
+    # Most leads first, then by the fields.
+    assert keys == [("Webinar", "A", 4), ("Ads", "B", 2), ("Ads", "C", 1), ("Organic", "B", 1)]
+    assert [r["workable"] for r in result["segments"]] == [True, False, False, False]
+
+
+# -- file and database give the same figures -----------------------------------------------------
+
+
+def test_the_database_gives_the_same_figures(
+    rules: Rulebook, config: Config, tmp_path: Path, figures: dict[str, Any]
+) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+    try:
+        import_table(engine, rules, read_table(rules).sorted(), source="test", recorded_at=AS_OF)
+        with engine.connect() as connection:
+            stored = analytics_from_database(connection, rules, config, AS_OF)
+            by = ["source", "industry"]
+            segments = segments_from_database(
+                connection, rules, config, AS_OF, by, min_leads=1, sort="profit"
+            )
+            east = analytics_from_database(
+                connection, rules, config, AS_OF, frozenset({"r1", "r2"})
+            )
+    finally:
+        engine.dispose()
+    assert stored == figures
+    assert segments == segments_from_events(
+        rules, config, read_table(rules), AS_OF, by, min_leads=1, sort="profit"
+    )
+    assert east["waterfall"]["overall"]["inquiries"] == 6  # team east's leads only
+    assert set(east["waterfall"]["by_owner"]) == {"r1", "r2"}
+
+
+def test_no_events(rules: Rulebook, config: Config) -> None:
+    empty = analytics_from_events(rules, config, EventTable.empty(), AS_OF)
+    assert empty["waterfall"]["overall"]["inquiries"] == 0
+    assert empty["waterfall"]["overall"]["mql_to_sal"] is None
+    assert all(b["leads"] == 0 for b in empty["speed_to_lead"]["buckets"])
+    assert empty["burn_up"][0]["count"] == 0
+
+
+def test_a_status_overwritten_within_an_instant_is_never_seen(
+    rules: Rulebook, config: Config
+) -> None:
+    # Z1's Qualified is overwritten by New in the same instant (SPEC §3): not an
+    # opportunity. Z2's two owners in one instant: the later row wins.
+    text = (
+        "lead_id,at,field,value\n"
+        "Z1,2026-03-02T09:00:00-05:00,status,Qualified\n"
+        "Z1,2026-03-02T09:00:00-05:00,status,New\n"
+        "Z1,2026-03-02T09:00:00-05:00,grade,A\n"
+        "Z2,2026-03-02T09:00:00-05:00,owner,r1\n"
+        "Z2,2026-03-02T09:00:00-05:00,status,New\n"
+        "Z2,2026-03-02T09:00:00-05:00,owner,r3\n"
+    )
+    overall = analytics_from_events(rules, config, read_table(rules, text), AS_OF)["waterfall"]
+    assert (overall["overall"]["mqls"], overall["overall"]["opportunities"]) == (2, 0)
+    assert list(overall["by_owner"]) == ["r3"]
+    assert list(overall["by_team"]) == ["emea"]
+
+
+def test_costs_config_errors_name_the_line_and_key() -> None:
+    text = EXAMPLE.read_text()
+    first = text.count("\n") + 1  # the line of "costs:"
+    bad = text + "costs:\n  per_lead: {Webinar: 40, Ads: -1}\n  currency: usd\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(bad, "leadsla.yaml")
+    lines = str(caught.value).splitlines()
+    negative = "input should be greater than or equal to 0, got -1"
+    assert f"leadsla.yaml:{first + 1}: costs.per_lead.Ads: {negative}" in lines
+    currency = "'usd' is not a 3-letter ISO 4217 currency code such as USD"
+    assert f"leadsla.yaml:{first + 2}: costs.currency: {currency}" in lines
+    good = load_config_text(text + "costs:\n  per_lead: {Webinar: 40.5}\n", "leadsla.yaml")
+    assert good.costs is not None
+    assert (good.costs.per_lead, good.costs.default, good.costs.currency) == (
+        {"Webinar": 40.5},
+        None,
+        "USD",
+    )
+
+
+def test_bad_outcome_and_amount_rows_are_reported_and_skipped(rules: Rulebook) -> None:
+    text = (
+        "lead_id,at,field,value\n"
+        "Z1,2026-03-02T09:00:00-05:00,outcome,maybe\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,12k\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,-5\n"
+        "Z1,2026-03-02T09:00:00-05:00,outcome,WON\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,1200.50\n"
+        "Z1,2026-03-02T09:00:00-05:00,amount,\n"
+    )
+    table, report = read_text(rules, text)
+    assert [(e.line, e.column, e.message) for e in report.errors] == [
+        (2, "value", '"maybe" is not an outcome (won, lost)'),
+        (3, "value", '"12k" is not a number (field amount)'),
+        (4, "value", '"-5" is below 0'),
+    ]
+    assert len(table) == 3
