@@ -29,8 +29,10 @@ from leadsla.core.policy import Rulebook
 from leadsla.service.ingest import (
     IncomingEvent,
     PreparedLeads,
+    SortedRows,
     ingest_prepared,
     prepare_new_leads,
+    prepare_sorted_rows,
 )
 
 # Rows per transaction; cut between leads so that a lead is never split.
@@ -157,11 +159,15 @@ _SHARED: tuple[Rulebook, EventTable, str, int] | None = None
 def _prepare_rows(rows: range) -> tuple[int, PreparedLeads]:
     assert _SHARED is not None
     rules, table, source, recorded_at = _SHARED
-    incoming = [
-        IncomingEvent(lead_id, at, field, value, row_key(lead_id, at, field, value))
-        for lead_id, at, field, value in _rows(table, rows.start, rows.stop)
-    ]
-    return rows.stop, prepare_new_leads(rules, incoming, source, recorded_at)
+    first, last = rows.start, rows.stop
+    names, values = table.fields, table.values
+    ids = [table.lead_ids[code] for code in table.lead[first:last].tolist()]
+    ats = table.at[first:last].tolist()
+    fields = [names[code] for code in table.field[first:last].tolist()]
+    texts = [None if code < 0 else values[code] for code in table.value[first:last].tolist()]
+    keys: list[str | None] = list(map(row_key, ids, ats, fields, texts))
+    sorted_rows = SortedRows(ids, ats, fields, texts, keys, [source] * len(ids))
+    return rows.stop, prepare_sorted_rows(rules, sorted_rows, recorded_at)
 
 
 def _prepared(
@@ -185,19 +191,3 @@ def _prepared(
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
-
-
-def _rows(table: EventTable, first: int, last: int) -> list[tuple[str, int, str, str | None]]:
-    leads = table.lead[first:last].tolist()
-    ats = table.at[first:last].tolist()
-    fields = table.field[first:last].tolist()
-    values = table.value[first:last].tolist()
-    return [
-        (
-            table.lead_ids[lead],
-            at,
-            table.fields[field],
-            None if value < 0 else table.values[value],
-        )
-        for lead, at, field, value in zip(leads, ats, fields, values, strict=True)
-    ]
