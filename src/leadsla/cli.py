@@ -440,17 +440,16 @@ def evaluate(
     )
 
 
-class _CountingLines:
-    """Iterates a text file's lines, counting characters for the progress bar."""
+def _bytes_read(handle: TextIO) -> int:
+    """How far into the file the reading has gone, for the progress bar.
 
-    def __init__(self, handle: TextIO) -> None:
-        self._handle = handle
-        self.chars = 0
-
-    def __iter__(self) -> Iterator[str]:
-        for line in self._handle:
-            self.chars += len(line)
-            yield line
+    The position of the file underneath the text layer: counting each line's
+    characters instead cost 0.4 µs a line, a tenth of an import's reading.
+    """
+    try:
+        return int(handle.buffer.raw.tell())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def _file_size(path: Path) -> int | None:
@@ -915,15 +914,14 @@ def _read_event_file(
     size = _file_size(events)
     with open_input(events) as handle, progress_bar(size, "reading events") as bar:
         task = bar.add_task("reading events", total=size)
-        counted = _CountingLines(handle)
         try:
             return read_events(
-                counted,
+                handle,
                 statuses=list(rules.statuses),
                 grades=[g.name for g in rules.grades],
                 source=str(events),
                 max_errors_kept=10**9 if keep_errors else 1000,
-                progress=lambda _rows: bar.update(task, completed=counted.chars),
+                progress=lambda _rows: bar.update(task, completed=_bytes_read(handle)),
             )
         except EventFileError as exc:
             fail(str(exc))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadsla.analytics.engine import read_grouped_events, report_from_csv
+from leadsla.analytics.engine import PY_BLANKS, read_grouped_events, report_from_csv
 from leadsla.analytics.report import analytics_from_events
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
@@ -110,3 +110,7 @@ def test_the_report_of_the_polars_path_equals_the_exact_one(tmp_path: Path) -> N
     assert analytics_from_events(RULES, CONFIG, grouped, as_of) == analytics_from_events(
         RULES, CONFIG, table, as_of
     )
+
+
+def test_the_blanks_written_out_are_exactly_what_str_strip_removes() -> None:
+    assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == PY_BLANKS

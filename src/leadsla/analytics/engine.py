@@ -162,7 +162,12 @@ def _round_trip(texts: pl.Series, width: int) -> Int64Array | None:
 
 
 # Python's str.strip() removes exactly these characters (str.isspace()).
-_PY_BLANKS = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# Written out: working them out at import scanned all 1.1 M code points (0.3 s on
+# every command's start). A unit test checks the list against str.isspace().
+PY_BLANKS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ def read_grouped_events(
     leads = frame["lead_id"]
     # Lead ids must be written without surrounding blanks (read_events strips them).
     lengths = leads.str.len_bytes()
-    stripped = leads.str.strip_chars(_PY_BLANKS).str.len_bytes()
+    stripped = leads.str.strip_chars(PY_BLANKS).str.len_bytes()
     if not ((lengths == stripped) & (lengths > 0)).all():
         return None
 
