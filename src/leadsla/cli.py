@@ -34,7 +34,6 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
-from leadsla.analytics.engine import report_from_csv
 from leadsla.cli_demo import register as register_demo
 from leadsla.cli_qualify import register as register_qualify
 from leadsla.clocks_csv import write_clocks
@@ -503,6 +502,8 @@ def report(
     if events is not None:
         # Plain files are read and grouped on Polars; any other goes to the careful reader,
         # as do reports with charts (their follow-up times replay leads by name).
+        from leadsla.analytics.engine import report_from_csv  # Polars: loaded when used
+
         fast = None if drawn else report_from_csv(events, rules, setup, instant, period)
         if fast is not None:
             figures, ordered = fast

@@ -20,16 +20,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
-from leadsla.analytics.figures import SORT_KEYS
-from leadsla.analytics.report import (
-    analytics_from_database,
-    analytics_from_events,
-    follow_up_seconds_from_database,
-    follow_up_seconds_from_events,
-    segments_from_database,
-    segments_from_events,
-)
-from leadsla.charts import report_charts, save_charts, svg_text
 from leadsla.cli import (
     ConfigOption,
     DatabaseOption,
@@ -62,6 +52,10 @@ def extend_from_events(
     drawn: bool,
 ) -> FollowUp:
     """Add the analytics keys to a report from a file; the follow-up times if ``drawn``."""
+    # Polars and matplotlib load only for the commands that use them: every other
+    # command starts faster (they are most of the CLI's import time).
+    from leadsla.analytics.report import analytics_from_events, follow_up_seconds_from_events
+
     figures.update(analytics_from_events(rules, setup, table, instant))
     return follow_up_seconds_from_events(rules, setup, table, instant) if drawn else None
 
@@ -75,6 +69,11 @@ def extend_from_database(
     drawn: bool,
 ) -> FollowUp:
     """Add the analytics keys to a report from the database; the follow-up times if ``drawn``."""
+    from leadsla.analytics.report import (
+        analytics_from_database,
+        follow_up_seconds_from_database,
+    )
+
     figures.update(analytics_from_database(connection, rules, setup, instant))
     if not drawn:
         return None
@@ -90,6 +89,8 @@ def finish_report(
     csv_dir: Path | None,
 ) -> str:
     """Write the charts and CSV tables asked for; the report's text in ``fmt``."""
+    from leadsla.charts import report_charts, save_charts, svg_text
+
     drawn = list(report_charts(figures, follow_up)) if follow_up is not None else []
     if charts is not None:
         try:
@@ -169,6 +170,9 @@ def segments(
     --min-leads leads and profit per lead above 0 even at the interval's low end) and
     the workable leads per rep per month the reps' capacity supports.
     """
+    from leadsla.analytics.figures import SORT_KEYS
+    from leadsla.analytics.report import segments_from_database, segments_from_events
+
     fields = [name.strip() for name in by.split(",") if name.strip()]
     if not fields:
         fail("--by: name at least one field")
