@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         if config_out is not None:
             with open_output(config_out) as handle:
-                handle.write(config_yaml(company_config(demo_company())))
+                handle.write(config_yaml(company_config(demo_company(), end=until)))
         with open_output(output) as handle:
             stats = write_company_history(handle, seed=seed, leads=size, months=months, end=until)
         err.print(f"leadsla: {stats.leads} leads, {stats.events} events → {output}", markup=False)

@@ -5,11 +5,16 @@ San Francisco (west) and Berlin (emea), each with its own time zone, lunch hours
 and public holidays; 14 reps with monthly capacities. Leads arrive with a weekly
 rhythm (Tuesday and Wednesday busiest, few at weekends), a daily one (the office's
 mornings and early afternoons) and two campaign spikes: a trade-show day whose
-badge scans are entered the next morning, and a webinar. Scores follow the lead's
-profile and source; grades come from the config's thresholds.
+badge scans are entered the next morning, and a webinar. Scores come from the
+config's ``scoring`` rules (source, title and size, web behaviour; a buying timeframe
+triggers an A); grades from its thresholds. The newest leads are partly inbound web
+leads without status or owner: at import, scoring makes them MQLs or leaves them in
+nurture, and ``assignment`` routes the MQLs (the older leads keep the owners drawn
+here, so each rep's speed stays theirs).
 
-Reps differ: Maya Chen answers within minutes, Owen Pratt within days, and Lena
-Vogel is on holiday for two weeks (her leads wait). After the first touch come
+Reps differ: Maya Chen answers within minutes, Owen Pratt within days, Lena
+Vogel is on holiday for two weeks (her leads wait) and Felix Braun is out of office
+at the end (his newest leads wait, and routing skips him). After the first touch come
 more attempts, then a decision: qualified (an opportunity, later won or lost),
 recycled to nurture (some come back as MQLs: a new cycle), deferred or not a lead.
 The chance of an opportunity falls as the time to first touch grows, the way the
@@ -26,8 +31,9 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
@@ -35,6 +41,7 @@ import yaml
 from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.policy import Rulebook
+from leadsla.core.scoring import Score, score_rows
 from leadsla.core.timestamps import format_instants
 
 MICROS_PER_SECOND = 1_000_000
@@ -68,6 +75,16 @@ class DemoRep:
     capacity: int
     median_minutes: float  # business minutes to the first touch, typical
     holiday: tuple[int, int] | None = None  # days from the history's start: away
+    away_at_end: tuple[int, int] | None = None  # days before and after the history's end: away
+
+    def absences(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The instants (from, until) at which the rep is away."""
+        found = []
+        if self.holiday is not None:
+            found.append((start + self.holiday[0] * DAY, start + self.holiday[1] * DAY))
+        if self.away_at_end is not None:
+            found.append((end - self.away_at_end[0] * DAY, end + self.away_at_end[1] * DAY))
+        return found
 
 
 @dataclass(frozen=True)
@@ -113,7 +130,7 @@ def demo_company() -> DemoCompany:
         DemoRep("luis", "Luis Romero", "west", 45, 180),
         DemoRep("ana", "Ana Lopes", "emea", 45, 45),
         DemoRep("lena", "Lena Vogel", "emea", 40, 100, holiday=(95, 109)),  # two weeks away
-        DemoRep("felix", "Felix Braun", "emea", 40, 240),
+        DemoRep("felix", "Felix Braun", "emea", 40, 240, away_at_end=(2, 5)),  # out this week
         DemoRep("chloe", "Chloé Martin", "emea", 35, 130),
         DemoRep("david", "David Okafor", "emea", 35, 300),
         DemoRep("nina", "Nina Berg", "emea", 30, 160),
@@ -121,8 +138,13 @@ def demo_company() -> DemoCompany:
     return DemoCompany(teams=teams, reps=reps)
 
 
-def company_config(company: DemoCompany, *, smtp_port: int = DEFAULT_SMTP_PORT) -> dict[str, Any]:
-    """The company's ``leadsla.yaml`` as a mapping (dump it with :func:`config_yaml`)."""
+def company_config(
+    company: DemoCompany, *, smtp_port: int = DEFAULT_SMTP_PORT, end: int | None = None
+) -> dict[str, Any]:
+    """The company's ``leadsla.yaml`` as a mapping (dump it with :func:`config_yaml`).
+
+    ``end`` (epoch µs, the history's end) dates the out-of-office of the reps away then.
+    """
     domain = "northwind.example"
     calendars: dict[str, Any] = {}
     teams: dict[str, Any] = {}
@@ -208,6 +230,8 @@ def company_config(company: DemoCompany, *, smtp_port: int = DEFAULT_SMTP_PORT) 
             },
         ],
         "workable": {"grade": ["A", "B"]},
+        "scoring": scoring_section(),
+        "assignment": assignment_section(company, end),
         "notifications": {
             "email": {
                 "host": "127.0.0.1",
@@ -217,6 +241,94 @@ def company_config(company: DemoCompany, *, smtp_port: int = DEFAULT_SMTP_PORT) 
             },
         },
     }
+
+
+EXECUTIVE_TITLES = ["VP Operations", "CFO", "CTO"]
+BUYING_SOON = ["1-3 months", "3-6 months"]
+MQL_THRESHOLD = 50
+BUYING_SOON_SHARE = 0.05  # of leads: say they buy within 6 months (the trigger)
+# Web behaviour a lead shows when it is entered: (the web row, how many of it: drawn).
+WEB_VISITS = (
+    ("pricing_page", (0, 0, 1, 1, 2)),
+    ("download", (0, 1, 1, 2)),
+    ("email_click", (0, 1, 2, 3, 4)),
+)
+# The newest leads (of the last 36 hours) are partly inbound web leads without status
+# or owner: scoring decides MQL or nurture at import, routing assigns the MQLs.
+INBOUND_WINDOW = 36 * HOUR
+INBOUND_SHARE = 0.6
+
+
+def scoring_section() -> dict[str, Any]:
+    """Who is an MQL: the profile points the generator's leads earn, the web behaviour
+    they show (decaying), a buying-timeframe trigger. Grades are the config's."""
+    return {
+        "mql_threshold": MQL_THRESHOLD,
+        "profile": [
+            {"name": "event or referral", "field": "source", "op": "in",
+             "value": ["event", "referral"], "points": 30},
+            {"name": "webinar lead", "field": "source", "op": "eq", "value": "webinar",
+             "points": 25},
+            {"name": "paid search", "field": "source", "op": "eq", "value": "paid_search",
+             "points": 10},
+            {"name": "website or content", "field": "source", "op": "in",
+             "value": ["website", "content"], "points": 5},
+            {"name": "executive buyer", "field": "title", "op": "in", "value": EXECUTIVE_TITLES,
+             "points": 25},
+            {"name": "other title", "field": "title", "op": "not_in", "value": EXECUTIVE_TITLES,
+             "points": 10},
+            {"name": "mid-market or larger", "field": "employees", "op": "gte", "value": 250,
+             "points": 20},
+            {"name": "small company", "field": "employees", "op": "lt", "value": 250,
+             "points": 5},
+        ],
+        "behaviour": [
+            {"name": "pricing page", "field": "web", "value": "pricing_page", "points": 10,
+             "half_life": "7 days"},
+            {"name": "content download", "field": "web", "value": "download", "points": 5,
+             "half_life": "30 days"},
+            {"name": "email click", "field": "web", "value": "email_click", "points": 2,
+             "half_life": "14 days", "group": "email"},
+        ],
+        "caps": {"behaviour": 40, "email": 10, "total": 100},
+        "triggers": [
+            {"name": "buying within 6 months",
+             "when": {"field": "buying_timeframe", "op": "in", "value": BUYING_SOON},
+             "grade": "A"},
+        ],
+    }  # fmt: skip
+
+
+def assignment_section(company: DemoCompany, end: int | None) -> dict[str, Any]:
+    """Routing of the MQLs that arrive without an owner (the newest web leads): by
+    country to the office, weighted by capacity in North America, the least-loaded rep
+    in EMEA; reps off their calendar or out of office are skipped."""
+    by_team = {t.name: [r for r in company.reps if r.team == t.name] for t in company.teams}
+    america = by_team["east"] + by_team["west"]
+    section: dict[str, Any] = {
+        "rules": [
+            {"name": "EMEA", "when": {"field": "country", "op": "in", "value": ["DE", "GB", "FR"]},
+             "team": "emea", "method": "least_loaded"},
+            {"name": "North America", "reps": [r.id for r in america],
+             "method": "weighted_round_robin", "weights": {r.id: r.capacity for r in america}},
+        ],
+    }  # fmt: skip
+    if end is not None:
+        zone = {t.name: ZoneInfo(t.timezone) for t in company.teams}
+        section["out_of_office"] = [
+            {
+                "rep": rep.id,
+                "from": _local_day(end - rep.away_at_end[0] * DAY, zone[rep.team]),
+                "until": _local_day(end + rep.away_at_end[1] * DAY, zone[rep.team]),
+            }
+            for rep in company.reps
+            if rep.away_at_end is not None
+        ]
+    return section
+
+
+def _local_day(instant: int, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(instant / MICROS_PER_SECOND, zone).date().isoformat()
 
 
 def config_yaml(config: Mapping[str, Any]) -> str:
@@ -359,26 +471,34 @@ def _one_lead(
     industry = rng.choice(INDUSTRIES)
     title = rng.choice(TITLES)
     employees = rng.choice((20, 80, 250, 900, 4000))
-    score = _score(rng, source, title, employees)
     lead.add(at, "source", source)
     lead.add(at, "industry", industry)
     lead.add(at, "title", title)
     lead.add(at, "employees", str(employees))
     lead.add(at, "country", rng.choice(team.countries))
     lead.add(at, "product_line", rng.choice(("Platform", "Insights")))
+    if rng.random() < BUYING_SOON_SHARE:
+        lead.add(at, "buying_timeframe", rng.choice(BUYING_SOON))
+    for visit, counts in WEB_VISITS:
+        for _ in range(rng.choice(counts)):
+            lead.add(at, "web", visit)
+    if at >= end - INBOUND_WINDOW and rng.random() < INBOUND_SHARE:
+        return  # no status, no owner: qualification and routing decide at import
+    score = _scored(rules, lead, at)
     lead.add(at, "status", "New")
-    lead.add(at, "score", str(score))
+    lead.add(at, "score", f"{score.score:g}")
+    if score.trigger is not None and score.grade is not None:
+        lead.add(at, "grade", score.grade)
     lead.add(at, "owner", rep.id)
-    grade = rules.grade_for_score(score) or "C"
     calendar = rules.calendars[team.calendar]
-    _work_cycle(rng, lead, rep, grade, calendar, at, start, end, first=True)
+    grade = score.grade or "C"
+    _work_cycle(rng, lead, rep, grade, calendar, at, start, end, rules=rules, first=True)
 
 
-def _score(rng: random.Random, source: str, title: str, employees: int) -> int:
-    points = {"event": 30, "webinar": 25, "referral": 30, "paid_search": 10}.get(source, 5)
-    points += 25 if title in ("VP Operations", "CFO", "CTO") else 10
-    points += 20 if employees >= 250 else 5
-    return max(0, min(100, points + round(rng.gauss(15, 12))))
+def _scored(rules: Rulebook, lead: _Lead, at: int) -> Score:
+    """The lead's score at ``at`` by the config's ``scoring`` (as the service computes it)."""
+    assert rules.scoring is not None
+    return score_rows(rules.scoring, lead.rows, at)
 
 
 def _work_cycle(
@@ -391,6 +511,7 @@ def _work_cycle(
     start: int,
     end: int,
     *,
+    rules: Rulebook,
     first: bool,
 ) -> None:
     """One MQL cycle: first touch, more attempts, then a decision (and maybe a recycle)."""
@@ -399,11 +520,9 @@ def _work_cycle(
     speed = {"A": 0.6, "B": 1.0, "C": 2.5}[grade]
     minutes = rep.median_minutes * speed * rng.lognormvariate(0, 0.9)
     touch_from = mql_at
-    if rep.holiday is not None:
-        away_from = start + rep.holiday[0] * DAY
-        away_to = start + rep.holiday[1] * DAY
+    for away_from, away_to in rep.absences(start, end):
         if away_from <= mql_at < away_to:
-            touch_from = away_to + rng.randrange(DAY)  # the backlog after the holiday
+            touch_from = away_to + rng.randrange(DAY)  # the backlog after the absence
     touched = calendar.add(touch_from, round(minutes * MINUTE))
     waited = (touched - mql_at) / MINUTE  # wall minutes: what the lead experienced
     connected = rng.random() < 0.45
@@ -426,15 +545,20 @@ def _work_cycle(
         lead.add(decided, "amount", str(amount))
         closed = decided + rng.randrange(14 * DAY, 75 * DAY)
         lead.add(closed, "opportunity", "won" if rng.random() < 0.3 + 0.1 * factor else "lost")
-    elif roll < chance + 0.35:
+    elif roll < chance + 0.35 and not _scored(rules, lead, decided).mql:
+        # (a lead that still qualifies by score would be an MQL again at once: deferred)
         lead.add(decided, "status", "Recycled")
         back = decided + rng.randrange(20 * DAY, 70 * DAY)
         if first and rng.random() < 0.3 and back < end:
             lead.add(back, "activity", "email:replied")
             lead.add(back, "status", "New")  # qualified again: a new follow-up cycle
-            _work_cycle(rng, lead, rep, grade, calendar, back, start, end, first=False)
+            _work_cycle(
+                rng, lead, rep, grade, calendar, back, start, end, rules=rules, first=False
+            )
     elif roll < chance + 0.5:
         lead.add(decided, "status", "Deferred")
+        revisit = decided + rng.randrange(30 * DAY, 90 * DAY)
+        lead.add(decided, "revisit_at", _local_day(revisit, calendar.zone))
     else:
         lead.add(decided, "status", "Not a Lead")
 

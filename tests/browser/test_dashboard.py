@@ -26,6 +26,7 @@ import uvicorn
 from leadsla.api.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
+from leadsla.demo_company import demo_company
 from leadsla.service.demo import prepare_demo
 from leadsla.store.database import open_database
 
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 NOW = parse_instant("2026-03-04T15:30:00Z")  # Wednesday 10:30 in New York
 LEADS = 400
+REP_NAMES = {rep.id: rep.name for rep in demo_company().reps}
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium (CI installs it)"
@@ -205,8 +207,81 @@ def test_at_risk_to_the_lead_page(browser: Any, site: Site) -> None:
     assert page.locator("#clocks tbody tr").count() == len(lead["clocks"])
     assert page.locator("#history tbody tr").count() == len(lead["events"])
     assert "running" in page.locator("#clocks").inner_text()
-    assert "Score explanation: not available yet." in page.inner_text("main")
+    assert figure(page, "score") == points(lead["score_explanation"]["score"])
+    page.close()
+
+
+def points(value: float) -> str:
+    """Points as the lead page prints them."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def routed_lead(site: Site) -> dict[str, Any]:
+    """The newest lead that routing assigned with a rep skipped (the demo's inbound leads
+    are its newest)."""
+    for summary in sorted(
+        site.api(ADMIN, "/leads", status="New", limit=1000),
+        key=lambda s: s["lead_id"],
+        reverse=True,
+    ):
+        lead: dict[str, Any] = site.api(ADMIN, f"/leads/{summary['lead_id']}")
+        if lead["assignment"] and lead["assignment"]["skipped"]:
+            return lead
+    raise AssertionError("the demo routed no lead with a rep skipped")
+
+
+def test_lead_page_explains_the_score_and_the_assignment(browser: Any, site: Site) -> None:
+    lead = routed_lead(site)
+    lead_id = lead["lead_id"]
+    score = site.api(ADMIN, f"/leads/{lead_id}/score")
+    [decision] = [
+        d for d in site.api(ADMIN, f"/leads/{lead_id}/decisions") if d["kind"] == "assignment"
+    ]
+    page = logged_in(browser, site, ADMIN)
+    page.goto(f"{site.base}/leads/{lead_id}")
+    section = page.get_by_role("region", name="Score explanation")
+    assert figure(page, "score", "#score") == points(score["score"])
+    assert figure(page, "score-grade", "#score") == score["grade"]
+    verdict = figure(page, "mql", "#score")
+    if score["trigger"]:
+        assert verdict == f"MQL at once: trigger {score['trigger']}."
+    elif score["mql"]:
+        assert verdict == f"MQL: the score reaches the threshold of {score['mql_threshold']:g}."
+    else:
+        assert verdict.startswith("Not an MQL by score")
+    rows = section.locator("#score-rules tbody tr")
+    shown = rows.evaluate_all(
+        "rows => rows.map(r => [r.dataset.rule, r.querySelector('[data-awarded]').innerText])"
+    )
+    assert shown == [[r["rule"], points(r["awarded"])] for r in score["rules"]]
+    assert section.get_by_role("rowheader", name="Score", exact=True).is_visible()
+
+    detail = decision["detail"]
+    sentence = figure(page, "assignment", "#assignment")
+    assert sentence.startswith(f"Assigned to {REP_NAMES[detail['rep']]} ({detail['rep']})")
+    method = detail["method"].replace("_", " ")
+    assert f"by rule {detail['rule']} (method {method})" in sentence
+    assert sentence.endswith(f"{detail['reason']}.")
+    skipped = page.locator("#skipped li").all_inner_texts()
+    assert skipped == [
+        f"{REP_NAMES[s['rep']]} ({s['rep']}) — {s['reason']}" for s in detail["skipped"]
+    ]
+    assert "not available yet" not in page.inner_text("#score") + page.inner_text("#assignment")
     shoot(page, "lead")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls
+    shoot(page, "lead-phone")
+
+    # A lead its owner had from the start: scored, never routed.
+    owned = next(
+        s["lead_id"]
+        for s in site.api(ADMIN, "/leads", owner="maya", limit=1000)
+        if site.api(ADMIN, f"/leads/{s['lead_id']}")["assignment"] is None
+    )
+    page.goto(f"{site.base}/leads/{owned}")
+    text = page.inner_text("#assignment")
+    assert "Assignment reason: not available yet (routing did not assign this lead" in text
+    assert page.locator("#score-rules tbody tr").count() == len(score["rules"])
     page.close()
 
 

@@ -12,16 +12,21 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
+from leadsla.core.scoring import score_rows
 from leadsla.demo_company import (
     company_rules,
     demo_company,
     parse_end,
     write_company_history,
 )
+from leadsla.service.demo import prepare_demo
 from leadsla.service.tokens import Role, authenticate
 from leadsla.store.database import open_database
+from leadsla.store.tables import lead_decisions, leads
 
 LEADSLA = str(Path(sys.executable).with_name("leadsla"))
 END = parse_end("2026-03-04")
@@ -163,3 +168,45 @@ def test_demo_refuses_a_port_in_use_before_preparing_anything(tmp_path: Path) ->
         f"leadsla: error: --port: 127.0.0.1:{port} is in use; choose another with --port\n"
     )
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_scores_by_its_rules_and_routes_only_the_leads_without_an_owner(
+    tmp_path: Path,
+) -> None:
+    setup = prepare_demo(tmp_path / "demo", now=END, leads=600, months=1, seed=5)
+    rules = build_rulebook(load_config(setup.config))
+    assert rules.scoring is not None and rules.assignment is not None
+    history_rows: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for e in rows(setup.events.read_text(encoding="utf-8")):
+        history_rows[e["lead_id"]].append((parse_instant(e["at"]), e["field"], e["value"]))
+    owned, inbound = set(), set()
+    for lead, lead_rows in history_rows.items():
+        first = lead_rows[0][0]
+        entered = {name: value for at, name, value in lead_rows if at == first}
+        if "owner" not in entered:
+            inbound.add(lead)
+            assert "status" not in entered and first >= END - 36 * 3_600_000_000
+            continue
+        owned.add(lead)
+        # The score each lead is entered with is the one the config's rules give it.
+        score = score_rows(rules.scoring, lead_rows, first)
+        assert entered["score"] == f"{score.score:g}", lead
+        assert entered.get("grade") == (score.grade if score.trigger else None)
+    assert inbound and len(owned) > 10 * len(inbound)
+
+    engine = open_database(setup.database_url, create=False)
+    with engine.connect() as connection:
+        decided = connection.execute(select(lead_decisions)).all()
+        owners = dict(connection.execute(select(leads.c.lead_id, leads.c.owner)).tuples().all())
+    engine.dispose()
+    # Qualification and routing decided about the inbound leads only: the owned leads
+    # (recycled ones too) keep the owner and the MQLs of their history.
+    assert {d.lead_id for d in decided} == inbound
+    mqls = {d.lead_id for d in decided if d.kind == "mql"}
+    routed = {d.lead_id: d for d in decided if d.kind == "assignment"}
+    assert mqls and set(routed) == mqls
+    assert {d.lead_id for d in decided if d.kind == "nurture"} == inbound - mqls
+    for lead, decision in routed.items():
+        assert owners[lead] == decision.rep != "felix"  # Felix is out of office
+        assert decision.detail["rule"] in ("EMEA", "North America")
+    assert all(owners[lead] is None for lead in inbound - mqls)

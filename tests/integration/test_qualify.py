@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -202,7 +203,9 @@ def test_score_route_respects_roles_and_explains(api: Api) -> None:
     assert api.get("/api/v1/leads/L7/decisions", who="r3").status_code == 403
 
 
-def test_score_route_without_scoring_section(database_url: str) -> None:
+@contextmanager
+def without_scoring(database_url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The API on the base example (no scoring, no assignment), with an admin's headers."""
     rules = build_rulebook(load_config(ROOT / "examples" / "leadsla.yaml"))
     engine = open_database(database_url)
     with engine.begin() as connection:
@@ -210,8 +213,13 @@ def test_score_route_without_scoring_section(database_url: str) -> None:
             connection, rules, role="admin", name="a", rep=None, team=None, now=NOW
         )
     with TestClient(create_app(rules, engine, lambda: NOW)) as client:
-        response = client.get("/api/v1/leads/x/score", headers={"Authorization": f"Bearer {token}"})
+        yield client, {"Authorization": f"Bearer {token}"}
     engine.dispose()
+
+
+def test_score_route_without_scoring_section(database_url: str) -> None:
+    with without_scoring(database_url) as (client, headers):
+        response = client.get("/api/v1/leads/x/score", headers=headers)
     assert response.status_code == 409
 
 
@@ -324,6 +332,37 @@ def test_a_company_with_an_owner_keeps_its_owner(api: Api) -> None:
         if d["kind"] == "assignment"
     )
     assert detail["method"] == "account_match"
+
+
+def test_the_lead_carries_its_score_explained_and_its_latest_assignment(api: Api) -> None:
+    api.post(*trigger("W1", "2026-03-17T10:00:00-04:00", country="US"))
+    lead = api.lead("W1")
+    score = api.get("/api/v1/leads/W1/score", as_of="2026-03-20T12:00:00-04:00").json()
+    assert lead["score_explanation"] == score
+    assert lead["score_explanation"]["trigger"] == "pain with current provider"
+    decisions = api.get("/api/v1/leads/W1/decisions").json()
+    [routed] = [d for d in decisions if d["kind"] == "assignment"]
+    expected = {"at": routed["at"], "kind": "assignment", "reroute": None, **routed["detail"]}
+    assert lead["assignment"] == expected
+    assert lead["assignment"]["rep"] == lead["owner"] == "r1"
+    assert {"rep": "r2", "reason": "is out of office"} in lead["assignment"]["skipped"]
+    # The keys the lead had before are all still there.
+    assert {"lead_id", "fields", "status", "owner", "grade", "last_event_at", "events"} <= set(lead)
+    # A lead with an owner from the start has a score but no assignment; a rep outside
+    # the lead's scope is refused as before.
+    api.post(*profile("W2", MON))
+    other = api.lead("W2")
+    assert other["assignment"] is None
+    assert other["score_explanation"]["score"] == 35
+    assert api.get("/api/v1/leads/W2", who="r3").status_code == 403
+
+
+def test_a_lead_without_a_scoring_section_has_no_score_explanation(database_url: str) -> None:
+    with without_scoring(database_url) as (client, headers):
+        body = [{"lead_id": "x", "at": MON, "field": "status", "value": "New"}]
+        assert client.post("/api/v1/events", json=body, headers=headers).status_code == 200
+        lead = client.get("/api/v1/leads/x", headers=headers).json()
+    assert (lead["score_explanation"], lead["assignment"]) == (None, None)
 
 
 def test_an_mql_the_crm_made_without_an_owner_is_routed_once(api: Api) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,19 +21,24 @@ NOW = parse_instant("2026-03-04T15:30:00Z")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+@contextmanager
+def served(tmp_path: Path, role: str, rep: str | None) -> Iterator[tuple[TestClient, str]]:
+    """The app on the base example with one token of ``role``."""
     config = load_config(CONFIG)
     rules = build_rulebook(config)
     engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
     with engine.begin() as connection:
-        token = create_token(
-            connection, rules, role="rep", name="sam", rep="r1", team=None, now=NOW
-        )
+        token = create_token(connection, rules, role=role, name="sam", rep=rep, team=None, now=NOW)
     app = create_app(rules, engine, lambda: NOW, config=config)
     with TestClient(app, follow_redirects=False) as client:
         yield client, token
     engine.dispose()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    with served(tmp_path, "rep", "r1") as opened:
+        yield opened
 
 
 def test_login_sets_a_signed_cookie_that_a_forgery_does_not_pass(
@@ -80,3 +86,19 @@ def test_policies_read_as_sentences() -> None:
 def test_instants_read_as_dates() -> None:
     assert readable_instant("2026-03-04T10:30:00-05:00") == "Wed 4 Mar 2026 10:30 (UTC-05:00)"
     assert readable_instant(None) == ""
+
+
+def test_lead_page_says_why_score_and_assignment_are_not_available(tmp_path: Path) -> None:
+    """The base example has no scoring and no assignment section: the page says so."""
+    with served(tmp_path, "admin", None) as (client, token):
+        body = [{"lead_id": "L1", "at": "2026-03-04T09:00:00-05:00", "field": "status",
+                 "value": "New"}]  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/events", json=body, headers=headers).status_code == 200
+        client.post("/login", content=f"token={token}", headers=FORM)
+        page = client.get("/leads/L1").text
+    assert "Score explanation: not available yet (the config has no scoring section)." in page
+    assert (
+        "Assignment reason: not available yet (the config has no assignment section)." in page
+    )
+    assert 'id="score-rules"' not in page

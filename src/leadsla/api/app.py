@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
 from leadsla.analytics.report import analytics_from_database
-from leadsla.api.qualify import qualify_router
+from leadsla.api.qualify import ScoreOut, qualify_router
 from leadsla.api.web import install_web
 from leadsla.config import Config
 from leadsla.core.events import InstantError, parse_instant
@@ -38,6 +38,7 @@ from leadsla.service.ingest import (
     event_from_json,
     ingest,
 )
+from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import (
     Scope,
     clock_records,
@@ -118,6 +119,24 @@ class EventOut(BaseModel):
     recorded_at: str
 
 
+class SkippedOut(BaseModel):
+    rep: str
+    reason: str
+
+
+class AssignmentOut(BaseModel):
+    """The latest routing decision: who got the lead, by which rule and method, and why."""
+
+    at: str
+    kind: str = Field(description="assignment (a new MQL routed) or reroute")
+    rep: str | None = Field(description="None: nobody was available")
+    rule: str | None
+    method: str | None
+    reason: str
+    skipped: list[SkippedOut]
+    reroute: str | None = Field(default=None, description="Why a reroute moved the lead.")
+
+
 class LeadOut(BaseModel):
     lead_id: str
     fields: dict[str, str]
@@ -127,6 +146,12 @@ class LeadOut(BaseModel):
     last_event_at: str
     events: list[EventOut]
     clocks: list[ClockOut]
+    score_explanation: ScoreOut | None = Field(
+        description="The score at as_of, rule by rule; None without a scoring section."
+    )
+    assignment: AssignmentOut | None = Field(
+        description="The latest routing decision; None when routing never routed the lead."
+    )
 
 
 class HealthOut(BaseModel):
@@ -361,7 +386,7 @@ def create_app(
         responses={403: {"description": "not your lead"}, 404: {"description": "no such lead"}},
     )
     def get_lead(lead_id: str, caller: Caller, as_of: str | None = None) -> dict[str, Any]:
-        """A lead's current fields, its event history and its clocks."""
+        """A lead's fields, event history and clocks; its score explained and why it was routed."""
         at = instant(as_of, "as_of")
         with engine.connect() as connection:
             exists, owner = lead_owner(connection, lead_id)
@@ -370,7 +395,8 @@ def create_app(
             if not scope_of(caller).allows(owner):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, f"lead {lead_id!r} is not yours")
             detail = lead_detail(connection, rules, lead_id, at)
-        assert detail is not None
+            assert detail is not None
+            detail.update(lead_qualification(connection, rules, lead_id, at))
         return detail
 
     @app.get("/api/v1/report", tags=["report"])

@@ -13,8 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine
 
 from leadsla.core.policy import Rulebook
-from leadsla.core.scoring import score_rows
-from leadsla.service.qualify import decision_records, score_record, stored_rows
+from leadsla.service.qualify import decision_records, lead_score
 from leadsla.service.queries import Scope, lead_owner
 from leadsla.service.tokens import Principal
 
@@ -97,8 +96,7 @@ def qualify_router(
         at = instant(as_of, "as_of")
         with engine.connect() as connection:
             visible(connection, lead_id, caller)
-            rows = stored_rows(connection, lead_id)
-        return score_record(lead_id, score_rows(rules.scoring, rows, at), zone)
+            return lead_score(connection, rules, lead_id, at)
 
     @router.get(
         "/leads/{lead_id}/decisions",

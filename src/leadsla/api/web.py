@@ -7,7 +7,8 @@ its sessions. The signing key is ``$LEADSLA_SESSION_SECRET``, else a random key
 per server process (sessions then end when the server restarts).
 
 Every figure on a page comes from :func:`report_from_database`,
-:func:`lead_list`, :func:`lead_detail` or :func:`notification_records`, the
+:func:`lead_list`, :func:`lead_detail`, :func:`lead_qualification` or
+:func:`notification_records`, the
 functions behind ``/api/v1``; the pages only format them. The at-risk countdown
 gets each clock's remaining open intervals from the server and ticks them down.
 """
@@ -31,6 +32,7 @@ from leadsla.config import Config, PolicyConfig
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant
+from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.report import report_from_database
 from leadsla.service.timers import notification_records
@@ -45,9 +47,6 @@ AT_RISK_DEFAULT = 8
 AT_RISK_LIMIT = 200
 PERIODS = {"month": "This month", "quarter": "This quarter"}
 COUNT_LIMIT = 1000  # the overview counts up to this many leads (the API's page size)
-# Keys the lead detail carries once qualification and routing (issue 5) land.
-SCORE_KEYS = ("score_explanation", "explanation")
-ASSIGNMENT_KEYS = ("assignment_reason", "assignment")
 # Keys of the report that analytics (issue 6) adds.
 MARKETING_SECTIONS = (
     ("waterfall", "Demand waterfall"),
@@ -264,8 +263,9 @@ def web_router(
             if not scope_for(rules, caller).allows(owner):
                 return problem(request, caller, 403, f"Lead {lead_id!r} is not one of yours.")
             detail = lead_detail(connection, rules, lead_id, now)
+            assert detail is not None
+            detail.update(lead_qualification(connection, rules, lead_id, now))
             sent = notification_records(connection, lead_id=lead_id, limit=500)
-        assert detail is not None
         for row in sent:
             row["fire_at"] = format_instant(row["fire_at"], zone)
             sent_at = row["sent_at"]
@@ -277,8 +277,10 @@ def web_router(
             lead=detail,
             statuses=[e for e in detail["events"] if e["field"] in ("status", "owner", "grade")],
             notifications=sent,
-            score=first_present(detail, SCORE_KEYS),
-            assignment=first_present(detail, ASSIGNMENT_KEYS),
+            score=detail["score_explanation"],
+            assignment=detail["assignment"],
+            scoring=rules.scoring is not None,
+            routing=rules.assignment is not None,
             rep_names={r.id: r.name for r in rules.reps.values()},
         )
 
@@ -350,10 +352,6 @@ def safe_next(target: str) -> str:
 
 def first_open_status(rules: Rulebook) -> str | None:
     return next((name for name, stage in rules.statuses.items() if stage == "open"), None)
-
-
-def first_present(detail: Mapping[str, Any], keys: Iterable[str]) -> Any:
-    return next((detail[k] for k in keys if detail.get(k) not in (None, [], {})), None)
 
 
 def month_label(instant: int, zone: Any) -> str:

@@ -54,7 +54,7 @@ def prepare_demo(
     escalations due by ``now`` as the worker would, and create the demo's tokens."""
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "leadsla.yaml"
-    company = company_config(demo_company(), smtp_port=smtp_port)
+    company = company_config(demo_company(), smtp_port=smtp_port, end=now)
     config_path.write_text(config_yaml(company), encoding="utf-8")
     events_path = directory / "events.csv"
     with events_path.open("w", encoding="utf-8", newline="") as out:

@@ -17,7 +17,7 @@ from leadsla.core.calendar import local_instant
 from leadsla.core.policy import Rulebook
 from leadsla.core.qualify import decide, instant_or_date, unowned_mqls
 from leadsla.core.routing import Assignment, RoutingState, route
-from leadsla.core.scoring import Row, Score
+from leadsla.core.scoring import Row, Score, score_rows
 from leadsla.core.timestamps import format_instant
 from leadsla.store.bulk import insert_ignoring_duplicates, insert_rows
 from leadsla.store.tables import account_owners, events, lead_decisions, leads, routing_credits
@@ -59,6 +59,47 @@ def score_record(lead_id: str, score: Score, zone: tzinfo) -> dict[str, Any]:
 def stored_rows(connection: Connection, lead_id: str) -> list[Row]:
     """A lead's stored events in (instant, arrival) order."""
     return stored_rows_of(connection, [lead_id])[lead_id]
+
+
+ROUTING_KINDS = ("assignment", "reroute")
+
+
+def lead_score(connection: Connection, rules: Rulebook, lead_id: str, as_of: int) -> dict[str, Any]:
+    """The lead's score at ``as_of`` from its stored events (:func:`score_record`);
+    the rulebook must have ``scoring``."""
+    assert rules.scoring is not None
+    rows = stored_rows(connection, lead_id)
+    zone = rules.calendars[rules.default_calendar].zone
+    return score_record(lead_id, score_rows(rules.scoring, rows, as_of), zone)
+
+
+def lead_qualification(
+    connection: Connection, rules: Rulebook, lead_id: str, as_of: int
+) -> dict[str, Any]:
+    """What the lead page and ``GET /api/v1/leads/{id}`` show of qualification and routing.
+
+    ``score_explanation``: the lead's score at ``as_of`` as :func:`score_record` gives it
+    (``None`` without a ``scoring`` section). ``assignment``: the latest routing decision
+    (kind ``assignment`` or ``reroute``) with its instant, rep, rule, method, reason and
+    skipped reps (``None`` when routing never decided about the lead).
+    """
+    zone = rules.calendars[rules.default_calendar].zone
+    score = None if rules.scoring is None else lead_score(connection, rules, lead_id, as_of)
+    query = (
+        select(lead_decisions)
+        .where(lead_decisions.c.lead_id == lead_id, lead_decisions.c.kind.in_(ROUTING_KINDS))
+        .order_by(lead_decisions.c.at.desc(), lead_decisions.c.id.desc())
+        .limit(1)
+    )
+    latest = connection.execute(query).first()
+    assignment = None
+    if latest is not None:
+        assignment = {
+            "at": format_instant(latest.at, zone),
+            "kind": latest.kind,
+            **dict(latest.detail),
+        }
+    return {"score_explanation": score, "assignment": assignment}
 
 
 # -- qualification at ingest ------------------------------------------------------------
@@ -278,7 +319,7 @@ def _assigned_in_month(
     query = (
         select(lead_decisions.c.rep, func.count())
         .where(
-            lead_decisions.c.kind.in_(("assignment", "reroute")),
+            lead_decisions.c.kind.in_(ROUTING_KINDS),
             lead_decisions.c.rep.is_not(None),
             lead_decisions.c.at >= start,
             lead_decisions.c.at < local_instant(following, 0, zone),
