@@ -25,7 +25,11 @@ from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.metrics import MetricRules
 from leadsla.core.policy import Rulebook
-from leadsla.service.report import metric_rules_from_config, stored_lead_results
+from leadsla.service.report import (
+    metric_rules_from_config,
+    report_from_database,
+    stored_lead_results,
+)
 
 ANALYTICS_KEYS = ("waterfall", "speed_to_lead", "burn_up")
 
@@ -89,6 +93,20 @@ def analytics_from_database(
     fields = needed_fields(_commitment_fields(metric))
     frame = stored_events_frame(connection, fields, as_of)
     return analytics_of_frame(frame, rules, metric, as_of, scope_owners)
+
+
+def full_report_from_database(
+    connection: Connection,
+    rules: Rulebook,
+    config: Config,
+    as_of: int,
+    period: str = "month",
+    scope_owners: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """The SPEC §8 report with the analytics keys: what ``GET /report`` and the pages show."""
+    figures = report_from_database(connection, rules, config, as_of, period, scope_owners)
+    figures.update(analytics_from_database(connection, rules, config, as_of, scope_owners))
+    return figures
 
 
 # -- closed-loop segments ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
-from leadsla.analytics.report import analytics_from_database
+from leadsla.analytics.report import full_report_from_database
 from leadsla.api.qualify import ScoreOut, qualify_router
 from leadsla.api.web import install_web
 from leadsla.config import Config
@@ -47,7 +47,6 @@ from leadsla.service.queries import (
     lead_owner,
     scope_for,
 )
-from leadsla.service.report import report_from_database
 from leadsla.service.timers import notification_records, oldest_undelivered
 from leadsla.service.tokens import Principal, Role, authenticate
 
@@ -413,9 +412,7 @@ def create_app(
         at = instant(as_of, "as_of")
         owners = scope_of(caller).owners
         with engine.connect() as connection:
-            figures = report_from_database(connection, rules, config, at, period, owners)
-            figures.update(analytics_from_database(connection, rules, config, at, owners))
-            return figures
+            return full_report_from_database(connection, rules, config, at, period, owners)
 
     secrets_by_source = dict(hook_secrets or {})
 

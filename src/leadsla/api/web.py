@@ -6,7 +6,7 @@ checks the signature and authenticates the token again, so a revoked token ends
 its sessions. The signing key is ``$LEADSLA_SESSION_SECRET``, else a random key
 per server process (sessions then end when the server restarts).
 
-Every figure on a page comes from :func:`report_from_database`,
+Every figure on a page comes from :func:`full_report_from_database`,
 :func:`lead_list`, :func:`lead_detail`, :func:`lead_qualification` or
 :func:`notification_records`, the
 functions behind ``/api/v1``; the pages only format them. The at-risk countdown
@@ -28,13 +28,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
+from leadsla.analytics.report import full_report_from_database
 from leadsla.config import Config, PolicyConfig
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
-from leadsla.service.report import report_from_database
 from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role, authenticate
 
@@ -134,7 +134,7 @@ def web_router(
         if config is None or caller.role is Role.REP:
             return None
         with engine.connect() as connection:
-            return report_from_database(
+            return full_report_from_database(
                 connection, rules, config, now, period, scope_for(rules, caller).owners
             )
 
