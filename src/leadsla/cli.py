@@ -654,6 +654,7 @@ def worker(
         }
         channels.extend(("webhook", hook.url) for hook in setup.notifications.webhooks)
         others["webhook"] = webhook_row_sender(rules, secrets)
+    routed_at = 0
     while True:
         instant = instant_option(at, "--now")
         if digest_times:
@@ -676,6 +677,9 @@ def worker(
             fired.skipped += batch.skipped
             if batch.cycles < FIRE_BATCH or not once:
                 break
+        moved: dict[str, int] = {}
+        if once or instant - routed_at >= ROUTE_EVERY:
+            moved, routed_at = _route_again(engine, rules, instant), instant
         delivered = deliver(
             engine,
             rules,
@@ -687,7 +691,7 @@ def worker(
             templates=templates,
             base_url=setup.notifications.base_url,
         )
-        if fired.cycles or delivered.sent or delivered.retried or delivered.failed:
+        if fired.cycles or moved or delivered.sent or delivered.retried or delivered.failed:
             # One JSON object per line: what log shippers and `jq` read.
             sys.stderr.write(
                 json.dumps(
@@ -697,6 +701,8 @@ def worker(
                         "cycles": fired.cycles,
                         "queued": fired.queued,
                         "skipped_stale": fired.skipped,
+                        "rerouted": moved.get("rerouted", 0),
+                        "resurfaced": moved.get("resurfaced", 0),
                         "sent": delivered.sent,
                         "retry": delivered.retried,
                         "failed": delivered.failed,
@@ -711,6 +717,28 @@ def worker(
         # Sleep until the next timer, but look again within 30 s for new events and retries.
         pause = 30.0 if wake is None else min(30.0, max(0.5, (wake - now_micros()) / 1e6))
         time.sleep(pause)
+
+
+# Re-routing and revisits scan the open and the nurtured leads: every few minutes is
+# soon enough for both (out-of-office lists and revisit dates are not to the second).
+ROUTE_EVERY = 5 * 60 * 1_000_000
+
+
+def _route_again(engine: Engine, rules: Rulebook, instant: int) -> dict[str, int]:
+    """The worker's share of routing: leads of reps out of office and past the
+    ``assignment.reroute`` step go to someone else, and deferred leads whose
+    revisit date has come return to sales (what ``leadsla reroute`` and
+    ``leadsla revisit`` do on demand)."""
+    from leadsla.service.reroute import reroute
+    from leadsla.service.revisit import resurface
+
+    counts: dict[str, int] = {}
+    with engine.begin() as connection:
+        if rules.assignment is not None:
+            result = reroute(connection, rules, instant, recorded_at=now_micros())
+            counts["rerouted"] = sum(1 for _, new, _ in result.rerouted.values() if new)
+        counts["resurfaced"] = len(resurface(connection, rules, instant, recorded_at=now_micros()))
+    return {name: count for name, count in counts.items() if count}
 
 
 @notifications_app.command("list")

@@ -505,3 +505,27 @@ def test_intake_clock_from_capture_to_the_nurture_decision_at_ingest(api: Api) -
     api.post(("I2", THU, "captured_at", "2026-03-02"), ("I2", THU, "pain", "no support"))
     clocks = {c["lead_id"]: c for c in api.get("/api/v1/clocks", policy="intake", as_of=THU).json()}
     assert clocks["I2"]["state"] == "breached"  # decided (an MQL) three days after capture
+
+
+def test_the_worker_reroutes_what_is_due(tmp_path: Path) -> None:
+    """``leadsla worker`` does what ``leadsla reroute`` does, in its rounds."""
+    database = f"sqlite:///{tmp_path / 'leadsla.db'}"
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "lead_id,at,field,value\n"
+        f"S1,{MON},pain,no support\n"
+        f"S1,{MON},owner,r1\n"
+        f"S1,{MON},country,US\n",
+        encoding="utf-8",
+    )
+    imported = leadsla("import", "--config", CONFIG, "--database", database, events)
+    assert imported.returncode == 0, imported.stderr
+    before = leadsla("reroute", "--config", CONFIG, "--database", database, "--as-of", MON)
+    assert "0 lead(s) re-routed of 0 due" in before.stderr
+    worker = leadsla(
+        "worker", "--config", CONFIG, "--database", database, "--once", "--now", THU
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert '"rerouted": 1' in worker.stderr
+    after = leadsla("reroute", "--config", CONFIG, "--database", database, "--as-of", THU)
+    assert "0 lead(s) re-routed of 0 due" in after.stderr
