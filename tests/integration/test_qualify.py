@@ -445,9 +445,8 @@ def test_deferred_lead_resurfaces_on_its_revisit_date_whatever_its_score(api: Ap
     assert run_revisit(api, "2026-03-13T09:00:00-04:00") == {}  # the old date is spent
 
 
-def test_cli_reroute(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'leadsla.db'}"
-    assert leadsla("db", "upgrade", "--database", database).returncode == 0
+def import_stale_lead(tmp_path: Path, database: str) -> None:
+    """S1: an MQL (by a trigger) of r1 on Monday, never touched."""
     events = tmp_path / "events.csv"
     events.write_text(
         "lead_id,at,field,value\n"
@@ -458,6 +457,12 @@ def test_cli_reroute(tmp_path: Path) -> None:
     )
     imported = leadsla("import", "--config", CONFIG, "--database", database, events)
     assert imported.returncode == 0, imported.stderr
+
+
+def test_cli_reroute(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'leadsla.db'}"
+    assert leadsla("db", "upgrade", "--database", database).returncode == 0
+    import_stale_lead(tmp_path, database)
     result = leadsla("reroute", "--config", CONFIG, "--database", database, "--as-of", THU)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "S1: r1 → r2 (follow_up escalation step 2 fired (cycle 1))\n"
@@ -510,16 +515,7 @@ def test_intake_clock_from_capture_to_the_nurture_decision_at_ingest(api: Api) -
 def test_the_worker_reroutes_what_is_due(tmp_path: Path) -> None:
     """``leadsla worker`` does what ``leadsla reroute`` does, in its rounds."""
     database = f"sqlite:///{tmp_path / 'leadsla.db'}"
-    events = tmp_path / "events.csv"
-    events.write_text(
-        "lead_id,at,field,value\n"
-        f"S1,{MON},pain,no support\n"
-        f"S1,{MON},owner,r1\n"
-        f"S1,{MON},country,US\n",
-        encoding="utf-8",
-    )
-    imported = leadsla("import", "--config", CONFIG, "--database", database, events)
-    assert imported.returncode == 0, imported.stderr
+    import_stale_lead(tmp_path, database)
     before = leadsla("reroute", "--config", CONFIG, "--database", database, "--as-of", MON)
     assert "0 lead(s) re-routed of 0 due" in before.stderr
     worker = leadsla(
