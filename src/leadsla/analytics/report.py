@@ -154,9 +154,12 @@ def segments_from_events(
     *,
     min_leads: int,
     sort: str,
+    scope_owners: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     frame = events_frame(table, segment_fields_frame(by), as_of)
-    return segments_of_frame(frame, rules, config, by, min_leads=min_leads, sort=sort)
+    return segments_of_frame(
+        frame, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
+    )
 
 
 def segments_from_database(
