@@ -60,7 +60,7 @@ HOUR_WEIGHT = (
 INDUSTRIES = ("Healthcare", "Financial Services", "Manufacturing", "Retail", "Software")
 SOURCES = ("website", "paid_search", "content", "referral", "webinar", "event")
 SOURCE_WEIGHT = (0.35, 0.25, 0.2, 0.1, 0.05, 0.05)
-SOURCE_COST = (30, 140, 45, 20, 90, 400)  # USD per lead, by SOURCES
+SOURCE_COST = (60, 250, 90, 40, 150, 600)  # USD per lead, by SOURCES (B2B-like)
 TITLES = ("VP Operations", "Director of IT", "Analyst", "CFO", "Office Manager", "CTO")
 # (upper bound of the time to first touch in minutes, factor on the chance of an opportunity)
 RESPONSE_DECAY = ((5, 1.0), (30, 0.7), (60, 0.55), (240, 0.4), (1440, 0.3), (math.inf, 0.2))
