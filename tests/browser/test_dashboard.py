@@ -347,6 +347,22 @@ def test_manager_scorecards_are_the_apis(browser: Any, site: Site) -> None:
             mtd = report["workable_leads_per_rep_month_to_date"].get(rep, 0)
             assert figure(page, "workable-mtd", row).split(" / ")[0] == str(mtd)
         shoot(page, f"reps-{period}")
+
+    # The segments of the manager's marketing page: their team's leads, as the API's.
+    page.get_by_role("link", name="Marketing").click()
+    mine = site.api(MANAGER, "/segments", by="source,grade")
+    everyone = site.api(ADMIN, "/segments", by="source,grade")
+    shown = page.locator("#segments tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.segment,"
+        " r.querySelector('[data-figure=leads]').innerText])"
+    )
+    assert shown == [
+        [f"{s['segment']['source']}|{s['segment']['grade'] or ''}", f"{s['leads']:,}"]
+        for s in mine["segments"]
+    ]
+    total = sum(s["leads"] for s in mine["segments"])
+    assert 0 < total < sum(s["leads"] for s in everyone["segments"])
+    assert mine["capacity"]["reps"] == 5  # the east team's reps
     page.close()
 
 
