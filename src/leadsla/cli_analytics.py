@@ -36,7 +36,6 @@ from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
 from leadsla.report_format import analytics_tables, grouped_table, render_report, wide_table
 
-SEGMENT_FIELDS = ("source", "industry", "product_line", "grade", "owner", "team", "segment")
 FollowUp = npt.NDArray[np.int64] | None
 
 
@@ -170,7 +169,7 @@ def segments(
     --min-leads leads and profit per lead above 0 even at the interval's low end) and
     the workable leads per rep per month the reps' capacity supports.
     """
-    from leadsla.analytics.figures import SORT_KEYS
+    from leadsla.analytics.figures import SEGMENT_FIELDS, SORT_KEYS
     from leadsla.analytics.report import segments_from_database, segments_from_events
 
     fields = [name.strip() for name in by.split(",") if name.strip()]

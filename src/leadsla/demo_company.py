@@ -60,6 +60,7 @@ HOUR_WEIGHT = (
 INDUSTRIES = ("Healthcare", "Financial Services", "Manufacturing", "Retail", "Software")
 SOURCES = ("website", "paid_search", "content", "referral", "webinar", "event")
 SOURCE_WEIGHT = (0.35, 0.25, 0.2, 0.1, 0.05, 0.05)
+SOURCE_COST = (60, 250, 90, 40, 150, 600)  # USD per lead, by SOURCES (B2B-like)
 TITLES = ("VP Operations", "Director of IT", "Analyst", "CFO", "Office Manager", "CTO")
 # (upper bound of the time to first touch in minutes, factor on the chance of an opportunity)
 RESPONSE_DECAY = ((5, 1.0), (30, 0.7), (60, 0.55), (240, 0.4), (1440, 0.3), (math.inf, 0.2))
@@ -230,6 +231,8 @@ def company_config(
             },
         ],
         "workable": {"grade": ["A", "B"]},
+        # What a lead costs marketing by source (``leadsla segments``, the Marketing page).
+        "costs": {"per_lead": dict(zip(SOURCES, SOURCE_COST, strict=True)), "currency": "USD"},
         "scoring": scoring_section(),
         "assignment": assignment_section(company, end),
         "notifications": {
@@ -544,7 +547,7 @@ def _work_cycle(
         amount = rng.choice((12_000, 24_000, 36_000, 60_000, 90_000))
         lead.add(decided, "amount", str(amount))
         closed = decided + rng.randrange(14 * DAY, 75 * DAY)
-        lead.add(closed, "opportunity", "won" if rng.random() < 0.3 + 0.1 * factor else "lost")
+        lead.add(closed, "outcome", "won" if rng.random() < 0.3 + 0.1 * factor else "lost")
     elif roll < chance + 0.35 and not _scored(rules, lead, decided).mql:
         # (a lead that still qualifies by score would be an MQL again at once: deferred)
         lead.add(decided, "status", "Recycled")

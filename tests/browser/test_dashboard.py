@@ -134,6 +134,21 @@ def ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
+def band(low: float | None, high: float | None) -> str:
+    """A 95 % interval as the pages print it."""
+    return "n/a" if low is None or high is None else f"{low:.0%}–{high:.0%}"
+
+
+def money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
 def test_login_refuses_a_bad_token_and_pages_need_a_session(browser: Any, site: Site) -> None:
     page = browser.new_page()
     page.goto(f"{site.base}/at-risk")
@@ -157,6 +172,18 @@ def test_overview_figures_are_the_apis(browser: Any, site: Site) -> None:
     overdue = site.api(ADMIN, "/leads", status="New", breached="true", limit=1000)
     assert figure(page, "overdue") == str(len(overdue))
     assert page.locator("svg[role=img]").count() >= 2
+    # One burn-up per MQL commitment; its last point is the commitment's count so far.
+    burn_ups = report["burn_up"]
+    assert {b["name"] for b in burn_ups} == {"MQLs per quarter", "Healthcare MQLs per month"}
+    counts = {c["name"]: c["count"] for c in report["commitments"]}
+    last_points = page.locator("circle[data-count]").evaluate_all(
+        "dots => dots.map(d => Number(d.dataset.count))"
+    )
+    assert last_points == [b["days"][-1]["count"] for b in burn_ups]
+    assert last_points == [counts[b["name"]] for b in burn_ups] and last_points[0] > 0
+    shown = page.locator("[data-figure='burn-up-count']").all_inner_texts()
+    assert shown == [f"{b['count']:,}" for b in burn_ups]
+    assert "not available yet" not in page.inner_text("main")
     shoot(page, "overview")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
@@ -320,6 +347,22 @@ def test_manager_scorecards_are_the_apis(browser: Any, site: Site) -> None:
             mtd = report["workable_leads_per_rep_month_to_date"].get(rep, 0)
             assert figure(page, "workable-mtd", row).split(" / ")[0] == str(mtd)
         shoot(page, f"reps-{period}")
+
+    # The segments of the manager's marketing page: their team's leads, as the API's.
+    page.get_by_role("link", name="Marketing").click()
+    mine = site.api(MANAGER, "/segments", by="source,grade")
+    everyone = site.api(ADMIN, "/segments", by="source,grade")
+    shown = page.locator("#segments tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.segment,"
+        " r.querySelector('[data-figure=leads]').innerText])"
+    )
+    assert shown == [
+        [f"{s['segment']['source']}|{s['segment']['grade'] or ''}", f"{s['leads']:,}"]
+        for s in mine["segments"]
+    ]
+    total = sum(s["leads"] for s in mine["segments"])
+    assert 0 < total < sum(s["leads"] for s in everyone["segments"])
+    assert mine["capacity"]["reps"] == 5  # the east team's reps
     page.close()
 
 
@@ -330,10 +373,58 @@ def test_marketing_and_settings(browser: Any, site: Site) -> None:
     counts = page.locator("#commitments [data-figure='count']").all_inner_texts()
     assert len(counts) == len(report["commitments"])
     assert counts[0] == f"{report['commitments'][0]['count']:,}"
-    text = page.inner_text("main")
-    for key, title in (("waterfall", "Demand waterfall"), ("speed_to_lead", "Speed to lead")):
-        assert (f"{title}: not available yet." in text) == (key not in report)
+    assert "not available yet" not in page.inner_text("main")
+
+    waterfall = report["waterfall"]["overall"]
+    stages = page.locator("#waterfall tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.stage, r.querySelector('[data-figure=count]').innerText,"
+        " r.querySelector('[data-figure=conversion]').innerText])"
+    )
+    before = {"mqls": "inquiry_to_mql", "sals": "mql_to_sal",
+              "opportunities": "sal_to_opportunity", "won": "opportunity_to_won"}  # fmt: skip
+    assert stages == [
+        [key, f"{waterfall[key]:,}", ratio(waterfall[before[key]]) if key in before else "—"]
+        for key in ("inquiries", "mqls", "sals", "opportunities", "won")
+    ]
+    assert figure(page, "never-touched") == f"{waterfall['never_touched']:,}"
+    assert figure(page, "win-rate") == ratio(waterfall["win_rate"])
+
+    buckets = page.locator("#speed-to-lead tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.bucket].concat(['leads', 'opportunities', 'conversion',"
+        " 'interval'].map(f => r.querySelector(`[data-figure=${f}]`).innerText)))"
+    )
+    assert buckets == [
+        [b["bucket"], f"{b['leads']:,}", f"{b['opportunities']:,}", ratio(b["conversion"]),
+         band(b["conversion_low"], b["conversion_high"])]
+        for b in report["speed_to_lead"]["buckets"]
+    ]  # fmt: skip
+    assert sum(b["leads"] for b in report["speed_to_lead"]["buckets"]) == waterfall["mqls"] > 0
+
+    segments = site.api(ADMIN, "/segments", by="source,grade")
+    rows = page.locator("#segments tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.segment].concat(['leads', 'conversion', 'win-rate',"
+        " 'profit-per-lead', 'profit-interval', 'workable']"
+        ".map(f => r.querySelector(`[data-figure=${f}]`).innerText)))"
+    )
+    assert rows == [
+        [f"{s['segment']['source']}|{s['segment']['grade'] or ''}", f"{s['leads']:,}",
+         f"{ratio(s['conversion'])} ({band(s['conversion_low'], s['conversion_high'])})",
+         f"{ratio(s['win_rate'])} ({band(s['win_rate_low'], s['win_rate_high'])})",
+         money(s["profit_per_lead"]),
+         f"{money(s['profit_per_lead_low'])} to {money(s['profit_per_lead_high'])}",
+         "yes" if s["workable"] else "no"]
+        for s in segments["segments"]
+    ]  # fmt: skip
+    assert {s["segment"]["source"] for s in segments["segments"]} >= {"webinar", "event"}
+    assert segments["currency"] == "USD"  # the demo's costs section
+    assert figure(page, "workable-per-rep") == number(
+        segments["capacity"]["workable_leads_per_rep_per_month"]
+    )
     shoot(page, "marketing")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the tables scroll
+    shoot(page, "marketing-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("link", name="Settings").click()
     text = page.inner_text("main")

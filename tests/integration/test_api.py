@@ -350,6 +350,35 @@ def test_report_equals_the_cli_report_on_the_same_events(reporting: Api, tmp_pat
     assert east["overall"]["mqls"] == served["by_team"]["east"]["mqls"]
 
 
+def test_segments_equal_the_cli_and_keep_to_the_callers_team(reporting: Api) -> None:
+    assert reporting.post("admin", example_events()).status_code == 200
+    as_of = "2026-03-06T18:00:00-05:00"
+    served = reporting.get(
+        "admin", "/api/v1/segments", as_of=as_of, by="source,grade", min_leads="2"
+    ).json()
+    printed = subprocess.run(
+        [LEADSLA, "segments", "--config", str(CONFIG), "--events", str(EVENTS), "--as-of", as_of,
+         "--by", "source,grade", "--min-leads", "2", "--format", "json"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert served == json.loads(printed)
+    assert served["by"] == ["source", "grade"] and served["segments"]
+    assert reporting.get("r1", "/api/v1/segments").status_code == 403
+    east = reporting.get("east-manager", "/api/v1/segments", as_of=as_of, by="owner").json()
+    report = reporting.get("east-manager", "/api/v1/report", as_of=as_of).json()
+    assert {row["segment"]["owner"] for row in east["segments"]} == set(
+        report["waterfall"]["by_owner"]
+    ) <= {"r1", "r2"}
+    assert sum(row["leads"] for row in east["segments"]) == sum(
+        f["inquiries"] for f in report["waterfall"]["by_owner"].values()
+    )
+    assert east["capacity"]["reps"] == len(reporting.rules.teams["east"].reps)
+    for by in ("colour", "source,source", ""):
+        answer = reporting.get("admin", "/api/v1/segments", by=by)
+        assert answer.status_code == 422, by
+    assert reporting.get("admin", "/api/v1/segments", sort="fun").status_code == 422
+
+
 def test_lead_list_filters(api: Api) -> None:
     assert api.post("admin", example_events()).status_code == 200
     as_of = "2026-03-04T14:00:00-05:00"  # a Wednesday

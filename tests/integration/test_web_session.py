@@ -10,7 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadsla.api.app import create_app
-from leadsla.api.web import COOKIE, policy_sentences, readable_instant, safe_next
+from leadsla.api.web import (
+    COOKIE,
+    PLOT,
+    burn_up_geometry,
+    money,
+    policy_sentences,
+    readable_instant,
+    safe_next,
+)
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.tokens import create_token
@@ -86,6 +94,35 @@ def test_policies_read_as_sentences() -> None:
 def test_instants_read_as_dates() -> None:
     assert readable_instant("2026-03-04T10:30:00-05:00") == "Wed 4 Mar 2026 10:30 (UTC-05:00)"
     assert readable_instant(None) == ""
+
+
+def test_burn_up_lines_end_where_the_figures_say() -> None:
+    # February 2026 (28 days), 3 days gone: 2, 2, 5 MQLs; target 56.
+    entry = {
+        "period": {"start": "2026-02-01T00:00:00-05:00", "end": "2026-03-01T00:00:00-05:00"},
+        "target": 56,
+        "days": [{"date": f"2026-02-0{d}", "count": c} for d, c in ((1, 2), (2, 2), (3, 5))],
+    }
+    shape = burn_up_geometry(entry)
+    left, top, right, bottom = PLOT
+    assert (shape["days"], shape["first_date"], shape["last_date"]) == (
+        28, "2026-02-01", "2026-02-28",
+    )  # fmt: skip
+    high = 56 * 1.08  # the target with some room above it
+    height = bottom - top
+    last = (round(left + (right - left) * 3 / 28, 1), round(bottom - height * 5 / high, 1))
+    assert shape["last"] == last
+    assert shape["line"].split()[0] == f"{left:.1f},{bottom:.1f}"  # the period starts at 0
+    assert len(shape["line"].split()) == 4
+    assert shape["target_y"] == round(bottom - height * 56 / high, 1)
+    # The pace runs from 0 at the start to the target at the end of the period.
+    assert shape["pace"] == (left, bottom, right, shape["target_y"])
+
+
+def test_money_reads_without_cents() -> None:
+    assert (money(1234.5), money(-20.0), money(None), money(7, "USD")) == (
+        "1,234", "-20", "n/a", "7 USD",
+    )  # fmt: skip
 
 
 def test_lead_page_says_why_score_and_assignment_are_not_available(tmp_path: Path) -> None:

@@ -262,6 +262,23 @@ def test_segments_by_two_fields_and_the_minimum_count(rules: Rulebook, config: C
     assert [r["workable"] for r in result["segments"]] == [True, False, False, False]
 
 
+def test_segments_of_a_team_keep_its_leads_and_its_reps_capacity(
+    rules: Rulebook, config: Config
+) -> None:
+    east = frozenset({"r1", "r2"})
+    result = segments_from_events(
+        rules, config, read_table(rules), AS_OF, ["source"], min_leads=3, sort="leads",
+        scope_owners=east,
+    )  # fmt: skip
+    # r1 and r2 own A1 A2 A6 A8 (Webinar) and A3 A4 (Ads); A5 is r3's, A7 has no owner.
+    rows = [(r["segment"]["source"], r["leads"], r["won"]) for r in result["segments"]]
+    assert rows == [("Webinar", 4, 1), ("Ads", 2, 1)]
+    assert [r["workable"] for r in result["segments"]] == [True, False]  # Ads: 2 < 3 leads
+    capacity = result["capacity"]
+    assert (capacity["reps"], capacity["capacity_per_month"]) == (2, 80)  # r3's 30 left out
+    assert capacity["workable_leads_per_month"] == 4 / 2  # Webinar's 4 leads over 2 months
+
+
 # -- file and database give the same figures -----------------------------------------------------
 
 

@@ -126,10 +126,18 @@ def segments_of_frame(
     *,
     min_leads: int,
     sort: str,
+    scope_owners: frozenset[str] | None = None,
 ) -> dict[str, Any]:
+    """``scope_owners`` keeps the leads whose owner at the MQL instant is one of them (a
+    manager's view, as the report's) and the capacity of those reps only."""
     setting = Setting.of(rules)
     leads = lead_frame(Rows(frame, setting, segment_fields_frame(by)), setting, [*by, "source"])
-    capacities = {rep.id: rep.capacity for rep in rules.reps.values()}
+    leads = _scoped(leads, scope_owners)
+    capacities = {
+        rep.id: rep.capacity
+        for rep in rules.reps.values()
+        if scope_owners is None or rep.id in scope_owners
+    }
     return segments(leads, by, costs_of(config), WorkableRule(min_leads), capacities, sort=sort)
 
 
@@ -146,9 +154,12 @@ def segments_from_events(
     *,
     min_leads: int,
     sort: str,
+    scope_owners: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     frame = events_frame(table, segment_fields_frame(by), as_of)
-    return segments_of_frame(frame, rules, config, by, min_leads=min_leads, sort=sort)
+    return segments_of_frame(
+        frame, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
+    )
 
 
 def segments_from_database(
@@ -160,9 +171,12 @@ def segments_from_database(
     *,
     min_leads: int,
     sort: str,
+    scope_owners: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     frame = stored_events_frame(connection, segment_fields_frame(by), as_of)
-    return segments_of_frame(frame, rules, config, by, min_leads=min_leads, sort=sort)
+    return segments_of_frame(
+        frame, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
+    )
 
 
 # -- per-clock values the charts need -----------------------------------------------------

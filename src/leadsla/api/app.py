@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
-from leadsla.analytics.report import full_report_from_database
+from leadsla.analytics.figures import SEGMENT_FIELDS, SORT_KEYS
+from leadsla.analytics.report import full_report_from_database, segments_from_database
 from leadsla.api.qualify import ScoreOut, qualify_router
 from leadsla.api.web import install_web
 from leadsla.config import Config
@@ -413,6 +414,35 @@ def create_app(
         owners = scope_of(caller).owners
         with engine.connect() as connection:
             return full_report_from_database(connection, rules, config, at, period, owners)
+
+    @app.get("/api/v1/segments", tags=["report"])
+    def get_segments(
+        caller: Caller,
+        by: Annotated[str, Query(description="Comma-separated: " + ", ".join(SEGMENT_FIELDS))] = (
+            "source"
+        ),
+        as_of: Annotated[str | None, Query(description="ISO 8601 instant; default now.")] = None,
+        min_leads: Annotated[int, Query(ge=1)] = 30,
+        sort: Annotated[str, Query(pattern="^(" + "|".join(SORT_KEYS) + ")$")] = "profit",
+    ) -> dict[str, Any]:
+        """Closed-loop lead segments (``leadsla segments``), within what the caller may see."""
+        if caller.role is Role.REP:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "reps do not read reports")
+        if config is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "started without a config")
+        fields = [name.strip() for name in by.split(",") if name.strip()]
+        wrong = [f for f in fields if f not in SEGMENT_FIELDS] or (
+            ["a field twice"] if len(set(fields)) != len(fields) else []
+        )
+        if not fields or wrong:
+            raise HTTPException(422, f"by: {wrong[0] if wrong else 'no field'}; fields are "
+                                f"{', '.join(SEGMENT_FIELDS)}, each once")  # fmt: skip
+        at = instant(as_of, "as_of")
+        with engine.connect() as connection:
+            return segments_from_database(
+                connection, rules, config, at, fields, min_leads=min_leads, sort=sort,
+                scope_owners=scope_of(caller).owners,
+            )  # fmt: skip
 
     secrets_by_source = dict(hook_secrets or {})
 

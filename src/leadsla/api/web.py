@@ -7,9 +7,9 @@ its sessions. The signing key is ``$LEADSLA_SESSION_SECRET``, else a random key
 per server process (sessions then end when the server restarts).
 
 Every figure on a page comes from :func:`full_report_from_database`,
-:func:`lead_list`, :func:`lead_detail`, :func:`lead_qualification` or
-:func:`notification_records`, the
-functions behind ``/api/v1``; the pages only format them. The at-risk countdown
+:func:`segments_from_database`, :func:`lead_list`, :func:`lead_detail`,
+:func:`lead_qualification` or :func:`notification_records`, the functions behind
+``/api/v1``; the pages only format them. The at-risk countdown
 gets each clock's remaining open intervals from the server and ticks them down.
 """
 
@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
-from leadsla.analytics.report import full_report_from_database
+from leadsla.analytics.report import full_report_from_database, segments_from_database
 from leadsla.config import Config, PolicyConfig
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import Rulebook
@@ -47,11 +47,15 @@ AT_RISK_DEFAULT = 8
 AT_RISK_LIMIT = 200
 PERIODS = {"month": "This month", "quarter": "This quarter"}
 COUNT_LIMIT = 1000  # the overview counts up to this many leads (the API's page size)
-# Keys of the report that analytics (issue 6) adds.
-MARKETING_SECTIONS = (
-    ("waterfall", "Demand waterfall"),
-    ("speed_to_lead", "Speed to lead"),
-    ("segments", "Segments"),
+# The Marketing page's segment table: as ``GET /api/v1/segments?by=source,grade``.
+SEGMENT_BY = ("source", "grade")
+SEGMENT_MIN_LEADS = 30
+WATERFALL_STAGES = (
+    ("inquiries", "Inquiries", None),
+    ("mqls", "MQLs", "inquiry_to_mql"),
+    ("sals", "SALs", "mql_to_sal"),
+    ("opportunities", "Opportunities", "sal_to_opportunity"),
+    ("won", "Won", "opportunity_to_won"),
 )
 
 Clock = Callable[[], int]
@@ -95,6 +99,8 @@ def web_router(
     pages.filters["num"] = number
     pages.filters["hms"] = countdown_text
     pages.filters["when"] = readable_instant
+    pages.filters["money"] = money
+    pages.globals["burn_up_geometry"] = burn_up_geometry
     zone = rules.calendars[rules.default_calendar].zone
 
     def sign(token: str) -> str:
@@ -137,6 +143,15 @@ def web_router(
             return full_report_from_database(
                 connection, rules, config, now, period, scope_for(rules, caller).owners
             )
+
+    def segments_for(caller: Principal, now: int) -> dict[str, Any] | None:
+        if config is None or caller.role is Role.REP:
+            return None
+        with engine.connect() as connection:
+            return segments_from_database(
+                connection, rules, config, now, SEGMENT_BY, min_leads=SEGMENT_MIN_LEADS,
+                sort="profit", scope_owners=scope_for(rules, caller).owners,
+            )  # fmt: skip
 
     @router.get("/")
     def home(request: Request) -> Response:
@@ -296,9 +311,11 @@ def web_router(
 
     @router.get("/marketing", response_class=HTMLResponse)
     def marketing(request: Request, caller: Viewer) -> Response:
-        report = report_for(caller, clock())
+        now = clock()
         return render(
-            request, "marketing.html.j2", caller, report=report, sections=MARKETING_SECTIONS,
+            request, "marketing.html.j2", caller, report=report_for(caller, now),
+            segments=segments_for(caller, now), stages=WATERFALL_STAGES,
+            has_costs=config is not None and config.costs is not None,
         )  # fmt: skip
 
     @router.get("/settings", response_class=HTMLResponse)
@@ -433,6 +450,14 @@ def number(value: Any, digits: int = 1) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+def money(value: Any, currency: str | None = None) -> str:
+    """An amount with no cents, the currency code after it (``n/a`` when there is none)."""
+    if value is None:
+        return "n/a"
+    text = f"{float(value):,.0f}"
+    return f"{text} {currency}" if currency else text
+
+
 def business_span(seconds: Any) -> str:
     """Business seconds as ``2 h 05 min`` (``n/a`` when there is no figure)."""
     if seconds is None:
@@ -450,6 +475,45 @@ def countdown_text(seconds: int) -> str:
         return "due now"
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+CHART_WIDTH = 600
+CHART_HEIGHT = 260
+PLOT = (56, 16, 584, 224)  # left, top, right, bottom of the burn-up's plot area
+
+
+def burn_up_geometry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a burn-up's lines go in the SVG: the report's cumulative count at the end of
+    each day, the target line, and the pro-rata pace (target × share of the period gone).
+
+    Only positions: every figure the chart shows is the report's."""
+    start = datetime.fromisoformat(entry["period"]["start"]).date()
+    end = datetime.fromisoformat(entry["period"]["end"]).date()
+    days = max((end - start).days, 1)
+    counts = [int(day["count"]) for day in entry["days"]]
+    target = float(entry["target"])
+    top = max([target, *counts, 1.0]) * 1.08
+    left, upper, right, bottom = PLOT
+
+    def x(day: float) -> float:
+        return round(left + (right - left) * day / days, 1)
+
+    def y(value: float) -> float:
+        return round(bottom - (bottom - upper) * value / top, 1)
+
+    points = [(x(0), y(0))] + [(x(i + 1), y(c)) for i, c in enumerate(counts)]
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "plot": {"left": left, "top": upper, "right": right, "bottom": bottom},
+        "line": " ".join(f"{a},{b}" for a, b in points),
+        "last": points[-1],
+        "target_y": y(target),
+        "pace": (x(0), y(0), x(days), y(target)),
+        "days": days,
+        "first_date": start.isoformat(),
+        "last_date": (end - timedelta(days=1)).isoformat(),
+    }
 
 
 def readable_instant(text: str | None) -> str:
