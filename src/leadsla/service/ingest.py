@@ -28,7 +28,7 @@ from leadsla.core.clock import (
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
 from leadsla.service.qualify import qualify_leads
-from leadsla.store.bulk import insert_rows, listed
+from leadsla.store.bulk import among, insert_rows, listed_values
 from leadsla.store.codec import cycle_facts, cycle_from_row, encode_json
 from leadsla.store.tables import clock_cycles, events, leads
 
@@ -240,10 +240,10 @@ def ingest_prepared(
         _lock_leads(connection, lead_ids)
         keys = prepared.keys
         seen = keys and connection.execute(
-            select(events.c.key).where(events.c.key.in_(listed(connection, keys))).limit(1)
+            select(events.c.key).where(among(connection, events.c.key, keys)).limit(1)
         ).first()
         stored_lead = select(leads.c.lead_id).where(
-            leads.c.lead_id.in_(listed(connection, lead_ids))
+            among(connection, leads.c.lead_id, lead_ids)
         )
         known = connection.execute(stored_lead.limit(1)).first()
         if not seen and known is None:
@@ -298,7 +298,7 @@ def _lock_leads(connection: Connection, lead_ids: Sequence[str]) -> None:
     if connection.dialect.name != "postgresql":
         return
     if lead_ids:
-        ids = listed(connection, lead_ids).subquery()
+        ids = listed_values(connection, lead_ids).subquery()
         locks = select(func.pg_advisory_xact_lock(func.hashtext(ids.c.value)))
         connection.execute(locks.select_from(ids).order_by(ids.c.value))
 
@@ -310,7 +310,7 @@ def _drop_duplicates(
     stored: set[str] = set()
     unique_keys = list(dict.fromkeys(keys))
     if unique_keys:
-        query = select(events.c.key).where(events.c.key.in_(listed(connection, unique_keys)))
+        query = select(events.c.key).where(among(connection, events.c.key, unique_keys))
         stored.update(connection.scalars(query))
     fresh: list[IncomingEvent] = []
     seen: set[str] = set()
@@ -390,7 +390,7 @@ def load_stored(connection: Connection, rules: Rulebook, lead_ids: Sequence[str]
     if not lead_ids:
         return stored
     for row in connection.execute(
-        select(leads).where(leads.c.lead_id.in_(listed(connection, lead_ids)))
+        select(leads).where(among(connection, leads.c.lead_id, lead_ids))
     ):
         stored.states[row.lead_id] = LeadClocks(
             row.lead_id, fields=dict(row.fields), grade=row.grade, last_at=row.last_at
@@ -398,7 +398,7 @@ def load_stored(connection: Connection, rules: Rulebook, lead_ids: Sequence[str]
         stored.events[row.lead_id] = row.events
     query = (
         select(clock_cycles)
-        .where(clock_cycles.c.lead_id.in_(listed(connection, lead_ids)))
+        .where(among(connection, clock_cycles.c.lead_id, lead_ids))
         .order_by(clock_cycles.c.lead_id, clock_cycles.c.policy, clock_cycles.c.cycle)
     )
     for row in connection.execute(query):
@@ -424,7 +424,7 @@ def replay_leads(
     if not lead_ids:
         return {}
     query = select(events.c.lead_id, events.c.at, events.c.field, events.c.value).where(
-        events.c.lead_id.in_(listed(connection, lead_ids))
+        among(connection, events.c.lead_id, lead_ids)
     )
     if until is not None:
         query = query.where(events.c.at <= until)
@@ -479,7 +479,7 @@ def save_leads(
         )
         known = [s.lead_id for s in states if s.lead_id in stored.states]
         connection.execute(
-            delete(clock_cycles).where(clock_cycles.c.lead_id.in_(listed(connection, known)))
+            delete(clock_cycles).where(among(connection, clock_cycles.c.lead_id, known))
         )
     insert_rows(
         connection,
