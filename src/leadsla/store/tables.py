@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -75,8 +76,21 @@ clock_cycles = Table(
     # The worker has handled every warning and step up to this instant; ingest keeps
     # it when it rewrites the cycle, so a replay never fires a step twice.
     Column("timers_done_until", BigInteger),
-    Index("ix_clock_cycles_next_timer", "next_timer_at"),
-    Index("ix_clock_cycles_due", "open", "due_at"),
+    # Partial: most cycles of a history are stopped with no timer ahead, and indexing
+    # their NULLs cost an import more than the events' own indexes (measured).
+    Index(
+        "ix_clock_cycles_next_timer",
+        "next_timer_at",
+        sqlite_where=text("next_timer_at IS NOT NULL"),
+        postgresql_where=text("next_timer_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_clock_cycles_due",
+        "open",
+        "due_at",
+        sqlite_where=text("open = 1"),
+        postgresql_where=text("open = 1"),
+    ),
 )
 
 api_tokens = Table(
