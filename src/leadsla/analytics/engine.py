@@ -42,6 +42,8 @@ from leadsla.core.events import (
 )
 from leadsla.core.metrics import merge_facts, scorecard
 from leadsla.core.policy import Rulebook
+from leadsla.core.utc_text import WIDTH as UTC_WIDTH
+from leadsla.core.utc_text import parse_utc_seconds_rows
 from leadsla.service.report import metric_rules_from_config
 
 MICROS_PER_SECOND = 1_000_000
@@ -107,16 +109,20 @@ def _codes(column: pl.Series, canonical: Callable[[str], str]) -> tuple[Int32Arr
 def _instants(column: pl.Series) -> Int64Array | None:
     """Epoch microseconds of each instant; ``None`` if one is not read here.
 
-    ``…Z`` and ``…±HH:MM`` (second precision) are checked digit by digit and parsed
-    by Polars (an impossible date does not parse); other widths go through the core's
-    fixed-width layouts.
+    ``YYYY-MM-DDTHH:MM:SSZ`` (what exports mostly write) is read from the column's
+    bytes by :func:`~leadsla.core.utc_text.parse_utc_seconds_rows`; ``…Z`` and
+    ``…±HH:MM`` (second precision) that it does not take are checked digit by digit
+    and parsed by Polars (an impossible date does not parse); other widths go through
+    the core's fixed-width layouts.
     """
     widths = column.str.len_bytes().to_numpy()
     result = np.zeros(len(column), dtype=np.int64)
     for width in np.unique(widths).tolist():
         rows = np.flatnonzero(widths == width)
         texts = column if rows.size == len(column) else column.gather(rows)
-        micros = _round_trip(texts, width)
+        micros = _utc_seconds(texts) if width == UTC_WIDTH else None
+        if micros is None:
+            micros = _round_trip(texts, width)
         if micros is None:
             joined = texts.str.join("").item()
             if not joined.isascii():
@@ -127,6 +133,15 @@ def _instants(column: pl.Series) -> Int64Array | None:
                 return None
         result[rows] = micros
     return result
+
+
+def _utc_seconds(texts: pl.Series) -> Int64Array | None:
+    """Texts of 20 bytes, if all are ``YYYY-MM-DDTHH:MM:SSZ``, as epoch µs."""
+    joined = texts.str.join("").cast(pl.Binary).item()
+    if not isinstance(joined, bytes) or len(joined) != UTC_WIDTH * len(texts):
+        return None
+    chars = np.frombuffer(joined, dtype=np.uint8).reshape(-1, UTC_WIDTH)
+    return parse_utc_seconds_rows(chars)
 
 
 # Digits and separators where ``YYYY-MM-DDTHH:MM:SS`` has them, with the ranges Polars'
