@@ -176,10 +176,6 @@ def _round_trip(texts: pl.Series, width: int) -> Int64Array | None:
     return micros
 
 
-# Python's str.strip() removes exactly these characters (str.isspace()).
-_PY_BLANKS = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-
-
 @dataclass(frozen=True)
 class GroupedEvents:
     """A lead-grouped table whose lead ids are looked up only when asked for.
@@ -235,10 +231,11 @@ def read_grouped_events(
     if frame.height != lines or frame.null_count().sum_horizontal().item() != 0:
         return None
     leads = frame["lead_id"]
-    # Lead ids must be written without surrounding blanks (read_events strips them).
-    lengths = leads.str.len_bytes()
-    stripped = leads.str.strip_chars(_PY_BLANKS).str.len_bytes()
-    if not ((lengths == stripped) & (lengths > 0)).all():
+    # Lead ids must be written without surrounding blanks (read_events strips them with
+    # str.strip(), which removes exactly the str.isspace() characters): look at the
+    # distinct first and last characters.
+    edges = pl.concat([leads.str.head(1), leads.str.tail(1)]).unique().to_list()
+    if not all(edge and not edge.isspace() for edge in edges):
         return None
 
     field_codes, field_names = _codes(frame["field"], normalize_field)
