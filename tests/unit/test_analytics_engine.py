@@ -83,6 +83,10 @@ def test_a_plain_file_reads_as_read_events_reads_it(tmp_path: Path, hash_bits: i
         lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05 12:00:00Z"),
         lambda t: t.replace("L4,", " L4,"),
         lambda t: t.replace("L4,", "\x1fL4,"),
+        lambda t: t.replace("L4,", "L4\u2003,"),  # a trailing (Unicode) blank
+        lambda t: t.replace("L4,", "L4\x85,"),
+        lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05T24:00:00Z"),
+        lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05t12:00:00Z"),
         lambda t: t.replace("lead_id,", "lead,"),
     ],
 )
