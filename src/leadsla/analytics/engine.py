@@ -222,6 +222,9 @@ def read_grouped_events(
             columns=wanted,
             new_columns=list(EVENT_COLUMNS),
             infer_schema=False,
+            # Polars codes the few field names while it parses, on every core. (Not the
+            # values: an empty one would read as null, like a missing one.)
+            schema_overrides={"field": pl.Categorical},
             empty_string_is_null=False,
             quote_char=None,
         )
