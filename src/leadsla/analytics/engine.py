@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,24 @@ class GroupedEvents:
         return replace(part, lead=lead.reshape(-1).astype(np.int32), lead_ids=names)
 
 
+def _read_plain(path: Path, wanted: list[int]) -> pl.DataFrame | None:
+    """The event columns as text (field names coded); ``None`` if Polars cannot parse it."""
+    try:
+        return pl.read_csv(
+            path,
+            columns=wanted,
+            new_columns=list(EVENT_COLUMNS),
+            infer_schema=False,
+            # Polars codes the few field names while it parses, on every core. (Not the
+            # values: an empty one would read as null, like a missing one.)
+            schema_overrides={"field": pl.Categorical},
+            empty_string_is_null=False,
+            quote_char=None,
+        )
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+
+
 def read_grouped_events(
     path: Path,
     *,
@@ -213,22 +232,12 @@ def read_grouped_events(
     if header is None:
         return None
     wanted, width = header
-    lines = _plain_lines(path, width)
-    if lines is None or lines == 0:
-        return None
-    try:
-        frame = pl.read_csv(
-            path,
-            columns=wanted,
-            new_columns=list(EVENT_COLUMNS),
-            infer_schema=False,
-            # Polars codes the few field names while it parses, on every core. (Not the
-            # values: an empty one would read as null, like a missing one.)
-            schema_overrides={"field": pl.Categorical},
-            empty_string_is_null=False,
-            quote_char=None,
-        )
-    except (pl.exceptions.PolarsError, OSError, ValueError):
+    # The scan (pure Python, holding the GIL) runs while Polars parses (releasing it).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanned = pool.submit(_plain_lines, path, width)
+        frame = _read_plain(path, wanted)
+        lines = scanned.result()
+    if lines is None or lines == 0 or frame is None:
         return None
     frame = frame.select(EVENT_COLUMNS)
     if frame.height != lines or frame.null_count().sum_horizontal().item() != 0:
