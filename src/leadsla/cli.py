@@ -63,6 +63,7 @@ from leadsla.core.events import (
 )
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant, format_instants
+from leadsla.heap import reuse_freed_memory
 from leadsla.service.delivery import (
     MailSettings,
     RowSender,
@@ -500,6 +501,8 @@ def report(
     instant = instant_option(as_of, "--as-of")
     drawn = charts is not None or format_ == "html"
     if events is not None:
+        # A one-shot bulk job: keep freed NumPy temporaries' pages for the next ones.
+        reuse_freed_memory()
         # Plain files are read and grouped on Polars; any other goes to the careful reader,
         # as do reports with charts (their follow-up times replay leads by name).
         from leadsla.analytics.engine import report_from_csv  # Polars: loaded when used

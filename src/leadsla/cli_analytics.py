@@ -88,17 +88,21 @@ def finish_report(
     csv_dir: Path | None,
 ) -> str:
     """Write the charts and CSV tables asked for; the report's text in ``fmt``."""
-    from leadsla.charts import report_charts, save_charts, svg_text
+    embedded = None
+    if follow_up is not None or charts is not None or fmt == "html":
+        # matplotlib takes a second to import: only for reports that draw.
+        from leadsla.charts import report_charts, save_charts, svg_text
 
-    drawn = list(report_charts(figures, follow_up)) if follow_up is not None else []
-    if charts is not None:
-        try:
-            save_charts(drawn, charts)
-        except OSError as exc:
-            fail(f"--charts: {charts}: cannot write: {exc.strerror or exc}")
+        drawn = list(report_charts(figures, follow_up)) if follow_up is not None else []
+        if charts is not None:
+            try:
+                save_charts(drawn, charts)
+            except OSError as exc:
+                fail(f"--charts: {charts}: cannot write: {exc.strerror or exc}")
+        if fmt == "html":
+            embedded = {stem: svg_text(figure) for stem, figure in drawn}
     if csv_dir is not None:
         write_tables(figures, csv_dir)
-    embedded = {stem: svg_text(figure) for stem, figure in drawn} if fmt == "html" else None
     return render_report(figures, fmt, embedded)
 
 

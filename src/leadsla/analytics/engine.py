@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from leadsla.core.events import (
 )
 from leadsla.core.metrics import merge_facts, scorecard
 from leadsla.core.policy import Rulebook
+from leadsla.core.utc_text import WIDTH as UTC_WIDTH
+from leadsla.core.utc_text import parse_utc_seconds_rows
 from leadsla.service.report import metric_rules_from_config
 
 MICROS_PER_SECOND = 1_000_000
@@ -107,16 +110,20 @@ def _codes(column: pl.Series, canonical: Callable[[str], str]) -> tuple[Int32Arr
 def _instants(column: pl.Series) -> Int64Array | None:
     """Epoch microseconds of each instant; ``None`` if one is not read here.
 
-    ``…Z`` and ``…±HH:MM`` (second precision) are checked digit by digit and parsed
-    by Polars (an impossible date does not parse); other widths go through the core's
-    fixed-width layouts.
+    ``YYYY-MM-DDTHH:MM:SSZ`` (what exports mostly write) is read from the column's
+    bytes by :func:`~leadsla.core.utc_text.parse_utc_seconds_rows`; ``…Z`` and
+    ``…±HH:MM`` (second precision) that it does not take are checked digit by digit
+    and parsed by Polars (an impossible date does not parse); other widths go through
+    the core's fixed-width layouts.
     """
     widths = column.str.len_bytes().to_numpy()
     result = np.zeros(len(column), dtype=np.int64)
     for width in np.unique(widths).tolist():
         rows = np.flatnonzero(widths == width)
         texts = column if rows.size == len(column) else column.gather(rows)
-        micros = _round_trip(texts, width)
+        micros = _utc_seconds(texts) if width == UTC_WIDTH else None
+        if micros is None:
+            micros = _round_trip(texts, width)
         if micros is None:
             joined = texts.str.join("").item()
             if not joined.isascii():
@@ -127,6 +134,15 @@ def _instants(column: pl.Series) -> Int64Array | None:
                 return None
         result[rows] = micros
     return result
+
+
+def _utc_seconds(texts: pl.Series) -> Int64Array | None:
+    """Texts of 20 bytes, if all are ``YYYY-MM-DDTHH:MM:SSZ``, as epoch µs."""
+    joined = texts.str.join("").cast(pl.Binary).item()
+    if not isinstance(joined, bytes) or len(joined) != UTC_WIDTH * len(texts):
+        return None
+    chars = np.frombuffer(joined, dtype=np.uint8).reshape(-1, UTC_WIDTH)
+    return parse_utc_seconds_rows(chars)
 
 
 # Digits and separators where ``YYYY-MM-DDTHH:MM:SS`` has them, with the ranges Polars'
@@ -161,15 +177,6 @@ def _round_trip(texts: pl.Series, width: int) -> Int64Array | None:
     return micros
 
 
-# Python's str.strip() removes exactly these characters (str.isspace()).
-# Written out: working them out at import scanned all 1.1 M code points (0.3 s on
-# every command's start). A unit test checks the list against str.isspace().
-PY_BLANKS = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
-    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-
-
 @dataclass(frozen=True)
 class GroupedEvents:
     """A lead-grouped table whose lead ids are looked up only when asked for.
@@ -191,6 +198,24 @@ class GroupedEvents:
         return replace(part, lead=lead.reshape(-1).astype(np.int32), lead_ids=names)
 
 
+def _read_plain(path: Path, wanted: list[int]) -> pl.DataFrame | None:
+    """The event columns as text (field names coded); ``None`` if Polars cannot parse it."""
+    try:
+        return pl.read_csv(
+            path,
+            columns=wanted,
+            new_columns=list(EVENT_COLUMNS),
+            infer_schema=False,
+            # Polars codes the few field names while it parses, on every core. (Not the
+            # values: an empty one would read as null, like a missing one.)
+            schema_overrides={"field": pl.Categorical},
+            empty_string_is_null=False,
+            quote_char=None,
+        )
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+
+
 def read_grouped_events(
     path: Path,
     *,
@@ -207,28 +232,22 @@ def read_grouped_events(
     if header is None:
         return None
     wanted, width = header
-    lines = _plain_lines(path, width)
-    if lines is None or lines == 0:
-        return None
-    try:
-        frame = pl.read_csv(
-            path,
-            columns=wanted,
-            new_columns=list(EVENT_COLUMNS),
-            infer_schema=False,
-            empty_string_is_null=False,
-            quote_char=None,
-        )
-    except (pl.exceptions.PolarsError, OSError, ValueError):
+    # The scan (pure Python, holding the GIL) runs while Polars parses (releasing it).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanned = pool.submit(_plain_lines, path, width)
+        frame = _read_plain(path, wanted)
+        lines = scanned.result()
+    if lines is None or lines == 0 or frame is None:
         return None
     frame = frame.select(EVENT_COLUMNS)
     if frame.height != lines or frame.null_count().sum_horizontal().item() != 0:
         return None
     leads = frame["lead_id"]
-    # Lead ids must be written without surrounding blanks (read_events strips them).
-    lengths = leads.str.len_bytes()
-    stripped = leads.str.strip_chars(PY_BLANKS).str.len_bytes()
-    if not ((lengths == stripped) & (lengths > 0)).all():
+    # Lead ids must be written without surrounding blanks (read_events strips them with
+    # str.strip(), which removes exactly the str.isspace() characters): look at the
+    # distinct first and last characters.
+    edges = pl.concat([leads.str.head(1), leads.str.tail(1)]).unique().to_list()
+    if not all(edge and not edge.isspace() for edge in edges):
         return None
 
     field_codes, field_names = _codes(frame["field"], normalize_field)
