@@ -21,7 +21,7 @@ from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, read_events
 from leadsla.core.policy import Rulebook
 from leadsla.generate import HistoryShape, write_history
-from leadsla.service.imports import import_table, row_key
+from leadsla.service.imports import chunk_ranges, import_table, row_key
 from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.store.database import open_database
 from leadsla.store.tables import clock_cycles, events, leads
@@ -236,3 +236,17 @@ def test_keys_of_an_older_import_are_rewritten_and_still_match(
     again = import_table(engine, rules, table, source="import:old.csv", recorded_at=RECORDED)
     assert (again.accepted, again.duplicates) == (0, 3)
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("bounds", "limit", "expected"),
+    [
+        ([], 10, []),
+        ([0, 4, 9, 12], 10, [range(0, 9), range(9, 12)]),  # leads of 4, 5, 3 rows
+        ([0, 4, 9, 12], 4, [range(0, 4), range(4, 9), range(9, 12)]),  # 5 > 4: alone
+        ([0, 25, 26], 10, [range(0, 25), range(25, 26)]),  # one lead over the limit
+        ([0, 3, 6, 9], 6, [range(0, 6), range(6, 9)]),  # exactly at the limit
+    ],
+)
+def test_chunks_cut_between_leads(bounds: list[int], limit: int, expected: list[range]) -> None:
+    assert chunk_ranges(bounds, limit) == expected

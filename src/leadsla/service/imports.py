@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 
+import numpy as np
 from sqlalchemy import Engine
 
 from leadsla.clocks_csv import default_jobs
@@ -60,19 +61,19 @@ def row_key(lead_id: str, at: int, field: str, value: str | None) -> str:
     return f"row:{lead_id} {digest}"
 
 
-def chunk_ranges(lead_rows: Sequence[tuple[int, int]], limit: int = CHUNK_ROWS) -> list[range]:
-    """Consecutive leads (given as their row spans) grouped into chunks of about ``limit`` rows."""
+def chunk_ranges(bounds: Sequence[int], limit: int = CHUNK_ROWS) -> list[range]:
+    """Rows cut into chunks of about ``limit`` rows, only at ``bounds`` (where each lead
+    starts, then the end): as many whole leads as fit, or one lead larger than ``limit``."""
+    edges = np.asarray(bounds, dtype=np.int64)
+    size = int(edges[-1]) if len(edges) else 0
     chunks: list[range] = []
     start = 0
-    while start < len(lead_rows):
-        stop = start
-        size = 0
-        while stop < len(lead_rows) and (
-            size == 0 or size + lead_rows[stop][1] - lead_rows[stop][0] <= limit
-        ):
-            size += lead_rows[stop][1] - lead_rows[stop][0]
-            stop += 1
-        chunks.append(range(lead_rows[start][0], lead_rows[stop - 1][1]))
+    while start < size:
+        # The last lead boundary within the limit; the next one when a lead alone is larger.
+        stop = int(edges[np.searchsorted(edges, start + limit, side="right") - 1])
+        if stop <= start:
+            stop = int(edges[np.searchsorted(edges, start, side="right")])
+        chunks.append(range(start, stop))
         start = stop
     return chunks
 
@@ -94,8 +95,8 @@ def import_table(
     With ``jobs`` above one and at least ``parallel_rows`` rows, chunks are prepared
     in forked workers; the database ends up the same.
     """
-    spans = [(first, last) for _lead, first, last in table.lead_slices()]
-    chunks = chunk_ranges(spans, chunk_rows)
+    lead_starts = np.flatnonzero(table.lead[1:] != table.lead[:-1]) + 1
+    chunks = chunk_ranges([0, *lead_starts.tolist(), len(table)] if len(table) else [], chunk_rows)
     global _SHARED
     _SHARED = (rules, table, source, recorded_at)
     try:
@@ -116,15 +117,11 @@ def import_incoming(
 ) -> ImportResult:
     """Store converted events (from CRM exports) in chunks of whole leads."""
     ordered = sorted(incoming, key=lambda e: (e.lead_id, e.at))  # stable: source order kept
-    spans: list[tuple[int, int]] = []
-    for index, event in enumerate(ordered):
-        if spans and ordered[spans[-1][0]].lead_id == event.lead_id:
-            spans[-1] = (spans[-1][0], index + 1)
-        else:
-            spans.append((index, index + 1))
+    ids = [e.lead_id for e in ordered]
+    bounds = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]] + [len(ids)]
     prepared = (
         (rows.stop, prepare_new_leads(rules, ordered[rows.start : rows.stop], source, recorded_at))
-        for rows in chunk_ranges(spans)
+        for rows in chunk_ranges(bounds if ordered else [])
     )
     return _store_all(engine, rules, prepared, source, recorded_at, progress)
 
