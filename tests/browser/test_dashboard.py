@@ -235,6 +235,10 @@ def test_at_risk_to_the_lead_page(browser: Any, site: Site) -> None:
     assert page.locator("#history tbody tr").count() == len(lead["events"])
     assert "running" in page.locator("#clocks").inner_text()
     assert figure(page, "score") == points(lead["score_explanation"]["score"])
+    pauses = sum(len(clock["pauses"]) for clock in lead["clocks"])
+    assert page.locator("#pauses li").count() == pauses
+    if not pauses:
+        assert page.get_by_text("No clock of this lead has been paused.").is_visible()
     page.close()
 
 

@@ -102,6 +102,15 @@ class ClockOut(BaseModel):
     breached_at: str | None
 
 
+class PauseOut(BaseModel):
+    from_: str = Field(alias="from", description="When the clock was paused.")
+    to: str | None = Field(description="When it ran again or stopped; None: still paused.")
+
+
+class LeadClockOut(ClockOut):
+    pauses: list[PauseOut] = Field(description="Each pause of this cycle (SPEC §4 rule 3).")
+
+
 class LeadSummaryOut(BaseModel):
     lead_id: str
     status: str | None
@@ -145,7 +154,7 @@ class LeadOut(BaseModel):
     grade: str | None
     last_event_at: str
     events: list[EventOut]
-    clocks: list[ClockOut]
+    clocks: list[LeadClockOut]
     score_explanation: ScoreOut | None = Field(
         description="The score at as_of, rule by rule; None without a scoring section."
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
-from leadsla.core.clock import Verdict, judge_lead
+from leadsla.core.clock import Cycle, LeadClocks, Verdict, judge_lead
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant
 from leadsla.service.ingest import KEY_CHUNK, load_leads, replay_leads
@@ -45,10 +46,37 @@ def clocks_at(
     The stored cycles hold every event; when ``as_of`` is earlier than a lead's
     last instant, that lead is replayed from its events up to ``as_of``.
     """
+    states = states_at(connection, rules, lead_ids, as_of)
+    return {i: judge_lead(rules, s, as_of) for i, s in states.items()}
+
+
+def states_at(
+    connection: Connection, rules: Rulebook, lead_ids: Sequence[str], as_of: int
+) -> dict[str, LeadClocks]:
+    """These leads' clocks holding only the facts up to ``as_of``."""
     states = load_leads(connection, rules, lead_ids)
     past = [i for i, s in states.items() if s.last_at is not None and s.last_at > as_of]
     states.update(replay_leads(connection, rules, past, until=as_of))
-    return {i: judge_lead(rules, s, as_of) for i, s in states.items()}
+    return states
+
+
+def pause_spans(cycle: Cycle) -> list[tuple[int, int | None]]:
+    """When the cycle was paused (SPEC §4 rule 3): before its first running segment,
+    between segments, and from the end of the last one until the stop (or still:
+    ``None``)."""
+    running = [(start, end) for start, end in cycle.segments if start is not None]
+    if not running:
+        return [(cycle.started_at, cycle.stopped_at)]
+    spans: list[tuple[int, int | None]] = []
+    if running[0][0] > cycle.started_at:
+        spans.append((cycle.started_at, running[0][0]))
+    for (_start, end), (following, _end) in pairwise(running):
+        if end is not None:
+            spans.append((end, following))
+    last_end = running[-1][1]
+    if last_end is not None and cycle.stopped_at != last_end:
+        spans.append((last_end, cycle.stopped_at))
+    return spans
 
 
 def clock_records(
@@ -137,7 +165,13 @@ def lead_detail(
             select(events).where(events.c.lead_id == lead_id).order_by(events.c.at, events.c.seq)
         )
     ]
-    verdicts = clocks_at(connection, rules, [lead_id], as_of).get(lead_id, [])
+    state = states_at(connection, rules, [lead_id], as_of).get(lead_id)
+    verdicts = judge_lead(rules, state, as_of) if state is not None else []
+    cycles = {
+        (name, cycle.number): cycle
+        for name, found in (state.cycles.items() if state is not None else [])
+        for cycle in found
+    }
     return {
         "lead_id": lead_id,
         "fields": dict(row.fields),
@@ -146,7 +180,25 @@ def lead_detail(
         "grade": row.grade,
         "last_event_at": format_instant(row.last_at, zone),
         "events": history,
-        "clocks": [clock_record(rules, lead_id, v) for v in verdicts],
+        "clocks": [clock_record(rules, lead_id, v) | _pauses(rules, cycles, v) for v in verdicts],
+    }
+
+
+def _pauses(
+    rules: Rulebook, cycles: dict[tuple[str, int], Cycle], verdict: Verdict
+) -> dict[str, list[dict[str, str | None]]]:
+    zone = rules.calendars[verdict.calendar].zone
+    cycle = cycles.get((verdict.policy, verdict.cycle))
+    spans = pause_spans(cycle) if cycle is not None else []
+
+    def shown(instant: int) -> str:
+        return format_instant(instant, zone)
+
+    return {
+        "pauses": [
+            {"from": format_instant(start, zone), "to": None if end is None else shown(end)}
+            for start, end in spans
+        ]
     }
 
 
