@@ -32,9 +32,6 @@ from leadsla.store.bulk import among, insert_rows, listed_values
 from leadsla.store.codec import cycle_facts, cycle_from_row, encode_json
 from leadsla.store.tables import clock_cycles, events, leads
 
-# Keys looked up per query: well under every driver's bound-parameter limit.
-KEY_CHUNK = 500
-
 
 @dataclass(frozen=True, slots=True)
 class IncomingEvent:

@@ -19,10 +19,9 @@ from leadsla.core.qualify import decide, instant_or_date, unowned_mqls
 from leadsla.core.routing import Assignment, RoutingState, route
 from leadsla.core.scoring import Row, Score, score_rows
 from leadsla.core.timestamps import format_instant
-from leadsla.store.bulk import insert_ignoring_duplicates, insert_rows
+from leadsla.store.bulk import KEY_CHUNK, among, insert_ignoring_duplicates, insert_rows
 from leadsla.store.tables import account_owners, events, lead_decisions, leads, routing_credits
 
-KEY_CHUNK = 500  # leads read per query, as in ingest
 ROUTE_SOURCE = "route"
 
 
@@ -196,7 +195,7 @@ def stored_rows_of(connection: Connection, lead_ids: Sequence[str]) -> dict[str,
     """The stored events of these leads in (instant, arrival) order, by lead."""
     query = (
         select(events.c.lead_id, events.c.at, events.c.field, events.c.value)
-        .where(events.c.lead_id.in_(list(lead_ids)))
+        .where(among(connection, events.c.lead_id, lead_ids))
         .order_by(events.c.lead_id, events.c.at, events.c.seq)
     )
     rows: dict[str, list[Row]] = {lead_id: [] for lead_id in lead_ids}

@@ -12,8 +12,9 @@ from sqlalchemy import Connection, Select, select
 from leadsla.core.clock import Cycle, LeadClocks, Verdict, judge_lead
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant
-from leadsla.service.ingest import KEY_CHUNK, load_leads, replay_leads
+from leadsla.service.ingest import load_leads, replay_leads
 from leadsla.service.tokens import Principal, Role
+from leadsla.store.bulk import KEY_CHUNK
 from leadsla.store.tables import clock_cycles, events, leads
 
 MICROS_PER_SECOND = 1_000_000

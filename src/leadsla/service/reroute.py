@@ -23,6 +23,7 @@ from leadsla.core.policy import Rulebook
 from leadsla.service.ingest import ingest_rows
 from leadsla.service.qualify import route_leads
 from leadsla.service.queries import clocks_at
+from leadsla.store.bulk import among
 from leadsla.store.tables import clock_cycles, lead_decisions, leads
 
 
@@ -79,7 +80,9 @@ def reroute(
     fields = {
         row.lead_id: dict(row.fields)
         for row in connection.execute(
-            select(leads.c.lead_id, leads.c.fields).where(leads.c.lead_id.in_(sorted(candidates)))
+            select(leads.c.lead_id, leads.c.fields).where(
+                among(connection, leads.c.lead_id, sorted(candidates))
+            )
         )
     }
     rows = route_leads(

@@ -16,7 +16,8 @@ from sqlalchemy import Connection, select
 from leadsla.core.policy import Rulebook
 from leadsla.core.qualify import DECISION_FIELD, NURTURE_STAGE, REVISIT_FIELD, instant_or_date
 from leadsla.service.ingest import ingest_rows
-from leadsla.service.qualify import KEY_CHUNK, SOURCE, stored_rows_of
+from leadsla.service.qualify import SOURCE, stored_rows_of
+from leadsla.store.bulk import KEY_CHUNK
 from leadsla.store.tables import leads
 
 DEFAULT_MQL_STATUS = "New"

@@ -26,6 +26,9 @@ from sqlalchemy import column as sql_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 
+# Ids handled per query or per batch of leads: bounds the rows held at once.
+KEY_CHUNK = 500
+
 
 def insert_rows(
     connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
