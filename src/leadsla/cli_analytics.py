@@ -34,7 +34,13 @@ from leadsla.cli import (
 from leadsla.config import Config
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
-from leadsla.report_format import analytics_tables, grouped_table, render_report, wide_table
+from leadsla.report_format import (
+    GROUPS,
+    analytics_tables,
+    grouped_table,
+    render_report,
+    wide_table,
+)
 
 FollowUp = npt.NDArray[np.int64] | None
 
@@ -108,7 +114,7 @@ def finish_report(
 
 def report_tables(report: dict[str, Any]) -> dict[str, tuple[list[str], list[list[object]]]]:
     """Every table of the report, by file stem."""
-    scorecard = {k: report[k] for k in ("overall", "by_grade", "by_owner", "by_team", "by_month")}
+    scorecard = {k: report[k] for k in GROUPS if k in report}
     commitments = [((c["name"],), c) for c in report.get("commitments", [])]
     per_rep = report.get("workable_leads_per_rep_month_to_date", {})
     tables = {

@@ -13,6 +13,7 @@ document, so a typo in one key does not hide a bad reference next to it.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -451,6 +452,20 @@ class WorkableConfig(_Model):
     grade: Names
 
 
+def _ascending(edges: list[float]) -> list[float]:
+    if any(high <= low for low, high in itertools.pairwise(edges)):
+        raise ValueError(f"score band edges must be in ascending order, each once: {edges}")
+    return edges
+
+
+# Edges that cut lead scores into the report's ``by_score_band`` groups.
+ScoreBands = Annotated[
+    list[Annotated[float, Field(allow_inf_nan=False)]],
+    Field(min_length=1),
+    AfterValidator(_ascending),
+]
+
+
 def _currency(value: str) -> str:
     if len(value) != 3 or not value.isascii() or not value.isupper() or not value.isalpha():
         raise ValueError(f"{value!r} is not a 3-letter ISO 4217 currency code such as USD")
@@ -513,6 +528,7 @@ class Config(_Model):
     policies: dict[str, PolicyConfig] = {}
     commitments: list[CommitmentConfig] = []
     workable: WorkableConfig | None = None
+    score_bands: ScoreBands | None = None  # docs/analytics.md (default 0, 25, 50, 75, 100)
     costs: CostsConfig | None = None
     notifications: NotificationsConfig = NotificationsConfig()
     statuses: list[StatusConfig] = Field(default_factory=_default_statuses)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-GROUPS = ("overall", "by_grade", "by_owner", "by_team", "by_month")
+GROUPS = ("overall", "by_grade", "by_owner", "by_team", "by_month", "by_score_band")
 
 
 def render_report(

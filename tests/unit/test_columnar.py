@@ -188,6 +188,7 @@ def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, 
             int(facts.attempts[i]),
             int(facts.connects[i]),
             bool(facts.qualified[i]),
+            name(facts.score_bands, int(facts.score_band[i])),
             tuple(
                 name(facts.segment_values[field], int(codes[i]))
                 for field, codes in sorted(facts.segment.items())
@@ -203,6 +204,7 @@ def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, 
             name(facts.grades, int(facts.clock_grade[i])),
             name(facts.owners, int(facts.clock_owner[i])),
             name(facts.teams, int(facts.clock_team[i])),
+            name(facts.score_bands, int(facts.clock_score_band[i])),
             bool(facts.clock_stopped[i]),
             int(facts.clock_seconds[i]),
         )
@@ -252,17 +254,20 @@ def test_plain_leads_take_the_column_path_and_hard_ones_the_engine() -> None:
     facts, exact_rows = columnar_facts(table, METRIC, as_of)
     routed = {table.lead_ids[code] for code in np.unique(table.lead[exact_rows]).tolist()}
     assert routed == {"H", "U", "R"}
-    # The plain lead's facts, by hand: MQL at BASE (grade A from the score, r4 of team
+    # The plain lead's facts, by hand: MQL at BASE (grade A and band 75-100 from the
+    # score 95, r4 of team
     # east on r4's uk calendar); Contacted an hour later (14:00-15:00 London, open):
     # follow_up met in 3600 s, SAL; qualification (team east: the ny calendar, 2 wall
     # days) from Wed 10:00 to Thu 15:00 New York, 29 h later, when Qualified: met, with
     # 2 + 4 h on Wednesday and 3 + 2 h on Thursday = 39600 s.
     assert decoded(facts) == (
-        Counter([(BASE, "A", "r4", "east", True, True, 1, 1, True, ("A", None, "r4", "east"))]),
+        Counter(
+            [(BASE, "A", "r4", "east", True, True, 1, 1, True, "75-100", ("A", None, "r4", "east"))]
+        ),
         Counter(
             [
-                ("follow_up", BASE, 2, "A", "r4", "east", True, 3600),
-                ("qualification", BASE + hour, 2, "A", "r4", "east", True, 39600),
+                ("follow_up", BASE, 2, "A", "r4", "east", "75-100", True, 3600),
+                ("qualification", BASE + hour, 2, "A", "r4", "east", "75-100", True, 39600),
             ]
         ),
     )
@@ -318,9 +323,9 @@ def test_a_clock_that_reaches_its_target_exactly_is_met() -> None:
     met, breached = 2, 3
     assert decoded(facts)[1] == Counter(
         [
-            ("follow_up", BASE, met, "A", "r1", "east", True, 4 * 3600),
-            ("follow_up", BASE, breached, "A", "r1", "east", True, 4 * 3600 + 1),
-            ("qualification", BASE + 5 * hour, met, "A", "r1", "east", True, 14 * 3600),
+            ("follow_up", BASE, met, "A", "r1", "east", None, True, 4 * 3600),
+            ("follow_up", BASE, breached, "A", "r1", "east", None, True, 4 * 3600 + 1),
+            ("qualification", BASE + 5 * hour, met, "A", "r1", "east", None, True, 14 * 3600),
             (
                 "qualification",
                 BASE + 5 * hour + 1_000_000,
@@ -328,6 +333,7 @@ def test_a_clock_that_reaches_its_target_exactly_is_met() -> None:
                 "A",
                 "r1",
                 "east",
+                None,
                 True,
                 14 * 3600 + 1,
             ),

@@ -408,6 +408,14 @@ ONE_MISTAKE = [
         "measured in wall-clock time",
     ),
     (
+        "score bands out of order",
+        "workable: {grade: [A, B]}",
+        "workable: {grade: [A, B]}\nscore_bands: [0, 60, 40]",
+        "score_bands:",
+        "score_bands",
+        "ascending order",
+    ),
+    (
         "duplicate grade",
         "{name: C, min_score: 0}",
         "{name: C, min_score: 0}\n  - {name: B, min_score: 10}",

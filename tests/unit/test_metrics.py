@@ -64,6 +64,7 @@ from leadsla.core.metrics import (
     period_containing,
 )
 from leadsla.core.policy import Rulebook
+from leadsla.report_format import report_rows
 from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.service.report import (
     metric_rules_from_config,
@@ -616,3 +617,89 @@ def test_the_database_gives_the_same_report(
     assert_close(east["overall"], BY_TEAM["east"], "east overall")
     assert sorted(east["by_owner"]) == ["r1", "r2"]
     assert east["workable_leads_per_rep_month_to_date"] == {"r1": 2, "r2": 1}
+
+
+# Scores for by_score_band, judged at AS_OF (Wed 15 Apr 12:00 New York) on us-east
+# (r1, r2: 09:00-12:00 and 13:00-17:00). Grades from scores: A 80, B 50, C 0.
+# S1 r1 score 85 (A): New Mon 13 Apr 09:00, Contacted 11:00: 2 h = 7200 s, SAL.
+# S2 r1 grade B given, score 90: New Mon 13:00, Attempting Tue 14 Apr 10:00: 4 h + 1 h
+#    = 18000 s, SAL. Its band is its score's (80+), not its grade's.
+# S3 r2 score 60 (B): New Tue 14 Apr 09:00; the score drops to 30 at 12:30; Contacted
+#    Wed 10:00: 3 h + 4 h + 1 h = 28800 s, SAL. Banded at the MQL instant: 50-80;
+#    its qualification clock, started Wed 10:00 at score 30, is in band 0-50.
+# S4 r2 grade A, no score: New Wed 09:00, running. In no band.
+# S5 r1 score -10 (no grade, not workable): New Mon 09:00, Invalid Information
+#    10:00: 3600 s, not SAL (disqualified).
+SCORED = """\
+lead_id,at,field,value
+S1,2026-04-13T09:00:00-04:00,status,New
+S1,2026-04-13T09:00:00-04:00,owner,r1
+S1,2026-04-13T09:00:00-04:00,score,85
+S1,2026-04-13T11:00:00-04:00,status,Contacted
+S2,2026-04-13T13:00:00-04:00,status,New
+S2,2026-04-13T13:00:00-04:00,owner,r1
+S2,2026-04-13T13:00:00-04:00,grade,B
+S2,2026-04-13T13:00:00-04:00,score,90
+S2,2026-04-14T10:00:00-04:00,status,Attempting to Contact
+S3,2026-04-14T09:00:00-04:00,status,New
+S3,2026-04-14T09:00:00-04:00,owner,r2
+S3,2026-04-14T09:00:00-04:00,score,60
+S3,2026-04-14T12:30:00-04:00,score,30
+S3,2026-04-15T10:00:00-04:00,status,Contacted
+S4,2026-04-15T09:00:00-04:00,status,New
+S4,2026-04-15T09:00:00-04:00,owner,r2
+S4,2026-04-15T09:00:00-04:00,grade,A
+S5,2026-04-13T09:00:00-04:00,status,New
+S5,2026-04-13T09:00:00-04:00,owner,r1
+S5,2026-04-13T09:00:00-04:00,score,-10
+S5,2026-04-13T10:00:00-04:00,status,Invalid Information
+"""
+
+
+def band_figures(report: dict[str, Any]) -> dict[str, tuple[int, int, int, dict[str, Any]]]:
+    return {
+        band: (f["mqls"], f["sals"], f["workable_leads"], f["time_to_follow_up"])
+        for band, f in report["by_score_band"].items()
+    }
+
+
+def ttf(count: int, mean: float, median: float, p90: float) -> dict[str, Any]:
+    return {"count": count, "mean": mean, "median": median, "p90": p90}
+
+
+def test_time_to_follow_up_by_score_band(rules: Rulebook, config: Config, tmp_path: Path) -> None:
+    banded = config.model_copy(update={"score_bands": [0.0, 50.0, 80.0]})
+    report = report_from_events(rules, banded, read_table(rules, SCORED), AS_OF, "month")
+    # 80+: 7200 and 18000 s → mean = median 12600, p90 7200 + 0.9 × 10800 = 16920.
+    expected = {
+        "below 0": (1, 0, 0, ttf(1, 3600.0, 3600.0, 3600.0)),
+        "0-50": (0, 0, 0, {"count": 0, "mean": None, "median": None, "p90": None}),
+        "50-80": (1, 1, 1, ttf(1, 28800.0, 28800.0, 28800.0)),
+        "80+": (2, 2, 2, ttf(2, 12600.0, 12600.0, 16920.0)),
+    }
+    assert band_figures(report) == expected
+    # Low to high, not by name.
+    assert list(report["by_score_band"]) == ["below 0", "0-50", "50-80", "80+"]
+    assert report["by_score_band"]["0-50"]["compliance"]["qualification"] is None  # running
+    assert report["overall"]["mqls"] == 5  # S4 counts, in no band
+    # The CSV and HTML report carry the bands too.
+    assert ("by_score_band", "80+", "time_to_follow_up.p90", 16920.0) in report_rows(report)
+
+    # The default edges 0, 25, 50, 75, 100.
+    default = report_from_events(rules, config, read_table(rules, SCORED), AS_OF, "month")
+    assert list(default["by_score_band"]) == ["below 0", "25-50", "50-75", "75-100"]
+
+    # The database path: the same report.
+    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+    incoming = [
+        IncomingEvent(lead_id, at, name, value)
+        for lead_id, at, name, value, _line in read_table(rules, SCORED).rows()
+    ]
+    try:
+        with engine.begin() as connection:
+            ingest(connection, rules, incoming, source="test", recorded_at=AS_OF)
+        with engine.connect() as connection:
+            stored = report_from_database(connection, rules, banded, AS_OF, "month")
+    finally:
+        engine.dispose()
+    assert stored == report

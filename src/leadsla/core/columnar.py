@@ -43,6 +43,7 @@ from leadsla.core.metrics import (
     MetricRules,
     facts_of,
     merge_facts,
+    score_of,
     state_code,
 )
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy
@@ -286,6 +287,11 @@ class _LeadFields:
             return grade_of(rules, fields)
 
         self.grade = _dense((grade + 1) * stride + (score + 1), grade_name)
+        # The band code of each value code (the last slot: no score).
+        band_of_value = np.full(len(values) + 1, -1, dtype=np.int32)
+        for code in np.unique(score[score >= 0]).tolist():
+            band_of_value[code] = metric.score_band(score_of({"score": values[code]}))
+        self.score_band = band_of_value[score]
         team_of = metric.team_of
         owner_names = self.owner.names
         self.team = _dense(
@@ -404,6 +410,7 @@ class _FactBuilder:
         self._append("clock_grade", grade_codes)
         self._append("clock_owner", owner_codes)
         self._append("clock_team", lead.team.codes[leads])
+        self._append("clock_score_band", lead.score_band[leads])
         self._append("clock_stopped", part.stopped)
         self._append("clock_seconds", business // MICROS_PER_SECOND)
 
@@ -455,6 +462,7 @@ class _FactBuilder:
             "attempts": attempts[leads].astype(np.int64),
             "connects": connects[leads],
             "qualified": qualified[leads],
+            "score_band": lead.score_band[leads],
         }
         self.segments = {name: lead.segment(name) for name in self.metric.segment_fields}
         self.mql_leads = leads
@@ -473,6 +481,7 @@ class _FactBuilder:
             teams=list(lead.team.names),
             segment_values={name: names.names for name, names in self.segments.items()},
             policies=list(self.metric.policies),
+            score_bands=self.metric.score_band_names,
         )
 
 

@@ -34,6 +34,13 @@ Where SPEC §8 is silent, this module decides as follows.
   period (month or quarter, in ``default_calendar``'s zone) that contains the
   evaluation instant, from its start up to that instant; ``by_month`` covers the
   whole history, one entry per month in which an MQL or a clock started.
+* **Score bands** (``by_score_band``) cut the lead's ``score`` at the edges of
+  ``MetricRules.score_bands`` (default 0, 25, 50, 75, 100): band ``25-50`` holds
+  scores from 25 (included) to 50 (excluded), ``below 0`` the scores under the first
+  edge and ``100+`` those from the last. An MQL is banded by its score at the MQL
+  instant, a clock by the score at its start (the last value at or before it); a
+  lead without a score, or with one that is not a number, is in no band. A grade
+  given directly does not move a lead between bands: the band is the score's.
 * **Missing keys**: an MQL or clock without a grade, owner or team counts in
   ``overall`` and ``by_month`` but under no key of ``by_grade``, ``by_owner`` or
   ``by_team`` (JSON has no null keys, and an invented "unassigned" could clash
@@ -52,7 +59,9 @@ Where SPEC §8 is silent, this module decides as follows.
 
 from __future__ import annotations
 
+import itertools
 from array import array
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
@@ -70,6 +79,7 @@ from leadsla.core.timestamps import format_instant, offsets_seconds
 
 __all__ = [
     "COMMITMENT_METRICS",
+    "DEFAULT_SCORE_BANDS",
     "PERIODS",
     "ClockFact",
     "Commitment",
@@ -87,6 +97,8 @@ __all__ = [
     "month_numbers",
     "mql_policy_of",
     "period_containing",
+    "score_band_labels",
+    "score_of",
     "scorecard",
     "state_code",
 ]
@@ -103,6 +115,7 @@ OPEN, WORKING, QUALIFIED = "open", "working", "qualified"
 PERIODS = ("month", "quarter", "year")
 _MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
 COMMITMENT_METRICS = ("mqls", "sals", "workable_leads", "workable_leads_per_rep", "opportunities")
+DEFAULT_SCORE_BANDS = (0.0, 25.0, 50.0, 75.0, 100.0)
 
 # Clock states as small integer codes in the columns.
 _STATES: tuple[State, ...] = (
@@ -146,6 +159,8 @@ class MetricRules:
     commitments: tuple[Commitment, ...] = ()
     # Reps listed in per-rep figures even with no MQL (a rep without leads is news too).
     reps: tuple[str, ...] = ()
+    # Ascending edges that cut scores into the bands of ``by_score_band``.
+    score_bands: tuple[float, ...] = DEFAULT_SCORE_BANDS
 
     # Cached: lead_facts asks for these once per lead.
     @cached_property
@@ -171,6 +186,41 @@ class MetricRules:
     def zone(self) -> tzinfo:
         return self.rules.calendars[self.rules.default_calendar].zone
 
+    @cached_property
+    def score_band_names(self) -> list[str]:
+        return score_band_labels(self.score_bands)
+
+    def score_band(self, score: float | None) -> int:
+        """The code of a score's band in :attr:`score_band_names` (-1: no score)."""
+        if score is None:
+            return -1
+        return bisect_right(self.score_bands, score)
+
+
+def _edge(value: float) -> str:
+    return f"{value:g}"
+
+
+def score_band_labels(edges: Sequence[float]) -> list[str]:
+    """``below e0``, ``e0-e1``, …, ``en+``: one label per band that ``edges`` cut."""
+    inner = [f"{_edge(low)}-{_edge(high)}" for low, high in itertools.pairwise(edges)]
+    return [f"below {_edge(edges[0])}", *inner, f"{_edge(edges[-1])}+"]
+
+
+def score_of(fields: Mapping[str, str]) -> float | None:
+    """The number in a lead's ``score`` field (None when absent or not a finite number)."""
+    return _parsed_score(fields.get("score"))
+
+
+def _parsed_score(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
 
 def mql_policy_of(rules: Rulebook) -> Policy | None:
     """``follow_up``, else the first policy that starts on ``open`` statuses only."""
@@ -189,12 +239,17 @@ def metric_rules(
     workable: Collection[str] | None = None,
     commitments: Sequence[Commitment] = (),
     reps: Sequence[str] | None = None,
+    score_bands: Sequence[float] | None = None,
 ) -> MetricRules:
     """The metric rules of a rulebook.
 
     ``workable`` defaults to every configured grade that is not ``optional`` in the
-    MQL policy (SPEC §8); ``reps`` to every configured rep.
+    MQL policy (SPEC §8); ``reps`` to every configured rep; ``score_bands`` to
+    :data:`DEFAULT_SCORE_BANDS`.
     """
+    bands = DEFAULT_SCORE_BANDS if score_bands is None else tuple(map(float, score_bands))
+    if not bands or any(high <= low for low, high in itertools.pairwise(bands)):
+        raise ValueError(f"score bands must be ascending numbers, not {list(bands)}")
     policy = mql_policy_of(rules)
     if workable is None:
         optional = policy.optional if policy is not None else frozenset()
@@ -214,6 +269,7 @@ def metric_rules(
         workable=frozenset(workable),
         commitments=tuple(commitments),
         reps=tuple(rules.reps) if reps is None else tuple(reps),
+        score_bands=bands,
     )
 
 
@@ -230,6 +286,7 @@ class MqlFact:
     grade: str | None
     owner: str | None
     team: str | None
+    score: float | None  # at the MQL instant
     segment: tuple[str | None, ...]  # values of MetricRules.segment_fields at mql_at
     is_sal: bool
     workable: bool
@@ -252,6 +309,7 @@ class ClockFact:
     grade: str | None
     owner: str | None
     team: str | None
+    score: float | None  # at the clock's start
     stopped: bool
     business_seconds: int
 
@@ -268,23 +326,6 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
     stages = rules.statuses
     team_of = metric.team_of
     mql_policy = metric.mql_policy
-    clocks = [
-        ClockFact(
-            lead_id=result.lead_id,
-            policy=v.policy,
-            cycle=v.cycle,
-            started_at=v.started_at,
-            state=v.state,
-            grade=v.grade,
-            owner=v.owner,
-            team=team_of.get(v.owner) if v.owner is not None else None,
-            stopped=v.stopped_at is not None,
-            business_seconds=v.business_seconds,
-        )
-        for v in result.verdicts
-        if v.started_at <= as_of
-    ]
-
     # MQL instants: the MQL policy's cycle starts, with their cycle numbers and the
     # grade the clock started with (the lead's effective grade after that instant).
     verdicts: dict[int, Verdict] = {}
@@ -303,6 +344,8 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
     # One walk over the instants: the status after each, its attempts and connects,
     # the fields at each MQL instant and the status each stop left.
     fields: dict[str, str] = {}
+    walked: list[int] = []
+    scores: list[str | None] = []  # the score text after each instant
     statuses: list[str | None] = []
     attempts: list[int] = []
     connects: list[int] = []
@@ -322,6 +365,8 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 tried += 1
                 reached += value.partition(":")[2] in CONNECT_OUTCOMES
         status = fields.get("status")
+        walked.append(at)
+        scores.append(fields.get("score"))
         statuses.append(status)
         attempts.append(tried)
         connects.append(reached)
@@ -336,6 +381,29 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
             if is_open and not was_open:
                 starts.append((index, len(starts) + 1, dict(fields), grade_of(rules, fields)))
             was_open = is_open
+
+    def score_at(instant: int) -> float | None:
+        """The score after the last instant at or before ``instant``."""
+        index = bisect_right(walked, instant) - 1
+        return _parsed_score(scores[index]) if index >= 0 else None
+
+    clocks = [
+        ClockFact(
+            lead_id=result.lead_id,
+            policy=v.policy,
+            cycle=v.cycle,
+            started_at=v.started_at,
+            state=v.state,
+            grade=v.grade,
+            owner=v.owner,
+            team=team_of.get(v.owner) if v.owner is not None else None,
+            score=score_at(v.started_at),
+            stopped=v.stopped_at is not None,
+            business_seconds=v.business_seconds,
+        )
+        for v in result.verdicts
+        if v.started_at <= as_of
+    ]
 
     mqls: list[MqlFact] = []
     for k, (first, number, at_start, grade) in enumerate(starts):
@@ -361,6 +429,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 grade=grade,
                 owner=owner,
                 team=team,
+                score=score_of(at_start),
                 segment=segment,
                 is_sal=is_sal,
                 workable=grade is not None and grade in metric.workable,
@@ -423,6 +492,7 @@ class Facts:
     attempts: Int64Array
     connects: Int64Array
     qualified: BoolArray
+    score_band: Int32Array  # index into ``score_bands``
     segment: Mapping[str, Int32Array]
     # One row per clock cycle.
     clock_policy: Int32Array  # index into ``policies``
@@ -431,6 +501,7 @@ class Facts:
     clock_grade: Int32Array
     clock_owner: Int32Array
     clock_team: Int32Array
+    clock_score_band: Int32Array
     clock_stopped: BoolArray
     clock_seconds: Int64Array
     # Names of the codes, shared by MQL and clock columns.
@@ -439,6 +510,7 @@ class Facts:
     teams: list[str]
     segment_values: Mapping[str, list[str]]
     policies: list[str]
+    score_bands: list[str]  # the labels of MetricRules.score_bands, every band
 
     def __len__(self) -> int:
         return len(self.mql_at)
@@ -468,6 +540,7 @@ class FactCollector:
         self._flags = array("b")  # bit 0 sal, bit 1 workable, bit 2 qualified
         self._attempts = array("q")
         self._connects = array("q")
+        self._score_band = array("i")
         self._segment = {name: array("i") for name in self._segment_fields}
         self._clock_policy = array("i")
         self._clock_started = array("q")
@@ -475,6 +548,7 @@ class FactCollector:
         self._clock_grade = array("i")
         self._clock_owner = array("i")
         self._clock_team = array("i")
+        self._clock_score_band = array("i")
         self._clock_stopped = array("b")
         self._clock_seconds = array("q")
 
@@ -492,6 +566,7 @@ class FactCollector:
             self._flags.append(mql.is_sal | mql.workable << 1 | mql.qualified << 2)
             self._attempts.append(mql.attempts)
             self._connects.append(mql.connects)
+            self._score_band.append(self.metric.score_band(mql.score))
             for name, value in zip(self._segment_fields, mql.segment, strict=True):
                 self._segment[name].append(self._segment_codes[name].code(value))
         for clock in facts.clocks:
@@ -503,6 +578,7 @@ class FactCollector:
             self._clock_grade.append(self._grades.code(clock.grade))
             self._clock_owner.append(self._owners.code(clock.owner))
             self._clock_team.append(self._teams.code(clock.team))
+            self._clock_score_band.append(self.metric.score_band(clock.score))
             self._clock_stopped.append(clock.stopped)
             self._clock_seconds.append(clock.business_seconds)
 
@@ -521,6 +597,7 @@ class FactCollector:
             qualified=(flags & 4) != 0,
             attempts=np.frombuffer(self._attempts, dtype=np.int64),
             connects=np.frombuffer(self._connects, dtype=np.int64),
+            score_band=np.frombuffer(self._score_band, dtype=np.int32),
             segment={n: np.frombuffer(a, dtype=np.int32) for n, a in self._segment.items()},
             clock_policy=np.frombuffer(self._clock_policy, dtype=np.int32),
             clock_started_at=np.frombuffer(self._clock_started, dtype=np.int64),
@@ -528,6 +605,7 @@ class FactCollector:
             clock_grade=np.frombuffer(self._clock_grade, dtype=np.int32),
             clock_owner=np.frombuffer(self._clock_owner, dtype=np.int32),
             clock_team=np.frombuffer(self._clock_team, dtype=np.int32),
+            clock_score_band=np.frombuffer(self._clock_score_band, dtype=np.int32),
             clock_stopped=np.frombuffer(self._clock_stopped, dtype=np.int8) != 0,
             clock_seconds=np.frombuffer(self._clock_seconds, dtype=np.int64),
             grades=self._grades.names,
@@ -535,6 +613,7 @@ class FactCollector:
             teams=self._teams.names,
             segment_values={n: c.names for n, c in self._segment_codes.items()},
             policies=list(self.metric.policies),
+            score_bands=self.metric.score_band_names,
         )
 
 
@@ -548,12 +627,14 @@ _COLUMN_TYPES: dict[str, type[np.generic]] = {
     "attempts": np.int64,
     "connects": np.int64,
     "qualified": np.bool_,
+    "score_band": np.int32,
     "clock_policy": np.int32,
     "clock_started_at": np.int64,
     "clock_state": np.int8,
     "clock_grade": np.int32,
     "clock_owner": np.int32,
     "clock_team": np.int32,
+    "clock_score_band": np.int32,
     "clock_stopped": np.bool_,
     "clock_seconds": np.int64,
 }
@@ -568,6 +649,7 @@ def facts_of(
     teams: list[str],
     segment_values: Mapping[str, list[str]],
     policies: list[str],
+    score_bands: list[str],
 ) -> Facts:
     """:class:`Facts` from its array columns by name, each cast to its column type."""
     typed = {
@@ -582,6 +664,7 @@ def facts_of(
         teams=teams,
         segment_values=segment_values,
         policies=policies,
+        score_bands=score_bands,
     )
 
 
@@ -643,6 +726,7 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
         teams=teams,
         segment_values=segment_values,
         policies=list(parts[0].policies),
+        score_bands=list(parts[0].score_bands),
     )
 
 
@@ -857,13 +941,16 @@ class _Figures:
         names: list[str],
         fact_in: BoolArray,
         clock_in: BoolArray,
+        *,
+        by_name: bool = True,
     ) -> dict[str, dict[str, Any]]:
-        """Figures per name of a code column, over the rows in the period; sorted by name."""
+        """Figures per name of a code column, over the rows in the period; sorted by name,
+        or in code order when ``by_name`` is false (score bands, low to high)."""
         fact_group = np.where(fact_in, fact_codes, -1).astype(np.int64)
         clock_group = np.where(clock_in, clock_codes, -1).astype(np.int64)
         figures, present = self.compute(fact_group, clock_group, len(names))
-        shown = sorted((names[g], figures[g]) for g in np.flatnonzero(present).tolist())
-        return dict(shown)
+        shown = [(names[g], figures[g]) for g in np.flatnonzero(present).tolist()]
+        return dict(sorted(shown) if by_name else shown)
 
 
 def _per_owner(facts: Facts, where: BoolArray, reps: Sequence[str]) -> dict[str, int]:
@@ -959,6 +1046,14 @@ def scorecard(
     by_grade = figures.by_key(facts.grade, facts.clock_grade, facts.grades, fact_in, clock_in)
     by_owner = figures.by_key(facts.owner, facts.clock_owner, facts.owners, fact_in, clock_in)
     by_team = figures.by_key(facts.team, facts.clock_team, facts.teams, fact_in, clock_in)
+    by_score_band = figures.by_key(
+        facts.score_band,
+        facts.clock_score_band,
+        facts.score_bands,
+        fact_in,
+        clock_in,
+        by_name=False,
+    )
 
     by_month: dict[str, dict[str, Any]] = {}
     if len(mql_months) or len(clock_months):
@@ -979,6 +1074,7 @@ def scorecard(
         "by_owner": by_owner,
         "by_team": by_team,
         "by_month": by_month,
+        "by_score_band": by_score_band,
         "commitments": [
             _commitment(facts, mql_months, commitment, metric, as_of)
             for commitment in metric.commitments

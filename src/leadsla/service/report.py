@@ -51,6 +51,7 @@ def metric_rules_from_config(
         workable=config.workable.grade if config.workable is not None else None,
         commitments=commitments,
         reps=reps,
+        score_bands=config.score_bands,
     )
 
 
