@@ -172,6 +172,12 @@ def test_overview_figures_are_the_apis(browser: Any, site: Site) -> None:
     overdue = site.api(ADMIN, "/leads", status="New", breached="true", limit=1000)
     assert figure(page, "overdue") == str(len(overdue))
     assert page.locator("svg[role=img]").count() >= 2
+    # Median time to follow-up per score band, low to high, as the API gives them.
+    bands = [b for b, f in report["by_score_band"].items() if f["time_to_follow_up"]["count"]]
+    described = page.locator("#ttf-band-d").text_content() or ""
+    assert bands and [part.split(":")[0] for part in described.split(". ") if part] == [
+        f"score {band}" for band in bands
+    ]
     # One burn-up per MQL commitment; its last point is the commitment's count so far.
     burn_ups = report["burn_up"]
     assert {b["name"] for b in burn_ups} == {"MQLs per quarter", "Healthcare MQLs per month"}
