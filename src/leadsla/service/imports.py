@@ -172,11 +172,7 @@ def _prepared(
 ) -> Iterator[tuple[int, PreparedLeads]]:
     """Each chunk prepared, in order; in forked workers when the table is large."""
     jobs = default_jobs() if jobs is None else jobs
-    if (
-        jobs <= 1
-        or not large
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if jobs <= 1 or not large or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(_prepare_rows, chunks)
         return
     with multiprocessing.get_context("fork").Pool(jobs) as pool:

@@ -22,7 +22,7 @@ from leadsla.core.clock import (
     Timer,
     TimerKind,
     cycle_timers,
-    judge,
+    due_instant,
     timers_before_stop,
 )
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
@@ -236,12 +236,13 @@ def ingest_prepared(
     if prepared.usable and lead_ids:
         _lock_leads(connection, lead_ids)
         keys = prepared.keys
-        seen = keys and connection.execute(
-            select(events.c.key).where(among(connection, events.c.key, keys)).limit(1)
-        ).first()
-        stored_lead = select(leads.c.lead_id).where(
-            among(connection, leads.c.lead_id, lead_ids)
+        seen = (
+            keys
+            and connection.execute(
+                select(events.c.key).where(among(connection, events.c.key, keys)).limit(1)
+            ).first()
         )
+        stored_lead = select(leads.c.lead_id).where(among(connection, leads.c.lead_id, lead_ids))
         known = connection.execute(stored_lead.limit(1)).first()
         if not seen and known is None:
             insert_rows(connection, events, EVENT_COLUMNS, prepared.event_rows)
@@ -253,9 +254,7 @@ def ingest_prepared(
                     by_lead[e.lead_id].append(e)
                 _qualify(connection, rules, by_lead, recorded_at)
             return IngestResult(accepted=len(prepared.event_rows), leads=len(lead_ids))
-    return ingest(
-        connection, rules, prepared.events(), source=source, recorded_at=recorded_at
-    )
+    return ingest(connection, rules, prepared.events(), source=source, recorded_at=recorded_at)
 
 
 def _insert_events(
@@ -351,9 +350,7 @@ def refresh_leads(
     )
 
 
-def advanced(
-    rules: Rulebook, clocks: LeadClocks, arrivals: Sequence[IncomingEvent]
-) -> LeadClocks:
+def advanced(rules: Rulebook, clocks: LeadClocks, arrivals: Sequence[IncomingEvent]) -> LeadClocks:
     """``clocks`` moved through later events (sorted by instant, arrival order kept)."""
     for at, changes in _instants((e.at, e.field, e.value) for e in arrivals):
         clocks.apply(rules, at, changes)
@@ -524,7 +521,6 @@ def cycle_values(
     """The lead's ``clock_cycles`` rows in :data:`CYCLE_COLUMNS` order, JSON encoded."""
     policies = {p.name: p for p in rules.policies}
     rows: list[tuple[object, ...]] = []
-    last = state.last_at or 0
     for name, cycles in state.cycles.items():
         policy = policies.get(name)
         if policy is None:  # a policy removed from the config: its history stays readable
@@ -537,7 +533,7 @@ def cycle_values(
             next_timer: int | None = None
             done = done_until.get((state.lead_id, name, cycle.number))
             if cycle.stopped_at is None:
-                due_at = judge(rules, policy, cycle, last).due_at
+                due_at = due_instant(rules, policy, cycle)
                 timers = cycle_timers(rules, policy, cycle)
                 breach = [t.at for t in timers if t.kind is TimerKind.BREACH]
                 breach_at = breach[0] if breach else None
