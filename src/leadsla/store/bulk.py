@@ -13,6 +13,7 @@ each row in Python (:func:`pack_rows`, :func:`insert_packed`).
 
 from __future__ import annotations
 
+import operator
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -113,6 +114,7 @@ def _json_values(values: Sequence[str]) -> BindParameter[str]:
 
 # The schema a packed SQLite chunk is attached as while it is copied in.
 STAGE = "leadsla_stage"
+_NULLS = operator.methodcaller("count", None)
 _COPY_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -175,10 +177,10 @@ def _copy_text(rows: Sequence[tuple[object, ...]]) -> bytes:
     lines.append("")
     text = "\n".join(lines)
     if (
-        text.count("\t") == sum(len(row) - 1 for row in rows)
+        text.count("\t") == len(rows) * (len(rows[0]) - 1)  # one table's rows: one width
         and text.count("\n") == len(rows)
         and "\r" not in text
-        and text.count("\\") == sum(row.count(None) for row in rows)
+        and text.count("\\") == sum(map(_NULLS, rows))
     ):
         return text.encode("utf-8")
     lines = [
