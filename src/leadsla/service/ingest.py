@@ -573,7 +573,7 @@ def cycle_values(
             due_at: int | None = None
             breach_at: int | None = None
             next_timer: int | None = None
-            done = done_until.get((state.lead_id, name, cycle.number))
+            done = done_until.get((state.lead_id, name, cycle.number)) if done_until else None
             if cycle.stopped_at is None:
                 due_at = due_instant(rules, policy, cycle)
                 timers = cycle_timers(rules, policy, cycle)
@@ -583,7 +583,8 @@ def cycle_values(
             else:
                 # Steps that fell before the stop still fired (rule 8): the worker must
                 # record them, sent or (when found too late) skipped.
-                next_timer = next_timer_after(timers_before_stop(rules, policy, cycle), done)
+                fired = timers_before_stop(rules, policy, cycle)
+                next_timer = next_timer_after(fired, done) if fired else None
             rows.append(
                 (
                     state.lead_id,
