@@ -104,9 +104,17 @@ def normal_path(engine: Engine, rules: Rulebook, table: EventTable) -> None:
         ingest(connection, rules, batch, source="import:history.csv", recorded_at=RECORDED)
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "rows"])
 def test_prepared_chunks_in_workers_store_what_plain_ingest_stores(
-    engines: Engine, rules: Rulebook, history_csv: str, tmp_path: Path
+    engines: Engine,
+    rules: Rulebook,
+    history_csv: str,
+    tmp_path: Path,
+    packed: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if not packed:  # as where Python's sqlite3 cannot serialize a database
+        monkeypatch.setattr("leadsla.service.ingest.can_pack", lambda _dialect: False)
     table = history_table(rules, history_csv)
     result = import_table(
         engines,

@@ -32,6 +32,7 @@ from leadsla.service.qualify import qualify_leads
 from leadsla.store.bulk import (
     PackedRows,
     among,
+    can_pack,
     insert_packed,
     insert_rows,
     listed_values,
@@ -167,7 +168,7 @@ class PreparedLeads:
     def packed_for(self, dialect: str) -> PreparedLeads:
         """The same leads with their rows packed for ``dialect`` (:func:`pack_rows`): in
         an import worker, so that the writer copies them in without a Python step per row."""
-        if not self.usable:
+        if not self.usable or not can_pack(dialect):
             return self
         packed = pack_rows(
             dialect,

@@ -134,6 +134,14 @@ class PackedRows:
     data: tuple[bytes, ...]
 
 
+def can_pack(dialect: str) -> bool:
+    """Whether rows can be packed for ``dialect``: Python's sqlite3 serializes a
+    database only where its SQLite was built with that API (the default since 3.36)."""
+    return dialect == "postgresql" or (
+        dialect == "sqlite" and hasattr(sqlite3.Connection, "serialize")
+    )
+
+
 def pack_rows(
     dialect: str, parts: Sequence[tuple[Table, Sequence[str], Sequence[tuple[object, ...]]]]
 ) -> PackedRows:
