@@ -31,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,6 +156,20 @@ def run_lookups(url: str, leads: int, samples: int) -> list[float]:
     return timings
 
 
+@contextmanager
+def database(name: str, work: Path) -> Iterator[str]:
+    """The URL of a new SQLite file in ``work``, or of a throwaway PostgreSQL server's database."""
+    if name == "sqlite":
+        yield f"sqlite:///{work / 'bench.db'}"
+        return
+    server = ThrowawayPostgres()
+    server.start()
+    try:
+        yield server.create_database("leadsla_bench")
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=100_000, help="leads imported")
@@ -179,14 +195,7 @@ def main() -> None:
     print("| database | import events/s | API events/s | GET /clocks one lead: median | p95 |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name in args.databases.split(","):
-        server: ThrowawayPostgres | None = None
-        if name == "sqlite":
-            url = f"sqlite:///{work / 'bench.db'}"
-        else:
-            server = ThrowawayPostgres()
-            server.start()
-            url = server.create_database("leadsla_bench")
-        try:
+        with database(name, work) as url:
             import_seconds, _cpu = run_import(url, imported)
             api_seconds, api_events = run_api(url, sent)
             lookups = sorted(run_lookups(url, args.leads, args.lookups))
@@ -195,9 +204,6 @@ def main() -> None:
                 f"| {name} | {n_import / import_seconds:,.0f} | {api_events / api_seconds:,.0f} "
                 f"| {statistics.median(lookups) * 1000:.1f} ms | {p95 * 1000:.1f} ms |"
             )
-        finally:
-            if server is not None:
-                server.stop()
     print()
     print("targets: API ≥ 5,000 events/s, import ≥ 50,000 events/s, one lead's clocks < 20 ms "
           "at 1 M leads stored")  # fmt: skip
@@ -212,19 +218,9 @@ def import_only(leads: int, databases: list[str]) -> None:
     print("| database | import events/s | wall | CPU (CLI + workers) |")
     print("| --- | ---: | ---: | ---: |")
     for name in databases:
-        server: ThrowawayPostgres | None = None
-        if name == "sqlite":
-            url = f"sqlite:///{work / 'bench.db'}"
-        else:
-            server = ThrowawayPostgres()
-            server.start()
-            url = server.create_database("leadsla_bench")
-        try:
+        with database(name, work) as url:
             seconds, cpu = run_import(url, imported)
             print(f"| {name} | {n_import / seconds:,.0f} | {seconds:.2f} s | {cpu:.2f} s |")
-        finally:
-            if server is not None:
-                server.stop()
 
 
 if __name__ == "__main__":
