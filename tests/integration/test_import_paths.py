@@ -22,7 +22,8 @@ from leadsla.core.events import EventTable, read_events
 from leadsla.core.policy import Rulebook
 from leadsla.generate import HistoryShape, write_history
 from leadsla.service.imports import chunk_ranges, import_table, row_key
-from leadsla.service.ingest import IncomingEvent, ingest
+from leadsla.service.ingest import EVENT_COLUMNS, IncomingEvent, ingest
+from leadsla.store.bulk import attached, insert_packed, pack_rows, unpack_rows
 from leadsla.store.database import open_database
 from leadsla.store.tables import clock_cycles, events, leads
 
@@ -103,9 +104,17 @@ def normal_path(engine: Engine, rules: Rulebook, table: EventTable) -> None:
         ingest(connection, rules, batch, source="import:history.csv", recorded_at=RECORDED)
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "rows"])
 def test_prepared_chunks_in_workers_store_what_plain_ingest_stores(
-    engines: Engine, rules: Rulebook, history_csv: str, tmp_path: Path
+    engines: Engine,
+    rules: Rulebook,
+    history_csv: str,
+    tmp_path: Path,
+    packed: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if not packed:  # as where Python's sqlite3 cannot serialize a database
+        monkeypatch.setattr("leadsla.service.ingest.can_pack", lambda _dialect: False)
     table = history_table(rules, history_csv)
     result = import_table(
         engines,
@@ -122,6 +131,26 @@ def test_prepared_chunks_in_workers_store_what_plain_ingest_stores(
     normal_path(reference, rules, table)
     assert snapshot(engines) == snapshot(reference)
     reference.dispose()
+
+
+def test_packed_rows_arrive_as_they_were(engines: Engine) -> None:
+    """Rows packed in a worker (a SQLite database; COPY text, escapes and all) are
+    stored, and unpacked for the normal path, exactly as given."""
+    rows: list[tuple[object, ...]] = [
+        ("P1", 1, "note", "tab\there", "import:x", "k1", 5),
+        ("P1", 2, "note", "line\nbreak\r\\N back\\slash \\t", "import:x", "k2", 5),
+        ("P2", 3, "status", None, "import:x", None, 5),
+        ("P2", 3, "note", "", "import:x", "k4", 5),
+        ("P3", -4, "note", "ünïcode ✓ \x1f", "import:y", "k5", 2**62),
+    ]
+    packed = pack_rows(engines.dialect.name, [(events, EVENT_COLUMNS, rows)])
+    assert unpack_rows(packed, events) == rows
+    with engines.connect() as connection, attached(connection, packed), connection.begin():
+        insert_packed(connection, packed)
+    with engines.connect() as connection:
+        columns = [events.c[name] for name in EVENT_COLUMNS]
+        stored = connection.execute(select(*columns).order_by(events.c.seq)).all()
+    assert [tuple(row) for row in stored] == rows
 
 
 def test_a_file_over_stored_leads_ends_as_if_imported_once(

@@ -11,7 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsla.config import build_rulebook, load_config
-from leadsla.core.clock import TimerKind, cycle_timers, judge_lead, timers_before_stop
+from leadsla.core.clock import (
+    TimerKind,
+    cycle_timers,
+    due_instant,
+    judge,
+    judge_lead,
+    timers_before_stop,
+)
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import read_events
 from leadsla.core.live import LiveLead
@@ -144,3 +151,21 @@ def test_the_shortcut_holds_on_a_grid_of_starts_and_stops() -> None:
                 checked += 1
                 with_timers += bool(full)
     assert checked == 56 * 2 * 80 and 0 < with_timers < checked
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=histories())
+def test_due_instant_is_the_verdicts_due_at(rows: list[tuple[str, int, str, str]]) -> None:
+    """The stored ``due_at`` of a cycle comes from ``due_instant``; it must be what
+    ``judge`` says, at the last instant and later alike."""
+    policies = {p.name: p for p in RULES.policies}
+    by_lead: dict[str, LiveLead] = {}
+    for lead, at, name, value in sorted(rows, key=lambda r: (r[0], r[1])):
+        by_lead.setdefault(lead, LiveLead(lead)).add(RULES, at, name, value or None)
+    for state in by_lead.values():
+        last = state.clocks.last_at or 0
+        for name, cycles in state.clocks.cycles.items():
+            for cycle in cycles:
+                due = due_instant(RULES, policies[name], cycle)
+                for as_of in (last, last + 30 * 24 * 60 * MINUTE):
+                    assert due == judge(RULES, policies[name], cycle, as_of).due_at

@@ -455,6 +455,13 @@ def _earliest_timer_amount(rules: Rulebook, policy: Policy, cycle: Cycle) -> int
     return min(amounts, default=0)
 
 
+def due_instant(rules: Rulebook, policy: Policy, cycle: Cycle) -> int | None:
+    """Rule 5: when the target now in force is reached, as :func:`judge` gives ``due_at``
+    at any ``as_of`` (without judging the rest: the stored rows of open cycles need only this)."""
+    target = plan_for(rules, policy, cycle.calendar).target(cycle.grade)
+    return None if target is None else reach_instant(target[0], cycle, target[1])
+
+
 def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
     """Rule 6 and 9: the cycle's state, deadline and owner at the instant ``as_of``.
 

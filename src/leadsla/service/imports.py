@@ -35,6 +35,7 @@ from leadsla.service.ingest import (
     prepare_new_leads,
     prepare_sorted_rows,
 )
+from leadsla.store.bulk import attached
 
 # Rows per transaction; cut between leads so that a lead is never split.
 CHUNK_ROWS = 20_000
@@ -98,7 +99,7 @@ def import_table(
     lead_starts = np.flatnonzero(table.lead[1:] != table.lead[:-1]) + 1
     chunks = chunk_ranges([0, *lead_starts.tolist(), len(table)] if len(table) else [], chunk_rows)
     global _SHARED
-    _SHARED = (rules, table, source, recorded_at)
+    _SHARED = (rules, table, source, recorded_at, engine.dialect.name)
     try:
         prepared = _prepared(chunks, len(table) >= parallel_rows, jobs)
         return _store_all(engine, rules, prepared, source, recorded_at, progress)
@@ -137,7 +138,11 @@ def _store_all(
     """One transaction per chunk: its events stored, its leads' clocks brought up to date."""
     result = ImportResult()
     for done, chunk in prepared:
-        with engine.begin() as connection:
+        with (
+            engine.connect() as connection,
+            attached(connection, chunk.packed),
+            connection.begin(),
+        ):
             stored = ingest_prepared(
                 connection, rules, chunk, source=source, recorded_at=recorded_at
             )
@@ -150,12 +155,12 @@ def _store_all(
 
 
 # What forked workers inherit: set before the pool starts, read by _prepare_rows.
-_SHARED: tuple[Rulebook, EventTable, str, int] | None = None
+_SHARED: tuple[Rulebook, EventTable, str, int, str] | None = None
 
 
 def _prepare_rows(rows: range) -> tuple[int, PreparedLeads]:
     assert _SHARED is not None
-    rules, table, source, recorded_at = _SHARED
+    rules, table, source, recorded_at, _dialect = _SHARED
     first, last = rows.start, rows.stop
     names, values = table.fields, table.values
     ids = [table.lead_ids[code] for code in table.lead[first:last].tolist()]
@@ -167,23 +172,27 @@ def _prepare_rows(rows: range) -> tuple[int, PreparedLeads]:
     return rows.stop, prepare_sorted_rows(rules, sorted_rows, recorded_at)
 
 
+def _prepare_packed(rows: range) -> tuple[int, PreparedLeads]:
+    """:func:`_prepare_rows` with the rows packed (in a worker: the parent then does not
+    unpickle, nor bind, a Python object per row)."""
+    assert _SHARED is not None
+    done, prepared = _prepare_rows(rows)
+    return done, prepared.packed_for(_SHARED[4])
+
+
 def _prepared(
     chunks: Sequence[range], large: bool, jobs: int | None
 ) -> Iterator[tuple[int, PreparedLeads]]:
     """Each chunk prepared, in order; in forked workers when the table is large."""
     jobs = default_jobs() if jobs is None else jobs
-    if (
-        jobs <= 1
-        or not large
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if jobs <= 1 or not large or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(_prepare_rows, chunks)
         return
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         # A bounded window: workers run ahead of the database, but not unboundedly.
         pending: deque[AsyncResult[tuple[int, PreparedLeads]]] = deque()
         for chunk in chunks:
-            pending.append(pool.apply_async(_prepare_rows, (chunk,)))
+            pending.append(pool.apply_async(_prepare_packed, (chunk,)))
             if len(pending) > 2 * jobs:
                 yield pending.popleft().get()
         while pending:

@@ -15,11 +15,9 @@ def encode_json(value: Any) -> str:
 
 
 def cycle_facts(cycle: Cycle) -> dict[str, Any]:
-    return {
-        "segments": [list(segment) for segment in cycle.segments],
-        "grades": [list(item) for item in cycle.grades],
-        "owners": [list(item) for item in cycle.owners],
-    }
+    """The facts to encode as they are (orjson writes the (at, value) pairs as arrays):
+    copying them first was a twentieth of an import worker's time (profiled)."""
+    return {"segments": cycle.segments, "grades": cycle.grades, "owners": cycle.owners}
 
 
 def cycle_from_row(row: Any) -> Cycle:
