@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadsla.analytics.engine import read_grouped_events, report_from_csv
+from leadsla.analytics.engine import BLANKS, read_grouped_events, report_from_csv
 from leadsla.analytics.report import analytics_from_events
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
@@ -67,6 +67,11 @@ def test_a_plain_file_reads_as_read_events_reads_it(tmp_path: Path, hash_bits: i
     assert grouped.report.rows_read == grouped.report.rows_accepted == 13
 
 
+def test_blanks_are_what_str_isspace_says() -> None:
+    # A lead id starting or ending with one of them goes to read_events (which strips it).
+    assert set(BLANKS) == {chr(code) for code in range(0x110000) if chr(code).isspace()}
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -85,6 +90,8 @@ def test_a_plain_file_reads_as_read_events_reads_it(tmp_path: Path, hash_bits: i
         lambda t: t.replace("L4,", "\x1fL4,"),
         lambda t: t.replace("L4,", "L4\u2003,"),  # a trailing (Unicode) blank
         lambda t: t.replace("L4,", "L4\x85,"),
+        lambda t: t.replace("L4,", "\u3000L4,"),
+        lambda t: t.replace("L4,", ","),  # an empty lead id
         lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05T24:00:00Z"),
         lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05t12:00:00Z"),
         lambda t: t.replace("lead_id,", "lead,"),
@@ -114,4 +121,3 @@ def test_the_report_of_the_polars_path_equals_the_exact_one(tmp_path: Path) -> N
     assert analytics_from_events(RULES, CONFIG, grouped, as_of) == analytics_from_events(
         RULES, CONFIG, table, as_of
     )
-
