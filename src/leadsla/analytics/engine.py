@@ -312,11 +312,8 @@ def read_grouped_events(
         }
     ).sort("key", maintain_order=True)
     del key, check
-    sorted_key = columns["key"].to_numpy(writable=True)
-    order = columns["row"].to_numpy(writable=True)
-    check = columns["check"].to_numpy(writable=True)
-    field = columns["field"].to_numpy(writable=True)
-    value = columns["value"].to_numpy(writable=True)
+    # Views of Polars' memory (read-only), copied only if a few rows must move below.
+    sorted_key, order, check, field, value = (columns[name].to_numpy() for name in columns.columns)
     del columns
     bucket = sorted_key >> at_bits
     same_bucket = bucket[1:] == bucket[:-1]
@@ -327,6 +324,9 @@ def read_grouped_events(
         mixed = np.flatnonzero(np.isin(bucket, bucket[1:][differ]))
         within = order[mixed]
         moved = mixed[np.lexsort((within, offsets[within], hashes[within], bucket[mixed]))]
+        sorted_key, order, check, field, value = (
+            column.copy() for column in (sorted_key, order, check, field, value)
+        )
         for column in (sorted_key, order, check, field, value):
             column[mixed] = column[moved]
         # Two ids with one 64-bit hash would merge: the second hash must agree too.
@@ -339,12 +339,12 @@ def read_grouped_events(
     starts[1:] |= check[1:] != check[:-1]
     del check
     first_rows = order[starts]
-    sorted_key &= (1 << at_bits) - 1
-    sorted_key *= unit
-    sorted_key += low
+    at = sorted_key & ((1 << at_bits) - 1)
+    at *= unit
+    at += low
     table = EventTable(
         lead=(np.cumsum(starts, dtype=np.int32) - 1),
-        at=sorted_key,
+        at=at,
         field=field,
         value=value,
         line=order + 2,
