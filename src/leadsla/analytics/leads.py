@@ -65,10 +65,14 @@ def needed_fields(attributes: Sequence[str] = ()) -> tuple[str, ...]:
 def month_labels(instants: pl.Series, zone: tzinfo) -> pl.Series:
     """``YYYY-MM`` of each instant in ``zone`` (the scorecard's months); null stays null."""
     values = instants.fill_null(0).to_numpy().astype(np.int64)
-    months = pl.Series(instants.name, month_numbers(values, zone))
-    labels = {m: f"{1970 + m // 12:04d}-{m % 12 + 1:02d}" for m in months.unique().to_list()}
-    named = months.replace_strict(labels, return_dtype=pl.Utf8)
-    return named.set(instants.is_null(), None)
+    months = month_numbers(values, zone)
+    if months.size == 0:
+        return pl.Series(instants.name, [], dtype=pl.Utf8)
+    # Each month's label made once, and looked up by the month's offset from the first.
+    low, high = int(months.min()), int(months.max())
+    labels = pl.Series([f"{1970 + m // 12:04d}-{m % 12 + 1:02d}" for m in range(low, high + 1)])
+    named = labels.gather(months - low).alias(instants.name)
+    return named.set(instants.is_null(), None) if instants.null_count() else named
 
 
 def settle(columns: EventColumns) -> EventColumns:
@@ -298,9 +302,9 @@ def _finish_leads(leads: pl.DataFrame, setting: Setting) -> pl.DataFrame:
 
 
 def mql_entries(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) -> pl.DataFrame:
-    """One row per MQL entry: an instant at which the status enters stage ``open`` from
-    outside it (or at the lead's first status). Columns ``lead, at, grade, owner, team``
-    and the attributes asked for, all as they stood at that instant."""
+    """One row per MQL entry, in lead order: an instant at which the status enters stage
+    ``open`` from outside it (or at the lead's first status). Columns ``lead, at, grade,
+    owner, team`` and the attributes asked for, all as they stood at that instant."""
     names = [name for name in dict.fromkeys(attributes) if name not in COMPUTED]
     schema = {"lead": pl.Int64, "at": pl.Int64, "grade": pl.Utf8, "owner": pl.Utf8}
     if rows.size == 0:
@@ -326,4 +330,5 @@ def mql_entries(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) ->
     }
     for name in names:
         columns[name] = rows.text(at_entry(name))
-    return pl.DataFrame(columns, schema_overrides=schema).sort("at", "lead")
+    # In lead order: the burn-up only counts them per day (a sort of millions: 0.5 s).
+    return pl.DataFrame(columns, schema_overrides=schema)
