@@ -122,6 +122,7 @@ class Rows:
         self.lead = settled.lead
         self.at = settled.at
         self.value = settled.value
+        self.index = np.arange(self.size)
         self.names = pl.Series("value", [*settled.values, None], dtype=pl.Utf8)
         new_lead = np.ones(self.size, dtype=np.bool_)
         np.not_equal(self.lead[1:], self.lead[:-1], out=new_lead[1:])
@@ -161,7 +162,7 @@ class Rows:
 
     def last_row(self, mask: Any) -> Any:
         """Per lead: the last row index in ``mask`` (-1 if none)."""
-        return np.maximum.reduceat(np.where(mask, np.arange(self.size), -1), self.starts)
+        return np.maximum.reduceat(np.where(mask, self.index, -1), self.starts)
 
     def codes(self, rows: Any) -> IntArray:
         """The value codes of rows (-1 where the row is -1 or clears the field)."""
@@ -264,7 +265,7 @@ def lead_frame(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) -> 
     level = np.maximum(level, np.where(won, 4, 0)).astype(np.int8)
     # Grade, owner and team at the MQL instant; for a lead never an MQL, its last ones.
     at_mql = rows.at == rows.per_row(mql_at)
-    first_mql_row = np.minimum.reduceat(np.where(at_mql, np.arange(rows.size), NONE), rows.starts)
+    first_mql_row = np.minimum.reduceat(np.where(at_mql, rows.index, NONE), rows.starts)
     last_row = rows.starts + rows.counts - 1
     ref_row = np.where(mql_at != NONE, np.minimum(first_mql_row, last_row), last_row)
 
