@@ -7,8 +7,10 @@ import io
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
+from leadsla.analytics import engine
 from leadsla.analytics.engine import BLANKS, read_grouped_events, report_from_csv
 from leadsla.analytics.report import analytics_from_events
 from leadsla.config import build_rulebook, load_config
@@ -65,6 +67,16 @@ def test_a_plain_file_reads_as_read_events_reads_it(tmp_path: Path, hash_bits: i
     named = grouped.named(np.arange(len(table)))
     assert rows_of(named) == rows_of(careful(PLAIN))
     assert grouped.report.rows_read == grouped.report.rows_accepted == 13
+
+
+def test_instants_read_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_JOIN_ROWS", 3)
+    texts = [f"2026-03-{day:02d}T12:00:{day:02d}Z" for day in range(1, 11)]
+    micros = engine._instants(pl.Series(texts))
+    assert micros is not None
+    assert micros.tolist() == [parse_instant(text) for text in texts]
+    # A bad one in the last slice refuses the column (the careful reader takes it).
+    assert engine._instants(pl.Series([*texts[:-1], "2026-02-30T12:00:00Z"])) is None
 
 
 def test_blanks_are_what_str_isspace_says() -> None:

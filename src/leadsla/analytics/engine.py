@@ -52,6 +52,8 @@ Int32Array = npt.NDArray[np.int32]
 Int64Array = npt.NDArray[np.int64]
 # Bytes read at a time when scanning the file for what this reader does not handle.
 _SCAN_BYTES = 1 << 24
+# Instants joined into one text at a time.
+_JOIN_ROWS = 1 << 18
 # Fewer bits than this for the lead hash and grouping by sort key is not worth it.
 _MIN_HASH_BITS = 32
 # The characters str.isspace() is true of: what str.strip() removes (a test checks it).
@@ -150,12 +152,23 @@ def _instants(column: pl.Series) -> Int64Array | None:
 
 
 def _utc_seconds(texts: pl.Series) -> Int64Array | None:
-    """Texts of 20 bytes, if all are ``YYYY-MM-DDTHH:MM:SSZ``, as epoch µs."""
-    joined = texts.str.join("").cast(pl.Binary).item()
-    if not isinstance(joined, bytes) or len(joined) != UTC_WIDTH * len(texts):
-        return None
-    chars = np.frombuffer(joined, dtype=np.uint8).reshape(-1, UTC_WIDTH)
-    return parse_utc_seconds_rows(chars)
+    """Texts of 20 bytes, if all are ``YYYY-MM-DDTHH:MM:SSZ``, as epoch µs.
+
+    A slice of rows at a time: the joined text of each (5 MB) is parsed while it is
+    still in cache, and its memory serves the next slice instead of fresh pages."""
+    result = np.empty(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), _JOIN_ROWS):
+        part = texts.slice(start, _JOIN_ROWS)
+        joined = part.str.join("").cast(pl.Binary).item()
+        if not isinstance(joined, bytes) or len(joined) != UTC_WIDTH * len(part):
+            return None
+        micros = parse_utc_seconds_rows(
+            np.frombuffer(joined, dtype=np.uint8).reshape(-1, UTC_WIDTH)
+        )
+        if micros is None:
+            return None
+        result[start : start + len(part)] = micros
+    return result
 
 
 # Digits and separators where ``YYYY-MM-DDTHH:MM:SS`` has them, with the ranges Polars'
