@@ -21,6 +21,9 @@ the example config's reps (``leadsla.generate``), then in the same run:
 
     .venv/bin/python benchmarks/report_bench.py                  # 2 M leads, ~10 M events
     .venv/bin/python benchmarks/report_bench.py --leads 100000   # a quicker look
+    .venv/bin/python benchmarks/report_bench.py --skip-peer      # leadsla alone
+
+The history is generated once and kept (``bench-data/``): later runs reuse it.
 """
 
 from __future__ import annotations
@@ -261,6 +264,11 @@ def main() -> None:
     parser.add_argument("--peer-sample", type=int, default=20_000)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench-data")
     parser.add_argument("--peer-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--skip-peer",
+        action="store_true",
+        help="time leadsla only (quick iterations; the comparison needs the peer)",
+    )
     args = parser.parse_args()
     if args.peer_only is not None:
         events = args.data_dir / f"history-{args.leads}.csv"
@@ -293,6 +301,12 @@ def main() -> None:
     # machine is shared, and a bound on its wall time on an idle one of 1 core.
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     load_after_ours = os.getloadavg()[0]
+    if args.skip_peer:
+        print(
+            f"leadsla report --format json: {seconds:.1f} s (CPU {cpu:.1f} s), {peak:.2f} GiB; "
+            f"load average (1 min) {load_after_ours:.1f} after it; peer skipped"
+        )
+        return
     peer_file = args.data_dir / f"peer-{args.leads}.json"
     peer_command = [
         sys.executable, __file__, "--peer-only", str(peer_file), "--leads", str(args.leads),

@@ -32,6 +32,8 @@ import numpy as np
 import pytest
 
 from analytics_history import AS_OF_TEXT, COSTS, EVENTS
+from leadsla.analytics.frames import EventColumns
+from leadsla.analytics.leads import settle
 from leadsla.analytics.report import (
     analytics_from_database,
     analytics_from_events,
@@ -372,3 +374,26 @@ def test_bad_outcome_and_amount_rows_are_reported_and_skipped(rules: Rulebook) -
         (4, "value", '"-5" is below 0'),
     ]
     assert len(table) == 3
+
+
+def test_settle_keeps_the_last_row_of_each_field_in_an_instant() -> None:
+    # Random lead-grouped rows, against the definition row by row.
+    rng = np.random.default_rng(7)
+    size = 2000
+    lead = np.sort(rng.integers(0, 50, size)).astype(np.int64)
+    at = np.zeros(size, dtype=np.int64)
+    for code in np.unique(lead).tolist():
+        rows = np.flatnonzero(lead == code)
+        at[rows] = np.sort(rng.integers(0, 6, rows.size))
+    field = rng.integers(0, 4, size).astype(np.int16)
+    columns = EventColumns(lead, at, field, np.arange(size, dtype=np.int32), [])
+    settled = settle(columns)
+    expected = [
+        row
+        for row in range(size)
+        if not any(
+            (lead[later], at[later], field[later]) == (lead[row], at[row], field[row])
+            for later in range(row + 1, size)
+        )
+    ]
+    assert settled.value.tolist() == expected

@@ -7,9 +7,11 @@ import io
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
-from leadsla.analytics.engine import read_grouped_events, report_from_csv
+from leadsla.analytics import engine
+from leadsla.analytics.engine import BLANKS, read_grouped_events, report_from_csv
 from leadsla.analytics.report import analytics_from_events
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
@@ -67,6 +69,21 @@ def test_a_plain_file_reads_as_read_events_reads_it(tmp_path: Path, hash_bits: i
     assert grouped.report.rows_read == grouped.report.rows_accepted == 13
 
 
+def test_instants_read_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_JOIN_ROWS", 3)
+    texts = [f"2026-03-{day:02d}T12:00:{day:02d}Z" for day in range(1, 11)]
+    micros = engine._instants(pl.Series(texts))
+    assert micros is not None
+    assert micros.tolist() == [parse_instant(text) for text in texts]
+    # A bad one in the last slice refuses the column (the careful reader takes it).
+    assert engine._instants(pl.Series([*texts[:-1], "2026-02-30T12:00:00Z"])) is None
+
+
+def test_blanks_are_what_str_isspace_says() -> None:
+    # A lead id starting or ending with one of them goes to read_events (which strips it).
+    assert set(BLANKS) == {chr(code) for code in range(0x110000) if chr(code).isspace()}
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -85,6 +102,8 @@ def test_a_plain_file_reads_as_read_events_reads_it(tmp_path: Path, hash_bits: i
         lambda t: t.replace("L4,", "\x1fL4,"),
         lambda t: t.replace("L4,", "L4\u2003,"),  # a trailing (Unicode) blank
         lambda t: t.replace("L4,", "L4\x85,"),
+        lambda t: t.replace("L4,", "\u3000L4,"),
+        lambda t: t.replace("L4,", ","),  # an empty lead id
         lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05T24:00:00Z"),
         lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05t12:00:00Z"),
         lambda t: t.replace("lead_id,", "lead,"),
@@ -114,4 +133,3 @@ def test_the_report_of_the_polars_path_equals_the_exact_one(tmp_path: Path) -> N
     assert analytics_from_events(RULES, CONFIG, grouped, as_of) == analytics_from_events(
         RULES, CONFIG, table, as_of
     )
-

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadsla.core.events import InstantError, parse_instant
-from leadsla.core.utc_text import parse_utc_seconds_rows
+from leadsla.core.utc_text import BLOCK_ROWS, parse_utc_seconds_rows
 
 # Valid instants far apart (leap years, centuries, the epoch's both sides).
 SAMPLES = [
@@ -63,6 +63,17 @@ def test_valid_samples_equal_parse_instant() -> None:
 def test_one_refused_text_refuses_the_block(bad: str) -> None:
     assert len(bad) == 20
     assert parse_utc_seconds_rows(chars([*SAMPLES, bad])) is None
+
+
+def test_rows_of_several_blocks() -> None:
+    # Read a block at a time: values across block edges, and a bad text in the last block.
+    count = 2 * BLOCK_ROWS + 3
+    texts = (SAMPLES * (count // len(SAMPLES) + 1))[:count]
+    micros = parse_utc_seconds_rows(chars(texts))
+    assert micros is not None
+    expected = [parse_instant(text) for text in SAMPLES]
+    assert micros.tolist() == (expected * (count // len(SAMPLES) + 1))[:count]
+    assert parse_utc_seconds_rows(chars([*texts[:-1], REFUSED[0]])) is None
 
 
 def test_empty_and_other_widths() -> None:

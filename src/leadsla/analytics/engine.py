@@ -52,8 +52,17 @@ Int32Array = npt.NDArray[np.int32]
 Int64Array = npt.NDArray[np.int64]
 # Bytes read at a time when scanning the file for what this reader does not handle.
 _SCAN_BYTES = 1 << 24
+# Instants joined into one text at a time.
+_JOIN_ROWS = 1 << 18
 # Fewer bits than this for the lead hash and grouping by sort key is not worth it.
 _MIN_HASH_BITS = 32
+# The characters str.isspace() is true of: what str.strip() removes (a test checks it).
+BLANKS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_BLANK_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in BLANKS) + "]"
+_BLANK_EDGE = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"  # a blank first or last in a text
 
 
 def _header(path: Path) -> tuple[list[int], int] | None:
@@ -118,9 +127,13 @@ def _instants(column: pl.Series) -> Int64Array | None:
     """
     widths = column.str.len_bytes().to_numpy()
     result = np.zeros(len(column), dtype=np.int64)
-    for width in np.unique(widths).tolist():
-        rows = np.flatnonzero(widths == width)
-        texts = column if rows.size == len(column) else column.gather(rows)
+    # Mostly one width: no need to sort ten million of them to find it, nor to pick rows.
+    if widths.size == 0:
+        return result
+    narrow, wide = int(widths.min()), int(widths.max())
+    for width in [narrow] if narrow == wide else np.unique(widths).tolist():
+        rows = np.flatnonzero(widths == width) if narrow != wide else None
+        texts = column if rows is None else column.gather(rows)
         micros = _utc_seconds(texts) if width == UTC_WIDTH else None
         if micros is None:
             micros = _round_trip(texts, width)
@@ -132,17 +145,30 @@ def _instants(column: pl.Series) -> Int64Array | None:
             micros, valid = parse_instant_rows(chars)
             if not valid.all():
                 return None
+        if rows is None:
+            return micros
         result[rows] = micros
     return result
 
 
 def _utc_seconds(texts: pl.Series) -> Int64Array | None:
-    """Texts of 20 bytes, if all are ``YYYY-MM-DDTHH:MM:SSZ``, as epoch µs."""
-    joined = texts.str.join("").cast(pl.Binary).item()
-    if not isinstance(joined, bytes) or len(joined) != UTC_WIDTH * len(texts):
-        return None
-    chars = np.frombuffer(joined, dtype=np.uint8).reshape(-1, UTC_WIDTH)
-    return parse_utc_seconds_rows(chars)
+    """Texts of 20 bytes, if all are ``YYYY-MM-DDTHH:MM:SSZ``, as epoch µs.
+
+    A slice of rows at a time: the joined text of each (5 MB) is parsed while it is
+    still in cache, and its memory serves the next slice instead of fresh pages."""
+    result = np.empty(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), _JOIN_ROWS):
+        part = texts.slice(start, _JOIN_ROWS)
+        joined = part.str.join("").cast(pl.Binary).item()
+        if not isinstance(joined, bytes) or len(joined) != UTC_WIDTH * len(part):
+            return None
+        micros = parse_utc_seconds_rows(
+            np.frombuffer(joined, dtype=np.uint8).reshape(-1, UTC_WIDTH)
+        )
+        if micros is None:
+            return None
+        result[start : start + len(part)] = micros
+    return result
 
 
 # Digits and separators where ``YYYY-MM-DDTHH:MM:SS`` has them, with the ranges Polars'
@@ -244,19 +270,17 @@ def read_grouped_events(
         return None
     leads = frame["lead_id"]
     # Lead ids must be written without surrounding blanks (read_events strips them with
-    # str.strip(), which removes exactly the str.isspace() characters): look at the
-    # distinct first and last characters.
-    edges = pl.concat([leads.str.head(1), leads.str.tail(1)]).unique().to_list()
-    if not all(edge and not edge.isspace() for edge in edges):
+    # str.strip(), which removes exactly the str.isspace() characters) and not be empty.
+    if leads.str.contains(_BLANK_EDGE).any() or (leads.str.len_bytes() == 0).any():
         return None
-
     field_codes, field_names = _codes(frame["field"], normalize_field)
     if (field_codes < 0).any():
         return None
     value_codes, value_names = _codes(frame["value"], str.strip)
     stride = len(value_names) + 1
-    pairs = np.unique(field_codes.astype(np.int64) * stride + value_codes + 1)
-    for pair in pairs.tolist():
+    # The (field, value) pairs present: a count per pair, not a sort of every row.
+    counts = np.bincount(field_codes.astype(np.int64) * stride + value_codes + 1)
+    for pair in np.flatnonzero(counts).tolist():
         field_code, value_code = divmod(pair, stride)
         name = field_names[field_code]
         if name in CLOSED_FIELDS:
@@ -269,9 +293,12 @@ def read_grouped_events(
         return None
     low = int(micros.min())
     offsets = micros - low
+    del micros
     # Instants are usually whole seconds: counting in seconds leaves room for the hash.
-    for unit in (MICROS_PER_SECOND, 1000):
-        if not np.any(offsets % unit):
+    unit = 1
+    for candidate in (MICROS_PER_SECOND, 1000):
+        if not np.any(offsets % candidate):
+            unit = candidate
             offsets //= unit
             break
     at_bits = max(int(offsets.max()), 1).bit_length()
@@ -279,39 +306,66 @@ def read_grouped_events(
         return None
     hash_bits = 63 - at_bits if hash_bits is None else min(hash_bits, 63 - at_bits)
     hashes = leads.hash(seed=0).to_numpy()
+    second = leads.hash(seed=1).to_numpy()
     key = ((hashes >> np.uint64(64 - hash_bits)).astype(np.int64) << at_bits) | offsets
+    # Beside the key: the bits of the first hash the key leaves out, and the top of a
+    # second, independent hash. Two ids agreeing on both hashes' bits would merge
+    # (about 2 M² / 2⁹⁷ for two million leads).
+    check = (hashes << np.uint64(hash_bits)) | (second >> np.uint64(64 - hash_bits))
     # A stable sort of one integer: leads (by hash) together, then instants, then lines.
-    rows = pl.DataFrame({"key": key, "row": np.arange(len(key), dtype=np.int64)})
-    order = rows.sort("key", maintain_order=True)["row"].to_numpy().copy()
-    bucket = key[order] >> at_bits
-    full = hashes[order]
-    # Leads whose hashes agree on the top bits share a bucket and interleave there:
-    # order those few rows by full hash, instant and row.
-    shared = np.zeros(len(order), dtype=np.bool_)
-    shared[1:] = (bucket[1:] == bucket[:-1]) & (full[1:] != full[:-1])
-    if shared.any():
-        mixed = np.isin(bucket, bucket[shared])
+    # Polars gathers the other columns in that order as it sorts (on every core): each
+    # gather of 10 M rows in a random order costs as much as a sort.
+    columns = pl.DataFrame(
+        {
+            "key": key,
+            "row": np.arange(len(key), dtype=np.int64),
+            "check": check,
+            "field": field_codes.astype(np.int16),
+            "value": value_codes,
+        }
+    ).sort("key", maintain_order=True)
+    del key, check
+    # Views of Polars' memory (read-only), copied only if a few rows must move below.
+    sorted_key, order, check, field, value = (columns[name].to_numpy() for name in columns.columns)
+    del columns
+    bucket = sorted_key >> at_bits
+    same_bucket = bucket[1:] == bucket[:-1]
+    differ = same_bucket & (check[1:] != check[:-1])
+    if differ.any():
+        # Leads whose hashes agree on the key's bits share a bucket and interleave there:
+        # order those few rows by full hash, instant and row.
+        mixed = np.flatnonzero(np.isin(bucket, bucket[1:][differ]))
         within = order[mixed]
-        order[mixed] = within[np.lexsort((within, offsets[within], hashes[within], bucket[mixed]))]
-        full = hashes[order]
+        moved = mixed[np.lexsort((within, offsets[within], hashes[within], bucket[mixed]))]
+        sorted_key, order, check, field, value = (
+            column.copy() for column in (sorted_key, order, check, field, value)
+        )
+        for column in (sorted_key, order, check, field, value):
+            column[mixed] = column[moved]
+        # Two ids with one 64-bit hash would merge: the second hash must agree too.
+        full, other = hashes[order[mixed]], second[order[mixed]]
+        if np.any((full[1:] == full[:-1]) & (other[1:] != other[:-1])):
+            return None
+    del hashes, second, offsets, bucket, same_bucket
     starts = np.ones(len(order), dtype=np.bool_)
-    np.not_equal(full[1:], full[:-1], out=starts[1:])
-    # Two ids with one 64-bit hash would merge: a second, independent hash must then
-    # agree within each lead too (two ids agreeing on both: about 2 M² / 2¹²⁹).
-    second = leads.hash(seed=1).to_numpy()[order]
-    if np.any(second[1:][~starts[1:]] != second[:-1][~starts[1:]]):
-        return None
+    np.not_equal(sorted_key[1:] >> at_bits, sorted_key[:-1] >> at_bits, out=starts[1:])
+    starts[1:] |= check[1:] != check[:-1]
+    del check
+    first_rows = order[starts]
+    at = sorted_key & ((1 << at_bits) - 1)
+    at *= unit
+    at += low
     table = EventTable(
-        lead=(np.cumsum(starts) - 1).astype(np.int32),
-        at=micros[order],
-        field=field_codes[order].astype(np.int16),
-        value=value_codes[order].astype(np.int32),
+        lead=(np.cumsum(starts, dtype=np.int32) - 1),
+        at=at,
+        field=field,
+        value=value,
         line=order + 2,
         lead_ids=[],
         fields=field_names,
         values=value_names,
     )
-    return GroupedEvents(table, ReadReport(lines, lines, []), leads, order[starts])
+    return GroupedEvents(table, ReadReport(lines, lines, []), leads, first_rows)
 
 
 def report_from_csv(

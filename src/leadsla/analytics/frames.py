@@ -1,18 +1,21 @@
-"""Events as a Polars frame, from an events table or from the database.
+"""Events as coded NumPy columns, from an events table or from the database.
 
-Both give the same frame — ``lead`` (an integer code per lead: figures never name a
-lead, and integers group and join much faster than text), ``at`` (epoch µs),
-``field`` (the index of the field's name in the ``fields`` asked for), ``value``
-(null where the row clears the field) — in (lead, instant,
-arrival) order, with a ``seq`` column keeping that order; so every figure computed
-from the frame is the same whichever path the events came by.
+Both give the same :class:`EventColumns` — ``lead`` (an integer code per lead: figures
+never name a lead, and integers group much faster than text), ``at`` (epoch µs),
+``field`` (the index of the field's name in the ``fields`` asked for), ``value`` (a
+code into ``values``, -1 where the row clears the field) — in (lead, instant,
+arrival) order; so every figure computed from them is the same whichever path the
+events came by. Values stay codes: the per-lead frames look up what they need of a
+value (its stage, whether it says ``won``, its amount) once per distinct value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import Connection, select
 
@@ -20,41 +23,46 @@ from leadsla.core.events import EventTable
 from leadsla.store.tables import events
 
 SCHEMA = {"lead": pl.Utf8, "at": pl.Int64, "field": pl.Utf8, "value": pl.Utf8}
-COLUMNS = ("seq", "lead", "at", "field", "value")
 STREAM_ROWS = 50_000
 
 
-def events_frame(table: EventTable, fields: Sequence[str], as_of: int) -> pl.DataFrame:
+@dataclass(frozen=True)
+class EventColumns:
+    """Rows of the fields asked for, in (lead, instant, arrival) order."""
+
+    lead: npt.NDArray[np.int64]
+    at: npt.NDArray[np.int64]
+    field: npt.NDArray[np.int16]
+    value: npt.NDArray[np.int32]
+    values: list[str]
+
+    def __len__(self) -> int:
+        return len(self.lead)
+
+    def take(self, rows: npt.NDArray[np.intp]) -> EventColumns:
+        return EventColumns(
+            self.lead[rows], self.at[rows], self.field[rows], self.value[rows], self.values
+        )
+
+
+def event_columns(table: EventTable, fields: Sequence[str], as_of: int) -> EventColumns:
     """The rows of ``fields`` at or before ``as_of``, from a (sorted or unsorted) table."""
     ordered = table if table.ordered else table.sorted()
     index = {name: k for k, name in enumerate(fields)}
     # Table field code → index in ``fields`` (-1: not asked for).
     remap = np.array([index.get(name, -1) for name in ordered.fields] + [-1], dtype=np.int16)
-    codes = [code for code, name in enumerate(ordered.fields) if name in index]
-    frame = pl.DataFrame(
-        {
-            "lead": ordered.lead,
-            "at": ordered.at,
-            "field": ordered.field,
-            "value": ordered.value,
-        },
-        schema={"lead": pl.Int32, "at": pl.Int64, "field": pl.Int16, "value": pl.Int32},
-    ).with_row_index("seq")
-    frame = frame.filter(pl.col("field").is_in(codes) & (pl.col("at") <= as_of))
-    values = pl.Series(ordered.values, dtype=pl.Utf8)
-    value_codes = frame["value"].cast(pl.Int64)
-    return pl.DataFrame(
-        {
-            "seq": frame["seq"].cast(pl.Int64),
-            "lead": frame["lead"].cast(pl.Int64),
-            "at": frame["at"],
-            "field": remap[frame["field"].to_numpy()],
-            "value": values.gather(value_codes.set(value_codes < 0, None)),
-        }
+    field = remap[ordered.field]
+    keep = np.flatnonzero((field >= 0) & (ordered.at <= as_of))
+    return EventColumns(
+        lead=ordered.lead[keep].astype(np.int64),
+        at=ordered.at[keep],
+        field=field[keep],
+        value=ordered.value[keep].astype(np.int32, copy=False),
+        values=list(ordered.values),
     )
 
 
-def stored_events_frame(connection: Connection, fields: Sequence[str], as_of: int) -> pl.DataFrame:
+def stored_event_columns(connection: Connection, fields: Sequence[str], as_of: int) -> EventColumns:
     """The stored rows of ``fields`` at or before ``as_of``, in (lead, instant, arrival) order."""
     query = (
         select(events.c.lead_id, events.c.at, events.c.field, events.c.value)
@@ -68,8 +76,7 @@ def stored_events_frame(connection: Connection, fields: Sequence[str], as_of: in
     frame = pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMA)
     # Rows come in lead order: a lead's code is the number of lead changes before it.
     first_of_lead = pl.col("lead") != pl.col("lead").shift(1)
-    return frame.with_row_index("seq").select(
-        pl.col("seq").cast(pl.Int64),
+    frame = frame.select(
         (first_of_lead.fill_null(True).cum_sum() - 1).cast(pl.Int64).alias("lead"),
         "at",
         pl.col("field")
@@ -77,4 +84,16 @@ def stored_events_frame(connection: Connection, fields: Sequence[str], as_of: in
         .alias("field"),
         # The database keeps an empty value as "" or NULL: both clear the field.
         pl.when(pl.col("value") == "").then(None).otherwise(pl.col("value")).alias("value"),
+    )
+    names = frame["value"].drop_nulls().unique(maintain_order=True)
+    lookup = pl.DataFrame(
+        {"value": names, "code": pl.int_range(len(names), dtype=pl.Int32, eager=True)}
+    )
+    codes = frame.select("value").join(lookup, on="value", how="left", maintain_order="left")
+    return EventColumns(
+        lead=frame["lead"].to_numpy().astype(np.int64, copy=False),
+        at=frame["at"].to_numpy().astype(np.int64, copy=False),
+        field=frame["field"].to_numpy().astype(np.int16, copy=False),
+        value=codes["code"].fill_null(-1).to_numpy().astype(np.int32, copy=False),
+        values=names.to_list(),
     )

@@ -1,9 +1,9 @@
 """The analytics keys of the report (``waterfall``, ``speed_to_lead``, ``burn_up``) and the
 closed-loop segments, from an events table or from the database.
 
-Both paths build the same events frame (:mod:`leadsla.analytics.frames`) and run the
-same Polars code on it, so a file and the database holding the same events give the
-same figures.
+Both paths build the same event columns (:mod:`leadsla.analytics.frames`) and run the
+same code on them, so a file and the database holding the same events give the same
+figures.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import polars as pl
 from sqlalchemy import Connection
 
 from leadsla.analytics.figures import Costs, burn_up, segments, speed_to_lead, waterfall
-from leadsla.analytics.frames import events_frame, stored_events_frame
+from leadsla.analytics.frames import EventColumns, event_columns, stored_event_columns
 from leadsla.analytics.leads import Rows, Setting, lead_frame, mql_entries, needed_fields
 from leadsla.config import Config
 from leadsla.core.analytics import WorkableRule
@@ -44,21 +44,21 @@ def _scoped(frame: pl.DataFrame, owners: frozenset[str] | None) -> pl.DataFrame:
     return frame.filter(pl.col("owner").is_in(sorted(owners)))
 
 
-def analytics_of_frame(
-    frame: pl.DataFrame,
+def analytics_of_columns(
+    columns: EventColumns,
     rules: Rulebook,
     metric: MetricRules,
     as_of: int,
     scope_owners: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """The analytics keys of the report, from an events frame.
+    """The analytics keys of the report, from event columns.
 
     ``scope_owners`` keeps the leads (and MQL entries) whose owner at the MQL instant is
     one of them, as the scorecard does for a manager's view.
     """
     setting = Setting.of(rules)
     attributes = _commitment_fields(metric)
-    rows = Rows(frame, setting, needed_fields(attributes))
+    rows = Rows(columns, setting, needed_fields(attributes))
     leads = _scoped(lead_frame(rows, setting), scope_owners)
     entries = _scoped(mql_entries(rows, setting, attributes), scope_owners)
     return {
@@ -78,8 +78,8 @@ def analytics_from_events(
 ) -> dict[str, Any]:
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
     fields = needed_fields(_commitment_fields(metric))
-    frame = events_frame(table, fields, as_of)
-    return analytics_of_frame(frame, rules, metric, as_of, scope_owners)
+    columns = event_columns(table, fields, as_of)
+    return analytics_of_columns(columns, rules, metric, as_of, scope_owners)
 
 
 def analytics_from_database(
@@ -91,8 +91,8 @@ def analytics_from_database(
 ) -> dict[str, Any]:
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
     fields = needed_fields(_commitment_fields(metric))
-    frame = stored_events_frame(connection, fields, as_of)
-    return analytics_of_frame(frame, rules, metric, as_of, scope_owners)
+    columns = stored_event_columns(connection, fields, as_of)
+    return analytics_of_columns(columns, rules, metric, as_of, scope_owners)
 
 
 def full_report_from_database(
@@ -118,8 +118,8 @@ def costs_of(config: Config) -> Costs | None:
     return Costs(dict(config.costs.per_lead), config.costs.default, config.costs.currency)
 
 
-def segments_of_frame(
-    frame: pl.DataFrame,
+def segments_of_columns(
+    columns: EventColumns,
     rules: Rulebook,
     config: Config,
     by: Sequence[str],
@@ -131,7 +131,7 @@ def segments_of_frame(
     """``scope_owners`` keeps the leads whose owner at the MQL instant is one of them (a
     manager's view, as the report's) and the capacity of those reps only."""
     setting = Setting.of(rules)
-    leads = lead_frame(Rows(frame, setting, segment_fields_frame(by)), setting, [*by, "source"])
+    leads = lead_frame(Rows(columns, setting, segment_fields(by)), setting, [*by, "source"])
     leads = _scoped(leads, scope_owners)
     capacities = {
         rep.id: rep.capacity
@@ -141,7 +141,7 @@ def segments_of_frame(
     return segments(leads, by, costs_of(config), WorkableRule(min_leads), capacities, sort=sort)
 
 
-def segment_fields_frame(by: Sequence[str]) -> tuple[str, ...]:
+def segment_fields(by: Sequence[str]) -> tuple[str, ...]:
     return needed_fields([*by, "source"])
 
 
@@ -156,9 +156,9 @@ def segments_from_events(
     sort: str,
     scope_owners: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    frame = events_frame(table, segment_fields_frame(by), as_of)
-    return segments_of_frame(
-        frame, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
+    columns = event_columns(table, segment_fields(by), as_of)
+    return segments_of_columns(
+        columns, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
     )
 
 
@@ -173,9 +173,9 @@ def segments_from_database(
     sort: str,
     scope_owners: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    frame = stored_events_frame(connection, segment_fields_frame(by), as_of)
-    return segments_of_frame(
-        frame, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
+    columns = stored_event_columns(connection, segment_fields(by), as_of)
+    return segments_of_columns(
+        columns, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
     )
 
 

