@@ -123,7 +123,8 @@ def speed_to_lead(report: Mapping[str, Any]) -> Figure | None:
     if speed is None:
         return None
     buckets = speed["buckets"]
-    figure, axes = _figure("Conversion to opportunity by time to first touch")
+    clock = "business" if speed.get("clock") == "business" else "wall-clock"
+    figure, axes = _figure(f"Conversion to opportunity by {clock} time to first touch")
     rates = [100 * (b["conversion"] or 0.0) for b in buckets]
     low = [100 * (b["conversion_low"] or 0.0) for b in buckets]
     high = [100 * (b["conversion_high"] or 0.0) for b in buckets]

@@ -452,6 +452,12 @@ class WorkableConfig(_Model):
     grade: Names
 
 
+class SpeedToLeadConfig(_Model):
+    # Time to first touch in wall-clock time (the classic study) or in the business
+    # time of the owner's follow-up calendar (nights and weekends not held against sales).
+    clock: Literal["wall", "business"] = "wall"
+
+
 def _ascending(edges: list[float]) -> list[float]:
     if any(high <= low for low, high in itertools.pairwise(edges)):
         raise ValueError(f"score band edges must be in ascending order, each once: {edges}")
@@ -529,6 +535,7 @@ class Config(_Model):
     commitments: list[CommitmentConfig] = []
     workable: WorkableConfig | None = None
     score_bands: ScoreBands | None = None  # docs/analytics.md (default 0, 25, 50, 75, 100)
+    speed_to_lead: SpeedToLeadConfig = SpeedToLeadConfig()  # docs/analytics.md
     costs: CostsConfig | None = None
     notifications: NotificationsConfig = NotificationsConfig()
     statuses: list[StatusConfig] = Field(default_factory=_default_statuses)

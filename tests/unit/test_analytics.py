@@ -40,7 +40,13 @@ from leadsla.analytics.report import (
     segments_from_database,
     segments_from_events,
 )
-from leadsla.config import Config, ConfigError, build_rulebook, load_config_text
+from leadsla.config import (
+    Config,
+    ConfigError,
+    SpeedToLeadConfig,
+    build_rulebook,
+    load_config_text,
+)
 from leadsla.core.analytics import (
     SPEED_BUCKETS,
     WorkableRule,
@@ -194,6 +200,20 @@ def test_speed_to_lead(figures: dict[str, Any]) -> None:
     assert third["conversion_high"] == pytest.approx(0.7935, abs=1e-4)
 
 
+def test_speed_to_lead_in_business_time(rules: Rulebook, config: Config) -> None:
+    business = config.model_copy(update={"speed_to_lead": SpeedToLeadConfig(clock="business")})
+    speed = analytics_from_events(rules, business, read_table(rules), AS_OF)["speed_to_lead"]
+    assert (speed["clock"], speed["leads"]) == ("business", 7)
+    # On us-east (r1, r2: 09:00-12:00, 13:00-17:00): A1 3 min, A2 20 min, A3 45 min and
+    # A4 2 h as on the wall clock; A8 Mon 08:00 -> 13:00 is 3 h (opening 09:00, lunch
+    # 12-13), not 5; A6 Mon 09:00 -> Tue 10:00 is 7 h + 1 h = 8 h, not 25.
+    rows = {b["bucket"]: (b["leads"], b["opportunities"], b["won"]) for b in speed["buckets"]}
+    assert rows == {
+        "under_5m": (1, 1, 1), "5m_30m": (1, 1, 0), "30m_1h": (1, 0, 0), "1h_4h": (2, 1, 1),
+        "4h_24h": (1, 0, 0), "over_24h": (0, 0, 0), "never": (1, 0, 0),
+    }  # fmt: skip
+
+
 # -- commitment burn-up ----------------------------------------------------------------------
 
 
@@ -299,9 +319,14 @@ def test_the_database_gives_the_same_figures(
             east = analytics_from_database(
                 connection, rules, config, AS_OF, frozenset({"r1", "r2"})
             )
+            business = config.model_copy(
+                update={"speed_to_lead": SpeedToLeadConfig(clock="business")}
+            )
+            stored_business = analytics_from_database(connection, rules, business, AS_OF)
     finally:
         engine.dispose()
     assert stored == figures
+    assert stored_business == analytics_from_events(rules, business, read_table(rules), AS_OF)
     assert segments == segments_from_events(
         rules, config, read_table(rules), AS_OF, by, min_leads=1, sort="profit"
     )

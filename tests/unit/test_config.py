@@ -416,6 +416,14 @@ ONE_MISTAKE = [
         "ascending order",
     ),
     (
+        "unknown speed-to-lead clock",
+        "workable: {grade: [A, B]}",
+        "workable: {grade: [A, B]}\nspeed_to_lead: {clock: calendar}",
+        "speed_to_lead:",
+        "speed_to_lead.clock",
+        "calendar",
+    ),
+    (
         "duplicate grade",
         "{name: C, min_score: 0}",
         "{name: C, min_score: 0}\n  - {name: B, min_score: 10}",

@@ -12,10 +12,12 @@ from datetime import tzinfo
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from leadsla.core.analytics import SPEED_BUCKETS, WorkableRule, speed_bucket_index, wilson_bounds
-from leadsla.core.metrics import Commitment, period_containing
+from leadsla.core.metrics import Commitment, mql_policy_of, period_containing
+from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import offsets_seconds
 
 MICROS_PER_SECOND = 1_000_000
@@ -90,11 +92,50 @@ def waterfall(leads: pl.DataFrame) -> dict[str, Any]:
 # -- speed to lead ------------------------------------------------------------------------
 
 
-def speed_to_lead(leads: pl.DataFrame) -> dict[str, Any]:
-    """Conversion to opportunity of MQL leads by wall-clock time to first touch."""
+SPEED_CLOCKS = ("wall", "business")
+
+
+def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]:
+    """Business seconds from each MQL instant to the first touch (0 where untouched).
+
+    The calendar is the one the MQL policy's clock runs on for the owner at the MQL
+    instant (SPEC §4 rule 2), else the default calendar.
+    """
+    policy = mql_policy_of(rules)
+    owners = mqls["owner"]
+    names = owners.unique().to_list()
+    if policy is None:
+        calendar_of = dict.fromkeys(names, rules.default_calendar)
+    else:
+        calendar_of = {name: rules.calendar_name_for(policy, name) for name in names}
+    start = mqls["mql_at"].to_numpy().astype(np.int64)
+    touched = mqls["touch_at"].is_not_null().to_numpy()
+    end = np.where(touched, mqls["touch_at"].fill_null(0).to_numpy(), start).astype(np.int64)
+    calendar = owners.replace_strict(calendar_of, default=rules.default_calendar).to_numpy()
+    waits = np.zeros(len(mqls), dtype=np.int64)
+    for name in sorted(set(calendar_of.values()) | {rules.default_calendar}):
+        on = np.flatnonzero(calendar == name)
+        if on.size:
+            elapsed = rules.calendars[name].elapsed_many(start[on], end[on])
+            waits[on] = np.asarray(elapsed, dtype=np.int64) // MICROS_PER_SECOND
+    return waits
+
+
+def speed_to_lead(
+    leads: pl.DataFrame, rules: Rulebook | None = None, clock: str = "wall"
+) -> dict[str, Any]:
+    """Conversion to opportunity of MQL leads by time to first touch: wall-clock time,
+    or business time (``clock="business"``, which needs the ``rules``' calendars)."""
+    if clock not in SPEED_CLOCKS:
+        raise ValueError(f"speed to lead is measured in {' or '.join(SPEED_CLOCKS)} time")
     mqls = leads.filter(pl.col("mql"))
     touched = mqls["touch_at"].is_not_null().to_numpy()
-    waited = ((mqls["touch_at"].fill_null(0) - mqls["mql_at"]) // MICROS_PER_SECOND).to_numpy()
+    if clock == "business":
+        if rules is None:
+            raise ValueError("speed to lead in business time needs the calendars")
+        waited = business_waits(mqls, rules)
+    else:
+        waited = ((mqls["touch_at"].fill_null(0) - mqls["mql_at"]) // MICROS_PER_SECOND).to_numpy()
     bucket = speed_bucket_index(waited.astype(np.int64), touched)
     size = len(SPEED_BUCKETS)
     counts = np.bincount(bucket, minlength=size)
@@ -114,7 +155,7 @@ def speed_to_lead(leads: pl.DataFrame) -> dict[str, Any]:
         }
         for k, spec in enumerate(SPEED_BUCKETS)
     ]
-    return {"clock": "wall", "conversion": "opportunity", "leads": len(mqls), "buckets": buckets}
+    return {"clock": clock, "conversion": "opportunity", "leads": len(mqls), "buckets": buckets}
 
 
 # -- commitment burn-up -------------------------------------------------------------------

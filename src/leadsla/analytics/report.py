@@ -63,7 +63,7 @@ def analytics_of_columns(
     entries = _scoped(mql_entries(rows, setting, attributes), scope_owners)
     return {
         "waterfall": waterfall(leads),
-        "speed_to_lead": speed_to_lead(leads),
+        "speed_to_lead": speed_to_lead(leads, rules, metric.speed_clock),
         "burn_up": burn_up(entries, metric.commitments, metric.workable, as_of, setting.zone),
     }
 

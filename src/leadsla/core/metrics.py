@@ -161,6 +161,8 @@ class MetricRules:
     reps: tuple[str, ...] = ()
     # Ascending edges that cut scores into the bands of ``by_score_band``.
     score_bands: tuple[float, ...] = DEFAULT_SCORE_BANDS
+    # What time to first touch is measured in for speed to lead: wall or business.
+    speed_clock: str = "wall"
 
     # Cached: lead_facts asks for these once per lead.
     @cached_property
@@ -240,6 +242,7 @@ def metric_rules(
     commitments: Sequence[Commitment] = (),
     reps: Sequence[str] | None = None,
     score_bands: Sequence[float] | None = None,
+    speed_clock: str = "wall",
 ) -> MetricRules:
     """The metric rules of a rulebook.
 
@@ -270,6 +273,7 @@ def metric_rules(
         commitments=tuple(commitments),
         reps=tuple(rules.reps) if reps is None else tuple(reps),
         score_bands=bands,
+        speed_clock=speed_clock,
     )
 
 

@@ -52,6 +52,7 @@ def metric_rules_from_config(
         commitments=commitments,
         reps=reps,
         score_bands=config.score_bands,
+        speed_clock=config.speed_to_lead.clock,
     )
 
 
