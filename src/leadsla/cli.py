@@ -81,10 +81,10 @@ from leadsla.service.timers import FireResult, fire_due_timers, next_wake, notif
 from leadsla.service.tokens import TokenError, create_token
 from leadsla.store.database import (
     DatabaseError,
-    checkpoint,
     connect,
     database_url,
     open_database,
+    settle_after_import,
     upgrade,
 )
 
@@ -841,7 +841,7 @@ def import_events(
             f"{result.leads} leads updated (from {', '.join(p.name for p in crm_files)})",
             markup=False,
         )
-    checkpoint(engine)
+    settle_after_import(engine)
 
 
 def _load_mapping(path: Path | None) -> ImportMapping:

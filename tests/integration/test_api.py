@@ -235,6 +235,20 @@ def test_import_twice_changes_nothing(database_url: str, tmp_path: Path) -> None
     ]
     second = subprocess.run(command, capture_output=True, text=True, check=False)
     assert "0 events stored, 27 already there" in second.stderr
+    # Left quick to read: PostgreSQL's planner statistics refreshed, SQLite's log emptied.
+    engine = open_database(database_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                analyzed = connection.exec_driver_sql(
+                    "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"
+                ).scalars()
+                assert {"leads", "events", "clock_cycles"} <= set(analyzed)
+    finally:
+        engine.dispose()
+    if engine.dialect.name == "sqlite":
+        wal = Path(str(engine.url.database) + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
 
 
 # -- webhooks in -------------------------------------------------------------------------------

