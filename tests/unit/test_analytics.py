@@ -25,13 +25,16 @@ A8  Mar 2 08:00 New, grade A, r1, Webinar, Healthcare. 13:00 call connected +
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
 from analytics_history import AS_OF_TEXT, COSTS, EVENTS
+from leadsla.analytics.figures import business_waits
 from leadsla.analytics.frames import EventColumns
 from leadsla.analytics.leads import settle
 from leadsla.analytics.report import (
@@ -212,6 +215,24 @@ def test_speed_to_lead_in_business_time(rules: Rulebook, config: Config) -> None
         "under_5m": (1, 1, 1), "5m_30m": (1, 1, 0), "30m_1h": (1, 0, 0), "1h_4h": (2, 1, 1),
         "4h_24h": (1, 0, 0), "over_24h": (0, 0, 0), "never": (1, 0, 0),
     }  # fmt: skip
+
+
+def test_business_waits_use_the_clocks_calendar_for_a_lead_without_owner(
+    rules: Rulebook,
+) -> None:
+    # follow_up pinned to the uk calendar (Mon-Thu 08:30-17:30 London): a lead without
+    # owner is timed on it, as its clock is, not on the default us-east calendar.
+    pinned = tuple(
+        replace(p, calendar="uk") if p.name == "follow_up" else p for p in rules.policies
+    )
+    uk_rules = replace(rules, policies=pinned)
+    mql = parse_instant("2026-03-02T08:00:00-05:00")  # Mon 13:00 London (GMT)
+    touch = parse_instant("2026-03-02T10:00:00-05:00")  # 15:00 London: 2 h open
+    mqls = pl.DataFrame(
+        {"owner": [None, "r1"], "mql_at": [mql, mql], "touch_at": [touch, None]},
+        schema={"owner": pl.Utf8, "mql_at": pl.Int64, "touch_at": pl.Int64},
+    )
+    assert business_waits(mqls, uk_rules).tolist() == [7200, 0]
 
 
 # -- commitment burn-up ----------------------------------------------------------------------

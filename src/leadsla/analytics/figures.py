@@ -99,25 +99,25 @@ def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]
     """Business seconds from each MQL instant to the first touch (0 where untouched).
 
     The calendar is the one the MQL policy's clock runs on for the owner at the MQL
-    instant (SPEC §4 rule 2), else the default calendar.
+    instant (SPEC §4 rule 2; a lead without owner as the clock treats it), else the
+    default calendar.
     """
     policy = mql_policy_of(rules)
+
+    def calendar_for(owner: str | None) -> str:
+        return rules.default_calendar if policy is None else rules.calendar_name_for(policy, owner)
+
     owners = mqls["owner"]
-    names = owners.unique().to_list()
-    if policy is None:
-        calendar_of = dict.fromkeys(names, rules.default_calendar)
-    else:
-        calendar_of = {name: rules.calendar_name_for(policy, name) for name in names}
+    named = {name: calendar_for(name) for name in owners.drop_nulls().unique().to_list()}
+    calendar = owners.replace_strict(named, default=calendar_for(None)).to_numpy()
     start = mqls["mql_at"].to_numpy().astype(np.int64)
     touched = mqls["touch_at"].is_not_null().to_numpy()
     end = np.where(touched, mqls["touch_at"].fill_null(0).to_numpy(), start).astype(np.int64)
-    calendar = owners.replace_strict(calendar_of, default=rules.default_calendar).to_numpy()
     waits = np.zeros(len(mqls), dtype=np.int64)
-    for name in sorted(set(calendar_of.values()) | {rules.default_calendar}):
+    for name in np.unique(calendar).tolist():
         on = np.flatnonzero(calendar == name)
-        if on.size:
-            elapsed = rules.calendars[name].elapsed_many(start[on], end[on])
-            waits[on] = np.asarray(elapsed, dtype=np.int64) // MICROS_PER_SECOND
+        elapsed = rules.calendars[name].elapsed_many(start[on], end[on])
+        waits[on] = np.asarray(elapsed, dtype=np.int64) // MICROS_PER_SECOND
     return waits
 
 
