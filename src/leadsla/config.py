@@ -13,7 +13,6 @@ document, so a typo in one key does not hide a bad reference next to it.
 from __future__ import annotations
 
 import difflib
-import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -54,6 +53,7 @@ from leadsla.config_qualify import (
 )
 from leadsla.core.calendar import WEEKDAYS, BusinessCalendar, HolidaySource
 from leadsla.core.durations import Duration, parse_duration
+from leadsla.core.metrics import score_band_edges
 from leadsla.core.policy import (
     DEFAULT_STATUSES,
     DEFAULT_TARGET,
@@ -458,17 +458,11 @@ class SpeedToLeadConfig(_Model):
     clock: Literal["wall", "business"] = "wall"
 
 
-def _ascending(edges: list[float]) -> list[float]:
-    if any(high <= low for low, high in itertools.pairwise(edges)):
-        raise ValueError(f"score band edges must be in ascending order, each once: {edges}")
-    return edges
-
-
 # Edges that cut lead scores into the report's ``by_score_band`` groups.
 ScoreBands = Annotated[
     list[Annotated[float, Field(allow_inf_nan=False)]],
     Field(min_length=1),
-    AfterValidator(_ascending),
+    AfterValidator(lambda edges: list(score_band_edges(edges))),
 ]
 
 

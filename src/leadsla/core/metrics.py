@@ -97,6 +97,7 @@ __all__ = [
     "month_numbers",
     "mql_policy_of",
     "period_containing",
+    "score_band_edges",
     "score_band_labels",
     "score_of",
     "scorecard",
@@ -199,6 +200,15 @@ class MetricRules:
         return bisect_right(self.score_bands, score)
 
 
+def score_band_edges(edges: Sequence[float]) -> tuple[float, ...]:
+    """``edges`` as score band edges, refused unless there is one at least and they
+    ascend, each once (config validation and :func:`metric_rules` share this)."""
+    bands = tuple(map(float, edges))
+    if not bands or any(high <= low for low, high in itertools.pairwise(bands)):
+        raise ValueError(f"score band edges must be in ascending order, each once: {list(bands)}")
+    return bands
+
+
 def _edge(value: float) -> str:
     return f"{value:g}"
 
@@ -250,9 +260,7 @@ def metric_rules(
     MQL policy (SPEC §8); ``reps`` to every configured rep; ``score_bands`` to
     :data:`DEFAULT_SCORE_BANDS`.
     """
-    bands = DEFAULT_SCORE_BANDS if score_bands is None else tuple(map(float, score_bands))
-    if not bands or any(high <= low for low, high in itertools.pairwise(bands)):
-        raise ValueError(f"score bands must be ascending numbers, not {list(bands)}")
+    bands = DEFAULT_SCORE_BANDS if score_bands is None else score_band_edges(score_bands)
     policy = mql_policy_of(rules)
     if workable is None:
         optional = policy.optional if policy is not None else frozenset()
