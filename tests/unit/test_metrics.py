@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import Engine
 
 from leadsla.config import Config, build_rulebook, load_config
 from leadsla.core.clock import State
@@ -379,6 +380,18 @@ def read_table(rules: Rulebook, text: str = EVENTS) -> EventTable:
     return table
 
 
+def database_of(rules: Rulebook, tmp_path: Path, text: str = EVENTS) -> Engine:
+    """A SQLite file in ``tmp_path`` holding the events of ``text``, ingested at AS_OF."""
+    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+    incoming = [
+        IncomingEvent(lead_id, at, name, value)
+        for lead_id, at, name, value, _line in read_table(rules, text).rows()
+    ]
+    with engine.begin() as connection:
+        ingest(connection, rules, incoming, source="test", recorded_at=AS_OF)
+    return engine
+
+
 @pytest.fixture(scope="module")
 def report(rules: Rulebook, config: Config) -> dict[str, Any]:
     return report_from_events(rules, config, read_table(rules), AS_OF, "month")
@@ -585,14 +598,8 @@ def test_grouped_quantiles_equal_numpys_percentile() -> None:
 def test_the_database_gives_the_same_report(
     rules: Rulebook, config: Config, tmp_path: Path, report: dict[str, Any]
 ) -> None:
-    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
-    incoming = [
-        IncomingEvent(lead_id, at, name, value)
-        for lead_id, at, name, value, _line in read_table(rules).rows()
-    ]
+    engine = database_of(rules, tmp_path)
     try:
-        with engine.begin() as connection:
-            ingest(connection, rules, incoming, source="test", recorded_at=AS_OF)
         with engine.connect() as connection:
             stored = report_from_database(connection, rules, config, AS_OF, "month")
             assert stored == report
@@ -690,14 +697,8 @@ def test_time_to_follow_up_by_score_band(rules: Rulebook, config: Config, tmp_pa
     assert list(default["by_score_band"]) == ["below 0", "25-50", "50-75", "75-100"]
 
     # The database path: the same report.
-    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
-    incoming = [
-        IncomingEvent(lead_id, at, name, value)
-        for lead_id, at, name, value, _line in read_table(rules, SCORED).rows()
-    ]
+    engine = database_of(rules, tmp_path, SCORED)
     try:
-        with engine.begin() as connection:
-            ingest(connection, rules, incoming, source="test", recorded_at=AS_OF)
         with engine.connect() as connection:
             stored = report_from_database(connection, rules, banded, AS_OF, "month")
     finally:
