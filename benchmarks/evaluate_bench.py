@@ -51,15 +51,26 @@ def history(leads: int, data_dir: Path) -> tuple[Path, float | None]:
     return path, time.perf_counter() - began
 
 
-def tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and its descendants (shared pages counted in each)."""
+def memory_kib(pid: int) -> int:
+    """A process's proportional set size: its resident pages, each page it shares with
+    n processes counted 1/n (so a tree's sum counts shared memory once). Its resident
+    size where the kernel has no ``smaps_rollup``."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        return int(rollup.split("\nPss:")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) if "VmRSS:" in status else 0
+
+
+def tree_memory_kib(pid: int) -> int:
+    """Memory of a process and its descendants (workers, helpers), shared pages once."""
     total = 0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(status.split("VmRSS:")[1].split()[0]) if "VmRSS:" in status else 0
+            total += memory_kib(current)
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
                 pending.extend(int(child) for child in children)
@@ -69,13 +80,13 @@ def tree_rss_kib(pid: int) -> int:
 
 
 def run_measured(command: list[str]) -> tuple[float, float]:
-    """Wall time and peak memory (GiB) of a command's whole process tree (forked workers
-    too), sampled every 0.1 s."""
+    """Wall time and peak memory (GiB, proportional set size) of a command's whole process
+    tree (forked workers and helpers too), sampled every 0.1 s."""
     began = time.perf_counter()
     process = subprocess.Popen(command)
     peak_kib = 0
     while process.poll() is None:
-        peak_kib = max(peak_kib, tree_rss_kib(process.pid))
+        peak_kib = max(peak_kib, tree_memory_kib(process.pid))
         time.sleep(0.1)
     seconds = time.perf_counter() - began
     if process.returncode != 0:

@@ -4,7 +4,8 @@ Generates (once, cached under ``bench-data/``) a shuffled history of N leads wit
 the example config's reps (``leadsla.generate``), then in the same run:
 
 1. ``leadsla report --format json`` as a user runs it (a subprocess): wall time and
-   the peak resident memory of its process tree;
+   the peak memory of its process tree (proportional set size: pages shared with the
+   helper process counted once);
 2. the peer, also a subprocess: what an analyst writes in pandas for the same
    figures of SPEC §8 (MQLs, SALs, MQL→SAL, workable leads, compliance of both
    policies, time to follow-up mean/median/p90, attempts, connects, connect rate,

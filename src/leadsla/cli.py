@@ -509,13 +509,13 @@ def report(
 
         fast = None if drawn else report_from_csv(events, rules, setup, instant, period)
         if fast is not None:
-            figures, ordered = fast
+            figures, follow_up = fast, None
         else:
             table, read = _read_event_file(rules, events)
             report_row_errors(read.errors, read.skipped)
             ordered = table.sorted()
             figures = report_from_events(rules, setup, ordered, instant, period)
-        follow_up = extend_from_events(figures, rules, setup, ordered, instant, drawn)
+            follow_up = extend_from_events(figures, rules, setup, ordered, instant, drawn)
     else:
         engine = open_engine(database, create=False)
         with engine.connect() as connection:

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from leadsla.analytics import engine
+from leadsla.analytics import engine, sidecar
 from leadsla.analytics.engine import BLANKS, read_grouped_events, report_from_csv
 from leadsla.analytics.report import analytics_from_events
 from leadsla.config import build_rulebook, load_config
@@ -115,21 +115,60 @@ def test_anything_else_is_left_to_read_events(tmp_path: Path, change: object) ->
     assert read_grouped_events(path, statuses=STATUSES, grades=GRADES) is None
 
 
-def test_the_report_of_the_polars_path_equals_the_exact_one(tmp_path: Path) -> None:
-    # The example history has bad rows (the Polars reader gives it up): without them,
-    # it is a plain file with leads of every kind (upgrades, owner changes, recycling).
+def plain_example(tmp_path: Path) -> tuple[Path, EventTable]:
+    """The example history without its bad rows (the Polars reader gives those up): a
+    plain file with leads of every kind (upgrades, owner changes, recycling)."""
     lines = (EXAMPLE / "events.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     good = [line for line in lines if "not-a-date" not in line and ",grade,Z" not in line]
     path = tmp_path / "events.csv"
     path.write_text("".join(good), encoding="utf-8")
-    as_of = parse_instant("2026-03-06T18:00:00-05:00")
-    read = report_from_csv(path, RULES, CONFIG, as_of)
-    assert read is not None
-    fast, grouped = read
-    table = careful("".join(good)).sorted()
-    assert fast == report_from_events(RULES, CONFIG, table, as_of)
+    return path, careful("".join(good)).sorted()
+
+
+AS_OF = parse_instant("2026-03-06T18:00:00-05:00")
+
+
+@pytest.mark.parametrize("helper_from_bytes", [0, 1 << 40])
+def test_the_report_of_the_polars_path_equals_the_exact_one(
+    tmp_path: Path, helper_from_bytes: int
+) -> None:
+    # 0: the analytics keys come from the helper process; 1 TiB: from this one.
+    path, table = plain_example(tmp_path)
+    fast = report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=helper_from_bytes)
+    assert fast is not None
+    expected = report_from_events(RULES, CONFIG, table, AS_OF)
+    expected.update(analytics_from_events(RULES, CONFIG, table, AS_OF))
+    assert fast == expected
+    assert list(fast) == list(expected)  # the JSON keeps the keys' order
     assert fast["overall"]["mqls"] > 0
-    # The lead-grouped rows it hands on give the analytics of the careful table.
-    assert analytics_from_events(RULES, CONFIG, grouped, as_of) == analytics_from_events(
-        RULES, CONFIG, table, as_of
-    )
+
+
+def test_the_helper_computes_the_analytics_of_the_lead_grouped_table(tmp_path: Path) -> None:
+    path, table = plain_example(tmp_path)
+    grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
+    assert grouped is not None
+    helper = sidecar.AnalyticsHelper.start(CONFIG, AS_OF)
+    assert helper is not None
+    shared = helper.share(grouped.table)
+    # The table this process goes on with is the same, on the pages it shares.
+    for name in sidecar.SHARED_COLUMNS:
+        assert np.array_equal(getattr(shared, name), getattr(grouped.table, name))
+        assert getattr(shared, name).base is not getattr(grouped.table, name).base
+    assert shared.line is grouped.table.line
+    assert helper.analytics() == analytics_from_events(RULES, CONFIG, table, AS_OF)
+
+
+def test_without_a_working_helper_the_report_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = plain_example(tmp_path)
+    expected = report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=1 << 40)
+    # A helper that cannot run (its module is not there) leaves the work to this process.
+    monkeypatch.setattr(sidecar, "HELPER_MODULE", "leadsla.no_such_module")
+    helper = sidecar.AnalyticsHelper.start(CONFIG, AS_OF)
+    assert helper is not None
+    grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
+    assert grouped is not None
+    helper.share(grouped.table)
+    assert helper.analytics() is None
+    assert report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=0) == expected

@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from leadsla.analytics.report import analytics_from_events
+from leadsla.analytics.sidecar import AnalyticsHelper
 from leadsla.config import Config
 from leadsla.core.columnar import columnar_facts, replayed_facts
 from leadsla.core.events import (
@@ -57,6 +59,9 @@ _SCAN_BYTES = 1 << 24
 _JOIN_ROWS = 1 << 18
 # Fewer bits than this for the lead hash and grouping by sort key is not worth it.
 _MIN_HASH_BITS = 32
+# From this size of file (about 1.5 M events) the analytics keys are computed by a
+# second process; below it, starting one costs more than it saves.
+HELPER_FROM_BYTES = 64 << 20
 # The characters str.isspace() is true of: what str.strip() removes (a test checks it).
 BLANKS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -399,19 +404,42 @@ def report_from_csv(
     config: Config,
     as_of: int,
     period: str = "month",
-) -> tuple[dict[str, Any], EventTable] | None:
-    """The report of an events file read by :func:`read_grouped_events` (``None`` when
-    that reader gives the file up): plain leads in columns, the others replayed.
+    *,
+    helper_from_bytes: int = HELPER_FROM_BYTES,
+) -> dict[str, Any] | None:
+    """The whole report (scorecard and analytics keys) of an events file read by
+    :func:`read_grouped_events`; ``None`` when that reader gives the file up.
 
-    With it, the file's rows grouped by lead (in hash order, lead ids not looked up):
-    all that the lead-by-lead analytics frames need."""
-    grouped = read_grouped_events(
-        path, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
-    )
-    if grouped is None:
-        return None
-    metric = metric_rules_from_config(rules, config)
-    fast, exact_rows = columnar_facts(grouped.table, metric, as_of)
-    rest = grouped.named(np.flatnonzero(exact_rows))
-    facts = merge_facts([fast, replayed_facts(rest, metric, as_of)])
-    return scorecard(facts, metric, as_of, period), replace(grouped.table, ordered=True)
+    Plain leads are evaluated in columns, the others replayed. For a file of
+    ``helper_from_bytes`` or more, a second process computes the analytics keys
+    meanwhile (:mod:`.sidecar`); the figures are the same either way."""
+    helper = AnalyticsHelper.start(config, as_of) if _size(path) >= helper_from_bytes else None
+    try:
+        grouped = read_grouped_events(
+            path, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+        )
+        if grouped is None:
+            return None
+        if helper is not None:
+            grouped = replace(grouped, table=helper.share(grouped.table))
+        metric = metric_rules_from_config(rules, config)
+        fast, exact_rows = columnar_facts(grouped.table, metric, as_of)
+        rest = grouped.named(np.flatnonzero(exact_rows))
+        facts = merge_facts([fast, replayed_facts(rest, metric, as_of)])
+        figures = scorecard(facts, metric, as_of, period)
+        extra = helper.analytics() if helper is not None else None
+        if extra is None:
+            table = replace(grouped.table, ordered=True)
+            extra = analytics_from_events(rules, config, table, as_of)
+        figures.update(extra)
+        return figures
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
