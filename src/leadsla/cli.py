@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -32,23 +32,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy import Engine
 
 from leadsla.cli_demo import register as register_demo
 from leadsla.cli_qualify import register as register_qualify
-from leadsla.clocks_csv import write_clocks
 from leadsla.config import Config, ConfigError, build_rulebook, load_config
-from leadsla.connectors import (
-    ConnectorError,
-    ConvertedRow,
-    ImportMapping,
-    MappingError,
-    RejectedRow,
-    convert,
-    detect_format,
-    load_mapping,
-)
-from leadsla.connectors.reconcile import reconcile
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, CalendarError
 from leadsla.core.durations import DurationError, parse_duration
 from leadsla.core.events import (
@@ -64,29 +51,14 @@ from leadsla.core.events import (
 from leadsla.core.policy import Rulebook
 from leadsla.core.timestamps import format_instant, format_instants
 from leadsla.heap import reuse_freed_memory
-from leadsla.service.delivery import (
-    MailSettings,
-    RowSender,
-    Templates,
-    deliver,
-    slack_row_sender,
-    smtp_sender,
-    webhook_row_sender,
-)
-from leadsla.service.digest import queue_digests
-from leadsla.service.imports import import_incoming, import_table
-from leadsla.service.ingest import IncomingEvent
-from leadsla.service.report import report_from_database, report_from_events
-from leadsla.service.timers import FireResult, fire_due_timers, next_wake, notification_records
-from leadsla.service.tokens import TokenError, create_token
-from leadsla.store.database import (
-    DatabaseError,
-    connect,
-    database_url,
-    open_database,
-    settle_after_import,
-    upgrade,
-)
+
+# The service, storage and connectors load in the commands that use them: a command
+# starts in about half the time without them (SQLAlchemy and Alembic alone take 0.5 s).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from leadsla.connectors import ConvertedRow, ImportMapping
+    from leadsla.service.delivery import RowSender
 
 MICROS_PER_SECOND = 1_000_000
 # Cycles and emails handled per round of a running worker (--once handles all).
@@ -143,12 +115,23 @@ def fail(message: str) -> NoReturn:
     raise UserError(message)
 
 
+# Set by a one-shot job on a large file (``report --events``): the interpreter's teardown
+# would free its gigabytes of arrays one by one, a third of a second, for nothing.
+_skip_teardown = False
+
+
 def main() -> None:
     try:
         app()
     except UserError as exc:
         err.print(f"leadsla: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(1)
+    except SystemExit as exc:
+        if _skip_teardown and exc.code in (0, None):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        raise
 
 
 # -- shared pieces ---------------------------------------------------------------------
@@ -205,7 +188,10 @@ def open_input(path: Path) -> Iterator[TextIO]:
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror or exc}")
     with handle:
-        yield handle
+        try:
+            yield handle
+        except UnicodeDecodeError as exc:  # wherever in the file the reader met it
+            fail(f"{path}: cannot read: not UTF-8 text ({exc.reason})")
 
 
 @contextmanager
@@ -414,6 +400,8 @@ def evaluate(
     --as-of, when it was due, the business seconds it accrued and how many
     escalation steps fired. Bad rows are reported with their line and skipped.
     """
+    from leadsla.clocks_csv import write_clocks
+
     rules = load_rules(config)
     instant = instant_option(as_of, "--as-of")
     table, report = _read_event_file(rules, events)
@@ -501,8 +489,11 @@ def report(
     instant = instant_option(as_of, "--as-of")
     drawn = charts is not None or format_ == "html"
     if events is not None:
-        # A one-shot bulk job: keep freed NumPy temporaries' pages for the next ones.
+        # A one-shot bulk job: keep freed NumPy temporaries' pages for the next ones, and
+        # leave them to the system at the end.
         reuse_freed_memory()
+        global _skip_teardown
+        _skip_teardown = True
         # Plain files are read and grouped on Polars; any other goes to the careful reader,
         # as do reports with charts (their follow-up times replay leads by name).
         from leadsla.analytics.engine import report_from_csv  # Polars: loaded when used
@@ -511,12 +502,16 @@ def report(
         if fast is not None:
             figures, follow_up = fast, None
         else:
+            from leadsla.service.report import report_from_events
+
             table, read = _read_event_file(rules, events)
             report_row_errors(read.errors, read.skipped)
             ordered = table.sorted()
             figures = report_from_events(rules, setup, ordered, instant, period)
             follow_up = extend_from_events(figures, rules, setup, ordered, instant, drawn)
     else:
+        from leadsla.service.report import report_from_database
+
         engine = open_engine(database, create=False)
         with engine.connect() as connection:
             figures = report_from_database(connection, rules, setup, instant, period)
@@ -537,6 +532,8 @@ def now_micros() -> int:
 
 
 def open_engine(database: str | None, *, create: bool = True, bulk: bool = False) -> Engine:
+    from leadsla.store.database import DatabaseError, database_url, open_database
+
     try:
         return open_database(database_url(database), create=create, bulk=bulk)
     except DatabaseError as exc:
@@ -546,6 +543,8 @@ def open_engine(database: str | None, *, create: bool = True, bulk: bool = False
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Create the database or apply the migrations it lacks."""
+    from leadsla.store.database import DatabaseError, connect, database_url, upgrade
+
     try:
         engine = connect(database_url(database))
         revision = upgrade(engine)
@@ -566,6 +565,8 @@ def token_create(
     database: DatabaseOption = None,
 ) -> None:
     """Create an API token and print it once; only its digest is stored."""
+    from leadsla.service.tokens import TokenError, create_token
+
     rules = load_rules(config)
     engine = open_engine(database)
     try:
@@ -626,6 +627,17 @@ def worker(
     Each fires once per clock cycle and recipient however many workers run; a step
     older than notifications.max_delay when first found is recorded as skipped.
     """
+    from leadsla.service.delivery import (
+        MailSettings,
+        Templates,
+        deliver,
+        slack_row_sender,
+        smtp_sender,
+        webhook_row_sender,
+    )
+    from leadsla.service.digest import queue_digests
+    from leadsla.service.timers import FireResult, fire_due_timers, next_wake
+
     setup, rules = load_setup(config)
     engine = open_engine(database)
     email = setup.notifications.email
@@ -755,6 +767,8 @@ def notifications_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
 ) -> None:
     """The notification outbox: recipient, step, state, attempts and the last error."""
+    from leadsla.service.timers import notification_records
+
     _setup, rules = load_setup(config)
     if state is not None and state not in ("queued", "sent", "skipped", "failed"):
         fail(f"--state: {state!r} is not queued, sent, skipped or failed")
@@ -810,6 +824,11 @@ def import_events(
 
     Rejected rows go to FILE.rejected.csv beside each file, with their line and reason.
     """
+    from leadsla.connectors.reconcile import reconcile
+    from leadsla.service.imports import import_incoming
+    from leadsla.service.ingest import IncomingEvent
+    from leadsla.store.database import settle_after_import
+
     rules = load_rules(config)
     mapping = _load_mapping(mapping_file)
     engine = open_engine(database, bulk=True)
@@ -845,6 +864,8 @@ def import_events(
 
 
 def _load_mapping(path: Path | None) -> ImportMapping:
+    from leadsla.connectors import ImportMapping, MappingError, load_mapping
+
     if path is None:
         return ImportMapping()
     with open_input(path) as handle:
@@ -859,6 +880,8 @@ def _load_mapping(path: Path | None) -> ImportMapping:
 
 
 def _format_of(path: Path) -> str:
+    from leadsla.connectors import ConnectorError, detect_format
+
     with open_input(path) as handle:
         header = next(csv.reader(handle), None)
     if header is None:
@@ -877,6 +900,8 @@ def _convert_export(
     rules: Rulebook, path: Path, kind: str, mapping: ImportMapping
 ) -> list[ConvertedRow]:
     """The events of one CRM export; bad rows (and values the config does not know) rejected."""
+    from leadsla.connectors import ConnectorError, RejectedRow, convert
+
     statuses = list(rules.statuses)
     grades = [g.name for g in rules.grades]
     good: list[ConvertedRow] = []
@@ -916,6 +941,8 @@ def _convert_export(
 
 
 def _import_native(engine: Engine, rules: Rulebook, events: Path) -> None:
+    from leadsla.service.imports import import_table
+
     table, report = _read_event_file(rules, events, keep_errors=True)
     rejected_path = events.with_name(events.stem + ".rejected.csv")
     if report.errors:

@@ -11,14 +11,13 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection
 
 from leadsla.cli import (
     ConfigOption,
@@ -41,6 +40,9 @@ from leadsla.report_format import (
     render_report,
     wide_table,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 FollowUp = npt.NDArray[np.int64] | None
 

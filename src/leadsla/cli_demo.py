@@ -20,7 +20,6 @@ from leadsla.demo_company import (
     today_end,
     write_company_history,
 )
-from leadsla.service.demo import prepare_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -73,6 +72,9 @@ def register(app: typer.Typer) -> None:
             fail(f"--port: 127.0.0.1:{port} is in use; choose another with --port")
         mail = start_mail_catcher(directory / "mail") if serve else None
         err.print(f"leadsla: preparing the demo company in {directory}/ …", markup=False)
+        # Loaded here: the service takes half a second to import, which other commands skip.
+        from leadsla.service.demo import prepare_demo
+
         try:
             setup = prepare_demo(
                 directory,

@@ -19,7 +19,6 @@ import typer
 from leadsla.core.capacity import plan
 from leadsla.core.scoring import Row, score_rows
 from leadsla.core.timestamps import format_instant
-from leadsla.service.qualify import score_record
 
 Database = Annotated[
     str | None,
@@ -85,6 +84,8 @@ def score(
     ]
     result = score_rows(rules.scoring, rows, instant)
     zone = rules.calendars[rules.default_calendar].zone
+    from leadsla.service.qualify import score_record  # the service: loaded when used
+
     record = score_record(lead, result, zone)
     if format_ == "json":
         sys.stdout.write(json.dumps(record, indent=2) + "\n")

@@ -182,20 +182,27 @@ def test_evaluate_with_a_bad_config_names_file_line_and_key(tmp_path: Path) -> N
     assert last.startswith(f"leadsla: error: {config}:{line}: policies.follow_up.target.A:")
 
 
+@pytest.mark.parametrize("command", ["evaluate", "report"])
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         (None, "cannot read"),
         ("lead_id,at,value\nL1,2026-03-02T09:00:00Z,New\n", "field"),
+        (b"lead_id,at,field,value\n\xff\xfe\x00binary\n", "not UTF-8"),
     ],
 )
-def test_evaluate_unreadable_events_file(tmp_path: Path, content: str | None, message: str) -> None:
+def test_unreadable_events_file(
+    tmp_path: Path, command: str, content: str | bytes | None, message: str
+) -> None:
+    # report reads plain files on Polars first: what that reader cannot open or decode
+    # goes to the careful reader, whose error names the file.
     events = tmp_path / "events.csv"
-    if content is not None:
+    if isinstance(content, str):
         events.write_text(content, encoding="utf-8")
-    result = leadsla(
-        "evaluate", "--config", CONFIG, "--events", events, "--output", tmp_path / "c.csv"
-    )
+    elif content is not None:
+        events.write_bytes(content)
+    output = ["--output", tmp_path / "c.csv"] if command == "evaluate" else []
+    result = leadsla(command, "--config", CONFIG, "--events", events, *output)
     no_traceback(result)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -72,9 +72,13 @@ _BLANK_EDGE = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"  # a blank first or last in a t
 
 
 def _header(path: Path) -> tuple[list[int], int] | None:
-    """Indices of the event columns in the header, and its width; ``None`` if unusual."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        row = next(csv.reader(handle), None)
+    """Indices of the event columns in the header, and its width; ``None`` if unusual or
+    unreadable (the careful reader then says what is wrong with the file)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            row = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
     if row is None:
         return None
     names = [normalize_field(cell) for cell in row]
@@ -87,9 +91,16 @@ def _plain_lines(path: Path, width: int) -> int | None:
     """The number of data lines if every line is a record of ``width`` unquoted fields.
 
     ``None`` if the file holds a quote or a carriage return, or its commas do not add
-    up to ``width - 1`` per line (a short line then reads as a missing field, which the
-    caller checks, and a long one fails to parse).
+    up to ``width - 1`` per line. (When they add up, a short line means a long one too,
+    and Polars refuses a long one: so no line lacks a field.)
     """
+    try:
+        return _counted_lines(path, width)
+    except OSError:  # gone since the header was read: the careful reader reports it
+        return None
+
+
+def _counted_lines(path: Path, width: int) -> int | None:
     lines = commas = 0
     last = b"\n"
     with path.open("rb") as handle:

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import Connection, select
 
 from leadsla.core.events import EventTable
-from leadsla.store.tables import events
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 SCHEMA = {"lead": pl.Utf8, "at": pl.Int64, "field": pl.Utf8, "value": pl.Utf8}
 STREAM_ROWS = 50_000
@@ -64,6 +66,11 @@ def event_columns(table: EventTable, fields: Sequence[str], as_of: int) -> Event
 
 def stored_event_columns(connection: Connection, fields: Sequence[str], as_of: int) -> EventColumns:
     """The stored rows of ``fields`` at or before ``as_of``, in (lead, instant, arrival) order."""
+    # SQLAlchemy loads here, not with the module: analytics from a file never need it.
+    from sqlalchemy import select
+
+    from leadsla.store.tables import events
+
     query = (
         select(events.c.lead_id, events.c.at, events.c.field, events.c.value)
         .where(events.c.at <= as_of, events.c.field.in_(sorted(fields)))

@@ -9,12 +9,11 @@ figures.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import Connection
 
 from leadsla.analytics.figures import Costs, burn_up, segments, speed_to_lead, waterfall
 from leadsla.analytics.frames import EventColumns, event_columns, stored_event_columns
@@ -30,6 +29,9 @@ from leadsla.service.report import (
     report_from_database,
     stored_lead_results,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 ANALYTICS_KEYS = ("waterfall", "speed_to_lead", "burn_up")
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, select
 
 from leadsla.config import Config
 from leadsla.core.columnar import report_facts
@@ -22,7 +21,9 @@ from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.metrics import Commitment, MetricRules, metric_rules, scorecard
 from leadsla.core.policy import Rulebook
-from leadsla.store.tables import events
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 # Rows fetched from the database at a time: the history is streamed, never loaded whole.
 STREAM_ROWS = 10_000
@@ -94,6 +95,11 @@ def report_from_database(
 
 def _stored_rows(connection: Connection, as_of: int, owners: frozenset[str] | None) -> Any:
     """The stored rows up to ``as_of`` in (lead, instant, arrival) order, streamed."""
+    # SQLAlchemy loads here, not with the module: a report from a file never needs it.
+    from sqlalchemy import select
+
+    from leadsla.store.tables import events
+
     query = (
         select(events.c.lead_id, events.c.at, events.c.field, events.c.value)
         .where(events.c.at <= as_of)
