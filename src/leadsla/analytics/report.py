@@ -61,6 +61,9 @@ def analytics_of_columns(
     setting = Setting.of(rules)
     attributes = _commitment_fields(metric)
     rows = Rows(columns, setting, needed_fields(attributes))
+    # Rows keeps the settled rows it needs: the caller passes the columns without keeping
+    # them, so on a large history they are freed here, not held to the end.
+    del columns
     leads = _scoped(lead_frame(rows, setting), scope_owners)
     entries = _scoped(mql_entries(rows, setting, attributes), scope_owners)
     return {
@@ -80,8 +83,9 @@ def analytics_from_events(
 ) -> dict[str, Any]:
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
     fields = needed_fields(_commitment_fields(metric))
-    columns = event_columns(table, fields, as_of)
-    return analytics_of_columns(columns, rules, metric, as_of, scope_owners)
+    return analytics_of_columns(
+        event_columns(table, fields, as_of), rules, metric, as_of, scope_owners
+    )
 
 
 def analytics_from_database(
@@ -93,8 +97,9 @@ def analytics_from_database(
 ) -> dict[str, Any]:
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
     fields = needed_fields(_commitment_fields(metric))
-    columns = stored_event_columns(connection, fields, as_of)
-    return analytics_of_columns(columns, rules, metric, as_of, scope_owners)
+    return analytics_of_columns(
+        stored_event_columns(connection, fields, as_of), rules, metric, as_of, scope_owners
+    )
 
 
 def full_report_from_database(
