@@ -130,7 +130,12 @@ class AnalyticsHelper:
         pages (so they are not held twice). Unchanged if the helper cannot have it."""
         layout = layout_of(table)
         try:
-            os.posix_fallocate(self._shared.fileno(), 0, layout.size)
+            # Reserved up front: on a full /dev/shm, writing a page of a file merely
+            # truncated to size would kill the process (SIGBUS) instead of failing here.
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(self._shared.fileno(), 0, layout.size)
+            else:  # macOS: a sparse file in the temporary directory (on disk there)
+                os.ftruncate(self._shared.fileno(), layout.size)
             shared = mmap.mmap(self._shared.fileno(), layout.size)
         except OSError:  # no room in memory: the caller computes the analytics itself
             self.close()
