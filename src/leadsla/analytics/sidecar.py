@@ -114,6 +114,9 @@ class AnalyticsHelper:
                 [sys.executable, "-m", HELPER_MODULE, str(shared.fileno())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                # Whatever goes wrong there, the report computes the keys itself: the
+                # user sees the report's own messages, not the helper's.
+                stderr=subprocess.DEVNULL,
                 pass_fds=(shared.fileno(),),
             )
             helper = cls(process, shared)
