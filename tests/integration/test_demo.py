@@ -198,7 +198,7 @@ def test_demo_scores_by_its_rules_and_routes_only_the_leads_without_an_owner(
     engine = open_database(setup.database_url, create=False)
     with engine.connect() as connection:
         decided = connection.execute(select(lead_decisions)).all()
-        owners = dict(connection.execute(select(leads.c.lead_id, leads.c.owner)).tuples().all())
+        owners = dict(connection.execute(select(leads.c.lead_id, leads.c.owner)).all())
     engine.dispose()
     # Qualification and routing decided about the inbound leads only: the owned leads
     # (recycled ones too) keep the owner and the MQLs of their history.

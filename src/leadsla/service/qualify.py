@@ -306,7 +306,7 @@ def _open_leads(connection: Connection, rules: Rulebook) -> dict[str, int]:
         .where(leads.c.owner.is_not(None), leads.c.status.in_(held))
         .group_by(leads.c.owner)
     )
-    return {owner: count for owner, count in connection.execute(query).tuples()}
+    return {owner: count for owner, count in connection.execute(query)}
 
 
 def _assigned_in_month(
@@ -325,4 +325,4 @@ def _assigned_in_month(
         )
         .group_by(lead_decisions.c.rep)
     )
-    return {rep: count for rep, count in connection.execute(query).tuples()}
+    return {rep: count for rep, count in connection.execute(query)}

@@ -46,7 +46,7 @@ def reroute(
     query = select(leads.c.lead_id, leads.c.owner).where(
         leads.c.owner.is_not(None), leads.c.status.in_(waiting)
     )
-    for lead_id, owner in connection.execute(query).tuples():
+    for lead_id, owner in connection.execute(query):
         if assignment.absent(owner, as_of):
             candidates[lead_id] = (owner, f"owner {owner} is out of office")
     policy, step = assignment.reroute_policy, assignment.reroute_after_step

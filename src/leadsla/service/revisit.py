@@ -33,7 +33,7 @@ def resurface(
     resting = [name for name, stage in rules.statuses.items() if stage == NURTURE_STAGE]
     due: dict[str, int] = {}
     query = select(leads.c.lead_id, leads.c.fields).where(leads.c.status.in_(resting))
-    for lead_id, fields in connection.execute(query).tuples():
+    for lead_id, fields in connection.execute(query):
         text = dict(fields).get(REVISIT_FIELD)
         when = instant_or_date(text, zone) if text else None
         if when is not None and when <= as_of:
