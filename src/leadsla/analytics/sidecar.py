@@ -119,14 +119,18 @@ class AnalyticsHelper:
                 stderr=subprocess.DEVNULL,
                 pass_fds=(shared.fileno(),),
             )
-            helper = cls(process, shared)
-            assert process.stdin is not None
-            send(process.stdin, (config, as_of))
-            return helper
-        except (OSError, ValueError, pickle.PicklingError):
+        except (OSError, ValueError):
             if shared is not None:
                 shared.close()
             return None
+        helper = cls(process, shared)
+        try:
+            assert process.stdin is not None
+            send(process.stdin, (config, as_of))
+        except (OSError, ValueError, pickle.PicklingError):
+            helper.close()  # the process too: none is left running or unwaited
+            return None
+        return helper
 
     def share(self, table: EventTable) -> EventTable:
         """Hand the table to the helper; the same table, its columns now on the shared
@@ -224,4 +228,8 @@ if __name__ == "__main__":
     # The importable copy of this module, not __main__: the parent's pickles name it.
     from leadsla.analytics import sidecar
 
-    sidecar.serve(int(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)
+    # The answers get a descriptor of their own, and anything printed goes where the
+    # helper's stderr goes: a stray line on stdout cannot garble a message.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sidecar.serve(int(sys.argv[1]), sys.stdin.buffer, answers)
