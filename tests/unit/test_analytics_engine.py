@@ -4,6 +4,7 @@ it, gives up on anything else, and the report it feeds equals the exact engine's
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,26 @@ def test_a_plain_file_reads_as_read_events_reads_it(tmp_path: Path, hash_bits: i
     assert grouped.report.rows_read == grouped.report.rows_accepted == 13
 
 
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_columns_in_any_order_and_extra_ones_read_as_read_events_reads_them(
+    tmp_path: Path, order: tuple[int, ...]
+) -> None:
+    # An extra column in the middle, the event columns in every order, a header spelled
+    # differently: read by name, never by position.
+    lines = [line.split(",") for line in PLAIN.splitlines()]
+    lines[0] = ["Lead_ID", "At", "Field", "VALUE"]
+    moved = [[row[k] for k in order] for row in lines]
+    for number, row in enumerate(moved):
+        row.insert(2, "note" if number == 0 else f"n{number}")
+    text = "".join(",".join(row) + "\n" for row in moved)
+    path = tmp_path / "events.csv"
+    path.write_text(text, encoding="utf-8")
+    grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
+    assert grouped is not None
+    named = grouped.named(np.arange(len(grouped.table)))
+    assert rows_of(named) == rows_of(careful(text)) == rows_of(careful(PLAIN))
+
+
 def test_instants_read_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "_JOIN_ROWS", 3)
     texts = [f"2026-03-{day:02d}T12:00:{day:02d}Z" for day in range(1, 11)]
@@ -107,6 +128,7 @@ def test_blanks_are_what_str_isspace_says() -> None:
         lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05T24:00:00Z"),
         lambda t: t.replace("2026-03-05T12:00:00Z", "2026-03-05t12:00:00Z"),
         lambda t: t.replace("lead_id,", "lead,"),
+        lambda t: t.replace("L4,2026-03-05T12:00:00Z,", "L4,,"),  # an empty instant
     ],
 )
 def test_anything_else_is_left_to_read_events(tmp_path: Path, change: object) -> None:
@@ -166,9 +188,35 @@ def test_without_a_working_helper_the_report_is_the_same(
     # A helper that cannot run (its module is not there) leaves the work to this process.
     monkeypatch.setattr(sidecar, "HELPER_MODULE", "leadsla.no_such_module")
     helper = sidecar.AnalyticsHelper.start(CONFIG, AS_OF)
-    assert helper is not None
-    grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
-    assert grouped is not None
-    helper.share(grouped.table)
-    assert helper.analytics() is None
+    # It may be gone before the config reaches it (start gives None), or after.
+    if helper is not None:
+        grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
+        assert grouped is not None
+        helper.share(grouped.table)
+        assert helper.analytics() is None
     assert report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=0) == expected
+
+
+def test_the_helper_does_not_run_code_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A leadsla/ package where the user stands must not answer for the helper.
+    shadow = tmp_path / "leadsla" / "analytics"
+    shadow.mkdir(parents=True)
+    (tmp_path / "leadsla" / "__init__.py").write_text("", encoding="utf-8")
+    (shadow / "__init__.py").write_text("", encoding="utf-8")
+    (shadow / "sidecar.py").write_text(
+        "import pickle, struct, sys\n"
+        "for _ in range(2):  # the config and the layout, as the helper reads them\n"
+        "    (size,) = struct.unpack('<Q', sys.stdin.buffer.read(8))\n"
+        "    sys.stdin.buffer.read(size)\n"
+        "data = pickle.dumps(('ok', {'waterfall': 'from the current directory'}))\n"
+        "sys.stdout.buffer.write(struct.pack('<Q', len(data)) + data)\n"
+        "sys.stdout.buffer.flush()\n",
+        encoding="utf-8",
+    )
+    path, table = plain_example(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    fast = report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=0)
+    assert fast is not None
+    assert fast["waterfall"] == analytics_from_events(RULES, CONFIG, table, AS_OF)["waterfall"]

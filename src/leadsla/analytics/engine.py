@@ -71,9 +71,10 @@ _BLANK_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in BLANKS) + "]"
 _BLANK_EDGE = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"  # a blank first or last in a text
 
 
-def _header(path: Path) -> tuple[list[int], int] | None:
-    """Indices of the event columns in the header, and its width; ``None`` if unusual or
-    unreadable (the careful reader then says what is wrong with the file)."""
+def _header(path: Path) -> list[str] | None:
+    """The name of each column of the header: the event columns by their canonical
+    names (whatever their order and spelling), any other ``_other<i>``; ``None`` if
+    unusual or unreadable (the careful reader then says what is wrong with the file)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             row = next(csv.reader(handle), None)
@@ -84,7 +85,7 @@ def _header(path: Path) -> tuple[list[int], int] | None:
     names = [normalize_field(cell) for cell in row]
     if any(names.count(name) != 1 for name in EVENT_COLUMNS):
         return None
-    return [names.index(name) for name in EVENT_COLUMNS], len(names)
+    return [name if name in EVENT_COLUMNS else f"_other{i}" for i, name in enumerate(names)]
 
 
 def _plain_lines(path: Path, width: int) -> int | None:
@@ -158,6 +159,8 @@ def _instants(column: pl.Series) -> Int64Array | None:
         if micros is None:
             micros = _round_trip(texts, width)
         if micros is None:
+            if width == 0:  # an empty instant: the careful reader reports the row
+                return None
             joined = texts.str.join("").item()
             if not joined.isascii():
                 return None
@@ -275,13 +278,15 @@ class GroupedEvents:
         return replace(part, lead=lead.reshape(-1).astype(np.int32), lead_ids=names)
 
 
-def _read_plain(path: Path, wanted: list[int]) -> pl.DataFrame | None:
-    """The event columns as text (field names coded); ``None`` if Polars cannot parse it."""
+def _read_plain(path: Path, names: list[str]) -> pl.DataFrame | None:
+    """The event columns (field names and values coded), by the names :func:`_header`
+    gave every column; ``None`` if Polars cannot parse the file."""
     try:
         return pl.read_csv(
             path,
-            columns=wanted,
-            new_columns=list(EVENT_COLUMNS),
+            # Polars names the columns of the file in its order, every one of them.
+            new_columns=names,
+            columns=list(EVENT_COLUMNS),
             infer_schema=False,
             # Polars codes the field names and values while it parses, on every core.
             # A coded empty value reads as null, as a missing one would: the caller has
@@ -309,12 +314,12 @@ def read_grouped_events(
     header = _header(path)
     if header is None:
         return None
-    wanted, width = header
+    width = len(header)
     # Work that lets go of the GIL runs in a second thread: the scan while Polars
     # parses, then Polars' checks and hashes of the lead ids while NumPy reads instants.
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanned = pool.submit(_plain_lines, path, width)
-        frame = _read_plain(path, wanted)
+        frame = _read_plain(path, header)
         lines = scanned.result()
         if lines is None or lines == 0 or frame is None:
             return None

@@ -111,7 +111,9 @@ class AnalyticsHelper:
             # behind whatever happens to either process.
             shared = tempfile.TemporaryFile(dir=where)  # noqa: SIM115 (the helper's lifetime)
             process = subprocess.Popen(
-                [sys.executable, "-m", HELPER_MODULE, str(shared.fileno())],
+                # -P: not the current directory first on the path, as -m would put it; a
+                # leadsla/ or numpy.py where the user stands must not run here.
+                [sys.executable, "-P", "-m", HELPER_MODULE, str(shared.fileno())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 # Whatever goes wrong there, the report computes the keys itself: the
@@ -127,7 +129,7 @@ class AnalyticsHelper:
         try:
             assert process.stdin is not None
             send(process.stdin, (config, as_of))
-        except (OSError, ValueError, pickle.PicklingError):
+        except Exception:  # whatever it was, the caller computes the keys itself
             helper.close()  # the process too: none is left running or unwaited
             return None
         return helper
