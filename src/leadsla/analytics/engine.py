@@ -392,9 +392,12 @@ def read_grouped_events(
         full, other = hashes[order[mixed]], second[order[mixed]]
         if np.any((full[1:] == full[:-1]) & (other[1:] != other[:-1])):
             return None
-    del hashes, second, offsets, bucket, same_bucket
+    del hashes, second, offsets, bucket
+    # A lead starts where the bucket changes (rows moved above stayed in their bucket)
+    # or, within one, where the check word does.
     starts = np.ones(len(order), dtype=np.bool_)
-    np.not_equal(sorted_key[1:] >> at_bits, sorted_key[:-1] >> at_bits, out=starts[1:])
+    np.logical_not(same_bucket, out=starts[1:])
+    del same_bucket
     starts[1:] |= check[1:] != check[:-1]
     del check
     first_rows = order[starts]
