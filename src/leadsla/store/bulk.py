@@ -47,23 +47,32 @@ def insert_rows(
     if not rows:
         return
     dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
     if dialect.name == "postgresql":
         # COPY streams the rows in one round trip; executemany sends a statement per row.
-        raw: Any = connection.connection.driver_connection
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy,
-        ):
+        with _copy_into(connection, table.name, columns) as copy:
             for row in rows:
                 copy.write_row(row)
         return
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     statement = (
         f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
     )
     connection.exec_driver_sql(statement, list(rows))
+
+
+@contextmanager
+def _copy_into(connection: Connection, table: str, columns: Sequence[str]) -> Iterator[Any]:
+    """psycopg's ``COPY table (columns) FROM STDIN`` writer, open for the block."""
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    raw: Any = connection.connection.driver_connection
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy,
+    ):
+        yield copy
 
 
 def insert_ignoring_duplicates(
@@ -229,16 +238,12 @@ def attached(connection: Connection, packed: PackedRows | None) -> Iterator[None
 def insert_packed(connection: Connection, packed: PackedRows) -> None:
     """:func:`insert_rows` for packed rows (on SQLite, inside :func:`attached`)."""
     quote = connection.dialect.identifier_preparer.quote
-    raw: Any = connection.connection.driver_connection
     for index, (name, columns) in enumerate(packed.tables):
-        names = ", ".join(quote(c) for c in columns)
         if packed.dialect == "postgresql":
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {quote(name)} ({names}) FROM STDIN") as copy,
-            ):
+            with _copy_into(connection, name, columns) as copy:
                 copy.write(packed.data[index])
         else:
+            names = ", ".join(quote(c) for c in columns)
             # Rowid order is the order packed: events keep their arrival order (seq).
             connection.exec_driver_sql(
                 f"INSERT INTO main.{quote(name)} ({names}) "
