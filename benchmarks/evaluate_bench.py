@@ -30,7 +30,7 @@ import holidays as holiday_data
 import numpy as np
 import pandas as pd
 
-from leadsla.generate import HistoryShape, write_history
+from leadsla.demo.generate import HistoryShape, write_history
 from peers import DayByDayCalendar  # beside this script, which Python puts first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]

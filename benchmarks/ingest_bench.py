@@ -1,7 +1,7 @@
 """Ingest speed with clocks kept live: the REST API, `leadsla import`, and one lead's clocks.
 
 For each database (a SQLite file; a throwaway PostgreSQL 15 server, as the tests
-start it) this runs, on a synthetic shuffled history from ``leadsla.generate``:
+start it) this runs, on a synthetic shuffled history from ``leadsla.demo.generate``:
 
 1. ``leadsla import`` of the whole file (the CLI, as a user runs it);
 2. ``POST /api/v1/events`` in batches of 500 against ``leadsla serve`` on
@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from leadsla.generate import HistoryShape, write_history  # noqa: E402
+from leadsla.demo.generate import HistoryShape, write_history  # noqa: E402
 from postgres import ThrowawayPostgres  # noqa: E402  (the tests' throwaway server)
 
 CONFIG = ROOT / "examples" / "leadsla.yaml"

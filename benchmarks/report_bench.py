@@ -1,7 +1,7 @@
 """``leadsla report`` on a large history, against straightforward pandas code for the same figures.
 
 Generates (once, cached under ``bench-data/``) a shuffled history of N leads with
-the example config's reps (``leadsla.generate``), then in the same run:
+the example config's reps (``leadsla.demo.generate``), then in the same run:
 
 1. ``leadsla report --format json`` as a user runs it (a subprocess): wall time, then
    in a second run the peak memory of its process tree (proportional set size: pages
@@ -87,7 +87,7 @@ def loop_calendars() -> dict[str, DayByDayCalendar]:
 
 def leadsla_seconds(clocks: pd.DataFrame) -> np.ndarray:
     """Business seconds of the clocks the loop was not run on (not timed; see above)."""
-    from leadsla.config import build_rulebook, load_config
+    from leadsla.config.schema import build_rulebook, load_config
 
     rules = build_rulebook(load_config(CONFIG))
     result = np.zeros(len(clocks), dtype=np.int64)

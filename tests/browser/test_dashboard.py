@@ -24,10 +24,10 @@ import pytest
 import uvicorn
 
 from leadsla.api.app import create_app
-from leadsla.config import build_rulebook, load_config
+from leadsla.config.schema import build_rulebook, load_config
 from leadsla.core.events import parse_instant
-from leadsla.demo_company import demo_company
-from leadsla.service.demo import prepare_demo
+from leadsla.demo.company import demo_company
+from leadsla.demo.setup import prepare_demo
 from leadsla.store.database import open_database
 
 CHROMIUM = Path("/usr/bin/chromium")

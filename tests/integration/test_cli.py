@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from leadsla.analytics.engine import read_grouped_events
-from leadsla.analytics.report import analytics_from_events
-from leadsla.clocks_csv import write_clocks
-from leadsla.config import build_rulebook, load_config
+from leadsla.config.schema import build_rulebook, load_config
 from leadsla.core.columnar import replayed_facts
 from leadsla.core.events import parse_instant, read_events
 from leadsla.core.metrics import scorecard
-from leadsla.generate import HistoryShape, write_history
-from leadsla.service.report import metric_rules_from_config
+from leadsla.demo.generate import HistoryShape, write_history
+from leadsla.report.analytics import analytics_from_events
+from leadsla.report.clocks_csv import write_clocks
+from leadsla.report.fast_reader import read_grouped_events
+from leadsla.report.scorecard import metric_rules_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "leadsla.yaml"

@@ -14,16 +14,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from leadsla.config import build_rulebook, load_config
+from leadsla.config.schema import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.core.scoring import score_rows
-from leadsla.demo_company import (
+from leadsla.demo.company import (
     company_rules,
     demo_company,
     parse_end,
     write_company_history,
 )
-from leadsla.service.demo import prepare_demo
+from leadsla.demo.setup import prepare_demo
 from leadsla.service.tokens import Role, authenticate
 from leadsla.store.database import open_database
 from leadsla.store.tables import lead_decisions, leads

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from leadsla.config import build_rulebook, load_config
+from leadsla.config.schema import build_rulebook, load_config
 from leadsla.core.events import EventTable, read_events
 from leadsla.core.policy import Rulebook
-from leadsla.generate import HistoryShape, write_history
+from leadsla.demo.generate import HistoryShape, write_history
 from leadsla.service.imports import chunk_ranges, import_table, row_key
 from leadsla.service.ingest import EVENT_COLUMNS, IncomingEvent, ingest
 from leadsla.store.bulk import attached, insert_packed, pack_rows, unpack_rows

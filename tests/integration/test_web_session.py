@@ -10,7 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadsla.api.app import create_app
-from leadsla.api.web import (
+from leadsla.config.schema import build_rulebook, load_config
+from leadsla.core.events import parse_instant
+from leadsla.service.tokens import create_token
+from leadsla.store.database import open_database
+from leadsla.web.pages import (
     COOKIE,
     PLOT,
     burn_up_geometry,
@@ -19,10 +23,6 @@ from leadsla.api.web import (
     readable_instant,
     safe_next,
 )
-from leadsla.config import build_rulebook, load_config
-from leadsla.core.events import parse_instant
-from leadsla.service.tokens import create_token
-from leadsla.store.database import open_database
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
 NOW = parse_instant("2026-03-04T15:30:00Z")

@@ -26,10 +26,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import Engine, select
 
-from leadsla.config import build_rulebook, load_config
+from leadsla.config.schema import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import Rulebook
-from leadsla.service.delivery import MailSettings, deliver, smtp_sender
+from leadsla.notify.delivery import MailSettings, deliver, smtp_sender
 from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.service.timers import fire_due_timers
 from leadsla.store.database import open_database

@@ -34,16 +34,7 @@ import polars as pl
 import pytest
 
 from analytics_history import AS_OF_TEXT, COSTS, EVENTS
-from leadsla.analytics.figures import business_waits
-from leadsla.analytics.frames import EventColumns
-from leadsla.analytics.leads import settle
-from leadsla.analytics.report import (
-    analytics_from_database,
-    analytics_from_events,
-    segments_from_database,
-    segments_from_events,
-)
-from leadsla.config import (
+from leadsla.config.schema import (
     Config,
     ConfigError,
     SpeedToLeadConfig,
@@ -59,6 +50,15 @@ from leadsla.core.analytics import (
 )
 from leadsla.core.events import EventTable, ReadReport, parse_instant, read_events
 from leadsla.core.policy import Rulebook
+from leadsla.report.analytics import (
+    analytics_from_database,
+    analytics_from_events,
+    segments_from_database,
+    segments_from_events,
+)
+from leadsla.report.figures import business_waits
+from leadsla.report.frames import EventColumns
+from leadsla.report.leads import settle
 from leadsla.service.imports import import_table
 from leadsla.store.database import open_database
 

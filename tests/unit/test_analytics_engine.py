@@ -11,12 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from leadsla.analytics import engine, sidecar
-from leadsla.analytics.engine import BLANKS, read_grouped_events, report_from_csv
-from leadsla.analytics.report import analytics_from_events
-from leadsla.config import build_rulebook, load_config
+from leadsla.config.schema import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
-from leadsla.service.report import report_from_events
+from leadsla.report import fast_reader, sidecar
+from leadsla.report.analytics import analytics_from_events
+from leadsla.report.fast_reader import BLANKS, read_grouped_events, report_from_csv
+from leadsla.report.scorecard import report_from_events
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 CONFIG = load_config(EXAMPLE / "leadsla.yaml")
@@ -91,13 +91,13 @@ def test_columns_in_any_order_and_extra_ones_read_as_read_events_reads_them(
 
 
 def test_instants_read_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "_JOIN_ROWS", 3)
+    monkeypatch.setattr(fast_reader, "_JOIN_ROWS", 3)
     texts = [f"2026-03-{day:02d}T12:00:{day:02d}Z" for day in range(1, 11)]
-    micros = engine._instants(pl.Series(texts))
+    micros = fast_reader._instants(pl.Series(texts))
     assert micros is not None
     assert micros.tolist() == [parse_instant(text) for text in texts]
     # A bad one in the last slice refuses the column (the careful reader takes it).
-    assert engine._instants(pl.Series([*texts[:-1], "2026-02-30T12:00:00Z"])) is None
+    assert fast_reader._instants(pl.Series([*texts[:-1], "2026-02-30T12:00:00Z"])) is None
 
 
 def test_blanks_are_what_str_isspace_says() -> None:

@@ -22,12 +22,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsla.config import build_rulebook, load_config_text
+from leadsla.config.schema import build_rulebook, load_config_text
 from leadsla.core.columnar import columnar_facts, replayed_facts, report_facts, supported
 from leadsla.core.events import EventTable, read_events
+from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import Facts, merge_facts, metric_rules, scorecard
-from leadsla.core.timestamps import unique_inverse
-from leadsla.service.report import metric_rules_from_config
+from leadsla.report.scorecard import metric_rules_from_config
 
 CONFIG = load_config_text(
     """

@@ -8,7 +8,7 @@ from typing import get_args
 
 import pytest
 
-from leadsla.config import (
+from leadsla.config.schema import (
     METRICS,
     ConfigError,
     ConfigProblem,

@@ -26,8 +26,8 @@ from leadsla.core.events import (
     parse_instants,
     read_events,
 )
+from leadsla.core.instants import format_instant
 from leadsla.core.policy import DEFAULT_STATUSES
-from leadsla.core.timestamps import format_instant
 
 STATUSES = list(DEFAULT_STATUSES)
 GRADES = ["A", "B", "C"]

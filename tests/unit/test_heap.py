@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from leadsla.heap import reuse_freed_memory
+from leadsla.report.heap import reuse_freed_memory
 
 
 def test_reuse_freed_memory_keeps_numpy_working() -> None:

@@ -55,7 +55,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from leadsla.config import Config, build_rulebook, load_config
+from leadsla.config.schema import Config, build_rulebook, load_config
 from leadsla.core.clock import State
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable, parse_instant, read_events
@@ -65,14 +65,14 @@ from leadsla.core.metrics import (
     period_containing,
 )
 from leadsla.core.policy import Rulebook
-from leadsla.report_format import report_rows
-from leadsla.service.ingest import IncomingEvent, ingest
-from leadsla.service.report import (
+from leadsla.report.formats import report_rows
+from leadsla.report.scorecard import (
     metric_rules_from_config,
     report_from_database,
     report_from_events,
     stored_lead_results,
 )
+from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.store.database import open_database
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"

@@ -17,14 +17,13 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from leadsla import __version__
-from leadsla.analytics.figures import SEGMENT_FIELDS, SORT_KEYS
-from leadsla.analytics.report import full_report_from_database, segments_from_database
 from leadsla.api.qualify import ScoreOut, qualify_router
-from leadsla.api.web import install_web
-from leadsla.config import Config
+from leadsla.config.schema import Config
 from leadsla.core.events import InstantError, parse_instant
+from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instant
+from leadsla.report.analytics import full_report_from_database, segments_from_database
+from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
 from leadsla.service.hooks import (
     SignatureError,
     generic_events,
@@ -50,6 +49,7 @@ from leadsla.service.queries import (
 )
 from leadsla.service.timers import notification_records, oldest_undelivered
 from leadsla.service.tokens import Principal, Role, authenticate
+from leadsla.web.pages import install_web
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_EVENTS_PER_BATCH = 10_000

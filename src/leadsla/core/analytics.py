@@ -1,6 +1,6 @@
 """Pure definitions behind the analytics figures: intervals, speed buckets, workable rule.
 
-The aggregation itself runs in :mod:`leadsla.analytics` (Polars); what a figure
+The aggregation itself runs in :mod:`leadsla.report` (Polars); what a figure
 *means* is decided here, in plain Python and NumPy, so that it is tested on its own
 and every adapter uses the same edges and the same rule.
 """

@@ -37,6 +37,7 @@ from leadsla.core.calendar import WALL_CLOCK
 from leadsla.core.clock import State, grade_of, plan_for
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
+from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import (
     FactCollector,
     Facts,
@@ -47,7 +48,6 @@ from leadsla.core.metrics import (
     state_code,
 )
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy
-from leadsla.core.timestamps import unique_inverse
 
 Int32Array = npt.NDArray[np.int32]
 Int64Array = npt.NDArray[np.int64]

@@ -74,8 +74,8 @@ import numpy.typing as npt
 from leadsla.core.calendar import local_instant
 from leadsla.core.clock import State, Verdict, grade_of
 from leadsla.core.evaluate import LeadResult
+from leadsla.core.instants import format_instant, offsets_seconds
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook
-from leadsla.core.timestamps import format_instant, offsets_seconds
 
 __all__ = [
     "COMMITMENT_METRICS",

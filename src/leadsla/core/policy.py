@@ -1,6 +1,6 @@
 """The rules of the agreement as the core sees them: grades, reps, teams, SLA policies.
 
-These are plain frozen values. ``leadsla.config`` builds them from ``leadsla.yaml``;
+These are plain frozen values. ``leadsla.config.schema`` builds them from ``leadsla.yaml``;
 tests build them directly.
 """
 

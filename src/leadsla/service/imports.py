@@ -24,9 +24,9 @@ from multiprocessing.pool import AsyncResult
 import numpy as np
 from sqlalchemy import Engine
 
-from leadsla.clocks_csv import default_jobs
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
+from leadsla.report.clocks_csv import default_jobs
 from leadsla.service.ingest import (
     IncomingEvent,
     PreparedLeads,

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 
 from leadsla.core.clock import Cycle, LeadClocks, Verdict, judge_lead
+from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instant
 from leadsla.service.ingest import load_leads, replay_leads
 from leadsla.service.tokens import Principal, Role
 from leadsla.store.bulk import KEY_CHUNK

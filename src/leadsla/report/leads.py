@@ -27,10 +27,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from leadsla.analytics.frames import EventColumns
+from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import unique_inverse
+from leadsla.report.frames import EventColumns
 
 OPEN, WORKING, QUALIFIED = "open", "working", "qualified"
 STAGE_RANK = {OPEN: 1, WORKING: 2, QUALIFIED: 3}

@@ -1,7 +1,7 @@
 """The analytics keys of the report (``waterfall``, ``speed_to_lead``, ``burn_up``) and the
 closed-loop segments, from an events table or from the database.
 
-Both paths build the same event columns (:mod:`leadsla.analytics.frames`) and run the
+Both paths build the same event columns (:mod:`leadsla.report.frames`) and run the
 same code on them, so a file and the database holding the same events give the same
 figures.
 """
@@ -15,16 +15,16 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from leadsla.analytics.figures import Costs, burn_up, segments, speed_to_lead, waterfall
-from leadsla.analytics.frames import EventColumns, event_columns, stored_event_columns
-from leadsla.analytics.leads import Rows, Setting, lead_frame, mql_entries, needed_fields
-from leadsla.config import Config
+from leadsla.config.schema import Config
 from leadsla.core.analytics import WorkableRule
 from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.metrics import MetricRules
 from leadsla.core.policy import Rulebook
-from leadsla.service.report import (
+from leadsla.report.figures import Costs, burn_up, segments, speed_to_lead, waterfall
+from leadsla.report.frames import EventColumns, event_columns, stored_event_columns
+from leadsla.report.leads import Rows, Setting, lead_frame, mql_entries, needed_fields
+from leadsla.report.scorecard import (
     metric_rules_from_config,
     report_from_database,
     stored_lead_results,

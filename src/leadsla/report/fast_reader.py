@@ -30,9 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from leadsla.analytics.report import analytics_from_events
-from leadsla.analytics.sidecar import AnalyticsHelper
-from leadsla.config import Config
+from leadsla.config.schema import Config
 from leadsla.core.columnar import columnar_facts, replayed_facts
 from leadsla.core.events import (
     CLOSED_FIELDS,
@@ -47,7 +45,9 @@ from leadsla.core.metrics import merge_facts, scorecard
 from leadsla.core.policy import Rulebook
 from leadsla.core.utc_text import WIDTH as UTC_WIDTH
 from leadsla.core.utc_text import parse_utc_seconds_rows
-from leadsla.service.report import metric_rules_from_config
+from leadsla.report.analytics import analytics_from_events
+from leadsla.report.scorecard import metric_rules_from_config
+from leadsla.report.sidecar import AnalyticsHelper
 
 MICROS_PER_SECOND = 1_000_000
 Int32Array = npt.NDArray[np.int32]

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from leadsla.config import build_rulebook, load_config
-from leadsla.demo_company import (
+from leadsla.config.schema import build_rulebook, load_config
+from leadsla.demo.company import (
     DEFAULT_SMTP_PORT,
     company_config,
     config_yaml,
@@ -25,7 +25,7 @@ from leadsla.demo_company import (
 def register(app: typer.Typer) -> None:
     """Add ``generate`` and ``demo`` to the ``leadsla`` command line."""
     # Imported here: cli imports this module to call register().
-    from leadsla.cli import err, fail, now_micros, open_output
+    from leadsla.cli.main import err, fail, now_micros, open_output
 
     @app.command()
     def generate(
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         mail = start_mail_catcher(directory / "mail") if serve else None
         err.print(f"leadsla: preparing the demo company in {directory}/ …", markup=False)
         # Loaded here: the service takes half a second to import, which other commands skip.
-        from leadsla.service.demo import prepare_demo
+        from leadsla.demo.setup import prepare_demo
 
         try:
             setup = prepare_demo(
@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from leadsla.api.app import create_app
-        from leadsla.cli import worker
+        from leadsla.cli.main import worker
         from leadsla.store.database import open_database
 
         config = load_config(setup.config)

@@ -32,9 +32,9 @@ from jinja2 import (
 )
 from sqlalchemy import Connection, Engine, Row, select, update
 
+from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instant
-from leadsla.service.digest import digest_context
+from leadsla.notify.digest import digest_context
 from leadsla.service.timers import FAILED, QUEUED, SENT
 from leadsla.store.tables import notifications
 
@@ -107,7 +107,7 @@ class Templates:
         loaders: list[BaseLoader] = []
         if directory is not None:
             loaders.append(FileSystemLoader(str(directory)))
-        loaders.append(PackageLoader("leadsla", "templates"))
+        loaders.append(PackageLoader("leadsla.notify", "templates"))
         self._environment = Environment(
             loader=ChoiceLoader(loaders),
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),

@@ -20,8 +20,8 @@ import numpy as np
 from leadsla.core.clock import Verdict
 from leadsla.core.evaluate import lead_ranges, lead_results
 from leadsla.core.events import EventTable
+from leadsla.core.instants import format_instants
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instants
 
 COLUMNS = (
     "lead_id",

@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from leadsla.config import Config
+    from leadsla.config.schema import Config
     from leadsla.core.events import EventTable
 
 _LENGTH = struct.Struct("<Q")
@@ -197,10 +197,10 @@ def serve(descriptor: int, requests: IO[bytes], answers: IO[bytes]) -> None:
     try:
         setup = receive_bytes(requests)  # before the slow imports: the parent goes on
         # Imported here: the parent imports this module too, before it needs them.
-        from leadsla.analytics.report import analytics_from_events
-        from leadsla.config import build_rulebook
+        from leadsla.config.schema import build_rulebook
         from leadsla.core.events import EventTable
-        from leadsla.heap import reuse_freed_memory
+        from leadsla.report.analytics import analytics_from_events
+        from leadsla.report.heap import reuse_freed_memory
 
         reuse_freed_memory()  # a one-shot job too, like the report that started it
         config, as_of = pickle.loads(setup)
@@ -228,7 +228,7 @@ def serve(descriptor: int, requests: IO[bytes], answers: IO[bytes]) -> None:
 
 if __name__ == "__main__":
     # The importable copy of this module, not __main__: the parent's pickles name it.
-    from leadsla.analytics import sidecar
+    from leadsla.report import sidecar
 
     # The answers get a descriptor of their own, and anything printed goes where the
     # helper's stderr goes: a stray line on stdout cannot garble a message.

@@ -1,7 +1,7 @@
 """Analytics on the command line: ``leadsla segments``, and what ``leadsla report`` adds to
 the SPEC §8 scorecard (the analytics keys, ``--charts DIR``, ``--csv-dir DIR``).
 
-Imported at the end of :mod:`leadsla.cli` (it uses that module's helpers), which calls
+Imported at the end of :mod:`leadsla.cli.main` (it uses that module's helpers), which calls
 :func:`register`.
 """
 
@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadsla.cli import (
+from leadsla.cli.main import (
     ConfigOption,
     DatabaseOption,
     _read_event_file,
@@ -30,10 +30,10 @@ from leadsla.cli import (
     open_output,
     report_row_errors,
 )
-from leadsla.config import Config
+from leadsla.config.schema import Config
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
-from leadsla.report_format import (
+from leadsla.report.formats import (
     GROUPS,
     analytics_tables,
     grouped_table,
@@ -61,7 +61,7 @@ def extend_from_events(
     """Add the analytics keys to a report from a file; the follow-up times if ``drawn``."""
     # Polars and matplotlib load only for the commands that use them: every other
     # command starts faster (they are most of the CLI's import time).
-    from leadsla.analytics.report import analytics_from_events, follow_up_seconds_from_events
+    from leadsla.report.analytics import analytics_from_events, follow_up_seconds_from_events
 
     figures.update(analytics_from_events(rules, setup, table, instant))
     return follow_up_seconds_from_events(rules, setup, table, instant) if drawn else None
@@ -76,7 +76,7 @@ def extend_from_database(
     drawn: bool,
 ) -> FollowUp:
     """Add the analytics keys to a report from the database; the follow-up times if ``drawn``."""
-    from leadsla.analytics.report import (
+    from leadsla.report.analytics import (
         analytics_from_database,
         follow_up_seconds_from_database,
     )
@@ -99,7 +99,7 @@ def finish_report(
     embedded = None
     if follow_up is not None or charts is not None or fmt == "html":
         # matplotlib takes a second to import: only for reports that draw.
-        from leadsla.charts import report_charts, save_charts, svg_text
+        from leadsla.report.charts import report_charts, save_charts, svg_text
 
         drawn = list(report_charts(figures, follow_up)) if follow_up is not None else []
         if charts is not None:
@@ -181,8 +181,8 @@ def segments(
     --min-leads leads and profit per lead above 0 even at the interval's low end) and
     the workable leads per rep per month the reps' capacity supports.
     """
-    from leadsla.analytics.figures import SEGMENT_FIELDS, SORT_KEYS
-    from leadsla.analytics.report import segments_from_database, segments_from_events
+    from leadsla.report.analytics import segments_from_database, segments_from_events
+    from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
 
     fields = [name.strip() for name in by.split(",") if name.strip()]
     if not fields:

@@ -33,9 +33,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from leadsla.cli_demo import register as register_demo
-from leadsla.cli_qualify import register as register_qualify
-from leadsla.config import Config, ConfigError, build_rulebook, load_config
+from leadsla.cli.demo import register as register_demo
+from leadsla.cli.qualify import register as register_qualify
+from leadsla.config.schema import Config, ConfigError, build_rulebook, load_config
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, CalendarError
 from leadsla.core.durations import DurationError, parse_duration
 from leadsla.core.events import (
@@ -48,9 +48,9 @@ from leadsla.core.events import (
     read_events,
     value_problem,
 )
+from leadsla.core.instants import format_instant, format_instants
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instant, format_instants
-from leadsla.heap import reuse_freed_memory
+from leadsla.report.heap import reuse_freed_memory
 
 # The service, storage and connectors load in the commands that use them: a command
 # starts in about half the time without them (SQLAlchemy and Alembic alone take 0.5 s).
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from leadsla.connectors import ConvertedRow, ImportMapping
-    from leadsla.service.delivery import RowSender
+    from leadsla.notify.delivery import RowSender
 
 MICROS_PER_SECOND = 1_000_000
 # Cycles and emails handled per round of a running worker (--once handles all).
@@ -400,7 +400,7 @@ def evaluate(
     --as-of, when it was due, the business seconds it accrued and how many
     escalation steps fired. Bad rows are reported with their line and skipped.
     """
-    from leadsla.clocks_csv import write_clocks
+    from leadsla.report.clocks_csv import write_clocks
 
     rules = load_rules(config)
     instant = instant_option(as_of, "--as-of")
@@ -496,13 +496,13 @@ def report(
         _skip_teardown = True
         # Plain files are read and grouped on Polars; any other goes to the careful reader,
         # as do reports with charts (their follow-up times replay leads by name).
-        from leadsla.analytics.engine import report_from_csv  # Polars: loaded when used
+        from leadsla.report.fast_reader import report_from_csv  # Polars: loaded when used
 
         fast = None if drawn else report_from_csv(events, rules, setup, instant, period)
         if fast is not None:
             figures, follow_up = fast, None
         else:
-            from leadsla.service.report import report_from_events
+            from leadsla.report.scorecard import report_from_events
 
             table, read = _read_event_file(rules, events)
             report_row_errors(read.errors, read.skipped)
@@ -510,7 +510,7 @@ def report(
             figures = report_from_events(rules, setup, ordered, instant, period)
             follow_up = extend_from_events(figures, rules, setup, ordered, instant, drawn)
     else:
-        from leadsla.service.report import report_from_database
+        from leadsla.report.scorecard import report_from_database
 
         engine = open_engine(database, create=False)
         with engine.connect() as connection:
@@ -627,7 +627,7 @@ def worker(
     Each fires once per clock cycle and recipient however many workers run; a step
     older than notifications.max_delay when first found is recorded as skipped.
     """
-    from leadsla.service.delivery import (
+    from leadsla.notify.delivery import (
         MailSettings,
         Templates,
         deliver,
@@ -635,7 +635,7 @@ def worker(
         smtp_sender,
         webhook_row_sender,
     )
-    from leadsla.service.digest import queue_digests
+    from leadsla.notify.digest import queue_digests
     from leadsla.service.timers import FireResult, fire_due_timers, next_wake
 
     setup, rules = load_setup(config)
@@ -1007,7 +1007,7 @@ register_demo(app)
 register_qualify(app)
 # Analytics (``leadsla segments``, the report's extra keys, charts and CSV tables) live in
 # their own module, which uses the helpers above.
-from leadsla.cli_analytics import (  # noqa: E402
+from leadsla.cli.analytics import (  # noqa: E402
     extend_from_database,
     extend_from_events,
     finish_report,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leadsla.config import Config
+from leadsla.config.schema import Config
 from leadsla.core.columnar import report_facts
 from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable

@@ -41,7 +41,7 @@ from pydantic import (
     model_validator,
 )
 
-from leadsla.config_qualify import (
+from leadsla.config.qualify import (
     AssignmentConfig,
     CapacityConfig,
     IntakeConfig,

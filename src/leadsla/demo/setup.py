@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from leadsla.config import build_rulebook, load_config
+from leadsla.config.schema import build_rulebook, load_config
 from leadsla.core.events import read_events
-from leadsla.demo_company import (
+from leadsla.demo.company import (
     DEFAULT_SMTP_PORT,
     company_config,
     config_yaml,

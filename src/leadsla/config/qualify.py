@@ -1,6 +1,6 @@
 """The qualification sections of ``leadsla.yaml``: ``scoring`` (and what builds on it).
 
-Validated like the rest of the file (see :mod:`leadsla.config`): pydantic checks the
+Validated like the rest of the file (see :mod:`leadsla.config.schema`): pydantic checks the
 shape of each key, :func:`qualify_problems` the names that refer to other sections
 (a trigger's grade, the MQL status), so every problem names its line and key.
 See ``docs/qualification.md`` for the meaning of every key.
@@ -350,7 +350,7 @@ def qualify_problems(
     data: Mapping[str, Any], grade_names: set[str] | None, status_names: set[str] | None
 ) -> Iterator[Problem]:
     """Names in the qualification sections that the rest of the file does not define."""
-    from leadsla.config import _mapping, _text, _unknown
+    from leadsla.config.schema import _mapping, _text, _unknown
 
     yield from _assignment_problems(_mapping(data.get("assignment")), data)
     intake = _mapping(data.get("intake"))
@@ -389,7 +389,7 @@ def _assignment_problems(
     assignment: Mapping[str, Any], data: Mapping[str, Any]
 ) -> Iterator[Problem]:
     """Teams, reps and policies the ``assignment`` section names must be defined."""
-    from leadsla.config import _mapping, _text, _texts, _unknown
+    from leadsla.config.schema import _mapping, _text, _texts, _unknown
 
     if not assignment:
         return

@@ -28,11 +28,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
-from leadsla.analytics.report import full_report_from_database, segments_from_database
-from leadsla.config import Config, PolicyConfig
+from leadsla.config.schema import Config, PolicyConfig
 from leadsla.core.events import parse_instant
+from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instant
+from leadsla.report.analytics import full_report_from_database, segments_from_database
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
@@ -89,7 +89,7 @@ def web_router(
     router = APIRouter(include_in_schema=False)
     secret = os.environ.get("LEADSLA_SESSION_SECRET", "").encode() or secrets.token_bytes(32)
     pages = Environment(
-        loader=PackageLoader("leadsla", "templates/web"),
+        loader=PackageLoader("leadsla.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,

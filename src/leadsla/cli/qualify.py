@@ -2,7 +2,7 @@
 
 ``score``, ``reroute``, ``revisit`` and ``capacity``.
 
-:func:`register` adds them to the main app (``leadsla.cli``). The helpers of the
+:func:`register` adds them to the main app (``leadsla.cli.main``). The helpers of the
 main CLI (config loading, one-line errors, event files) are imported when a command
 runs, so that the two modules can import each other in any order.
 """
@@ -17,8 +17,8 @@ from typing import Annotated
 import typer
 
 from leadsla.core.capacity import plan
+from leadsla.core.instants import format_instant
 from leadsla.core.scoring import Row, score_rows
-from leadsla.core.timestamps import format_instant
 
 Database = Annotated[
     str | None,
@@ -56,7 +56,13 @@ def score(
     Profile rules read the lead's fields at --as-of; behaviour rules count its rows
     up to then, each halved every half-life of age; triggers qualify it at once.
     """
-    from leadsla.cli import _read_event_file, fail, instant_option, load_rules, report_row_errors
+    from leadsla.cli.main import (
+        _read_event_file,
+        fail,
+        instant_option,
+        load_rules,
+        report_row_errors,
+    )
 
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
@@ -116,7 +122,7 @@ def reroute_command(
 ) -> None:
     """Re-route open leads away from reps who are out of office, and after the escalation
     step that assignment.reroute names; one line per lead, with why."""
-    from leadsla.cli import fail, instant_option, load_rules, now_micros, open_engine
+    from leadsla.cli.main import fail, instant_option, load_rules, now_micros, open_engine
     from leadsla.service.reroute import reroute
 
     rules = load_rules(config)
@@ -140,7 +146,7 @@ def capacity_command(
 ) -> None:
     """Rep hours a month the MQL commitments need under the sales SLA, and reps needed
     against reps configured (when to hire)."""
-    from leadsla.cli import fail, load_setup
+    from leadsla.cli.main import fail, load_setup
 
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
@@ -180,7 +186,7 @@ def revisit_command(
 ) -> None:
     """Deferred leads whose revisit_at has come back to sales as MQLs (a new follow-up
     cycle, same owner); one line per lead."""
-    from leadsla.cli import instant_option, load_rules, now_micros, open_engine
+    from leadsla.cli.main import instant_option, load_rules, now_micros, open_engine
     from leadsla.service.revisit import resurface
 
     rules = load_rules(config)

@@ -38,11 +38,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
-from leadsla.config import build_rulebook, load_config_text
+from leadsla.config.schema import build_rulebook, load_config_text
 from leadsla.core.calendar import BusinessCalendar
+from leadsla.core.instants import format_instants
 from leadsla.core.policy import Rulebook
 from leadsla.core.scoring import Score, score_rows
-from leadsla.core.timestamps import format_instants
 
 MICROS_PER_SECOND = 1_000_000
 MINUTE = 60 * MICROS_PER_SECOND

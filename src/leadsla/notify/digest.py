@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.timestamps import format_instant
 from leadsla.service.queries import Scope, lead_list
 from leadsla.service.timers import QUEUED
 from leadsla.store.bulk import insert_ignoring_duplicates
