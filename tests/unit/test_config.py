@@ -8,15 +8,9 @@ from typing import get_args
 
 import pytest
 
-from leadsla.config.schema import (
-    METRICS,
-    ConfigError,
-    ConfigProblem,
-    Stage,
-    build_rulebook,
-    load_config,
-    load_config_text,
-)
+from leadsla.config import ConfigError, build_rulebook, load_config, load_config_text
+from leadsla.config.document import ConfigProblem
+from leadsla.config.schema import METRICS, Stage
 from leadsla.core.durations import parse_duration
 from leadsla.core.policy import DEFAULT_STATUSES, STAGES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leadsla.config.schema import load_config
+from leadsla.config import load_config
 from leadsla.connectors import (
     CONNECTORS,
     ConnectorError,

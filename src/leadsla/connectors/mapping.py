@@ -22,7 +22,7 @@ The mapping is YAML, on its own or as the ``mapping:`` section of a larger file:
     strict: true                     # refuse rows whose disposition/type is unmapped
 
 A bad mapping is refused with one line per problem naming the key and its line,
-as ``leadsla.yaml`` is (:class:`MappingError` is a :class:`~leadsla.config.schema.ConfigError`).
+as ``leadsla.yaml`` is (:class:`MappingError` is a :class:`~leadsla.config.document.ConfigError`).
 
 The rest of this module is what the connectors share: the rows they produce
 (:class:`ConvertedRow`, :class:`RejectedRow`), reading an export's CSV with the
@@ -57,7 +57,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from leadsla.config.schema import ConfigError, ConfigProblem
+from leadsla.config.document import ConfigError, ConfigProblem
 from leadsla.core.events import INSTANT_FORMAT, MICROS_PER_SECOND, InstantError, parse_instant
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 

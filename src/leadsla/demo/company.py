@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
-from leadsla.config.schema import build_rulebook, load_config_text
+from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.instants import format_instants
 from leadsla.core.policy import Rulebook
