@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from leadsla.api.app import create_app
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.policy import Rulebook
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database

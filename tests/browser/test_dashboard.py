@@ -24,7 +24,7 @@ import pytest
 import uvicorn
 
 from leadsla.api.app import create_app
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.demo.company import demo_company
 from leadsla.demo.setup import prepare_demo

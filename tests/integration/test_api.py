@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from api_setup import open_api
 from leadsla.api.app import create_app
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import Rulebook
 from leadsla.service.tokens import create_token

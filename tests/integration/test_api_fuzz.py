@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from leadsla.api.app import create_app
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database

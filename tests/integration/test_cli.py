@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.columnar import replayed_facts
 from leadsla.core.events import parse_instant, read_events
 from leadsla.core.metrics import scorecard

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.core.scoring import score_rows
 from leadsla.demo.company import (

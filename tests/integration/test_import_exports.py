@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.queries import clock_records
 from leadsla.store.database import open_database

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, read_events
 from leadsla.core.policy import Rulebook
 from leadsla.demo.generate import HistoryShape, write_history

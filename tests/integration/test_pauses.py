@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.clock import Cycle
 from leadsla.core.events import parse_instant
 from leadsla.service.ingest import IncomingEvent, ingest

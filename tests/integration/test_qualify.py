@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from api_setup import open_api
 from leadsla.api.app import create_app
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.reroute import reroute
 from leadsla.service.revisit import resurface

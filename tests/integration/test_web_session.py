@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadsla.api.app import create_app
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database

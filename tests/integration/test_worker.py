@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import Engine, select
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import Rulebook
 from leadsla.notify.delivery import MailSettings, deliver, smtp_sender

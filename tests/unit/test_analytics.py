@@ -34,13 +34,8 @@ import polars as pl
 import pytest
 
 from analytics_history import AS_OF_TEXT, COSTS, EVENTS
-from leadsla.config.schema import (
-    Config,
-    ConfigError,
-    SpeedToLeadConfig,
-    build_rulebook,
-    load_config_text,
-)
+from leadsla.config import Config, ConfigError, build_rulebook, load_config_text
+from leadsla.config.schema import SpeedToLeadConfig
 from leadsla.core.analytics import (
     SPEED_BUCKETS,
     WorkableRule,

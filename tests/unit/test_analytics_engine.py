@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
 from leadsla.report import fast_reader, sidecar
 from leadsla.report.analytics import analytics_from_events

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from leadsla.config.schema import ConfigError, load_config_text
+from leadsla.config import ConfigError, load_config_text
 from leadsla.core.capacity import plan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "qualify" / "leadsla.yaml"

@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsla.config.schema import build_rulebook, load_config_text
+from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.columnar import columnar_facts, replayed_facts, report_facts, supported
 from leadsla.core.events import EventTable, read_events
 from leadsla.core.instants import unique_inverse

@@ -8,15 +8,9 @@ from typing import get_args
 
 import pytest
 
-from leadsla.config.schema import (
-    METRICS,
-    ConfigError,
-    ConfigProblem,
-    Stage,
-    build_rulebook,
-    load_config,
-    load_config_text,
-)
+from leadsla.config import ConfigError, build_rulebook, load_config, load_config_text
+from leadsla.config.document import ConfigProblem
+from leadsla.config.schema import METRICS, Stage
 from leadsla.core.durations import parse_duration
 from leadsla.core.policy import DEFAULT_STATUSES, STAGES
 
@@ -538,6 +532,36 @@ def test_a_duplicate_key_is_refused_with_the_other_problems(tmp_path: Path) -> N
         ("calendars.office.day_hours", 7),
     ]
     assert "first given at line 5" in problems[0].message
+
+
+def test_anchors_aliases_and_merge_keys_are_read(tmp_path: Path) -> None:
+    text = (
+        "calendars:\n"
+        "  east: &office\n"
+        "    timezone: America/New_York\n"
+        "    hours: {mon: ['09:00-17:00'], tue: ['09:00-17:00']}\n"
+        "  west:\n"
+        "    <<: *office\n"
+        "    timezone: America/Los_Angeles\n"
+        "default_calendar: east\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.calendars["west"].timezone == "America/Los_Angeles"
+    assert config.calendars["west"].hours == config.calendars["east"].hours
+    # A key given beside a merge is no duplicate: it overrides the merged one.
+    problems, _ = problems_of(tmp_path, text.replace("  west:", "    day_hours: 0\n  west:"))
+    assert [(p.path, p.line) for p in problems] == [
+        ("calendars.east.day_hours", 5),
+        ("calendars.west.day_hours", 6),
+    ]
+
+
+def test_an_alias_cycle_is_located_not_a_crash(tmp_path: Path) -> None:
+    problems, _ = problems_of(tmp_path, "calendars: &calendars\n  office: *calendars\n")
+    assert {(p.path, p.line) for p in problems} >= {
+        ("calendars.office.timezone", 2),
+        ("calendars.office.hours", 2),
+    }
 
 
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leadsla.config.schema import load_config
+from leadsla.config import load_config
 from leadsla.connectors import (
     CONNECTORS,
     ConnectorError,
@@ -544,6 +544,35 @@ def test_mapping_section_rating_alias_and_numeric_keys() -> None:
     assert load_mapping("mapping:\n") == ImportMapping()
     from_dict = mapping_from_dict({"status": {"Nurture": "Recycled"}, "strict": True})
     assert from_dict.strict and from_dict.translate("status", "nurture") == "Recycled"
+
+
+def test_mapping_anchors_aliases_and_merge_keys_are_read_as_in_leadsla_yaml() -> None:
+    text = (
+        "shared:\n"
+        "  owners: &owners {Sam Ortiz: r1, Priya Natarajan: r2}\n"
+        "  ratings: &ratings {Lukewarm: B}\n"
+        "mapping:\n"
+        "  owner:\n"
+        "    <<: *owners\n"
+        "    Sam Ortiz: r3\n"
+        "  rating: *ratings\n"
+    )
+    mapping = load_mapping(text, "m.yaml")
+    # A key beside the merge overrides the merged one (no duplicate-key refusal).
+    assert mapping.translate("owner", "Sam Ortiz") == "r3"
+    assert mapping.translate("owner", "Priya Natarajan") == "r2"
+    assert mapping.translate("grade", "Lukewarm") == "B"
+    # A bad value that came in through a merge is named by its key, on the merging key's line.
+    with pytest.raises(MappingError) as caught:
+        load_mapping(text.replace("Priya Natarajan: r2", "Priya Natarajan: [r2]"), "m.yaml")
+    expected = 'm.yaml:5: mapping.owner."Priya Natarajan": expected text, got a list'
+    assert str(caught.value) == expected
+
+
+def test_a_mapping_alias_cycle_is_a_located_problem_not_a_crash() -> None:
+    with pytest.raises(MappingError) as caught:
+        load_mapping("status:\n  Open: &loop {again: *loop}\n", "m.yaml")
+    assert str(caught.value) == "m.yaml:2: status.Open: expected text, got a mapping"
 
 
 MAPPING_ERRORS = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from leadsla.config.schema import ConfigError, build_rulebook, load_config, load_config_text
+from leadsla.config import ConfigError, build_rulebook, load_config, load_config_text
 from leadsla.core.clock import State, Verdict, judge_lead, replay
 from leadsla.core.events import parse_instant
 from leadsla.core.policy import Rulebook

@@ -55,7 +55,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from leadsla.config.schema import Config, build_rulebook, load_config
+from leadsla.config import Config, build_rulebook, load_config
 from leadsla.core.clock import State
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable, parse_instant, read_events

@@ -1,6 +1,6 @@
 """The qualification sections of ``leadsla.yaml``: ``scoring`` (and what builds on it).
 
-Validated like the rest of the file (see :mod:`leadsla.config.schema`): pydantic checks the
+Validated like the rest of the file (see :mod:`leadsla.config.load`): pydantic checks the
 shape of each key, :func:`qualify_problems` the names that refer to other sections
 (a trigger's grade, the MQL status), so every problem names its line and key.
 See ``docs/qualification.md`` for the meaning of every key.
@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, model_validator
 
+from leadsla.config.document import KeyPath, Problem, mapping_of, text_of, texts_of, unknown_name
 from leadsla.core.calendar import local_instant
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.policy import DEFAULT_TARGET, Grade, Policy, Rulebook
@@ -49,8 +50,6 @@ __all__ = [
     "build_scoring",
     "qualify_problems",
 ]
-
-Problem = tuple[tuple[str | int, ...], str]
 
 
 class _Section(BaseModel):
@@ -350,85 +349,81 @@ def qualify_problems(
     data: Mapping[str, Any], grade_names: set[str] | None, status_names: set[str] | None
 ) -> Iterator[Problem]:
     """Names in the qualification sections that the rest of the file does not define."""
-    from leadsla.config.schema import _mapping, _text, _unknown
-
-    yield from _assignment_problems(_mapping(data.get("assignment")), data)
-    intake = _mapping(data.get("intake"))
-    calendars = _mapping(data.get("calendars"))
-    calendar = _text(intake.get("calendar"))
+    yield from _assignment_problems(mapping_of(data.get("assignment")), data)
+    intake = mapping_of(data.get("intake"))
+    calendars = mapping_of(data.get("calendars"))
+    calendar = text_of(intake.get("calendar"))
     if calendar and calendars and calendar not in calendars:
-        yield ("intake", "calendar"), _unknown("calendar", calendar, calendars)
-    if intake and INTAKE_POLICY in _mapping(data.get("policies")):
+        yield ("intake", "calendar"), unknown_name("calendar", calendar, calendars)
+    if intake and INTAKE_POLICY in mapping_of(data.get("policies")):
         yield (
             ("policies", INTAKE_POLICY),
             f'"{INTAKE_POLICY}" names the clock of the intake section; rename this policy',
         )
-    scoring = _mapping(data.get("scoring"))
+    scoring = mapping_of(data.get("scoring"))
     if not scoring:
         return
-    at: tuple[str | int, ...] = ("scoring",)
-    status = _text(scoring.get("mql_status", "New"))
+    at: KeyPath = ("scoring",)
+    status = text_of(scoring.get("mql_status", "New"))
     if status_names is not None and status and status not in status_names:
-        yield (*at, "mql_status"), _unknown("status", status, status_names)
+        yield (*at, "mql_status"), unknown_name("status", status, status_names)
     triggers = scoring.get("triggers")
     for index, trigger in enumerate(triggers if isinstance(triggers, list) else []):
-        grade = _text(_mapping(trigger).get("grade"))
+        grade = text_of(mapping_of(trigger).get("grade"))
         if grade_names is not None and grade and grade not in grade_names:
-            yield (*at, "triggers", index, "grade"), _unknown("grade", grade, grade_names)
+            yield (*at, "triggers", index, "grade"), unknown_name("grade", grade, grade_names)
     groups = {TOTAL}
     for section, default in (("profile", PROFILE), ("behaviour", BEHAVIOUR)):
         rules = scoring.get(section)
         for rule in rules if isinstance(rules, list) else []:
-            groups.add(_text(_mapping(rule).get("group")) or default)
-    for group in _mapping(scoring.get("caps")):
+            groups.add(text_of(mapping_of(rule).get("group")) or default)
+    for group in mapping_of(scoring.get("caps")):
         if group not in groups:
-            yield (*at, "caps", group), _unknown("rule group", group, groups)
+            yield (*at, "caps", group), unknown_name("rule group", group, groups)
 
 
 def _assignment_problems(
     assignment: Mapping[str, Any], data: Mapping[str, Any]
 ) -> Iterator[Problem]:
     """Teams, reps and policies the ``assignment`` section names must be defined."""
-    from leadsla.config.schema import _mapping, _text, _texts, _unknown
-
     if not assignment:
         return
-    teams = _mapping(data.get("teams"))
+    teams = mapping_of(data.get("teams"))
     team_reps = {
-        name: {_text(_mapping(rep).get("id")) for rep in _mapping(team).get("reps") or []}
+        name: {text_of(mapping_of(rep).get("id")) for rep in mapping_of(team).get("reps") or []}
         for name, team in teams.items()
     }
     reps = {rep for members in team_reps.values() for rep in members if rep}
     rules = assignment.get("rules")
     for index, rule in enumerate(rules if isinstance(rules, list) else []):
-        at: tuple[str | int, ...] = ("assignment", "rules", index)
-        rule_map = _mapping(rule)
-        team = _text(rule_map.get("team"))
+        at: KeyPath = ("assignment", "rules", index)
+        rule_map = mapping_of(rule)
+        team = text_of(rule_map.get("team"))
         members: set[str] = set()
         if team:
             if team not in teams:
-                yield (*at, "team"), _unknown("team", team, teams)
+                yield (*at, "team"), unknown_name("team", team, teams)
             members = {rep for rep in team_reps.get(team, set()) if rep}
-        for path, rep in _texts((*at, "reps"), rule_map.get("reps")):
+        for path, rep in texts_of((*at, "reps"), rule_map.get("reps")):
             members.add(rep)
             if rep not in reps:
-                yield path, _unknown("rep", rep, reps)
-        for rep in _mapping(rule_map.get("weights")):
+                yield path, unknown_name("rep", rep, reps)
+        for rep in mapping_of(rule_map.get("weights")):
             if rep not in members:
-                yield (*at, "weights", rep), _unknown("rep of this rule", rep, members)
+                yield (*at, "weights", rep), unknown_name("rep of this rule", rep, members)
     absences = assignment.get("out_of_office")
     for index, absence in enumerate(absences if isinstance(absences, list) else []):
-        absent = _text(_mapping(absence).get("rep"))
+        absent = text_of(mapping_of(absence).get("rep"))
         if absent and absent not in reps:
-            yield ("assignment", "out_of_office", index, "rep"), _unknown("rep", absent, reps)
-    reroute = _mapping(assignment.get("reroute"))
+            yield ("assignment", "out_of_office", index, "rep"), unknown_name("rep", absent, reps)
+    reroute = mapping_of(assignment.get("reroute"))
     if reroute:
-        policies = _mapping(data.get("policies"))
-        policy = _text(reroute.get("policy", "follow_up")) or ""
-        steps = _mapping(policies.get(policy)).get("escalate")
+        policies = mapping_of(data.get("policies"))
+        policy = text_of(reroute.get("policy", "follow_up")) or ""
+        steps = mapping_of(policies.get(policy)).get("escalate")
         step = reroute.get("after_step")
         if policy not in policies:
-            yield ("assignment", "reroute", "policy"), _unknown("policy", policy, policies)
+            yield ("assignment", "reroute", "policy"), unknown_name("policy", policy, policies)
         elif isinstance(step, int) and step > len(steps if isinstance(steps, list) else []):
             yield (
                 ("assignment", "reroute", "after_step"),

@@ -22,7 +22,9 @@ The mapping is YAML, on its own or as the ``mapping:`` section of a larger file:
     strict: true                     # refuse rows whose disposition/type is unmapped
 
 A bad mapping is refused with one line per problem naming the key and its line,
-as ``leadsla.yaml`` is (:class:`MappingError` is a :class:`~leadsla.config.schema.ConfigError`).
+as ``leadsla.yaml`` is, and read by the same YAML reader (:mod:`leadsla.config.document`:
+anchors, aliases and ``<<`` merge keys work; :class:`MappingError` is a
+:class:`~leadsla.config.document.ConfigError`).
 
 The rest of this module is what the connectors share: the rows they produce
 (:class:`ConvertedRow`, :class:`RejectedRow`), reading an export's CSV with the
@@ -44,7 +46,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -57,7 +58,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from leadsla.config.schema import ConfigError, ConfigProblem
+from leadsla.config.document import (
+    ConfigError,
+    ConfigProblem,
+    Lines,
+    format_path,
+    line_at,
+    read_document,
+)
 from leadsla.core.events import INSTANT_FORMAT, MICROS_PER_SECOND, InstantError, parse_instant
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 
@@ -362,20 +370,24 @@ def load_mapping(text: str, source: str = "mapping.yaml") -> ImportMapping:
 
     An empty document, or an empty section, is the built-in defaults.
     """
-    data, lines, problems = _parse(text, source)
+    try:
+        document = read_document(text, source)
+    except ConfigError as exc:
+        raise MappingError(source, exc.problems) from None
+    data = document.data
     prefix: Path_ = ()
     if isinstance(data, dict) and "mapping" in data:
         data, prefix = data["mapping"], ("mapping",)
-    if problems:
-        raise MappingError(source, problems)
-    return _validate(data, source=source, lines=lines, prefix=prefix)
+    if document.duplicates:
+        raise MappingError(source, document.duplicates)
+    return _validate(data, source=source, lines=document.lines, prefix=prefix)
 
 
 def mapping_from_dict(
     data: Mapping[str, Any] | None,
     *,
     source: str = "mapping",
-    lines: Mapping[Path_, int] | None = None,
+    lines: Lines | None = None,
     prefix: Path_ = (),
 ) -> ImportMapping:
     """Validate an already-parsed ``mapping:`` section.
@@ -386,16 +398,14 @@ def mapping_from_dict(
     return _validate(data, source=source, lines=lines or {}, prefix=prefix)
 
 
-def _validate(
-    data: Any, *, source: str, lines: Mapping[Path_, int], prefix: Path_
-) -> ImportMapping:
+def _validate(data: Any, *, source: str, lines: Lines, prefix: Path_) -> ImportMapping:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        where = _line_of(prefix, lines) if prefix else 1
+        where = line_at(lines, prefix) if prefix else 1
         kind = "list" if isinstance(data, list) else type(data).__name__
         message = f"expected a mapping of keys such as status, owner and fields, got a {kind}"
-        raise MappingError(source, [ConfigProblem(_show_path(prefix), where, message)])
+        raise MappingError(source, [ConfigProblem(format_path(prefix), where, message)])
     try:
         return ImportMapping.model_validate(data)
     except ValidationError as exc:
@@ -412,7 +422,7 @@ _KEYS_SHOWN = ", ".join(
 
 
 def _problem(
-    error: Mapping[str, Any], prefix: Path_, lines: Mapping[Path_, int], used_rating: bool
+    error: Mapping[str, Any], prefix: Path_, lines: Lines, used_rating: bool
 ) -> ConfigProblem:
     kind: str = error["type"]
     value = error.get("input")
@@ -453,23 +463,7 @@ def _problem(
     else:
         message = str(error["msg"])
     full = (*prefix, *path)
-    return ConfigProblem(_show_path(full), _line_of(full, lines), message)
-
-
-def _line_of(path: Path_, lines: Mapping[Path_, int]) -> int | None:
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return None
-
-
-def _show_path(path: Path_) -> str:
-    shown = ""
-    for part in path:
-        key = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
-        shown += f".{key}" if shown else key
-    return shown
+    return ConfigProblem(format_path(full), line_at(lines, full), message)
 
 
 def _show(value: Any) -> str:
@@ -487,63 +481,6 @@ def _show(value: Any) -> str:
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
-
-
-def _parse(text: str, source: str) -> tuple[Any, dict[Path_, int], list[ConfigProblem]]:
-    """The document, the line of each key path, and duplicate keys; bad YAML raises."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}, []
-        lines: dict[Path_, int] = {}
-        duplicates: list[ConfigProblem] = []
-        _walk(loader, node, (), lines, duplicates)
-        return loader.construct_document(node), lines, duplicates
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        detail = exc.problem or exc.context or "unreadable"
-        raise MappingError(source, [ConfigProblem("", line, f"invalid YAML: {detail}")]) from None
-    except yaml.YAMLError as exc:
-        raise MappingError(source, [ConfigProblem("", None, f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
-
-
-def _walk(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    path: Path_,
-    lines: dict[Path_, int],
-    duplicates: list[ConfigProblem],
-) -> None:
-    # A mapping is small and hand-written: no anchors pointing back at their parents.
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = (
-                str(loader.construct_object(key_node))
-                if isinstance(key_node, yaml.ScalarNode)
-                else "<complex key>"
-            )
-            child = (*path, key)
-            line = key_node.start_mark.line + 1
-            if child in lines:
-                duplicates.append(
-                    ConfigProblem(
-                        _show_path(child),
-                        line,
-                        f"duplicate key (first given at line {lines[child]}); YAML would "
-                        "silently keep only the last one",
-                    )
-                )
-            lines.setdefault(child, line)
-            _walk(loader, value_node, child, lines, duplicates)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = (*path, str(index))
-            lines[child] = item.start_mark.line + 1
-            _walk(loader, item, child, lines, duplicates)
 
 
 # -- rows -----------------------------------------------------------------------------------

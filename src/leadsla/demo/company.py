@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
-from leadsla.config.schema import build_rulebook, load_config_text
+from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.instants import format_instants
 from leadsla.core.policy import Rulebook
@@ -93,11 +93,11 @@ class DemoTeam:
     name: str
     calendar: str
     timezone: str
-    country: str
+    country: str  # the office's public holidays: ISO country and subdivision
     subdivision: str
     hours: tuple[str, ...]
-    manager: tuple[str, str]
-    countries: tuple[str, ...]
+    manager: tuple[str, str]  # name, and mailbox at the company's domain
+    countries: tuple[str, ...]  # where the team's leads come from
     share: float  # of all leads
 
 
@@ -107,8 +107,7 @@ class DemoCompany:
 
     teams: tuple[DemoTeam, ...]
     reps: tuple[DemoRep, ...]
-    executive: tuple[str, str] = ("Chris Young", "chris.young@northwind.example")
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    executive: tuple[str, str] = ("Chris Young", "chris.young@northwind.example")  # name, email
 
 
 def demo_company() -> DemoCompany:

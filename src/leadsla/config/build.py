@@ -1,0 +1,111 @@
+"""A validated :class:`~leadsla.config.schema.Config` as the core's :class:`Rulebook`.
+
+The core knows nothing of YAML or pydantic: it gets plain frozen values, and the
+qualification sections are built by :mod:`leadsla.config.qualify` beside the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import holidays
+
+from leadsla.config.qualify import build_assignment, build_intake, build_scoring
+from leadsla.config.schema import CalendarConfig, Config, HolidaysConfig, PersonConfig, PolicyConfig
+from leadsla.core.calendar import BusinessCalendar, HolidaySource
+from leadsla.core.policy import EscalationStep, Grade, Person, Policy, Rep, Rulebook, Team
+
+__all__ = ["build_rulebook"]
+
+
+def build_rulebook(config: Config) -> Rulebook:
+    """The core's view of a validated config."""
+    teams: dict[str, Team] = {}
+    reps: dict[str, Rep] = {}
+    for team_name, team in config.teams.items():
+        teams[team_name] = Team(
+            name=team_name,
+            calendar=team.calendar,
+            manager=_person(team.manager) if team.manager is not None else None,
+            reps=tuple(rep.id for rep in team.reps),
+        )
+        for rep in team.reps:
+            reps[rep.id] = Rep(
+                id=rep.id,
+                name=rep.name,
+                email=rep.email,
+                team=team_name,
+                calendar=rep.calendar,
+                capacity=rep.capacity,
+            )
+    grades = tuple(Grade(name=g.name, min_score=g.min_score) for g in config.grades)
+    intake = build_intake(config.intake, config.default_calendar_name)
+    rulebook = Rulebook(
+        calendars={name: _calendar(name, c) for name, c in config.calendars.items()},
+        default_calendar=config.default_calendar_name,
+        policies=tuple(_policy(name, p) for name, p in config.policies.items())
+        + ((intake,) if intake is not None else ()),
+        grades=grades,
+        statuses={status.name: status.stage for status in config.statuses},
+        teams=teams,
+        reps=reps,
+        executives=tuple(_person(person) for person in config.executives),
+        scoring=build_scoring(config.scoring, grades),
+        intake=intake,
+    )
+    return replace(rulebook, assignment=build_assignment(config.assignment, rulebook))
+
+
+def _person(person: PersonConfig) -> Person:
+    return Person(name=person.name, email=person.email, slack=person.slack)
+
+
+def _calendar(name: str, calendar: CalendarConfig) -> BusinessCalendar:
+    hours = {
+        number: [(window.start, window.end) for window in windows]
+        for number, windows in calendar.hours.by_weekday().items()
+        if windows
+    }
+    return BusinessCalendar(
+        name=name,
+        timezone=calendar.timezone,
+        hours=hours,
+        holidays=_holiday_source(calendar.holidays) if calendar.holidays else None,
+        day_hours=calendar.day_hours,
+    )
+
+
+def _holiday_source(config: HolidaysConfig) -> HolidaySource:
+    country, subdivision, extra = config.country, config.subdivision, tuple(config.dates)
+
+    def closed_dates(year: int) -> set[date]:
+        closed = {day for day in extra if day.year == year}
+        if country is not None:
+            closed.update(holidays.country_holidays(country, subdiv=subdivision, years=year))
+        return closed
+
+    return closed_dates
+
+
+def _policy(name: str, policy: PolicyConfig) -> Policy:
+    return Policy(
+        name=name,
+        start=frozenset(policy.start.status),
+        stop=frozenset(policy.stop.status),
+        pause=frozenset(policy.pause.status),
+        applies_to={key: frozenset(values) for key, values in policy.applies_to.items()},
+        targets=dict(policy.target),
+        optional=frozenset(policy.optional),
+        calendar=policy.calendar,
+        warn_at=policy.warn_at,
+        escalate=tuple(
+            EscalationStep(
+                number=number,
+                after=step.after,
+                notify=tuple(step.notify),
+                message=step.message,
+            )
+            for number, step in enumerate(policy.escalate, start=1)
+        ),
+    )
