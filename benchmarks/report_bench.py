@@ -87,7 +87,7 @@ def loop_calendars() -> dict[str, DayByDayCalendar]:
 
 def leadsla_seconds(clocks: pd.DataFrame) -> np.ndarray:
     """Business seconds of the clocks the loop was not run on (not timed; see above)."""
-    from leadsla.config.schema import build_rulebook, load_config
+    from leadsla.config import build_rulebook, load_config
 
     rules = build_rulebook(load_config(CONFIG))
     result = np.zeros(len(clocks), dtype=np.int64)

@@ -32,7 +32,7 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from leadsla.config.schema import build_rulebook, load_config  # noqa: E402
+from leadsla.config import build_rulebook, load_config  # noqa: E402
 from leadsla.core.events import parse_instant  # noqa: E402
 from leadsla.service.ingest import IncomingEvent, ingest  # noqa: E402
 from leadsla.service.timers import fire_due_timers, next_wake  # noqa: E402

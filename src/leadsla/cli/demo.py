@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from leadsla.config.schema import build_rulebook, load_config
+from leadsla.config import build_rulebook, load_config
 from leadsla.demo.company import (
     DEFAULT_SMTP_PORT,
     company_config,

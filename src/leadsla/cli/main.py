@@ -35,7 +35,7 @@ from rich.table import Table
 
 from leadsla.cli.demo import register as register_demo
 from leadsla.cli.qualify import register as register_qualify
-from leadsla.config.schema import Config, ConfigError, build_rulebook, load_config
+from leadsla.config import Config, ConfigError, build_rulebook, load_config
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, CalendarError
 from leadsla.core.durations import DurationError, parse_duration
 from leadsla.core.events import (

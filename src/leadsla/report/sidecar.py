@@ -197,7 +197,7 @@ def serve(descriptor: int, requests: IO[bytes], answers: IO[bytes]) -> None:
     try:
         setup = receive_bytes(requests)  # before the slow imports: the parent goes on
         # Imported here: the parent imports this module too, before it needs them.
-        from leadsla.config.schema import build_rulebook
+        from leadsla.config import build_rulebook
         from leadsla.core.events import EventTable
         from leadsla.report.analytics import analytics_from_events
         from leadsla.report.heap import reuse_freed_memory
