@@ -9,49 +9,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel
 from sqlalchemy import Connection, Engine
 
+from leadsla.api.schemas import DecisionOut, ScoreOut
 from leadsla.core.policy import Rulebook
 from leadsla.service.qualify import decision_records, lead_score
 from leadsla.service.queries import Scope, lead_owner
 from leadsla.service.tokens import Principal
-
-
-class ScoreRuleOut(BaseModel):
-    rule: str
-    kind: str
-    group: str
-    points: float
-    count: int
-    awarded: float
-    detail: str
-
-
-class ScoreCapOut(BaseModel):
-    group: str
-    cap: float
-    before: float
-
-
-class ScoreOut(BaseModel):
-    lead_id: str
-    as_of: str
-    score: float
-    grade: str | None
-    mql: bool
-    mql_threshold: float | None
-    trigger: str | None
-    rules: list[ScoreRuleOut]
-    caps: list[ScoreCapOut]
-    explanation: list[str]
-
-
-class DecisionOut(BaseModel):
-    at: str
-    kind: str
-    detail: dict[str, Any]
-    recorded_at: str
 
 
 def qualify_router(
