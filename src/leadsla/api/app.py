@@ -6,6 +6,7 @@ wall clock or the environment on its own. The routes live in one module per
 resource and reach these collaborators through :mod:`leadsla.api.deps`.
 """
 
+import secrets
 from collections.abc import Mapping
 
 from fastapi import FastAPI, HTTPException, Request
@@ -17,7 +18,7 @@ from leadsla.api import clocks, events, health, hooks, leads, qualify, report
 from leadsla.api.deps import Clock
 from leadsla.config.schema import Config
 from leadsla.core.policy import Rulebook
-from leadsla.web.pages import install_web
+from leadsla.web import pages, session
 
 
 def create_app(
@@ -26,11 +27,14 @@ def create_app(
     clock: Clock,
     hook_secrets: Mapping[str, str] | None = None,
     config: Config | None = None,
+    session_secret: bytes | None = None,
 ) -> FastAPI:
     """The app.
 
     ``hook_secrets`` maps a webhook source (generic, hubspot) to its secret;
-    ``config`` feeds the reports; without it they answer 503.
+    ``session_secret`` signs the dashboard's session cookies (None or empty: a random
+    key, so sessions end with the process). ``config`` feeds the reports; without it
+    they answer 503.
     """
     app = FastAPI(
         title="leadsla",
@@ -45,6 +49,8 @@ def create_app(
     app.state.clock = clock
     app.state.config = config
     app.state.hook_secrets = dict(hook_secrets or {})
+    # An empty key would sign with nothing secret: treated as no key at all.
+    app.state.session_secret = session_secret or secrets.token_bytes(32)
 
     # The order of the routers is the order of the paths in the OpenAPI document.
     for router in (
@@ -55,11 +61,13 @@ def create_app(
         leads.router,
         report.router,
         hooks.router,
+        session.router,
+        pages.router,
     ):
         app.include_router(router)
     # Through the decorator: it takes a handler typed for its own exception class.
     app.exception_handler(HTTPException)(json_error)
-    install_web(app, rules, engine, clock, config)
+    app.exception_handler(session.LoginRequired)(session.redirect_to_login)
     return app
 
 

@@ -49,11 +49,17 @@ def hook_secrets_of(request: Request) -> Mapping[str, str]:
     return secrets
 
 
+def session_secret_of(request: Request) -> bytes:
+    secret: bytes = request.app.state.session_secret
+    return secret
+
+
 Rules = Annotated[Rulebook, Depends(rules_of)]
 Database = Annotated[Engine, Depends(engine_of)]
 AppClock = Annotated[Clock, Depends(clock_of)]
 AppConfig = Annotated[Config | None, Depends(config_of)]
 HookSecrets = Annotated[Mapping[str, str], Depends(hook_secrets_of)]
+SessionSecret = Annotated[bytes, Depends(session_secret_of)]
 
 
 def default_zone(rules: Rules) -> tzinfo:
