@@ -14,15 +14,9 @@ from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
-from leadsla.web.pages import (
-    COOKIE,
-    PLOT,
-    burn_up_geometry,
-    money,
-    policy_sentences,
-    readable_instant,
-    safe_next,
-)
+from leadsla.web.filters import PLOT, burn_up_geometry, money, readable_instant
+from leadsla.web.session import COOKIE, safe_next
+from leadsla.web.wording import policy_sentences
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
 NOW = parse_instant("2026-03-04T15:30:00Z")
@@ -30,14 +24,16 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @contextmanager
-def served(tmp_path: Path, role: str, rep: str | None) -> Iterator[tuple[TestClient, str]]:
+def served(
+    tmp_path: Path, role: str, rep: str | None, session_secret: bytes | None = None
+) -> Iterator[tuple[TestClient, str]]:
     """The app on the base example with one token of ``role``."""
     config = load_config(CONFIG)
     rules = build_rulebook(config)
     engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
     with engine.begin() as connection:
         token = create_token(connection, rules, role=role, name="sam", rep=rep, team=None, now=NOW)
-    app = create_app(rules, engine, lambda: NOW, config=config)
+    app = create_app(rules, engine, lambda: NOW, config=config, session_secret=session_secret)
     with TestClient(app, follow_redirects=False) as client:
         yield client, token
     engine.dispose()
@@ -71,6 +67,16 @@ def test_login_sets_a_signed_cookie_that_a_forgery_does_not_pass(
     client.cookies.set(COOKIE, cookie)
     assert client.get("/at-risk").status_code == 200
     assert client.post("/logout").headers["location"] == "/login"
+
+
+def test_a_session_secret_lets_another_app_read_the_cookie(tmp_path: Path) -> None:
+    """As a restarted server or a second worker does; without the secret, log in again."""
+    with served(tmp_path, "admin", None, b"shared") as (client, token):
+        login = client.post("/login", content=f"token={token}", headers=FORM)
+    for secret, code in ((b"shared", 200), (b"other", 303), (None, 303)):
+        with served(tmp_path, "admin", None, secret) as (other, _):
+            other.cookies.set(COOKIE, login.cookies[COOKIE])
+            assert other.get("/settings").status_code == code
 
 
 def test_login_redirects_only_within_the_site() -> None:

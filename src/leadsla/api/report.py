@@ -1,0 +1,81 @@
+"""``GET /api/v1/report`` and ``/api/v1/segments``: the metrics of SPEC §8.
+
+Both need the config (targets, costs) besides the rulebook, and neither is for reps.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from leadsla.api.deps import (
+    AppClock,
+    AppConfig,
+    Caller,
+    CallerScope,
+    Reading,
+    Rules,
+    as_of_instant,
+)
+from leadsla.config.schema import Config
+from leadsla.report.analytics import full_report_from_database, segments_from_database
+from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
+from leadsla.service.tokens import Principal, Role
+
+router = APIRouter(prefix="/api/v1", tags=["report"])
+
+
+def report_config(caller: Principal, config: Config | None) -> Config:
+    """The config to report with: 403 for a rep (first), 503 when the app has none."""
+    if caller.role is Role.REP:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "reps do not read reports")
+    if config is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "started without a config")
+    return config
+
+
+@router.get("/report")
+def get_report(
+    caller: Caller,
+    scope: CallerScope,
+    rules: Rules,
+    config: AppConfig,
+    clock: AppClock,
+    connection: Reading,
+    as_of: Annotated[str | None, Query(description="ISO 8601 instant; default now.")] = None,
+    period: Annotated[str, Query(pattern="^(month|quarter)$")] = "month",
+) -> dict[str, Any]:
+    """The metrics of SPEC §8 as one JSON object, within what the caller may see."""
+    setup = report_config(caller, config)
+    at = as_of_instant(as_of, clock)
+    return full_report_from_database(connection, rules, setup, at, period, scope.owners)
+
+
+@router.get("/segments")
+def get_segments(
+    caller: Caller,
+    scope: CallerScope,
+    rules: Rules,
+    config: AppConfig,
+    clock: AppClock,
+    connection: Reading,
+    by: Annotated[str, Query(description="Comma-separated: " + ", ".join(SEGMENT_FIELDS))] = (
+        "source"
+    ),
+    as_of: Annotated[str | None, Query(description="ISO 8601 instant; default now.")] = None,
+    min_leads: Annotated[int, Query(ge=1)] = 30,
+    sort: Annotated[str, Query(pattern="^(" + "|".join(SORT_KEYS) + ")$")] = "profit",
+) -> dict[str, Any]:
+    """Closed-loop lead segments (``leadsla segments``), within what the caller may see."""
+    setup = report_config(caller, config)
+    fields = [name.strip() for name in by.split(",") if name.strip()]
+    wrong = [f for f in fields if f not in SEGMENT_FIELDS] or (
+        ["a field twice"] if len(set(fields)) != len(fields) else []
+    )
+    if not fields or wrong:
+        raise HTTPException(422, f"by: {wrong[0] if wrong else 'no field'}; fields are "
+                            f"{', '.join(SEGMENT_FIELDS)}, each once")  # fmt: skip
+    at = as_of_instant(as_of, clock)
+    return segments_from_database(
+        connection, rules, setup, at, fields, min_leads=min_leads, sort=sort,
+        scope_owners=scope.owners,
+    )  # fmt: skip
