@@ -58,7 +58,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from leadsla.config.schema import ConfigError, ConfigProblem
-from leadsla.core.events import INSTANT_FORMAT, MICROS_PER_SECOND, InstantError, parse_instant
+from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.core.events import INSTANT_FORMAT, InstantError, parse_instant
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 
 # -- built-in defaults -------------------------------------------------------------------

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, TimeMeasure
+from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.policy import Policy, Rulebook
-
-MICROS_PER_SECOND = 1_000_000
 
 
 class State(StrEnum):
