@@ -58,13 +58,13 @@ from leadsla.core.policy import (
     DEFAULT_STATUSES,
     DEFAULT_TARGET,
     EscalationStep,
-    Grade,
     Person,
     Policy,
     Rep,
     Rulebook,
     Team,
 )
+from leadsla.core.scoring import Grade
 
 __all__ = [
     "METRICS",

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.durations import Duration
-
-if TYPE_CHECKING:
-    from leadsla.core.routing import Assignment
-    from leadsla.core.scoring import Scoring
+from leadsla.core.routing import Assignment
+from leadsla.core.scoring import Grade, Scoring
 
 STAGES = ("open", "working", "qualified", "disqualified", "nurture")
 
@@ -39,12 +36,6 @@ CONNECT_OUTCOMES = frozenset({"connected", "replied", "held"})
 
 NOTIFY_TARGETS = frozenset({"owner", "manager", "executive"})
 DEFAULT_TARGET = "default"
-
-
-@dataclass(frozen=True, slots=True)
-class Grade:
-    name: str
-    min_score: float
 
 
 @dataclass(frozen=True, slots=True)
