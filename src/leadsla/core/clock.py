@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, TimeMeasure
 from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.core.intake import decided, intake_start
 from leadsla.core.policy import Policy, Rulebook
 
 
@@ -177,11 +178,38 @@ class LeadClocks:
             ):
                 started = self._start(rules, policy, at)
                 touched.append(started)
-        if rules.intake is not None:  # marketing's intake clock (core/intake.py)
-            from leadsla.core.intake import intake_step
-
-            touched.extend(intake_step(self, rules, at))
+        if rules.intake is not None:
+            touched.extend(self._intake_step(rules, rules.intake, at))
         return touched
+
+    def _intake_step(self, rules: Rulebook, policy: Policy, at: int) -> list[Cycle]:
+        """Marketing's intake clock after an instant (core/intake.py): start the cycle once
+        the lead is captured, stop it once it is decided; the cycles touched."""
+        cycles = self.cycles.get(policy.name)
+        if not cycles:
+            if policy.applies_to and not policy.applies(self.attributes()):
+                return []
+            start = intake_start(rules, policy, self.fields, at)
+            if start is None:
+                return []
+            cycle = Cycle(
+                policy=policy.name,
+                number=1,
+                calendar=policy.calendar,
+                started_at=start,
+                segments=[[start, None]],
+                grades=[(start, self.grade)],
+                owners=[(start, self.owner)],
+            )
+            self.cycles[policy.name] = [cycle]
+        else:
+            cycle = cycles[-1]
+            if cycle.stopped_at is not None:
+                return []
+        if decided(rules, self.fields):
+            cycle.segments[-1][1] = at
+            cycle.stopped_at = at
+        return [cycle]
 
     def attributes(self) -> dict[str, str]:
         """The fields ``applies_to`` filters on, with the effective grade."""
