@@ -21,13 +21,14 @@ import re
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from itertools import chain, islice, repeat
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from leadsla.core.calendar import local_instant
 from leadsla.core.columns import (
     MICROS_PER_SECOND,
     SECONDS_PER_DAY,
@@ -108,6 +109,20 @@ def parse_instant(text: str) -> int:
                 return seconds * MICROS_PER_SECOND
     # Range errors fall through too, so that every refusal is worded by one place.
     return _parse_general(text)
+
+
+def instant_or_date(text: str, zone: tzinfo) -> int | None:
+    """An ISO 8601 instant with an offset, or a date ``YYYY-MM-DD`` (midnight in ``zone``);
+    ``None`` when it is neither."""
+    try:
+        return parse_instant(text)
+    except InstantError:
+        pass
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return local_instant(day, 0, zone)
 
 
 def _parse_general(text: str) -> int:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from leadsla.core.events import instant_or_date
 from leadsla.core.policy import Policy, Rulebook
-from leadsla.core.qualify import DECISION_FIELD, instant_or_date
 
 CAPTURED_FIELD = "captured_at"
+# The decision (mql | nurture) as a row of the lead's history, written by qualification.
+DECISION_FIELD = "qualification"
 DECIDED_STAGES = frozenset({"open", "nurture"})
 
 
