@@ -189,7 +189,7 @@ class MetricRules:
 
     @property
     def zone(self) -> tzinfo:
-        return self.rules.calendars[self.rules.default_calendar].zone
+        return self.rules.default_zone
 
     @cached_property
     def score_band_names(self) -> list[str]:
