@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.clock import Change, Verdict, judge_lead, replay
 from leadsla.core.durations import parse_duration
-from leadsla.core.policy import EscalationStep, Grade, Person, Policy, Rep, Rulebook, Team
+from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
+from leadsla.core.scoring import Grade
 
 
 def _load(name: str) -> ModuleType:

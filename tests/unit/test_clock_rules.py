@@ -21,7 +21,8 @@ from leadsla.core.clock import (
     replay,
 )
 from leadsla.core.durations import parse_duration
-from leadsla.core.policy import EscalationStep, Grade, Person, Policy, Rep, Rulebook, Team
+from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
+from leadsla.core.scoring import Grade
 
 NY = ZoneInfo("America/New_York")
 HOUR = 3_600_000_000

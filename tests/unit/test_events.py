@@ -11,12 +11,12 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsla.core import events
+from leadsla.core.columns import Int64Array, UInt64Array
 from leadsla.core.events import (
     EventFileError,
     EventTable,
@@ -588,8 +588,8 @@ def test_hash_collisions_fall_back_to_exact_comparison(
     real = events._range_hashes
 
     def colliding(
-        text: events._Text, starts: events.Int64Array, lengths: events.Int64Array
-    ) -> tuple[npt.NDArray[np.uint64], list[npt.NDArray[np.uint64]]]:
+        text: events._Text, starts: Int64Array, lengths: Int64Array
+    ) -> tuple[UInt64Array, list[UInt64Array]]:
         hashes, words = real(text, starts, lengths)
         return np.zeros_like(hashes), words
 

@@ -1,4 +1,5 @@
-"""One engine: events fed one by one in any order give the clocks of the offline replay."""
+"""One engine: events fed to ``LeadClocks.extend`` as they arrive, in any order, give the
+clocks of the offline replay."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.clock import (
+    LeadClocks,
     TimerKind,
     cycle_timers,
     due_instant,
@@ -21,8 +23,8 @@ from leadsla.core.clock import (
 )
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import read_events
-from leadsla.core.live import LiveLead
 from leadsla.core.policy import Rulebook
+from leadsla.core.scoring import Row
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
 RULES: Rulebook = build_rulebook(load_config(EXAMPLE))
@@ -55,6 +57,28 @@ def histories(draw: st.DrawFn) -> list[tuple[str, int, str, str]]:
     return [(lead, at, name, value) for (lead, at, name), value in rows.items()]
 
 
+class StoredLead:
+    """A lead as the service keeps it: its clocks, and its rows in arrival order (the store)."""
+
+    def __init__(self, lead_id: str) -> None:
+        self.clocks = LeadClocks(lead_id)
+        self.stored: list[Row] = []
+        self.rebuilds = 0
+
+    def arrive(self, rows: list[Row]) -> None:
+        """Store a batch of rows and bring the clocks up to date through ``extend``."""
+        self.stored.extend(rows)
+        arrivals = sorted(rows, key=lambda row: row[0])  # stable: arrival order kept
+
+        def history() -> list[Row]:
+            return sorted(self.stored, key=lambda row: row[0])
+
+        self.rebuilds += self.clocks.extend(RULES, arrivals, history)
+
+    def add(self, at: int, name: str, value: str | None) -> None:
+        self.arrive([(at, name, value)])
+
+
 def to_csv(rows: list[tuple[str, int, str, str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -66,9 +90,14 @@ def to_csv(rows: list[tuple[str, int, str, str]]) -> str:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=histories(), order=st.randoms(use_true_random=False), extra=st.integers(0, 20 * 24))
+@given(
+    rows=histories(),
+    order=st.randoms(use_true_random=False),
+    extra=st.integers(0, 20 * 24),
+    batch=st.integers(1, 4),
+)
 def test_events_in_any_order_give_the_replayed_clocks(
-    rows: list[tuple[str, int, str, str]], order: object, extra: int
+    rows: list[tuple[str, int, str, str]], order: object, extra: int, batch: int
 ) -> None:
     as_of = max(at for _, at, _, _ in rows) + extra * 60 * MINUTE
     table, report = read_events(
@@ -81,23 +110,29 @@ def test_events_in_any_order_give_the_replayed_clocks(
 
     shuffled = list(rows)
     order.shuffle(shuffled)  # type: ignore[attr-defined]
-    live: dict[str, LiveLead] = {}
-    for lead, at, name, value in shuffled:
-        live.setdefault(lead, LiveLead(lead)).add(RULES, at, name, value or None)
+    live: dict[str, StoredLead] = {}
+    # Requests of up to ``batch`` events, each split by lead as the service does.
+    for first in range(0, len(shuffled), batch):
+        by_lead: dict[str, list[Row]] = {}
+        for lead, at, name, value in shuffled[first : first + batch]:
+            by_lead.setdefault(lead, []).append((at, name, value or None))
+        for lead, arrived in by_lead.items():
+            live.setdefault(lead, StoredLead(lead)).arrive(arrived)
     streamed = {lead: judge_lead(RULES, state.clocks, as_of) for lead, state in live.items()}
 
     assert streamed == replayed
 
 
 def test_late_event_replays_the_lead() -> None:
-    lead = LiveLead("L1")
+    lead = StoredLead("L1")
     hour = 60 * MINUTE
-    lead.add(RULES, BASE, "status", "New")
-    lead.add(RULES, BASE, "grade", "A")  # same instant: replays
-    lead.add(RULES, BASE + 3 * hour, "status", "Contacted")
-    assert lead.replays == 1
-    lead.add(RULES, BASE + hour, "owner", "r3")  # late: replays
-    assert lead.replays == 2
+    lead.add(BASE, "status", "New")
+    lead.add(BASE, "grade", "A")  # same instant: replays
+    lead.add(BASE + 3 * hour, "status", "Contacted")
+    assert lead.rebuilds == 1
+    lead.add(BASE + hour, "owner", "r3")  # late: replays
+    assert lead.rebuilds == 2
+    assert lead.clocks.last_at == BASE + 3 * hour
     (follow_up, qualification) = judge_lead(RULES, lead.clocks, BASE + 4 * hour)
     assert follow_up.state.value == "met"
     assert follow_up.owner == "r3"
@@ -112,9 +147,9 @@ def test_the_shortcut_for_stopped_cycles_loses_no_timer(
     """``timers_before_stop`` skips calendar work for cycles stopped early; it must give
     exactly the warnings and steps ``cycle_timers`` gives before the stop."""
     policies = {p.name: p for p in RULES.policies}
-    by_lead: dict[str, LiveLead] = {}
+    by_lead: dict[str, StoredLead] = {}
     for lead, at, name, value in sorted(rows, key=lambda r: (r[0], r[1])):
-        by_lead.setdefault(lead, LiveLead(lead)).add(RULES, at, name, value or None)
+        by_lead.setdefault(lead, StoredLead(lead)).add(at, name, value or None)
     for state in by_lead.values():
         for name, cycles in state.clocks.cycles.items():
             for cycle in cycles:
@@ -137,10 +172,10 @@ def test_the_shortcut_holds_on_a_grid_of_starts_and_stops() -> None:
     for start in range(0, 7 * 24, 3):
         for grade in ("A", "B"):
             for stop in range(1, 81):
-                lead = LiveLead("G")
-                lead.add(RULES, BASE + start * hour, "grade", grade)
-                lead.add(RULES, BASE + start * hour, "status", "New")
-                lead.add(RULES, BASE + (start + stop) * hour, "status", "Contacted")
+                lead = StoredLead("G")
+                lead.add(BASE + start * hour, "grade", grade)
+                lead.add(BASE + start * hour, "status", "New")
+                lead.add(BASE + (start + stop) * hour, "status", "Contacted")
                 (cycle,) = lead.clocks.cycles["follow_up"]
                 full = [
                     t
@@ -159,9 +194,9 @@ def test_due_instant_is_the_verdicts_due_at(rows: list[tuple[str, int, str, str]
     """The stored ``due_at`` of a cycle comes from ``due_instant``; it must be what
     ``judge`` says, at the last instant and later alike."""
     policies = {p.name: p for p in RULES.policies}
-    by_lead: dict[str, LiveLead] = {}
+    by_lead: dict[str, StoredLead] = {}
     for lead, at, name, value in sorted(rows, key=lambda r: (r[0], r[1])):
-        by_lead.setdefault(lead, LiveLead(lead)).add(RULES, at, name, value or None)
+        by_lead.setdefault(lead, StoredLead(lead)).add(at, name, value or None)
     for state in by_lead.values():
         last = state.clocks.last_at or 0
         for name, cycles in state.clocks.cycles.items():

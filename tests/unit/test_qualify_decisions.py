@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from leadsla.core.events import parse_instant
-from leadsla.core.policy import DEFAULT_STATUSES, Grade
+from leadsla.core.policy import DEFAULT_STATUSES
 from leadsla.core.qualify import decide, unowned_mqls
-from leadsla.core.scoring import BehaviourRule, Condition, ProfileRule, Row, Scoring, Trigger
+from leadsla.core.scoring import BehaviourRule, Condition, Grade, ProfileRule, Row, Scoring, Trigger
 
 DAY = 86_400_000_000
 T0 = parse_instant("2026-03-02T09:00:00Z")

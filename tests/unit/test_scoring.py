@@ -8,10 +8,10 @@ import pytest
 
 from leadsla.config import ConfigError, build_rulebook, load_config, load_config_text
 from leadsla.core.events import parse_instant
-from leadsla.core.policy import Grade
 from leadsla.core.scoring import (
     BehaviourRule,
     Condition,
+    Grade,
     LeadFacts,
     ProfileRule,
     Row,

@@ -14,7 +14,8 @@ import holidays
 from leadsla.config.qualify import build_assignment, build_intake, build_scoring
 from leadsla.config.schema import CalendarConfig, Config, HolidaysConfig, PersonConfig, PolicyConfig
 from leadsla.core.calendar import BusinessCalendar, HolidaySource
-from leadsla.core.policy import EscalationStep, Grade, Person, Policy, Rep, Rulebook, Team
+from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
+from leadsla.core.scoring import Grade
 
 __all__ = ["build_rulebook"]
 

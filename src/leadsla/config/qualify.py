@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidat
 from leadsla.config.document import KeyPath, Problem, mapping_of, text_of, texts_of, unknown_name
 from leadsla.core.calendar import local_instant
 from leadsla.core.durations import Duration, parse_duration
-from leadsla.core.policy import DEFAULT_TARGET, Grade, Policy, Rulebook
+from leadsla.core.policy import DEFAULT_TARGET, Policy, Rulebook
 from leadsla.core.routing import Absence, Assignment, Method, RoutingRule
 from leadsla.core.scoring import (
     BEHAVIOUR,
@@ -27,6 +27,7 @@ from leadsla.core.scoring import (
     TOTAL,
     BehaviourRule,
     Condition,
+    Grade,
     Operator,
     ProfileRule,
     Scoring,

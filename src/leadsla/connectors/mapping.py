@@ -66,7 +66,8 @@ from leadsla.config.document import (
     line_at,
     read_document,
 )
-from leadsla.core.events import INSTANT_FORMAT, MICROS_PER_SECOND, InstantError, parse_instant
+from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.core.events import INSTANT_FORMAT, InstantError, parse_instant
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 
 # -- built-in defaults -------------------------------------------------------------------

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from leadsla.core.columns import BoolArray, FloatArray, Int64Array
+
 __all__ = [
     "SPEED_BUCKETS",
     "WILSON_Z95",
@@ -23,8 +25,6 @@ __all__ = [
     "wilson_interval",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-Int64Array = npt.NDArray[np.int64]
 
 # The two-sided 95 % quantile of the standard normal distribution.
 WILSON_Z95 = 1.959963984540054
@@ -90,7 +90,7 @@ _EDGES = np.array([b.high for b in SPEED_BUCKETS[:-2]], dtype=np.int64)
 NEVER = len(SPEED_BUCKETS) - 1
 
 
-def speed_bucket_index(seconds: Int64Array, touched: npt.NDArray[np.bool_]) -> Int64Array:
+def speed_bucket_index(seconds: Int64Array, touched: BoolArray) -> Int64Array:
     """The index into :data:`SPEED_BUCKETS` of each time to first touch (in seconds).
 
     A bucket holds its lower edge: exactly 5 minutes is in ``5–30 min``. Untouched

@@ -21,12 +21,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 
-Int64Array = npt.NDArray[np.int64]
+from leadsla.core.columns import MICROS_PER_SECOND, MINUTES_PER_DAY, SECONDS_PER_DAY, Int64Array
 
-MICROS_PER_SECOND = 1_000_000
-MINUTES_PER_DAY = 24 * 60
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Calendar years we are willing to materialise; beyond this an instant is surely a typo.
@@ -97,7 +94,7 @@ def local_instant(day: date, minute: int, zone: tzinfo) -> int:
 
 def _datetime_micros(moment: datetime) -> int:
     delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
+    return (delta.days * SECONDS_PER_DAY + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,13 +1,17 @@
 """The SLA clock (SPEC §4): one clock per lead and policy, restarted in cycles.
 
-The engine has one set of rules and two ways in:
+The engine has one set of rules and one way in, :meth:`LeadClocks.apply`: one
+instant of one lead (all its rows at one ``at``) updates that lead's cycles.
+:func:`by_instant` turns a lead's rows into those instants, and two paths feed them:
 
-* :meth:`LeadClocks.apply` takes one instant of one lead (all its rows at one ``at``)
-  and updates that lead's cycles; :meth:`LeadClocks.timers` then lists the instants
-  at which something will happen (warning, escalation steps, breach). The live
-  service calls these event by event.
-* :func:`replay` runs the same ``apply`` over a whole sorted history and judges every
-  cycle at an evaluation instant with :func:`judge` — the offline ``evaluate``.
+* :func:`replay` applies a whole sorted history — the offline ``evaluate``, which then
+  judges every cycle at an evaluation instant with :func:`judge`;
+* :meth:`LeadClocks.extend` brings kept clocks up to date with rows as they arrive —
+  the live service — applying them on top when they come after everything applied,
+  rebuilding from the whole history when they do not.
+
+:meth:`LeadClocks.timers` then lists the instants at which something will happen
+(warning, escalation steps, breach).
 
 A cycle records only facts (running segments, grade and owner changes, the stop);
 every figure — accrued time, ``due_at``, verdict, the instant of each step — is
@@ -23,9 +27,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, TimeMeasure
+from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.core.intake import decided, intake_start
 from leadsla.core.policy import Policy, Rulebook
-
-MICROS_PER_SECOND = 1_000_000
+from leadsla.core.scoring import Row
 
 
 class State(StrEnum):
@@ -44,6 +49,30 @@ class TimerKind(StrEnum):
 
 Change = tuple[str, str | None]
 """One row of an instant: field name and new value (``None`` clears it)."""
+
+
+def by_instant(rows: Iterable[Row]) -> Iterator[tuple[int, list[Change]]]:
+    """A lead's rows, sorted by instant, as the instants :meth:`LeadClocks.apply` takes:
+    each instant once, with its changes in row order (the file's or the arrivals')."""
+    changes: list[Change] = []
+    current = 0
+    for at, name, value in rows:
+        if changes and at != current:
+            yield current, changes
+            changes = []
+        current = at
+        changes.append((name, value))
+    if changes:
+        yield current, changes
+
+
+def apply_changes(fields: dict[str, str], changes: Iterable[Change]) -> None:
+    """The fields after an instant's changes: a value sets its field, an empty one clears it."""
+    for name, value in changes:
+        if value is None or value == "":
+            fields.pop(name, None)
+        else:
+            fields[name] = value
 
 
 @dataclass(slots=True)
@@ -134,8 +163,8 @@ class LeadClocks:
     def apply(self, rules: Rulebook, at: int, changes: Iterable[Change]) -> list[Cycle]:
         """Apply one instant (rows sharing ``at``); return the cycles it touched.
 
-        Instants must come in ``at`` order; a late one means the caller replays
-        the lead's whole history (the service does so).
+        Instants must come in ``at`` order; :meth:`extend` rebuilds the lead when
+        a row arrives late.
         """
         if self.last_at is not None and at < self.last_at:
             raise ValueError(
@@ -147,11 +176,7 @@ class LeadClocks:
         previous_status = fields.get("status")
         previous_owner = fields.get("owner")
         previous_grade = self.grade
-        for name, value in changes:
-            if value is None or value == "":
-                fields.pop(name, None)
-            else:
-                fields[name] = value
+        apply_changes(fields, changes)
         grade = self.grade = grade_of(rules, fields)
         status = fields.get("status")
         owner = fields.get("owner")
@@ -178,11 +203,72 @@ class LeadClocks:
             ):
                 started = self._start(rules, policy, at)
                 touched.append(started)
-        if rules.intake is not None:  # marketing's intake clock (core/intake.py)
-            from leadsla.core.intake import intake_step
-
-            touched.extend(intake_step(self, rules, at))
+        if rules.intake is not None:
+            touched.extend(self._intake_step(rules, rules.intake, at))
         return touched
+
+    def _intake_step(self, rules: Rulebook, policy: Policy, at: int) -> list[Cycle]:
+        """Marketing's intake clock after an instant (core/intake.py): start the cycle once
+        the lead is captured, stop it once it is decided; the cycles touched."""
+        cycles = self.cycles.get(policy.name)
+        if not cycles:
+            if policy.applies_to and not policy.applies(self.attributes()):
+                return []
+            start = intake_start(rules, policy, self.fields, at)
+            if start is None:
+                return []
+            cycle = Cycle(
+                policy=policy.name,
+                number=1,
+                calendar=policy.calendar,
+                started_at=start,
+                segments=[[start, None]],
+                grades=[(start, self.grade)],
+                owners=[(start, self.owner)],
+            )
+            self.cycles[policy.name] = [cycle]
+        else:
+            cycle = cycles[-1]
+            if cycle.stopped_at is not None:
+                return []
+        if decided(rules, self.fields):
+            cycle.segments[-1][1] = at
+            cycle.stopped_at = at
+        return [cycle]
+
+    def can_extend(self, at: int) -> bool:
+        """Whether rows from the instant ``at`` on can be applied on top of these clocks.
+
+        Only rows after the last applied instant can: one at or before it changes an
+        instant already applied (a late row, or one more row of the last instant), and
+        the lead must be rebuilt from its whole history.
+        """
+        return self.last_at is None or at > self.last_at
+
+    def extend(
+        self, rules: Rulebook, arrivals: Sequence[Row], history: Callable[[], Iterable[Row]]
+    ) -> bool:
+        """Bring the clocks up to date with rows that arrived since they were made.
+
+        ``arrivals`` are the new rows sorted by instant (arrival order kept within one).
+        When they all come after the last applied instant they are applied on top;
+        otherwise the clocks are rebuilt from ``history()`` — the lead's whole history,
+        the arrivals included, sorted the same way — which is called only then. Either
+        way the clocks end as one :func:`replay` of the whole history leaves them.
+        True when they were rebuilt.
+        """
+        if not arrivals:
+            return False
+        if self.can_extend(arrivals[0][0]):
+            instants: Iterable[tuple[int, Sequence[Change]]] = by_instant(arrivals)
+            rebuilt = False
+        else:
+            self.fields, self.grade, self.last_at, self.cycles = {}, None, None, {}
+            instants = by_instant(history())
+            rebuilt = True
+        for at, changes in instants:
+            self.apply(rules, at, changes)
+        return rebuilt
 
     def attributes(self) -> dict[str, str]:
         """The fields ``applies_to`` filters on, with the effective grade."""

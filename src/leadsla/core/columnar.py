@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from leadsla.core.calendar import WALL_CLOCK
 from leadsla.core.clock import State, grade_of, plan_for
+from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, IndexArray, Int32Array, Int64Array
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.instants import unique_inverse
@@ -49,11 +50,6 @@ from leadsla.core.metrics import (
 )
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy
 
-Int32Array = npt.NDArray[np.int32]
-Int64Array = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-
-MICROS_PER_SECOND = 1_000_000
 WORKING, QUALIFIED = "working", "qualified"
 # Fields whose changes after the first instant the fast path never has to follow.
 _FREE_FIELDS = frozenset({"status", "activity"})
@@ -95,7 +91,7 @@ def _dense(keys: Int64Array, name_of: Callable[[int], str | None]) -> _Names:
     return _Names(mapped[inverse], list(by_name))
 
 
-def _last_per_group(group: Int64Array, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+def _last_per_group(group: Int64Array, rows: IndexArray) -> IndexArray:
     """The last of ``rows`` (increasing) in each group."""
     if rows.size == 0:
         return rows
@@ -122,9 +118,9 @@ class _Columns:
         first = np.ones(len(group), dtype=np.bool_)
         np.not_equal(group[1:], group[:-1], out=first[1:])
         self.first_at = table.at[first]
-        self._rows: dict[str, npt.NDArray[np.intp]] = {}
+        self._rows: dict[str, IndexArray] = {}
 
-    def rows_of(self, name: str) -> npt.NDArray[np.intp]:
+    def rows_of(self, name: str) -> IndexArray:
         """The rows of a field, up to ``as_of`` (found once per field)."""
         rows = self._rows.get(name)
         if rows is None:
@@ -420,7 +416,7 @@ class _FactBuilder:
         self._append("clock_stopped", part.stopped)
         self._append("clock_seconds", business // MICROS_PER_SECOND)
 
-    def add_mqls(self, part: _ClockPart, status_rows: npt.NDArray[np.intp]) -> None:
+    def add_mqls(self, part: _ClockPart, status_rows: IndexArray) -> None:
         cols = self.cols
         rules = self.metric.rules
         lead = self.lead

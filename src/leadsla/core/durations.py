@@ -10,9 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-MICROS_PER_SECOND = 1_000_000
-MICROS_PER_MINUTE = 60 * MICROS_PER_SECOND
-MICROS_PER_HOUR = 60 * MICROS_PER_MINUTE
+from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_MINUTE
 
 _UNITS: dict[str, str] = {
     "minute": "minutes",

@@ -2,8 +2,9 @@
 
 The table is columnar (see :mod:`leadsla.core.events`); rows are turned into Python
 values a block at a time, so a history of millions of rows never becomes millions
-of live Python objects. Each lead goes through :meth:`LeadClocks.apply` — the very
-code the live service runs event by event.
+of live Python objects. Each lead's rows go through :func:`~leadsla.core.clock.by_instant`
+and :func:`~leadsla.core.clock.replay` — the grouping and the ``apply`` the live
+service's :meth:`~leadsla.core.clock.LeadClocks.extend` runs too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadsla.core.clock import Change, LeadClocks, Verdict, judge_lead
+from leadsla.core.clock import Change, LeadClocks, Verdict, by_instant, judge_lead, replay
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
 
@@ -63,37 +64,27 @@ def lead_results(
         if stop < total:
             cut = int(np.searchsorted(boundaries, stop, side="left"))
             stop = int(boundaries[cut]) if cut < len(boundaries) else total
-        block_leads = leads[start:stop].tolist()
+        block_leads = leads[start:stop]
         block_at = table.at[start:stop].tolist()
         block_fields = table.field[start:stop].tolist()
         block_values = table.value[start:stop].tolist()
-        index = 0
-        count = stop - start
-        while index < count:
-            code = block_leads[index]
-            lead = LeadClocks(lead_ids[code])
-            instants: list[tuple[int, list[Change]]] = []
-            pending: list[Change] = []
-            pending_at = 0
-            while index < count and block_leads[index] == code:
-                at = block_at[index]
-                if at <= as_of:
-                    if pending and at != pending_at:
-                        lead.apply(rules, pending_at, pending)
-                        if with_instants:
-                            instants.append((pending_at, pending))
-                        pending = []
-                    pending_at = at
-                    value = block_values[index]
-                    pending.append(
-                        (field_names[block_fields[index]], None if value < 0 else values[value])
-                    )
-                index += 1
-            if pending:
-                lead.apply(rules, pending_at, pending)
-                if with_instants:
-                    instants.append((pending_at, pending))
-            yield LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of), instants)
+        lead_starts = [0, *(np.flatnonzero(np.diff(block_leads)) + 1).tolist()]
+        lead_stops = [*lead_starts[1:], stop - start]
+        for first, last in zip(lead_starts, lead_stops, strict=True):
+            lead_rows = (
+                (at, field_names[name], None if value < 0 else values[value])
+                for at, name, value in zip(
+                    block_at[first:last],
+                    block_fields[first:last],
+                    block_values[first:last],
+                    strict=True,
+                )
+                if at <= as_of
+            )
+            instants = by_instant(lead_rows)
+            applied = list(instants) if with_instants else []
+            lead = replay(rules, lead_ids[int(block_leads[first])], applied or instants)
+            yield LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of), applied)
         start = stop
         if progress is not None:
             progress(stop)

@@ -21,22 +21,26 @@ import re
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from itertools import chain, islice, repeat
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from leadsla.core.calendar import local_instant
+from leadsla.core.columns import (
+    MICROS_PER_SECOND,
+    SECONDS_PER_DAY,
+    BoolArray,
+    IndexArray,
+    Int16Array,
+    Int32Array,
+    Int64Array,
+    UInt8Array,
+    UInt64Array,
+)
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
-
-Int16Array = npt.NDArray[np.int16]
-Int32Array = npt.NDArray[np.int32]
-Int64Array = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-
-MICROS_PER_SECOND = 1_000_000
-SECONDS_PER_DAY = 86_400
 
 EVENT_COLUMNS = ("lead_id", "at", "field", "value")
 CLOSED_FIELDS = ("status", "grade", "score", "activity", "outcome", "amount")
@@ -105,6 +109,20 @@ def parse_instant(text: str) -> int:
                 return seconds * MICROS_PER_SECOND
     # Range errors fall through too, so that every refusal is worded by one place.
     return _parse_general(text)
+
+
+def instant_or_date(text: str, zone: tzinfo) -> int | None:
+    """An ISO 8601 instant with an offset, or a date ``YYYY-MM-DD`` (midnight in ``zone``);
+    ``None`` when it is neither."""
+    try:
+        return parse_instant(text)
+    except InstantError:
+        pass
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return local_instant(day, 0, zone)
 
 
 def _parse_general(text: str) -> int:
@@ -176,7 +194,7 @@ class _Layout:
         self.digit_columns = digits
         self.fixed = [(column, ord(char)) for column, char in fixed.items()]
 
-    def parse(self, chars: npt.NDArray[np.uint8]) -> tuple[Int64Array, BoolArray]:
+    def parse(self, chars: UInt8Array) -> tuple[Int64Array, BoolArray]:
         """Epoch microseconds of each row of ``chars`` (one text per row), and which are valid."""
         columns = chars.T
         # One contiguous row per digit position: whole-row arithmetic is what NumPy is fast at.
@@ -186,8 +204,8 @@ class _Layout:
             good &= columns[column] == char
         digits = raw.astype(np.int32)
 
-        def number(first: int, count: int) -> npt.NDArray[np.int32]:
-            value: npt.NDArray[np.int32] = digits[first]
+        def number(first: int, count: int) -> Int32Array:
+            value: Int32Array = digits[first]
             for k in range(first + 1, first + count):
                 value = value * 10 + digits[k]
             return value
@@ -219,7 +237,7 @@ _MONTH_DAYS = np.asarray(_DAYS_IN_MONTH, dtype=np.int32)
 
 
 def _days_from_civil_many(
-    year: Int64Array, month: npt.NDArray[np.int32], day: npt.NDArray[np.int32]
+    year: Int64Array, month: Int32Array, day: Int32Array
 ) -> Int64Array:
     year = year - (month <= 2)
     era = year // 400
@@ -403,7 +421,7 @@ class EventTable:
             ordered=True,
         )
 
-    def take(self, rows: npt.NDArray[np.intp]) -> EventTable:
+    def take(self, rows: IndexArray) -> EventTable:
         """The given rows (in the given order), with the same code tables."""
         return EventTable(
             lead=self.lead[rows],
@@ -482,14 +500,14 @@ class _Text:
     """UTF-8 text (padded with 8 NUL bytes) and the same bytes as an array."""
 
     data: bytes
-    chars: npt.NDArray[np.uint8]
+    chars: UInt8Array
 
     @classmethod
     def of(cls, *parts: bytes | memoryview) -> _Text:
         padded = b"".join([*parts, _PAD])
         return cls(padded, np.frombuffer(padded, dtype=np.uint8))
 
-    def words(self) -> npt.NDArray[np.uint64]:
+    def words(self) -> UInt64Array:
         """The 8 bytes starting at each offset, as little-endian integers (unaligned view)."""
         return np.ndarray(
             shape=(len(self.data) - 7,), dtype="<u8", buffer=self.data, offset=0, strides=(1,)
@@ -542,7 +560,7 @@ def _parse_instant_ranges(
     return result, valid
 
 
-def parse_instant_rows(chars: npt.NDArray[np.uint8]) -> tuple[Int64Array, BoolArray]:
+def parse_instant_rows(chars: UInt8Array) -> tuple[Int64Array, BoolArray]:
     """Instants written in one fixed-width layout, one text per row of ``chars`` (ASCII).
 
     Epoch microseconds and which rows were read; only the usual fixed-width forms are
@@ -630,19 +648,19 @@ class _Interner:
 
 
 def _word(
-    words_at: npt.NDArray[np.uint64], starts: Int64Array, lengths: Int64Array, k: int
-) -> npt.NDArray[np.uint64]:
+    words_at: UInt64Array, starts: Int64Array, lengths: Int64Array, k: int
+) -> UInt64Array:
     """The ``k``-th 8 bytes of each range, zero past its end."""
     left = np.clip(lengths - 8 * k, 0, 8)
     # Past its end a range reads padding or its neighbours; the mask clears those bytes.
     at = np.minimum(starts + 8 * k, len(words_at) - 1)
-    word: npt.NDArray[np.uint64] = words_at[at] & _TAIL_MASKS[left]
+    word: UInt64Array = words_at[at] & _TAIL_MASKS[left]
     return word
 
 
 def _range_hashes(
     text: _Text, starts: Int64Array, lengths: Int64Array
-) -> tuple[npt.NDArray[np.uint64], list[npt.NDArray[np.uint64]]]:
+) -> tuple[UInt64Array, list[UInt64Array]]:
     """A 64-bit hash of each range of at most ``_HASHED_BYTES`` bytes, and its 8-byte words."""
     words_at = text.words()
     hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
@@ -658,9 +676,9 @@ def _range_hashes(
 
 @dataclass
 class _Distinct:
-    rows: npt.NDArray[np.intp]  # one row of each distinct string, in ascending order of hash
-    hashes: npt.NDArray[np.uint64]  # their hashes
-    inverse: npt.NDArray[np.intp]  # for each row, its string's index in ``rows``
+    rows: IndexArray  # one row of each distinct string, in ascending order of hash
+    hashes: UInt64Array  # their hashes
+    inverse: IndexArray  # for each row, its string's index in ``rows``
 
 
 def _distinct_ranges(text: _Text, starts: Int64Array, lengths: Int64Array) -> _Distinct | None:
@@ -763,7 +781,7 @@ class _LeadSpellings:
         text: _Text,
         starts: Int64Array,
         lengths: Int64Array,
-        hashes: npt.NDArray[np.uint64],
+        hashes: UInt64Array,
     ) -> Int64Array:
         """The ids of distinct spellings, given in ascending order of hash; new ones are added."""
         known = len(self._hashes)
@@ -909,7 +927,7 @@ def _texts(text: _Text, starts: Int64Array, lengths: Int64Array) -> list[str]:
     return result
 
 
-def _row_order(lead: Int32Array, at: Int64Array, line: Int64Array) -> npt.NDArray[np.intp]:
+def _row_order(lead: Int32Array, at: Int64Array, line: Int64Array) -> IndexArray:
     """The permutation ordering rows by lead, then instant, then line."""
     if len(lead) < 2:
         return np.arange(len(lead))
@@ -930,7 +948,7 @@ def _row_order(lead: Int32Array, at: Int64Array, line: Int64Array) -> npt.NDArra
     if in_line_order:
         # Two stable sorts, as lexsort does, but lexsort is slower at it.
         by_at = np.argsort(at, kind="stable")
-        by_lead: npt.NDArray[np.intp] = by_at[np.argsort(lead[by_at], kind="stable")]
+        by_lead: IndexArray = by_at[np.argsort(lead[by_at], kind="stable")]
         return by_lead
     return np.lexsort((line, at, lead))
 

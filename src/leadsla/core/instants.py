@@ -10,12 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 
 import numpy as np
-import numpy.typing as npt
 
-MICROS_PER_SECOND = 1_000_000
-MICROS_PER_HOUR = 3600 * MICROS_PER_SECOND
-
-Int64Array = npt.NDArray[np.int64]
+from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND, IndexArray, Int64Array
 
 
 def offset_seconds(instant: int, zone: tzinfo) -> int:
@@ -44,7 +40,7 @@ def offsets_seconds(instants: Int64Array, zone: tzinfo) -> Int64Array:
     return result
 
 
-def unique_inverse(keys: Int64Array) -> tuple[Int64Array, npt.NDArray[np.intp]]:
+def unique_inverse(keys: Int64Array) -> tuple[Int64Array, IndexArray]:
     """``numpy.unique(keys, return_inverse=True)``, by a lookup table when the keys span
     a small range (hours of a history, value codes): a sort of millions is the slow part."""
     keys = np.asarray(keys, dtype=np.int64)

@@ -8,15 +8,22 @@ status of stage ``nurture``), or a ``qualification`` row (``mql`` or ``nurture``
 qualification at ingest writes). It is an ordinary clock cycle of a policy named
 ``intake`` — judged by the same rules (target, calendar, met or breached), so it is
 evaluated, stored, listed and reported like any other policy.
+
+This module reads the lead's fields to say when the clock starts and whether the
+lead is decided; :meth:`~leadsla.core.clock.LeadClocks.apply` keeps the cycle, as it
+does every other policy's, so the clock's state has one owner.
 """
 
 from __future__ import annotations
 
-from leadsla.core.clock import Cycle, LeadClocks
-from leadsla.core.policy import Rulebook
-from leadsla.core.qualify import DECISION_FIELD, instant_or_date
+from collections.abc import Mapping
+
+from leadsla.core.events import instant_or_date
+from leadsla.core.policy import Policy, Rulebook
 
 CAPTURED_FIELD = "captured_at"
+# The decision (mql | nurture) as a row of the lead's history, written by qualification.
+DECISION_FIELD = "qualification"
 DECIDED_STAGES = frozenset({"open", "nurture"})
 
 
@@ -25,43 +32,20 @@ def captured_instant(text: str, rules: Rulebook, calendar: str) -> int | None:
     return instant_or_date(text, rules.calendars[calendar].zone)
 
 
-def decided(lead: LeadClocks, rules: Rulebook) -> bool:
-    status = lead.status
+def intake_start(rules: Rulebook, policy: Policy, fields: Mapping[str, str], at: int) -> int | None:
+    """The instant a lead's intake cycle starts, seen after its instant ``at``: its capture,
+    or ``at`` when the capture is dated later; ``None`` while no readable capture is known."""
+    text = fields.get(CAPTURED_FIELD)
+    if text is None:
+        return None
+    captured = captured_instant(text, rules, policy.calendar)
+    return None if captured is None else min(captured, at)
+
+
+def decided(rules: Rulebook, fields: Mapping[str, str]) -> bool:
+    """Whether marketing has decided about the lead: an MQL or nurture status, or a
+    qualification row."""
+    status = fields.get("status")
     if status is not None and rules.statuses.get(status) in DECIDED_STAGES:
         return True
-    return DECISION_FIELD in lead.fields
-
-
-def intake_step(lead: LeadClocks, rules: Rulebook, at: int) -> list[Cycle]:
-    """After an instant: start the lead's intake cycle once it is captured, stop it once
-    it is decided; the cycles touched."""
-    policy = rules.intake
-    if policy is None:
-        return []
-    cycles = lead.cycles.get(policy.name)
-    if not cycles:
-        text = lead.fields.get(CAPTURED_FIELD)
-        if text is None or (policy.applies_to and not policy.applies(lead.attributes())):
-            return []
-        captured = captured_instant(text, rules, policy.calendar)
-        if captured is None:
-            return []
-        start = min(captured, at)
-        cycle = Cycle(
-            policy=policy.name,
-            number=1,
-            calendar=policy.calendar,
-            started_at=start,
-            segments=[[start, None]],
-            grades=[(start, lead.grade)],
-            owners=[(start, lead.owner)],
-        )
-        lead.cycles[policy.name] = [cycle]
-    else:
-        cycle = cycles[-1]
-        if cycle.stopped_at is not None:
-            return []
-    if decided(lead, rules):
-        cycle.segments[-1][1] = at
-        cycle.stopped_at = at
-    return [cycle]
+    return DECISION_FIELD in fields

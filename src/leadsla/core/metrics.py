@@ -73,6 +73,14 @@ import numpy.typing as npt
 
 from leadsla.core.calendar import local_instant
 from leadsla.core.clock import State, Verdict, grade_of
+from leadsla.core.columns import (
+    MICROS_PER_SECOND,
+    BoolArray,
+    FloatArray,
+    Int8Array,
+    Int32Array,
+    Int64Array,
+)
 from leadsla.core.evaluate import LeadResult
 from leadsla.core.instants import format_instant, offsets_seconds
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook
@@ -104,13 +112,7 @@ __all__ = [
     "state_code",
 ]
 
-Int32Array = npt.NDArray[np.int32]
-Int64Array = npt.NDArray[np.int64]
-Int8Array = npt.NDArray[np.int8]
-BoolArray = npt.NDArray[np.bool_]
-FloatArray = npt.NDArray[np.float64]
 
-MICROS_PER_SECOND = 1_000_000
 FOLLOW_UP = "follow_up"
 OPEN, WORKING, QUALIFIED = "open", "working", "qualified"
 PERIODS = ("month", "quarter", "year")
@@ -187,7 +189,7 @@ class MetricRules:
 
     @property
     def zone(self) -> tzinfo:
-        return self.rules.calendars[self.rules.default_calendar].zone
+        return self.rules.default_zone
 
     @cached_property
     def score_band_names(self) -> list[str]:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import tzinfo
 
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.durations import Duration
-
-if TYPE_CHECKING:
-    from leadsla.core.routing import Assignment
-    from leadsla.core.scoring import Scoring
+from leadsla.core.routing import Assignment
+from leadsla.core.scoring import Grade, Scoring
 
 STAGES = ("open", "working", "qualified", "disqualified", "nurture")
 
@@ -39,12 +37,6 @@ CONNECT_OUTCOMES = frozenset({"connected", "replied", "held"})
 
 NOTIFY_TARGETS = frozenset({"owner", "manager", "executive"})
 DEFAULT_TARGET = "default"
-
-
-@dataclass(frozen=True, slots=True)
-class Grade:
-    name: str
-    min_score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +112,11 @@ class Rulebook:
     intake: Policy | None = None  # capture → decision clock (core/intake.py); also in policies
     # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def default_zone(self) -> tzinfo:
+        """The default calendar's time zone: the one dates and reports are read and written in."""
+        return self.calendars[self.default_calendar].zone
 
     def grade_for_score(self, score: float) -> str | None:
         """The first grade (in config order) whose ``min_score`` the score reaches."""

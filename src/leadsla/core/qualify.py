@@ -14,19 +14,16 @@ Pure: the history is passed in, time is the history's own instants.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, tzinfo
 from typing import Literal
 
-from leadsla.core.calendar import local_instant
-from leadsla.core.events import InstantError, parse_instant
+from leadsla.core.clock import apply_changes, by_instant
+from leadsla.core.intake import DECISION_FIELD
 from leadsla.core.scoring import LeadFacts, Row, Score, Scoring, score_lead
 
 NURTURE_STAGE = "nurture"
 REVISIT_FIELD = "revisit_at"
-# The decision (mql | nurture) as a row of the lead's history: the intake clock stops on it.
-DECISION_FIELD = "qualification"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,41 +35,6 @@ class Decision:
     score: Score
     changes: tuple[tuple[str, str], ...]
     fields: Mapping[str, str]  # the lead's fields after the instant and the changes
-
-
-def by_instant(rows: Sequence[Row]) -> Iterator[tuple[int, Sequence[Row]]]:
-    """The rows of a history in instant order, grouped by instant."""
-    start = 0
-    while start < len(rows):
-        at = rows[start][0]
-        stop = start
-        while stop < len(rows) and rows[stop][0] == at:
-            stop += 1
-        yield at, rows[start:stop]
-        start = stop
-
-
-def apply_rows(fields: dict[str, str], rows: Iterable[Row]) -> None:
-    """The fields after these rows: a value sets its field, an empty one clears it."""
-    for _, name, value in rows:
-        if value is None or value == "":
-            fields.pop(name, None)
-        else:
-            fields[name] = value
-
-
-def instant_or_date(text: str, zone: tzinfo) -> int | None:
-    """An ISO 8601 instant with an offset, or a date ``YYYY-MM-DD`` (midnight in ``zone``);
-    ``None`` when it is neither."""
-    try:
-        return parse_instant(text)
-    except InstantError:
-        pass
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return local_instant(day, 0, zone)
 
 
 def in_nurture(
@@ -113,8 +75,8 @@ def decide(
     decisions: list[Decision] = []
     first = True
     for at, instant in by_instant(rows):
-        apply_rows(fields, instant)
-        occurrences.extend(row for row in instant if row[1] in behaviour_fields)
+        apply_changes(fields, instant)
+        occurrences.extend((at, name, value) for name, value in instant if name in behaviour_fields)
         was_first, first = first, False
         if at < since or not in_nurture(fields, stages, at, revisit_of):
             continue
@@ -148,7 +110,7 @@ def unowned_mqls(
     fields: dict[str, str] = {}
     for at, instant in by_instant(rows):
         before = stages.get(fields["status"]) if "status" in fields else None
-        apply_rows(fields, instant)
+        apply_changes(fields, instant)
         status = fields.get("status")
         entered = status is not None and stages.get(status) == "open" and before != "open"
         if at >= since and entered and not fields.get("owner"):

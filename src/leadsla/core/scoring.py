@@ -21,8 +21,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from leadsla.core.policy import Grade
-
 Operator = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists"]
 OPERATORS: tuple[Operator, ...] = (
     "eq",
@@ -45,6 +43,14 @@ TOTAL = "total"
 
 Row = tuple[int, str, str | None]
 """One event of a lead: instant (epoch microseconds), field, value (``None`` clears)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """A grade a lead earns when its score reaches ``min_score``."""
+
+    name: str
+    min_score: float
 
 
 def _number(text: str) -> float | None:

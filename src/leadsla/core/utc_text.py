@@ -14,10 +14,15 @@ month has, hour ≤ 23, minute and second ≤ 59, year ≥ 1); otherwise it retu
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-MICROS_PER_SECOND = 1_000_000
-SECONDS_PER_DAY = 86_400
+from leadsla.core.columns import (
+    MICROS_PER_SECOND,
+    SECONDS_PER_DAY,
+    Int32Array,
+    Int64Array,
+    UInt8Array,
+)
+
 WIDTH = 20
 # Rows parsed at a time (1.3 MB of text).
 BLOCK_ROWS = 1 << 16
@@ -30,7 +35,7 @@ _SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":"
 _EPOCH_DAYS = 719_162
 
 
-def _year_tables(low: int, high: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+def _year_tables(low: int, high: int) -> tuple[Int32Array, Int32Array]:
     """For each (year - low) * 13 + month: days from the epoch to the month's first day
     minus one, and the month's length (0 for month 0)."""
     years = np.arange(low, high + 1, dtype=np.int64)
@@ -43,14 +48,14 @@ def _year_tables(low: int, high: int) -> tuple[npt.NDArray[np.int32], npt.NDArra
     return start.astype(np.int32).reshape(-1), length.astype(np.int32).reshape(-1)
 
 
-def _pair(digits: npt.NDArray[np.uint8], k: int) -> npt.NDArray[np.uint8]:
+def _pair(digits: UInt8Array, k: int) -> UInt8Array:
     """The two-digit numbers of rows ``k`` and ``k + 1``."""
-    tens: npt.NDArray[np.uint8] = digits[k] * np.uint8(10)
+    tens: UInt8Array = digits[k] * np.uint8(10)
     tens += digits[k + 1]
     return tens
 
 
-def parse_utc_seconds_rows(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64] | None:
+def parse_utc_seconds_rows(chars: UInt8Array) -> Int64Array | None:
     """Epoch microseconds of ``YYYY-MM-DDTHH:MM:SSZ`` texts (rows of ``chars``, 20 wide);
     ``None`` unless every row is such an instant."""
     if chars.ndim != 2 or chars.shape[1] != WIDTH:
@@ -68,7 +73,7 @@ def parse_utc_seconds_rows(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64
     return result
 
 
-def _parse_block(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64] | None:
+def _parse_block(chars: UInt8Array) -> Int64Array | None:
     if len(chars) == 0:
         return np.zeros(0, dtype=np.int64)
     # One row per character position: each check and sum below reads contiguous bytes.
@@ -103,7 +108,7 @@ def _parse_block(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64] | None:
     clock = hour.astype(np.int32) * 3600
     clock += minute.astype(np.int32) * 60
     clock += second
-    micros: npt.NDArray[np.int64] = days.astype(np.int64)
+    micros: Int64Array = days.astype(np.int64)
     micros *= SECONDS_PER_DAY
     micros += clock
     micros *= MICROS_PER_SECOND

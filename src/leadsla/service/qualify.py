@@ -14,9 +14,10 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, delete, func, select, text
 
 from leadsla.core.calendar import local_instant
+from leadsla.core.events import instant_or_date
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.core.qualify import decide, instant_or_date, unowned_mqls
+from leadsla.core.qualify import decide, unowned_mqls
 from leadsla.core.routing import Assignment, RoutingState, route
 from leadsla.core.scoring import Row, Score, score_rows
 from leadsla.store.bulk import KEY_CHUNK, among, insert_ignoring_duplicates, insert_rows

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from leadsla.core.events import instant_or_date
+from leadsla.core.intake import DECISION_FIELD
 from leadsla.core.policy import Rulebook
-from leadsla.core.qualify import DECISION_FIELD, NURTURE_STAGE, REVISIT_FIELD, instant_or_date
+from leadsla.core.qualify import NURTURE_STAGE, REVISIT_FIELD
 from leadsla.service.ingest import ingest_rows
 from leadsla.service.qualify import SOURCE, stored_rows_of
 from leadsla.store.bulk import KEY_CHUNK
