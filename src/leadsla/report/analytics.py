@@ -21,14 +21,15 @@ from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.metrics import MetricRules
 from leadsla.core.policy import Rulebook
-from leadsla.report.figures import Costs, burn_up, segments, speed_to_lead, waterfall
+from leadsla.report.figures import burn_up, segments, speed_to_lead, waterfall
 from leadsla.report.frames import EventColumns, event_columns, stored_event_columns
-from leadsla.report.leads import Rows, Setting, lead_frame, mql_entries, needed_fields
+from leadsla.report.leads import Rows, lead_frame, mql_entries, needed_fields
 from leadsla.report.scorecard import (
     metric_rules_from_config,
     report_from_database,
     stored_lead_results,
 )
+from leadsla.report.settings import ReportSettings
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -48,7 +49,7 @@ def _scoped(frame: pl.DataFrame, owners: frozenset[str] | None) -> pl.DataFrame:
 
 def analytics_of_columns(
     columns: EventColumns,
-    rules: Rulebook,
+    settings: ReportSettings,
     metric: MetricRules,
     as_of: int,
     scope_owners: frozenset[str] | None = None,
@@ -58,18 +59,17 @@ def analytics_of_columns(
     ``scope_owners`` keeps the leads (and MQL entries) whose owner at the MQL instant is
     one of them, as the scorecard does for a manager's view.
     """
-    setting = Setting.of(rules)
     attributes = _commitment_fields(metric)
-    rows = Rows(columns, setting, needed_fields(attributes))
+    rows = Rows(columns, settings, needed_fields(attributes))
     # Rows keeps the settled rows it needs: the caller passes the columns without keeping
     # them, so on a large history they are freed here, not held to the end.
     del columns
-    leads = _scoped(lead_frame(rows, setting), scope_owners)
-    entries = _scoped(mql_entries(rows, setting, attributes), scope_owners)
+    leads = _scoped(lead_frame(rows, settings), scope_owners)
+    entries = _scoped(mql_entries(rows, settings, attributes), scope_owners)
     return {
         "waterfall": waterfall(leads),
-        "speed_to_lead": speed_to_lead(leads, rules, metric.speed_clock),
-        "burn_up": burn_up(entries, metric.commitments, metric.workable, as_of, setting.zone),
+        "speed_to_lead": speed_to_lead(leads, settings.rules, metric.speed_clock),
+        "burn_up": burn_up(entries, metric.commitments, metric.workable, as_of, settings.zone),
     }
 
 
@@ -84,7 +84,11 @@ def analytics_from_events(
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
     fields = needed_fields(_commitment_fields(metric))
     return analytics_of_columns(
-        event_columns(table, fields, as_of), rules, metric, as_of, scope_owners
+        event_columns(table, fields, as_of),
+        ReportSettings.of(rules, config),
+        metric,
+        as_of,
+        scope_owners,
     )
 
 
@@ -98,7 +102,11 @@ def analytics_from_database(
     metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
     fields = needed_fields(_commitment_fields(metric))
     return analytics_of_columns(
-        stored_event_columns(connection, fields, as_of), rules, metric, as_of, scope_owners
+        stored_event_columns(connection, fields, as_of),
+        ReportSettings.of(rules, config),
+        metric,
+        as_of,
+        scope_owners,
     )
 
 
@@ -119,16 +127,9 @@ def full_report_from_database(
 # -- closed-loop segments ---------------------------------------------------------------
 
 
-def costs_of(config: Config) -> Costs | None:
-    if config.costs is None:
-        return None
-    return Costs(dict(config.costs.per_lead), config.costs.default, config.costs.currency)
-
-
 def segments_of_columns(
     columns: EventColumns,
-    rules: Rulebook,
-    config: Config,
+    settings: ReportSettings,
     by: Sequence[str],
     *,
     min_leads: int,
@@ -137,15 +138,14 @@ def segments_of_columns(
 ) -> dict[str, Any]:
     """``scope_owners`` keeps the leads whose owner at the MQL instant is one of them (a
     manager's view, as the report's) and the capacity of those reps only."""
-    setting = Setting.of(rules)
-    leads = lead_frame(Rows(columns, setting, segment_fields(by)), setting, [*by, "source"])
+    leads = lead_frame(Rows(columns, settings, segment_fields(by)), settings, [*by, "source"])
     leads = _scoped(leads, scope_owners)
     capacities = {
         rep.id: rep.capacity
-        for rep in rules.reps.values()
+        for rep in settings.rules.reps.values()
         if scope_owners is None or rep.id in scope_owners
     }
-    return segments(leads, by, costs_of(config), WorkableRule(min_leads), capacities, sort=sort)
+    return segments(leads, by, settings.costs, WorkableRule(min_leads), capacities, sort=sort)
 
 
 def segment_fields(by: Sequence[str]) -> tuple[str, ...]:
@@ -165,7 +165,10 @@ def segments_from_events(
 ) -> dict[str, Any]:
     columns = event_columns(table, segment_fields(by), as_of)
     return segments_of_columns(
-        columns, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
+        columns,
+        ReportSettings.of(rules, config),
+        by,
+        min_leads=min_leads, sort=sort, scope_owners=scope_owners
     )
 
 
@@ -182,7 +185,10 @@ def segments_from_database(
 ) -> dict[str, Any]:
     columns = stored_event_columns(connection, segment_fields(by), as_of)
     return segments_of_columns(
-        columns, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
+        columns,
+        ReportSettings.of(rules, config),
+        by,
+        min_leads=min_leads, sort=sort, scope_owners=scope_owners
     )
 
 

@@ -19,8 +19,9 @@ from leadsla.config.schema import Config
 from leadsla.core.columnar import report_facts
 from leadsla.core.evaluate import LeadResult, lead_results
 from leadsla.core.events import EventTable
-from leadsla.core.metrics import Commitment, MetricRules, metric_rules, scorecard
+from leadsla.core.metrics import MetricRules, scorecard
 from leadsla.core.policy import Rulebook
+from leadsla.report.settings import ReportSettings
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -36,25 +37,7 @@ def metric_rules_from_config(
 
     With ``scope_owners``, only those reps are listed in per-rep figures.
     """
-    commitments = tuple(
-        Commitment(
-            name=c.name,
-            metric=c.metric,
-            period=c.period,
-            target=c.target,
-            segment={name: frozenset(values) for name, values in (c.segment or {}).items()},
-        )
-        for c in config.commitments
-    )
-    reps = [rep for rep in rules.reps if scope_owners is None or rep in scope_owners]
-    return metric_rules(
-        rules,
-        workable=config.workable.grade if config.workable is not None else None,
-        commitments=commitments,
-        reps=reps,
-        score_bands=config.score_bands,
-        speed_clock=config.speed_to_lead.clock,
-    )
+    return ReportSettings.of(rules, config).metric_for(scope_owners)
 
 
 def report_from_events(
