@@ -22,8 +22,11 @@ from leadsla.config.schema import Config
 from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.report.analytics import full_report_from_database, segments_from_database
+from leadsla.report.analytics import segments as report_segments
 from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
+from leadsla.report.full import report as full_report
+from leadsla.report.settings import ReportSettings
+from leadsla.report.sources import stored_events
 from leadsla.service.hooks import (
     SignatureError,
     generic_events,
@@ -422,7 +425,8 @@ def create_app(
         at = instant(as_of, "as_of")
         owners = scope_of(caller).owners
         with engine.connect() as connection:
-            return full_report_from_database(connection, rules, config, at, period, owners)
+            events = stored_events(connection, at, owners=owners)
+            return full_report(events, ReportSettings.of(rules, config), at, period, owners)
 
     @app.get("/api/v1/segments", tags=["report"])
     def get_segments(
@@ -448,9 +452,11 @@ def create_app(
                                 f"{', '.join(SEGMENT_FIELDS)}, each once")  # fmt: skip
         at = instant(as_of, "as_of")
         with engine.connect() as connection:
-            return segments_from_database(
-                connection, rules, config, at, fields, min_leads=min_leads, sort=sort,
-                scope_owners=scope_of(caller).owners,
+            owners = scope_of(caller).owners
+            table = stored_events(connection, at, owners=owners).table
+            return report_segments(
+                table, ReportSettings.of(rules, config), at, fields, min_leads=min_leads,
+                sort=sort, scope=owners,
             )  # fmt: skip
 
     secrets_by_source = dict(hook_secrets or {})

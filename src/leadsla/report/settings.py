@@ -29,8 +29,8 @@ class Costs:
 @dataclass(frozen=True)
 class ReportSettings:
     rules: Rulebook
-    # Kept because the helper process (:mod:`.sidecar`) is sent the config, not these
-    # settings: the config is known to pickle, small, before the helper's slow imports.
+    # Kept for the helper process (:mod:`.sidecar`), which is sent the config and
+    # builds these settings from it.
     config: Config
     metric: MetricRules  # every configured rep listed; see :meth:`metric_for`
     costs: Costs | None
