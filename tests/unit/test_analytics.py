@@ -51,8 +51,8 @@ from leadsla.core.analytics import (
 from leadsla.core.events import EventTable, ReadReport, parse_instant, read_events
 from leadsla.core.policy import Rulebook
 from leadsla.report.analytics import analytics, segments
+from leadsla.report.columns import EventColumns
 from leadsla.report.figures import business_waits
-from leadsla.report.frames import EventColumns
 from leadsla.report.leads import settle
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events

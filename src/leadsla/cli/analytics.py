@@ -1,5 +1,5 @@
-"""Analytics on the command line: ``leadsla segments``, and what ``leadsla report`` adds to
-the SPEC §8 scorecard (the analytics keys, ``--charts DIR``, ``--csv-dir DIR``).
+"""The report on the command line: ``leadsla report``'s figures from a file or the
+database, its ``--charts DIR`` and ``--csv-dir DIR``, and ``leadsla segments``.
 
 Imported at the end of :mod:`leadsla.cli.main` (it uses that module's helpers), which calls
 :func:`register`.
@@ -50,15 +50,15 @@ if TYPE_CHECKING:
 FollowUp = npt.NDArray[np.int64] | None
 
 
-# -- leadsla report: the analytics keys, charts and CSV tables ---------------------------
+# -- leadsla report: its figures, charts and CSV tables ----------------------------------
 
 
 def file_report(
     events: Path, rules: Rulebook, setup: Config, instant: int, period: str, drawn: bool
 ) -> tuple[dict[str, Any], FollowUp]:
     """The report of an events file; the follow-up times too if ``drawn``."""
-    # Polars and matplotlib load only for the commands that use them: every other
-    # command starts faster (they are most of the CLI's import time).
+    # Polars loads only for the commands that use it: every other command starts
+    # faster (it and matplotlib are most of the CLI's import time).
     from leadsla.report.settings import ReportSettings
     from leadsla.report.sources import file_events
 

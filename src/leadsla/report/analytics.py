@@ -2,7 +2,7 @@
 (:mod:`.sources`): the report's analytics keys (``waterfall``, ``speed_to_lead``,
 ``burn_up``), the closed-loop segments and the follow-up times the charts draw.
 
-Each runs on the table's event columns (:mod:`.frames`), so a file and the database
+Each runs on the table's event columns (:mod:`.columns`), so a file and the database
 holding the same events give the same figures.
 """
 
@@ -19,7 +19,7 @@ from leadsla.core.analytics import WorkableRule
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
 from leadsla.report import figures
-from leadsla.report.frames import event_columns
+from leadsla.report.columns import event_columns
 from leadsla.report.leads import Rows, lead_frame, mql_entries, needed_fields
 from leadsla.report.settings import ReportSettings
 

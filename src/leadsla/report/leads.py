@@ -28,7 +28,7 @@ import polars as pl
 
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
-from leadsla.report.frames import EventColumns
+from leadsla.report.columns import EventColumns
 from leadsla.report.settings import ReportSettings
 
 OPEN, WORKING, QUALIFIED = "open", "working", "qualified"
