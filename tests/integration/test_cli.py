@@ -16,10 +16,10 @@ from leadsla.core.columnar import replayed_facts
 from leadsla.core.events import parse_instant, read_events
 from leadsla.core.metrics import scorecard
 from leadsla.demo.generate import HistoryShape, write_history
-from leadsla.report.analytics import analytics_from_events
+from leadsla.report.analytics import analytics
 from leadsla.report.clocks_csv import write_clocks
 from leadsla.report.fast_reader import read_grouped_events
-from leadsla.report.scorecard import metric_rules_from_config
+from leadsla.report.settings import ReportSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "leadsla.yaml"
@@ -256,9 +256,10 @@ def test_report_of_a_plain_file_equals_the_replay(tmp_path: Path) -> None:
         )
     grades = [g.name for g in rules.grades]
     assert read_grouped_events(events, statuses=list(rules.statuses), grades=grades) is not None
-    metric = metric_rules_from_config(rules, config)
+    settings = ReportSettings.of(rules, config)
+    metric = settings.metric
     instant = parse_instant(as_of)
     expected = scorecard(replayed_facts(table.sorted(), metric, instant), metric, instant)
-    expected.update(analytics_from_events(rules, config, table.sorted(), instant))
+    expected.update(analytics(table.sorted(), settings, instant))
     assert json.loads(result.stdout) == expected
     assert expected["by_month"]["2026-04"]["mqls"] > 0

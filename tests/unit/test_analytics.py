@@ -45,15 +45,12 @@ from leadsla.core.analytics import (
 )
 from leadsla.core.events import EventTable, ReadReport, parse_instant, read_events
 from leadsla.core.policy import Rulebook
-from leadsla.report.analytics import (
-    analytics_from_database,
-    analytics_from_events,
-    segments_from_database,
-    segments_from_events,
-)
+from leadsla.report.analytics import analytics, segments
+from leadsla.report.columns import EventColumns
 from leadsla.report.figures import business_waits
-from leadsla.report.frames import EventColumns
 from leadsla.report.leads import settle
+from leadsla.report.settings import ReportSettings
+from leadsla.report.sources import stored_events
 from leadsla.service.imports import import_table
 from leadsla.store.database import open_database
 
@@ -86,7 +83,7 @@ def read_table(rules: Rulebook, text: str = EVENTS) -> EventTable:
 
 @pytest.fixture(scope="module")
 def figures(rules: Rulebook, config: Config) -> dict[str, Any]:
-    return analytics_from_events(rules, config, read_table(rules), AS_OF)
+    return analytics(read_table(rules), ReportSettings.of(rules, config), AS_OF)
 
 
 # -- pure definitions ----------------------------------------------------------------------
@@ -200,7 +197,7 @@ def test_speed_to_lead(figures: dict[str, Any]) -> None:
 
 def test_speed_to_lead_in_business_time(rules: Rulebook, config: Config) -> None:
     business = config.model_copy(update={"speed_to_lead": SpeedToLeadConfig(clock="business")})
-    speed = analytics_from_events(rules, business, read_table(rules), AS_OF)["speed_to_lead"]
+    speed = analytics(read_table(rules), ReportSettings.of(rules, business), AS_OF)["speed_to_lead"]
     assert (speed["clock"], speed["leads"]) == ("business", 7)
     # On us-east (r1, r2: 09:00-12:00, 13:00-17:00): A1 3 min, A2 20 min, A3 45 min and
     # A4 2 h as on the wall clock; A8 Mon 08:00 -> 13:00 is 3 h (opening 09:00, lunch
@@ -253,9 +250,10 @@ def test_burn_up(figures: dict[str, Any]) -> None:
 
 
 def test_segments_by_source(rules: Rulebook, config: Config) -> None:
-    result = segments_from_events(
-        rules, config, read_table(rules), AS_OF, ["source"], min_leads=3, sort="profit"
-    )
+    result = segments(
+        read_table(rules), ReportSettings.of(rules, config), AS_OF, ["source"], min_leads=3,
+        sort="profit",
+    )  # fmt: skip
     rows = {r["segment"]["source"]: r for r in result["segments"]}
     assert [r["segment"]["source"] for r in result["segments"]] == ["Webinar", "Ads", "Organic"]
     webinar = rows["Webinar"]  # A1 A2 A6 A8: A1 won 10000; 4 × 40 spent
@@ -291,9 +289,10 @@ def test_segments_by_source(rules: Rulebook, config: Config) -> None:
 
 
 def test_segments_by_two_fields_and_the_minimum_count(rules: Rulebook, config: Config) -> None:
-    result = segments_from_events(
-        rules, config, read_table(rules), AS_OF, ["source", "grade"], min_leads=4, sort="leads"
-    )
+    result = segments(
+        read_table(rules), ReportSettings.of(rules, config), AS_OF, ["source", "grade"],
+        min_leads=4, sort="leads",
+    )  # fmt: skip
     keys = [(r["segment"]["source"], r["segment"]["grade"], r["leads"]) for r in result["segments"]]
     # Most leads first, then by the fields.
     assert keys == [("Webinar", "A", 4), ("Ads", "B", 2), ("Ads", "C", 1), ("Organic", "B", 1)]
@@ -304,9 +303,9 @@ def test_segments_of_a_team_keep_its_leads_and_its_reps_capacity(
     rules: Rulebook, config: Config
 ) -> None:
     east = frozenset({"r1", "r2"})
-    result = segments_from_events(
-        rules, config, read_table(rules), AS_OF, ["source"], min_leads=3, sort="leads",
-        scope_owners=east,
+    result = segments(
+        read_table(rules), ReportSettings.of(rules, config), AS_OF, ["source"], min_leads=3,
+        sort="leads", scope=east,
     )  # fmt: skip
     # r1 and r2 own A1 A2 A6 A8 (Webinar) and A3 A4 (Ads); A5 is r3's, A7 has no owner.
     rows = [(r["segment"]["source"], r["leads"], r["won"]) for r in result["segments"]]
@@ -327,31 +326,41 @@ def test_the_database_gives_the_same_figures(
     try:
         import_table(engine, rules, read_table(rules).sorted(), source="test", recorded_at=AS_OF)
         with engine.connect() as connection:
-            stored = analytics_from_database(connection, rules, config, AS_OF)
+            settings = ReportSettings.of(rules, config)
+            stored = analytics(stored_events(connection, AS_OF).table, settings, AS_OF)
             by = ["source", "industry"]
-            segments = segments_from_database(
-                connection, rules, config, AS_OF, by, min_leads=1, sort="profit"
-            )
-            east = analytics_from_database(
-                connection, rules, config, AS_OF, frozenset({"r1", "r2"})
-            )
+            stored_segments = segments(
+                stored_events(connection, AS_OF).table, settings, AS_OF, by, min_leads=1,
+                sort="profit",
+            )  # fmt: skip
+            east_owners = frozenset({"r1", "r2"})
+            east_table = stored_events(connection, AS_OF, owners=east_owners).table
+            east = analytics(east_table, settings, AS_OF, east_owners)
             business = config.model_copy(
                 update={"speed_to_lead": SpeedToLeadConfig(clock="business")}
             )
-            stored_business = analytics_from_database(connection, rules, business, AS_OF)
+            stored_business = analytics(
+                stored_events(connection, AS_OF).table, ReportSettings.of(rules, business), AS_OF
+            )
     finally:
         engine.dispose()
     assert stored == figures
-    assert stored_business == analytics_from_events(rules, business, read_table(rules), AS_OF)
-    assert segments == segments_from_events(
-        rules, config, read_table(rules), AS_OF, by, min_leads=1, sort="profit"
+    assert stored_business == analytics(
+        read_table(rules), ReportSettings.of(rules, business), AS_OF
+    )
+    assert stored_segments == segments(
+        read_table(rules), ReportSettings.of(rules, config), AS_OF, by, min_leads=1, sort="profit"
+    )
+    # Reading only the leads east's reps ever owned leaves the figures of its view as they are.
+    assert east == analytics(
+        read_table(rules), ReportSettings.of(rules, config), AS_OF, east_owners
     )
     assert east["waterfall"]["overall"]["inquiries"] == 6  # team east's leads only
     assert set(east["waterfall"]["by_owner"]) == {"r1", "r2"}
 
 
 def test_no_events(rules: Rulebook, config: Config) -> None:
-    empty = analytics_from_events(rules, config, EventTable.empty(), AS_OF)
+    empty = analytics(EventTable.empty(), ReportSettings.of(rules, config), AS_OF)
     assert empty["waterfall"]["overall"]["inquiries"] == 0
     assert empty["waterfall"]["overall"]["mql_to_sal"] is None
     assert all(b["leads"] == 0 for b in empty["speed_to_lead"]["buckets"])
@@ -372,7 +381,11 @@ def test_a_status_overwritten_within_an_instant_is_never_seen(
         "Z2,2026-03-02T09:00:00-05:00,status,New\n"
         "Z2,2026-03-02T09:00:00-05:00,owner,r3\n"
     )
-    overall = analytics_from_events(rules, config, read_table(rules, text), AS_OF)["waterfall"]
+    overall = analytics(
+        read_table(rules, text),
+        ReportSettings.of(rules, config),
+        AS_OF,
+    )["waterfall"]
     assert (overall["overall"]["mqls"], overall["overall"]["opportunities"]) == (2, 0)
     assert list(overall["by_owner"]) == ["r3"]
     assert list(overall["by_team"]) == ["emea"]

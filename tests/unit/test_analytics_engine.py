@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -14,15 +15,18 @@ import pytest
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
 from leadsla.report import fast_reader, sidecar
-from leadsla.report.analytics import analytics_from_events
-from leadsla.report.fast_reader import BLANKS, read_grouped_events, report_from_csv
-from leadsla.report.scorecard import report_from_events
+from leadsla.report.analytics import analytics
+from leadsla.report.fast_reader import BLANKS, read_grouped_events
+from leadsla.report.full import report
+from leadsla.report.settings import ReportSettings
+from leadsla.report.sources import LeadEvents, file_events
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 CONFIG = load_config(EXAMPLE / "leadsla.yaml")
 RULES = build_rulebook(CONFIG)
 STATUSES = list(RULES.statuses)
 GRADES = [grade.name for grade in RULES.grades]
+SETTINGS = ReportSettings.of(RULES, CONFIG)
 
 PLAIN = """\
 lead_id,at,field,value
@@ -150,16 +154,26 @@ def plain_example(tmp_path: Path) -> tuple[Path, EventTable]:
 AS_OF = parse_instant("2026-03-06T18:00:00-05:00")
 
 
+def fast_report(path: Path, helper_from_bytes: int) -> dict[str, Any]:
+    """The report of a file the Polars reader must read (the careful one fails the test)."""
+
+    def careful() -> EventTable:
+        raise AssertionError("the Polars reader gave the file up")
+
+    with file_events(
+        path, SETTINGS, AS_OF, careful=careful, helper_from_bytes=helper_from_bytes
+    ) as events:
+        return report(events, SETTINGS, AS_OF)
+
+
 @pytest.mark.parametrize("helper_from_bytes", [0, 1 << 40])
 def test_the_report_of_the_polars_path_equals_the_exact_one(
     tmp_path: Path, helper_from_bytes: int
 ) -> None:
     # 0: the analytics keys come from the helper process; 1 TiB: from this one.
     path, table = plain_example(tmp_path)
-    fast = report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=helper_from_bytes)
-    assert fast is not None
-    expected = report_from_events(RULES, CONFIG, table, AS_OF)
-    expected.update(analytics_from_events(RULES, CONFIG, table, AS_OF))
+    fast = fast_report(path, helper_from_bytes)
+    expected = report(LeadEvents.of(table), SETTINGS, AS_OF)
     assert fast == expected
     assert list(fast) == list(expected)  # the JSON keeps the keys' order
     assert fast["overall"]["mqls"] > 0
@@ -169,7 +183,7 @@ def test_the_helper_computes_the_analytics_of_the_lead_grouped_table(tmp_path: P
     path, table = plain_example(tmp_path)
     grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
     assert grouped is not None
-    helper = sidecar.AnalyticsHelper.start(CONFIG, AS_OF)
+    helper = sidecar.AnalyticsHelper.start(SETTINGS, AS_OF)
     assert helper is not None
     shared = helper.share(grouped.table)
     # The table this process goes on with is the same, on the pages it shares.
@@ -177,24 +191,24 @@ def test_the_helper_computes_the_analytics_of_the_lead_grouped_table(tmp_path: P
         assert np.array_equal(getattr(shared, name), getattr(grouped.table, name))
         assert getattr(shared, name).base is not getattr(grouped.table, name).base
     assert shared.line is grouped.table.line
-    assert helper.analytics() == analytics_from_events(RULES, CONFIG, table, AS_OF)
+    assert helper.analytics() == analytics(table, SETTINGS, AS_OF)
 
 
 def test_without_a_working_helper_the_report_is_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path, _ = plain_example(tmp_path)
-    expected = report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=1 << 40)
+    expected = fast_report(path, 1 << 40)
     # A helper that cannot run (its module is not there) leaves the work to this process.
     monkeypatch.setattr(sidecar, "HELPER_MODULE", "leadsla.no_such_module")
-    helper = sidecar.AnalyticsHelper.start(CONFIG, AS_OF)
+    helper = sidecar.AnalyticsHelper.start(SETTINGS, AS_OF)
     # It may be gone before the config reaches it (start gives None), or after.
     if helper is not None:
         grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
         assert grouped is not None
         helper.share(grouped.table)
         assert helper.analytics() is None
-    assert report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=0) == expected
+    assert fast_report(path, 0) == expected
 
 
 def test_the_helper_does_not_run_code_from_the_current_directory(
@@ -217,6 +231,5 @@ def test_the_helper_does_not_run_code_from_the_current_directory(
     )
     path, table = plain_example(tmp_path)
     monkeypatch.chdir(tmp_path)
-    fast = report_from_csv(path, RULES, CONFIG, AS_OF, helper_from_bytes=0)
-    assert fast is not None
-    assert fast["waterfall"] == analytics_from_events(RULES, CONFIG, table, AS_OF)["waterfall"]
+    fast = fast_report(path, 0)
+    assert fast["waterfall"] == analytics(table, SETTINGS, AS_OF)["waterfall"]

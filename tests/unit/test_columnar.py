@@ -27,7 +27,7 @@ from leadsla.core.columnar import columnar_facts, replayed_facts, report_facts, 
 from leadsla.core.events import EventTable, read_events
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import Facts, merge_facts, metric_rules, scorecard
-from leadsla.report.scorecard import metric_rules_from_config
+from leadsla.report.settings import ReportSettings
 
 CONFIG = load_config_text(
     """
@@ -98,7 +98,7 @@ workable: {grade: [A, B]}
     "columnar.yaml",
 )
 RULES = build_rulebook(CONFIG)
-METRIC = metric_rules_from_config(RULES, CONFIG)
+METRIC = ReportSettings.of(RULES, CONFIG).metric
 # Wednesday 2026-03-04 09:00 New York: three weeks cross both DST changes and the
 # closed 2026-03-10.
 BASE = int(datetime(2026, 3, 4, 14, 0, tzinfo=UTC).timestamp()) * 1_000_000

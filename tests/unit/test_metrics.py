@@ -66,12 +66,9 @@ from leadsla.core.metrics import (
 )
 from leadsla.core.policy import Rulebook
 from leadsla.report.formats import report_rows
-from leadsla.report.scorecard import (
-    metric_rules_from_config,
-    report_from_database,
-    report_from_events,
-    stored_lead_results,
-)
+from leadsla.report.scorecard import scorecard
+from leadsla.report.settings import ReportSettings
+from leadsla.report.sources import LeadEvents, stored_event_table, stored_events
 from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.store.database import open_database
 
@@ -394,7 +391,9 @@ def database_of(rules: Rulebook, tmp_path: Path, text: str = EVENTS) -> Engine:
 
 @pytest.fixture(scope="module")
 def report(rules: Rulebook, config: Config) -> dict[str, Any]:
-    return report_from_events(rules, config, read_table(rules), AS_OF, "month")
+    return scorecard(
+        LeadEvents.of(read_table(rules)), ReportSettings.of(rules, config), AS_OF, "month"
+    )
 
 
 def test_as_of_and_period_in_the_default_calendars_zone(report: dict[str, Any]) -> None:
@@ -491,7 +490,9 @@ def test_workable_leads_per_rep_month_to_date(report: dict[str, Any]) -> None:
 
 
 def test_quarter_period(rules: Rulebook, config: Config) -> None:
-    report = report_from_events(rules, config, read_table(rules), AS_OF, "quarter")
+    report = scorecard(
+        LeadEvents.of(read_table(rules)), ReportSettings.of(rules, config), AS_OF, "quarter"
+    )
     assert report["period"]["label"] == "2026-Q2"
     # Q2 so far holds April only.
     assert_close(report["overall"], APRIL, "overall")
@@ -499,7 +500,7 @@ def test_quarter_period(rules: Rulebook, config: Config) -> None:
 
 
 def test_facts_of_a_lead_with_two_mqls(rules: Rulebook, config: Config) -> None:
-    metric = metric_rules_from_config(rules, config)
+    metric = ReportSettings.of(rules, config).metric
     results = {
         r.lead_id: r
         for r in lead_results(rules, read_table(rules).sorted(), AS_OF, with_instants=True)
@@ -526,7 +527,7 @@ def test_facts_of_a_lead_with_two_mqls(rules: Rulebook, config: Config) -> None:
 def test_facts_keep_the_mql_owner_and_the_clock_owner_apart(
     rules: Rulebook, config: Config
 ) -> None:
-    metric = metric_rules_from_config(rules, config)
+    metric = ReportSettings.of(rules, config).metric
     results = {
         r.lead_id: r
         for r in lead_results(rules, read_table(rules).sorted(), AS_OF, with_instants=True)
@@ -543,7 +544,9 @@ def test_facts_keep_the_mql_owner_and_the_clock_owner_apart(
 
 
 def test_no_events(rules: Rulebook, config: Config) -> None:
-    report = report_from_events(rules, config, EventTable.empty(), AS_OF, "month")
+    report = scorecard(
+        LeadEvents.of(EventTable.empty()), ReportSettings.of(rules, config), AS_OF, "month"
+    )
     empty = figure(
         mqls=0,
         sals=0,
@@ -601,23 +604,36 @@ def test_the_database_gives_the_same_report(
     engine = database_of(rules, tmp_path)
     try:
         with engine.connect() as connection:
-            stored = report_from_database(connection, rules, config, AS_OF, "month")
+            stored = scorecard(
+                stored_events(connection, AS_OF), ReportSettings.of(rules, config), AS_OF, "month"
+            )
             assert stored == report
-            quarter = report_from_database(connection, rules, config, AS_OF, "quarter")
-            assert quarter == report_from_events(rules, config, read_table(rules), AS_OF, "quarter")
+            quarter = scorecard(
+                stored_events(connection, AS_OF), ReportSettings.of(rules, config), AS_OF, "quarter"
+            )
+            assert quarter == scorecard(
+                LeadEvents.of(read_table(rules)), ReportSettings.of(rules, config), AS_OF, "quarter"
+            )
             # Leads one by one, as figures beyond the scorecard read them: the same facts.
             by_lead = {
-                r.lead_id: lead_facts(r, metric_rules_from_config(rules, config), AS_OF)
-                for r in stored_lead_results(connection, rules, AS_OF)
+                r.lead_id: lead_facts(r, ReportSettings.of(rules, config).metric, AS_OF)
+                for r in lead_results(
+                    rules, stored_event_table(connection, AS_OF), AS_OF, with_instants=True
+                )
             }
             assert by_lead == {
-                r.lead_id: lead_facts(r, metric_rules_from_config(rules, config), AS_OF)
+                r.lead_id: lead_facts(r, ReportSettings.of(rules, config).metric, AS_OF)
                 for r in lead_results(rules, read_table(rules).sorted(), AS_OF, with_instants=True)
             }
             assert len(by_lead) == 9
             # A manager of team east sees the MQLs and clocks of r1 and r2: the east figures.
-            east = report_from_database(
-                connection, rules, config, AS_OF, "month", frozenset({"r1", "r2"})
+            east_owners = frozenset({"r1", "r2"})
+            east = scorecard(
+                stored_events(connection, AS_OF, owners=east_owners),
+                ReportSettings.of(rules, config),
+                AS_OF,
+                "month",
+                scope=east_owners,
             )
     finally:
         engine.dispose()
@@ -676,7 +692,9 @@ def ttf(count: int, mean: float, median: float, p90: float) -> dict[str, Any]:
 
 def test_time_to_follow_up_by_score_band(rules: Rulebook, config: Config, tmp_path: Path) -> None:
     banded = config.model_copy(update={"score_bands": [0.0, 50.0, 80.0]})
-    report = report_from_events(rules, banded, read_table(rules, SCORED), AS_OF, "month")
+    report = scorecard(
+        LeadEvents.of(read_table(rules, SCORED)), ReportSettings.of(rules, banded), AS_OF, "month"
+    )
     # 80+: 7200 and 18000 s → mean = median 12600, p90 7200 + 0.9 × 10800 = 16920.
     expected = {
         "below 0": (1, 0, 0, ttf(1, 3600.0, 3600.0, 3600.0)),
@@ -693,14 +711,18 @@ def test_time_to_follow_up_by_score_band(rules: Rulebook, config: Config, tmp_pa
     assert ("by_score_band", "80+", "time_to_follow_up.p90", 16920.0) in report_rows(report)
 
     # The default edges 0, 25, 50, 75, 100.
-    default = report_from_events(rules, config, read_table(rules, SCORED), AS_OF, "month")
+    default = scorecard(
+        LeadEvents.of(read_table(rules, SCORED)), ReportSettings.of(rules, config), AS_OF, "month"
+    )
     assert list(default["by_score_band"]) == ["below 0", "25-50", "50-75", "75-100"]
 
     # The database path: the same report.
     engine = database_of(rules, tmp_path, SCORED)
     try:
         with engine.connect() as connection:
-            stored = report_from_database(connection, rules, banded, AS_OF, "month")
+            stored = scorecard(
+                stored_events(connection, AS_OF), ReportSettings.of(rules, banded), AS_OF, "month"
+            )
     finally:
         engine.dispose()
     assert stored == report

@@ -17,8 +17,11 @@ from leadsla.api.deps import (
     as_of_instant,
 )
 from leadsla.config.schema import Config
-from leadsla.report.analytics import full_report_from_database, segments_from_database
+from leadsla.report.analytics import segments as report_segments
 from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
+from leadsla.report.full import report as full_report
+from leadsla.report.settings import ReportSettings
+from leadsla.report.sources import stored_events
 from leadsla.service.tokens import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["report"])
@@ -47,7 +50,8 @@ def get_report(
     """The metrics of SPEC §8 as one JSON object, within what the caller may see."""
     setup = report_config(caller, config)
     at = as_of_instant(as_of, clock)
-    return full_report_from_database(connection, rules, setup, at, period, scope.owners)
+    events = stored_events(connection, at, owners=scope.owners)
+    return full_report(events, ReportSettings.of(rules, setup), at, period, scope.owners)
 
 
 @router.get("/segments")
@@ -75,7 +79,8 @@ def get_segments(
         raise HTTPException(422, f"by: {wrong[0] if wrong else 'no field'}; fields are "
                             f"{', '.join(SEGMENT_FIELDS)}, each once")  # fmt: skip
     at = as_of_instant(as_of, clock)
-    return segments_from_database(
-        connection, rules, setup, at, fields, min_leads=min_leads, sort=sort,
-        scope_owners=scope.owners,
+    table = stored_events(connection, at, owners=scope.owners).table
+    return report_segments(
+        table, ReportSettings.of(rules, setup), at, fields, min_leads=min_leads,
+        sort=sort, scope=scope.owners,
     )  # fmt: skip

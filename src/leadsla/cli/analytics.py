@@ -1,5 +1,5 @@
-"""Analytics on the command line: ``leadsla segments``, and what ``leadsla report`` adds to
-the SPEC §8 scorecard (the analytics keys, ``--charts DIR``, ``--csv-dir DIR``).
+"""The report on the command line: ``leadsla report``'s figures from a file or the
+database, its ``--charts DIR`` and ``--csv-dir DIR``, and ``leadsla segments``.
 
 Imported at the end of :mod:`leadsla.cli.main` (it uses that module's helpers), which calls
 :func:`register`.
@@ -44,47 +44,55 @@ from leadsla.report.formats import (
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from leadsla.report.settings import ReportSettings
+    from leadsla.report.sources import LeadEvents
+
 FollowUp = npt.NDArray[np.int64] | None
 
 
-# -- leadsla report: the analytics keys, charts and CSV tables ---------------------------
+# -- leadsla report: its figures, charts and CSV tables ----------------------------------
 
 
-def extend_from_events(
-    figures: dict[str, Any],
-    rules: Rulebook,
-    setup: Config,
-    table: EventTable,
-    instant: int,
-    drawn: bool,
-) -> FollowUp:
-    """Add the analytics keys to a report from a file; the follow-up times if ``drawn``."""
-    # Polars and matplotlib load only for the commands that use them: every other
-    # command starts faster (they are most of the CLI's import time).
-    from leadsla.report.analytics import analytics_from_events, follow_up_seconds_from_events
+def file_report(
+    events: Path, rules: Rulebook, setup: Config, instant: int, period: str, drawn: bool
+) -> tuple[dict[str, Any], FollowUp]:
+    """The report of an events file; the follow-up times too if ``drawn``."""
+    # Polars loads only for the commands that use it: every other command starts
+    # faster (it and matplotlib are most of the CLI's import time).
+    from leadsla.report.settings import ReportSettings
+    from leadsla.report.sources import file_events
 
-    figures.update(analytics_from_events(rules, setup, table, instant))
-    return follow_up_seconds_from_events(rules, setup, table, instant) if drawn else None
+    def careful() -> EventTable:
+        table, read = _read_event_file(rules, events)
+        report_row_errors(read.errors, read.skipped)
+        return table
+
+    settings = ReportSettings.of(rules, setup)
+    # A report with charts reads the file carefully: its follow-up times replay leads
+    # by name, which the Polars reader does not give.
+    with file_events(events, settings, instant, careful=careful, fast=not drawn) as source:
+        return _report(source, settings, instant, period, drawn)
 
 
-def extend_from_database(
-    figures: dict[str, Any],
-    connection: Connection,
-    rules: Rulebook,
-    setup: Config,
-    instant: int,
-    drawn: bool,
-) -> FollowUp:
-    """Add the analytics keys to a report from the database; the follow-up times if ``drawn``."""
-    from leadsla.report.analytics import (
-        analytics_from_database,
-        follow_up_seconds_from_database,
-    )
+def stored_report(
+    connection: Connection, rules: Rulebook, setup: Config, instant: int, period: str, drawn: bool
+) -> tuple[dict[str, Any], FollowUp]:
+    """The report of the stored events; the follow-up times too if ``drawn``."""
+    from leadsla.report.settings import ReportSettings
+    from leadsla.report.sources import stored_events
 
-    figures.update(analytics_from_database(connection, rules, setup, instant))
-    if not drawn:
-        return None
-    return follow_up_seconds_from_database(connection, rules, setup, instant)
+    source = stored_events(connection, instant)
+    return _report(source, ReportSettings.of(rules, setup), instant, period, drawn)
+
+
+def _report(
+    source: LeadEvents, settings: ReportSettings, instant: int, period: str, drawn: bool
+) -> tuple[dict[str, Any], FollowUp]:
+    from leadsla.report.analytics import follow_up_seconds
+    from leadsla.report.full import report
+
+    figures = report(source, settings, instant, period)
+    return figures, follow_up_seconds(source.table, settings, instant) if drawn else None
 
 
 def finish_report(
@@ -181,8 +189,10 @@ def segments(
     --min-leads leads and profit per lead above 0 even at the interval's low end) and
     the workable leads per rep per month the reps' capacity supports.
     """
-    from leadsla.report.analytics import segments_from_database, segments_from_events
+    from leadsla.report.analytics import segments as segments_of
     from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
+    from leadsla.report.settings import ReportSettings
+    from leadsla.report.sources import stored_events
 
     fields = [name.strip() for name in by.split(",") if name.strip()]
     if not fields:
@@ -203,15 +213,12 @@ def segments(
     if events is not None:
         table, read = _read_event_file(rules, events)
         report_row_errors(read.errors, read.skipped)
-        result = segments_from_events(
-            rules, setup, table, instant, fields, min_leads=min_leads, sort=sort
-        )
     else:
         engine = open_engine(database, create=False)
         with engine.connect() as connection:
-            result = segments_from_database(
-                connection, rules, setup, instant, fields, min_leads=min_leads, sort=sort
-            )
+            table = stored_events(connection, instant).table
+    settings = ReportSettings.of(rules, setup)
+    result = segments_of(table, settings, instant, fields, min_leads=min_leads, sort=sort)
     if format_ == "table":
         if output is None:
             _print_segments(result, None)

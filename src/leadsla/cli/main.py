@@ -494,28 +494,11 @@ def report(
         reuse_freed_memory()
         global _skip_teardown
         _skip_teardown = True
-        # Plain files are read and grouped on Polars; any other goes to the careful reader,
-        # as do reports with charts (their follow-up times replay leads by name).
-        from leadsla.report.fast_reader import report_from_csv  # Polars: loaded when used
-
-        fast = None if drawn else report_from_csv(events, rules, setup, instant, period)
-        if fast is not None:
-            figures, follow_up = fast, None
-        else:
-            from leadsla.report.scorecard import report_from_events
-
-            table, read = _read_event_file(rules, events)
-            report_row_errors(read.errors, read.skipped)
-            ordered = table.sorted()
-            figures = report_from_events(rules, setup, ordered, instant, period)
-            follow_up = extend_from_events(figures, rules, setup, ordered, instant, drawn)
+        figures, follow_up = file_report(events, rules, setup, instant, period, drawn)
     else:
-        from leadsla.report.scorecard import report_from_database
-
         engine = open_engine(database, create=False)
         with engine.connect() as connection:
-            figures = report_from_database(connection, rules, setup, instant, period)
-            follow_up = extend_from_database(figures, connection, rules, setup, instant, drawn)
+            figures, follow_up = stored_report(connection, rules, setup, instant, period, drawn)
     text = finish_report(figures, format_, follow_up, charts=charts, csv_dir=csv_dir)
     if output is None:
         sys.stdout.write(text)
@@ -1008,10 +991,10 @@ register_qualify(app)
 # Analytics (``leadsla segments``, the report's extra keys, charts and CSV tables) live in
 # their own module, which uses the helpers above.
 from leadsla.cli.analytics import (  # noqa: E402
-    extend_from_database,
-    extend_from_events,
+    file_report,
     finish_report,
     register,
+    stored_report,
 )
 
 register(app)

@@ -1,217 +1,105 @@
-"""The analytics keys of the report (``waterfall``, ``speed_to_lead``, ``burn_up``) and the
-closed-loop segments, from an events table or from the database.
+"""The analytics beyond the SPEC §8 scorecard, from an event table of any source
+(:mod:`.sources`): the report's analytics keys (``waterfall``, ``speed_to_lead``,
+``burn_up``), the closed-loop segments and the follow-up times the charts draw.
 
-Both paths build the same event columns (:mod:`leadsla.report.frames`) and run the
-same code on them, so a file and the database holding the same events give the same
-figures.
+Each runs on the table's event columns (:mod:`.columns`), so a file and the database
+holding the same events give the same figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from leadsla.config.schema import Config
 from leadsla.core.analytics import WorkableRule
-from leadsla.core.evaluate import LeadResult, lead_results
+from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
-from leadsla.core.metrics import MetricRules
-from leadsla.core.policy import Rulebook
-from leadsla.report.figures import Costs, burn_up, segments, speed_to_lead, waterfall
-from leadsla.report.frames import EventColumns, event_columns, stored_event_columns
-from leadsla.report.leads import Rows, Setting, lead_frame, mql_entries, needed_fields
-from leadsla.report.scorecard import (
-    metric_rules_from_config,
-    report_from_database,
-    stored_lead_results,
-)
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
-ANALYTICS_KEYS = ("waterfall", "speed_to_lead", "burn_up")
+from leadsla.report import figures
+from leadsla.report.columns import event_columns
+from leadsla.report.leads import Rows, lead_frame, mql_entries, needed_fields
+from leadsla.report.settings import ReportSettings
 
 
-def _commitment_fields(metric: MetricRules) -> list[str]:
-    return list(metric.segment_fields)
-
-
-def _scoped(frame: pl.DataFrame, owners: frozenset[str] | None) -> pl.DataFrame:
-    if owners is None:
+def _scoped(frame: pl.DataFrame, scope: frozenset[str] | None) -> pl.DataFrame:
+    if scope is None:
         return frame
-    return frame.filter(pl.col("owner").is_in(sorted(owners)))
+    return frame.filter(pl.col("owner").is_in(sorted(scope)))
 
 
-def analytics_of_columns(
-    columns: EventColumns,
-    rules: Rulebook,
-    metric: MetricRules,
-    as_of: int,
-    scope_owners: frozenset[str] | None = None,
-) -> dict[str, Any]:
-    """The analytics keys of the report, from event columns.
-
-    ``scope_owners`` keeps the leads (and MQL entries) whose owner at the MQL instant is
-    one of them, as the scorecard does for a manager's view.
-    """
-    setting = Setting.of(rules)
-    attributes = _commitment_fields(metric)
-    rows = Rows(columns, setting, needed_fields(attributes))
-    # Rows keeps the settled rows it needs: the caller passes the columns without keeping
-    # them, so on a large history they are freed here, not held to the end.
-    del columns
-    leads = _scoped(lead_frame(rows, setting), scope_owners)
-    entries = _scoped(mql_entries(rows, setting, attributes), scope_owners)
-    return {
-        "waterfall": waterfall(leads),
-        "speed_to_lead": speed_to_lead(leads, rules, metric.speed_clock),
-        "burn_up": burn_up(entries, metric.commitments, metric.workable, as_of, setting.zone),
-    }
-
-
-def analytics_from_events(
-    rules: Rulebook,
-    config: Config,
+def analytics(
     table: EventTable,
+    settings: ReportSettings,
     as_of: int,
-    *,
-    scope_owners: frozenset[str] | None = None,
+    scope: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
-    fields = needed_fields(_commitment_fields(metric))
-    return analytics_of_columns(
-        event_columns(table, fields, as_of), rules, metric, as_of, scope_owners
-    )
+    """The analytics keys of the report, of the events up to ``as_of``.
 
-
-def analytics_from_database(
-    connection: Connection,
-    rules: Rulebook,
-    config: Config,
-    as_of: int,
-    scope_owners: frozenset[str] | None = None,
-) -> dict[str, Any]:
-    metric = metric_rules_from_config(rules, config, scope_owners=scope_owners)
-    fields = needed_fields(_commitment_fields(metric))
-    return analytics_of_columns(
-        stored_event_columns(connection, fields, as_of), rules, metric, as_of, scope_owners
-    )
-
-
-def full_report_from_database(
-    connection: Connection,
-    rules: Rulebook,
-    config: Config,
-    as_of: int,
-    period: str = "month",
-    scope_owners: frozenset[str] | None = None,
-) -> dict[str, Any]:
-    """The SPEC §8 report with the analytics keys: what ``GET /report`` and the pages show."""
-    figures = report_from_database(connection, rules, config, as_of, period, scope_owners)
-    figures.update(analytics_from_database(connection, rules, config, as_of, scope_owners))
-    return figures
-
-
-# -- closed-loop segments ---------------------------------------------------------------
-
-
-def costs_of(config: Config) -> Costs | None:
-    if config.costs is None:
-        return None
-    return Costs(dict(config.costs.per_lead), config.costs.default, config.costs.currency)
-
-
-def segments_of_columns(
-    columns: EventColumns,
-    rules: Rulebook,
-    config: Config,
-    by: Sequence[str],
-    *,
-    min_leads: int,
-    sort: str,
-    scope_owners: frozenset[str] | None = None,
-) -> dict[str, Any]:
-    """``scope_owners`` keeps the leads whose owner at the MQL instant is one of them (a
-    manager's view, as the report's) and the capacity of those reps only."""
-    setting = Setting.of(rules)
-    leads = lead_frame(Rows(columns, setting, segment_fields(by)), setting, [*by, "source"])
-    leads = _scoped(leads, scope_owners)
-    capacities = {
-        rep.id: rep.capacity
-        for rep in rules.reps.values()
-        if scope_owners is None or rep.id in scope_owners
+    ``scope`` keeps the leads (and MQL entries) whose owner at the MQL instant is one
+    of these reps, as the scorecard does for a manager's view.
+    """
+    metric = settings.metric
+    attributes = list(metric.segment_fields)
+    fields = needed_fields(attributes)
+    # Rows keeps only the settled rows it needs: the columns are not held here, so on a
+    # large history they are freed as soon as Rows is built.
+    rows = Rows(event_columns(table, fields, as_of), settings, fields)
+    leads = _scoped(lead_frame(rows, settings), scope)
+    entries = _scoped(mql_entries(rows, settings, attributes), scope)
+    return {
+        "waterfall": figures.waterfall(leads),
+        "speed_to_lead": figures.speed_to_lead(leads, settings.rules, metric.speed_clock),
+        "burn_up": figures.burn_up(
+            entries, metric.commitments, metric.workable, as_of, settings.zone
+        ),
     }
-    return segments(leads, by, costs_of(config), WorkableRule(min_leads), capacities, sort=sort)
 
 
 def segment_fields(by: Sequence[str]) -> tuple[str, ...]:
+    """The fields the segments cut ``by`` read (a database source may read only these)."""
     return needed_fields([*by, "source"])
 
 
-def segments_from_events(
-    rules: Rulebook,
-    config: Config,
+def segments(
     table: EventTable,
+    settings: ReportSettings,
     as_of: int,
     by: Sequence[str],
     *,
     min_leads: int,
     sort: str,
-    scope_owners: frozenset[str] | None = None,
+    scope: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    columns = event_columns(table, segment_fields(by), as_of)
-    return segments_of_columns(
-        columns, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
-    )
+    """The closed-loop segments cut ``by`` these fields, ranked by ``sort``.
 
-
-def segments_from_database(
-    connection: Connection,
-    rules: Rulebook,
-    config: Config,
-    as_of: int,
-    by: Sequence[str],
-    *,
-    min_leads: int,
-    sort: str,
-    scope_owners: frozenset[str] | None = None,
-) -> dict[str, Any]:
-    columns = stored_event_columns(connection, segment_fields(by), as_of)
-    return segments_of_columns(
-        columns, rules, config, by, min_leads=min_leads, sort=sort, scope_owners=scope_owners
-    )
-
-
-# -- per-clock values the charts need -----------------------------------------------------
+    ``scope`` keeps the leads whose owner at the MQL instant is one of these reps (a
+    manager's view, as the report's) and the capacity of those reps only."""
+    fields = segment_fields(by)
+    rows = Rows(event_columns(table, fields, as_of), settings, fields)
+    leads = _scoped(lead_frame(rows, settings, [*by, "source"]), scope)
+    capacities = {
+        rep.id: rep.capacity
+        for rep in settings.rules.reps.values()
+        if scope is None or rep.id in scope
+    }
+    rule = WorkableRule(min_leads)
+    return figures.segments(leads, by, settings.costs, rule, capacities, sort=sort)
 
 
 def follow_up_seconds(
-    results: Iterable[LeadResult], mql_policy: str | None
+    table: EventTable, settings: ReportSettings, as_of: int
 ) -> npt.NDArray[np.int64]:
-    """Business seconds of every stopped clock of the MQL policy (time to follow-up)."""
+    """Business seconds of every stopped clock of the MQL policy (time to follow-up),
+    of a table with its lead ids (the replay names each lead)."""
+    mql_policy = settings.metric.mql_policy
+    ordered = table if table.ordered else table.sorted()
     values = [
         v.business_seconds
-        for result in results
+        for result in lead_results(settings.rules, ordered, as_of)
         for v in result.verdicts
         if v.policy == mql_policy and v.stopped_at is not None
     ]
     return np.array(values, dtype=np.int64)
-
-
-def follow_up_seconds_from_events(
-    rules: Rulebook, config: Config, table: EventTable, as_of: int
-) -> npt.NDArray[np.int64]:
-    metric = metric_rules_from_config(rules, config)
-    ordered = table if table.ordered else table.sorted()
-    return follow_up_seconds(lead_results(rules, ordered, as_of), metric.mql_policy)
-
-
-def follow_up_seconds_from_database(
-    connection: Connection, rules: Rulebook, config: Config, as_of: int
-) -> npt.NDArray[np.int64]:
-    metric = metric_rules_from_config(rules, config)
-    return follow_up_seconds(stored_lead_results(connection, rules, as_of), metric.mql_policy)

@@ -24,14 +24,11 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from leadsla.config.schema import Config
-from leadsla.core.columnar import columnar_facts, replayed_facts
 from leadsla.core.events import (
     CLOSED_FIELDS,
     EVENT_COLUMNS,
@@ -41,13 +38,8 @@ from leadsla.core.events import (
     parse_instant_rows,
     value_problem,
 )
-from leadsla.core.metrics import merge_facts, scorecard
-from leadsla.core.policy import Rulebook
 from leadsla.core.utc_text import WIDTH as UTC_WIDTH
 from leadsla.core.utc_text import parse_utc_seconds_rows
-from leadsla.report.analytics import analytics_from_events
-from leadsla.report.scorecard import metric_rules_from_config
-from leadsla.report.sidecar import AnalyticsHelper
 
 MICROS_PER_SECOND = 1_000_000
 Int32Array = npt.NDArray[np.int32]
@@ -59,9 +51,6 @@ _SCAN_BYTES = 1 << 24
 _JOIN_ROWS = 1 << 18
 # Fewer bits than this for the lead hash and grouping by sort key is not worth it.
 _MIN_HASH_BITS = 32
-# From this size of file (about 1.5 M events) the analytics keys are computed by a
-# second process; below it, starting one costs more than it saves.
-HELPER_FROM_BYTES = 64 << 20
 # The characters str.isspace() is true of: what str.strip() removes (a test checks it).
 BLANKS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -415,50 +404,3 @@ def read_grouped_events(
         values=value_names,
     )
     return GroupedEvents(table, ReadReport(lines, lines, []), leads, first_rows)
-
-
-def report_from_csv(
-    path: Path,
-    rules: Rulebook,
-    config: Config,
-    as_of: int,
-    period: str = "month",
-    *,
-    helper_from_bytes: int = HELPER_FROM_BYTES,
-) -> dict[str, Any] | None:
-    """The whole report (scorecard and analytics keys) of an events file read by
-    :func:`read_grouped_events`; ``None`` when that reader gives the file up.
-
-    Plain leads are evaluated in columns, the others replayed. For a file of
-    ``helper_from_bytes`` or more, a second process computes the analytics keys
-    meanwhile (:mod:`.sidecar`); the figures are the same either way."""
-    helper = AnalyticsHelper.start(config, as_of) if _size(path) >= helper_from_bytes else None
-    try:
-        grouped = read_grouped_events(
-            path, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
-        )
-        if grouped is None:
-            return None
-        if helper is not None:
-            grouped = replace(grouped, table=helper.share(grouped.table))
-        metric = metric_rules_from_config(rules, config)
-        fast, exact_rows = columnar_facts(grouped.table, metric, as_of)
-        rest = grouped.named(np.flatnonzero(exact_rows))
-        facts = merge_facts([fast, replayed_facts(rest, metric, as_of)])
-        figures = scorecard(facts, metric, as_of, period)
-        extra = helper.analytics() if helper is not None else None
-        if extra is None:
-            table = replace(grouped.table, ordered=True)
-            extra = analytics_from_events(rules, config, table, as_of)
-        figures.update(extra)
-        return figures
-    finally:
-        if helper is not None:
-            helper.close()
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

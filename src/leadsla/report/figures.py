@@ -7,7 +7,6 @@ denominator is 0; intervals are 95 % Wilson score intervals.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
@@ -19,6 +18,7 @@ from leadsla.core.analytics import SPEED_BUCKETS, WorkableRule, speed_bucket_ind
 from leadsla.core.instants import offsets_seconds
 from leadsla.core.metrics import Commitment, mql_policy_of, period_containing
 from leadsla.core.policy import Rulebook
+from leadsla.report.settings import Costs
 
 MICROS_PER_SECOND = 1_000_000
 SECONDS_PER_DAY = 86_400
@@ -216,13 +216,6 @@ def burn_up(
 
 
 # -- closed-loop segments -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Costs:
-    per_lead: Mapping[str, float]
-    default: float | None
-    currency: str
 
 
 SORT_KEYS = {

@@ -18,8 +18,7 @@ Every definition is written out in ``docs/analytics.md``; in short:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
@@ -29,33 +28,14 @@ import polars as pl
 
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
-from leadsla.core.policy import Rulebook
-from leadsla.report.frames import EventColumns
+from leadsla.report.columns import EventColumns
+from leadsla.report.settings import ReportSettings
 
 OPEN, WORKING, QUALIFIED = "open", "working", "qualified"
 STAGE_RANK = {OPEN: 1, WORKING: 2, QUALIFIED: 3}
 BASE_FIELDS = ("status", "activity", "grade", "score", "owner", "outcome", "amount")
 # Lead fields that are not attributes a segment could be cut by.
 COMPUTED = frozenset({"grade", "owner", "team"})
-
-
-@dataclass(frozen=True)
-class Setting:
-    """What the frames need from the config."""
-
-    stages: Mapping[str, str | None]
-    grades: tuple[tuple[str, float], ...]  # (name, min_score) in config order
-    team_of: Mapping[str, str]
-    zone: tzinfo
-
-    @classmethod
-    def of(cls, rules: Rulebook) -> Setting:
-        return cls(
-            stages=dict(rules.statuses),
-            grades=tuple((g.name, g.min_score) for g in rules.grades),
-            team_of={rep.id: rep.team for rep in rules.reps.values() if rep.team in rules.teams},
-            zone=rules.calendars[rules.default_calendar].zone,
-        )
 
 
 def needed_fields(attributes: Sequence[str] = ()) -> tuple[str, ...]:
@@ -115,7 +95,9 @@ class Rows:
     know of a value is looked up once per distinct value (``names``, the values with a
     null for code -1 at the end)."""
 
-    def __init__(self, columns: EventColumns, setting: Setting, fields: Sequence[str]) -> None:
+    def __init__(
+        self, columns: EventColumns, settings: ReportSettings, fields: Sequence[str]
+    ) -> None:
         settled = settle(columns)
         self.field_index = {name: k for k, name in enumerate(fields)}
         self.size = len(settled)
@@ -144,7 +126,7 @@ class Rows:
         self.lead_start = np.repeat(self.starts.astype(position), self.counts)
         ranks = {
             status: STAGE_RANK[stage]
-            for status, stage in setting.stages.items()
+            for status, stage in settings.stages.items()
             if stage in STAGE_RANK
         }
         # By value code; code -1 (no status) reads the last slot.
@@ -193,7 +175,7 @@ class Rows:
         latest = np.where(position >= 0, marked[np.maximum(position, 0)], -1)
         return np.where(latest >= self.lead_start[wanted], latest, -1)
 
-    def grades(self, setting: Setting, grade: IntArray, score: IntArray) -> pl.Series:
+    def grades(self, settings: ReportSettings, grade: IntArray, score: IntArray) -> pl.Series:
         """The effective grade (:func:`_grade_expr`) of each pair of ``grade`` and
         ``score`` value codes, worked out once per distinct pair."""
         stride = len(self.names)
@@ -204,12 +186,12 @@ class Rows:
                 "_score": self.text(distinct % stride - 1),
             }
         )
-        return pairs.select(_grade_expr(setting)).to_series().gather(inverse).alias("grade")
+        return pairs.select(_grade_expr(settings)).to_series().gather(inverse).alias("grade")
 
-    def teams(self, setting: Setting, owner: IntArray) -> pl.Series:
+    def teams(self, settings: ReportSettings, owner: IntArray) -> pl.Series:
         """The team of each owner value code (:func:`_team_expr` once per value)."""
         per_value = self.names.replace_strict(
-            dict(setting.team_of), default=None, return_dtype=pl.Utf8
+            dict(settings.team_of), default=None, return_dtype=pl.Utf8
         )
         return self.lookup(per_value, owner).alias("team")
 
@@ -219,11 +201,11 @@ def _instants(values: Any) -> pl.Series:
     return series.set(series == NONE, None)
 
 
-def _grade_expr(setting: Setting) -> pl.Expr:
+def _grade_expr(settings: ReportSettings) -> pl.Expr:
     """The effective grade: a ``grade`` field wins; else the first grade the score reaches."""
     score = pl.col("_score").cast(pl.Float64, strict=False)
     by_score: pl.Expr = pl.lit(None, dtype=pl.Utf8)
-    for name, minimum in reversed(setting.grades):
+    for name, minimum in reversed(settings.grades):
         by_score = pl.when(score >= minimum).then(pl.lit(name)).otherwise(by_score)
     return pl.coalesce(pl.col("_grade"), by_score).alias("grade")
 
@@ -244,7 +226,9 @@ LEAD_COLUMNS = {
 }
 
 
-def lead_frame(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) -> pl.DataFrame:
+def lead_frame(
+    rows: Rows, settings: ReportSettings, attributes: Sequence[str] = ()
+) -> pl.DataFrame:
     """One row per lead: stage reached, instants, grade/owner/team at MQL, attributes.
 
     Columns: ``lead, first_at, month, mql_at, touch_at, opportunity_at, level``
@@ -254,7 +238,7 @@ def lead_frame(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) -> 
     names = [name for name in dict.fromkeys(attributes) if name not in COMPUTED]
     if rows.size == 0:
         empty = pl.DataFrame(schema={**LEAD_COLUMNS, **dict.fromkeys(names, pl.Utf8)})
-        return _finish_leads(empty, setting)
+        return _finish_leads(empty, settings)
     outcome_set = rows.fields["outcome"] & rows.has_value
     # The funnel starts at the first open/working/qualified status or outcome event.
     mql_at = rows.first_at((rows.rank >= 1) | outcome_set)
@@ -289,25 +273,27 @@ def lead_frame(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) -> 
         "won": won,
         "lost": rows.lookup((lowered == "lost").fill_null(False), outcome).to_numpy(),
         "amount": rows.lookup(rows.names.cast(pl.Float64, strict=False), amount),
-        "grade": rows.grades(setting, at_ref("grade"), at_ref("score")),
+        "grade": rows.grades(settings, at_ref("grade"), at_ref("score")),
         "owner": rows.text(owner),
-        "team": rows.teams(setting, owner),
+        "team": rows.teams(settings, owner),
     }
     for name in names:
         columns[name] = rows.text(rows.codes(rows.last_row(rows.is_field(name))))
-    return _finish_leads(pl.DataFrame(columns, schema_overrides=LEAD_COLUMNS), setting)
+    return _finish_leads(pl.DataFrame(columns, schema_overrides=LEAD_COLUMNS), settings)
 
 
-def _finish_leads(leads: pl.DataFrame, setting: Setting) -> pl.DataFrame:
+def _finish_leads(leads: pl.DataFrame, settings: ReportSettings) -> pl.DataFrame:
     leads = leads.with_columns(
         (pl.col("level") >= 1).alias("mql"),
         (pl.col("level") >= 2).alias("sal"),
         (pl.col("level") >= 3).alias("opportunity"),
     )
-    return leads.with_columns(month_labels(leads["first_at"], setting.zone).alias("month"))
+    return leads.with_columns(month_labels(leads["first_at"], settings.zone).alias("month"))
 
 
-def mql_entries(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) -> pl.DataFrame:
+def mql_entries(
+    rows: Rows, settings: ReportSettings, attributes: Sequence[str] = ()
+) -> pl.DataFrame:
     """One row per MQL entry, in lead order: an instant at which the status enters stage
     ``open`` from outside it (or at the lead's first status). Columns ``lead, at, grade,
     owner, team`` and the attributes asked for, all as they stood at that instant."""
@@ -330,9 +316,9 @@ def mql_entries(rows: Rows, setting: Setting, attributes: Sequence[str] = ()) ->
     columns: dict[str, Any] = {
         "lead": rows.lead[entries].astype(np.int64),
         "at": rows.at[entries],
-        "grade": rows.grades(setting, at_entry("grade"), at_entry("score")),
+        "grade": rows.grades(settings, at_entry("grade"), at_entry("score")),
         "owner": rows.text(owner),
-        "team": rows.teams(setting, owner),
+        "team": rows.teams(settings, owner),
     }
     for name in names:
         columns[name] = rows.text(at_entry(name))

@@ -34,8 +34,8 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from leadsla.config.schema import Config
     from leadsla.core.events import EventTable
+    from leadsla.report.settings import ReportSettings
 
 _LENGTH = struct.Struct("<Q")
 # Columns the analytics read, in the shared file in this order.
@@ -102,8 +102,8 @@ class AnalyticsHelper:
         self._sent = False
 
     @classmethod
-    def start(cls, config: Config, as_of: int) -> AnalyticsHelper | None:
-        """The helper, started on ``config`` and ``as_of``; ``None`` if it cannot start."""
+    def start(cls, settings: ReportSettings, as_of: int) -> AnalyticsHelper | None:
+        """The helper, started on ``settings`` and ``as_of``; ``None`` if it cannot start."""
         shared: IO[bytes] | None = None
         try:
             where = _MEMORY_DIR if _MEMORY_DIR.is_dir() else None
@@ -128,7 +128,9 @@ class AnalyticsHelper:
         helper = cls(process, shared)
         try:
             assert process.stdin is not None
-            send(process.stdin, (config, as_of))
+            # The config, from which the helper builds the same settings: a config is
+            # known to pickle, and in a few kilobytes.
+            send(process.stdin, (settings.config, as_of))
         except Exception:  # whatever it was, the caller computes the keys itself
             helper.close()  # the process too: none is left running or unwaited
             return None
@@ -199,12 +201,13 @@ def serve(descriptor: int, requests: IO[bytes], answers: IO[bytes]) -> None:
         # Imported here: the parent imports this module too, before it needs them.
         from leadsla.config import build_rulebook
         from leadsla.core.events import EventTable
-        from leadsla.report.analytics import analytics_from_events
+        from leadsla.report.analytics import analytics
         from leadsla.report.heap import reuse_freed_memory
+        from leadsla.report.settings import ReportSettings
 
         reuse_freed_memory()  # a one-shot job too, like the report that started it
         config, as_of = pickle.loads(setup)
-        rules = build_rulebook(config)
+        settings = ReportSettings.of(build_rulebook(config), config)
         layout: Layout = pickle.loads(receive_bytes(requests))
         shared = mmap.mmap(descriptor, layout.size, access=mmap.ACCESS_READ)
         columns = mapped_columns(shared, layout)
@@ -217,7 +220,7 @@ def serve(descriptor: int, requests: IO[bytes], answers: IO[bytes]) -> None:
             values=layout.values,
             ordered=True,
         )
-        answer: tuple[str, object] = ("ok", analytics_from_events(rules, config, table, as_of))
+        answer: tuple[str, object] = ("ok", analytics(table, settings, as_of))
     except EOFError:  # the parent went on without the helper
         return
     except Exception as exc:

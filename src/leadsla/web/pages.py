@@ -1,7 +1,7 @@
 """The dashboard's pages: server-rendered views over the same service functions as the API.
 
-Every figure on a page comes from :func:`full_report_from_database`,
-:func:`segments_from_database`, :func:`lead_list`, :func:`lead_detail`,
+Every figure on a page comes from :func:`~leadsla.report.full.report`,
+:func:`~leadsla.report.analytics.segments`, :func:`lead_list`, :func:`lead_detail`,
 :func:`lead_qualification` or :func:`notification_records`, the functions behind
 ``/api/v1``; the pages only format them. The at-risk countdown
 gets each clock's remaining open intervals from the server and ticks them down.
@@ -23,7 +23,10 @@ from leadsla.config.schema import Config
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.report.analytics import full_report_from_database, segments_from_database
+from leadsla.report.analytics import segments as report_segments
+from leadsla.report.full import report as full_report
+from leadsla.report.settings import ReportSettings
+from leadsla.report.sources import stored_events
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
@@ -64,9 +67,9 @@ def report_for(
     """The report the caller may see (as ``GET /api/v1/report``); None for a rep or no config."""
     if config is None or caller.role is Role.REP:
         return None
-    return full_report_from_database(
-        connection, rules, config, now, period, scope_for(rules, caller).owners
-    )
+    owners = scope_for(rules, caller).owners
+    events = stored_events(connection, now, owners=owners)
+    return full_report(events, ReportSettings.of(rules, config), now, period, owners)
 
 
 def segments_for(
@@ -74,9 +77,11 @@ def segments_for(
 ) -> dict[str, Any] | None:
     if config is None or caller.role is Role.REP:
         return None
-    return segments_from_database(
-        connection, rules, config, now, SEGMENT_BY, min_leads=SEGMENT_MIN_LEADS,
-        sort="profit", scope_owners=scope_for(rules, caller).owners,
+    owners = scope_for(rules, caller).owners
+    table = stored_events(connection, now, owners=owners).table
+    return report_segments(
+        table, ReportSettings.of(rules, config), now, SEGMENT_BY,
+        min_leads=SEGMENT_MIN_LEADS, sort="profit", scope=owners,
     )  # fmt: skip
 
 
