@@ -20,8 +20,9 @@ from sqlalchemy import Connection, func, select, update
 
 from leadsla.core.clock import Timer, TimerKind, cycle_timers
 from leadsla.core.policy import EscalationStep, Rulebook
-from leadsla.service.ingest import load_leads, next_timer_after
+from leadsla.service.ingest import next_timer_after
 from leadsla.store.bulk import insert_ignoring_duplicates
+from leadsla.store.leads import load_leads
 from leadsla.store.tables import clock_cycles, notifications
 
 QUEUED = "queued"
@@ -95,7 +96,7 @@ def fire_due_timers(
     result = FireResult(cycles=len(due))
     if not due:
         return result
-    states = load_leads(connection, rules, sorted({row.lead_id for row in due}))
+    states = load_leads(connection, sorted({row.lead_id for row in due}))
     policies = {p.name: p for p in rules.policies}
     rows: list[dict[str, object]] = []
     for row in due:
