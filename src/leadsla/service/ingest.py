@@ -104,36 +104,70 @@ def ingest(
     source: str,
     recorded_at: int,
 ) -> IngestResult:
-    """Store new events (a key seen before is a duplicate) and update the leads' clocks.
+    """Store new events (a key seen before is a duplicate), update the leads' clocks,
+    then qualify and route them (:func:`_settle`).
 
-    Runs inside the caller's transaction: the events and the clocks they move are
-    committed together or not at all.
+    Runs inside the caller's transaction: the events, the clocks they move and the
+    decisions they lead to are committed together or not at all. The result counts
+    the events given, not the rows the decisions add.
     """
     result = IngestResult()
+    stored = _store(connection, rules, incoming, result, source=source, recorded_at=recorded_at)
+    _settle(connection, rules, stored, recorded_at)
+    return result
+
+
+def _store(
+    connection: Connection,
+    rules: Rulebook,
+    incoming: Sequence[IncomingEvent],
+    result: IngestResult,
+    *,
+    source: str,
+    recorded_at: int,
+) -> dict[str, list[IncomingEvent]]:
+    """Store the new ones of these events and bring their leads' clocks up to date;
+    the events stored, by lead."""
     lead_ids = sorted({e.lead_id for e in incoming})
     stored_leads.lock_leads(connection, lead_ids)
     fresh = _drop_duplicates(connection, incoming, result)
     if not fresh:
-        return result
+        return {}
     _insert_events(connection, fresh, source, recorded_at)
     result.accepted = len(fresh)
     by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
     for e in fresh:
         by_lead[e.lead_id].append(e)
     refresh_leads(connection, rules, by_lead, result, recorded_at=recorded_at)
-    _qualify(connection, rules, by_lead, recorded_at)
-    return result
+    return by_lead
 
 
-def _qualify(
+def _settle(
     connection: Connection,
     rules: Rulebook,
-    by_lead: Mapping[str, Sequence[IncomingEvent]],
+    stored: Mapping[str, Sequence[IncomingEvent]],
     recorded_at: int,
 ) -> None:
-    """MQL decisions and routing for leads whose events were just stored (if configured)."""
-    qualified = qualify_leads(connection, rules, by_lead, recorded_at=recorded_at)
-    ingest_rows(connection, rules, qualified, recorded_at=recorded_at)
+    """MQL decisions and routing (if configured) for leads whose events were just stored,
+    round after round until a round adds no new row.
+
+    A decision's rows (status, score, owner) are stored like any event, and they can
+    lead to another decision: an MQL the scoring made without an owner is routed in
+    the next round. Keys make a decision's rows once-only, so the rounds end.
+    """
+    while stored:
+        rows = qualify_leads(connection, rules, stored, recorded_at=recorded_at)
+        if not rows:
+            return
+        # The derived rounds' counts are not the caller's: they go to a throwaway result.
+        stored = _store(
+            connection,
+            rules,
+            _derived_events(rows),
+            IngestResult(),
+            source="derived",
+            recorded_at=recorded_at,
+        )
 
 
 @dataclass
@@ -263,7 +297,7 @@ def ingest_prepared(
                 by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
                 for e in prepared.events():
                     by_lead[e.lead_id].append(e)
-                _qualify(connection, rules, by_lead, recorded_at)
+                _settle(connection, rules, by_lead, recorded_at)
             return IngestResult(accepted=prepared.event_count(), leads=len(lead_ids))
     return ingest(connection, rules, prepared.events(), source=source, recorded_at=recorded_at)
 
@@ -287,11 +321,15 @@ def ingest_rows(
     *,
     recorded_at: int,
 ) -> None:
-    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event;
-    the key's prefix (``qualify:``, ``route:``) is the row's source."""
+    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event,
+    qualification and routing included."""
     if rows:
-        derived = [IncomingEvent(*row, source=row[4].partition(":")[0]) for row in rows]
-        ingest(connection, rules, derived, source="derived", recorded_at=recorded_at)
+        ingest(connection, rules, _derived_events(rows), source="derived", recorded_at=recorded_at)
+
+
+def _derived_events(rows: Sequence[tuple[str, int, str, str | None, str]]) -> list[IncomingEvent]:
+    """Derived rows as events; the key's prefix (``qualify:``, ``route:``) is the source."""
+    return [IncomingEvent(*row, source=row[4].partition(":")[0]) for row in rows]
 
 
 def _drop_duplicates(

@@ -1,8 +1,10 @@
 """Qualification in the service: scores from stored events, MQL decisions at ingest.
 
 :func:`qualify_leads` is called by ingest once per batch, after the leads' clocks are
-up to date; the rows it returns (status ``New`` and the score) are stored by ingest
-like any event, so the follow-up clock starts exactly as for a CRM's own MQL.
+up to date; the rows it returns (status ``New``, the score, the owner routed) are
+stored by ingest like any event, so the follow-up clock starts exactly as for a CRM's
+own MQL, and ingest calls it again on those rows until they add nothing
+(:func:`leadsla.service.ingest.ingest`). It never stores events itself.
 """
 
 from __future__ import annotations
