@@ -22,9 +22,10 @@ from leadsla.core.events import EventTable, read_events
 from leadsla.core.policy import Rulebook
 from leadsla.demo.generate import HistoryShape, write_history
 from leadsla.service.imports import chunk_ranges, import_table, row_key
-from leadsla.service.ingest import EVENT_COLUMNS, IncomingEvent, ingest
+from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.store.bulk import attached, insert_packed, pack_rows, unpack_rows
 from leadsla.store.database import open_database
+from leadsla.store.leads import EVENT_COLUMNS
 from leadsla.store.tables import clock_cycles, events, leads
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -30,13 +30,12 @@ from jinja2 import (
     PackageLoader,
     select_autoescape,
 )
-from sqlalchemy import Connection, Engine, Row, select, update
+from sqlalchemy import Connection, Engine, Row
 
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.notify.digest import digest_context
-from leadsla.service.timers import FAILED, QUEUED, SENT
-from leadsla.store.tables import notifications
+from leadsla.store import outbox
 
 MAX_ATTEMPTS = 5
 FIRST_RETRY_MICROS = 30 * 1_000_000
@@ -259,7 +258,7 @@ def deliver(
         return result
     while True:
         with engine.begin() as connection:
-            row = _claim(connection, now, tuple(senders))
+            row = outbox.claim_next(connection, now=now, channels=tuple(senders))
             if row is None:
                 return result
             try:
@@ -271,46 +270,21 @@ def deliver(
             except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
                 attempts = row.attempts + 1
                 failed = attempts >= MAX_ATTEMPTS
-                connection.execute(
-                    update(notifications)
-                    .where(notifications.c.id == row.id)
-                    .values(
-                        attempts=attempts,
-                        state=FAILED if failed else QUEUED,
-                        last_error=str(exc)[:1000],
-                        next_attempt_at=None
-                        if failed
-                        else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
-                    )
+                outbox.mark_failed_attempt(
+                    connection,
+                    row.id,
+                    attempts=attempts,
+                    error=str(exc)[:1000],
+                    retry_at=None if failed else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
                 )
                 if failed:
                     result.failed += 1
                 else:
                     result.retried += 1
             else:
-                connection.execute(
-                    update(notifications)
-                    .where(notifications.c.id == row.id)
-                    .values(state=SENT, attempts=row.attempts + 1, sent_at=now)
-                )
+                outbox.mark_sent(connection, row.id, attempts=row.attempts + 1, at=now)
                 result.sent += 1
         if limit is not None:
             limit -= 1
             if limit <= 0:
                 return result
-
-
-def _claim(connection: Connection, now: int, channels: tuple[str, ...]) -> Row[Any] | None:
-    query = (
-        select(notifications)
-        .where(
-            notifications.c.state == QUEUED,
-            notifications.c.channel.in_(channels),
-            notifications.c.next_attempt_at <= now,
-        )
-        .order_by(notifications.c.id)
-        .limit(1)
-    )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return connection.execute(query).first()

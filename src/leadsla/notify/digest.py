@@ -16,9 +16,7 @@ from sqlalchemy import Connection
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.service.queries import Scope, lead_list
-from leadsla.service.timers import QUEUED
-from leadsla.store.bulk import insert_ignoring_duplicates
-from leadsla.store.tables import notifications
+from leadsla.store.outbox import notification_row, queue_notifications
 
 MICROS_PER_SECOND = 1_000_000
 AT_RISK_MICROS = 8 * 3600 * MICROS_PER_SECOND  # one business day ahead
@@ -39,22 +37,19 @@ def queue_digests(
         if (local.hour, local.minute) < (hour, minute):
             continue
         rows.append(
-            {
-                "lead_id": f"team:{team_name}",
-                "policy": "digest",
-                "cycle": 0,
-                "kind": "digest",
-                "step": int(local.strftime("%Y%m%d")),
-                "recipient": team.manager.email,
-                "channel": "email",
-                "state": QUEUED,
-                "fire_at": now,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
+            notification_row(
+                lead_id=f"team:{team_name}",
+                policy="digest",
+                cycle=0,
+                kind="digest",
+                step=int(local.strftime("%Y%m%d")),
+                recipient=team.manager.email,
+                channel="email",
+                fire_at=now,
+                created_at=now,
+            )
         )
-    insert_ignoring_duplicates(connection, notifications, rows)
+    queue_notifications(connection, rows)
     return len(rows)
 
 

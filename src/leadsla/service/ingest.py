@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from leadsla.core.clock import (
     Change,
@@ -29,18 +28,10 @@ from leadsla.core.clock import (
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
 from leadsla.service.qualify import qualify_leads
-from leadsla.store.bulk import (
-    PackedRows,
-    among,
-    can_pack,
-    insert_packed,
-    insert_rows,
-    listed_values,
-    pack_rows,
-    unpack_rows,
-)
-from leadsla.store.codec import cycle_facts, cycle_from_row, encode_json
-from leadsla.store.tables import clock_cycles, events, leads
+from leadsla.store import leads as stored_leads
+from leadsla.store.bulk import PackedRows, can_pack
+from leadsla.store.codec import cycle_facts, encode_json
+from leadsla.store.leads import StoredLeads, lead_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,39 +104,70 @@ def ingest(
     source: str,
     recorded_at: int,
 ) -> IngestResult:
-    """Store new events (a key seen before is a duplicate) and update the leads' clocks.
+    """Store new events (a key seen before is a duplicate), update the leads' clocks,
+    then qualify and route them (:func:`_settle`).
 
-    Runs inside the caller's transaction: the events and the clocks they move are
-    committed together or not at all.
+    Runs inside the caller's transaction: the events, the clocks they move and the
+    decisions they lead to are committed together or not at all. The result counts
+    the events given, not the rows the decisions add.
     """
     result = IngestResult()
+    stored = _store(connection, rules, incoming, result, source=source, recorded_at=recorded_at)
+    _settle(connection, rules, stored, recorded_at)
+    return result
+
+
+def _store(
+    connection: Connection,
+    rules: Rulebook,
+    incoming: Sequence[IncomingEvent],
+    result: IngestResult,
+    *,
+    source: str,
+    recorded_at: int,
+) -> dict[str, list[IncomingEvent]]:
+    """Store the new ones of these events and bring their leads' clocks up to date;
+    the events stored, by lead."""
     lead_ids = sorted({e.lead_id for e in incoming})
-    _lock_leads(connection, lead_ids)
+    stored_leads.lock_leads(connection, lead_ids)
     fresh = _drop_duplicates(connection, incoming, result)
     if not fresh:
-        return result
+        return {}
     _insert_events(connection, fresh, source, recorded_at)
     result.accepted = len(fresh)
     by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
     for e in fresh:
         by_lead[e.lead_id].append(e)
     refresh_leads(connection, rules, by_lead, result, recorded_at=recorded_at)
-    _qualify(connection, rules, by_lead, recorded_at)
-    return result
+    return by_lead
 
 
-def _qualify(
+def _settle(
     connection: Connection,
     rules: Rulebook,
-    by_lead: Mapping[str, Sequence[IncomingEvent]],
+    stored: Mapping[str, Sequence[IncomingEvent]],
     recorded_at: int,
 ) -> None:
-    """MQL decisions and routing for leads whose events were just stored (if configured)."""
-    qualified = qualify_leads(connection, rules, by_lead, recorded_at=recorded_at)
-    ingest_rows(connection, rules, qualified, recorded_at=recorded_at)
+    """MQL decisions and routing (if configured) for leads whose events were just stored,
+    round after round until a round adds no new row.
 
-
-EVENT_COLUMNS = ("lead_id", "at", "field", "value", "source", "key", "recorded_at")
+    A decision's rows (status, score, owner) are stored like any event, and they can
+    lead to another decision: an MQL the scoring made without an owner is routed in
+    the next round. Keys make a decision's rows once-only, so the rounds end.
+    """
+    while stored:
+        rows = qualify_leads(connection, rules, stored, recorded_at=recorded_at)
+        if not rows:
+            return
+        # The derived rounds' counts are not the caller's: they go to a throwaway result.
+        stored = _store(
+            connection,
+            rules,
+            _derived_events(rows),
+            IngestResult(),
+            source="derived",
+            recorded_at=recorded_at,
+        )
 
 
 @dataclass
@@ -157,7 +179,7 @@ class PreparedLeads:
     assumption holds, else the events take the normal path.
     """
 
-    event_rows: list[tuple[object, ...]]  # EVENT_COLUMNS order
+    event_rows: list[tuple[object, ...]]  # store.leads.EVENT_COLUMNS order
     lead_ids: list[str]
     lead_rows: list[tuple[object, ...]]
     cycle_rows: list[tuple[object, ...]]
@@ -170,13 +192,8 @@ class PreparedLeads:
         an import worker, so that the writer copies them in without a Python step per row."""
         if not self.usable or not can_pack(dialect):
             return self
-        packed = pack_rows(
-            dialect,
-            [
-                (events, EVENT_COLUMNS, self.event_rows),
-                (leads, LEAD_COLUMNS, self.lead_rows),
-                (clock_cycles, CYCLE_COLUMNS, self.cycle_rows),
-            ],
+        packed = stored_leads.pack_new_leads(
+            dialect, self.event_rows, self.lead_rows, self.cycle_rows
         )
         return PreparedLeads([], self.lead_ids, [], [], usable=True, packed=packed)
 
@@ -184,7 +201,8 @@ class PreparedLeads:
         return len(self.event_rows) if self.packed is None else self.packed.counts[0]
 
     def events(self) -> list[IncomingEvent]:
-        rows = self.event_rows if self.packed is None else unpack_rows(self.packed, events)
+        packed = self.packed
+        rows = self.event_rows if packed is None else stored_leads.packed_event_rows(packed)
         return [
             IncomingEvent(lead, at, name, value, key, source)  # type: ignore[arg-type]
             for lead, at, name, value, source, key, _recorded in rows
@@ -267,46 +285,28 @@ def ingest_prepared(
     """
     lead_ids = prepared.lead_ids
     if prepared.usable and lead_ids:
-        _lock_leads(connection, lead_ids)
-        if _inserted_if_new(connection, prepared):
+        stored_leads.lock_leads(connection, lead_ids)
+        if stored_leads.inserted_if_new(
+            connection,
+            event_rows=prepared.event_rows,
+            lead_rows=prepared.lead_rows,
+            cycle_rows=prepared.cycle_rows,
+            packed=prepared.packed,
+        ):
             if rules.scoring is not None or rules.assignment is not None:
                 by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
                 for e in prepared.events():
                     by_lead[e.lead_id].append(e)
-                _qualify(connection, rules, by_lead, recorded_at)
+                _settle(connection, rules, by_lead, recorded_at)
             return IngestResult(accepted=prepared.event_count(), leads=len(lead_ids))
     return ingest(connection, rules, prepared.events(), source=source, recorded_at=recorded_at)
-
-
-def _inserted_if_new(connection: Connection, prepared: PreparedLeads) -> bool:
-    """Write the prepared rows unless some of them are stored already: a lead of them
-    known (the leads' primary key refuses its row) or an event's key stored (the
-    unique key refuses it); the savepoint then takes back whatever was written.
-
-    The constraints are the check: looking the 20,000 keys of a chunk up first cost
-    50 ms a chunk on PostgreSQL (measured), a tenth of an import's database work.
-    """
-    refused = (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
-    try:
-        with connection.begin_nested():
-            if prepared.packed is not None:
-                insert_packed(connection, prepared.packed)
-            else:
-                insert_rows(connection, events, EVENT_COLUMNS, prepared.event_rows)
-                insert_rows(connection, leads, LEAD_COLUMNS, prepared.lead_rows)
-                insert_rows(connection, clock_cycles, CYCLE_COLUMNS, prepared.cycle_rows)
-    except refused:
-        return False
-    return True
 
 
 def _insert_events(
     connection: Connection, stored: Sequence[IncomingEvent], source: str, recorded_at: int
 ) -> None:
-    insert_rows(
+    stored_leads.insert_events(
         connection,
-        events,
-        EVENT_COLUMNS,
         [
             (e.lead_id, e.at, e.field, e.value, e.source or source, e.key, recorded_at)
             for e in stored
@@ -321,36 +321,22 @@ def ingest_rows(
     *,
     recorded_at: int,
 ) -> None:
-    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event;
-    the key's prefix (``qualify:``, ``route:``) is the row's source."""
+    """Store rows the engine derives (``lead_id, at, field, value, key``) like any event,
+    qualification and routing included."""
     if rows:
-        derived = [IncomingEvent(*row, source=row[4].partition(":")[0]) for row in rows]
-        ingest(connection, rules, derived, source="derived", recorded_at=recorded_at)
+        ingest(connection, rules, _derived_events(rows), source="derived", recorded_at=recorded_at)
 
 
-def _lock_leads(connection: Connection, lead_ids: Sequence[str]) -> None:
-    """Serialise work on the same lead across concurrent requests (PostgreSQL).
-
-    SQLite has one writer at a time already (transactions begin IMMEDIATE).
-    Sorted ids keep two batches from waiting on each other in a cycle.
-    """
-    if connection.dialect.name != "postgresql":
-        return
-    if lead_ids:
-        ids = listed_values(connection, lead_ids).subquery()
-        locks = select(func.pg_advisory_xact_lock(func.hashtext(ids.c.value)))
-        connection.execute(locks.select_from(ids).order_by(ids.c.value))
+def _derived_events(rows: Sequence[tuple[str, int, str, str | None, str]]) -> list[IncomingEvent]:
+    """Derived rows as events; the key's prefix (``qualify:``, ``route:``) is the source."""
+    return [IncomingEvent(*row, source=row[4].partition(":")[0]) for row in rows]
 
 
 def _drop_duplicates(
     connection: Connection, incoming: Sequence[IncomingEvent], result: IngestResult
 ) -> list[IncomingEvent]:
     keys = [e.key for e in incoming if e.key is not None]
-    stored: set[str] = set()
-    unique_keys = list(dict.fromkeys(keys))
-    if unique_keys:
-        query = select(events.c.key).where(among(connection, events.c.key, unique_keys))
-        stored.update(connection.scalars(query))
+    stored = stored_leads.stored_keys(connection, list(dict.fromkeys(keys)))
     fresh: list[IncomingEvent] = []
     seen: set[str] = set()
     for e in incoming:
@@ -373,7 +359,7 @@ def refresh_leads(
 ) -> None:
     """Bring the stored clocks of these leads up to date with their new (stored) events."""
     lead_ids = sorted(new_events)
-    stored = load_stored(connection, rules, lead_ids)
+    stored = stored_leads.load_stored(connection, lead_ids)
     states = dict(stored.states)
     replay_ids: list[str] = []
     for lead_id in lead_ids:
@@ -411,74 +397,18 @@ def _instants(rows: Iterable[tuple[int, str, str | None]]) -> list[tuple[int, li
     return grouped
 
 
-@dataclass
-class StoredLeads:
-    """What the database holds of some leads before a batch touches them."""
-
-    states: dict[str, LeadClocks] = field(default_factory=dict)
-    events: dict[str, int] = field(default_factory=dict)  # events stored per lead
-    # How far the worker has handled each cycle's timers: kept across rewrites.
-    done_until: dict[tuple[str, str, int], int] = field(default_factory=dict)
-
-
-def load_stored(connection: Connection, rules: Rulebook, lead_ids: Sequence[str]) -> StoredLeads:
-    """The stored state of these leads (fields and cycles), as the core's objects."""
-    stored = StoredLeads()
-    if not lead_ids:
-        return stored
-    for row in connection.execute(
-        select(leads).where(among(connection, leads.c.lead_id, lead_ids))
-    ):
-        stored.states[row.lead_id] = LeadClocks(
-            row.lead_id, fields=dict(row.fields), grade=row.grade, last_at=row.last_at
-        )
-        stored.events[row.lead_id] = row.events
-    query = (
-        select(clock_cycles)
-        .where(among(connection, clock_cycles.c.lead_id, lead_ids))
-        .order_by(clock_cycles.c.lead_id, clock_cycles.c.policy, clock_cycles.c.cycle)
-    )
-    for row in connection.execute(query):
-        state = stored.states.get(row.lead_id)
-        if state is not None:
-            state.cycles.setdefault(row.policy, []).append(cycle_from_row(row))
-        if row.timers_done_until is not None:
-            stored.done_until[(row.lead_id, row.policy, row.cycle)] = row.timers_done_until
-    return stored
-
-
-def load_leads(
-    connection: Connection, rules: Rulebook, lead_ids: Sequence[str]
-) -> dict[str, LeadClocks]:
-    """The stored state of these leads (fields and cycles), as the core's objects."""
-    return load_stored(connection, rules, lead_ids).states
-
-
 def replay_leads(
     connection: Connection, rules: Rulebook, lead_ids: Sequence[str], until: int | None = None
 ) -> dict[str, LeadClocks]:
     """Rebuild leads from their stored events (up to ``until``), in (at, arrival) order."""
-    if not lead_ids:
-        return {}
-    query = select(events.c.lead_id, events.c.at, events.c.field, events.c.value).where(
-        among(connection, events.c.lead_id, lead_ids)
-    )
-    if until is not None:
-        query = query.where(events.c.at <= until)
-    query = query.order_by(events.c.lead_id, events.c.at, events.c.seq)
-    rows_by_lead: dict[str, list[tuple[int, str, str | None]]] = defaultdict(list)
-    for row in connection.execute(query):
-        rows_by_lead[row.lead_id].append((row.at, row.field, row.value))
+    rows_by_lead = stored_leads.event_rows_of(connection, lead_ids, until=until)
     rebuilt: dict[str, LeadClocks] = {}
     for lead_id in lead_ids:
         clocks = LeadClocks(lead_id)
-        for at, changes in _instants(rows_by_lead.get(lead_id, [])):
+        for at, changes in _instants(rows_by_lead[lead_id]):
             clocks.apply(rules, at, changes)
         rebuilt[lead_id] = clocks
     return rebuilt
-
-
-LEAD_COLUMNS = ("lead_id", "fields", "status", "owner", "grade", "last_at", "events", "updated_at")
 
 
 def save_leads(
@@ -492,68 +422,17 @@ def save_leads(
 ) -> None:
     """Write the leads' current fields and every cycle with its derived figures.
 
-    ``stored`` is what :func:`load_stored` read before the batch; ``added`` counts
-    the events the batch stored per lead.
+    ``stored`` is what :func:`leadsla.store.leads.load_stored` read before the batch;
+    ``added`` counts the events the batch stored per lead.
     """
-    if not states:
-        return
-    fresh_rows: list[tuple[object, ...]] = []
-    updates: list[dict[str, object]] = []
-    for s in states:
-        count = stored.events.get(s.lead_id, 0) + added.get(s.lead_id, 0)
-        values = lead_values(s, count, recorded_at)
-        if s.lead_id in stored.states:
-            update_row: dict[str, object] = dict(zip(LEAD_COLUMNS[1:], values[1:], strict=True))
-            update_row["fields"] = s.fields
-            update_row["key_lead_id"] = s.lead_id
-            updates.append(update_row)
-        else:
-            fresh_rows.append(values)
-    insert_rows(connection, leads, LEAD_COLUMNS, fresh_rows)
-    if updates:
-        connection.execute(
-            update(leads).where(leads.c.lead_id == bindparam("key_lead_id")), updates
-        )
-        known = [s.lead_id for s in states if s.lead_id in stored.states]
-        connection.execute(
-            delete(clock_cycles).where(among(connection, clock_cycles.c.lead_id, known))
-        )
-    insert_rows(
+    stored_leads.save_leads(
         connection,
-        clock_cycles,
-        CYCLE_COLUMNS,
-        [row for s in states for row in cycle_values(rules, s, stored.done_until)],
+        states=states,
+        stored=stored,
+        added=added,
+        cycle_rows=[row for s in states for row in cycle_values(rules, s, stored.done_until)],
+        recorded_at=recorded_at,
     )
-
-
-def lead_values(state: LeadClocks, events_stored: int, recorded_at: int) -> tuple[object, ...]:
-    """A ``leads`` row in :data:`LEAD_COLUMNS` order, JSON already encoded."""
-    return (
-        state.lead_id,
-        encode_json(state.fields),
-        state.status,
-        state.owner,
-        state.grade,
-        state.last_at if state.last_at is not None else 0,
-        events_stored,
-        recorded_at,
-    )
-
-
-CYCLE_COLUMNS = (
-    "lead_id",
-    "policy",
-    "cycle",
-    "calendar",
-    "started_at",
-    "stopped_at",
-    "open",
-    "due_at",
-    "breach_at",
-    "next_timer_at",
-    "facts",
-    "timers_done_until",
-)
 
 
 def cycle_values(
@@ -561,7 +440,8 @@ def cycle_values(
     state: LeadClocks,
     done_until: Mapping[tuple[str, str, int], int | None],
 ) -> list[tuple[object, ...]]:
-    """The lead's ``clock_cycles`` rows in :data:`CYCLE_COLUMNS` order, JSON encoded."""
+    """The lead's ``clock_cycles`` rows in :data:`leadsla.store.leads.CYCLE_COLUMNS` order,
+    JSON encoded."""
     policies = {p.name: p for p in rules.policies}
     rows: list[tuple[object, ...]] = []
     for name, cycles in state.cycles.items():

@@ -1,8 +1,10 @@
 """Qualification in the service: scores from stored events, MQL decisions at ingest.
 
 :func:`qualify_leads` is called by ingest once per batch, after the leads' clocks are
-up to date; the rows it returns (status ``New`` and the score) are stored by ingest
-like any event, so the follow-up clock starts exactly as for a CRM's own MQL.
+up to date; the rows it returns (status ``New``, the score, the owner routed) are
+stored by ingest like any event, so the follow-up clock starts exactly as for a CRM's
+own MQL, and ingest calls it again on those rows until they add nothing
+(:func:`leadsla.service.ingest.ingest`). It never stores events itself.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection
 
 from leadsla.core.calendar import local_instant
 from leadsla.core.events import instant_or_date
@@ -20,8 +22,10 @@ from leadsla.core.policy import Rulebook
 from leadsla.core.qualify import decide, unowned_mqls
 from leadsla.core.routing import Assignment, RoutingState, route
 from leadsla.core.scoring import Row, Score, score_rows
-from leadsla.store.bulk import KEY_CHUNK, among, insert_ignoring_duplicates, insert_rows
-from leadsla.store.tables import account_owners, events, lead_decisions, leads, routing_credits
+from leadsla.store import decisions as stored_decisions
+from leadsla.store.bulk import KEY_CHUNK
+from leadsla.store.decisions import decision_row
+from leadsla.store.leads import event_rows_of, open_leads_per_owner
 
 ROUTE_SOURCE = "route"
 
@@ -58,10 +62,7 @@ def score_record(lead_id: str, score: Score, zone: tzinfo) -> dict[str, Any]:
 
 def stored_rows(connection: Connection, lead_id: str) -> list[Row]:
     """A lead's stored events in (instant, arrival) order."""
-    return stored_rows_of(connection, [lead_id])[lead_id]
-
-
-ROUTING_KINDS = ("assignment", "reroute")
+    return event_rows_of(connection, [lead_id])[lead_id]
 
 
 def lead_score(connection: Connection, rules: Rulebook, lead_id: str, as_of: int) -> dict[str, Any]:
@@ -85,13 +86,7 @@ def lead_qualification(
     """
     zone = rules.calendars[rules.default_calendar].zone
     score = None if rules.scoring is None else lead_score(connection, rules, lead_id, as_of)
-    query = (
-        select(lead_decisions)
-        .where(lead_decisions.c.lead_id == lead_id, lead_decisions.c.kind.in_(ROUTING_KINDS))
-        .order_by(lead_decisions.c.at.desc(), lead_decisions.c.id.desc())
-        .limit(1)
-    )
-    latest = connection.execute(query).first()
+    latest = stored_decisions.latest_routing(connection, lead_id)
     assignment = None
     if latest is not None:
         assignment = {
@@ -143,7 +138,7 @@ def qualify_leads(
     lead_ids = sorted(since)
     for start in range(0, len(lead_ids), KEY_CHUNK):
         chunk = lead_ids[start : start + KEY_CHUNK]
-        for lead_id, rows in stored_rows_of(connection, chunk).items():
+        for lead_id, rows in event_rows_of(connection, chunk).items():
             if rules.assignment is not None:  # MQLs the CRM made without an owner
                 unowned.extend(
                     (lead_id, at, fields)
@@ -169,49 +164,12 @@ def qualify_leads(
                     unowned.append((lead_id, decision.at, decision.fields))
     if unowned and rules.assignment is not None:
         added.extend(route_leads(connection, rules, rules.assignment, unowned, recorded_at))
-    insert_ignoring_duplicates(connection, lead_decisions, records)
+    stored_decisions.record_decisions(connection, records)
     return added
-
-
-def decision_row(
-    lead_id: str,
-    at: int,
-    kind: str,
-    detail: Mapping[str, Any],
-    recorded_at: int,
-    rep: str | None = None,
-) -> dict[str, object]:
-    """A row of ``lead_decisions``."""
-    return {
-        "lead_id": lead_id,
-        "at": at,
-        "kind": kind,
-        "rep": rep,
-        "detail": dict(detail),
-        "recorded_at": recorded_at,
-    }
-
-
-def stored_rows_of(connection: Connection, lead_ids: Sequence[str]) -> dict[str, list[Row]]:
-    """The stored events of these leads in (instant, arrival) order, by lead."""
-    query = (
-        select(events.c.lead_id, events.c.at, events.c.field, events.c.value)
-        .where(among(connection, events.c.lead_id, lead_ids))
-        .order_by(events.c.lead_id, events.c.at, events.c.seq)
-    )
-    rows: dict[str, list[Row]] = {lead_id: [] for lead_id in lead_ids}
-    for row in connection.execute(query):
-        rows[row.lead_id].append((row.at, row.field, row.value))
-    return rows
 
 
 def decision_records(connection: Connection, lead_id: str, zone: tzinfo) -> list[dict[str, Any]]:
     """A lead's qualification and routing decisions, oldest first, with their reasons."""
-    query = (
-        select(lead_decisions)
-        .where(lead_decisions.c.lead_id == lead_id)
-        .order_by(lead_decisions.c.at, lead_decisions.c.id)
-    )
     return [
         {
             "at": format_instant(row.at, zone),
@@ -219,7 +177,7 @@ def decision_records(connection: Connection, lead_id: str, zone: tzinfo) -> list
             "detail": row.detail,
             "recorded_at": format_instant(row.recorded_at, zone),
         }
-        for row in connection.execute(query)
+        for row in stored_decisions.decisions_of(connection, lead_id)
     ]
 
 
@@ -242,13 +200,13 @@ def route_leads(
     ``reroutes`` (lead → current owner, why) re-routes leads away from their owner:
     recorded as kind ``reroute`` with the why.
     """
-    _lock_routing(connection)
+    stored_decisions.lock_routing(connection)
     zone = rules.calendars[rules.default_calendar].zone
+    # Open leads per owner: leads whose status is of stage open or working.
+    held = [name for name, stage in rules.statuses.items() if stage in ("open", "working")]
     state = RoutingState(
-        credits={
-            (row.rule, row.rep): row.credit for row in connection.execute(select(routing_credits))
-        },
-        open_leads=_open_leads(connection, rules),
+        credits=stored_decisions.credits(connection),
+        open_leads=open_leads_per_owner(connection, held),
     )
     accounts = {
         fields[assignment.account_field].strip().casefold()
@@ -256,8 +214,7 @@ def route_leads(
         if assignment.account_field and fields.get(assignment.account_field)
     }
     if accounts:
-        query = select(account_owners).where(account_owners.c.account.in_(sorted(accounts)))
-        state.accounts = {row.account: row.rep for row in connection.execute(query)}
+        state.accounts = stored_decisions.owners_of_accounts(connection, sorted(accounts))
     known_accounts = dict(state.accounts)
     month: tuple[int, int] | None = None
     added: list[tuple[str, int, str, str | None, str]] = []
@@ -276,38 +233,18 @@ def route_leads(
         records.append(decision_row(lead_id, at, kind, detail, recorded_at, routed.rep))
         if routed.rep is not None and routed.rep != away:
             added.append((lead_id, at, "owner", routed.rep, f"{ROUTE_SOURCE}:{lead_id}:{at}:owner"))
-    insert_ignoring_duplicates(connection, lead_decisions, records)
-    new_accounts = [
-        {"account": account, "rep": rep, "since": recorded_at}
-        for account, rep in state.accounts.items()
-        if account not in known_accounts
-    ]
-    insert_ignoring_duplicates(connection, account_owners, new_accounts)
-    connection.execute(delete(routing_credits))
-    insert_rows(
+    stored_decisions.record_decisions(connection, records)
+    stored_decisions.save_routing(
         connection,
-        routing_credits,
-        ("rule", "rep", "credit"),
-        [(rule, rep, credit) for (rule, rep), credit in sorted(state.credits.items())],
+        new_accounts={
+            account: rep
+            for account, rep in state.accounts.items()
+            if account not in known_accounts
+        },
+        credits=state.credits,
+        recorded_at=recorded_at,
     )
     return added
-
-
-def _lock_routing(connection: Connection) -> None:
-    """One router at a time (PostgreSQL): two batches must not take the same turn."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('leadsla:routing'))"))
-
-
-def _open_leads(connection: Connection, rules: Rulebook) -> dict[str, int]:
-    """Open leads per owner: leads whose status is of stage open or working."""
-    held = [name for name, stage in rules.statuses.items() if stage in ("open", "working")]
-    query = (
-        select(leads.c.owner, func.count())
-        .where(leads.c.owner.is_not(None), leads.c.status.in_(held))
-        .group_by(leads.c.owner)
-    )
-    return {owner: count for owner, count in connection.execute(query)}
 
 
 def _assigned_in_month(
@@ -316,14 +253,4 @@ def _assigned_in_month(
     """Leads routed to each rep in a calendar month of ``zone``."""
     start = local_instant(date(year, month, 1), 0, zone)
     following = date(year + month // 12, month % 12 + 1, 1)
-    query = (
-        select(lead_decisions.c.rep, func.count())
-        .where(
-            lead_decisions.c.kind.in_(ROUTING_KINDS),
-            lead_decisions.c.rep.is_not(None),
-            lead_decisions.c.at >= start,
-            lead_decisions.c.at < local_instant(following, 0, zone),
-        )
-        .group_by(lead_decisions.c.rep)
-    )
-    return {rep: count for rep, count in connection.execute(query)}
+    return stored_decisions.routed_per_rep(connection, start, local_instant(following, 0, zone))

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection
 
 from leadsla.core.clock import Cycle, LeadClocks, Verdict, judge_lead
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
-from leadsla.service.ingest import load_leads, replay_leads
+from leadsla.service.ingest import replay_leads
 from leadsla.service.tokens import Principal, Role
+from leadsla.store import leads as stored_leads
 from leadsla.store.bulk import KEY_CHUNK
-from leadsla.store.tables import clock_cycles, events, leads
 
 MICROS_PER_SECOND = 1_000_000
 
@@ -31,12 +31,6 @@ class Scope:
 
 
 EVERYTHING = Scope()
-
-
-def _scoped(query: Select[Any], scope: Scope) -> Select[Any]:
-    if scope.owners is None:
-        return query
-    return query.where(leads.c.owner.in_(sorted(scope.owners)))
 
 
 def clocks_at(
@@ -55,7 +49,7 @@ def states_at(
     connection: Connection, rules: Rulebook, lead_ids: Sequence[str], as_of: int
 ) -> dict[str, LeadClocks]:
     """These leads' clocks holding only the facts up to ``as_of``."""
-    states = load_leads(connection, rules, lead_ids)
+    states = stored_leads.load_leads(connection, lead_ids)
     past = [i for i, s in states.items() if s.last_at is not None and s.last_at > as_of]
     states.update(replay_leads(connection, rules, past, until=as_of))
     return states
@@ -93,13 +87,7 @@ def clock_records(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of ``leadsla evaluate`` as JSON objects, filtered like ``GET /clocks``."""
-    query = _scoped(select(leads.c.lead_id), scope).order_by(leads.c.lead_id)
-    if lead_id is not None:
-        query = query.where(leads.c.lead_id == lead_id)
-    if policy is not None:
-        with_policy = select(clock_cycles.c.lead_id).where(clock_cycles.c.policy == policy)
-        query = query.where(leads.c.lead_id.in_(with_policy))
-    ids = list(connection.scalars(query))
+    ids = stored_leads.lead_ids(connection, owners=scope.owners, lead_id=lead_id, policy=policy)
     records: list[dict[str, Any]] = []
     for start in range(0, len(ids), KEY_CHUNK):
         chunk = ids[start : start + KEY_CHUNK]
@@ -143,14 +131,13 @@ def clock_record(rules: Rulebook, lead_id: str, verdict: Verdict) -> dict[str, A
 
 def lead_owner(connection: Connection, lead_id: str) -> tuple[bool, str | None]:
     """Whether the lead exists, and its current owner."""
-    row = connection.execute(select(leads.c.owner).where(leads.c.lead_id == lead_id)).first()
-    return (row is not None, row.owner if row is not None else None)
+    return stored_leads.lead_owner(connection, lead_id)
 
 
 def lead_detail(
     connection: Connection, rules: Rulebook, lead_id: str, as_of: int
 ) -> dict[str, Any] | None:
-    row = connection.execute(select(leads).where(leads.c.lead_id == lead_id)).first()
+    row = stored_leads.lead_row(connection, lead_id)
     if row is None:
         return None
     zone = rules.calendars[rules.default_calendar].zone
@@ -162,9 +149,7 @@ def lead_detail(
             "source": e.source,
             "recorded_at": format_instant(e.recorded_at, zone),
         }
-        for e in connection.execute(
-            select(events).where(events.c.lead_id == lead_id).order_by(events.c.at, events.c.seq)
-        )
+        for e in stored_leads.event_history(connection, lead_id)
     ]
     state = states_at(connection, rules, [lead_id], as_of).get(lead_id)
     verdicts = judge_lead(rules, state, as_of) if state is not None else []
@@ -222,17 +207,17 @@ def lead_list(
     ``at_risk_within`` (business microseconds): running clocks whose remaining
     business time on their own calendar is at most that much and not yet breached.
     """
-    query = _scoped(select(leads), scope).order_by(leads.c.lead_id)
-    if owner is not None:
-        query = query.where(leads.c.owner == owner)
-    if status is not None:
-        query = query.where(leads.c.status == status)
-    if grade is not None:
-        query = query.where(leads.c.grade == grade)
     wants_clock_filter = at_risk_within is not None or breached is not None
-    if not wants_clock_filter:
-        query = query.limit(limit).offset(offset)
-    rows = list(connection.execute(query))
+    # With a clock filter the page is cut after judging the clocks, not in the query.
+    rows = stored_leads.lead_rows(
+        connection,
+        owners=scope.owners,
+        owner=owner,
+        status=status,
+        grade=grade,
+        limit=None if wants_clock_filter else limit,
+        offset=offset,
+    )
     result: list[dict[str, Any]] = []
     skipped = 0
     for start in range(0, len(rows), KEY_CHUNK):

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from leadsla.core.policy import Rulebook
 from leadsla.service.ingest import ingest_rows
 from leadsla.service.qualify import route_leads
 from leadsla.service.queries import clocks_at
-from leadsla.store.bulk import among
-from leadsla.store.tables import clock_cycles, lead_decisions, leads
+from leadsla.store import leads as stored_leads
+from leadsla.store.decisions import rerouted_since
 
 
 @dataclass
@@ -43,21 +43,12 @@ def reroute(
         return result
     waiting = [name for name, stage in rules.statuses.items() if stage == "open"]
     candidates: dict[str, tuple[str, str]] = {}
-    query = select(leads.c.lead_id, leads.c.owner).where(
-        leads.c.owner.is_not(None), leads.c.status.in_(waiting)
-    )
-    for lead_id, owner in connection.execute(query):
+    for lead_id, owner in stored_leads.owned_leads_in(connection, waiting):
         if assignment.absent(owner, as_of):
             candidates[lead_id] = (owner, f"owner {owner} is out of office")
     policy, step = assignment.reroute_policy, assignment.reroute_after_step
     if policy is not None and step is not None:
-        open_ids = list(
-            connection.scalars(
-                select(clock_cycles.c.lead_id).where(
-                    clock_cycles.c.policy == policy, clock_cycles.c.open == 1
-                )
-            )
-        )
+        open_ids = stored_leads.leads_with_open_cycle(connection, policy)
         for lead_id, verdicts in clocks_at(connection, rules, open_ids, as_of).items():
             cycle = next(
                 (v for v in reversed(verdicts) if v.policy == policy and v.stopped_at is None),
@@ -65,26 +56,13 @@ def reroute(
             )
             if cycle is None or cycle.escalations < step or cycle.owner is None:
                 continue
-            done = connection.execute(
-                select(lead_decisions.c.id).where(
-                    lead_decisions.c.lead_id == lead_id,
-                    lead_decisions.c.kind == "reroute",
-                    lead_decisions.c.at >= cycle.started_at,
-                )
-            ).first()
-            if done is None and lead_id not in candidates:
+            done = rerouted_since(connection, lead_id, cycle.started_at)
+            if not done and lead_id not in candidates:
                 why = f"{policy} escalation step {step} fired (cycle {cycle.cycle})"
                 candidates[lead_id] = (cycle.owner, why)
     if not candidates:
         return result
-    fields = {
-        row.lead_id: dict(row.fields)
-        for row in connection.execute(
-            select(leads.c.lead_id, leads.c.fields).where(
-                among(connection, leads.c.lead_id, sorted(candidates))
-            )
-        )
-    }
+    fields = stored_leads.fields_of(connection, sorted(candidates))
     rows = route_leads(
         connection,
         rules,

@@ -11,16 +11,16 @@ deferral) is spent and ignored. Before the date, scoring does not qualify the le
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from leadsla.core.events import instant_or_date
 from leadsla.core.intake import DECISION_FIELD
 from leadsla.core.policy import Rulebook
 from leadsla.core.qualify import NURTURE_STAGE, REVISIT_FIELD
 from leadsla.service.ingest import ingest_rows
-from leadsla.service.qualify import SOURCE, stored_rows_of
+from leadsla.service.qualify import SOURCE
 from leadsla.store.bulk import KEY_CHUNK
-from leadsla.store.tables import leads
+from leadsla.store.leads import event_rows_of, fields_in
 
 DEFAULT_MQL_STATUS = "New"
 
@@ -34,16 +34,15 @@ def resurface(
     mql_status = rules.scoring.mql_status if rules.scoring is not None else DEFAULT_MQL_STATUS
     resting = [name for name, stage in rules.statuses.items() if stage == NURTURE_STAGE]
     due: dict[str, int] = {}
-    query = select(leads.c.lead_id, leads.c.fields).where(leads.c.status.in_(resting))
-    for lead_id, fields in connection.execute(query):
-        text = dict(fields).get(REVISIT_FIELD)
+    for lead_id, fields in fields_in(connection, resting):
+        text = fields.get(REVISIT_FIELD)
         when = instant_or_date(text, zone) if text else None
         if when is not None and when <= as_of:
             due[lead_id] = when
     resurfaced: dict[str, int] = {}
     ids = sorted(due)
     for start in range(0, len(ids), KEY_CHUNK):
-        for lead_id, rows in stored_rows_of(connection, ids[start : start + KEY_CHUNK]).items():
+        for lead_id, rows in event_rows_of(connection, ids[start : start + KEY_CHUNK]).items():
             entered = max((at for at, name, _ in rows if name == "status"), default=None)
             if entered is not None and due[lead_id] > entered:
                 resurfaced[lead_id] = due[lead_id]

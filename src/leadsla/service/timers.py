@@ -14,20 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection
 
 from leadsla.core.clock import Timer, TimerKind, cycle_timers
 from leadsla.core.policy import EscalationStep, Rulebook
-from leadsla.service.ingest import load_leads, next_timer_after
-from leadsla.store.bulk import insert_ignoring_duplicates
-from leadsla.store.tables import clock_cycles, notifications
+from leadsla.service.ingest import next_timer_after
+from leadsla.store import outbox
+from leadsla.store.leads import load_leads
 
-QUEUED = "queued"
-SKIPPED = "skipped"
-SENT = "sent"
-FAILED = "failed"
+# Reading the outbox is part of this service's surface (the API and CLI call them here).
+from leadsla.store.outbox import next_wake as next_wake
+from leadsla.store.outbox import notification_records as notification_records
+from leadsla.store.outbox import oldest_undelivered as oldest_undelivered
 
 
 @dataclass
@@ -77,25 +76,11 @@ def fire_due_timers(
     """Queue the notifications of every warning and step due by ``now`` (in the caller's
     transaction). Steps older than ``max_delay`` are recorded as skipped, not sent.
     ``channels`` adds (channel, address) targets beyond email, e.g. ("webhook", URL)."""
-    query = (
-        select(
-            clock_cycles.c.lead_id,
-            clock_cycles.c.policy,
-            clock_cycles.c.cycle,
-            clock_cycles.c.timers_done_until,
-        )
-        .where(clock_cycles.c.next_timer_at <= now)
-        .order_by(clock_cycles.c.next_timer_at)
-        .limit(limit)
-    )
-    if connection.dialect.name == "postgresql":
-        # Several workers split the due cycles instead of waiting on each other.
-        query = query.with_for_update(skip_locked=True)
-    due = list(connection.execute(query))
+    due = outbox.due_cycles(connection, now=now, limit=limit)
     result = FireResult(cycles=len(due))
     if not due:
         return result
-    states = load_leads(connection, rules, sorted({row.lead_id for row in due}))
+    states = load_leads(connection, sorted({row.lead_id for row in due}))
     policies = {p.name: p for p in rules.policies}
     rows: list[dict[str, object]] = []
     for row in due:
@@ -121,40 +106,32 @@ def fire_due_timers(
             targets.extend(channels)
             for channel, address in targets:
                 rows.append(
-                    {
-                        "lead_id": row.lead_id,
-                        "policy": row.policy,
-                        "cycle": row.cycle,
-                        "kind": timer.kind.value,
-                        "step": timer.step,
-                        "recipient": address,
-                        "channel": channel,
-                        "state": SKIPPED if stale else QUEUED,
-                        "fire_at": timer.at,
-                        "attempts": 0,
-                        "next_attempt_at": None if stale else now,
-                        "created_at": now,
-                    }
+                    outbox.notification_row(
+                        lead_id=row.lead_id,
+                        policy=row.policy,
+                        cycle=row.cycle,
+                        kind=timer.kind.value,
+                        step=timer.step,
+                        recipient=address,
+                        channel=channel,
+                        fire_at=timer.at,
+                        created_at=now,
+                        skipped=stale,
+                    )
                 )
                 if stale:
                     result.skipped += 1
                 else:
                     result.queued += 1
-        connection.execute(
-            update(clock_cycles)
-            .where(
-                clock_cycles.c.lead_id == row.lead_id,
-                clock_cycles.c.policy == row.policy,
-                clock_cycles.c.cycle == row.cycle,
-            )
-            .values(
-                timers_done_until=now,
-                next_timer_at=None
-                if cycle.stopped_at is not None
-                else next_timer_after(timers, now),
-            )
+        outbox.mark_timers_handled(
+            connection,
+            lead_id=row.lead_id,
+            policy=row.policy,
+            cycle=row.cycle,
+            done_until=now,
+            next_timer_at=None if cycle.stopped_at is not None else next_timer_after(timers, now),
         )
-    insert_ignoring_duplicates(connection, notifications, rows)
+    outbox.queue_notifications(connection, rows)
     return result
 
 
@@ -162,40 +139,3 @@ def _notify_of(steps: Sequence[EscalationStep], timer: Timer) -> tuple[str, ...]
     if timer.kind is TimerKind.WARNING:
         return ("owner",)  # SPEC §7: a warning goes to the owner
     return next((step.notify for step in steps if step.number == timer.step), ())
-
-
-def next_wake(connection: Connection) -> int | None:
-    """The earliest instant at which some open cycle has a timer to handle."""
-    return connection.scalar(
-        select(clock_cycles.c.next_timer_at)
-        .where(clock_cycles.c.next_timer_at.is_not(None))
-        .order_by(clock_cycles.c.next_timer_at)
-        .limit(1)
-    )
-
-
-def notification_records(
-    connection: Connection,
-    *,
-    state: str | None = None,
-    lead_id: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """The outbox, newest first: what was queued, sent, skipped or failed, and why."""
-    query = select(notifications).order_by(notifications.c.id.desc()).limit(limit)
-    if state is not None:
-        query = query.where(notifications.c.state == state)
-    if lead_id is not None:
-        query = query.where(notifications.c.lead_id == lead_id)
-    return [dict(row._mapping) for row in connection.execute(query)]
-
-
-def oldest_undelivered(connection: Connection) -> tuple[int, int | None]:
-    """How many notifications wait to be sent, and the instant the oldest became due."""
-    count = connection.scalar(
-        select(func.count()).select_from(notifications).where(notifications.c.state == QUEUED)
-    )
-    oldest = connection.scalar(
-        select(func.min(notifications.c.fire_at)).where(notifications.c.state == QUEUED)
-    )
-    return int(count or 0), oldest

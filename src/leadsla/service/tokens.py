@@ -11,10 +11,10 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from leadsla.core.policy import Rulebook
-from leadsla.store.tables import api_tokens
+from leadsla.store.tokens import active_token, insert_token
 
 PREFIX = "lsla_"
 
@@ -77,25 +77,20 @@ def create_token(
         if team not in rules.teams:
             raise TokenError(f"--team: {team!r} is not a team of the config")
     token = PREFIX + secrets.token_urlsafe(32)
-    connection.execute(
-        insert(api_tokens).values(
-            name=name.strip(),
-            role=parsed.value,
-            rep=rep if parsed is Role.REP else None,
-            team=team if parsed in (Role.MANAGER, Role.REP) else None,
-            token_hash=digest(token),
-            created_at=now,
-        )
+    insert_token(
+        connection,
+        name=name.strip(),
+        role=parsed.value,
+        rep=rep if parsed is Role.REP else None,
+        team=team if parsed in (Role.MANAGER, Role.REP) else None,
+        token_hash=digest(token),
+        created_at=now,
     )
     return token
 
 
 def authenticate(connection: Connection, token: str) -> Principal | None:
-    row = connection.execute(
-        select(api_tokens).where(
-            api_tokens.c.token_hash == digest(token), api_tokens.c.revoked_at.is_(None)
-        )
-    ).first()
+    row = active_token(connection, digest(token))
     if row is None:
         return None
     return Principal(name=row.name, role=Role(row.role), rep=row.rep, team=row.team)

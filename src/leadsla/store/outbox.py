@@ -1,0 +1,190 @@
+"""The outbox: the cycles whose timers are due, and the notifications queued from them.
+
+A notification row is written once per (cycle, kind, step, recipient, channel):
+:func:`queue_notifications` drops a second one, however many workers run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+
+from leadsla.store.bulk import insert_ignoring_duplicates
+from leadsla.store.tables import clock_cycles, notifications
+
+QUEUED = "queued"
+SKIPPED = "skipped"
+SENT = "sent"
+FAILED = "failed"
+
+
+# -- timers ---------------------------------------------------------------------------------
+
+
+def due_cycles(connection: Connection, *, now: int, limit: int) -> list[Row[Any]]:
+    """Up to ``limit`` cycles with a timer due by ``now``, earliest first: their lead,
+    policy, cycle and ``timers_done_until``. On PostgreSQL the rows stay locked for the
+    transaction and rows another worker holds are passed over."""
+    query = (
+        select(
+            clock_cycles.c.lead_id,
+            clock_cycles.c.policy,
+            clock_cycles.c.cycle,
+            clock_cycles.c.timers_done_until,
+        )
+        .where(clock_cycles.c.next_timer_at <= now)
+        .order_by(clock_cycles.c.next_timer_at)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        # Several workers split the due cycles instead of waiting on each other.
+        query = query.with_for_update(skip_locked=True)
+    return list(connection.execute(query))
+
+
+def mark_timers_handled(
+    connection: Connection,
+    *,
+    lead_id: str,
+    policy: str,
+    cycle: int,
+    done_until: int,
+    next_timer_at: int | None,
+) -> None:
+    """Record that the cycle's timers up to ``done_until`` are handled, and when the next
+    one is due (None: no more)."""
+    connection.execute(
+        update(clock_cycles)
+        .where(
+            clock_cycles.c.lead_id == lead_id,
+            clock_cycles.c.policy == policy,
+            clock_cycles.c.cycle == cycle,
+        )
+        .values(timers_done_until=done_until, next_timer_at=next_timer_at)
+    )
+
+
+def next_wake(connection: Connection) -> int | None:
+    """The earliest instant at which some open cycle has a timer to handle."""
+    return connection.scalar(
+        select(clock_cycles.c.next_timer_at)
+        .where(clock_cycles.c.next_timer_at.is_not(None))
+        .order_by(clock_cycles.c.next_timer_at)
+        .limit(1)
+    )
+
+
+# -- notifications --------------------------------------------------------------------------
+
+
+def notification_row(
+    *,
+    lead_id: str,
+    policy: str,
+    cycle: int,
+    kind: str,
+    step: int,
+    recipient: str,
+    channel: str,
+    fire_at: int,
+    created_at: int,
+    skipped: bool = False,
+) -> dict[str, object]:
+    """A ``notifications`` row: queued for a first attempt at ``created_at``, or recorded
+    as skipped (never sent)."""
+    return {
+        "lead_id": lead_id,
+        "policy": policy,
+        "cycle": cycle,
+        "kind": kind,
+        "step": step,
+        "recipient": recipient,
+        "channel": channel,
+        "state": SKIPPED if skipped else QUEUED,
+        "fire_at": fire_at,
+        "attempts": 0,
+        "next_attempt_at": None if skipped else created_at,
+        "created_at": created_at,
+    }
+
+
+def queue_notifications(connection: Connection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Store :func:`notification_row` rows; one already stored (same cycle, kind, step,
+    recipient and channel) is not written again."""
+    insert_ignoring_duplicates(connection, notifications, rows)
+
+
+def claim_next(connection: Connection, *, now: int, channels: Sequence[str]) -> Row[Any] | None:
+    """The oldest queued notification on one of ``channels`` whose attempt is due; on
+    PostgreSQL locked for the transaction, passing over those another worker holds."""
+    query = (
+        select(notifications)
+        .where(
+            notifications.c.state == QUEUED,
+            notifications.c.channel.in_(channels),
+            notifications.c.next_attempt_at <= now,
+        )
+        .order_by(notifications.c.id)
+        .limit(1)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return connection.execute(query).first()
+
+
+def mark_sent(connection: Connection, notification_id: int, *, attempts: int, at: int) -> None:
+    connection.execute(
+        update(notifications)
+        .where(notifications.c.id == notification_id)
+        .values(state=SENT, attempts=attempts, sent_at=at)
+    )
+
+
+def mark_failed_attempt(
+    connection: Connection,
+    notification_id: int,
+    *,
+    attempts: int,
+    error: str,
+    retry_at: int | None,
+) -> None:
+    """Record a failed attempt: queued again for ``retry_at``, or failed for good when None."""
+    connection.execute(
+        update(notifications)
+        .where(notifications.c.id == notification_id)
+        .values(
+            attempts=attempts,
+            state=FAILED if retry_at is None else QUEUED,
+            last_error=error,
+            next_attempt_at=retry_at,
+        )
+    )
+
+
+def notification_records(
+    connection: Connection,
+    *,
+    state: str | None = None,
+    lead_id: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The outbox, newest first: what was queued, sent, skipped or failed, and why."""
+    query = select(notifications).order_by(notifications.c.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(notifications.c.state == state)
+    if lead_id is not None:
+        query = query.where(notifications.c.lead_id == lead_id)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def oldest_undelivered(connection: Connection) -> tuple[int, int | None]:
+    """How many notifications wait to be sent, and the instant the oldest became due."""
+    count = connection.scalar(
+        select(func.count()).select_from(notifications).where(notifications.c.state == QUEUED)
+    )
+    oldest = connection.scalar(
+        select(func.min(notifications.c.fire_at)).where(notifications.c.state == QUEUED)
+    )
+    return int(count or 0), oldest
