@@ -1,8 +1,7 @@
 """Analytics on the command line: ``leadsla segments``, and what ``leadsla report`` adds to
 the SPEC §8 scorecard (the analytics keys, ``--charts DIR``, ``--csv-dir DIR``).
 
-Imported at the end of :mod:`leadsla.cli.main` (it uses that module's helpers), which calls
-:func:`register`.
+The report's part is called by :mod:`leadsla.cli.report`; :func:`register` adds ``segments``.
 """
 
 from __future__ import annotations
@@ -19,15 +18,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadsla.cli.main import (
+from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
-    _read_event_file,
     fail,
     instant_option,
     load_setup,
     open_engine,
     open_output,
+    read_event_file,
     report_row_errors,
 )
 from leadsla.config.schema import Config
@@ -201,7 +200,7 @@ def segments(
     setup, rules = load_setup(config)
     instant = instant_option(as_of, "--as-of")
     if events is not None:
-        table, read = _read_event_file(rules, events)
+        table, read = read_event_file(rules, events)
         report_row_errors(read.errors, read.skipped)
         result = segments_from_events(
             rules, setup, table, instant, fields, min_leads=min_leads, sort=sort

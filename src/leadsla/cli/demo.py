@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from leadsla.cli.common import err, fail, now_micros, open_output
 from leadsla.config.schema import build_rulebook, load_config
 from leadsla.demo.company import (
     DEFAULT_SMTP_PORT,
@@ -24,9 +25,6 @@ from leadsla.demo.company import (
 
 def register(app: typer.Typer) -> None:
     """Add ``generate`` and ``demo`` to the ``leadsla`` command line."""
-    # Imported here: cli imports this module to call register().
-    from leadsla.cli.main import err, fail, now_micros, open_output
-
     @app.command()
     def generate(
         output: Annotated[Path, typer.Option("--output", "-o", help="The events CSV to write.")],
@@ -104,7 +102,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from leadsla.api.app import create_app
-        from leadsla.cli.main import worker
+        from leadsla.cli.serve import worker
         from leadsla.store.database import open_database
 
         config = load_config(setup.config)

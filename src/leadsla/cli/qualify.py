@@ -2,9 +2,7 @@
 
 ``score``, ``reroute``, ``revisit`` and ``capacity``.
 
-:func:`register` adds them to the main app (``leadsla.cli.main``). The helpers of the
-main CLI (config loading, one-line errors, event files) are imported when a command
-runs, so that the two modules can import each other in any order.
+:func:`register` adds them to the main app (``leadsla.cli.main``).
 """
 
 from __future__ import annotations
@@ -16,6 +14,16 @@ from typing import Annotated
 
 import typer
 
+from leadsla.cli.common import (
+    fail,
+    instant_option,
+    load_rules,
+    load_setup,
+    now_micros,
+    open_engine,
+    read_event_file,
+    report_row_errors,
+)
 from leadsla.core.capacity import plan
 from leadsla.core.instants import format_instant
 from leadsla.core.scoring import Row, score_rows
@@ -56,21 +64,13 @@ def score(
     Profile rules read the lead's fields at --as-of; behaviour rules count its rows
     up to then, each halved every half-life of age; triggers qualify it at once.
     """
-    from leadsla.cli.main import (
-        _read_event_file,
-        fail,
-        instant_option,
-        load_rules,
-        report_row_errors,
-    )
-
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
     rules = load_rules(config)
     if rules.scoring is None:
         fail(f"{config}: has no scoring section; see docs/qualification.md")
     instant = instant_option(as_of, "--as-of")
-    table, read = _read_event_file(rules, events)
+    table, read = read_event_file(rules, events)
     report_row_errors(read.errors, read.skipped)
     if lead not in table.lead_ids:
         fail(f"--lead: no events of lead {lead!r} in {events}")
@@ -122,7 +122,6 @@ def reroute_command(
 ) -> None:
     """Re-route open leads away from reps who are out of office, and after the escalation
     step that assignment.reroute names; one line per lead, with why."""
-    from leadsla.cli.main import fail, instant_option, load_rules, now_micros, open_engine
     from leadsla.service.reroute import reroute
 
     rules = load_rules(config)
@@ -146,8 +145,6 @@ def capacity_command(
 ) -> None:
     """Rep hours a month the MQL commitments need under the sales SLA, and reps needed
     against reps configured (when to hire)."""
-    from leadsla.cli.main import fail, load_setup
-
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
     setup, rules = load_setup(config)
@@ -186,7 +183,6 @@ def revisit_command(
 ) -> None:
     """Deferred leads whose revisit_at has come back to sales as MQLs (a new follow-up
     cycle, same owner); one line per lead."""
-    from leadsla.cli.main import instant_option, load_rules, now_micros, open_engine
     from leadsla.service.revisit import resurface
 
     rules = load_rules(config)
