@@ -7,7 +7,6 @@ modules of the command line import each other in one direction only.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from leadsla.bootstrap import Wiring, now_micros
 from leadsla.config.schema import Config, ConfigError, build_rulebook, load_config
 from leadsla.core.events import (
     EventFileError,
@@ -40,6 +40,8 @@ from leadsla.core.policy import Rulebook
 # starts in about half the time without them (SQLAlchemy and Alembic alone take 0.5 s).
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from leadsla.worker import Senders
 
 # Bad rows printed one by one before only the count is given.
 SHOWN_ROW_ERRORS = 20
@@ -104,24 +106,46 @@ def load_setup(path: Path) -> tuple[Config, Rulebook]:
 
 def instant_option(text: str | None, name: str) -> int:
     if text is None:
-        return time.time_ns() // 1000
+        return now_micros()
     try:
         return parse_instant(text)
     except InstantError as exc:
         fail(f"{name}: {exc}")
 
 
-def now_micros() -> int:
-    return time.time_ns() // 1000
+# What main() wired from the process's environment. Held here rather than in Typer's
+# context, which a command sees only as a parameter of its own: every command that opens
+# the database would have to take one.
+_wiring: Wiring | None = None
+
+
+def use_wiring(wired: Wiring) -> None:
+    global _wiring
+    _wiring = wired
+
+
+def wiring() -> Wiring:
+    if _wiring is None:
+        raise RuntimeError("leadsla's commands run under leadsla.cli.main.main(), which wires them")
+    return _wiring
 
 
 def open_engine(database: str | None, *, create: bool = True, bulk: bool = False) -> Engine:
-    from leadsla.store.database import DatabaseError, database_url, open_database
+    from leadsla.store.database import DatabaseError, open_database
 
     try:
-        return open_database(database_url(database), create=create, bulk=bulk)
+        return open_database(wiring().database_url(database), create=create, bulk=bulk)
     except DatabaseError as exc:
         fail(str(exc))
+
+
+def worker_senders(setup: Config, rules: Rulebook) -> Senders:
+    """The worker's senders as the environment allows; a line on stderr for each channel
+    the config names that is left off."""
+    senders, notes = wiring().senders(setup, rules)
+    for note in notes:
+        err.print(f"leadsla: {note}", markup=False)
+    return senders
 
 
 def progress_bar(total: int | None, description: str) -> Progress:

@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
+from leadsla.bootstrap import now_micros
 from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
     err,
     fail,
     load_rules,
-    now_micros,
     open_engine,
+    wiring,
 )
 
 db_app = typer.Typer(help="The database: bring its schema up to date.", no_args_is_help=True)
@@ -29,10 +30,10 @@ def register(app: typer.Typer) -> None:
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Create the database or apply the migrations it lacks."""
-    from leadsla.store.database import DatabaseError, connect, database_url, upgrade
+    from leadsla.store.database import DatabaseError, connect, upgrade
 
     try:
-        engine = connect(database_url(database))
+        engine = connect(wiring().database_url(database))
         revision = upgrade(engine)
     except DatabaseError as exc:
         fail(str(exc))

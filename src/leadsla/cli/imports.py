@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from leadsla.bootstrap import now_micros
 from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
     err,
     fail,
     load_rules,
-    now_micros,
     open_engine,
     open_input,
     open_output,

@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from leadsla.bootstrap import Wiring
 from leadsla.cli import (
     analytics,
     calendar,
@@ -25,7 +26,7 @@ from leadsla.cli import (
     report,
     serve,
 )
-from leadsla.cli.common import UserError, err, teardown_skipped
+from leadsla.cli.common import UserError, err, teardown_skipped, use_wiring
 
 app = typer.Typer(
     name="leadsla",
@@ -51,6 +52,8 @@ for module in (
 
 
 def main() -> None:
+    # The one place the environment comes in: every command gets what it names from here.
+    use_wiring(Wiring(os.environ))
     try:
         app()
     except UserError as exc:

@@ -14,12 +14,12 @@ from typing import Annotated
 
 import typer
 
+from leadsla.bootstrap import now_micros
 from leadsla.cli.common import (
     fail,
     instant_option,
     load_rules,
     load_setup,
-    now_micros,
     open_engine,
     read_event_file,
     report_row_errors,
