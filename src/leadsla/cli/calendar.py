@@ -78,7 +78,7 @@ def read_small_csv(handle: TextIO, path: Path, required: tuple[str, ...]) -> Csv
 
 @calendar_app.command("add")
 def calendar_add(
-    config: ConfigOption,
+    config_path: ConfigOption,
     calendar: Annotated[str, typer.Option(help="Calendar name from the config.")],
     input: Annotated[Path, typer.Option("--input", help="CSV with columns start,duration.")],
     output: Annotated[Path, typer.Option("--output", help="CSV to write, with a deadline column.")],
@@ -88,7 +88,7 @@ def calendar_add(
     A deadline that lands on a closing time is written as that closing instant
     (Monday 17:00), not as the next opening.
     """
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     cal = calendar_of(rules, calendar)
     with open_input(input) as handle:
         table = read_small_csv(handle, input, ("start", "duration"))
@@ -133,7 +133,7 @@ def calendar_add(
 
 @calendar_app.command("elapsed")
 def calendar_elapsed(
-    config: ConfigOption,
+    config_path: ConfigOption,
     calendar: Annotated[str, typer.Option(help="Calendar name from the config.")],
     input: Annotated[Path, typer.Option("--input", help="CSV with columns start,end.")],
     output: Annotated[
@@ -141,7 +141,7 @@ def calendar_elapsed(
     ],
 ) -> None:
     """Business seconds between START and END on a calendar (negative if END is earlier)."""
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     cal = calendar_of(rules, calendar)
     with open_input(input) as handle:
         table = read_small_csv(handle, input, ("start", "end"))

@@ -87,14 +87,14 @@ def teardown_skipped() -> bool:
     return _skip_teardown
 
 
-def load_rules(path: Path) -> Rulebook:
-    return load_setup(path)[1]
+def load_rules(config_path: Path) -> Rulebook:
+    return load_setup(config_path)[1]
 
 
-def load_setup(path: Path) -> tuple[Config, Rulebook]:
+def load_setup(config_path: Path) -> tuple[Config, Rulebook]:
     """The config as written and the rulebook built from it, or one clear error."""
     try:
-        config = load_config(path)
+        config = load_config(config_path)
         return config, build_rulebook(config)
     except ConfigError as exc:
         # Several problems: the first on the error line, all of them listed before it.

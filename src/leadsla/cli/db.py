@@ -44,7 +44,7 @@ def db_upgrade(database: DatabaseOption = None) -> None:
 
 @token_app.command("create")
 def token_create(
-    config: ConfigOption,
+    config_path: ConfigOption,
     role: Annotated[str, typer.Option(help="admin, marketing, manager or rep.")],
     name: Annotated[str, typer.Option(help="Who or what uses the token.")],
     rep: Annotated[str | None, typer.Option(help="The rep's id (role rep).")] = None,
@@ -54,7 +54,7 @@ def token_create(
     """Create an API token and print it once; only its digest is stored."""
     from leadsla.service.tokens import TokenError, create_token
 
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     engine = open_engine(database)
     try:
         with engine.begin() as connection:

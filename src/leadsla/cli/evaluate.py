@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 
 def evaluate(
-    config: ConfigOption,
+    config_path: ConfigOption,
     events: Annotated[
         Path, typer.Option("--events", "-e", help="Events CSV: lead_id,at,field,value.")
     ],
@@ -54,7 +54,7 @@ def evaluate(
     """
     from leadsla.report.clocks_csv import write_clocks
 
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     instant = instant_option(as_of, "--as-of")
     table, report = read_event_file(rules, events)
     report_row_errors(report.errors, report.skipped)

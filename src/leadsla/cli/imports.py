@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
 
 def import_events(
-    config: ConfigOption,
+    config_path: ConfigOption,
     files: Annotated[
         list[Path],
         typer.Argument(
@@ -63,7 +63,7 @@ def import_events(
     from leadsla.service.ingest import IncomingEvent
     from leadsla.store.database import settle_after_import
 
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     mapping = _load_mapping(mapping_file)
     engine = open_engine(database, bulk=True)
     crm_rows: list[ConvertedRow] = []

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 @notifications_app.command("list")
 def notifications_list(
-    config: ConfigOption,
+    config_path: ConfigOption,
     database: DatabaseOption = None,
     state: Annotated[
         str | None, typer.Option(help="queued, sent, skipped or failed; default all.")
@@ -34,7 +34,7 @@ def notifications_list(
     """The notification outbox: recipient, step, state, attempts and the last error."""
     from leadsla.service.timers import notification_records
 
-    _setup, rules = load_setup(config)
+    _setup, rules = load_setup(config_path)
     if state is not None and state not in ("queued", "sent", "skipped", "failed"):
         fail(f"--state: {state!r} is not queued, sent, skipped or failed")
     engine = open_engine(database, create=False)

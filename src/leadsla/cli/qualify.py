@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
 
 def score(
-    config: Annotated[
+    config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The leadsla.yaml with a scoring section.")
     ],
     events: Annotated[
@@ -66,9 +66,9 @@ def score(
     """
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     if rules.scoring is None:
-        fail(f"{config}: has no scoring section; see docs/qualification.md")
+        fail(f"{config_path}: has no scoring section; see docs/qualification.md")
     instant = instant_option(as_of, "--as-of")
     table, read = read_event_file(rules, events)
     report_row_errors(read.errors, read.skipped)
@@ -111,7 +111,7 @@ def score(
 
 
 def reroute_command(
-    config: Annotated[
+    config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The leadsla.yaml with an assignment section.")
     ],
     database: Database = None,
@@ -124,9 +124,9 @@ def reroute_command(
     step that assignment.reroute names; one line per lead, with why."""
     from leadsla.service.reroute import reroute
 
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     if rules.assignment is None:
-        fail(f"{config}: has no assignment section; see docs/qualification.md")
+        fail(f"{config_path}: has no assignment section; see docs/qualification.md")
     instant = instant_option(as_of, "--as-of")
     engine = open_engine(database, create=False)
     with engine.begin() as connection:
@@ -138,7 +138,7 @@ def reroute_command(
 
 
 def capacity_command(
-    config: Annotated[
+    config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The leadsla.yaml with a capacity section.")
     ],
     format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
@@ -147,9 +147,9 @@ def capacity_command(
     against reps configured (when to hire)."""
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
-    setup, rules = load_setup(config)
+    setup, rules = load_setup(config_path)
     if setup.capacity is None:
-        fail(f"{config}: has no capacity section; see docs/qualification.md")
+        fail(f"{config_path}: has no capacity section; see docs/qualification.md")
     commitments = [
         (c.name, c.period, c.target)
         for c in setup.commitments
@@ -165,7 +165,7 @@ def capacity_command(
             rep_capacities=[rep.capacity for rep in rules.reps.values()],
         )
     except ValueError as exc:
-        fail(f"{config}: commitments: {exc}")
+        fail(f"{config_path}: commitments: {exc}")
     record = result.record()
     if format_ == "json":
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
@@ -175,7 +175,7 @@ def capacity_command(
 
 
 def revisit_command(
-    config: Annotated[Path, typer.Option("--config", "-c", help="The leadsla.yaml.")],
+    config_path: Annotated[Path, typer.Option("--config", "-c", help="The leadsla.yaml.")],
     database: Database = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Re-surface what is due by this instant.")
@@ -185,7 +185,7 @@ def revisit_command(
     cycle, same owner); one line per lead."""
     from leadsla.service.revisit import resurface
 
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     instant = instant_option(as_of, "--as-of")
     engine = open_engine(database, create=False)
     with engine.begin() as connection:

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    config: ConfigOption,
+    config_path: ConfigOption,
     events: Annotated[
         Path | None,
         typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
@@ -62,7 +62,7 @@ def report(
         fail(f"--period: {period!r} is not month or quarter")
     if format_ not in ("json", "csv", "html"):
         fail(f"--format: {format_!r} is not json, csv or html")
-    setup, rules = load_setup(config)
+    setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
     drawn = charts is not None or format_ == "html"
     if events is not None:

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    config: ConfigOption,
+    config_path: ConfigOption,
     database: DatabaseOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -34,14 +34,14 @@ def serve(
     """Serve the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the dashboard at /."""
     import uvicorn
 
-    setup, rules = load_setup(config)
+    setup, rules = load_setup(config_path)
     engine = open_engine(database)
     err.print(f"leadsla: serving http://{host}:{port}/api/v1 (docs at /api/v1/docs)", markup=False)
     uvicorn.run(wiring().build_app(rules, engine, setup), host=host, port=port, log_level="info")
 
 
 def worker(
-    config: ConfigOption,
+    config_path: ConfigOption,
     database: DatabaseOption = None,
     once: Annotated[
         bool, typer.Option("--once", help="Handle everything due now, then exit (for cron).")
@@ -58,7 +58,7 @@ def worker(
     """
     from leadsla.worker import run_worker
 
-    setup, rules = load_setup(config)
+    setup, rules = load_setup(config_path)
     engine = open_engine(database)
     senders = worker_senders(setup, rules)
     instant = None if at is None else instant_option(at, "--now")
