@@ -1,9 +1,10 @@
 """The ``leadsla`` command line (SPEC §5): the app, and each command group added to it.
 
-This is the one place that reads the wall clock on a user's behalf (``--as-of``
-defaults to now). Bad input never ends in a traceback: a bad file or option is
-one line on stderr and exit status 1; bad rows are reported with their line
-number, skipped, and counted, and the good rows still go through.
+:func:`main` hands the process's environment to :mod:`leadsla.bootstrap`, which wires
+what the commands use; the commands read the wall clock on a user's behalf (``--as-of``
+defaults to now). Bad input never ends in a traceback: a bad file or option is one
+line on stderr and exit status 1; bad rows are reported with their line number,
+skipped, and counted, and the good rows still go through.
 """
 
 from __future__ import annotations
