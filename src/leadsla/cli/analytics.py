@@ -1,8 +1,7 @@
 """The report on the command line: ``leadsla report``'s figures from a file or the
 database, its ``--charts DIR`` and ``--csv-dir DIR``, and ``leadsla segments``.
 
-Imported at the end of :mod:`leadsla.cli.main` (it uses that module's helpers), which calls
-:func:`register`.
+The report's part is called by :mod:`leadsla.cli.report`; :func:`register` adds ``segments``.
 """
 
 from __future__ import annotations
@@ -19,15 +18,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadsla.cli.main import (
+from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
-    _read_event_file,
     fail,
     instant_option,
     load_setup,
     open_engine,
     open_output,
+    read_event_file,
     report_row_errors,
 )
 from leadsla.config.schema import Config
@@ -63,7 +62,7 @@ def file_report(
     from leadsla.report.sources import file_events
 
     def careful() -> EventTable:
-        table, read = _read_event_file(rules, events)
+        table, read = read_event_file(rules, events)
         report_row_errors(read.errors, read.skipped)
         return table
 
@@ -211,7 +210,7 @@ def segments(
     setup, rules = load_setup(config)
     instant = instant_option(as_of, "--as-of")
     if events is not None:
-        table, read = _read_event_file(rules, events)
+        table, read = read_event_file(rules, events)
         report_row_errors(read.errors, read.skipped)
     else:
         engine = open_engine(database, create=False)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import mailbox
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from leadsla.bootstrap import now_micros
+from leadsla.cli.common import (
+    err,
+    fail,
+    load_setup,
+    open_output,
+    wiring,
+    worker_senders,
+)
 from leadsla.config import build_rulebook, load_config
 from leadsla.demo.company import (
     DEFAULT_SMTP_PORT,
@@ -24,9 +34,6 @@ from leadsla.demo.company import (
 
 def register(app: typer.Typer) -> None:
     """Add ``generate`` and ``demo`` to the ``leadsla`` command line."""
-    # Imported here: cli imports this module to call register().
-    from leadsla.cli.main import err, fail, now_micros, open_output
-
     @app.command()
     def generate(
         output: Annotated[Path, typer.Option("--output", "-o", help="The events CSV to write.")],
@@ -103,21 +110,30 @@ def register(app: typer.Typer) -> None:
             err.print("leadsla: aiosmtpd is not installed: emails will fail", markup=False)
         import uvicorn
 
-        from leadsla.api.app import create_app
-        from leadsla.cli.main import worker
         from leadsla.store.database import open_database
+        from leadsla.worker import run_worker
 
         config = load_config(setup.config)
         engine = open_database(setup.database_url)
+        # The worker has its engine and rulebook of its own, as a `leadsla worker` would.
+        worker_config, worker_rules = load_setup(setup.config)
         threading.Thread(
-            target=worker,
-            kwargs={"config": setup.config, "database": setup.database_url},
+            target=run_worker,
+            args=(
+                open_database(setup.database_url),
+                worker_rules,
+                worker_config,
+                worker_senders(worker_config, worker_rules),
+                now_micros,
+            ),
+            kwargs={"once": False, "log": sys.stderr.write},
             name="leadsla-worker",
             daemon=True,  # ends with the server
         ).start()
         try:
             uvicorn.run(
-                create_app(build_rulebook(config), engine, now_micros, config=config),
+                # The demo has always refused CRM webhooks, whatever secrets are set.
+                wiring().build_app(build_rulebook(config), engine, config, webhooks=False),
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",

@@ -2,9 +2,7 @@
 
 ``score``, ``reroute``, ``revisit`` and ``capacity``.
 
-:func:`register` adds them to the main app (``leadsla.cli.main``). The helpers of the
-main CLI (config loading, one-line errors, event files) are imported when a command
-runs, so that the two modules can import each other in any order.
+:func:`register` adds them to the main app (``leadsla.cli.main``).
 """
 
 from __future__ import annotations
@@ -16,6 +14,16 @@ from typing import Annotated
 
 import typer
 
+from leadsla.bootstrap import now_micros
+from leadsla.cli.common import (
+    fail,
+    instant_option,
+    load_rules,
+    load_setup,
+    open_engine,
+    read_event_file,
+    report_row_errors,
+)
 from leadsla.core.capacity import plan
 from leadsla.core.instants import format_instant
 from leadsla.core.scoring import Row, score_rows
@@ -36,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
 
 def score(
-    config: Annotated[
+    config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The leadsla.yaml with a scoring section.")
     ],
     events: Annotated[
@@ -56,21 +64,13 @@ def score(
     Profile rules read the lead's fields at --as-of; behaviour rules count its rows
     up to then, each halved every half-life of age; triggers qualify it at once.
     """
-    from leadsla.cli.main import (
-        _read_event_file,
-        fail,
-        instant_option,
-        load_rules,
-        report_row_errors,
-    )
-
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     if rules.scoring is None:
-        fail(f"{config}: has no scoring section; see docs/qualification.md")
+        fail(f"{config_path}: has no scoring section; see docs/qualification.md")
     instant = instant_option(as_of, "--as-of")
-    table, read = _read_event_file(rules, events)
+    table, read = read_event_file(rules, events)
     report_row_errors(read.errors, read.skipped)
     if lead not in table.lead_ids:
         fail(f"--lead: no events of lead {lead!r} in {events}")
@@ -111,7 +111,7 @@ def score(
 
 
 def reroute_command(
-    config: Annotated[
+    config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The leadsla.yaml with an assignment section.")
     ],
     database: Database = None,
@@ -122,12 +122,11 @@ def reroute_command(
 ) -> None:
     """Re-route open leads away from reps who are out of office, and after the escalation
     step that assignment.reroute names; one line per lead, with why."""
-    from leadsla.cli.main import fail, instant_option, load_rules, now_micros, open_engine
     from leadsla.service.reroute import reroute
 
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     if rules.assignment is None:
-        fail(f"{config}: has no assignment section; see docs/qualification.md")
+        fail(f"{config_path}: has no assignment section; see docs/qualification.md")
     instant = instant_option(as_of, "--as-of")
     engine = open_engine(database, create=False)
     with engine.begin() as connection:
@@ -139,20 +138,18 @@ def reroute_command(
 
 
 def capacity_command(
-    config: Annotated[
+    config_path: Annotated[
         Path, typer.Option("--config", "-c", help="The leadsla.yaml with a capacity section.")
     ],
     format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Rep hours a month the MQL commitments need under the sales SLA, and reps needed
     against reps configured (when to hire)."""
-    from leadsla.cli.main import fail, load_setup
-
     if format_ not in ("text", "json"):
         fail(f"--format: {format_!r} is not text or json")
-    setup, rules = load_setup(config)
+    setup, rules = load_setup(config_path)
     if setup.capacity is None:
-        fail(f"{config}: has no capacity section; see docs/qualification.md")
+        fail(f"{config_path}: has no capacity section; see docs/qualification.md")
     commitments = [
         (c.name, c.period, c.target)
         for c in setup.commitments
@@ -168,7 +165,7 @@ def capacity_command(
             rep_capacities=[rep.capacity for rep in rules.reps.values()],
         )
     except ValueError as exc:
-        fail(f"{config}: commitments: {exc}")
+        fail(f"{config_path}: commitments: {exc}")
     record = result.record()
     if format_ == "json":
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
@@ -178,7 +175,7 @@ def capacity_command(
 
 
 def revisit_command(
-    config: Annotated[Path, typer.Option("--config", "-c", help="The leadsla.yaml.")],
+    config_path: Annotated[Path, typer.Option("--config", "-c", help="The leadsla.yaml.")],
     database: Database = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Re-surface what is due by this instant.")
@@ -186,10 +183,9 @@ def revisit_command(
 ) -> None:
     """Deferred leads whose revisit_at has come back to sales as MQLs (a new follow-up
     cycle, same owner); one line per lead."""
-    from leadsla.cli.main import instant_option, load_rules, now_micros, open_engine
     from leadsla.service.revisit import resurface
 
-    rules = load_rules(config)
+    rules = load_rules(config_path)
     instant = instant_option(as_of, "--as-of")
     engine = open_engine(database, create=False)
     with engine.begin() as connection:

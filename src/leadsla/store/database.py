@@ -7,7 +7,6 @@ SQLAlchemy URL.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-DEFAULT_URL = "sqlite:///leadsla.db"
-URL_VARIABLE = "LEADSLA_DATABASE_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -28,9 +25,8 @@ class DatabaseError(Exception):
     """The database cannot be reached or used; the message says which and why."""
 
 
-def database_url(option: str | None) -> str:
-    """``--database``, else ``$LEADSLA_DATABASE_URL``, else ``leadsla.db`` here."""
-    url = option or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+def database_url(url: str) -> str:
+    """``url`` as SQLAlchemy is to open it, or a :class:`DatabaseError` saying why not."""
     if url.startswith("postgresql://"):
         # Plain postgresql:// means psycopg2 to SQLAlchemy; we ship psycopg 3.
         url = "postgresql+psycopg://" + url[len("postgresql://") :]

@@ -1,0 +1,81 @@
+"""``leadsla report``: the SLA scorecard, from an events file or from the database."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadsla.cli.analytics import file_report, finish_report, stored_report
+from leadsla.cli.common import (
+    ConfigOption,
+    DatabaseOption,
+    fail,
+    instant_option,
+    load_setup,
+    open_engine,
+    open_output,
+    skip_teardown,
+)
+from leadsla.report.heap import reuse_freed_memory
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(report)
+
+
+def report(
+    config_path: ConfigOption,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The instant of the report; default now.")
+    ] = None,
+    period: Annotated[str, typer.Option(help="month or quarter: the period of 'overall'.")] = (
+        "month"
+    ),
+    format_: Annotated[str, typer.Option("--format", help="json, csv or html.")] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+    database: DatabaseOption = None,
+    charts: Annotated[
+        Path | None, typer.Option("--charts", help="Directory for PNG and SVG charts.")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv-dir", help="Directory for one CSV per report table.")
+    ] = None,
+) -> None:
+    """The SLA scorecard: MQLs, SALs, compliance, time to follow-up and more (SPEC §8).
+
+    Every figure overall (the month or quarter of --as-of) and by grade, owner, team
+    and month: attempts and connect rate per workable lead, conversion to pipeline,
+    and each commitment against its target with pro-rata pace and forecast.
+    """
+    if period not in ("month", "quarter"):
+        fail(f"--period: {period!r} is not month or quarter")
+    if format_ not in ("json", "csv", "html"):
+        fail(f"--format: {format_!r} is not json, csv or html")
+    setup, rules = load_setup(config_path)
+    instant = instant_option(as_of, "--as-of")
+    drawn = charts is not None or format_ == "html"
+    if events is not None:
+        # A one-shot bulk job: keep freed NumPy temporaries' pages for the next ones, and
+        # leave them to the system at the end.
+        reuse_freed_memory()
+        skip_teardown()
+        figures, follow_up = file_report(events, rules, setup, instant, period, drawn)
+    else:
+        engine = open_engine(database, create=False)
+        with engine.connect() as connection:
+            figures, follow_up = stored_report(connection, rules, setup, instant, period, drawn)
+    text = finish_report(figures, format_, follow_up, charts=charts, csv_dir=csv_dir)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with open_output(output) as handle:
+            handle.write(text)

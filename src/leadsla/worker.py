@@ -1,0 +1,165 @@
+"""The worker: rounds that fire the timers that are due, deliver what they queued, and
+every few minutes send the leads of absent reps elsewhere and bring deferred leads back.
+
+It reads neither the clock nor the environment: it is handed a clock and the senders
+(:mod:`leadsla.bootstrap` wires them), so the same rounds run at any instant a caller
+chooses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from leadsla.config.schema import Config
+from leadsla.core.instants import format_instant
+from leadsla.core.policy import Rulebook
+from leadsla.notify.delivery import DeliveryResult, RowSender, Sender, Templates, deliver
+from leadsla.notify.digest import queue_digests
+from leadsla.service.reroute import reroute
+from leadsla.service.revisit import resurface
+from leadsla.service.timers import FireResult, fire_due_timers, next_wake
+
+Clock = Callable[[], int]
+
+# Cycles and emails handled per round of a running worker (--once handles all).
+FIRE_BATCH = 1000
+DELIVER_BATCH = 100
+# Re-routing and revisits scan the open and the nurtured leads: every few minutes is
+# soon enough for both (out-of-office lists and revisit dates are not to the second).
+ROUTE_EVERY = 5 * 60 * 1_000_000
+# Sleep until the next timer, but look again within 30 s for new events and retries.
+LONGEST_PAUSE = 30.0
+SHORTEST_PAUSE = 0.5
+
+
+@dataclass(frozen=True)
+class Senders:
+    """Where notifications can go: what the config asks for and the environment allows."""
+
+    # A sender on a new SMTP session, opened each round: a session kept between rounds
+    # would sit idle until the server drops it. None: no email.
+    email: Callable[[], Sender] | None = None
+    sender_address: str = ""
+    # (channel, target) pairs beside email, e.g. ("webhook", URL), and their senders.
+    channels: Sequence[tuple[str, str]] = ()
+    others: Mapping[str, RowSender] = field(default_factory=dict)
+
+
+def run_worker(
+    engine: Engine,
+    rules: Rulebook,
+    setup: Config,
+    senders: Senders,
+    clock: Clock,
+    *,
+    once: bool,
+    at: int | None = None,
+    log: Callable[[str], object],
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
+    """Work in rounds until stopped, or one round that handles everything due (``once``).
+
+    ``clock`` stamps what is recorded and times the pauses; each round acts at ``at``
+    when given (replays, tests), else at the clock's instant. ``log`` gets one JSON line
+    per round that did something.
+    """
+    max_delay = setup.notifications.max_delay.micros()
+    templates = Templates(setup.notifications.templates)
+    digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
+    zone = rules.calendars[rules.default_calendar].zone
+    routed_at = 0
+    while True:
+        instant = clock() if at is None else at
+        if digest_times:
+            with engine.begin() as connection:
+                queue_digests(connection, rules, digest_times, instant)
+        fired = _fire_due(engine, rules, instant, senders, max_delay=max_delay, once=once)
+        moved: dict[str, int] = {}
+        if once or instant - routed_at >= ROUTE_EVERY:
+            moved, routed_at = _route_again(engine, rules, instant, clock), instant
+        delivered = deliver(
+            engine,
+            rules,
+            instant,
+            senders.email() if senders.email is not None else None,
+            senders.sender_address,
+            limit=None if once else DELIVER_BATCH,
+            others=senders.others,
+            templates=templates,
+            base_url=setup.notifications.base_url,
+        )
+        if fired.cycles or moved or delivered.sent or delivered.retried or delivered.failed:
+            log(round_line(format_instant(instant, zone), fired, moved, delivered))
+        if once:
+            return
+        with engine.connect() as connection:
+            wake = next_wake(connection)
+        if wake is None:
+            sleep(LONGEST_PAUSE)
+        else:
+            sleep(min(LONGEST_PAUSE, max(SHORTEST_PAUSE, (wake - clock()) / 1e6)))
+
+
+def _fire_due(
+    engine: Engine, rules: Rulebook, instant: int, senders: Senders, *, max_delay: int, once: bool
+) -> FireResult:
+    """Queue the notifications due by ``instant``: one batch, or all of them (``once``)."""
+    fired = FireResult()
+    while True:
+        with engine.begin() as connection:
+            batch = fire_due_timers(
+                connection,
+                rules,
+                instant,
+                max_delay=max_delay,
+                limit=FIRE_BATCH,
+                channels=senders.channels,
+                email=senders.email is not None,
+            )
+        fired.cycles += batch.cycles
+        fired.queued += batch.queued
+        fired.skipped += batch.skipped
+        if batch.cycles < FIRE_BATCH or not once:
+            return fired
+
+
+def _route_again(engine: Engine, rules: Rulebook, instant: int, clock: Clock) -> dict[str, int]:
+    """The worker's share of routing: leads of reps out of office and past the
+    ``assignment.reroute`` step go to someone else, and deferred leads whose
+    revisit date has come return to sales (what ``leadsla reroute`` and
+    ``leadsla revisit`` do on demand)."""
+    counts: dict[str, int] = {}
+    with engine.begin() as connection:
+        if rules.assignment is not None:
+            result = reroute(connection, rules, instant, recorded_at=clock())
+            counts["rerouted"] = sum(1 for _, new, _ in result.rerouted.values() if new)
+        counts["resurfaced"] = len(resurface(connection, rules, instant, recorded_at=clock()))
+    return {name: count for name, count in counts.items() if count}
+
+
+def round_line(
+    at: str, fired: FireResult, moved: Mapping[str, int], delivered: DeliveryResult
+) -> str:
+    """What one round did, as one JSON object on a line: what log shippers and `jq` read."""
+    return (
+        json.dumps(
+            {
+                "event": "worker.round",
+                "at": at,
+                "cycles": fired.cycles,
+                "queued": fired.queued,
+                "skipped_stale": fired.skipped,
+                "rerouted": moved.get("rerouted", 0),
+                "resurfaced": moved.get("resurfaced", 0),
+                "sent": delivered.sent,
+                "retry": delivered.retried,
+                "failed": delivered.failed,
+            }
+        )
+        + "\n"
+    )
