@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from leadsla.api.app import create_app
+from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.policy import Rulebook
 from leadsla.service.tokens import create_token

@@ -73,7 +73,7 @@ class Wiring:
     ) -> FastAPI:
         """The REST API and the dashboard on ``engine``; without ``webhooks`` (the demo),
         no CRM webhook is accepted, whatever secrets the environment holds."""
-        from leadsla.api.app import create_app
+        from leadsla.app import create_app
 
         return create_app(
             rules,

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import uvicorn
 
-from leadsla.api.app import create_app
+from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.demo.company import demo_company

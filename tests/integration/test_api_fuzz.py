@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from leadsla.api.app import create_app
+from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.tokens import create_token

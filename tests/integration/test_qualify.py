@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from api_setup import open_api
-from leadsla.api.app import create_app
+from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.reroute import reroute

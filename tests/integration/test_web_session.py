@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from leadsla.api.app import create_app
+from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.tokens import create_token

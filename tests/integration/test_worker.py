@@ -286,7 +286,7 @@ def test_sigkill_mid_batch_loses_nothing(database_url: str, tmp_path: Path) -> N
 def test_outbox_is_listed_and_health_reports_the_backlog(database_url: str, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from leadsla.api.app import create_app
+    from leadsla.app import create_app
     from leadsla.service.tokens import create_token
 
     engine, rules = setup(database_url)

@@ -1,6 +1,6 @@
 """What a route takes from the app it runs in, as FastAPI dependencies.
 
-:func:`leadsla.api.app.create_app` keeps its collaborators on ``app.state``; the
+:func:`leadsla.app.create_app` keeps its collaborators on ``app.state``; the
 functions here read them back with their types. A route module is then a plain
 module-level router whose signatures say what each route uses, and one process
 can serve several apps (tests build one per database) without shared globals.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,6 @@ from sqlalchemy import Engine
 
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
-from leadsla.report.clocks_csv import default_jobs
 from leadsla.service.ingest import (
     IncomingEvent,
     PreparedLeads,
@@ -184,7 +184,8 @@ def _prepared(
     chunks: Sequence[range], large: bool, jobs: int | None
 ) -> Iterator[tuple[int, PreparedLeads]]:
     """Each chunk prepared, in order; in forked workers when the table is large."""
-    jobs = default_jobs() if jobs is None else jobs
+    # One worker per core, at most 8: more only queue behind the database's writer.
+    jobs = max(1, min(os.cpu_count() or 1, 8)) if jobs is None else jobs
     if jobs <= 1 or not large or "fork" not in multiprocessing.get_all_start_methods():
         yield from map(_prepare_rows, chunks)
         return

@@ -10,23 +10,18 @@ events. Both paths run :meth:`LeadClocks.apply`, so they agree with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import repeat
+from operator import getitem
 
 from sqlalchemy import Connection
 
-from leadsla.core.clock import (
-    Change,
-    LeadClocks,
-    Timer,
-    TimerKind,
-    cycle_timers,
-    due_instant,
-    timers_before_stop,
-)
+from leadsla.core.clock import LeadClocks, by_instant, replay
 from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
 from leadsla.core.policy import Rulebook
+from leadsla.core.schedule import cycle_schedule
 from leadsla.service.qualify import qualify_leads
 from leadsla.store import leads as stored_leads
 from leadsla.store.bulk import PackedRows, can_pack
@@ -256,15 +251,8 @@ def prepare_sorted_rows(rules: Rulebook, rows: SortedRows, recorded_at: int) -> 
     lead_rows: list[tuple[object, ...]] = []
     cycle_rows: list[tuple[object, ...]] = []
     for first, stop in zip(starts, [*starts[1:], size], strict=True):
-        state = LeadClocks(ids[first])
-        row = first
-        while row < stop:
-            at = ats[row]
-            changes: list[Change] = []
-            while row < stop and ats[row] == at:
-                changes.append((fields[row], values[row]))
-                row += 1
-            state.apply(rules, at, changes)
+        rows_of_lead = zip(ats[first:stop], fields[first:stop], values[first:stop], strict=True)
+        state = replay(rules, ids[first], by_instant(rows_of_lead))
         lead_rows.append(lead_values(state, stop - first, recorded_at))
         cycle_rows.extend(cycle_values(rules, state, {}))
     return PreparedLeads(event_rows, lead_ids, lead_rows, cycle_rows, usable=True)
@@ -361,17 +349,23 @@ def refresh_leads(
     lead_ids = sorted(new_events)
     stored = stored_leads.load_stored(connection, lead_ids)
     states = dict(stored.states)
-    replay_ids: list[str] = []
+    arrivals = {
+        lead_id: [(e.at, e.field, e.value) for e in sorted(new_events[lead_id], key=_instant)]
+        for lead_id in lead_ids
+    }
+    # Leads whose arrivals reach back into their applied history are rebuilt from all
+    # their stored rows: read in one query for the batch, before any lead is touched.
+    rebuilt_ids = [
+        lead_id
+        for lead_id in lead_ids
+        if lead_id in states and not states[lead_id].can_extend(arrivals[lead_id][0][0])
+    ]
+    histories = stored_leads.event_rows_of(connection, rebuilt_ids) if rebuilt_ids else {}
     for lead_id in lead_ids:
-        state = states.get(lead_id)
-        arrivals = sorted(new_events[lead_id], key=lambda e: e.at)  # stable: arrival order
-        if state is not None and (state.last_at is None or arrivals[0].at <= state.last_at):
-            replay_ids.append(lead_id)
-            continue
-        states[lead_id] = advanced(rules, state or LeadClocks(lead_id), arrivals)
-    for lead_id, clocks in replay_leads(connection, rules, replay_ids).items():
-        states[lead_id] = clocks
-    result.replayed += len(replay_ids)
+        clocks = states.setdefault(lead_id, LeadClocks(lead_id))
+        # Called only for the leads found above, whose history was read.
+        history = partial(getitem, histories, lead_id)
+        result.replayed += clocks.extend(rules, arrivals[lead_id], history)
     result.leads += len(lead_ids)
     added = {lead_id: len(new_events[lead_id]) for lead_id in lead_ids}
     save_leads(
@@ -379,22 +373,8 @@ def refresh_leads(
     )
 
 
-def advanced(rules: Rulebook, clocks: LeadClocks, arrivals: Sequence[IncomingEvent]) -> LeadClocks:
-    """``clocks`` moved through later events (sorted by instant, arrival order kept)."""
-    for at, changes in _instants((e.at, e.field, e.value) for e in arrivals):
-        clocks.apply(rules, at, changes)
-    return clocks
-
-
-def _instants(rows: Iterable[tuple[int, str, str | None]]) -> list[tuple[int, list[Change]]]:
-    """Rows sorted by instant, grouped into instants (file or arrival order within one)."""
-    grouped: list[tuple[int, list[Change]]] = []
-    for at, name, value in rows:
-        if grouped and grouped[-1][0] == at:
-            grouped[-1][1].append((name, value))
-        else:
-            grouped.append((at, [(name, value)]))
-    return grouped
+def _instant(event: IncomingEvent) -> int:
+    return event.at
 
 
 def replay_leads(
@@ -402,13 +382,9 @@ def replay_leads(
 ) -> dict[str, LeadClocks]:
     """Rebuild leads from their stored events (up to ``until``), in (at, arrival) order."""
     rows_by_lead = stored_leads.event_rows_of(connection, lead_ids, until=until)
-    rebuilt: dict[str, LeadClocks] = {}
-    for lead_id in lead_ids:
-        clocks = LeadClocks(lead_id)
-        for at, changes in _instants(rows_by_lead[lead_id]):
-            clocks.apply(rules, at, changes)
-        rebuilt[lead_id] = clocks
-    return rebuilt
+    return {
+        lead_id: replay(rules, lead_id, by_instant(rows_by_lead[lead_id])) for lead_id in lead_ids
+    }
 
 
 def save_leads(
@@ -451,21 +427,8 @@ def cycle_values(
         for cycle in cycles:
             # Deadlines and timers matter while a cycle is open (the worker and the
             # at-risk lists read them); a stopped cycle is judged from its facts on read.
-            due_at: int | None = None
-            breach_at: int | None = None
-            next_timer: int | None = None
             done = done_until.get((state.lead_id, name, cycle.number)) if done_until else None
-            if cycle.stopped_at is None:
-                due_at = due_instant(rules, policy, cycle)
-                timers = cycle_timers(rules, policy, cycle)
-                breach = [t.at for t in timers if t.kind is TimerKind.BREACH]
-                breach_at = breach[0] if breach else None
-                next_timer = next_timer_after(timers, done)
-            else:
-                # Steps that fell before the stop still fired (rule 8): the worker must
-                # record them, sent or (when found too late) skipped.
-                fired = timers_before_stop(rules, policy, cycle)
-                next_timer = next_timer_after(fired, done) if fired else None
+            schedule = cycle_schedule(rules, policy, cycle, done)
             rows.append(
                 (
                     state.lead_id,
@@ -475,21 +438,11 @@ def cycle_values(
                     cycle.started_at,
                     cycle.stopped_at,
                     1 if cycle.stopped_at is None else 0,
-                    due_at,
-                    breach_at,
-                    next_timer,
+                    schedule.due_at,
+                    schedule.breach_at,
+                    schedule.next_timer_at,
                     encode_json(cycle_facts(cycle)),
                     done,
                 )
             )
     return rows
-
-
-def next_timer_after(timers: Sequence[Timer], done_until: int | None) -> int | None:
-    """The earliest warning or step the worker has not handled yet (breaches notify no one)."""
-    pending = [
-        t.at
-        for t in timers
-        if t.kind is not TimerKind.BREACH and (done_until is None or t.at > done_until)
-    ]
-    return min(pending, default=None)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from leadsla.core.clock import Timer, TimerKind, cycle_timers
+from leadsla.core.clock import Timer, TimerKind
 from leadsla.core.policy import EscalationStep, Rulebook
-from leadsla.service.ingest import next_timer_after
+from leadsla.core.schedule import timers_due
 from leadsla.store import outbox
 from leadsla.store.leads import load_leads
 
@@ -89,15 +89,8 @@ def fire_due_timers(
         cycle = next((c for c in state.cycles.get(row.policy, []) if c.number == row.cycle), None)
         if policy is None or cycle is None:
             continue
-        timers = cycle_timers(rules, policy, cycle)
-        done = row.timers_done_until
-        for timer in timers:
-            if timer.kind is TimerKind.BREACH or timer.at > now:
-                continue
-            if cycle.stopped_at is not None and timer.at >= cycle.stopped_at:
-                continue  # a stop at or before the step's instant wins (rule 8)
-            if done is not None and timer.at <= done:
-                continue
+        firing = timers_due(rules, policy, cycle, now, row.timers_done_until)
+        for timer in firing.due:
             notify = _notify_of(policy.escalate, timer)
             stale = now - timer.at > max_delay
             people = recipients(rules, notify, state.owner) if email else []
@@ -129,7 +122,7 @@ def fire_due_timers(
             policy=row.policy,
             cycle=row.cycle,
             done_until=now,
-            next_timer_at=None if cycle.stopped_at is not None else next_timer_after(timers, now),
+            next_timer_at=firing.next_timer_at,
         )
     outbox.queue_notifications(connection, rows)
     return result

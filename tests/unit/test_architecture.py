@@ -1,0 +1,43 @@
+"""The architecture rules that import-linter cannot state: where the environment is read.
+
+Configuration comes from one place (``leadsla.bootstrap``, called by the CLI entry), so a
+module that reads ``os.environ`` or ``os.getenv`` on its own is a second, hidden source of
+settings. The import layers themselves are checked by ``lint-imports`` (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "leadsla"
+ALLOWED = {"bootstrap.py", "cli/main.py"}
+
+
+def environment_reads(tree: ast.AST) -> list[int]:
+    """Lines that touch ``os.environ``/``os.getenv``/``os.putenv`` or import them by name."""
+    lines: list[int] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "putenv"}:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            if any(alias.name in {"environ", "getenv", "putenv"} for alias in node.names):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_wiring_module_reads_the_environment() -> None:
+    offenders = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative in ALLOWED or relative.startswith("store/migrations/"):
+            continue
+        found = environment_reads(ast.parse(path.read_text(encoding="utf-8")))
+        if found:
+            offenders[relative] = found
+    assert offenders == {}
+
+
+def test_the_check_sees_an_environment_read() -> None:
+    sample = "import os\nfrom os import getenv\nurl = os.environ.get('X')\n"
+    assert environment_reads(ast.parse(sample)) == [2, 3]
