@@ -71,7 +71,7 @@ def run_worker(
     max_delay = setup.notifications.max_delay.micros()
     templates = Templates(setup.notifications.templates)
     digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     routed_at = 0
     while True:
         instant = clock() if at is None else at

@@ -16,14 +16,16 @@ ALLOWED = {"bootstrap.py", "cli/main.py"}
 
 def environment_reads(tree: ast.AST) -> list[int]:
     """Lines that touch ``os.environ``/``os.getenv``/``os.putenv`` or import them by name."""
-    lines: list[int] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "putenv"}:
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(alias.name in {"environ", "getenv", "putenv"} for alias in node.names):
-                lines.append(node.lineno)
-    return lines
+    names = {"environ", "getenv", "putenv"}
+
+    def reads(node: ast.AST) -> bool:
+        if isinstance(node, ast.Attribute):
+            return node.attr in names
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            return any(alias.name in names for alias in node.names)
+        return False
+
+    return sorted(node.lineno for node in ast.walk(tree) if reads(node))  # type: ignore[attr-defined]
 
 
 def test_only_the_wiring_module_reads_the_environment() -> None:

@@ -64,7 +64,7 @@ SessionSecret = Annotated[bytes, Depends(session_secret_of)]
 
 def default_zone(rules: Rules) -> tzinfo:
     """The zone the API writes instants in: the default calendar's."""
-    return rules.calendars[rules.default_calendar].zone
+    return rules.default_zone
 
 
 Zone = Annotated[tzinfo, Depends(default_zone)]

@@ -6,10 +6,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from leadsla.api.deps import AppClock, CallerScope, Reading, Rules, as_of_instant, require_visible
 from leadsla.api.schemas import LeadOut, LeadSummaryOut
+from leadsla.core.columns import MICROS_PER_HOUR
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import lead_detail, lead_list
-
-MICROS_PER_HOUR = 3_600_000_000
 
 router = APIRouter(prefix="/api/v1", tags=["leads"])
 

@@ -21,12 +21,11 @@ from leadsla.cli.common import (
     report_row_errors,
 )
 from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, CalendarError
+from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.durations import DurationError, parse_duration
 from leadsla.core.events import InstantError, parse_instant
 from leadsla.core.instants import format_instants
 from leadsla.core.policy import Rulebook
-
-MICROS_PER_SECOND = 1_000_000
 
 calendar_app = typer.Typer(
     help="Business-time arithmetic on a calendar of the config, for whole CSV files.",

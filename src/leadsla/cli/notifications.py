@@ -40,7 +40,7 @@ def notifications_list(
     engine = open_engine(database, create=False)
     with engine.connect() as connection:
         rows = notification_records(connection, state=state, lead_id=lead, limit=limit)
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     header = ("lead", "policy", "what", "recipient", "state", "due", "tries", "last error")
     cells = [
         (

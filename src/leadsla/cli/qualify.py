@@ -89,7 +89,7 @@ def score(
         )
     ]
     result = score_rows(rules.scoring, rows, instant)
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     from leadsla.service.qualify import score_record  # the service: loaded when used
 
     record = score_record(lead, result, zone)
@@ -190,7 +190,7 @@ def revisit_command(
     engine = open_engine(database, create=False)
     with engine.begin() as connection:
         found = resurface(connection, rules, instant, recorded_at=now_micros())
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     for lead_id, at in sorted(found.items()):
         sys.stdout.write(f"{lead_id}: re-surfaced at {format_instant(at, zone)}\n")
     sys.stderr.write(f"leadsla: {len(found)} deferred lead(s) re-surfaced\n")

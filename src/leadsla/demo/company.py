@@ -40,11 +40,11 @@ import yaml
 
 from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.calendar import BusinessCalendar
+from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.instants import format_instants
 from leadsla.core.policy import Rulebook
 from leadsla.core.scoring import Score, score_rows
 
-MICROS_PER_SECOND = 1_000_000
 MINUTE = 60 * MICROS_PER_SECOND
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
@@ -384,7 +384,7 @@ def write_company_history(
     start = end - months * 30 * DAY
     arrivals = _arrival_instants(rng, company, rules, start, end, leads)
     by_team = {t.name: [r for r in company.reps if r.team == t.name] for t in company.teams}
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     written: list[_Lead] = []
     for number, (created, team, campaign) in enumerate(arrivals, start=1):
         lead = _Lead(f"NW{number:05d}", created)

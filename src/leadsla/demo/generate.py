@@ -15,7 +15,8 @@ from typing import TextIO
 import numpy as np
 import numpy.typing as npt
 
-MICROS_PER_SECOND = 1_000_000
+from leadsla.core.columns import MICROS_PER_SECOND
+
 HOUR = 3600 * MICROS_PER_SECOND
 
 

@@ -130,7 +130,7 @@ def message_for(
 ) -> EmailMessage:
     """The email of one notification: SPEC §7 subject, plain text and HTML bodies."""
     payload = notification_payload(rules, row)
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     context = {
         **payload,
         "fire_at": format_instant(int(row.fire_at), zone),

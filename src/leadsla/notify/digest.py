@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.service.queries import Scope, lead_list
 from leadsla.store.outbox import notification_row, queue_notifications
 
-MICROS_PER_SECOND = 1_000_000
 AT_RISK_MICROS = 8 * 3600 * MICROS_PER_SECOND  # one business day ahead
 
 

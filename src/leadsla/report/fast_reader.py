@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from leadsla.core.columns import MICROS_PER_SECOND, Int32Array, Int64Array, UInt64Array
 from leadsla.core.events import (
     CLOSED_FIELDS,
     EVENT_COLUMNS,
@@ -41,10 +42,6 @@ from leadsla.core.events import (
 from leadsla.core.utc_text import WIDTH as UTC_WIDTH
 from leadsla.core.utc_text import parse_utc_seconds_rows
 
-MICROS_PER_SECOND = 1_000_000
-Int32Array = npt.NDArray[np.int32]
-Int64Array = npt.NDArray[np.int64]
-UInt64Array = npt.NDArray[np.uint64]
 # Bytes read at a time when scanning the file for what this reader does not handle.
 _SCAN_BYTES = 1 << 24
 # Instants joined into one text at a time.

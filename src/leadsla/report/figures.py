@@ -15,13 +15,12 @@ import numpy.typing as npt
 import polars as pl
 
 from leadsla.core.analytics import SPEED_BUCKETS, WorkableRule, speed_bucket_index, wilson_bounds
+from leadsla.core.columns import MICROS_PER_SECOND, SECONDS_PER_DAY
 from leadsla.core.instants import offsets_seconds
 from leadsla.core.metrics import Commitment, mql_policy_of, period_containing
 from leadsla.core.policy import Rulebook
 from leadsla.report.settings import Costs
 
-MICROS_PER_SECOND = 1_000_000
-SECONDS_PER_DAY = 86_400
 WATERFALL_GROUPS = {
     "by_grade": "grade",
     "by_owner": "owner",

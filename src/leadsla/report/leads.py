@@ -23,9 +23,9 @@ from datetime import tzinfo
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
+from leadsla.core.columns import Int64Array
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
 from leadsla.report.columns import EventColumns
@@ -84,7 +84,6 @@ def settle(columns: EventColumns) -> EventColumns:
 
 
 NONE = np.iinfo(np.int64).max  # "no instant" in the per-lead reductions
-IntArray = npt.NDArray[np.int64]
 
 
 class Rows:
@@ -151,20 +150,20 @@ class Rows:
         """Per lead: the last row index in ``mask`` (-1 if none)."""
         return np.maximum.reduceat(np.where(mask, self.index, -1), self.starts)
 
-    def codes(self, rows: Any) -> IntArray:
+    def codes(self, rows: Any) -> Int64Array:
         """The value codes of rows (-1 where the row is -1 or clears the field)."""
         rows = np.asarray(rows, dtype=np.int64)
         return np.where(rows >= 0, self.value[rows], -1).astype(np.int64)
 
-    def text(self, codes: IntArray) -> pl.Series:
+    def text(self, codes: Int64Array) -> pl.Series:
         """The values of codes (null for -1)."""
         return self.names.gather(np.where(codes < 0, len(self.names) - 1, codes))
 
-    def lookup(self, per_value: pl.Series, codes: IntArray) -> pl.Series:
+    def lookup(self, per_value: pl.Series, codes: Int64Array) -> pl.Series:
         """``per_value`` (one entry per name of ``names``) for each code."""
         return per_value.gather(np.where(codes < 0, len(self.names) - 1, codes))
 
-    def last_before(self, name: str, wanted: Any) -> IntArray:
+    def last_before(self, name: str, wanted: Any) -> Int64Array:
         """For each of the ``wanted`` rows: the last row of field ``name`` of the same lead
         up to the end of the row's instant (-1 if none)."""
         marked = np.flatnonzero(self.is_field(name))
@@ -175,7 +174,7 @@ class Rows:
         latest = np.where(position >= 0, marked[np.maximum(position, 0)], -1)
         return np.where(latest >= self.lead_start[wanted], latest, -1)
 
-    def grades(self, settings: ReportSettings, grade: IntArray, score: IntArray) -> pl.Series:
+    def grades(self, settings: ReportSettings, grade: Int64Array, score: Int64Array) -> pl.Series:
         """The effective grade (:func:`_grade_expr`) of each pair of ``grade`` and
         ``score`` value codes, worked out once per distinct pair."""
         stride = len(self.names)
@@ -188,7 +187,7 @@ class Rows:
         )
         return pairs.select(_grade_expr(settings)).to_series().gather(inverse).alias("grade")
 
-    def teams(self, settings: ReportSettings, owner: IntArray) -> pl.Series:
+    def teams(self, settings: ReportSettings, owner: Int64Array) -> pl.Series:
         """The team of each owner value code (:func:`_team_expr` once per value)."""
         per_value = self.names.replace_strict(
             dict(settings.team_of), default=None, return_dtype=pl.Utf8
@@ -258,7 +257,7 @@ def lead_frame(
     last_row = rows.starts + rows.counts - 1
     ref_row = np.where(mql_at != NONE, np.minimum(first_mql_row, last_row), last_row)
 
-    def at_ref(name: str) -> IntArray:
+    def at_ref(name: str) -> Int64Array:
         return rows.codes(rows.last_before(name, ref_row))
 
     owner = at_ref("owner")
@@ -309,7 +308,7 @@ def mql_entries(
     was_open[1:] = is_open[:-1]
     entries = status_rows[is_open & ~(was_open & same_lead)]
 
-    def at_entry(name: str) -> IntArray:
+    def at_entry(name: str) -> Int64Array:
         return rows.codes(rows.last_before(name, entries))
 
     owner = at_entry("owner")

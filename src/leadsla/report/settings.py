@@ -71,7 +71,7 @@ class ReportSettings:
             stages=dict(rules.statuses),
             grades=tuple((g.name, g.min_score) for g in rules.grades),
             team_of={rep.id: rep.team for rep in rules.reps.values() if rep.team in rules.teams},
-            zone=rules.calendars[rules.default_calendar].zone,
+            zone=rules.default_zone,
         )
 
     def metric_for(self, scope: frozenset[str] | None) -> MetricRules:

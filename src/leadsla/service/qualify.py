@@ -70,7 +70,7 @@ def lead_score(connection: Connection, rules: Rulebook, lead_id: str, as_of: int
     the rulebook must have ``scoring``."""
     assert rules.scoring is not None
     rows = stored_rows(connection, lead_id)
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     return score_record(lead_id, score_rows(rules.scoring, rows, as_of), zone)
 
 
@@ -84,7 +84,7 @@ def lead_qualification(
     (kind ``assignment`` or ``reroute``) with its instant, rep, rule, method, reason and
     skipped reps (``None`` when routing never decided about the lead).
     """
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     score = None if rules.scoring is None else lead_score(connection, rules, lead_id, as_of)
     latest = stored_decisions.latest_routing(connection, lead_id)
     assignment = None
@@ -130,7 +130,7 @@ def qualify_leads(
     if (scoring is None and rules.assignment is None) or not arrivals:
         return []
     since = {lead_id: min(e.at for e in batch) for lead_id, batch in arrivals.items()}
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     revisit_of = revisit_instant(zone)
     added: list[tuple[str, int, str, str | None, str]] = []
     records: list[dict[str, object]] = []
@@ -201,7 +201,7 @@ def route_leads(
     recorded as kind ``reroute`` with the why.
     """
     stored_decisions.lock_routing(connection)
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     # Open leads per owner: leads whose status is of stage open or working.
     held = [name for name, stage in rules.statuses.items() if stage in ("open", "working")]
     state = RoutingState(

@@ -17,8 +17,6 @@ from leadsla.service.tokens import Principal, Role
 from leadsla.store import leads as stored_leads
 from leadsla.store.bulk import KEY_CHUNK
 
-MICROS_PER_SECOND = 1_000_000
-
 
 @dataclass(frozen=True)
 class Scope:
@@ -140,7 +138,7 @@ def lead_detail(
     row = stored_leads.lead_row(connection, lead_id)
     if row is None:
         return None
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     history = [
         {
             "at": format_instant(e.at, zone),

@@ -30,7 +30,7 @@ def resurface(
 ) -> dict[str, int]:
     """Re-surface the deferred leads whose revisit instant is at or before ``as_of``;
     lead → the revisit instant at which it became an MQL again."""
-    zone = rules.calendars[rules.default_calendar].zone
+    zone = rules.default_zone
     mql_status = rules.scoring.mql_status if rules.scoring is not None else DEFAULT_MQL_STATUS
     resting = [name for name, stage in rules.statuses.items() if stage == NURTURE_STAGE]
     due: dict[str, int] = {}

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from leadsla.api.deps import AppClock, AppConfig, Reading, Rules, Zone
 from leadsla.config.schema import Config
+from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
@@ -35,8 +36,6 @@ from leadsla.web.render import error_page, page
 from leadsla.web.session import Viewer
 from leadsla.web.wording import policy_sentences, week_hours
 
-MICROS_PER_SECOND = 1_000_000
-MICROS_PER_HOUR = 3600 * MICROS_PER_SECOND
 AT_RISK_CHOICES = (4, 8, 16, 40)
 AT_RISK_DEFAULT = 8
 AT_RISK_LIMIT = 200
