@@ -380,9 +380,11 @@ def test_segments_equal_the_cli_and_keep_to_the_callers_team(reporting: Api) -> 
     assert reporting.get("r1", "/api/v1/segments").status_code == 403
     east = reporting.get("east-manager", "/api/v1/segments", as_of=as_of, by="owner").json()
     report = reporting.get("east-manager", "/api/v1/report", as_of=as_of).json()
-    assert {row["segment"]["owner"] for row in east["segments"]} == set(
-        report["waterfall"]["by_owner"]
-    ) <= {"r1", "r2"}
+    assert (
+        {row["segment"]["owner"] for row in east["segments"]}
+        == set(report["waterfall"]["by_owner"])
+        <= {"r1", "r2"}
+    )
     assert sum(row["leads"] for row in east["segments"]) == sum(
         f["inquiries"] for f in report["waterfall"]["by_owner"].values()
     )

@@ -518,9 +518,7 @@ def test_the_worker_reroutes_what_is_due(tmp_path: Path) -> None:
     import_stale_lead(tmp_path, database)
     before = leadsla("reroute", "--config", CONFIG, "--database", database, "--as-of", MON)
     assert "0 lead(s) re-routed of 0 due" in before.stderr
-    worker = leadsla(
-        "worker", "--config", CONFIG, "--database", database, "--once", "--now", THU
-    )
+    worker = leadsla("worker", "--config", CONFIG, "--database", database, "--once", "--now", THU)
     assert worker.returncode == 0, worker.stderr
     assert '"rerouted": 1' in worker.stderr
     after = leadsla("reroute", "--config", CONFIG, "--database", database, "--as-of", THU)

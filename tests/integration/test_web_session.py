@@ -141,7 +141,5 @@ def test_lead_page_says_why_score_and_assignment_are_not_available(tmp_path: Pat
         client.post("/login", content=f"token={token}", headers=FORM)
         page = client.get("/leads/L1").text
     assert "Score explanation: not available yet (the config has no scoring section)." in page
-    assert (
-        "Assignment reason: not available yet (the config has no assignment section)." in page
-    )
+    assert "Assignment reason: not available yet (the config has no assignment section)." in page
     assert 'id="score-rules"' not in page

@@ -193,4 +193,3 @@ def _write_with_result(
             value = next(next_result) if ok else ""
             writer.writerow([*cells, value, *([error or ""] if bad else [])])
     report_row_errors(bad, len(bad))
-

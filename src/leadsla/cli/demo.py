@@ -34,6 +34,7 @@ from leadsla.demo.company import (
 
 def register(app: typer.Typer) -> None:
     """Add ``generate`` and ``demo`` to the ``leadsla`` command line."""
+
     @app.command()
     def generate(
         output: Annotated[Path, typer.Option("--output", "-o", help="The events CSV to write.")],

@@ -201,7 +201,6 @@ def _import_native(engine: Engine, rules: Rulebook, events: Path) -> None:
     )
 
 
-
 def _write_rejects(source: Path, target: Path, errors: Sequence[RowError]) -> None:
     """The rejected rows as they were, with their line and the reason."""
     by_line = {e.line: e for e in errors}

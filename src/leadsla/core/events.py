@@ -236,9 +236,7 @@ class _Layout:
 _MONTH_DAYS = np.asarray(_DAYS_IN_MONTH, dtype=np.int32)
 
 
-def _days_from_civil_many(
-    year: Int64Array, month: Int32Array, day: Int32Array
-) -> Int64Array:
+def _days_from_civil_many(year: Int64Array, month: Int32Array, day: Int32Array) -> Int64Array:
     year = year - (month <= 2)
     era = year // 400
     year_of_era = year - era * 400
@@ -647,9 +645,7 @@ class _Interner:
         return codes
 
 
-def _word(
-    words_at: UInt64Array, starts: Int64Array, lengths: Int64Array, k: int
-) -> UInt64Array:
+def _word(words_at: UInt64Array, starts: Int64Array, lengths: Int64Array, k: int) -> UInt64Array:
     """The ``k``-th 8 bytes of each range, zero past its end."""
     left = np.clip(lengths - 8 * k, 0, 8)
     # Past its end a range reads padding or its neighbours; the mask clears those bytes.

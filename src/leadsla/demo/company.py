@@ -554,9 +554,7 @@ def _work_cycle(
         if first and rng.random() < 0.3 and back < end:
             lead.add(back, "activity", "email:replied")
             lead.add(back, "status", "New")  # qualified again: a new follow-up cycle
-            _work_cycle(
-                rng, lead, rep, grade, calendar, back, start, end, rules=rules, first=False
-            )
+            _work_cycle(rng, lead, rep, grade, calendar, back, start, end, rules=rules, first=False)
     elif roll < chance + 0.5:
         lead.add(decided, "status", "Deferred")
         revisit = decided + rng.randrange(30 * DAY, 90 * DAY)

@@ -237,9 +237,7 @@ def route_leads(
     stored_decisions.save_routing(
         connection,
         new_accounts={
-            account: rep
-            for account, rep in state.accounts.items()
-            if account not in known_accounts
+            account: rep for account, rep in state.accounts.items() if account not in known_accounts
         },
         credits=state.credits,
         recorded_at=recorded_at,
