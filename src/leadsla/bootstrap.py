@@ -81,8 +81,6 @@ class Wiring:
             now_micros,
             hook_secrets=self.hook_secrets() if webhooks else None,
             config=setup,
-            # Needs create_app's session_secret parameter (the api branch); until both
-            # branches meet, mypy reports this line and the app cannot be built.
             session_secret=self.session_secret(),
         )
 

@@ -1,8 +1,11 @@
-"""The architecture rules that import-linter cannot state: where the environment is read.
+"""The architecture rules that import-linter cannot state: where the environment and the
+wall clock are read.
 
 Configuration comes from one place (``leadsla.bootstrap``, called by the CLI entry), so a
 module that reads ``os.environ`` or ``os.getenv`` on its own is a second, hidden source of
-settings. The import layers themselves are checked by ``lint-imports`` (pyproject.toml).
+settings. Likewise the wall clock: bootstrap's ``now_micros`` is handed to the app and the
+worker as their clock, so tests can pin every instant. The import layers themselves are
+checked by ``lint-imports`` (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -43,3 +46,37 @@ def test_only_the_wiring_module_reads_the_environment() -> None:
 def test_the_check_sees_an_environment_read() -> None:
     sample = "import os\nfrom os import getenv\nurl = os.environ.get('X')\n"
     assert environment_reads(ast.parse(sample)) == [2, 3]
+
+
+WALL_CLOCK_READS = {"time", "time_ns", "now", "utcnow", "today"}
+
+
+def wall_clock_reads(tree: ast.AST) -> list[int]:
+    """Lines that call ``time.time()``, ``time.time_ns()``, ``datetime.now()``,
+    ``datetime.utcnow()`` or ``date.today()`` (any receiver: the names are specific)."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in WALL_CLOCK_READS
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in {"time", "datetime", "date"}
+    )
+
+
+def test_only_the_wiring_module_reads_the_wall_clock() -> None:
+    offenders = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative == "bootstrap.py":
+            continue
+        found = wall_clock_reads(ast.parse(path.read_text(encoding="utf-8")))
+        if found:
+            offenders[relative] = found
+    assert offenders == {}
+
+
+def test_the_check_sees_a_wall_clock_read() -> None:
+    sample = "import time\nfrom datetime import datetime\na = time.time_ns()\nb = datetime.now()\n"
+    assert wall_clock_reads(ast.parse(sample)) == [3, 4]
