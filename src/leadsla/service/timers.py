@@ -5,8 +5,8 @@ A cycle (open, or stopped with steps that fell before its stop) is due when its
 never means looking at every lead. For each due cycle the worker recomputes its
 timers from the stored facts and takes those due and not yet handled
 (:func:`leadsla.core.schedule.timers_due`, the rule ``next_timer_at`` was stored by;
-timers follow the grade at each step's instant), writes one notification per timer and recipient, and
-moves the cycle's mark (``timers_done_until``) and ``next_timer_at`` forward —
+timers follow the grade at each step's instant), writes one notification per timer
+and recipient, and moves the cycle's mark (``timers_done_until``) and ``next_timer_at`` forward —
 all in one transaction. The unique key on (cycle, kind, step, recipient,
 channel) makes a second firing impossible, however many workers run.
 """
