@@ -18,6 +18,7 @@ import numpy as np
 from leadsla.core.clock import Change, LeadClocks, Verdict, by_instant, judge_lead, replay
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
+from leadsla.core.scoring import Row
 
 BLOCK_ROWS = 262_144
 
@@ -56,8 +57,11 @@ def lead_results(
     leads = table.lead
     # Cut blocks only between leads, so that a lead is replayed from one block.
     boundaries = np.flatnonzero(np.diff(leads[start:total])) + 1 + start
-    field_names = table.fields
-    values = table.values
+    # Codes become Python values a block at a time through object arrays (one C-level
+    # gather each), and rows become tuples in one zip: per-row Python work is what
+    # dominates a replay of millions of rows.
+    field_names = np.array(table.fields, dtype=object)
+    values = np.array([*table.values, None], dtype=object)  # code -1 (cleared) -> None
     lead_ids = table.lead_ids
     while start < total:
         stop = min(start + block_rows, total)
@@ -65,22 +69,22 @@ def lead_results(
             cut = int(np.searchsorted(boundaries, stop, side="left"))
             stop = int(boundaries[cut]) if cut < len(boundaries) else total
         block_leads = leads[start:stop]
-        block_at = table.at[start:stop].tolist()
-        block_fields = table.field[start:stop].tolist()
-        block_values = table.value[start:stop].tolist()
+        block_at = table.at[start:stop]
+        late = bool((block_at > as_of).any())
+        block_rows_: list[Row] = list(
+            zip(
+                block_at.tolist(),
+                field_names[table.field[start:stop]].tolist(),
+                values[table.value[start:stop]].tolist(),
+                strict=True,
+            )
+        )
         lead_starts = [0, *(np.flatnonzero(np.diff(block_leads)) + 1).tolist()]
         lead_stops = [*lead_starts[1:], stop - start]
         for first, last in zip(lead_starts, lead_stops, strict=True):
-            lead_rows = (
-                (at, field_names[name], None if value < 0 else values[value])
-                for at, name, value in zip(
-                    block_at[first:last],
-                    block_fields[first:last],
-                    block_values[first:last],
-                    strict=True,
-                )
-                if at <= as_of
-            )
+            lead_rows = block_rows_[first:last]
+            if late:
+                lead_rows = [row for row in lead_rows if row[0] <= as_of]
             instants = by_instant(lead_rows)
             applied = list(instants) if with_instants else []
             lead = replay(rules, lead_ids[int(block_leads[first])], applied or instants)
