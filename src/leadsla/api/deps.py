@@ -23,33 +23,37 @@ from leadsla.service.tokens import Principal, authenticate
 Clock = Callable[[], int]
 """Epoch microseconds now; injected so that tests pin the instant."""
 
+# The dependencies that only read app.state are coroutines: FastAPI runs a plain
+# function dependency in its thread pool, a hop per dependency per request that cost
+# more than the lookups themselves. Those that touch the database stay plain functions.
 
-def rules_of(request: Request) -> Rulebook:
+
+async def rules_of(request: Request) -> Rulebook:
     rules: Rulebook = request.app.state.rules
     return rules
 
 
-def engine_of(request: Request) -> Engine:
+async def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def clock_of(request: Request) -> Clock:
+async def clock_of(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def config_of(request: Request) -> Config | None:
+async def config_of(request: Request) -> Config | None:
     config: Config | None = request.app.state.config
     return config
 
 
-def hook_secrets_of(request: Request) -> Mapping[str, str]:
+async def hook_secrets_of(request: Request) -> Mapping[str, str]:
     secrets: Mapping[str, str] = request.app.state.hook_secrets
     return secrets
 
 
-def session_secret_of(request: Request) -> bytes:
+async def session_secret_of(request: Request) -> bytes:
     secret: bytes = request.app.state.session_secret
     return secret
 
@@ -62,7 +66,7 @@ HookSecrets = Annotated[Mapping[str, str], Depends(hook_secrets_of)]
 SessionSecret = Annotated[bytes, Depends(session_secret_of)]
 
 
-def default_zone(rules: Rules) -> tzinfo:
+async def default_zone(rules: Rules) -> tzinfo:
     """The zone the API writes instants in: the default calendar's."""
     return rules.default_zone
 
@@ -113,7 +117,7 @@ def principal(
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def caller_scope(caller: Caller, rules: Rules) -> Scope:
+async def caller_scope(caller: Caller, rules: Rules) -> Scope:
     return scope_for(rules, caller)
 
 

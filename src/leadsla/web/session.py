@@ -56,7 +56,7 @@ def session_caller(request: Request, secret: SessionSecret, engine: Database) ->
 SessionCaller = Annotated[Principal | None, Depends(session_caller)]
 
 
-def viewer(request: Request, caller: SessionCaller) -> Principal:
+async def viewer(request: Request, caller: SessionCaller) -> Principal:
     """The signed-in user; without one, :class:`LoginRequired` (a redirect, not a 401)."""
     if caller is None:
         raise LoginRequired(request.url.path)
