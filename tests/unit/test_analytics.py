@@ -25,6 +25,7 @@ A8  Mar 2 08:00 New, grade A, r1, Webinar, Healthcare. 13:00 call connected +
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics_history import AS_OF_TEXT, COSTS, EVENTS
 from leadsla.config import Config, ConfigError, build_rulebook, load_config_text
@@ -451,3 +454,28 @@ def test_settle_keeps_the_last_row_of_each_field_in_an_instant() -> None:
         )
     ]
     assert settled.value.tolist() == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    trials=st.integers(min_value=1, max_value=10_000_000),
+    share=st.floats(min_value=0.0, max_value=1.0),
+    extreme=st.sampled_from([None, 0, 1]),
+)
+def test_wilson_bounds_enclose_the_rate_within_zero_and_one(
+    trials: int, share: float, extreme: int | None
+) -> None:
+    # Rates of exactly 0 and 1 are where rounding used to put a bound on the wrong side.
+    successes = round(share * trials) if extreme is None else extreme * trials
+    rate = successes / trials
+    low, high = wilson_interval(successes, trials) or (math.nan, math.nan)
+    assert 0.0 <= low <= rate <= high <= 1.0
+    lows, highs = wilson_bounds([successes], [trials])
+    assert 0.0 <= lows[0] <= rate <= highs[0] <= 1.0
+
+
+def test_wilson_bounds_of_no_success_in_many_trials_start_at_zero() -> None:
+    # 0 of 17,436 gave a lower bound of 1.36e-20: a negative error bar in the chart.
+    assert wilson_interval(0, 17_436) == (0.0, pytest.approx(2.203e-4, rel=1e-3))
+    lows, _ = wilson_bounds([0], [17_436])
+    assert lows[0] == 0.0

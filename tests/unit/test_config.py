@@ -613,3 +613,33 @@ def test_executive_escalation_needs_executives(tmp_path: Path) -> None:
     assert [(p.path, p.line) for p in problems] == [
         ("policies.follow_up.escalate[2].notify[0]", line_of(text, "notify: [executive]"))
     ]
+
+
+def alias_bomb(levels: int) -> str:
+    """A tiny YAML file whose aliases stand for 10**levels values (the "billion laughs")."""
+    lines = ['l0: &l0 ["ha", "ha", "ha", "ha", "ha", "ha", "ha", "ha", "ha", "ha"]']
+    for level in range(1, levels):
+        items = ", ".join([f"*l{level - 1}"] * 10)
+        lines.append(f"l{level}: &l{level} [{items}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_with_one_message(tmp_path: Path) -> None:
+    # 10**6 values from 7 lines; a billion would take the old reader gigabytes and minutes.
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(alias_bomb(6), "bomb.yaml")
+    assert caught.value.problems == [
+        ConfigProblem(
+            "",
+            None,
+            "the document expands to more than 100,000 values through its aliases (*name); "
+            "a leadsla file needs far fewer, so it is refused",
+        )
+    ]
+
+
+def test_aliases_that_expand_modestly_are_still_read(tmp_path: Path) -> None:
+    # 10**4 values: a big but plausible document is read on, to the schema's own checks.
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(alias_bomb(4), "big.yaml")
+    assert all("aliases" not in problem.message for problem in caught.value.problems)

@@ -623,3 +623,11 @@ def test_all_mapping_problems_are_reported_together() -> None:
     with pytest.raises(MappingError) as caught:
         load_mapping(text, "m.yaml")
     assert [problem.line for problem in caught.value.problems] == [1, 3, 4]
+
+
+def test_a_mapping_alias_bomb_is_refused() -> None:
+    levels = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]" for k in range(1, 6)]
+    with pytest.raises(MappingError) as caught:
+        load_mapping("\n".join(levels) + "\n", "m.yaml")
+    assert "expands to more than 100,000 values through its aliases" in str(caught.value)

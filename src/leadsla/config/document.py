@@ -99,11 +99,28 @@ class Document:
         return ConfigProblem(format_path(path), self.line_of(path), message)
 
 
+# A real config or mapping has a few thousand nodes at most. Aliases can make a tiny
+# file stand for billions of them (the "billion laughs"), which every walk over the
+# data would then expand: refuse a document before it gets that far.
+MAX_EXPANDED_NODES = 100_000
+
+
+class _TooManyNodes(Exception):
+    pass
+
+
 def read_document(text: str, source: str) -> Document:
-    """Parse YAML text; a syntax error raises :class:`ConfigError` (nothing to validate)."""
+    """Parse YAML text; a syntax error raises :class:`ConfigError` (nothing to validate),
+    as does a document whose aliases expand it beyond :data:`MAX_EXPANDED_NODES` nodes."""
     loader = _LineLoader(text)
     try:
         return loader.document()
+    except _TooManyNodes:
+        message = (
+            f"the document expands to more than {MAX_EXPANDED_NODES:,} values through its "
+            "aliases (*name); a leadsla file needs far fewer, so it is refused"
+        )
+        raise ConfigError(source, [ConfigProblem("", None, message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -134,12 +151,15 @@ def line_at(lines: Lines, path: KeyPath) -> int | None:
 class _LineLoader(yaml.SafeLoader):
     """A safe loader that also reports the line of every mapping key and sequence item."""
 
+    _walked = 0  # nodes visited by the walk, aliases expanded
+
     def document(self) -> Document:
         node = self.get_single_node()
         if node is None:
             return Document(None)
         lines: dict[tuple[str, ...], int] = {}
         duplicates: list[ConfigProblem] = []
+        self._walked = 0
         self._walk(node, (), lines, duplicates, set())
         return Document(self.construct_document(node), lines, duplicates)
 
@@ -154,6 +174,9 @@ class _LineLoader(yaml.SafeLoader):
         # An alias may point back at an enclosing node; the data is then recursive.
         if id(node) in active:
             return
+        self._walked += 1
+        if self._walked > MAX_EXPANDED_NODES:
+            raise _TooManyNodes
         active.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:

@@ -47,7 +47,9 @@ def wilson_interval(
     denominator = 1 + z2 / trials
     centre = (p + z2 / (2 * trials)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # The interval always holds the observed rate; at a rate of 0 or 1 the two terms
+    # cancel exactly only on paper, and rounding left a bound like 1e-20 above a rate of 0.
+    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
 
 
 def wilson_bounds(
@@ -62,8 +64,9 @@ def wilson_bounds(
     denominator = 1 + z2 / safe
     centre = (p + z2 / (2 * safe)) / denominator
     half = z / denominator * np.sqrt(p * (1 - p) / safe + z2 / (4 * safe * safe))
-    low: FloatArray = np.where(trials > 0, np.maximum(0.0, centre - half), np.nan)
-    high: FloatArray = np.where(trials > 0, np.minimum(1.0, centre + half), np.nan)
+    # As in wilson_interval: the bounds enclose the observed rate despite rounding.
+    low: FloatArray = np.where(trials > 0, np.maximum(0.0, np.minimum(centre - half, p)), np.nan)
+    high: FloatArray = np.where(trials > 0, np.minimum(1.0, np.maximum(centre + half, p)), np.nan)
     return low, high
 
 
