@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
 from leadsla.config.schema import Config
-from leadsla.core.events import InstantError, parse_instant
+from leadsla.core.events import InstantError, parse_event_instant
 from leadsla.core.policy import Rulebook
 from leadsla.service.queries import Scope, lead_owner, scope_for
 from leadsla.service.tokens import Principal, authenticate
@@ -133,7 +133,7 @@ def as_of_instant(text: str | None, clock: Clock) -> int:
     if text is None:
         return clock()
     try:
-        return parse_instant(text)
+        return parse_event_instant(text)
     except InstantError as exc:
         raise HTTPException(422, f"as_of: {exc}") from None
 

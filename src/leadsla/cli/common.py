@@ -31,7 +31,7 @@ from leadsla.core.events import (
     InstantError,
     ReadReport,
     RowError,
-    parse_instant,
+    parse_event_instant,
     read_events,
 )
 from leadsla.core.policy import Rulebook
@@ -108,7 +108,7 @@ def instant_option(text: str | None, name: str) -> int:
     if text is None:
         return now_micros()
     try:
-        return parse_instant(text)
+        return parse_event_instant(text)
     except InstantError as exc:
         fail(f"{name}: {exc}")
 

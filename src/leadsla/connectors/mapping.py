@@ -68,6 +68,13 @@ from leadsla.config.document import (
 )
 from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.events import INSTANT_FORMAT, InstantError, parse_instant
+from leadsla.core.limits import (
+    MAX_KEY,
+    event_problem,
+    instant_in_range,
+    range_problem,
+    text_problem,
+)
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 
 # -- built-in defaults -------------------------------------------------------------------
@@ -334,7 +341,10 @@ class ImportMapping(BaseModel):
                 )
             # fold=0: a time repeated when clocks go back is read as the first of the two.
             local = local.replace(tzinfo=self._zone)
-        delta = local.astimezone(UTC) - _EPOCH
+        try:
+            delta = local.astimezone(UTC) - _EPOCH
+        except (OverflowError, ValueError):  # year 1 east of UTC is before year 1 in UTC
+            raise InstantError(range_problem(_shown(stripped))) from None
         return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
 
 
@@ -655,6 +665,8 @@ class Connector(ABC):
                 continue
             try:
                 events = convert_row(line, row)
+                for event in events:
+                    _check_storable(event)
             except RowProblem as problem:
                 yield RejectedRow(line, row, str(problem))
                 continue
@@ -679,6 +691,25 @@ class Connector(ABC):
         return found
 
 
+def _check_storable(event: ConvertedRow) -> None:
+    """Refuse an event the database could not store (:mod:`leadsla.core.limits`); its
+    instant was checked where it was read, so this is about texts."""
+    if not instant_in_range(event.at):
+        raise RowProblem(f"at: {range_problem(f'{event.at} µs since 1970')}")
+    found = event_problem(event.lead_id, event.field, event.value)
+    if found is not None:
+        column, problem = found
+        raise RowProblem(f"{column}: {problem}")
+    problem = text_problem(event.key, MAX_KEY)
+    if problem is not None:
+        raise RowProblem(f"the event's key: {problem}")
+    if event.previous is not None:
+        # Reconciling a snapshot with history may store the value before a change.
+        found = event_problem(event.lead_id, event.field, event.previous)
+        if found is not None:
+            raise RowProblem(f"the value before the change: {found[1]}")
+
+
 def cell(row: list[str], position: int | None) -> str:
     """The stripped text of a column that may be absent."""
     return row[position].strip() if position is not None else ""
@@ -689,9 +720,12 @@ def instant_of(
 ) -> int:
     """:meth:`ImportMapping.instant`, with a refusal worded as the row's problem."""
     try:
-        return mapping.instant(text, epoch_millis=epoch_millis)
+        at = mapping.instant(text, epoch_millis=epoch_millis)
     except InstantError as exc:
         raise RowProblem(f"{column}: {exc}") from None
+    if not instant_in_range(at):
+        raise RowProblem(f"{column}: {range_problem(_shown(text.strip()))}")
+    return at
 
 
 def snapshot_targets(

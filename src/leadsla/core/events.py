@@ -40,6 +40,16 @@ from leadsla.core.columns import (
     UInt8Array,
     UInt64Array,
 )
+from leadsla.core.limits import (
+    FIRST_INSTANT,
+    LAST_INSTANT,
+    MAX_COLUMN_VALUE,
+    MAX_FIELD,
+    MAX_LEAD_ID,
+    event_problem,
+    instant_in_range,
+    range_problem,
+)
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 
 EVENT_COLUMNS = ("lead_id", "at", "field", "value")
@@ -109,6 +119,16 @@ def parse_instant(text: str) -> int:
                 return seconds * MICROS_PER_SECOND
     # Range errors fall through too, so that every refusal is worded by one place.
     return _parse_general(text)
+
+
+def parse_event_instant(text: str) -> int:
+    """:func:`parse_instant`, refusing what is outside the instants an event may have
+    (:mod:`leadsla.core.limits`): also the bound for ``as_of`` and other instants asked about.
+    """
+    at = parse_instant(text)
+    if not instant_in_range(at):
+        raise InstantError(range_problem(_quote(text.strip())))
+    return at
 
 
 def instant_or_date(text: str, zone: tzinfo) -> int | None:
@@ -995,9 +1015,10 @@ class _Block:
     ends: Int64Array
     lines: Int64Array  # the line each record starts on
     malformed: list[tuple[int, str]]  # (line, message) of records of the wrong shape
+    lost: int = 0  # non-blank lines a never-closed quote swallowed: rows skipped unread
 
 
-_PROBLEM_LEAD, _PROBLEM_AT, _PROBLEM_FIELD, _PROBLEM_VALUE = 1, 2, 3, 4
+_PROBLEM_LEAD, _PROBLEM_AT, _PROBLEM_FIELD, _PROBLEM_VALUE, _PROBLEM_TEXT = 1, 2, 3, 4, 5
 
 
 class _BlockReader:
@@ -1128,13 +1149,16 @@ class _BlockReader:
 
     def _csv_records(self, lines: list[str]) -> _Block:
         """The block read by csv from its first line; its last record may read more lines."""
-        reader = csv.reader(chain(lines, self._lines))
+        pulled = _Pulled(chain(lines, self._lines))
+        reader = csv.reader(pulled)
         records: list[list[str]] = []
         record_lines: list[int] = []
         malformed: list[tuple[int, str]] = []
+        lost = 0
         consumed = 0
         while consumed < len(lines):
             start = self.line + consumed + 1
+            pulled.kept.clear()
             try:
                 record = next(reader)
             except StopIteration:
@@ -1144,6 +1168,11 @@ class _BlockReader:
                 consumed = reader.line_num
                 continue
             consumed = reader.line_num
+            if pulled.ended and _never_closed(pulled.kept):
+                # csv gives the rest of the file as one field; its rows would vanish into it.
+                lost = sum(1 for line in pulled.kept[1:] if line.replace(",", " ").strip())
+                malformed.append((start, _unclosed_message(lost)))
+                break
             if len(record) == self.width:
                 records.append(record)
                 record_lines.append(start)
@@ -1153,11 +1182,54 @@ class _BlockReader:
         columns = [[record[index] for record in records] for index in self.wanted]
         data, starts, ends = _encode_texts(columns)
         return _Block(
-            _Text.of(data), starts, ends, np.asarray(record_lines, dtype=np.int64), malformed
+            _Text.of(data), starts, ends, np.asarray(record_lines, dtype=np.int64), malformed, lost
         )
 
     def _wrong_width(self, found: int) -> str:
         return f"expected {self.width} columns as in the header, found {found}"
+
+
+class _Pulled:
+    """The lines csv pulls, kept since the caller last cleared them, and whether they ran out."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.kept: list[str] = []
+        self.ended = False
+
+    def __iter__(self) -> _Pulled:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self._lines)
+        except StopIteration:
+            self.ended = True
+            raise
+        self.kept.append(line)
+        return line
+
+
+def _never_closed(lines: list[str]) -> bool:
+    """Whether these lines, read to the end of the file, end inside a quoted field.
+
+    csv in its lenient mode closes such a field at the end of the file without a word;
+    its strict mode tells it apart from a field that was closed.
+    """
+    try:
+        for _record in csv.reader(lines, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _unclosed_message(lost: int) -> str:
+    rest = f" ({lost} more non-blank line(s) skipped)" if lost else ""
+    return (
+        "a quoted field starts here and is never closed; the rest of the file could not "
+        f"be read{rest}"
+    )
 
 
 def _line_text(lines: list[str]) -> tuple[_Text, Int64Array, Int64Array] | None:
@@ -1286,6 +1358,8 @@ def read_events(
         if len(fields.names) > _MAX_FIELDS:
             raise EventFileError(f"{source}: more than {_MAX_FIELDS} distinct field names")
 
+        at_valid &= (at >= FIRST_INSTANT) & (at <= LAST_INSTANT)
+        unstorable = _unstorable(text, starts, ends)
         blank = no_lead & (field < 0) & (value < 0)
         for row in np.flatnonzero(blank).tolist():
             blank[row] = not text.text(int(starts[row, 1]), int(ends[row, 1])).strip()
@@ -1307,6 +1381,7 @@ def read_events(
                 bad[k] = judged[key] is not None
             problem[rows[bad[inverse.reshape(-1)]]] = _PROBLEM_VALUE
         # The first column in file-format order wins: later assignments overwrite.
+        problem[list(unstorable)] = _PROBLEM_TEXT
         problem[field < 0] = _PROBLEM_FIELD
         problem[~at_valid] = _PROBLEM_AT
         problem[no_lead] = _PROBLEM_LEAD
@@ -1316,7 +1391,7 @@ def read_events(
         builder.append(
             lead[accepted], at[accepted], field[accepted], value[accepted], block.lines[accepted]
         )
-        rows_read += int(np.count_nonzero(~blank)) + len(block.malformed)
+        rows_read += int(np.count_nonzero(~blank)) + len(block.malformed) + block.lost
         rows_accepted += int(np.count_nonzero(accepted))
 
         room = max_errors_kept - len(errors)
@@ -1334,6 +1409,8 @@ def read_events(
                 if kind == _PROBLEM_VALUE:
                     name = fields.names[int(field[row])]
                     column, message = "value", judged[(name, int(value[row]))] or ""
+                elif kind == _PROBLEM_TEXT:
+                    column, message = unstorable[row]
                 else:
                     at_text = text.text(int(starts[row, 1]), int(ends[row, 1]))
                     column, message = _describe(kind, at_text)
@@ -1346,6 +1423,34 @@ def read_events(
     return table, ReadReport(rows_read, rows_accepted, errors)
 
 
+def _unstorable(text: _Text, starts: Int64Array, ends: Int64Array) -> dict[int, tuple[str, str]]:
+    """``(column, why)`` of each row whose lead id, field or value cannot be stored
+    (:func:`leadsla.core.limits.event_problem`).
+
+    Only rows with a NUL byte, a byte that may start a surrogate (0xED), or a text
+    longer than the shortest limit in bytes are looked at one by one: almost none.
+    """
+    texts = [0, 2, 3]  # lead_id, field, value
+    content = text.chars[: len(text.data) - len(_PAD)]
+    marks = np.flatnonzero((content == 0) | (content == 0xED))
+    lengths = ends[:, texts] - starts[:, texts]
+    suspect = (lengths > min(MAX_LEAD_ID, MAX_FIELD, MAX_COLUMN_VALUE)).any(axis=1)
+    if marks.size:
+        for column in texts:
+            suspect |= np.searchsorted(marks, ends[:, column]) > np.searchsorted(
+                marks, starts[:, column]
+            )
+    found: dict[int, tuple[str, str]] = {}
+    for row in np.flatnonzero(suspect).tolist():
+        lead, _at, name, value = (
+            text.text(int(starts[row, k]), int(ends[row, k])) for k in range(4)
+        )
+        problem = event_problem(lead.strip(), normalize_field(name), value.strip() or None)
+        if problem is not None:
+            found[row] = problem
+    return found
+
+
 def _describe(problem: int, at: str) -> tuple[str, str]:
     if problem == _PROBLEM_LEAD:
         return "lead_id", "empty: every event needs the id of its lead"
@@ -1354,7 +1459,7 @@ def _describe(problem: int, at: str) -> tuple[str, str]:
     if not at.strip():
         return "at", f"empty: every event needs {INSTANT_FORMAT}"
     try:
-        parse_instant(at)
+        parse_event_instant(at)
     except InstantError as exc:
         return "at", str(exc)
     return "at", f"{_quote(at)} is not {INSTANT_FORMAT}"

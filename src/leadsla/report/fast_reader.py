@@ -7,9 +7,10 @@ bad rows. For those, Polars parses the file on every core, each column is checke
 and coded in bulk, and the rows are grouped by lead with one sort of a packed
 integer key instead of a sort of strings. Anything this reader is not sure to read
 exactly as ``read_events`` would (quotes, carriage returns, blank or ragged lines, a
-bad value, an instant outside the core's fixed-width layouts, lead ids with
-surrounding blanks) makes it give up, and the caller uses
-``read_events``: the result is the same table either way (a test compares them).
+bad value, an instant outside the core's fixed-width layouts or outside the instants
+an event may have, a NUL or a text long enough to break a limit of
+:mod:`~leadsla.core.limits`, lead ids with surrounding blanks) makes it give up, and
+the caller uses ``read_events``: the result is the same table either way (a test compares them).
 
 The table this returns is *lead-grouped* (each lead's rows together, by instant
 and line) but its leads are not in id order: that is all
@@ -39,6 +40,7 @@ from leadsla.core.events import (
     parse_instant_rows,
     value_problem,
 )
+from leadsla.core.limits import MAX_COLUMN_VALUE, MAX_FIELD, MAX_LEAD_ID, instant_in_range
 from leadsla.core.utc_text import WIDTH as UTC_WIDTH
 from leadsla.core.utc_text import parse_utc_seconds_rows
 
@@ -48,6 +50,8 @@ _SCAN_BYTES = 1 << 24
 _JOIN_ROWS = 1 << 18
 # Fewer bits than this for the lead hash and grouping by sort key is not worth it.
 _MIN_HASH_BITS = 32
+# Texts no longer than this (in bytes, so in characters too) are within every limit.
+SHORTEST_LIMIT = min(MAX_LEAD_ID, MAX_FIELD, MAX_COLUMN_VALUE)
 # The characters str.isspace() is true of: what str.strip() removes (a test checks it).
 BLANKS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -92,7 +96,9 @@ def _counted_lines(path: Path, width: int) -> int | None:
     last = b"\n"
     with path.open("rb") as handle:
         while chunk := handle.read(_SCAN_BYTES):
-            if b'"' in chunk or b"\r" in chunk:
+            # A NUL, or 0xED (which may begin a surrogate), may make a row unstorable:
+            # the careful reader says which (:mod:`leadsla.core.limits`).
+            if b'"' in chunk or b"\r" in chunk or b"\x00" in chunk or b"\xed" in chunk:
                 return None
             # NumPy counts bytes about twice as fast as bytes.count, and lets go of the GIL.
             codes = np.frombuffer(chunk, dtype=np.uint8)
@@ -216,7 +222,11 @@ def _lead_hashes(leads: pl.Series) -> tuple[UInt64Array, UInt64Array] | None:
     """Two independent 64-bit hashes of each lead id; ``None`` if an id is empty or has
     blanks around it (read_events strips them with str.strip(), which removes exactly
     the str.isspace() characters)."""
-    if leads.str.contains(_BLANK_EDGE).any() or (leads.str.len_bytes() == 0).any():
+    lengths = leads.str.len_bytes()
+    if leads.str.contains(_BLANK_EDGE).any() or (lengths == 0).any():
+        return None
+    # Longer in bytes is not always longer in characters: the careful reader judges.
+    if (lengths.max() or 0) > SHORTEST_LIMIT:
         return None
     return leads.hash(seed=0).to_numpy(), leads.hash(seed=1).to_numpy()
 
@@ -241,6 +251,11 @@ def _closed_values_ok(
             if value_problem(name, text, statuses, grades) is not None:
                 return False
     return True
+
+
+def _names_short(names: list[str]) -> bool:
+    """Whether no distinct field name or value is longer than any limit could refuse."""
+    return all(len(name) <= SHORTEST_LIMIT for name in names)
 
 
 @dataclass(frozen=True)
@@ -317,13 +332,22 @@ def read_grouped_events(
         hashed = pool.submit(_lead_hashes, leads)
         field_codes, field_names = _codes(frame["field"], normalize_field)
         value_codes, value_names = _codes(frame["value"], str.strip)
-        closed_ok = not (field_codes < 0).any() and _closed_values_ok(
-            field_codes, field_names, value_codes, value_names, statuses, grades
+        closed_ok = (
+            not (field_codes < 0).any()
+            and _names_short(field_names)
+            and _names_short(value_names)
+            and _closed_values_ok(
+                field_codes, field_names, value_codes, value_names, statuses, grades
+            )
         )
         micros = _instants(frame["at"]) if closed_ok else None
         lead_hashes = hashed.result()
     if micros is None or lead_hashes is None:
         return None
+    if micros.size and not (
+        instant_in_range(int(micros.min())) and instant_in_range(int(micros.max()))
+    ):
+        return None  # the careful reader reports the rows outside the range
     hashes, second = lead_hashes
     low = int(micros.min())
     offsets = micros - low

@@ -26,8 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
-from leadsla.service.ingest import IncomingEvent, Rejection
+from leadsla.core.events import InstantError, normalize_field, parse_event_instant, value_problem
+from leadsla.core.limits import instant_in_range, range_problem
+from leadsla.service.ingest import IncomingEvent, Rejection, incoming_problem
 
 MICROS_PER_MILLI = 1000
 HUBSPOT_MAX_AGE_MICROS = 5 * 60 * 1_000_000
@@ -115,7 +116,7 @@ def generic_events(
             batch.rejected.append(Rejection(index, "at: missing; expected an ISO 8601 instant"))
             continue
         try:
-            at = parse_instant(at_text)
+            at = parse_event_instant(at_text)
         except InstantError as exc:
             batch.rejected.append(Rejection(index, f"at: {exc}"))
             continue
@@ -133,7 +134,12 @@ def generic_events(
                 problem = f"changes.{raw_name}: {problem or 'empty field name'}"
                 break
             key = f"hook:{source}:{event_id}:{name}" if event_id is not None else None
-            converted.append(IncomingEvent(str(lead_id).strip(), at, name, value or None, key))
+            event = IncomingEvent(str(lead_id).strip(), at, name, value or None, key)
+            problem = incoming_problem(event)
+            if problem is not None:
+                problem = f"changes.{raw_name}: {problem}"
+                break
+            converted.append(event)
         if problem is not None:
             batch.rejected.append(Rejection(index, problem))
             continue
@@ -158,8 +164,17 @@ def hubspot_events(payload: Any, statuses: Sequence[str], grades: Sequence[str])
         object_id = item.get("objectId")
         occurred = item.get("occurredAt")
         event_id = item.get("eventId")
-        if object_id is None or not isinstance(occurred, int) or event_id is None:
+        if (
+            object_id is None
+            or isinstance(occurred, bool)
+            or not isinstance(occurred, int)
+            or event_id is None
+        ):
             batch.rejected.append(Rejection(index, "needs objectId, eventId and occurredAt (ms)"))
+            continue
+        if not instant_in_range(occurred * MICROS_PER_MILLI):
+            problem = range_problem(f"{occurred} ms since 1970")
+            batch.rejected.append(Rejection(index, f"occurredAt: {problem}"))
             continue
         raw = item.get("propertyValue")
         value = "" if raw is None else str(raw).strip()
@@ -169,13 +184,16 @@ def hubspot_events(payload: Any, statuses: Sequence[str], grades: Sequence[str])
         if problem is not None:
             batch.rejected.append(Rejection(index, f"propertyValue: {problem}"))
             continue
-        batch.events.append(
-            IncomingEvent(
-                str(object_id),
-                occurred * MICROS_PER_MILLI,
-                name,
-                value or None,
-                f"hook:hubspot:{event_id}",
-            )
+        event = IncomingEvent(
+            str(object_id),
+            occurred * MICROS_PER_MILLI,
+            name,
+            value or None,
+            f"hook:hubspot:{event_id}",
         )
+        problem = incoming_problem(event)
+        if problem is not None:
+            batch.rejected.append(Rejection(index, problem))
+            continue
+        batch.events.append(event)
     return batch

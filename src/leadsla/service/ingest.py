@@ -19,7 +19,19 @@ from operator import getitem
 from sqlalchemy import Connection
 
 from leadsla.core.clock import LeadClocks, by_instant, replay
-from leadsla.core.events import InstantError, normalize_field, parse_instant, value_problem
+from leadsla.core.events import (
+    InstantError,
+    normalize_field,
+    parse_event_instant,
+    value_problem,
+)
+from leadsla.core.limits import (
+    MAX_KEY,
+    event_problem,
+    instant_in_range,
+    range_problem,
+    text_problem,
+)
 from leadsla.core.policy import Rulebook
 from leadsla.core.schedule import cycle_schedule
 from leadsla.service.qualify import qualify_leads
@@ -61,13 +73,18 @@ def event_from_json(
     if not isinstance(item, Mapping):
         return Rejection(index, "an event must be an object with lead_id, at, field, value")
     lead_id = item.get("lead_id")
-    if not isinstance(lead_id, str | int) or not str(lead_id).strip():
+    # bool is an int to Python, but true is no lead id: it would be stored as "True".
+    if isinstance(lead_id, bool) or not isinstance(lead_id, str | int):
+        if lead_id is not None:
+            return Rejection(index, "lead_id: must be a string or an integer")
+        return Rejection(index, "lead_id: missing or empty")
+    if not str(lead_id).strip():
         return Rejection(index, "lead_id: missing or empty")
     at_text = item.get("at")
     if not isinstance(at_text, str):
         return Rejection(index, "at: missing; expected an ISO 8601 instant with a UTC offset")
     try:
-        at = parse_instant(at_text)
+        at = parse_event_instant(at_text)
     except InstantError as exc:
         return Rejection(index, f"at: {exc}")
     raw_field = item.get("field")
@@ -75,16 +92,40 @@ def event_from_json(
         return Rejection(index, "field: missing or empty")
     name = normalize_field(raw_field)
     raw_value = item.get("value")
-    if raw_value is not None and not isinstance(raw_value, str | int | float):
+    if isinstance(raw_value, bool) or (
+        raw_value is not None and not isinstance(raw_value, str | int | float)
+    ):
         return Rejection(index, "value: must be a string, a number or null")
     value = "" if raw_value is None else str(raw_value).strip()
     problem = value_problem(name, value, statuses, grades)
     if problem is not None:
         return Rejection(index, f"value: {problem}")
     key = item.get("id")
-    if key is not None and (not isinstance(key, str | int) or not str(key).strip()):
+    if key is not None and (
+        isinstance(key, bool) or not isinstance(key, str | int) or not str(key).strip()
+    ):
         return Rejection(index, "id: must be a non-empty string when given")
-    return IncomingEvent(str(lead_id).strip(), at, name, value or None, _key(key))
+    event = IncomingEvent(str(lead_id).strip(), at, name, value or None, _key(key))
+    unstorable = incoming_problem(event)
+    if unstorable is not None:
+        return Rejection(index, unstorable)
+    return event
+
+
+def incoming_problem(event: IncomingEvent) -> str | None:
+    """Why an event cannot be stored as it is (:mod:`leadsla.core.limits`), worded for
+    the sender, or ``None``. Every way in checks its events with this before storing."""
+    if not instant_in_range(event.at):
+        return f"at: {range_problem(f'{event.at} µs since 1970')}"
+    found = event_problem(event.lead_id, event.field, event.value)
+    if found is not None:
+        column, problem = found
+        return f"{column}: {problem}"
+    if event.key is not None:
+        problem = text_problem(event.key, MAX_KEY)
+        if problem is not None:
+            return f"id: {problem}"
+    return None
 
 
 def _key(key: object) -> str | None:
