@@ -700,9 +700,9 @@ def _check_storable(event: ConvertedRow) -> None:
     if found is not None:
         column, problem = found
         raise RowProblem(f"{column}: {problem}")
-    problem = text_problem(event.key, MAX_KEY)
-    if problem is not None:
-        raise RowProblem(f"the event's key: {problem}")
+    key_problem = text_problem(event.key, MAX_KEY)
+    if key_problem is not None:
+        raise RowProblem(f"the event's key: {key_problem}")
     if event.previous is not None:
         # Reconciling a snapshot with history may store the value before a change.
         found = event_problem(event.lead_id, event.field, event.previous)

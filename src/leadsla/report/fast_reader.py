@@ -226,7 +226,8 @@ def _lead_hashes(leads: pl.Series) -> tuple[UInt64Array, UInt64Array] | None:
     if leads.str.contains(_BLANK_EDGE).any() or (lengths == 0).any():
         return None
     # Longer in bytes is not always longer in characters: the careful reader judges.
-    if (lengths.max() or 0) > SHORTEST_LIMIT:
+    longest = lengths.max()
+    if isinstance(longest, int) and longest > SHORTEST_LIMIT:
         return None
     return leads.hash(seed=0).to_numpy(), leads.hash(seed=1).to_numpy()
 

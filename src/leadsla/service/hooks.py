@@ -173,8 +173,8 @@ def hubspot_events(payload: Any, statuses: Sequence[str], grades: Sequence[str])
             batch.rejected.append(Rejection(index, "needs objectId, eventId and occurredAt (ms)"))
             continue
         if not instant_in_range(occurred * MICROS_PER_MILLI):
-            problem = range_problem(f"{occurred} ms since 1970")
-            batch.rejected.append(Rejection(index, f"occurredAt: {problem}"))
+            outside = range_problem(f"{occurred} ms since 1970")
+            batch.rejected.append(Rejection(index, f"occurredAt: {outside}"))
             continue
         raw = item.get("propertyValue")
         value = "" if raw is None else str(raw).strip()

@@ -122,9 +122,9 @@ def incoming_problem(event: IncomingEvent) -> str | None:
         column, problem = found
         return f"{column}: {problem}"
     if event.key is not None:
-        problem = text_problem(event.key, MAX_KEY)
-        if problem is not None:
-            return f"id: {problem}"
+        key_problem = text_problem(event.key, MAX_KEY)
+        if key_problem is not None:
+            return f"id: {key_problem}"
     return None
 
 
