@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
@@ -37,6 +38,11 @@ def served(
     with TestClient(app, follow_redirects=False) as client:
         yield client, token
     engine.dispose()
+
+
+def login(client: TestClient, token: str, target: str = "/overview") -> Response:
+    """Log in as the login form does."""
+    return client.post("/login", content=f"token={token}&next={target}", headers=FORM)
 
 
 @pytest.fixture
@@ -143,3 +149,29 @@ def test_lead_page_says_why_score_and_assignment_are_not_available(tmp_path: Pat
     assert "Score explanation: not available yet (the config has no scoring section)." in page
     assert "Assignment reason: not available yet (the config has no assignment section)." in page
     assert 'id="score-rules"' not in page
+
+
+def test_another_reps_lead_page_reads_as_a_missing_one(tmp_path: Path) -> None:
+    """Not 403 against 404: a rep must not learn which lead ids exist."""
+    with served(tmp_path, "admin", None) as (client, token):
+        at = "2026-03-04T09:00:00-05:00"
+        body = [
+            {"lead_id": lead, "at": at, "field": field, "value": value}
+            for lead, owner in (("L1", "r1"), ("L2", "r2"))
+            for field, value in (("status", "New"), ("owner", owner))
+        ]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/events", json=body, headers=headers).status_code == 200
+        engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+        with engine.begin() as connection:
+            rules = build_rulebook(load_config(CONFIG))
+            rep = create_token(
+                connection, rules, role="rep", name="r1", rep="r1", team=None, now=NOW
+            )
+        engine.dispose()
+        login(client, rep)
+        assert client.get("/leads/L1").status_code == 200
+        other, missing = client.get("/leads/L2"), client.get("/leads/NOPE")
+    assert other.status_code == missing.status_code == 404
+    assert "There is no lead &#39;L2&#39;." in other.text
+    assert "There is no lead &#39;NOPE&#39;." in missing.text
