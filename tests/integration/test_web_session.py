@@ -243,6 +243,15 @@ def test_sessions_are_stored_as_digests_with_their_token_and_expiry(database_url
         assert client.get("/settings").status_code == 303
 
 
+def test_logging_in_again_ends_the_browsers_previous_session(database_url: str) -> None:
+    with served(database_url, "admin", None) as (client, token):
+        first = login(client, token).cookies[COOKIE]
+        assert login(client, token).cookies[COOKIE] != first
+        assert client.get("/settings").status_code == 200
+        client.cookies.set(COOKIE, first)
+        assert client.get("/settings").status_code == 303
+
+
 def test_revoking_a_token_ends_its_sessions_and_its_api_access_at_once(
     database_url: str,
 ) -> None:
