@@ -1,10 +1,13 @@
-"""An API client on a fresh database with one token per kind of caller, for API tests."""
+"""An API client on a fresh database with one token per kind of caller, and a dashboard login."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine
 
 from leadsla.app import create_app
@@ -36,3 +39,21 @@ def open_api(
                 connection, rules, role=role, name=who, rep=rep, team=team, now=now
             )
     return TestClient(create_app(rules, engine, lambda: now)), engine, rules, tokens
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def form_token(client: TestClient) -> str:
+    """The CSRF token the login page puts in its form (and, the first time, in a cookie).
+
+    Empty when the form has none: the tests that check it say so themselves.
+    """
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    return "" if found is None else found.group(1)
+
+
+def log_in(client: TestClient, token: str, target: str = "/overview") -> Response:
+    """Log in to the dashboard as the login form does, CSRF token included."""
+    body = urlencode({"token": token, "next": target, "csrf": form_token(client)})
+    return client.post("/login", content=body, headers=FORM)

@@ -330,10 +330,11 @@ def test_a_rep_sees_only_their_leads(browser: Any, site: Site) -> None:
     assert owners <= {"maya"}
     sams = site.api(SAM, "/leads", owner="sam", limit=1)
     other = sams[0]["lead_id"]
-    assert site.status(MAYA, f"/leads/{other}") == 403
+    # Another rep's lead answers as a missing one: a rep does not learn which ids exist.
+    assert site.status(MAYA, f"/leads/{other}") == 404
     response = page.goto(f"{site.base}/leads/{other}")
-    assert response.status == 403
-    assert page.get_by_role("alert").inner_text() == f"Lead '{other}' is not one of yours."
+    assert response.status == 404
+    assert page.get_by_role("alert").inner_text() == f"There is no lead '{other}'."
     shoot(page, "forbidden")
     assert page.goto(f"{site.base}/leads/NOPE").status == 404
     page.close()

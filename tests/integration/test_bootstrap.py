@@ -24,6 +24,7 @@ from aiosmtpd.smtp import AuthResult
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from api_setup import log_in
 from leadsla.bootstrap import (
     DATABASE_URL_VARIABLE,
     DEFAULT_DATABASE_URL,
@@ -46,7 +47,6 @@ EMAIL_LINE = "  email: {host: localhost, port: 8025, from: leadsla@example.com, 
 START = parse_instant("2026-03-02T09:00:00-05:00")  # Monday; L1 is due Tuesday 10:00
 SECOND = 1_000_000
 HOUR = 3600 * SECOND
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 # -- real parts: an SMTP server, an HTTP receiver, a database with one lead --------------
@@ -208,13 +208,15 @@ def test_apps_built_with_the_same_session_secret_share_logins(
     first = Wiring({SESSION_SECRET_VARIABLE: "shared"}).build_app(rules, engine, config)
     with TestClient(first, follow_redirects=False) as client:
         assert client.get("/settings").status_code == 303  # not logged in yet
-        login = client.post("/login", content=f"token={token}&next=/settings", headers=FORM)
+        login = log_in(client, token, "/settings")
         assert login.status_code == 303 and login.headers["location"] == "/settings"
         cookie = login.cookies[COOKIE]
         assert client.get("/settings").status_code == 200
-    # Signed with the variable's value itself, not with a key of the app's own.
-    expected = hmac.new(b"shared", token.encode(), hashlib.sha256).hexdigest()
-    assert cookie == f"{token}.{expected}"
+    # The session id signed with the variable's value itself, not with a key of the
+    # app's own; the token is not in the cookie.
+    session_id = cookie.rpartition(".")[0]
+    expected = hmac.new(b"shared", session_id.encode(), hashlib.sha256).hexdigest()
+    assert cookie == f"{session_id}.{expected}" and token not in cookie
     for environ, code in (
         ({SESSION_SECRET_VARIABLE: "shared"}, 200),
         ({SESSION_SECRET_VARIABLE: "other"}, 303),

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.columnar import replayed_facts
 from leadsla.core.events import parse_instant, read_events
@@ -20,6 +23,9 @@ from leadsla.report.analytics import analytics
 from leadsla.report.clocks_csv import write_clocks
 from leadsla.report.fast_reader import read_grouped_events
 from leadsla.report.settings import ReportSettings
+from leadsla.service.tokens import create_token
+from leadsla.store.database import open_database
+from leadsla.store.tables import api_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "leadsla.yaml"
@@ -263,3 +269,80 @@ def test_report_of_a_plain_file_equals_the_replay(tmp_path: Path) -> None:
     expected.update(analytics(table.sorted(), settings, instant))
     assert json.loads(result.stdout) == expected
     assert expected["by_month"]["2026-04"]["mqls"] > 0
+
+
+# -- token list / revoke (#14) -------------------------------------------------------------
+
+
+def test_token_list_shows_each_token_without_its_secret(database_url: str) -> None:
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    now = parse_instant("2026-03-02T14:00:00Z")
+    with engine.begin() as connection:
+        admin = create_token(
+            connection, rules, role="admin", name="ops", rep=None, team=None, now=now
+        )
+        rep = create_token(connection, rules, role="rep", name="sam", rep="r1", team=None, now=now)
+        revoked = api_tokens.c.name == "ops"
+        connection.execute(update(api_tokens).where(revoked).values(revoked_at=now + 60 * 10**6))
+    engine.dispose()
+    listed = leadsla("token", "list", "--format", "json", "--database", database_url)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [
+        {"name": "ops", "role": "admin", "rep": None, "team": None, "prefix": admin[:13],
+         "created_at": "2026-03-02T14:00:00+00:00", "revoked_at": "2026-03-02T14:01:00+00:00"},
+        {"name": "sam", "role": "rep", "rep": "r1", "team": "east", "prefix": rep[:13],
+         "created_at": "2026-03-02T14:00:00+00:00", "revoked_at": None},
+    ]  # fmt: skip
+    table = leadsla("token", "list", "--database", database_url)
+    assert table.returncode == 0, table.stderr
+    for text in ("ops", "sam", "r1", admin[:13], rep[:13], "2026-03-02T14:01:00+00:00"):
+        assert text in table.stdout
+    for secret in (admin, rep):
+        assert secret not in listed.stdout + table.stdout
+        assert secret[13:20] not in listed.stdout + table.stdout
+
+
+def test_token_revoke_by_name_or_prefix_refuses_the_api_at_once(database_url: str) -> None:
+    rules = build_rulebook(load_config(CONFIG))
+    engine = open_database(database_url)
+    now = parse_instant("2026-03-02T14:00:00Z")
+    with engine.begin() as connection:
+        tokens = [
+            create_token(connection, rules, role="rep", name="sam", rep="r1", team=None, now=now)
+            for _ in range(2)
+        ] + [
+            create_token(connection, rules, role="admin", name="ops", rep=None, team=None, now=now)
+        ]
+    client = TestClient(create_app(rules, engine, lambda: now))
+
+    def api_status(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.get("/api/v1/clocks", headers=headers).status_code
+
+    assert [api_status(t) for t in tokens] == [200, 200, 200]
+    nothing = leadsla("token", "revoke", "nobody", "--database", database_url)
+    assert nothing.returncode == 1
+    assert nothing.stderr.strip() == (
+        "leadsla: error: no token has the name or prefix 'nobody' (see `leadsla token list`)"
+    )
+    several = leadsla("token", "revoke", "sam", "--database", database_url)
+    assert several.returncode == 1
+    assert several.stderr.startswith("leadsla: error: 2 tokens match 'sam': ")
+    assert tokens[0][:13] in several.stderr and tokens[1][:13] in several.stderr
+    assert [api_status(t) for t in tokens] == [200, 200, 200]  # nothing revoked
+    by_prefix = leadsla("token", "revoke", tokens[1][:13], "--database", database_url)
+    assert by_prefix.returncode == 0, by_prefix.stderr
+    assert by_prefix.stderr.strip() == (
+        f"leadsla: revoked token 'sam' ({tokens[1][:13]}); 0 dashboard session(s) ended"
+    )
+    assert [api_status(t) for t in tokens] == [200, 401, 200]
+    by_name = leadsla("token", "revoke", "ops", "--database", database_url)
+    assert by_name.returncode == 0, by_name.stderr
+    assert [api_status(t) for t in tokens] == [200, 401, 401]
+    again = leadsla("token", "revoke", "ops", "--database", database_url)
+    assert again.returncode == 0
+    assert "was already revoked at" in again.stderr and "nothing changed" in again.stderr
+    no_traceback(again)
+    client.close()
+    engine.dispose()

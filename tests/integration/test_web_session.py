@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import select
 
+from api_setup import FORM, form_token, log_in
 from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
@@ -19,63 +25,88 @@ from leadsla.web.session import COOKIE, safe_next
 from leadsla.web.wording import policy_sentences
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
+CSRF_COOKIE = "leadsla_csrf"
 NOW = parse_instant("2026-03-04T15:30:00Z")
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @contextmanager
 def served(
-    tmp_path: Path, role: str, rep: str | None, session_secret: bytes | None = None
+    where: Path | str,
+    role: str,
+    rep: str | None,
+    session_secret: bytes | None = None,
+    now: list[int] | None = None,
 ) -> Iterator[tuple[TestClient, str]]:
-    """The app on the base example with one token of ``role``."""
+    """The app on the base example with one token of ``role``.
+
+    ``where``: a directory for a SQLite file, or a database URL. ``now``: the app's
+    clock, a one-item list the test may move (default: pinned at NOW).
+    """
     config = load_config(CONFIG)
     rules = build_rulebook(config)
-    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+    url = f"sqlite:///{where / 'leadsla.db'}" if isinstance(where, Path) else where
+    engine = open_database(url)
     with engine.begin() as connection:
         token = create_token(connection, rules, role=role, name="sam", rep=rep, team=None, now=NOW)
-    app = create_app(rules, engine, lambda: NOW, config=config, session_secret=session_secret)
+    clock = now if now is not None else [NOW]
+    app = create_app(rules, engine, lambda: clock[0], config=config, session_secret=session_secret)
     with TestClient(app, follow_redirects=False) as client:
         yield client, token
     engine.dispose()
 
 
+def login(client: TestClient, token: str, target: str = "/overview") -> Response:
+    """Log in as the login form does."""
+    return log_in(client, token, target)
+
+
+def post_form(client: TestClient, path: str, **fields: str) -> Response:
+    return client.post(path, content=urlencode(fields), headers=FORM)
+
+
+def signed_cookie(secret: bytes, session_id: str) -> str:
+    return f"{session_id}.{hmac.new(secret, session_id.encode(), hashlib.sha256).hexdigest()}"
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
-    with served(tmp_path, "rep", "r1") as opened:
+    with served(tmp_path, "rep", "r1", b"k") as opened:
         yield opened
 
 
-def test_login_sets_a_signed_cookie_that_a_forgery_does_not_pass(
+def test_login_sets_a_signed_session_cookie_that_a_forgery_does_not_pass(
     site: tuple[TestClient, str],
 ) -> None:
     client, token = site
     assert client.get("/at-risk").headers["location"] == "/login?next=/at-risk"
-    refused = client.post("/login", content="token=lsla_nope", headers=FORM)
+    refused = post_form(client, "/login", token="lsla_nope", csrf=form_token(client))
     assert refused.status_code == 401 and "Unknown or revoked token." in refused.text
     assert COOKIE not in refused.cookies
-    done = client.post("/login", content=f"token={token}&next=/settings", headers=FORM)
+    done = login(client, token, "/settings")
     assert done.status_code == 303 and done.headers["location"] == "/settings"
     cookie = done.cookies[COOKIE]
-    assert "httponly" in done.headers["set-cookie"].lower()
+    session_id, _, _signed = cookie.rpartition(".")
+    assert token not in cookie and cookie == signed_cookie(b"k", session_id)
+    flags = done.headers["set-cookie"].lower()
+    assert "httponly" in flags and "samesite=lax" in flags
     assert client.get("/at-risk").status_code == 200
     assert client.get("/at-risk", params={"hours": "abc", "grade": "Z"}).status_code == 200
-    # The same token with another signature, or another token with this one: refused.
+    # The same id with another signature; a well-signed id of no session: refused.
     client.cookies.set(COOKIE, cookie[:-1] + ("0" if cookie[-1] != "0" else "1"))
     assert client.get("/at-risk").status_code == 303
-    client.cookies.set(COOKIE, "lsla_other." + cookie.rpartition(".")[2])
+    client.cookies.set(COOKIE, signed_cookie(b"k", "not-a-session"))
     assert client.get("/at-risk").status_code == 303
     client.cookies.set(COOKIE, cookie)
     assert client.get("/at-risk").status_code == 200
-    assert client.post("/logout").headers["location"] == "/login"
 
 
 def test_a_session_secret_lets_another_app_read_the_cookie(tmp_path: Path) -> None:
     """As a restarted server or a second worker does; without the secret, log in again."""
     with served(tmp_path, "admin", None, b"shared") as (client, token):
-        login = client.post("/login", content=f"token={token}", headers=FORM)
+        opened = login(client, token)
     for secret, code in ((b"shared", 200), (b"other", 303), (None, 303)):
         with served(tmp_path, "admin", None, secret) as (other, _):
-            other.cookies.set(COOKIE, login.cookies[COOKIE])
+            other.cookies.set(COOKIE, opened.cookies[COOKIE])
             assert other.get("/settings").status_code == code
 
 
@@ -138,8 +169,150 @@ def test_lead_page_says_why_score_and_assignment_are_not_available(tmp_path: Pat
                  "value": "New"}]  # fmt: skip
         headers = {"Authorization": f"Bearer {token}"}
         assert client.post("/api/v1/events", json=body, headers=headers).status_code == 200
-        client.post("/login", content=f"token={token}", headers=FORM)
+        login(client, token)
         page = client.get("/leads/L1").text
     assert "Score explanation: not available yet (the config has no scoring section)." in page
     assert "Assignment reason: not available yet (the config has no assignment section)." in page
     assert 'id="score-rules"' not in page
+
+
+def test_another_reps_lead_page_reads_as_a_missing_one(tmp_path: Path) -> None:
+    """Not 403 against 404: a rep must not learn which lead ids exist."""
+    with served(tmp_path, "admin", None) as (client, token):
+        at = "2026-03-04T09:00:00-05:00"
+        body = [
+            {"lead_id": lead, "at": at, "field": field, "value": value}
+            for lead, owner in (("L1", "r1"), ("L2", "r2"))
+            for field, value in (("status", "New"), ("owner", owner))
+        ]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/events", json=body, headers=headers).status_code == 200
+        engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+        with engine.begin() as connection:
+            rules = build_rulebook(load_config(CONFIG))
+            rep = create_token(
+                connection, rules, role="rep", name="r1", rep="r1", team=None, now=NOW
+            )
+        engine.dispose()
+        login(client, rep)
+        assert client.get("/leads/L1").status_code == 200
+        other, missing = client.get("/leads/L2"), client.get("/leads/NOPE")
+    assert other.status_code == missing.status_code == 404
+    assert "There is no lead &#39;L2&#39;." in other.text
+    assert "There is no lead &#39;NOPE&#39;." in missing.text
+
+
+# -- server-side sessions, revocation, CSRF (#14) ----------------------------------------------
+
+
+def test_a_cookie_replayed_after_logout_opens_nothing(database_url: str) -> None:
+    """Logging out ends the session on the server, not only in the browser that clicked."""
+    with served(database_url, "admin", None) as (client, token):
+        cookie = login(client, token).cookies[COOKIE]
+        assert client.get("/settings").status_code == 200
+        out = post_form(client, "/logout", csrf=form_token(client))
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert COOKIE not in client.cookies
+        client.cookies.set(COOKIE, cookie)  # a copy taken before the logout
+        assert client.get("/settings").headers["location"] == "/login?next=/settings"
+
+
+def test_sessions_are_stored_as_digests_with_their_token_and_expiry(database_url: str) -> None:
+    # Imported here: a module-level import of what #14 added would hide, before it, which
+    # of this module's tests fail and which pass.
+    from leadsla.store.tables import api_tokens, dashboard_sessions
+
+    clock = [NOW]
+    with served(database_url, "admin", None, now=clock) as (client, token):
+        session_id = login(client, token).cookies[COOKIE].rpartition(".")[0]
+        engine = open_database(database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(dashboard_sessions, api_tokens.c.token_hash).join(api_tokens)
+            ).all()
+        engine.dispose()
+        assert len(rows) == 1
+        row = rows[0]
+        assert row.session_hash == hashlib.sha256(session_id.encode()).hexdigest()
+        assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+        assert (row.created_at, row.expires_at) == (NOW, NOW + 12 * 3600 * 10**6)
+        # Expiry is read on the app's clock, whatever the cookie's max-age says.
+        clock[0] = NOW + 12 * 3600 * 10**6 - 1
+        assert client.get("/settings").status_code == 200
+        clock[0] += 1
+        assert client.get("/settings").status_code == 303
+
+
+def test_logging_in_again_ends_the_browsers_previous_session(database_url: str) -> None:
+    with served(database_url, "admin", None) as (client, token):
+        first = login(client, token).cookies[COOKIE]
+        assert login(client, token).cookies[COOKIE] != first
+        assert client.get("/settings").status_code == 200
+        client.cookies.set(COOKIE, first)
+        assert client.get("/settings").status_code == 303
+
+
+def test_revoking_a_token_ends_its_sessions_and_its_api_access_at_once(
+    database_url: str,
+) -> None:
+    from leadsla.service.tokens import revoke  # as above
+    from leadsla.store.tables import dashboard_sessions
+
+    with served(database_url, "admin", None) as (client, token):
+        app = client.app
+        with (
+            TestClient(app, follow_redirects=False) as second,
+            TestClient(app, follow_redirects=False) as bystander,
+        ):
+            engine = open_database(database_url)
+            with engine.begin() as connection:
+                rules = build_rulebook(load_config(CONFIG))
+                other = create_token(
+                    connection, rules, role="marketing", name="mia", rep=None, team=None, now=NOW
+                )
+            for browser, key in ((client, token), (second, token), (bystander, other)):
+                login(browser, key)
+                assert browser.get("/settings").status_code == 200
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert client.get("/api/v1/clocks", headers=bearer).status_code == 200
+            with engine.begin() as connection:
+                done = revoke(connection, "sam", NOW + 1)
+            assert (done.sessions_ended, done.already) == (2, False)
+            with engine.connect() as connection:
+                left = connection.execute(select(dashboard_sessions.c.token_id)).all()
+            engine.dispose()
+            assert len(left) == 1  # the bystander's
+            for browser in (client, second):
+                assert browser.get("/settings").status_code == 303
+            assert client.get("/api/v1/clocks", headers=bearer).status_code == 401
+            assert bystander.get("/settings").status_code == 200
+            refused = login(second, token)
+            assert refused.status_code == 401 and "Unknown or revoked token." in refused.text
+
+
+def test_login_and_logout_without_the_forms_csrf_token_are_refused(
+    site: tuple[TestClient, str],
+) -> None:
+    client, token = site
+    page = client.get("/login")
+    assert 'name="csrf"' in page.text
+    flags = page.headers.get("set-cookie", "").lower()
+    assert CSRF_COOKIE in flags and "httponly" in flags and "samesite=strict" in flags
+    good = form_token(client)
+    for fields in ({"token": token}, {"token": token, "csrf": "forged"}):
+        refused = post_form(client, "/login", **fields)
+        assert refused.status_code == 403, fields
+        assert "security token is missing or does not match" in refused.text
+        assert COOKIE not in refused.cookies
+    # The field without its cookie (another site cannot set it) is refused too.
+    client.cookies.delete(CSRF_COOKIE)
+    assert post_form(client, "/login", token=token, csrf=good).status_code == 403
+    assert login(client, token).status_code == 303
+    # Logging in hands out a new form token: one known before the login is worthless.
+    assert client.cookies[CSRF_COOKIE] != good
+    assert f'value="{client.cookies[CSRF_COOKIE]}"' in client.get("/settings").text
+    for fields in ({}, {"csrf": "forged"}, {"csrf": good}):
+        assert post_form(client, "/logout", **fields).status_code == 403, fields
+        assert client.get("/settings").status_code == 200  # still logged in
+    assert post_form(client, "/logout", csrf=client.cookies[CSRF_COOKIE]).status_code == 303
+    assert client.get("/settings").status_code == 303

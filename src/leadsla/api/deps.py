@@ -139,9 +139,11 @@ def as_of_instant(text: str | None, clock: Clock) -> int:
 
 
 def require_visible(connection: Connection, scope: Scope, lead_id: str) -> None:
-    """404 for an unknown lead, 403 for one outside the caller's scope."""
+    """404 for a lead the caller may not read, whether it exists or not.
+
+    A 403 for another rep's lead would tell a rep which lead ids exist; the same 404
+    for both tells them nothing.
+    """
     exists, owner = lead_owner(connection, lead_id)
-    if not exists:
+    if not exists or not scope.allows(owner):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id!r}")
-    if not scope.allows(owner):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"lead {lead_id!r} is not yours")

@@ -52,7 +52,7 @@ def get_leads(
 @router.get(
     "/leads/{lead_id}",
     response_model=LeadOut,
-    responses={403: {"description": "not your lead"}, 404: {"description": "no such lead"}},
+    responses={404: {"description": "no such lead, or not one the caller may read"}},
 )
 def get_lead(
     lead_id: str,

@@ -27,8 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["qualification"])
     "/leads/{lead_id}/score",
     response_model=ScoreOut,
     responses={
-        403: {"description": "not your lead"},
-        404: {"description": "no such lead"},
+        404: {"description": "no such lead, or not one the caller may read"},
         409: {"description": "the config has no scoring section"},
     },
 )
@@ -53,7 +52,7 @@ def get_score(
 @router.get(
     "/leads/{lead_id}/decisions",
     response_model=list[DecisionOut],
-    responses={403: {"description": "not your lead"}, 404: {"description": "no such lead"}},
+    responses={404: {"description": "no such lead, or not one the caller may read"}},
 )
 def get_decisions(
     lead_id: str, scope: CallerScope, zone: Zone, connection: Reading

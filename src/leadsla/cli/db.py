@@ -1,11 +1,15 @@
-"""``leadsla db upgrade`` and ``leadsla token create``: the database's schema and the API's
-tokens."""
+"""``leadsla db upgrade`` and ``leadsla token create|list|revoke``: the database's schema
+and the API's tokens."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from datetime import UTC
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from leadsla.bootstrap import now_micros
 from leadsla.cli.common import (
@@ -17,6 +21,7 @@ from leadsla.cli.common import (
     open_engine,
     wiring,
 )
+from leadsla.core.instants import format_instant
 
 db_app = typer.Typer(help="The database: bring its schema up to date.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for the REST API.", no_args_is_help=True)
@@ -64,3 +69,69 @@ def token_create(
     except TokenError as exc:
         fail(str(exc))
     typer.echo(token)
+
+
+def _instant(micros: int | None) -> str | None:
+    # Tokens belong to no calendar: their instants are written in UTC.
+    return None if micros is None else format_instant(micros, UTC)
+
+
+@token_app.command("list")
+def token_list(
+    database: DatabaseOption = None,
+    format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """The tokens: name, role, rep, team, prefix, created, revoked. Never the secret."""
+    from leadsla.service.tokens import token_list as listed
+
+    if format_ not in ("table", "json"):
+        fail(f"--format: {format_!r} is not table or json")
+    engine = open_engine(database)
+    with engine.connect() as connection:
+        rows = listed(connection)
+    shown: list[dict[str, Any]] = [
+        {
+            **row,
+            "created_at": _instant(row["created_at"]),
+            "revoked_at": _instant(row["revoked_at"]),
+        }
+        for row in rows
+    ]
+    if format_ == "json":
+        typer.echo(json.dumps(shown, indent=2))
+        return
+    table = Table("name", "role", "rep", "team", "prefix", "created", "revoked")
+    for row in shown:
+        cells = ("name", "role", "rep", "team", "prefix", "created_at", "revoked_at")
+        table.add_row(*(row[key] or "" for key in cells))
+    # Wide enough for the two instants on one line each, even in a pipe.
+    Console(width=max(Console().width, 140)).print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    key: Annotated[str, typer.Argument(metavar="NAME|PREFIX", help="The token's name or prefix.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Revoke a token: the API refuses it and its dashboard sessions end, at once."""
+    from leadsla.service.tokens import TokenError, revoke
+
+    engine = open_engine(database)
+    try:
+        with engine.begin() as connection:
+            done = revoke(connection, key, now_micros())
+    except TokenError as exc:
+        fail(str(exc))
+    named = f"token {done.name!r} ({done.prefix or 'no prefix'})"
+    if done.already:
+        err.print(
+            f"leadsla: {named} was already revoked at {_instant(done.revoked_at)}; nothing changed",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    err.print(
+        f"leadsla: revoked {named}; {done.sessions_ended} dashboard session(s) ended",
+        markup=False,
+        soft_wrap=True,
+    )

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -102,8 +103,25 @@ api_tokens = Table(
     Column("rep", String(255)),
     Column("team", String(255)),
     Column("token_hash", String(128), nullable=False, unique=True),
+    # The token's first characters in clear, so that `leadsla token list` and `revoke`
+    # can name a token without its secret; null for tokens made before it was kept.
+    Column("prefix", String(32)),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+)
+
+# The dashboard's logins. The cookie holds a random session id; only its digest is
+# stored, so a copy of the table opens no session. A row lives until its expiry, its
+# logout or its token's revocation.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id", SequenceId, primary_key=True, autoincrement=True),
+    Column("session_hash", String(128), nullable=False, unique=True),
+    Column("token_id", BigInteger, ForeignKey("api_tokens.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_dashboard_sessions_token", "token_id"),
 )
 
 notifications = Table(

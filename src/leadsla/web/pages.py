@@ -186,10 +186,9 @@ def lead_page(
 ) -> Response:
     now = clock()
     exists, owner = lead_owner(connection, lead_id)
-    if not exists:
+    # Another rep's lead reads as a missing one, as on the API (require_visible).
+    if not exists or not scope_for(rules, caller).allows(owner):
         return error_page(request, caller, 404, f"There is no lead {lead_id!r}.")
-    if not scope_for(rules, caller).allows(owner):
-        return error_page(request, caller, 403, f"Lead {lead_id!r} is not one of yours.")
     detail = lead_detail(connection, rules, lead_id, now)
     if detail is None:  # leads are never deleted, but the two reads are separate statements
         return error_page(request, caller, 404, f"There is no lead {lead_id!r}.")

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from leadsla.service.tokens import Principal
+from leadsla.web.csrf import form_token, keep_form_token
 from leadsla.web.filters import (
     burn_up_geometry,
     business_span,
@@ -45,14 +46,23 @@ templates.globals["burn_up_geometry"] = burn_up_geometry
 def page(
     request: Request, name: str, caller: Principal | None, code: int = 200, **values: Any
 ) -> HTMLResponse:
-    """Template ``name`` rendered with ``values`` and what every page shows (menu, user)."""
+    """Template ``name`` rendered with ``values`` and what every page shows (menu, user).
+
+    Also the forms' CSRF token (:mod:`leadsla.web.csrf`): the login and logout forms
+    carry it, and a page sets its cookie when the browser holds none yet.
+    """
+    csrf, fresh = form_token(request)
     html = templates.get_template(name).render(
         caller=caller,
         path=request.url.path,
         nav=NAV,
+        csrf=csrf,
         **values,
     )
-    return HTMLResponse(html, status_code=code)
+    response = HTMLResponse(html, status_code=code)
+    if fresh:
+        keep_form_token(request, response, csrf)
+    return response
 
 
 def error_page(request: Request, caller: Principal | None, status: int, text: str) -> HTMLResponse:

@@ -1,10 +1,16 @@
-"""The dashboard's login: an API token kept in a signed cookie.
+"""The dashboard's login: a random session id in a signed cookie, the session on the server.
 
-The user pastes an API token; the server checks it, then keeps it in a cookie
-signed with HMAC-SHA256 (``HttpOnly``, ``SameSite=Lax``). Every request checks the
-signature and authenticates the token again, so a revoked token ends its sessions.
-The signing key is the app's session secret (``create_app(session_secret=...)``),
-else a random key per app, and sessions then end when the server restarts.
+The user pastes an API token; the server checks it and opens a session: a row of
+``dashboard_sessions`` holding the digest of a random id, the token it was opened
+with and its expiry (12 hours, on the app's clock). The cookie ``leadsla_session``
+(``HttpOnly``, ``SameSite=Lax``, ``Secure`` over HTTPS) carries the id, never the
+token, signed with HMAC-SHA256 under the app's session secret. The id alone is
+unguessable; the signature lets a forged or stale cookie be turned away without a
+query, and changing the secret ends every session at once. Every request looks the
+session up with its token, so logging out (which deletes the row) and revoking the
+token (which deletes its rows and marks it revoked) take effect at once; a copy of
+the cookie taken before either no longer opens anything. Login and logout are
+forms with a CSRF token (:mod:`leadsla.web.csrf`).
 """
 
 import hashlib
@@ -14,13 +20,28 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
-from leadsla.api.deps import Database, Reading, SessionSecret
-from leadsla.service.tokens import Principal, authenticate
-from leadsla.web.render import page
+from leadsla.api.deps import AppClock, Database, SessionSecret
+from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.service.tokens import (
+    SESSION_MICROS,
+    Principal,
+    end_session,
+    open_session,
+)
+from leadsla.service.tokens import session_caller as stored_caller
+from leadsla.web.csrf import form_is_ours, keep_form_token, new_form_token
+from leadsla.web.render import error_page, page
 
 COOKIE = "leadsla_session"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = SESSION_MICROS // MICROS_PER_SECOND
+REFUSED_FORM = (
+    "This form could not be checked: its security token is missing or does not match "
+    "(the page was open too long, or the form came from another site). "
+    "Reload the page and try again."
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,19 +59,32 @@ async def redirect_to_login(_request: Request, exc: LoginRequired) -> Response:
     return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
 
 
-def signature(secret: bytes, token: str) -> str:
-    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
+def signature(secret: bytes, session_id: str) -> str:
+    return hmac.new(secret, session_id.encode(), hashlib.sha256).hexdigest()
 
 
-def session_caller(request: Request, secret: SessionSecret, engine: Database) -> Principal | None:
-    """Who the session cookie belongs to; None without one, or with a forged or revoked one."""
-    value = request.cookies.get(COOKIE, "")
-    token, _, signed = value.rpartition(".")
-    if not token or not hmac.compare_digest(signature(secret, token), signed):
+def cookie_value(secret: bytes, session_id: str) -> str:
+    return f"{session_id}.{signature(secret, session_id)}"
+
+
+def session_id_of(request: Request, secret: bytes) -> str | None:
+    """The session id the cookie carries if its signature holds, else None."""
+    session_id, _, signed = request.cookies.get(COOKIE, "").rpartition(".")
+    if not session_id or not hmac.compare_digest(signature(secret, session_id), signed):
+        return None
+    return session_id
+
+
+def session_caller(
+    request: Request, secret: SessionSecret, engine: Database, clock: AppClock
+) -> Principal | None:
+    """Who the session belongs to; None without one, or with a forged, ended or expired one."""
+    session_id = session_id_of(request, secret)
+    if session_id is None:
         return None
     # Its own connection, closed at once: see leadsla.api.deps.principal.
     with engine.connect() as connection:
-        return authenticate(connection, token)
+        return stored_caller(connection, session_id, clock())
 
 
 SessionCaller = Annotated[Principal | None, Depends(session_caller)]
@@ -73,6 +107,28 @@ def safe_next(target: str) -> str:
     return target
 
 
+async def posted_form(request: Request) -> dict[str, list[str]]:
+    return parse_qs((await request.body()).decode("utf-8", "replace"))
+
+
+def refused_form(request: Request) -> Response:
+    return error_page(request, None, 403, REFUSED_FORM)
+
+
+def _log_in(engine: Engine, token: str, now: int, previous: str | None) -> str | None:
+    """A new session for ``token`` (ending the browser's previous one), None if refused."""
+    with engine.begin() as connection:
+        opened = open_session(connection, token, now)
+        if opened is not None and previous is not None:
+            end_session(connection, previous)
+    return None if opened is None else opened[0]
+
+
+def _log_out(engine: Engine, session_id: str) -> None:
+    with engine.begin() as connection:
+        end_session(connection, session_id)
+
+
 @router.get("/")
 def home(caller: SessionCaller) -> Response:
     target = "/overview" if caller else "/login"
@@ -85,28 +141,46 @@ def login_page(request: Request, next: str = "/overview") -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, secret: SessionSecret, connection: Reading) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+async def login(
+    request: Request, secret: SessionSecret, engine: Database, clock: AppClock
+) -> Response:
+    form = await posted_form(request)
+    if not form_is_ours(request, form):
+        return refused_form(request)
     token = (form.get("token") or [""])[0].strip()
     target = safe_next((form.get("next") or ["/overview"])[0])
-    found = authenticate(connection, token) if token else None
-    if found is None:
+    previous = session_id_of(request, secret)
+    # Off the event loop: a write transaction, which on SQLite may wait for the writer.
+    session_id = (
+        await run_in_threadpool(_log_in, engine, token, clock(), previous) if token else None
+    )
+    if session_id is None:
         message = "Paste an API token." if not token else "Unknown or revoked token."
         return page(request, "login.html.j2", None, 401, next=target, error=message)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        f"{token}.{signature(secret, token)}",
+        cookie_value(secret, session_id),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
     )
+    # A new form token with the new session: one planted before the login is worthless.
+    keep_form_token(request, response, new_form_token())
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+async def logout(request: Request, secret: SessionSecret, engine: Database) -> Response:
+    form = await posted_form(request)
+    if not form_is_ours(request, form):
+        return refused_form(request)
+    session_id = session_id_of(request, secret)
+    if session_id is not None:
+        await run_in_threadpool(_log_out, engine, session_id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(
+        COOKIE, httponly=True, samesite="lax", secure=request.url.scheme == "https"
+    )
     return response
