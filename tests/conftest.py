@@ -31,6 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgresql: runs against the PostgreSQL server (deselect: -m 'not postgresql')"
     )
+    config.addinivalue_line(
+        "markers", "fuzz: schemathesis against the OpenAPI document (deselect: -m 'not fuzz')"
+    )
     try:
         selected_backends()
     except ValueError as exc:

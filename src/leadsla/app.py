@@ -7,7 +7,8 @@ resource and reach these collaborators through :mod:`leadsla.api.deps`.
 """
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from leadsla import __version__
 from leadsla.api import clocks, events, health, hooks, leads, qualify, report
 from leadsla.api.deps import Clock
+from leadsla.api.schemas import READ_BY_HAND
 from leadsla.config.schema import Config
 from leadsla.core.policy import Rulebook
 from leadsla.web import pages, session
@@ -68,7 +70,32 @@ def create_app(
     # Through the decorator: it takes a handler typed for its own exception class.
     app.exception_handler(HTTPException)(json_error)
     app.exception_handler(session.LoginRequired)(session.redirect_to_login)
+    app.openapi = with_schemas_read_by_hand(app.openapi)  # type: ignore[method-assign]
     return app
+
+
+def with_schemas_read_by_hand(
+    openapi: Callable[[], dict[str, Any]],
+) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document plus the models of the bodies read by hand.
+
+    ``POST /events`` refers to ``EventIn`` in its ``openapi_extra``; FastAPI lists
+    only the models that route signatures use, so without this the reference
+    dangled and no client generator or fuzzer could read the body.
+    """
+
+    def document() -> dict[str, Any]:
+        # FastAPI builds the document once and keeps it; adding is then done once too.
+        doc = openapi()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in READ_BY_HAND:
+            if model.__name__ not in schemas:
+                schemas[model.__name__] = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+        return doc
+
+    return document
 
 
 async def json_error(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -277,9 +277,15 @@ def hooked(database_url: str) -> Iterator[TestClient]:
     engine.dispose()
 
 
-def signed(body: bytes) -> dict[str, str]:
-    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Leadsla-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+def signed(body: bytes, stamp: int = NOW // 1_000_000) -> dict[str, str]:
+    """The generic hook's headers: HMAC of ``timestamp + "." + body`` (docs/service.md)."""
+    message = f"{stamp}.".encode() + body
+    digest = hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+    return {
+        "X-Leadsla-Timestamp": str(stamp),
+        "X-Leadsla-Signature": f"sha256={digest}",
+        "Content-Type": "application/json",
+    }
 
 
 def test_generic_hook_needs_the_signature_and_is_idempotent(hooked: TestClient) -> None:

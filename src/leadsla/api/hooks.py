@@ -52,7 +52,13 @@ async def post_hook(
                 now=now,
             )
         else:
-            verify_generic(secret, body, request.headers.get("x-leadsla-signature"))
+            verify_generic(
+                secret,
+                body=body,
+                signature=request.headers.get("x-leadsla-signature"),
+                timestamp=request.headers.get("x-leadsla-timestamp"),
+                now=now,
+            )
     except SignatureError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     payload = parsed_json(body)

@@ -56,6 +56,11 @@ class EventIn(BaseModel):
     id: str | None = Field(default=None, description="Idempotency key: stored once.")
 
 
+# Bodies the routes read by hand (leadsla.api.body), so no route signature names them:
+# the app adds them to the document's components for the routes' references.
+READ_BY_HAND: tuple[type[BaseModel], ...] = (EventIn,)
+
+
 class RejectedOut(BaseModel):
     index: int
     error: str

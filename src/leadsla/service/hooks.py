@@ -5,8 +5,11 @@ Two shapes:
 * ``generic``: one object or an array of objects
   ``{"id": "evt-1", "lead_id": "L1", "at": "2026-03-02T09:00:00Z",
   "changes": {"status": "New", "owner": "r1"}}``, signed with
-  ``X-Leadsla-Signature: sha256=<hex HMAC-SHA256 of the body>`` (the same
-  signature leadsla puts on the webhooks it sends).
+  ``X-Leadsla-Timestamp: <Unix seconds>`` and
+  ``X-Leadsla-Signature: sha256=<hex HMAC-SHA256 of timestamp + "." + body>``;
+  the timestamp must be within five minutes of the server's clock, so a captured
+  request cannot be replayed later (an event without ``id`` has no idempotency
+  key to stop it).
 * ``hubspot``: HubSpot's webhook batches (an array of
   ``{"eventId", "subscriptionType", "objectId", "propertyName",
   "propertyValue", "occurredAt"}``), signed with HubSpot's v3 scheme:
@@ -31,7 +34,11 @@ from leadsla.core.limits import instant_in_range, range_problem
 from leadsla.service.ingest import IncomingEvent, Rejection, incoming_problem
 
 MICROS_PER_MILLI = 1000
+MICROS_PER_SECOND = 1_000_000
 HUBSPOT_MAX_AGE_MICROS = 5 * 60 * 1_000_000
+GENERIC_MAX_SKEW_MICROS = 5 * 60 * 1_000_000
+# Past 4300 digits int() raises; a Unix time in milliseconds has 13.
+_MAX_TIMESTAMP_DIGITS = 16
 
 # HubSpot contact properties and what they mean here; other properties are ignored.
 HUBSPOT_PROPERTIES: dict[str, str] = {
@@ -67,12 +74,43 @@ class HookBatch:
     ignored: int = 0
 
 
-def verify_generic(secret: str, body: bytes, header: str | None) -> None:
-    if not header or not header.startswith("sha256="):
-        raise SignatureError("missing X-Leadsla-Signature: sha256=<hex HMAC of the body>")
-    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower()):
-        raise SignatureError("X-Leadsla-Signature does not match the body")
+def _same(expected: str, given: str) -> bool:
+    """Constant-time equality; a header with a non-ASCII character is simply wrong.
+
+    ``hmac.compare_digest`` raises TypeError on non-ASCII text, and HTTP headers
+    arrive decoded as Latin-1, so any byte above 0x7F would otherwise be a 500.
+    """
+    return given.isascii() and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _timestamp(text: str, header: str, unit: str) -> int:
+    # isdigit alone admits "²" (Latin-1 0xB2), which int() refuses.
+    if not (text.isascii() and text.isdigit() and len(text) <= _MAX_TIMESTAMP_DIGITS):
+        raise SignatureError(f"{header} is not {unit} since 1970")
+    return int(text)
+
+
+def verify_generic(
+    secret: str, *, body: bytes, signature: str | None, timestamp: str | None, now: int
+) -> None:
+    """Check a generic webhook's signature over ``timestamp + "." + body``.
+
+    Signing the timestamp with the body and refusing a skew over five minutes
+    against ``now`` (the app's clock) bounds how long a captured request can be
+    replayed, as HubSpot's v3 scheme does.
+    """
+    if not signature or not signature.startswith("sha256=") or not timestamp:
+        raise SignatureError(
+            "missing X-Leadsla-Timestamp (Unix seconds) or X-Leadsla-Signature: "
+            'sha256=<hex HMAC of timestamp + "." + body>'
+        )
+    seconds = _timestamp(timestamp, "X-Leadsla-Timestamp", "seconds")
+    if abs(now - seconds * MICROS_PER_SECOND) > GENERIC_MAX_SKEW_MICROS:
+        raise SignatureError("X-Leadsla-Timestamp is more than five minutes off")
+    message = timestamp.encode() + b"." + body
+    expected = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    if not _same(expected, signature.removeprefix("sha256=").strip().lower()):
+        raise SignatureError("X-Leadsla-Signature does not match the timestamp and body")
 
 
 def verify_hubspot(
@@ -87,13 +125,12 @@ def verify_hubspot(
 ) -> None:
     if not signature or not timestamp:
         raise SignatureError("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
-    if not timestamp.isdigit():
-        raise SignatureError("X-HubSpot-Request-Timestamp is not milliseconds since 1970")
-    if abs(now - int(timestamp) * MICROS_PER_MILLI) > HUBSPOT_MAX_AGE_MICROS:
+    millis = _timestamp(timestamp, "X-HubSpot-Request-Timestamp", "milliseconds")
+    if abs(now - millis * MICROS_PER_MILLI) > HUBSPOT_MAX_AGE_MICROS:
         raise SignatureError("X-HubSpot-Request-Timestamp is more than five minutes off")
     message = method.upper().encode() + url.encode() + body + timestamp.encode()
     digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
-    if not hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip()):
+    if not _same(base64.b64encode(digest).decode(), signature.strip()):
         raise SignatureError("X-HubSpot-Signature-v3 does not match the request")
 
 
