@@ -100,6 +100,16 @@ def test_login_sets_a_signed_session_cookie_that_a_forgery_does_not_pass(
     assert client.get("/at-risk").status_code == 200
 
 
+def test_a_cookie_with_non_ascii_bytes_is_a_login_not_an_error(
+    site: tuple[TestClient, str],
+) -> None:
+    client, _token = site
+    # Non-ASCII text made hmac.compare_digest raise TypeError: a 500 before login.
+    for value in ("abc.\u00e9\u00e9", "\u00ff.abc", "\u00e9"):
+        answer = client.get("/at-risk", headers={"cookie": f"{COOKIE}={value}".encode()})
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
 def test_a_session_secret_lets_another_app_read_the_cookie(tmp_path: Path) -> None:
     """As a restarted server or a second worker does; without the secret, log in again."""
     with served(tmp_path, "admin", None, b"shared") as (client, token):

@@ -46,4 +46,6 @@ def form_is_ours(request: Request, form: dict[str, list[str]]) -> bool:
     """The form's token equals the cookie's (compared in constant time), both present."""
     held = request.cookies.get(CSRF_COOKIE, "")
     sent = (form.get(FIELD) or [""])[0]
-    return bool(held) and hmac.compare_digest(held.encode(), sent.encode())
+    return bool(held) and hmac.compare_digest(
+        held.encode("utf-8", "replace"), sent.encode("utf-8", "replace")
+    )

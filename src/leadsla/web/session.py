@@ -70,7 +70,10 @@ def cookie_value(secret: bytes, session_id: str) -> str:
 def session_id_of(request: Request, secret: bytes) -> str | None:
     """The session id the cookie carries if its signature holds, else None."""
     session_id, _, signed = request.cookies.get(COOKIE, "").rpartition(".")
-    if not session_id or not hmac.compare_digest(signature(secret, session_id), signed):
+    # As bytes: compare_digest refuses text with non-ASCII characters (a TypeError, so a
+    # 500), and a cookie can carry any byte.
+    expected = signature(secret, session_id).encode()
+    if not session_id or not hmac.compare_digest(expected, signed.encode("utf-8", "replace")):
         return None
     return session_id
 
