@@ -4,12 +4,15 @@
    straight into the table; then the worker's due-timer query (``next_timer_at <=
    now``, oldest first, 1,000 at a time) and its wake-up query are timed.
 2. **Delivery.** N leads whose ladders are all due are fired into the outbox, then
-   1, 2 or 4 ``leadsla worker --once`` processes deliver them to a real SMTP server
-   on loopback (aiosmtpd, in this process); emails per second, wall clock.
+   1, 2 or 4 running ``leadsla worker`` processes (not ``--once``: the loop that
+   serves production) drain that queued backlog to a real SMTP server on loopback
+   (aiosmtpd, in this process). Emails per second over the wall clock from start-up
+   to the last email, and over the steady part (first email to last), which leaves
+   out the processes' start-up. Each message is still its own commit.
 
 Both on a SQLite file and on a throwaway PostgreSQL 15 server.
 
-    .venv/bin/python benchmarks/worker_bench.py
+    .venv/bin/python benchmarks/worker_bench.py [--emails 2000] [--no-scan]
 """
 
 from __future__ import annotations
@@ -50,8 +53,13 @@ HOUR = 3_600_000_000
 class Counter:
     def __init__(self) -> None:
         self.count = 0
+        self.first = 0.0
+        self.last = 0.0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.last = time.perf_counter()
+        if not self.first:
+            self.first = self.last
         self.count += 1
         return "250 OK"
 
@@ -103,7 +111,10 @@ def scan(url: str, cycles: int) -> tuple[float, float, float]:
     return load, statistics.median(due_times), statistics.median(wake_times)
 
 
-def delivery(url: str, leads: int, workers: int, config: Path) -> tuple[int, float]:
+def delivery(
+    url: str, leads: int, workers: int, config: Path, counter: Counter
+) -> tuple[int, float, float]:
+    """Emails, wall seconds from start-up to the last email, seconds first to last."""
     rules = build_rulebook(load_config(config))
     engine = open_database(url)
     rows = [
@@ -118,19 +129,31 @@ def delivery(url: str, leads: int, workers: int, config: Path) -> tuple[int, flo
     with engine.begin() as connection:
         fire_due_timers(connection, rules, parse_instant(now), max_delay=30 * 24 * HOUR)
     engine.dispose()
-    command = [LEADSLA, "worker", "--config", str(config), "--database", url, "--once",
-               "--now", now]  # fmt: skip
+    emails = leads * 5
+    expected = counter.count + emails
+    counter.first = 0.0
+    command = [LEADSLA, "worker", "--config", str(config), "--database", url, "--now", now]
     began = time.perf_counter()
     processes = [subprocess.Popen(command, stderr=subprocess.DEVNULL) for _ in range(workers)]
-    for process in processes:
-        process.wait(timeout=600)
-    return leads * 5, time.perf_counter() - began
+    try:
+        deadline = began + 600
+        while counter.count < expected:
+            if time.perf_counter() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"{counter.count - expected + emails} of {emails} delivered")
+            time.sleep(0.01)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+    return emails, counter.last - began, counter.last - counter.first
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1_000_000)
-    parser.add_argument("--leads", type=int, default=300, help="leads per delivery run (x5 emails)")
+    parser.add_argument("--emails", type=int, default=2000, help="backlog per delivery run")
+    parser.add_argument("--no-scan", action="store_true", help="skip the 1 M-clock scan")
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
 
@@ -158,19 +181,21 @@ def main() -> None:
                 return server.create_database(label)
 
             try:
-                load, due, wake = scan(fresh(f"scan_{name}"), args.cycles)
-                print(f"| {name} | {args.cycles:,} | {due * 1000:.2f} ms | {wake * 1000:.2f} ms "
-                      f"| {load:.1f} s |")  # fmt: skip
+                if not args.no_scan:
+                    load, due, wake = scan(fresh(f"scan_{name}"), args.cycles)
+                    print(f"| {name} | {args.cycles:,} | {due * 1000:.2f} ms "
+                          f"| {wake * 1000:.2f} ms | {load:.1f} s |")  # fmt: skip
                 for workers in (1, 2, 4):
                     before = counter.count
-                    emails, seconds = delivery(
-                        fresh(f"mail_{name}_{workers}"), args.leads, workers, config
+                    emails, wall, steady = delivery(
+                        fresh(f"mail_{name}_{workers}"), args.emails // 5, workers, config, counter
                     )
+                    # Nothing more arrives after the workers are stopped: exactly once each.
                     delivered = counter.count - before
                     assert delivered == emails, f"{delivered} delivered of {emails}"
                     results.append(
-                        f"| {name} | {workers} | {emails:,} | {seconds:.1f} s "
-                        f"| {emails / seconds:,.0f} |"
+                        f"| {name} | {workers} | {emails:,} | {wall:.1f} s | {emails / wall:,.0f} "
+                        f"| {steady:.1f} s | {emails / steady:,.0f} |"
                     )
             finally:
                 if server is not None:
@@ -178,12 +203,14 @@ def main() -> None:
     finally:
         controller.stop()
     print()
-    print("| database | workers | emails (each exactly once) | wall time | emails/s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| database | workers | emails (each exactly once) | wall time | emails/s "
+          "| first to last email | emails/s |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for line in results:
         print(line)
     print()
-    print("target: the due-timer query under 50 ms at 1 M open clocks")
+    print("targets: the due-timer query under 50 ms at 1 M open clocks; "
+          ">= 300 emails/s with 4 workers on PostgreSQL")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from leadsla.config.schema import Config
 from leadsla.core.instants import format_instant
@@ -23,6 +24,7 @@ from leadsla.notify.digest import queue_digests
 from leadsla.service.reroute import reroute
 from leadsla.service.revisit import resurface
 from leadsla.service.timers import FireResult, fire_due_timers, next_wake
+from leadsla.store.heartbeat import record_round
 
 Clock = Callable[[], int]
 
@@ -35,6 +37,9 @@ ROUTE_EVERY = 5 * 60 * 1_000_000
 # Sleep until the next timer, but look again within 30 s for new events and retries.
 LONGEST_PAUSE = 30.0
 SHORTEST_PAUSE = 0.5
+# A --once run (cron) gives up after this many rounds refused by the database in a row;
+# a running worker never does: it is the only thing that delivers.
+ONCE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -66,22 +71,73 @@ def run_worker(
 
     ``clock`` stamps what is recorded and times the pauses; each round acts at ``at``
     when given (replays, tests), else at the clock's instant. ``log`` gets one JSON line
-    per round that did something.
+    per round that did something, and one per round the database refused.
+
+    A running worker takes the next round at once while a round leaves due work
+    behind, and sleeps only when nothing more is due. A round that the database
+    refuses (locked, connection lost) is logged and taken again after a pause.
     """
-    max_delay = setup.notifications.max_delay.micros()
-    templates = Templates(setup.notifications.templates)
-    digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
-    zone = rules.default_zone
-    routed_at = 0
+    work = _Rounds(engine, rules, setup, senders, clock, at=at, once=once, log=log)
+    failures = 0
     while True:
-        instant = clock() if at is None else at
-        if digest_times:
+        try:
+            more = work.round()
+        except OperationalError as exc:
+            failures += 1
+            if once and failures >= ONCE_ATTEMPTS:
+                raise
+            log(error_line(format_instant(clock(), rules.default_zone), exc, failures))
+            # Back off: a database that is down or held should not be hammered.
+            sleep(min(LONGEST_PAUSE, SHORTEST_PAUSE * 2 ** (failures - 1)))
+            continue
+        failures = 0
+        if once:
+            return
+        if more:
+            continue
+        with engine.connect() as connection:
+            wake = next_wake(connection)
+        if wake is None:
+            sleep(LONGEST_PAUSE)
+        else:
+            sleep(min(LONGEST_PAUSE, max(SHORTEST_PAUSE, (wake - clock()) / 1e6)))
+
+
+class _Rounds:
+    """One worker's rounds, and what it carries from one to the next."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: Rulebook,
+        setup: Config,
+        senders: Senders,
+        clock: Clock,
+        *,
+        at: int | None,
+        once: bool,
+        log: Callable[[str], object],
+    ) -> None:
+        self.engine, self.rules, self.senders, self.clock = engine, rules, senders, clock
+        self.at, self.once, self.log = at, once, log
+        self.max_delay = setup.notifications.max_delay.micros()
+        self.templates = Templates(setup.notifications.templates)
+        self.base_url = setup.notifications.base_url
+        self.digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
+        self.routed_at = 0
+
+    def round(self) -> bool:
+        """Fire, route and deliver what is due; whether due work was left for another round."""
+        engine, rules, senders, once = self.engine, self.rules, self.senders, self.once
+        instant = self.clock() if self.at is None else self.at
+        if self.digest_times:
             with engine.begin() as connection:
-                queue_digests(connection, rules, digest_times, instant)
-        fired = _fire_due(engine, rules, instant, senders, max_delay=max_delay, once=once)
+                queue_digests(connection, rules, self.digest_times, instant)
+        fired = _fire_due(engine, rules, instant, senders, max_delay=self.max_delay, once=once)
         moved: dict[str, int] = {}
-        if once or instant - routed_at >= ROUTE_EVERY:
-            moved, routed_at = _route_again(engine, rules, instant, clock), instant
+        if once or instant - self.routed_at >= ROUTE_EVERY:
+            moved = _route_again(engine, rules, instant, self.clock)
+            self.routed_at = instant
         delivered = deliver(
             engine,
             rules,
@@ -90,19 +146,18 @@ def run_worker(
             senders.sender_address,
             limit=None if once else DELIVER_BATCH,
             others=senders.others,
-            templates=templates,
-            base_url=setup.notifications.base_url,
+            templates=self.templates,
+            base_url=self.base_url,
         )
         if fired.cycles or moved or delivered.sent or delivered.retried or delivered.failed:
-            log(round_line(format_instant(instant, zone), fired, moved, delivered))
-        if once:
-            return
-        with engine.connect() as connection:
-            wake = next_wake(connection)
-        if wake is None:
-            sleep(LONGEST_PAUSE)
-        else:
-            sleep(min(LONGEST_PAUSE, max(SHORTEST_PAUSE, (wake - clock()) / 1e6)))
+            self.log(
+                round_line(format_instant(instant, rules.default_zone), fired, moved, delivered)
+            )
+        with engine.begin() as connection:
+            record_round(connection, self.clock())
+        # A batch that came back full may have left more behind it.
+        handled = delivered.sent + delivered.retried + delivered.failed
+        return fired.cycles >= FIRE_BATCH or handled >= DELIVER_BATCH
 
 
 def _fire_due(
@@ -159,6 +214,22 @@ def round_line(
                 "sent": delivered.sent,
                 "retry": delivered.retried,
                 "failed": delivered.failed,
+            }
+        )
+        + "\n"
+    )
+
+
+def error_line(at: str, exc: BaseException, failures: int) -> str:
+    """A round the database refused, as one JSON line: the error and how many in a row."""
+    lines = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return (
+        json.dumps(
+            {
+                "event": "worker.error",
+                "at": at,
+                "error": lines[0] if lines else type(exc).__name__,
+                "failures": failures,
             }
         )
         + "\n"

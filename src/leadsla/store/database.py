@@ -1,12 +1,18 @@
 """Connecting to the database and bringing its schema up to date.
 
-The embedded default is a SQLite file in WAL mode (readers never wait for the
-writer); PostgreSQL is the production database. Both are reached by a
-SQLAlchemy URL.
+The embedded default is a SQLite file in WAL mode; PostgreSQL is the production
+database. Both are reached by a SQLAlchemy URL.
+
+On SQLite a transaction opened with ``engine.begin()`` (or ``connection.begin()``)
+is a writer: it takes the write lock at BEGIN. A connection that just runs queries
+(``engine.connect()``) is a reader: a deferred BEGIN, a snapshot of the last commit,
+and it never waits for the writer nor makes the writer wait.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +20,18 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# How long one BEGIN IMMEDIATE waits in SQLite's own busy handler, and how often a
+# writer tries again after that, backing off: a writer queues behind another writer
+# for up to ~45 s before "database is locked" reaches its caller.
+BUSY_TIMEOUT = 10.0
+WRITE_ATTEMPTS = 4
+FIRST_BACKOFF = 0.25
 
 
 class DatabaseError(Exception):
@@ -37,18 +50,19 @@ def database_url(url: str) -> str:
     return url
 
 
-def connect(url: str, *, bulk: bool = False) -> Engine:
+def connect(url: str, *, bulk: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout.
 
     ``bulk`` (an import) lets SQLite's write-ahead log grow before it is copied
     into the database, instead of every ~4 MB: index pages that many chunks touch
     are then written once (halved an import's database time, measured). Call
-    :func:`checkpoint` at the end.
+    :func:`checkpoint` at the end. ``busy_timeout`` (seconds) bounds each attempt of
+    a SQLite writer to take the write lock.
     """
     parsed = make_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        options["connect_args"] = {"timeout": 30}
+        options["connect_args"] = {"timeout": busy_timeout}
     else:
         options["pool_pre_ping"] = True
     engine = create_engine(url, **options)
@@ -56,15 +70,54 @@ def connect(url: str, *, bulk: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if bulk:
             event.listen(engine, "connect", _sqlite_bulk_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        engine._connection_cls = _SqliteConnection
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
+class _SqliteConnection(Connection):
+    """A connection that knows whether its transaction began on its own (a reader)."""
+
+    reading = False
+
+    def _autobegin(self) -> None:
+        # SQLAlchemy begins a transaction by itself on the first statement of a
+        # connection nobody called begin() on: in this code base that is a read.
+        self.reading = True
+        try:
+            super()._autobegin()
+        finally:
+            self.reading = False
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    if isinstance(connection, _SqliteConnection) and connection.reading:
+        # A WAL reader: its snapshot is taken at its first read, without any lock that
+        # a writer holds or waits for (with BEGIN IMMEDIATE, GET /health waited 30 s
+        # behind a writer and a report kept every POST waiting).
+        connection.exec_driver_sql("BEGIN")
+        return
     # A deferred transaction that reads, then writes, can fail at once with "database is
     # locked" when another writer got there first (no busy wait for lock upgrades).
     # Taking the write lock at BEGIN makes concurrent writers queue on the busy timeout.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    backoff = FIRST_BACKOFF
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            # Nothing has happened in the transaction yet, so trying again is safe.
+            if attempt == WRITE_ATTEMPTS or not is_locked(exc):
+                raise
+        # Jitter: writers that timed out together should not all come back together.
+        time.sleep(backoff * random.uniform(0.5, 1.5))
+        backoff *= 2
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (or "busy"): another writer."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

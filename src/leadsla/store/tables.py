@@ -189,3 +189,12 @@ account_owners = Table(
     Column("rep", String(255), nullable=False),
     Column("since", BigInteger, nullable=False),
 )
+
+# When a worker last completed a round: /api/v1/health reports a worker that has died or
+# is stuck, which an outbox that merely grows cannot tell apart from a busy one.
+worker_heartbeat = Table(
+    "worker_heartbeat",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("finished_at", BigInteger, nullable=False),
+)
