@@ -79,10 +79,9 @@ def read_connection(engine: Database) -> Iterator[Connection]:
         yield connection
 
 
-# Closed when the route function returns, not after the response is sent: on SQLite
-# a connection's first statement takes the write lock (BEGIN IMMEDIATE), so it must
-# not outlive the work. Only for routes that read; ingesting routes open their own
-# transaction off the event loop.
+# Closed when the route function returns, not after the response is sent: a read
+# holds a snapshot (and a pooled connection) only while it works. Only for routes that
+# read; ingesting routes open their own write transaction off the event loop.
 Reading = Annotated[Connection, Depends(read_connection, scope="function")]
 
 bearer = HTTPBearer(auto_error=False)
