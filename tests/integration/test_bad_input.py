@@ -125,8 +125,14 @@ def test_generic_hook_rejects_bad_items_and_keeps_the_good(
             {"id": "g4", "lead_id": "H\x004", "at": at, "changes": {"status": "New"}},
         ]
     ).encode()  # fmt: skip
-    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-Leadsla-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+    # Signed as docs/service.md says: HMAC of ``timestamp + "." + body``, the app's time.
+    stamp = str(NOW // 1_000_000)
+    digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {
+        "X-Leadsla-Timestamp": stamp,
+        "X-Leadsla-Signature": f"sha256={digest}",
+        "Content-Type": "application/json",
+    }
     answer = client.post("/api/v1/hooks/generic", content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 1

@@ -197,10 +197,11 @@ def test_score_route_respects_roles_and_explains(api: Api) -> None:
     assert pricing["awarded"] == pytest.approx(10 * 0.5 ** (1 / 7), abs=0.01)
     assert body["score"] == pytest.approx(35 + 10 * 0.5 ** (1 / 7), abs=0.01)
     assert body["mql"] is False
-    assert api.get("/api/v1/leads/L7/score", who="r3").status_code == 403
+    # Out of scope reads as missing (#14): a 403 told a rep which lead ids exist.
+    assert api.get("/api/v1/leads/L7/score", who="r3").status_code == 404
     assert api.get("/api/v1/leads/nope/score").status_code == 404
     assert api.get("/api/v1/leads/L7/score", as_of="yesterday").status_code == 422
-    assert api.get("/api/v1/leads/L7/decisions", who="r3").status_code == 403
+    assert api.get("/api/v1/leads/L7/decisions", who="r3").status_code == 404
 
 
 @contextmanager
@@ -354,7 +355,9 @@ def test_the_lead_carries_its_score_explained_and_its_latest_assignment(api: Api
     other = api.lead("W2")
     assert other["assignment"] is None
     assert other["score_explanation"]["score"] == 35
-    assert api.get("/api/v1/leads/W2", who="r3").status_code == 403
+    assert (
+        api.get("/api/v1/leads/W2", who="r3").status_code == 404
+    )  # out of scope reads as missing (#14)
 
 
 def test_a_lead_without_a_scoring_section_has_no_score_explanation(database_url: str) -> None:
