@@ -355,9 +355,7 @@ def test_the_lead_carries_its_score_explained_and_its_latest_assignment(api: Api
     other = api.lead("W2")
     assert other["assignment"] is None
     assert other["score_explanation"]["score"] == 35
-    assert (
-        api.get("/api/v1/leads/W2", who="r3").status_code == 404
-    )  # out of scope reads as missing (#14)
+    assert api.get("/api/v1/leads/W2", who="r3").status_code == 404  # as a missing one
 
 
 def test_a_lead_without_a_scoring_section_has_no_score_explanation(database_url: str) -> None:
