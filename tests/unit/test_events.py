@@ -26,7 +26,7 @@ from leadsla.core.events import (
     parse_instants,
     read_events,
 )
-from leadsla.core.instants import format_instant
+from leadsla.core.instants import format_instant, format_instants
 from leadsla.core.policy import DEFAULT_STATUSES
 
 STATUSES = list(DEFAULT_STATUSES)
@@ -177,6 +177,22 @@ def test_format_instant_writes_the_zone_offset_at_second_precision() -> None:
         "2026-07-01T17:00:00-04:00"
     )
     assert format_instant(-1, UTC) == "1969-12-31T23:59:59+00:00"
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
+)
+def test_one_instant_is_written_as_the_vectorised_formatter_writes_it(zone: str) -> None:
+    rng = random.Random(zone)
+    # Around every transition of 1900-2100 and at random instants, sub-seconds included.
+    instants = [rng.randrange(-2_208_988_800_000_000, 4_102_444_800_000_000) for _ in range(2000)]
+    instants += [
+        hour * 3_600_000_000 + delta
+        for hour in range(491_000, 491_000 + 24 * 400, 7)
+        for delta in (-1, 0, 1, 1_800_000_000)
+    ]
+    expected = format_instants(np.array(instants, dtype=np.int64), ZoneInfo(zone))
+    assert [format_instant(i, ZoneInfo(zone)) for i in instants] == expected
 
 
 # -- reading -------------------------------------------------------------------------

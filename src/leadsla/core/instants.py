@@ -7,7 +7,7 @@ transitions, so we look them up once per UTC hour and let NumPy format the rest.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import numpy as np
 
@@ -78,8 +78,15 @@ def format_offset(seconds: int) -> str:
 
 
 def format_instant(instant: int, zone: tzinfo) -> str:
-    """ISO 8601 at second precision with the zone's offset: ``2026-03-02T17:00:00-05:00``."""
-    return format_instants(np.array([instant], dtype=np.int64), zone)[0]
+    """ISO 8601 at second precision with the zone's offset: ``2026-03-02T17:00:00-05:00``;
+    sub-second parts are dropped (floored), as by :func:`format_instants`. One instant
+    is written without NumPy, whose set-up per call cost ~0.4 ms (one per email sent)."""
+    offset = offset_seconds(instant, zone)
+    local = _EPOCH + timedelta(seconds=instant // MICROS_PER_SECOND + offset)
+    return local.isoformat() + format_offset(offset)
+
+
+_EPOCH = datetime(1970, 1, 1)
 
 
 def format_instants(instants: Int64Array, zone: tzinfo) -> list[str]:

@@ -9,14 +9,19 @@ own to keep that window to one message.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import hashlib
 import hmac
 import json
+import random
+import re
 import smtplib
 import ssl
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email import quoprimime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -58,7 +63,16 @@ class DeliveryResult:
     failed: int = 0
 
 
-Sender = Callable[[EmailMessage], None]
+@dataclass(frozen=True)
+class Outgoing:
+    """An email ready for SMTP: its envelope and its bytes as they go on the wire."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+Sender = Callable[[EmailMessage | Outgoing], None]
 
 
 def smtp_sender(settings: MailSettings, timeout: float = 30.0) -> Sender:
@@ -75,11 +89,17 @@ def smtp_sender(settings: MailSettings, timeout: float = 30.0) -> Sender:
             smtp.login(settings.username, settings.password or "")
         return smtp
 
-    def send(message: EmailMessage) -> None:
+    def transmit(smtp: smtplib.SMTP, message: EmailMessage | Outgoing) -> None:
+        if isinstance(message, Outgoing):
+            smtp.sendmail(message.sender, list(message.recipients), message.data)
+        else:
+            smtp.send_message(message)
+
+    def send(message: EmailMessage | Outgoing) -> None:
         if not session:
             session.append(connect())
         try:
-            session[0].send_message(message)
+            transmit(session[0], message)
         except (OSError, smtplib.SMTPException) as exc:
             # A dropped session is retried once on a fresh one; a refused message is not.
             stale = session.pop()
@@ -88,7 +108,7 @@ def smtp_sender(settings: MailSettings, timeout: float = 30.0) -> Sender:
             if not isinstance(exc, smtplib.SMTPServerDisconnected):
                 raise
             session.append(connect())
-            session[0].send_message(message)
+            transmit(session[0], message)
 
     return send
 
@@ -129,6 +149,29 @@ def message_for(
     base_url: str | None = None,
 ) -> EmailMessage:
     """The email of one notification: SPEC §7 subject, plain text and HTML bodies."""
+    return _email_message(*_notification_parts(rules, row, sender, templates, base_url))
+
+
+def mail_for(
+    rules: Rulebook,
+    row: Row[Any],
+    sender: str,
+    *,
+    templates: Templates = DEFAULT_TEMPLATES,
+    base_url: str | None = None,
+) -> EmailMessage | Outgoing:
+    """:func:`message_for`, as the bytes the email package would send for it when they
+    can be written directly (plain ASCII addresses, subject and bodies, no folding);
+    building and flattening an :class:`EmailMessage` cost ~1.5 ms, most of a worker's
+    time per message."""
+    parts = _notification_parts(rules, row, sender, templates, base_url)
+    return _plain_mail(*parts) or _email_message(*parts)
+
+
+def _notification_parts(
+    rules: Rulebook, row: Row[Any], sender: str, templates: Templates, base_url: str | None
+) -> tuple[str, str, str, str, str]:
+    """From, To, Subject, the plain text and the HTML body of a notification."""
     payload = notification_payload(rules, row)
     zone = rules.default_zone
     context = {
@@ -137,13 +180,91 @@ def message_for(
         "recipient": row.recipient,
         "lead_url": f"{base_url.rstrip('/')}/leads/{row.lead_id}" if base_url else None,
     }
+    return (
+        sender,
+        str(row.recipient),
+        payload["subject"],
+        templates.render("notification.txt.j2", context),
+        templates.render("notification.html.j2", context),
+    )
+
+
+def _email_message(sender: str, recipient: str, title: str, text: str, html: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = str(row.recipient)
-    message["Subject"] = payload["subject"]
-    message.set_content(templates.render("notification.txt.j2", context))
-    message.add_alternative(templates.render("notification.html.j2", context), subtype="html")
+    message["To"] = recipient
+    message["Subject"] = title
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
     return message
+
+
+# What the email package writes unchanged: a dot-atom address, a subject of printable
+# ASCII words with single spaces (no encoded-word "=?"), lines of at most 78 characters.
+_ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_WORDS = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+_LINE = 78
+_BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_FROM = re.compile(r"^From ", re.MULTILINE)
+
+
+def _plain_mail(sender: str, recipient: str, title: str, text: str, html: str) -> Outgoing | None:
+    """The bytes ``smtplib`` sends for :func:`_email_message` of the same parts, written
+    directly; None when the email package would encode or fold something."""
+    if not (
+        _ADDRESS.fullmatch(sender)
+        and _ADDRESS.fullmatch(recipient)
+        and _WORDS.fullmatch(title)
+        and "=?" not in title
+        and max(len(sender) + 6, len(recipient) + 4, len(title) + 9) <= _LINE
+    ):
+        return None
+    plain, rich = _ascii_body(text), _ascii_body(html)
+    if plain is None or rich is None:
+        return None
+    while True:
+        # As email.generator draws its boundaries; one that occurs in a body is redrawn.
+        boundary = "=" * 15 + str(random.randrange(sys.maxsize)).zfill(_BOUNDARY_DIGITS) + "=="
+        if boundary not in plain[1] and boundary not in rich[1]:
+            break
+    data = (
+        f"From: {sender}\r\nTo: {recipient}\r\nSubject: {title}\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\n"
+        f'Content-Type: text/plain; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {plain[0]}\r\n\r\n"
+        f"{plain[1]}\r\n--{boundary}\r\n"
+        f'Content-Type: text/html; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {rich[0]}\r\nMIME-Version: 1.0\r\n\r\n"
+        f"{rich[1]}\r\n--{boundary}--\r\n"
+    ).encode("ascii")
+    return Outgoing(sender, (recipient,), data)
+
+
+def _ascii_body(body: str) -> tuple[str, str] | None:
+    """An ASCII body as ``set_content`` encodes it and smtplib's generator writes it: the
+    transfer encoding (7bit when no line is over 78 characters, else quoted-printable
+    unless base64 comes out shorter) and the lines ended by CRLF. None: not ASCII, or
+    base64 (left to the email package)."""
+    if not body.isascii():
+        return None
+    lines = [line.decode("ascii") for line in body.encode("ascii").splitlines()]
+    if max((len(line) for line in lines), default=0) <= _LINE:
+        encoding, payload = "7bit", "\n".join(lines) + "\n"
+    else:
+        sniff = "\n".join(lines[:10]) + "\n"
+        sniff_qp = quoprimime.body_encode(sniff, _LINE)
+        if len(sniff_qp) > len(binascii.b2a_base64(sniff.encode("ascii"))):
+            return None
+        encoding = "quoted-printable"
+        if len(lines) <= 10:
+            payload = sniff_qp
+        else:
+            payload = quoprimime.body_encode("\n".join(lines) + "\n", _LINE)
+    # The generator quotes a line that begins "From " (mbox) and ends each line by CRLF.
+    parts = _NEWLINE.split(_FROM.sub(">From ", payload))
+    return encoding, "".join(part + "\r\n" for part in parts[:-1]) + parts[-1]
 
 
 def digest_message(
@@ -178,7 +299,7 @@ def email_row_sender(
     base_url: str | None = None,
 ) -> RowSender:
     return lambda row: send(
-        message_for(rules, row, sender_address, templates=templates, base_url=base_url)
+        mail_for(rules, row, sender_address, templates=templates, base_url=base_url)
     )
 
 
@@ -256,35 +377,38 @@ def deliver(
     result = DeliveryResult()
     if not senders:
         return result
-    while True:
-        with engine.begin() as connection:
-            row = outbox.claim_next(connection, now=now, channels=tuple(senders))
-            if row is None:
-                return result
-            try:
-                if row.kind == "digest" and send is not None:
-                    # A digest's body is what is true when it goes out.
-                    send(digest_message(connection, rules, row, sender_address, templates))
+    # One connection for the batch, one transaction per message: a connection checked
+    # out per message cost a pool round and, on PostgreSQL, a ping each.
+    with engine.connect() as connection:
+        while True:
+            with connection.begin():
+                row = outbox.claim_next(connection, now=now, channels=tuple(senders))
+                if row is None:
+                    return result
+                try:
+                    if row.kind == "digest" and send is not None:
+                        # A digest's body is what is true when it goes out.
+                        send(digest_message(connection, rules, row, sender_address, templates))
+                    else:
+                        senders[row.channel](row)
+                except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
+                    attempts = row.attempts + 1
+                    failed = attempts >= MAX_ATTEMPTS
+                    outbox.mark_failed_attempt(
+                        connection,
+                        row.id,
+                        attempts=attempts,
+                        error=str(exc)[:1000],
+                        retry_at=None if failed else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
+                    )
+                    if failed:
+                        result.failed += 1
+                    else:
+                        result.retried += 1
                 else:
-                    senders[row.channel](row)
-            except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
-                attempts = row.attempts + 1
-                failed = attempts >= MAX_ATTEMPTS
-                outbox.mark_failed_attempt(
-                    connection,
-                    row.id,
-                    attempts=attempts,
-                    error=str(exc)[:1000],
-                    retry_at=None if failed else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
-                )
-                if failed:
-                    result.failed += 1
-                else:
-                    result.retried += 1
-            else:
-                outbox.mark_sent(connection, row.id, attempts=row.attempts + 1, at=now)
-                result.sent += 1
-        if limit is not None:
-            limit -= 1
-            if limit <= 0:
-                return result
+                    outbox.mark_sent(connection, row.id, attempts=row.attempts + 1, at=now)
+                    result.sent += 1
+            if limit is not None:
+                limit -= 1
+                if limit <= 0:
+                    return result

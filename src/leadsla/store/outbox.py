@@ -6,10 +6,11 @@ A notification row is written once per (cycle, kind, step, recipient, channel):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, select, update
 
 from leadsla.store.bulk import insert_ignoring_duplicates
 from leadsla.store.tables import clock_cycles, notifications
@@ -119,26 +120,39 @@ def queue_notifications(connection: Connection, rows: Sequence[Mapping[str, obje
 def claim_next(connection: Connection, *, now: int, channels: Sequence[str]) -> Row[Any] | None:
     """The oldest queued notification on one of ``channels`` whose attempt is due; on
     PostgreSQL locked for the transaction, passing over those another worker holds."""
+    return connection.execute(
+        _claim_query(connection.dialect.name == "postgresql", tuple(channels)), {"now": now}
+    ).first()
+
+
+@functools.cache
+def _claim_query(skip_locked: bool, channels: tuple[str, ...]) -> Select[Any]:
+    # Built once per worker, not per message (a worker claims one row per email).
     query = (
         select(notifications)
         .where(
             notifications.c.state == QUEUED,
             notifications.c.channel.in_(channels),
-            notifications.c.next_attempt_at <= now,
+            notifications.c.next_attempt_at <= bindparam("now"),
         )
         .order_by(notifications.c.id)
         .limit(1)
     )
-    if connection.dialect.name == "postgresql":
+    if skip_locked:
         query = query.with_for_update(skip_locked=True)
-    return connection.execute(query).first()
+    return query
+
+
+_MARK_SENT = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("notification_id"))
+    .values(state=SENT, attempts=bindparam("attempts"), sent_at=bindparam("at"))
+)
 
 
 def mark_sent(connection: Connection, notification_id: int, *, attempts: int, at: int) -> None:
     connection.execute(
-        update(notifications)
-        .where(notifications.c.id == notification_id)
-        .values(state=SENT, attempts=attempts, sent_at=at)
+        _MARK_SENT, {"notification_id": notification_id, "attempts": attempts, "at": at}
     )
 
 
