@@ -8,12 +8,9 @@ import hashlib
 import hmac
 import json
 import smtplib
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from email import message_from_bytes
-from email import policy as email_policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,6 +39,7 @@ from leadsla.store.database import DatabaseError, open_database
 from leadsla.store.tables import notifications
 from leadsla.web.session import COOKIE
 from leadsla.worker import LONGEST_PAUSE, SHORTEST_PAUSE, Senders, run_worker
+from mail_server import Inbox, free_port, running_smtp
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
 EMAIL_LINE = "  email: {host: localhost, port: 8025, from: leadsla@example.com, starttls: false}\n"
@@ -53,32 +51,10 @@ HOUR = 3600 * SECOND
 # -- real parts: an SMTP server, an HTTP receiver, a database with one lead --------------
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
-        return "250 OK"
-
-    def subjects(self) -> list[tuple[str, str]]:
-        return sorted((m["To"], m["Subject"]) for m in self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with running_smtp() as server:
+        yield server
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -8,15 +8,12 @@ import hmac
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from email import message_from_bytes
-from email import policy as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,6 +31,7 @@ from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.service.timers import fire_due_timers
 from leadsla.store.database import open_database
 from leadsla.store.tables import notifications
+from mail_server import Inbox, free_port, running_smtp
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "leadsla.yaml"
@@ -42,32 +40,10 @@ HOUR = 3_600_000_000
 DAY = 24 * HOUR
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
-        return "250 OK"
-
-    def subjects(self) -> list[tuple[str, str]]:
-        return sorted((m["To"], m["Subject"]) for m in self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with running_smtp() as server:
+        yield server
 
 
 def setup(database_url: str) -> tuple[Engine, Rulebook]:

@@ -4,16 +4,12 @@ leaves a heartbeat that /api/v1/health reports."""
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 from collections.abc import Iterator
-from email import message_from_bytes
-from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
@@ -29,6 +25,7 @@ from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.store import database
 from leadsla.store.database import open_database
 from leadsla.worker import Senders, run_worker
+from mail_server import Inbox, running_smtp
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
 START = parse_instant("2026-03-02T09:00:00-05:00")
@@ -38,25 +35,10 @@ LEADS = 6
 EMAILS = LEADS * 5  # the warning and the owner's, manager's and executive's steps
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    received = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(received, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield received, port
-    controller.stop()
+    with running_smtp() as server:
+        yield server
 
 
 class Woken(Exception):
