@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 # tests/ is on sys.path: pytest puts a rootless conftest's directory there.
+from mail_server import Inbox, running_smtp
 from postgres import (
     DATABASES_VARIABLE,
     PostgresUnavailable,
@@ -95,3 +96,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         server.drop_database(name)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on loopback: its inbox and port (``mail_server``)."""
+    with running_smtp() as server:
+        yield server

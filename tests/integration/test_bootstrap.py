@@ -39,7 +39,7 @@ from leadsla.store.database import DatabaseError, open_database
 from leadsla.store.tables import notifications
 from leadsla.web.session import COOKIE
 from leadsla.worker import LONGEST_PAUSE, SHORTEST_PAUSE, Senders, run_worker
-from mail_server import Inbox, free_port, running_smtp
+from mail_server import Inbox, free_port
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
 EMAIL_LINE = "  email: {host: localhost, port: 8025, from: leadsla@example.com, starttls: false}\n"
@@ -49,12 +49,6 @@ HOUR = 3600 * SECOND
 
 
 # -- real parts: an SMTP server, an HTTP receiver, a database with one lead --------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    with running_smtp() as server:
-        yield server
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,19 +30,13 @@ from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.service.timers import fire_due_timers
 from leadsla.store.database import open_database
 from leadsla.store.tables import notifications
-from mail_server import Inbox, free_port, running_smtp
+from mail_server import Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "leadsla.yaml"
 LEADSLA = str(Path(sys.executable).with_name("leadsla"))
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    with running_smtp() as server:
-        yield server
 
 
 def setup(database_url: str) -> tuple[Engine, Rulebook]:

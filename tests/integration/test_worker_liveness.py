@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.store import database
 from leadsla.store.database import open_database
 from leadsla.worker import Senders, run_worker
-from mail_server import Inbox, running_smtp
+from mail_server import Inbox
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
 START = parse_instant("2026-03-02T09:00:00-05:00")
@@ -33,12 +32,6 @@ NOW = parse_instant("2026-03-05T10:00:00-05:00")  # every step of every ladder i
 SECOND = 1_000_000
 LEADS = 6
 EMAILS = LEADS * 5  # the warning and the owner's, manager's and executive's steps
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    with running_smtp() as server:
-        yield server
 
 
 class Woken(Exception):
@@ -66,9 +59,9 @@ def events(lines: list[str]) -> list[dict[str, Any]]:
 
 
 def test_a_running_worker_drains_a_backlog_without_sleeping_between_rounds(
-    database_url: str, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+    database_url: str, smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    received, port = inbox
+    received, port = smtp
     engine, rules, config = backlog(database_url, port)
     senders, _ = Wiring({}).senders(config, rules)
     monkeypatch.setattr(worker, "DELIVER_BATCH", 7)  # the backlog takes 5 rounds
@@ -90,9 +83,9 @@ def test_a_running_worker_drains_a_backlog_without_sleeping_between_rounds(
 
 
 def test_a_round_refused_by_a_locked_database_is_taken_again(
-    tmp_path: Path, inbox: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    received, port = inbox
+    received, port = smtp
     url = f"sqlite:///{tmp_path / 'leadsla.db'}"
     engine, rules, config = backlog(url, port)
     senders, _ = Wiring({}).senders(config, rules)
