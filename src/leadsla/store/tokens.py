@@ -8,6 +8,9 @@ from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
 from leadsla.store.tables import api_tokens, dashboard_sessions
 
+# What a listing may show of a token: everything but its digest.
+_SHOWN = [column for column in api_tokens.c if column.name != "token_hash"]
+
 
 def insert_token(
     connection: Connection,
@@ -44,14 +47,12 @@ def active_token(connection: Connection, token_hash: str) -> Row[Any] | None:
 
 def token_rows(connection: Connection) -> list[Row[Any]]:
     """Every token, oldest first, without its digest."""
-    columns = [c for c in api_tokens.c if c.name != "token_hash"]
-    return list(connection.execute(select(*columns).order_by(api_tokens.c.id)))
+    return list(connection.execute(select(*_SHOWN).order_by(api_tokens.c.id)))
 
 
 def tokens_named(connection: Connection, key: str, token_hash: str) -> list[Row[Any]]:
     """The tokens whose name or prefix is ``key``, or whose digest is ``token_hash``."""
-    columns = [c for c in api_tokens.c if c.name != "token_hash"]
-    query = select(*columns).where(
+    query = select(*_SHOWN).where(
         or_(
             api_tokens.c.name == key,
             api_tokens.c.prefix == key,
