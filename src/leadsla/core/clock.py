@@ -39,6 +39,7 @@ class State(StrEnum):
     MET = "met"
     BREACHED = "breached"
     LAPSED = "lapsed"
+    REASSIGNED = "reassigned"  # SPEC §9.2: ended by a reassignment with ``restart``
 
 
 class TimerKind(StrEnum):
@@ -135,6 +136,7 @@ class Verdict:
     breached_at: int | None  # first instant past the target, for breached and lapsed
     escalations: int
     warned_at: int | None
+    attempts: int = 0  # SPEC §9.3: attempts made in the cycle
 
     @property
     def business_seconds(self) -> int:

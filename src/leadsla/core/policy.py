@@ -31,9 +31,28 @@ DEFAULT_STATUSES: dict[str, str | None] = {
 
 ACTIVITY_KINDS = frozenset({"call", "email", "meeting", "sms"})
 ACTIVITY_OUTCOMES = frozenset(
-    {"connected", "no_answer", "voicemail", "sent", "replied", "bounced", "held"}
+    {
+        "connected",
+        "no_answer",
+        "voicemail",
+        "sent",
+        "replied",
+        "bounced",
+        "held",
+        # SPEC §9.1: a call logged without a disposition (an attempt, not a connect), and
+        # a sequence or mass send (neither an attempt nor a connect, never a first touch).
+        "attempted",
+        "automated",
+    }
 )
 CONNECT_OUTCOMES = frozenset({"connected", "replied", "held"})
+# The one activity that is not an attempt (SPEC §9.1).
+AUTOMATED_EMAIL = "email:automated"
+
+SLA_KIND = "sla"
+CADENCE_KIND = "cadence"
+CARRY = "carry"
+RESTART = "restart"
 
 NOTIFY_TARGETS = frozenset({"owner", "manager", "executive"})
 DEFAULT_TARGET = "default"
@@ -44,6 +63,7 @@ class Person:
     name: str
     email: str
     slack: str | None = None
+    calendar: str | None = None  # SPEC §9.4: an executive's hours (else the default calendar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +90,31 @@ class EscalationStep:
     after: Duration
     notify: tuple[str, ...]
     message: str | None = None
+    urgent: bool = False  # SPEC §9.4: sent at once, even outside the recipient's hours
+
+
+def is_attempt(activity: str | None) -> bool:
+    """SPEC §3 and §9.1: every activity row is an attempt, except an automated email."""
+    return bool(activity) and activity != AUTOMATED_EMAIL
+
+
+def activity_matches(activity: str | None, entries: frozenset[str]) -> bool:
+    """SPEC §9.1: ``call`` matches every outcome of the kind, ``call:connected`` only that
+    outcome; an automated email matches only when named exactly."""
+    if not activity or not entries:
+        return False
+    if activity in entries:
+        return True
+    if activity == AUTOMATED_EMAIL:
+        return False
+    return activity.partition(":")[0] in entries
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
     name: str
+    # ``start`` and ``stop`` are the status sets of SPEC §4; the other conditions of
+    # §9.1 sit beside them so that status-only code keeps reading the same sets.
     start: frozenset[str]
     stop: frozenset[str]
     pause: frozenset[str] = frozenset()
@@ -84,6 +124,33 @@ class Policy:
     calendar: str = "owner"  # "owner" | "team" | a calendar name
     warn_at: float | None = None  # share of the target, 0 < warn_at < 1
     escalate: tuple[EscalationStep, ...] = ()
+    # SPEC §9.1: activities that start / stop the clock, and the assignment conditions.
+    start_activity: frozenset[str] = frozenset()
+    start_assigned: bool = False  # start = status in the start set *and* an owner
+    stop_activity: frozenset[str] = frozenset()
+    stop_assigned: bool = False  # stop at the first instant the lead has an owner
+    on_reassign: str = CARRY  # SPEC §9.2: carry | restart
+    # SPEC §9.3: a cadence policy counts attempts instead of running to a target.
+    kind: str = SLA_KIND  # sla | cadence
+    attempts: int = 0  # attempts required (cadence)
+    within: Duration | None = None  # window from the start (cadence)
+    gap: Duration | None = None  # longest wait between attempts, start → first included
+
+    @property
+    def is_cadence(self) -> bool:
+        return self.kind == CADENCE_KIND
+
+    @property
+    def has_v2_conditions(self) -> bool:
+        """Whether any §9.1–9.3 key is set (a v1 policy behaves exactly as before)."""
+        return bool(
+            self.start_activity
+            or self.start_assigned
+            or self.stop_activity
+            or self.stop_assigned
+            or self.on_reassign != CARRY
+            or self.is_cadence
+        )
 
     def target_for(self, grade: str | None) -> Duration | None:
         """Rule 5: the target of the grade, else ``default``, else none (never breached)."""
