@@ -13,115 +13,28 @@ docs/sla-rules.md, so that agreement means agreement with the documented rules.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsla.core.calendar import BusinessCalendar
-from leadsla.core.clock import Change, Verdict, judge_lead, replay
+from clock_setup import (
+    DAY,
+    MINUTE,
+    SECOND,
+    Closed,
+    Instants,
+    book,
+    check,
+    steps,
+    t,
+    weekdays,
+)
 from leadsla.core.durations import parse_duration
-from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
-from leadsla.core.scoring import Grade
-
-
-def _load(name: str) -> ModuleType:
-    # tests/ is not a package, so the references are loaded from their paths.
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ref_calendar = _load("reference_calendar")
-ref_clock = _load("reference_clock")
-ReferenceCalendar = ref_calendar.ReferenceCalendar
-ClockCalendar = ref_clock.ClockCalendar
-reference_verdicts = ref_clock.reference_verdicts
-
-NY = ZoneInfo("America/New_York")
-SECOND = 1_000_000
-MINUTE = 60 * SECOND
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-
-Instants = list[tuple[int, list[Change]]]
-History = Sequence[tuple[int, Sequence[Change]]]
-
-
-def t(text: str) -> int:
-    """A New York wall time ``YYYY-MM-DD HH:MM[:SS]`` as epoch microseconds."""
-    moment = datetime.fromisoformat(text).replace(tzinfo=NY)
-    return int(moment.timestamp()) * SECOND
-
-
-def show(instant: int | None) -> str:
-    if instant is None:
-        return "-"
-    moment = datetime.fromtimestamp(instant // SECOND, UTC).astimezone(NY)
-    extra = f"+{instant % SECOND}us" if instant % SECOND else ""
-    return moment.strftime("%a %m-%d %H:%M:%S") + extra
-
-
-# -- a setup: calendars built twice, once for the engine and once for the reference ---
-
-
-def weekdays(*windows: tuple[int, int]) -> dict[int, list[tuple[int, int]]]:
-    return {day: list(windows) for day in range(5)}
-
-
-class Closed:
-    """Extra closed dates, as a holiday source for both kinds of calendar."""
-
-    def __init__(self, *days: date) -> None:
-        self.days = frozenset(days)
-
-    def __call__(self, year: int) -> set[date]:
-        return {d for d in self.days if d.year == year}
-
-
-def book(
-    calendars: Mapping[str, tuple[str, dict[int, list[tuple[int, int]]], Closed | None, float]],
-    policies: Sequence[Policy],
-    reps: dict[str, Rep],
-    teams: dict[str, Team],
-) -> tuple[Rulebook, dict[str, Any]]:
-    engine = {
-        name: BusinessCalendar(name, zone, hours, holidays, day_hours)
-        for name, (zone, hours, holidays, day_hours) in calendars.items()
-    }
-    reference = {
-        name: ClockCalendar(ReferenceCalendar(zone, hours, holidays), day_hours)
-        for name, (zone, hours, holidays, day_hours) in calendars.items()
-    }
-    rules = Rulebook(
-        calendars=engine,
-        default_calendar="ny",
-        policies=tuple(policies),
-        grades=(Grade("A", 80), Grade("B", 50), Grade("C", 0)),
-        teams=teams,
-        reps=reps,
-    )
-    return rules, reference
-
-
-def steps(*texts: str) -> tuple[EscalationStep, ...]:
-    return tuple(
-        EscalationStep(n, parse_duration(text), ("owner",)) for n, text in enumerate(texts, 1)
-    )
-
+from leadsla.core.policy import Person, Policy, Rep, Rulebook, Team
+from reference_clock import Change, reference_verdicts
 
 FOLLOW_UP = Policy(
     name="follow_up",
@@ -207,72 +120,6 @@ def doc_book(policy: Policy = DOC_FOLLOW_UP) -> tuple[Rulebook, dict[str, Any]]:
         "r3": Rep("r3", "Ana", "ana@example.com", "emea"),
     }
     return book(DOC_CALENDARS, (policy,), reps, TEAMS)
-
-
-# -- comparing ----------------------------------------------------------------------
-
-FIELDS = (
-    "policy",
-    "cycle",
-    "calendar",
-    "grade",
-    "owner",
-    "state",
-    "started_at",
-    "due_at",
-    "stopped_at",
-    "business_micros",
-    "business_seconds",
-    "breached_at",
-    "escalations",
-    "warned_at",
-)
-INSTANT_FIELDS = {"started_at", "due_at", "stopped_at", "breached_at", "warned_at"}
-
-
-def row(verdict: Any) -> dict[str, Any]:
-    values = {name: getattr(verdict, name) for name in FIELDS}
-    values["state"] = str(values["state"])
-    return values
-
-
-def engine_verdicts(rules: Rulebook, instants: History, as_of: int) -> list[Verdict]:
-    # Events after as_of are not part of the history as it stood then.
-    lead = replay(rules, "L1", [(at, changes) for at, changes in instants if at <= as_of])
-    return judge_lead(rules, lead, as_of)
-
-
-def describe(instants: History, as_of: int) -> str:
-    lines = [f"as_of {show(as_of)}"]
-    lines += [f"  {show(at)}  {changes}" for at, changes in instants]
-    return "\n".join(lines)
-
-
-def differences(engine: list[Verdict], reference: list[Any]) -> list[str]:
-    problems: list[str] = []
-    if len(engine) != len(reference):
-        problems.append(
-            f"cycles: engine {[(v.policy, v.cycle) for v in engine]}, "
-            f"reference {[(v.policy, v.cycle) for v in reference]}"
-        )
-    for got, want in zip(engine, reference, strict=False):
-        got_row, want_row = row(got), row(want)
-        for name in FIELDS:
-            if got_row[name] != want_row[name]:
-                render = show if name in INSTANT_FIELDS else repr
-                problems.append(
-                    f"{want.policy} cycle {want.cycle} {name}: engine {render(got_row[name])}, "
-                    f"reference {render(want_row[name])}"
-                )
-    return problems
-
-
-def check(rules: Rulebook, calendars: dict[str, Any], instants: History, as_of: int) -> None:
-    problems = differences(
-        engine_verdicts(rules, instants, as_of),
-        reference_verdicts(rules, calendars, instants, as_of),
-    )
-    assert not problems, describe(instants, as_of) + "\n" + "\n".join(problems)
 
 
 # -- the reference agrees with the worked examples of docs/sla-rules.md -------------
