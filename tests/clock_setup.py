@@ -7,9 +7,12 @@ tests/ is on ``sys.path`` (see conftest.py), so the tests import this module by 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from hypothesis import strategies as st
 
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.clock import Change, Verdict, judge_lead, replay
@@ -157,3 +160,96 @@ def check(rules: Rulebook, calendars: dict[str, Any], instants: History, as_of: 
         reference_verdicts(rules, calendars, instants, as_of),
     )
     assert not problems, describe(instants, as_of) + "\n" + "\n".join(problems)
+
+
+# -- random histories ---------------------------------------------------------------
+
+# Monday 2026-03-02 07:00 New York; instants over the next fortnight.
+BASE = t("2026-03-02 07:00")
+SPAN_MINUTES = 14 * 24 * 60
+
+minute_offsets = st.one_of(
+    st.integers(0, SPAN_MINUTES),
+    # On the half hour: lands on openings, closings and the lunch break.
+    st.integers(0, SPAN_MINUTES // 30).map(lambda n: n * 30),
+)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """How a test draws a lead's rows: the values of each field, the fields of an
+    ordinary instant (repeat a name to draw it more often), and the fields set with
+    ``status: New`` at a first instant that opens a clock."""
+
+    values: Mapping[str, st.SearchStrategy[str]]
+    fields: Sequence[str]
+    opening: Sequence[str]
+    rules: Rulebook
+    calendars: Mapping[str, Any]
+    max_instants: int = 8
+
+    def changes(self, draw: st.DrawFn, at_least: int) -> list[Change]:
+        names = draw(st.lists(st.sampled_from(self.fields), min_size=at_least, max_size=3))
+        return [(name, draw(self.values[name])) for name in names]
+
+
+@st.composite
+def histories(draw: st.DrawFn, lead: Lead) -> Instants:
+    """A lead's instants; some of them put right on an instant where something happens.
+
+    A first history is drawn at random; then up to three events are placed exactly on
+    deadlines, breaches, warnings and escalation steps the reference foresees for it
+    (a stop on a step instant, a grade change on a warning, a pause on a deadline …).
+    """
+    offsets = draw(st.lists(minute_offsets, min_size=1, max_size=lead.max_instants))
+    by_instant: dict[int, list[Change]] = {}
+    for number, offset in enumerate(sorted(set(offsets))):
+        changes: list[Change] = []
+        if number == 0 and draw(st.integers(0, 3)) > 0:
+            changes.append(("status", "New"))
+            changes += [(name, draw(lead.values[name])) for name in lead.opening]
+        changes += lead.changes(draw, 0 if changes else 1)
+        by_instant[BASE + offset * MINUTE] = changes
+    instants = sorted(by_instant.items())
+    found = candidate_instants(lead.rules, lead.calendars, instants)
+    on_the_minute = [x for x in found if x % MINUTE == 0]
+    if on_the_minute:
+        for at in draw(st.lists(st.sampled_from(on_the_minute), max_size=3, unique=True)):
+            by_instant.setdefault(at, []).extend(lead.changes(draw, 1))
+    return sorted(by_instant.items())
+
+
+def candidate_instants(
+    rules: Rulebook, calendars: Mapping[str, Any], instants: Instants
+) -> list[int]:
+    """Instants worth evaluating at: events, and every deadline, breach, warning and step
+    the reference foresees after each event (just before, on, and just after each)."""
+    found: set[int] = set()
+    for at, _ in instants:
+        found.update({at, at + MINUTE})
+        for v in reference_verdicts(rules, calendars, instants, at):
+            found.update(
+                x
+                for x in (v.due_at, v.breached_at, v.warned_at, v.stopped_at, *v.step_instants)
+                if x is not None
+            )
+    last = instants[-1][0]
+    for v in reference_verdicts(rules, calendars, instants, last + 20 * DAY):
+        found.update(x for x in (v.due_at, v.breached_at, *v.step_instants) if x is not None)
+    spread: set[int] = set()
+    for x in found:
+        spread.update({x - SECOND, x - 1, x, x + 1})
+    return sorted(x for x in spread if BASE <= x <= last + 20 * DAY)
+
+
+def evaluation_instants(data: st.DataObject, candidates: Sequence[int]) -> list[int]:
+    """Up to eight of the candidate instants and one or two anywhere in the weeks."""
+    chosen = data.draw(
+        st.lists(st.sampled_from(candidates), min_size=1, max_size=8, unique=True),
+        label="as_of on deadlines, steps, breaches and events",
+    )
+    chosen += data.draw(
+        st.lists(st.integers(BASE, BASE + 20 * DAY), min_size=1, max_size=2),
+        label="as_of anywhere",
+    )
+    return chosen

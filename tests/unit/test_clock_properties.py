@@ -21,13 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clock_setup import (
-    DAY,
-    MINUTE,
-    SECOND,
     Closed,
     Instants,
+    Lead,
     book,
+    candidate_instants,
     check,
+    evaluation_instants,
+    histories,
     steps,
     t,
     weekdays,
@@ -308,10 +309,6 @@ def test_doc_examples_agree_with_the_engine() -> None:
 
 # -- random histories ---------------------------------------------------------------
 
-# Monday 2026-03-02 07:00 New York; instants over the next fortnight.
-BASE = t("2026-03-02 07:00")
-SPAN_MINUTES = 14 * 24 * 60
-
 STATUSES = [
     "New",
     "On Hold",
@@ -321,76 +318,19 @@ STATUSES = [
     "Demo Request",
     "",
 ]
-VALUES = {
-    "status": st.sampled_from(STATUSES),
-    "grade": st.sampled_from(["A", "B", "C", ""]),
-    "score": st.sampled_from(["95", "60", "10", ""]),
-    "owner": st.sampled_from(["r1", "r3", "r4", "ghost", ""]),
-}
-# Status changes are what move a clock: draw them most often.
-FIELD_NAMES = st.sampled_from(["status", "status", "status", "grade", "score", "owner"])
-
-minute_offsets = st.one_of(
-    st.integers(0, SPAN_MINUTES),
-    # On the half hour: lands on openings, closings and the lunch break.
-    st.integers(0, SPAN_MINUTES // 30).map(lambda n: n * 30),
+LEAD = Lead(
+    values={
+        "status": st.sampled_from(STATUSES),
+        "grade": st.sampled_from(["A", "B", "C", ""]),
+        "score": st.sampled_from(["95", "60", "10", ""]),
+        "owner": st.sampled_from(["r1", "r3", "r4", "ghost", ""]),
+    },
+    # Status changes are what move a clock: draw them most often.
+    fields=["status", "status", "status", "grade", "score", "owner"],
+    opening=["grade", "owner"],
+    rules=PROPERTY_RULES,
+    calendars=PROPERTY_CALENDARS,
 )
-
-
-def changes_for(draw: st.DrawFn, at_least: int) -> list[Change]:
-    names = draw(st.lists(FIELD_NAMES, min_size=at_least, max_size=3))
-    return [(name, draw(VALUES[name])) for name in names]
-
-
-@st.composite
-def histories(draw: st.DrawFn) -> Instants:
-    """A lead's instants; some of them put right on an instant where something happens.
-
-    A first history is drawn at random; then up to three events are placed exactly on
-    deadlines, breaches, warnings and escalation steps the reference foresees for it
-    (a stop on a step instant, a grade change on a warning, a pause on a deadline …).
-    """
-    offsets = sorted(set(draw(st.lists(minute_offsets, min_size=1, max_size=8))))
-    by_instant: dict[int, list[Change]] = {}
-    for number, offset in enumerate(offsets):
-        changes: list[Change] = []
-        if number == 0 and draw(st.integers(0, 3)) > 0:
-            changes += [
-                ("status", "New"),
-                ("grade", draw(VALUES["grade"])),
-                ("owner", draw(VALUES["owner"])),
-            ]
-        changes += changes_for(draw, 0 if changes else 1)
-        by_instant[BASE + offset * MINUTE] = changes
-    instants = sorted(by_instant.items())
-    on_the_minute = [x for x in candidate_instants(instants) if x % MINUTE == 0]
-    if on_the_minute:
-        for at in draw(st.lists(st.sampled_from(on_the_minute), max_size=3, unique=True)):
-            by_instant.setdefault(at, []).extend(changes_for(draw, 1))
-    return sorted(by_instant.items())
-
-
-def candidate_instants(instants: Instants) -> list[int]:
-    """Instants worth evaluating at: events, and every deadline, breach, warning and step
-    the reference foresees after each event (just before, on, and just after each)."""
-    rules, calendars = PROPERTY_RULES, PROPERTY_CALENDARS
-    found: set[int] = set()
-    for at, _ in instants:
-        found.update({at, at + MINUTE})
-        for v in reference_verdicts(rules, calendars, instants, at):
-            found.update(
-                x
-                for x in (v.due_at, v.breached_at, v.warned_at, v.stopped_at, *v.step_instants)
-                if x is not None
-            )
-    last = instants[-1][0]
-    for v in reference_verdicts(rules, calendars, instants, last + 20 * DAY):
-        found.update(x for x in (v.due_at, v.breached_at, *v.step_instants) if x is not None)
-    spread: set[int] = set()
-    for x in found:
-        spread.update({x - SECOND, x - 1, x, x + 1})
-    return sorted(x for x in spread if BASE <= x <= last + 20 * DAY)
-
 
 PROPERTY_SETTINGS = settings(
     max_examples=150,
@@ -400,16 +340,8 @@ PROPERTY_SETTINGS = settings(
 
 
 @PROPERTY_SETTINGS
-@given(histories(), st.data())
+@given(histories(LEAD), st.data())
 def test_engine_agrees_with_the_reference(instants: Instants, data: st.DataObject) -> None:
-    candidates = candidate_instants(instants)
-    chosen = data.draw(
-        st.lists(st.sampled_from(candidates), min_size=1, max_size=8, unique=True),
-        label="as_of on deadlines, steps, breaches and events",
-    )
-    chosen += data.draw(
-        st.lists(st.integers(BASE, BASE + 20 * DAY), min_size=1, max_size=2),
-        label="as_of anywhere",
-    )
-    for as_of in chosen:
+    candidates = candidate_instants(PROPERTY_RULES, PROPERTY_CALENDARS, instants)
+    for as_of in evaluation_instants(data, candidates):
         check(PROPERTY_RULES, PROPERTY_CALENDARS, instants, as_of)
