@@ -160,9 +160,20 @@ class LeadClocks:
                 moved = status_moved and _pause_or_resume(current, policy, status, at)
                 if moved or grade_moved or owner_moved or attempts:
                     touched.append(current)
-            elif self._starts(
-                policy, status, owner, previous_status, previous_owner, first_instant, activities
-            ) and (not policy.applies_to or policy.applies(self.attributes())):
+            elif (
+                # Only a status, owner or activity row can make a start condition true.
+                (status_moved or owner_moved or activities)
+                and self._starts(
+                    policy,
+                    status,
+                    owner,
+                    previous_status,
+                    previous_owner,
+                    first_instant,
+                    activities,
+                )
+                and (not policy.applies_to or policy.applies(self.attributes()))
+            ):
                 touched.append(self._begin(rules, policy, at, attempts, activities))
         if rules.intake is not None:
             touched.extend(self._intake_step(rules, rules.intake, at))
