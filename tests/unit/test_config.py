@@ -643,3 +643,135 @@ def test_aliases_that_expand_modestly_are_still_read(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config_text(alias_bomb(4), "big.yaml")
     assert all("aliases" not in problem.message for problem in caught.value.problems)
+
+
+# -- SPEC §9: the keys of the clock of real sales work ---------------------------------------
+
+V2_POLICIES = """\
+  routing:
+    start: {status: [New]}
+    stop: {assigned: true}
+    target: {default: 2 business hours}
+    calendar: us-east
+  touch:
+    start: {status: [New], assigned: true}
+    stop: {status: [Contacted], activity: [call, "email:replied", meeting]}
+    target: {default: 8 business hours}
+    on_reassign: restart
+    escalate:
+      - {after: 4 hours, notify: [owner, manager], urgent: true}
+  attempts:
+    kind: cadence
+    start: {status: [New]}
+    stop: {status: [Qualified, Not a Lead]}
+    attempts: 6
+    within: 10 business days
+    gap: 1 business day
+"""
+
+
+def v2_text(policies: str = V2_POLICIES) -> str:
+    text = edit(EXAMPLE_TEXT, "  qualification:\n", policies + "  qualification:\n")
+    return edit(
+        text,
+        "  - {name: Chris Young, email: ceo@example.com}\n",
+        "  - {name: Chris Young, email: ceo@example.com, calendar: uk}\n",
+    )
+
+
+def test_the_v2_keys_build_the_rulebook(tmp_path: Path) -> None:
+    text = edit(
+        v2_text(),
+        "notifications:\n",
+        "notifications:\n  deliver: recipient_hours\n"
+        "  unassigned: [{name: Lead desk, email: leads@example.com, calendar: uk}]\n",
+    )
+    config = load_config(write(tmp_path, text))
+    rules = build_rulebook(config)
+    policies = {p.name: p for p in rules.policies}
+    assert policies["routing"].stop_assigned and not policies["routing"].stop
+    touch = policies["touch"]
+    assert touch.start_assigned and touch.start == frozenset({"New"})
+    assert touch.stop_activity == frozenset({"call", "email:replied", "meeting"})
+    assert touch.on_reassign == "restart" and touch.escalate[0].urgent
+    cadence = policies["attempts"]
+    assert (cadence.kind, cadence.attempts) == ("cadence", 6)
+    assert cadence.gap == parse_duration("1 business day")
+    assert cadence.within == parse_duration("10 business days")
+    assert rules.executives[0].calendar == "uk"
+    assert not policies["follow_up"].has_v2_conditions
+    assert config.notifications.deliver == "recipient_hours"
+    assert [p.calendar for p in config.notifications.unassigned] == ["uk"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key_path", "message"),
+    [
+        (
+            "stop: {assigned: true}",
+            "stop: {assigned: false}",
+            "policies.routing.stop",
+            "lists no status, activity or assigned",
+        ),
+        (
+            'activity: [call, "email:replied", meeting]',
+            'activity: [call, "email:opened", meeting]',
+            "policies.touch.stop.activity[1]",
+            '"email:opened" has no such outcome',
+        ),
+        (
+            'activity: [call, "email:replied", meeting]',
+            "activity: [fax]",
+            "policies.touch.stop.activity[0]",
+            '"fax" is not an activity',
+        ),
+        (
+            "start: {status: [New], assigned: true}",
+            "start: {assigned: true}",
+            "policies.touch.start",
+            "assigned adds a condition to the status",
+        ),
+        (
+            "on_reassign: restart",
+            "on_reassign: reset",
+            "policies.touch.on_reassign",
+            "restart",
+        ),
+        ("    gap: 1 business day\n", "", "policies.attempts", "kind: cadence needs gap"),
+        (
+            "    attempts: 6\n",
+            "    attempts: 6\n    target: {A: 8 hours}\n",
+            "policies.attempts",
+            "kind: cadence has no target",
+        ),
+        (
+            "    target: {default: 8 business hours}\n",
+            "    target: {default: 8 business hours}\n    attempts: 3\n",
+            "policies.touch",
+            "attempts belong to kind: cadence",
+        ),
+    ],
+    ids=[
+        "stop without condition",
+        "unknown outcome",
+        "unknown kind",
+        "assigned without status",
+        "unknown on_reassign",
+        "cadence without gap",
+        "cadence with a target",
+        "attempts without cadence",
+    ],
+)
+def test_a_bad_v2_key_is_located(
+    tmp_path: Path, old: str, new: str, key_path: str, message: str
+) -> None:
+    problems, rendered = problems_of(tmp_path, edit(v2_text(), old, new))
+    assert [p.path for p in problems] == [key_path], rendered
+    assert message in problems[0].message, rendered
+
+
+def test_an_executive_calendar_must_exist(tmp_path: Path) -> None:
+    text = edit(v2_text(), "calendar: uk}", "calendar: mars}")
+    problems, rendered = problems_of(tmp_path, text)
+    assert [p.path for p in problems] == ["executives[0].calendar"], rendered
+    assert 'calendar "mars"' in problems[0].message

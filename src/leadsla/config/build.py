@@ -59,7 +59,9 @@ def build_rulebook(config: Config) -> Rulebook:
 
 
 def _person(person: PersonConfig) -> Person:
-    return Person(name=person.name, email=person.email, slack=person.slack)
+    return Person(
+        name=person.name, email=person.email, slack=person.slack, calendar=person.calendar
+    )
 
 
 def _calendar(name: str, calendar: CalendarConfig) -> BusinessCalendar:
@@ -106,7 +108,17 @@ def _policy(name: str, policy: PolicyConfig) -> Policy:
                 after=step.after,
                 notify=tuple(step.notify),
                 message=step.message,
+                urgent=step.urgent,
             )
             for number, step in enumerate(policy.escalate, start=1)
         ),
+        start_activity=frozenset(policy.start.activity),
+        start_assigned=policy.start.assigned,
+        stop_activity=frozenset(policy.stop.activity),
+        stop_assigned=policy.stop.assigned,
+        on_reassign=policy.on_reassign,
+        kind=policy.kind,
+        attempts=policy.attempts or 0,
+        within=policy.within,
+        gap=policy.gap,
     )

@@ -62,6 +62,16 @@ def cross_key_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     executives = data.get("executives", [])
     # A malformed executives section has its own error; do not add a second one.
     has_executives = bool(executives) or not isinstance(executives, list)
+    notifications = mapping_of(data.get("notifications"))
+    people_at: list[tuple[KeyPath, Any]] = [
+        (("executives",), executives),
+        (("notifications", "unassigned"), notifications.get("unassigned")),
+    ]
+    for where, people in people_at:
+        for index, person in enumerate(people if isinstance(people, list) else []):
+            yield from _calendar_reference_problems(
+                (*where, index, "calendar"), mapping_of(person).get("calendar"), calendar_names
+            )
     references = _References(calendar_names, grade_names, status_names, has_executives)
     for name, policy in mapping_of(data.get("policies")).items():
         yield from references.policy_problems(("policies", name), mapping_of(policy))

@@ -36,7 +36,7 @@ from leadsla.config.qualify import AssignmentConfig, CapacityConfig, IntakeConfi
 from leadsla.core.calendar import WEEKDAYS
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.metrics import score_band_edges
-from leadsla.core.policy import DEFAULT_STATUSES
+from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, DEFAULT_STATUSES
 
 __all__ = [
     "METRICS",
@@ -308,6 +308,8 @@ class PersonConfig(_Model):
     name: Name
     email: Email
     slack: str | None = None
+    # SPEC §9.4: an executive's (or an unassigned desk's) hours for delivery in them.
+    calendar: str | None = None
 
 
 class RepConfig(_Model):
@@ -341,10 +343,40 @@ class StatusSetConfig(_Model):
     status: Names = []
 
 
+def _activity_entry(value: str) -> str:
+    """SPEC §9.1: ``kind`` (every outcome of it) or ``kind:outcome``."""
+    kind, colon, outcome = value.partition(":")
+    if kind not in ACTIVITY_KINDS:
+        raise ValueError(
+            f"{shown(value)} is not an activity: expected a kind "
+            f"({', '.join(sorted(ACTIVITY_KINDS))}) or kind:outcome such as call:connected"
+        )
+    if colon and outcome not in ACTIVITY_OUTCOMES:
+        raise ValueError(
+            f"{shown(value)} has no such outcome: expected one of "
+            + ", ".join(sorted(ACTIVITY_OUTCOMES))
+        )
+    return value
+
+
+ActivityEntries = Annotated[
+    list[Annotated[str, AfterValidator(_activity_entry)]], BeforeValidator(_one_or_many)
+]
+
+
+class ConditionConfig(_Model):
+    """``start`` and ``stop`` (SPEC §9.1): statuses, activities, and the assignment."""
+
+    status: Names = []
+    activity: ActivityEntries = []
+    assigned: bool = False
+
+
 class EscalationConfig(_Model):
     after: DurationValue
     notify: Annotated[list[NotifyTarget], BeforeValidator(_one_or_many)] = Field(min_length=1)
     message: str | None = None
+    urgent: bool = False  # SPEC §9.4: sent at once, even outside the recipient's hours
 
     @field_validator("notify")
     @classmethod
@@ -355,22 +387,60 @@ class EscalationConfig(_Model):
 
 
 class PolicyConfig(_Model):
+    kind: Literal["sla", "cadence"] = "sla"
     applies_to: dict[str, Names] = {}
-    start: StatusSetConfig
-    stop: StatusSetConfig
+    start: ConditionConfig
+    stop: ConditionConfig
     pause: StatusSetConfig = StatusSetConfig()
     target: dict[str, PositiveDuration] = {}
     optional: Names = []
     calendar: Name = "owner"
     warn_at: Fraction | None = None
     escalate: list[EscalationConfig] = []
+    on_reassign: Literal["carry", "restart"] = "carry"  # SPEC §9.2
+    # SPEC §9.3 (kind: cadence): attempts required within a window, at most ``gap`` apart.
+    attempts: int | None = Field(default=None, ge=1)
+    within: PositiveDuration | None = None
+    gap: PositiveDuration | None = None
 
     @field_validator("start", "stop")
     @classmethod
-    def _some_status(cls, value: StatusSetConfig, info: ValidationInfo) -> StatusSetConfig:
-        if not value.status:
-            raise ValueError(f"lists no status: the clock would never {info.field_name}")
+    def _some_condition(cls, value: ConditionConfig, info: ValidationInfo) -> ConditionConfig:
+        if info.field_name == "start":
+            if value.assigned and not value.status:
+                raise ValueError(
+                    "has assigned: true but lists no status: assigned adds a condition to the "
+                    "status (the clock starts when the status is in the set and the lead has an "
+                    "owner)"
+                )
+            if not value.status and not value.activity:
+                raise ValueError("lists no status or activity: the clock would never start")
+        elif not value.status and not value.activity and not value.assigned:
+            raise ValueError("lists no status, activity or assigned: the clock would never stop")
         return value
+
+    @model_validator(mode="after")
+    def _kind_keys(self) -> PolicyConfig:
+        if self.kind == "cadence":
+            missing = [k for k in ("attempts", "within", "gap") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(
+                    "kind: cadence needs " + ", ".join(missing) + " (attempts required, the "
+                    "window from the start, and the longest wait between attempts)"
+                )
+            unused = [k for k in ("target", "optional", "warn_at") if getattr(self, k)]
+            if unused:
+                raise ValueError(
+                    "kind: cadence has no " + ", ".join(unused) + ": a cadence is judged on "
+                    "its attempts, window and gap"
+                )
+        else:
+            unused = [k for k in ("attempts", "within", "gap") if getattr(self, k) is not None]
+            if unused:
+                raise ValueError(
+                    ", ".join(unused) + " belong to kind: cadence; add kind: cadence or remove them"
+                )
+        return self
 
 
 class CommitmentConfig(_Model):
@@ -433,6 +503,11 @@ class WebhookConfig(_Model):
 
 
 class NotificationsConfig(_Model):
+    # SPEC §9.4: hold a warning or step that falls outside the recipient's hours until
+    # their calendar's next opening (``immediately``: send when it falls, as before).
+    deliver: Literal["immediately", "recipient_hours"] = "immediately"
+    # Who gets the ``owner`` and ``manager`` steps of a lead that has no owner.
+    unassigned: list[PersonConfig] = []
     email: EmailConfig | None = None
     slack: SlackConfig | None = None
     webhooks: list[WebhookConfig] = []

@@ -21,32 +21,25 @@ cannot drift apart.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-from leadsla.core.calendar import WALL_CLOCK, BusinessCalendar, TimeMeasure
-from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.core.cadence import cadence_reached, cadence_timers, judge_cadence, open_due
+from leadsla.core.calendar import TimeMeasure
+from leadsla.core.cycle import (
+    Cycle,
+    State,
+    Timer,
+    TimerKind,
+    Verdict,
+    accrued,
+    plan_for,
+    reach_instant,
+    value_at,
+)
 from leadsla.core.intake import decided, intake_start
-from leadsla.core.policy import Policy, Rulebook
+from leadsla.core.policy import RESTART, Policy, Rulebook, activity_matches, is_attempt
 from leadsla.core.scoring import Row
-
-
-class State(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    MET = "met"
-    BREACHED = "breached"
-    LAPSED = "lapsed"
-    REASSIGNED = "reassigned"  # SPEC §9.2: ended by a reassignment with ``restart``
-
-
-class TimerKind(StrEnum):
-    WARNING = "warning"
-    ESCALATION = "escalation"
-    BREACH = "breach"
-
 
 Change = tuple[str, str | None]
 """One row of an instant: field name and new value (``None`` clears it)."""
@@ -74,74 +67,6 @@ def apply_changes(fields: dict[str, str], changes: Iterable[Change]) -> None:
             fields.pop(name, None)
         else:
             fields[name] = value
-
-
-@dataclass(slots=True)
-class Cycle:
-    """One run of a policy's clock on one lead, from a start to (maybe) a stop."""
-
-    policy: str
-    number: int
-    calendar: str
-    started_at: int
-    # Running segments as [resumed_at, paused_or_stopped_at]; the last may be open (None).
-    segments: list[list[int | None]] = field(default_factory=list)
-    stopped_at: int | None = None
-    # Histories within the cycle, first entry at the start: (at, value).
-    grades: list[tuple[int, str | None]] = field(default_factory=list)
-    owners: list[tuple[int, str | None]] = field(default_factory=list)
-
-    @property
-    def running(self) -> bool:
-        return self.stopped_at is None and bool(self.segments) and self.segments[-1][1] is None
-
-    @property
-    def paused(self) -> bool:
-        return self.stopped_at is None and not self.running
-
-    @property
-    def grade(self) -> str | None:
-        return self.grades[-1][1] if self.grades else None
-
-    @property
-    def owner(self) -> str | None:
-        return self.owners[-1][1] if self.owners else None
-
-
-@dataclass(frozen=True, slots=True)
-class Timer:
-    """An instant at which a cycle must be looked at again by the worker."""
-
-    policy: str
-    cycle: int
-    kind: TimerKind
-    step: int  # escalation step number; 0 for warning and breach
-    at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """A cycle judged at an instant: the row of ``leadsla evaluate``."""
-
-    policy: str
-    cycle: int
-    calendar: str
-    grade: str | None
-    owner: str | None
-    state: State
-    started_at: int
-    due_at: int | None
-    stopped_at: int | None
-    business_micros: int
-    breached_at: int | None  # first instant past the target, for breached and lapsed
-    escalations: int
-    warned_at: int | None
-    attempts: int = 0  # SPEC §9.3: attempts made in the cycle
-
-    @property
-    def business_seconds(self) -> int:
-        # Truncate toward zero: a clock 59.9 s in has accrued 59 whole seconds.
-        return self.business_micros // MICROS_PER_SECOND
 
 
 @dataclass(slots=True)
@@ -178,13 +103,23 @@ class LeadClocks:
         previous_status = fields.get("status")
         previous_owner = fields.get("owner")
         previous_grade = self.grade
-        apply_changes(fields, changes)
+        # The activity rows of the instant (SPEC §9.1 conditions, §9.3 attempts), gathered
+        # while the changes are applied so that plain instants pay one comparison per row.
+        activities: list[str] = []
+        for name, value in changes:
+            if value is None or value == "":
+                fields.pop(name, None)
+            else:
+                fields[name] = value
+                if name == "activity":
+                    activities.append(value)
         grade = self.grade = grade_of(rules, fields)
         status = fields.get("status")
         owner = fields.get("owner")
         status_moved = first_instant or status != previous_status
         grade_moved = grade != previous_grade
         owner_moved = owner != previous_owner
+        attempts = [at for value in activities if is_attempt(value)] if activities else []
         touched: list[Cycle] = []
         for policy in rules.policies:
             cycles = self.cycles.get(policy.name)
@@ -192,22 +127,102 @@ class LeadClocks:
             if current is not None:
                 if grade_moved:
                     current.grades.append((at, grade))
+                stops = (
+                    (status_moved and status in policy.stop)
+                    or (policy.stop_assigned and owner is not None)
+                    or (bool(activities) and _any_match(activities, policy.stop_activity))
+                )
+                if (
+                    owner_moved
+                    and not stops
+                    and policy.on_reassign == RESTART
+                    and previous_owner is not None
+                    and owner is not None
+                ):
+                    # SPEC §9.2: the old cycle ends with its owner; the instant's rows
+                    # belong to the new one, which starts on the new owner's calendar.
+                    current.end(at)
+                    current.reassigned = True
+                    touched.append(current)
+                    touched.append(self._begin(rules, policy, at, attempts, activities))
+                    continue
                 if owner_moved:
                     current.owners.append((at, owner))
-                moved = status_moved and _move(current, policy, status, at)
-                if moved or grade_moved or owner_moved:
+                if attempts:
+                    before = len(current.attempts)
+                    current.attempts.extend(attempts)
+                    if policy.is_cadence:
+                        cadence_reached(rules, policy, current, before, at)
+                if stops or current.stopped_at is not None:
+                    current.end(at)
+                    touched.append(current)
+                    continue
+                moved = status_moved and _pause_or_resume(current, policy, status, at)
+                if moved or grade_moved or owner_moved or attempts:
                     touched.append(current)
             elif (
-                status_moved
-                and status in policy.start
-                and (first_instant or previous_status not in policy.start)
+                # Only a status, owner or activity row can make a start condition true.
+                (status_moved or owner_moved or activities)
+                and self._starts(
+                    policy,
+                    status,
+                    owner,
+                    previous_status,
+                    previous_owner,
+                    first_instant,
+                    activities,
+                )
                 and (not policy.applies_to or policy.applies(self.attributes()))
             ):
-                started = self._start(rules, policy, at)
-                touched.append(started)
+                touched.append(self._begin(rules, policy, at, attempts, activities))
         if rules.intake is not None:
             touched.extend(self._intake_step(rules, rules.intake, at))
         return touched
+
+    @staticmethod
+    def _starts(
+        policy: Policy,
+        status: str | None,
+        owner: str | None,
+        previous_status: str | None,
+        previous_owner: str | None,
+        first_instant: bool,
+        activities: list[str],
+    ) -> bool:
+        """Rule 1 and SPEC §9.1: whether the start condition becomes true at this instant."""
+        if status in policy.start:
+            if not policy.start_assigned:
+                if first_instant or previous_status not in policy.start:
+                    return True
+            elif owner is not None and (
+                first_instant or previous_status not in policy.start or previous_owner is None
+            ):
+                # Status in the set *and* an owner: an edge of the combined condition.
+                return True
+        return bool(activities) and _any_match(activities, policy.start_activity)
+
+    def _begin(
+        self,
+        rules: Rulebook,
+        policy: Policy,
+        at: int,
+        attempts: list[int],
+        activities: list[str],
+    ) -> Cycle:
+        """Start a cycle at ``at`` with the instant's attempts; a stop condition that
+        already holds stops it at once (SPEC §9.1)."""
+        cycle = self._start(rules, policy, at)
+        if attempts:
+            cycle.attempts.extend(attempts)
+        if (
+            self.status in policy.stop
+            or (policy.stop_assigned and self.owner is not None)
+            or (bool(activities) and _any_match(activities, policy.stop_activity))
+        ):
+            cycle.end(at)
+        elif attempts and policy.is_cadence:
+            cadence_reached(rules, policy, cycle, 0, at)
+        return cycle
 
     def _intake_step(self, rules: Rulebook, policy: Policy, at: int) -> list[Cycle]:
         """Marketing's intake clock after an instant (core/intake.py): start the cycle once
@@ -329,13 +344,12 @@ def grade_of(rules: Rulebook, fields: Mapping[str, str]) -> str | None:
     return None
 
 
-def _move(cycle: Cycle, policy: Policy, status: str | None, at: int) -> bool:
-    """Rules 3 and 4 for a status change of an open cycle; True when the cycle changed."""
-    if status in policy.stop:
-        if cycle.running:
-            cycle.segments[-1][1] = at
-        cycle.stopped_at = at
-        return True
+def _any_match(activities: list[str], entries: frozenset[str]) -> bool:
+    return bool(entries) and any(activity_matches(value, entries) for value in activities)
+
+
+def _pause_or_resume(cycle: Cycle, policy: Policy, status: str | None, at: int) -> bool:
+    """Rule 3 for a status change of an open cycle that did not stop; True when it changed."""
     if status in policy.pause:
         if cycle.running:
             cycle.segments[-1][1] = at
@@ -347,91 +361,7 @@ def _move(cycle: Cycle, policy: Policy, status: str | None, at: int) -> bool:
     return False
 
 
-# -- figures derived from a cycle's facts --------------------------------------------
-
-Amount = tuple[TimeMeasure, int]
-"""A duration resolved for one cycle: the measure it is counted on and its microseconds."""
-
-
-@dataclass(slots=True)
-class Plan:
-    """A policy's durations resolved on one calendar, computed once per (policy, calendar)."""
-
-    policy: Policy
-    calendar: BusinessCalendar
-    steps: tuple[Amount, ...]
-    _targets: dict[str | None, Amount | None] = field(default_factory=dict)
-
-    def target(self, grade: str | None) -> Amount | None:
-        """Rule 5: the grade's target (else ``default``, else none) on this calendar."""
-        if grade in self._targets:
-            return self._targets[grade]
-        duration = self.policy.target_for(grade)
-        resolved: Amount | None = None
-        if duration is not None:
-            resolved = (
-                self.calendar if duration.business else WALL_CLOCK,
-                duration.micros(self.calendar.day_hours),
-            )
-        self._targets[grade] = resolved
-        return resolved
-
-
-def plan_for(rules: Rulebook, policy: Policy, calendar: str) -> Plan:
-    key = ("clock.plan", policy.name, calendar)
-    found = rules.memo.get(key)
-    if isinstance(found, Plan):
-        return found
-    cal = rules.calendars[calendar]
-    steps = tuple(
-        (cal if step.after.business else WALL_CLOCK, step.after.micros(cal.day_hours))
-        for step in policy.escalate
-    )
-    plan = Plan(policy, cal, steps)
-    rules.memo[key] = plan
-    return plan
-
-
-def accrued(measure: TimeMeasure, cycle: Cycle, until: int) -> int:
-    """Time accrued on ``measure`` by the running segments, up to ``until``."""
-    total = 0
-    for start, end in cycle.segments:
-        assert start is not None
-        if start >= until:
-            break
-        stop = until if end is None or end > until else end
-        total += measure.elapsed(start, stop)
-    return total
-
-
-def reach_instant(
-    measure: TimeMeasure, cycle: Cycle, amount: int, *, project: bool = True
-) -> int | None:
-    """The earliest instant at which the accrued time reaches ``amount``.
-
-    ``project`` carries the last running segment on past its stop: the deadline
-    a cycle had when it was stopped. A paused cycle that has not reached the
-    amount has no such instant.
-    """
-    done = 0
-    last = len(cycle.segments) - 1
-    for index, (start, end) in enumerate(cycle.segments):
-        assert start is not None
-        if end is None or (project and index == last and cycle.stopped_at == end):
-            return measure.add(start, amount - done)
-        part = measure.elapsed(start, end)
-        if done + part >= amount:
-            return measure.add(start, amount - done)
-        done += part
-    return None
-
-
-def _value_at(history: Sequence[tuple[int, str | None]], at: int) -> str | None:
-    """The value of a history (sorted by instant) after the instant ``at``."""
-    if len(history) == 1 or at >= history[-1][0]:
-        return history[-1][1]
-    index = bisect.bisect_right(history, at, key=lambda item: item[0]) - 1
-    return history[max(index, 0)][1]
+# -- timers and verdicts ----------------------------------------------------------
 
 
 def step_instants(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[int | None]:
@@ -447,7 +377,7 @@ def step_fires(policy: Policy, cycle: Cycle, instant: int | None, as_of: int) ->
         return False
     if cycle.stopped_at is not None and cycle.stopped_at <= instant:
         return False
-    return _value_at(cycle.grades, instant) not in policy.optional
+    return value_at(cycle.grades, instant) not in policy.optional
 
 
 def warning_instant(
@@ -489,6 +419,8 @@ def warning_instant(
 
 def cycle_timers(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
     """The instants at which an open cycle warns, escalates and breaches."""
+    if policy.is_cadence:
+        return cadence_timers(rules, policy, cycle)
     timers: list[Timer] = []
     grade = cycle.grade
     warned = warning_instant(rules, policy, cycle)
@@ -497,7 +429,7 @@ def cycle_timers(rules: Rulebook, policy: Policy, cycle: Cycle) -> list[Timer]:
     for step, instant in zip(policy.escalate, step_instants(rules, policy, cycle), strict=True):
         # The grade at the step's instant decides, as in judge(): a past step follows the
         # grade history, a future one the current grade.
-        if instant is not None and _value_at(cycle.grades, instant) not in policy.optional:
+        if instant is not None and value_at(cycle.grades, instant) not in policy.optional:
             timers.append(
                 Timer(policy.name, cycle.number, TimerKind.ESCALATION, step.number, instant)
             )
@@ -546,6 +478,8 @@ def _earliest_timer_amount(rules: Rulebook, policy: Policy, cycle: Cycle) -> int
 def due_instant(rules: Rulebook, policy: Policy, cycle: Cycle) -> int | None:
     """Rule 5: when the target now in force is reached, as :func:`judge` gives ``due_at``
     at any ``as_of`` (without judging the rest: the stored rows of open cycles need only this)."""
+    if policy.is_cadence:
+        return open_due(rules, policy, cycle)
     target = plan_for(rules, policy, cycle.calendar).target(cycle.grade)
     return None if target is None else reach_instant(target[0], cycle, target[1])
 
@@ -555,6 +489,8 @@ def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
 
     The cycle must hold only facts up to ``as_of`` (replay stops there).
     """
+    if policy.is_cadence:
+        return judge_cadence(rules, policy, cycle, as_of)
     plan = plan_for(rules, policy, cycle.calendar)
     stopped_at = cycle.stopped_at
     stopped = stopped_at is not None and stopped_at <= as_of
@@ -585,9 +521,10 @@ def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
             breached_at = reach_instant(measure, cycle, amount + 1)
     if breached_at is not None:
         state = State.LAPSED if grade in policy.optional else State.BREACHED
-        owner = _value_at(cycle.owners, breached_at)
+        # SPEC §9.2: a reassignment hands the breach to the owner it took the lead from.
+        owner = cycle.owner if cycle.reassigned else value_at(cycle.owners, breached_at)
     elif stopped:
-        state = State.MET
+        state = State.REASSIGNED if cycle.reassigned else State.MET
         owner = cycle.owner
     else:
         state = State.RUNNING if cycle.running else State.PAUSED
@@ -613,6 +550,7 @@ def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
         breached_at=breached_at,
         escalations=fired,
         warned_at=warned if warned is not None and warned <= as_of else None,
+        attempts=len(cycle.attempts),
     )
 
 
@@ -634,3 +572,30 @@ def replay(
     for at, changes in instants:
         lead.apply(rules, at, changes)
     return lead
+
+
+__all__ = [
+    # The cycle and its figures live in leadsla.core.cycle; the clock is their way in.
+    "Change",
+    "Cycle",
+    "LeadClocks",
+    "State",
+    "Timer",
+    "TimerKind",
+    "Verdict",
+    "accrued",
+    "apply_changes",
+    "by_instant",
+    "cycle_timers",
+    "due_instant",
+    "grade_of",
+    "judge",
+    "judge_lead",
+    "plan_for",
+    "reach_instant",
+    "replay",
+    "step_fires",
+    "step_instants",
+    "timers_before_stop",
+    "warning_instant",
+]

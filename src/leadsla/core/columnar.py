@@ -64,7 +64,9 @@ def supported(metric: MetricRules) -> bool:
     if metric.mql_policy is None:
         return False
     return all(
-        not (policy.start & policy.stop) and "status" not in policy.applies_to
+        not (policy.start & policy.stop)
+        and "status" not in policy.applies_to
+        and not policy.has_v2_conditions
         for policy in metric.rules.policies
     )
 

@@ -17,7 +17,17 @@ def encode_json(value: Any) -> str:
 def cycle_facts(cycle: Cycle) -> dict[str, Any]:
     """The facts to encode as they are (orjson writes the (at, value) pairs as arrays):
     copying them first was a twentieth of an import worker's time (profiled)."""
-    return {"segments": cycle.segments, "grades": cycle.grades, "owners": cycle.owners}
+    facts: dict[str, Any] = {
+        "segments": cycle.segments,
+        "grades": cycle.grades,
+        "owners": cycle.owners,
+    }
+    # Written only when there is something to say, so plain cycles stay as small as before.
+    if cycle.attempts:
+        facts["attempts"] = cycle.attempts
+    if cycle.reassigned:
+        facts["reassigned"] = True
+    return facts
 
 
 def cycle_from_row(row: Any) -> Cycle:
@@ -31,4 +41,6 @@ def cycle_from_row(row: Any) -> Cycle:
         stopped_at=row.stopped_at,
         grades=[(at, value) for at, value in facts["grades"]],
         owners=[(at, value) for at, value in facts["owners"]],
+        attempts=list(facts.get("attempts", ())),
+        reassigned=bool(facts.get("reassigned", False)),
     )
