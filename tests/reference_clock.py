@@ -62,8 +62,11 @@ reference chose where the text is silent:
   breached cycle; else the earlier of the instants at which the current gap and
   the window reach their amounts (projected; none while paused, as §4). For a
   cycle that stopped (met, by attempts or a stop condition, or reassigned) the
-  current gap is the one in force just *before* the stop instant: the deadline
-  that was met, not a gap opened by the last attempt. The owner of a breached
+  current gap is the one in force *after* the stop instant (§3: the rules look at
+  the state after an instant), so a cycle met by its last attempt is due one gap
+  after that attempt (or at the window's end, if earlier), like the projection of
+  any stopped clock; the rows of a reassignment instant are not the ending
+  cycle's, so they open no gap of it. The owner of a breached
   cycle is the owner at the breach. Step ``n`` fires at most once per cycle, at
   the first instant its ``after`` is reached from the start of a gap, unless an
   attempt or the stop is at or before that instant (then it is looked for in the
@@ -79,6 +82,7 @@ engine is the suspect, after a re-read of the rules.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -332,7 +336,18 @@ def local_date(instant: int, zone: tzinfo) -> date:
 
 
 def open_minutes(calendar: DayCalendar, origin: int, count: int) -> np.ndarray:
-    """For each minute from ``origin``, whether the calendar is open during it."""
+    """For each minute from ``origin``, whether the calendar is open during it (read only).
+
+    The same cycle is judged at many instants, with grids of many lengths: the flags
+    are worked out in whole months from ``origin`` once, and cut to length.
+    """
+    months = -(-count // (30 * MINUTES_PER_DAY))
+    return _open_months(calendar, origin, months)[:count]
+
+
+@functools.lru_cache(maxsize=512)
+def _open_months(calendar: DayCalendar, origin: int, months: int) -> np.ndarray:
+    count = months * 30 * MINUTES_PER_DAY
     flags = np.zeros(count, dtype=bool)
     end = origin + count * MINUTE
     day = local_date(origin, calendar.zone) - timedelta(days=1)
@@ -345,6 +360,7 @@ def open_minutes(calendar: DayCalendar, origin: int, count: int) -> np.ndarray:
             if high > low:
                 flags[(low - origin) // MINUTE : (high - origin) // MINUTE] = True
         day += timedelta(days=1)
+    flags.setflags(write=False)
     return flags
 
 
@@ -686,8 +702,9 @@ def _cadence(
     if breached_at is not None:
         due_at: int | None = breached_at
     else:
-        # The gap in force: after the instant for an open cycle, before it for a stop.
-        began = max([grid.start, *(at for at in attempts if stopped_at is None or at < stopped_at)])
+        # The gap in force after the last instant (§3: the rules read the state after
+        # an instant): opened by the cycle's latest attempt row, a stop's own included.
+        began = max([grid.start, *attempts])
         deadlines: list[int | None] = []
         if policy.gap is not None:
             accrual, amount = grid.measure(policy.gap)
