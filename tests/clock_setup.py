@@ -223,7 +223,22 @@ def candidate_instants(
     rules: Rulebook, calendars: Mapping[str, Any], instants: Instants
 ) -> list[int]:
     """Instants worth evaluating at: events, and every deadline, breach, warning and step
-    the reference foresees after each event (just before, on, and just after each)."""
+    the reference foresees after each event (just before, on, and just after each).
+
+    Asked twice for each history (to place events, then to evaluate): kept once.
+    """
+    key = (id(rules), tuple((at, tuple(changes)) for at, changes in instants))
+    if key not in _CANDIDATES:
+        if len(_CANDIDATES) > 64:
+            _CANDIDATES.clear()
+        _CANDIDATES[key] = _candidates(rules, calendars, instants)
+    return _CANDIDATES[key]
+
+
+_CANDIDATES: dict[object, list[int]] = {}
+
+
+def _candidates(rules: Rulebook, calendars: Mapping[str, Any], instants: Instants) -> list[int]:
     found: set[int] = set()
     for at, _ in instants:
         found.update({at, at + MINUTE})
