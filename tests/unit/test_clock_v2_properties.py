@@ -3,7 +3,8 @@
 The rulebook holds one policy per new key: a follow-up stopped by activities (with an
 ``email`` entry that an automated email must not match), a routing clock stopped by the
 assignment, a follow-up that starts when a New lead has an owner, one that restarts on
-reassignment, one started by a meeting, and a cadence with steps and a pause status.
+reassignment (with an ``applies_to`` the restart ignores), one started by a meeting, and
+a cadence with steps and a pause status.
 Histories mix status, owner (set, changed, cleared, an unknown id), grade, score and
 activity rows (``call:attempted`` and ``email:automated`` included), several rows to
 an instant. Every field of every verdict, ``attempts`` included, must agree with
@@ -72,8 +73,10 @@ ASSIGNED = Policy(
     calendar="team",
     escalate=steps("90 business minutes"),
 )
+# A filter at the start that a restart does not look at (SPEC §9.2 names no condition).
 RESTART = Policy(
     name="restart",
+    applies_to={"grade": frozenset({"A", "B", "C"})},
     start=frozenset({"New"}),
     stop=frozenset({"Contacted"}),
     stop_activity=frozenset({"call:connected"}),
