@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.clock import Change, Verdict, judge_lead, replay
 from leadsla.core.durations import parse_duration
-from leadsla.core.policy import EscalationStep, Policy, Rep, Rulebook, Team
+from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
 from leadsla.core.scoring import Grade
 from reference_calendar import ReferenceCalendar
 from reference_clock import ClockCalendar, reference_verdicts
@@ -93,6 +93,32 @@ def steps(*texts: str) -> tuple[EscalationStep, ...]:
     return tuple(
         EscalationStep(n, parse_duration(text), ("owner",)) for n, text in enumerate(texts, 1)
     )
+
+
+# -- the people and calendars of the random histories --------------------------------
+
+TEAMS = {
+    "east": Team("east", "ny", Person("Dana", "dana@example.com"), ("r1", "r4")),
+    "emea": Team("emea", "uk", Person("Tom", "tom@example.com"), ("r3",)),
+}
+REPS = {
+    "r1": Rep("r1", "Sam", "sam@example.com", "east"),
+    "r3": Rep("r3", "Ana", "ana@example.com", "emea"),
+    # In the New York team but working London hours: `owner` and `team` differ.
+    "r4": Rep("r4", "Kenji", "kenji@example.com", "east", calendar="uk"),
+}
+# New York with a lunch break (a 7-hour day, day_hours 7) and one extra closed date;
+# London 08:30-17:30. The fortnight crosses the US change (03-08) while London has
+# not changed yet, so the two are 4 hours apart for part of it.
+FORTNIGHT_CALENDARS: dict[str, CalendarSpec] = {
+    "ny": (
+        "America/New_York",
+        weekdays((9 * 60, 12 * 60), (13 * 60, 17 * 60)),
+        Closed(date(2026, 3, 12)),
+        7.0,
+    ),
+    "uk": ("Europe/London", weekdays((8 * 60 + 30, 17 * 60 + 30)), None, 8.0),
+}
 
 
 # -- comparing ----------------------------------------------------------------------

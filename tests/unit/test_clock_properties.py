@@ -14,14 +14,15 @@ docs/sla-rules.md, so that agreement means agreement with the documented rules.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clock_setup import (
-    Closed,
+    FORTNIGHT_CALENDARS,
+    REPS,
+    TEAMS,
     Instants,
     Lead,
     book,
@@ -34,7 +35,7 @@ from clock_setup import (
     weekdays,
 )
 from leadsla.core.durations import parse_duration
-from leadsla.core.policy import Person, Policy, Rep, Rulebook, Team
+from leadsla.core.policy import Policy, Rep, Rulebook
 from reference_clock import Change, reference_verdicts
 
 FOLLOW_UP = Policy(
@@ -67,30 +68,8 @@ FIRST_TOUCH = Policy(
     escalate=steps("90 business minutes", "1 day"),
 )
 
-TEAMS = {
-    "east": Team("east", "ny", Person("Dana", "dana@example.com"), ("r1", "r4")),
-    "emea": Team("emea", "uk", Person("Tom", "tom@example.com"), ("r3",)),
-}
-REPS = {
-    "r1": Rep("r1", "Sam", "sam@example.com", "east"),
-    "r3": Rep("r3", "Ana", "ana@example.com", "emea"),
-    # In the New York team but working London hours: `owner` and `team` differ.
-    "r4": Rep("r4", "Kenji", "kenji@example.com", "east", calendar="uk"),
-}
-
-# New York with a lunch break (a 7-hour day, day_hours 7) and one extra closed date;
-# London 08:30-17:30. The fortnight crosses the US change (03-08) while London has
-# not changed yet, so the two are 4 hours apart for part of it.
 PROPERTY_RULES, PROPERTY_CALENDARS = book(
-    {
-        "ny": (
-            "America/New_York",
-            weekdays((9 * 60, 12 * 60), (13 * 60, 17 * 60)),
-            Closed(date(2026, 3, 12)),
-            7.0,
-        ),
-        "uk": ("Europe/London", weekdays((8 * 60 + 30, 17 * 60 + 30)), None, 8.0),
-    },
+    FORTNIGHT_CALENDARS,
     (FOLLOW_UP, FIRST_TOUCH),
     REPS,
     TEAMS,

@@ -14,13 +14,13 @@ test_clock_v2_reference.py.
 
 from __future__ import annotations
 
-from datetime import date
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clock_setup import (
-    Closed,
+    FORTNIGHT_CALENDARS,
+    REPS,
+    TEAMS,
     Instants,
     Lead,
     book,
@@ -29,10 +29,9 @@ from clock_setup import (
     evaluation_instants,
     histories,
     steps,
-    weekdays,
 )
 from leadsla.core.durations import parse_duration
-from leadsla.core.policy import Person, Policy, Rep, Team
+from leadsla.core.policy import Policy
 
 TARGETS = {
     "A": parse_duration("8 business hours"),
@@ -110,29 +109,8 @@ CADENCE = Policy(
     escalate=steps("4 business hours", "20 hours"),
 )
 
-TEAMS = {
-    "east": Team("east", "ny", Person("Dana", "dana@example.com"), ("r1", "r4")),
-    "emea": Team("emea", "uk", Person("Tom", "tom@example.com"), ("r3",)),
-}
-REPS = {
-    "r1": Rep("r1", "Sam", "sam@example.com", "east"),
-    "r3": Rep("r3", "Ana", "ana@example.com", "emea"),
-    # In the New York team but working London hours: `owner` and `team` differ.
-    "r4": Rep("r4", "Kenji", "kenji@example.com", "east", calendar="uk"),
-}
-
-# New York with a lunch break (a 7-hour day) and one extra closed date; London
-# 08:30-17:30. The fortnight crosses the US change (03-08) while London has not changed.
 RULES, CALENDARS = book(
-    {
-        "ny": (
-            "America/New_York",
-            weekdays((9 * 60, 12 * 60), (13 * 60, 17 * 60)),
-            Closed(date(2026, 3, 12)),
-            7.0,
-        ),
-        "uk": ("Europe/London", weekdays((8 * 60 + 30, 17 * 60 + 30)), None, 8.0),
-    },
+    FORTNIGHT_CALENDARS,
     (ACTIVITY_STOP, ROUTING, ASSIGNED, RESTART, MEETING, CADENCE),
     REPS,
     TEAMS,
