@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
@@ -15,6 +22,8 @@ from leadsla.config import build_rulebook, load_config
 from leadsla.core.policy import Rulebook
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
+
+LEADSLA = str(Path(sys.executable).with_name("leadsla"))
 
 # Callers of the example configs: admin, marketing, the east team's manager, reps r1 and r3.
 CALLERS = [
@@ -39,6 +48,62 @@ def open_api(
                 connection, rules, role=role, name=who, rep=rep, team=team, now=now
             )
     return TestClient(create_app(rules, engine, lambda: now)), engine, rules, tokens
+
+
+@dataclass
+class Api:
+    """The app of :func:`open_api` and its tokens, called as one of ``CALLERS``."""
+
+    client: TestClient
+    engine: Engine
+    rules: Rulebook
+    tokens: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def post(self, who: str, body: Any) -> Any:
+        return self.client.post("/api/v1/events", json=body, headers=self.headers(who))
+
+    def get(self, who: str, path: str, **params: Any) -> Any:
+        return self.client.get(path, params=params, headers=self.headers(who))
+
+
+@contextmanager
+def serving(config: Path, database_url: str, now: int) -> Iterator[Api]:
+    """:func:`open_api` as an :class:`Api`, closed (client and engine) on the way out."""
+    client, engine, rules, tokens = open_api(config, database_url, now)
+    try:
+        yield Api(client, engine, rules, tokens)
+    finally:
+        client.close()
+        engine.dispose()
+
+
+def evaluate_csv(
+    config: Path, tmp_path: Path, rows: list[dict[str, str]], as_of: str
+) -> list[dict[str, str]]:
+    """The rows ``leadsla evaluate`` (the installed command) writes for these events."""
+    source = tmp_path / "events.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, ["lead_id", "at", "field", "value"])
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in ("lead_id", "at", "field", "value")} for r in rows)
+    target = tmp_path / "clocks.csv"
+    subprocess.run(
+        [LEADSLA, "evaluate", "--config", str(config), "--events", str(source),
+         "--as-of", as_of, "--output", str(target)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with target.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def as_csv_rows(clocks: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """``GET /api/v1/clocks`` rows as the CSV of ``leadsla evaluate`` writes them."""
+    columns = ["lead_id", "policy", "cycle", "grade", "owner", "state", "started_at", "due_at",
+               "stopped_at", "business_seconds", "escalations", "attempts"]  # fmt: skip
+    return [{c: "" if row[c] is None else str(row[c]) for c in columns} for row in clocks]
 
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

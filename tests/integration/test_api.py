@@ -12,19 +12,17 @@ import random
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
-from api_setup import open_api
+from api_setup import Api, as_csv_rows, evaluate_csv, serving
 from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
-from leadsla.core.policy import Rulebook
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
 from leadsla.store.tables import events
@@ -36,56 +34,15 @@ NOW = parse_instant("2026-03-06T18:00:00-05:00")
 LEADSLA = str(Path(sys.executable).with_name("leadsla"))
 
 
-@dataclass
-class Api:
-    client: TestClient
-    engine: Engine
-    rules: Rulebook
-    tokens: dict[str, str]
-
-    def headers(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-    def post(self, who: str, body: Any) -> Any:
-        return self.client.post("/api/v1/events", json=body, headers=self.headers(who))
-
-    def get(self, who: str, path: str, **params: Any) -> Any:
-        return self.client.get(path, params=params, headers=self.headers(who))
-
-
 @pytest.fixture
 def api(database_url: str) -> Iterator[Api]:
-    client, engine, rules, tokens = open_api(CONFIG, database_url, NOW)
-    yield Api(client, engine, rules, tokens)
-    client.close()
-    engine.dispose()
+    with serving(CONFIG, database_url, NOW) as opened:
+        yield opened
 
 
 def example_events() -> list[dict[str, str]]:
     with EVENTS.open(encoding="utf-8", newline="") as handle:
         return [dict(row) for row in csv.DictReader(handle)]
-
-
-def evaluate_csv(tmp_path: Path, rows: list[dict[str, str]], as_of: str) -> list[dict[str, str]]:
-    source = tmp_path / "events.csv"
-    with source.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, ["lead_id", "at", "field", "value"])
-        writer.writeheader()
-        writer.writerows({k: r[k] for k in ("lead_id", "at", "field", "value")} for r in rows)
-    target = tmp_path / "clocks.csv"
-    subprocess.run(
-        [LEADSLA, "evaluate", "--config", str(CONFIG), "--events", str(source),
-         "--as-of", as_of, "--output", str(target)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    with target.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def as_csv_rows(clocks: list[dict[str, Any]]) -> list[dict[str, str]]:
-    columns = ["lead_id", "policy", "cycle", "grade", "owner", "state", "started_at", "due_at",
-               "stopped_at", "business_seconds", "escalations"]  # fmt: skip
-    return [{c: "" if row[c] is None else str(row[c]) for c in columns} for row in clocks]
 
 
 # -- authentication and roles ------------------------------------------------------------------
@@ -220,7 +177,7 @@ def test_clocks_equal_evaluate_in_any_order_and_batching(
         start += size
     for as_of in ("2026-03-03T12:00:00-05:00", "2026-03-06T18:00:00-05:00"):
         served = api.get("admin", "/api/v1/clocks", as_of=as_of).json()
-        assert as_csv_rows(served) == evaluate_csv(tmp_path, rows, as_of)
+        assert as_csv_rows(served) == evaluate_csv(CONFIG, tmp_path, rows, as_of)
 
 
 def test_openapi_is_published(api: Api) -> None:

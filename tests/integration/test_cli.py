@@ -152,16 +152,17 @@ def test_evaluate_example_history(tmp_path: Path) -> None:
     rows = read_csv(target)
     assert list(rows[0]) == [
         "lead_id", "policy", "cycle", "grade", "owner", "state", "started_at", "due_at",
-        "stopped_at", "business_seconds", "escalations",
+        "stopped_at", "business_seconds", "escalations", "attempts",
     ]  # fmt: skip
     keys = [(r["lead_id"], r["policy"], int(r["cycle"])) for r in rows]
     assert keys == sorted(keys)
     by_key = {(r["lead_id"], r["policy"], r["cycle"]): r for r in rows}
     first = by_key[("L001", "follow_up", "1")]
-    assert (first["state"], first["due_at"], first["business_seconds"]) == (
+    assert (first["state"], first["due_at"], first["business_seconds"], first["attempts"]) == (
         "met",
         "2026-03-03T10:00:00-05:00",
         "8400",
+        "1",  # the call that stopped it
     )
     stale = by_key[("L003", "follow_up", "1")]
     assert (stale["state"], stale["owner"], stale["escalations"]) == ("breached", "r2", "3")

@@ -25,6 +25,7 @@ from leadsla.web.session import COOKIE, safe_next
 from leadsla.web.wording import policy_sentences
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml"
+SALES_WORK = Path(__file__).resolve().parents[1] / "sales_work.yaml"
 CSRF_COOKIE = "leadsla_csrf"
 NOW = parse_instant("2026-03-04T15:30:00Z")
 
@@ -136,6 +137,50 @@ def test_policies_read_as_sentences() -> None:
     assert "C leads: within 5 business days (optional: a miss is not a breach)." in lines
     assert "The owner is warned at 75% of the target." in lines
     assert lines[-1] == "Step 3: 72 hours after the start, notify executive."
+    assert not any("reassign" in line or "attempt" in line for line in lines)
+
+
+def test_the_rules_of_sales_work_read_as_sentences() -> None:
+    """SPEC §9.1–9.3 in plain words: touches and assignment that stop, a start at
+    assignment, a restart on reassignment, a cadence and its steps."""
+    policies = load_config(SALES_WORK).policies
+    follow_up = policy_sentences("follow_up", policies["follow_up"])
+    assert follow_up[0] == (
+        "The clock starts when a lead's status is New and it has an owner (whichever comes "
+        "later) and stops at Attempting to Contact, Contacted or Invalid Information, or "
+        "when any call, an email replied to or any meeting is logged; it runs on the "
+        "owner's calendar."
+    )
+    assert "A stop that already holds when the clock starts stops it at once (met)." in follow_up
+    assert any(line.startswith("When the lead moves from one rep to another") for line in follow_up)
+    assert "if it was already past its target" in follow_up[2]
+    assert follow_up[-1] == (
+        "Step 3: 72 hours after the start, notify executive (urgent: sent at once, even "
+        "outside their hours)."
+    )
+    routing = policy_sentences("routing", policies["routing"])
+    assert routing[0] == (
+        "The clock starts when a lead's status becomes New and stops when a call without a "
+        "disposition is logged, or once the lead has an owner; it runs on the us-east "
+        "calendar."
+    )
+    cadence = policy_sentences("attempts", policies["attempts"])
+    assert "if a gap or the window had already run out" in cadence[2]
+    assert cadence[3] == (
+        "It asks for 3 attempts within 3 business days, at most 1 business day apart (the "
+        "first within 1 business day of the start); an automated email is not an attempt."
+    )
+    assert "Step 1: 4 business hours after the start or the latest attempt, notify owner." in (
+        cadence
+    )
+    assert policy_sentences("nurture", policies["nurture"])[0] == (
+        "The clock starts when a lead's status becomes Recycled and stops at New, or when an "
+        "automated email (a sequence or mass send) is logged; it runs on the us-east calendar."
+    )
+    assert policy_sentences("callback", policies["callback"])[0].startswith(
+        "The clock starts when a call without a disposition is logged and stops at "
+        "Qualified, or when a call that connected or an email replied to is logged;"
+    )
 
 
 def test_instants_read_as_dates() -> None:

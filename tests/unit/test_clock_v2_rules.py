@@ -272,7 +272,7 @@ def test_a_cadence_breaches_on_its_third_gap() -> None:
     (v,) = verdicts(book, history, t("2026-03-06 12:00"))
     assert (v.state, v.owner, v.attempts, v.stopped_at) == (State.BREACHED, "r1", 3, None)
     assert v.due_at == t("2026-03-04 15:00") + 1  # the first instant past the gap
-    # Each step fires at most once: 4 business hours into the third gap.
+    # Each step fires at most once: 4 business hours into the first gap (Monday 14:00).
     assert v.escalations == 1
 
 

@@ -20,7 +20,13 @@ def get_clocks(
     as_of: Annotated[str | None, Query(description="ISO 8601 instant; default now.")] = None,
     lead_id: str | None = None,
     policy: str | None = None,
-    state: str | None = None,
+    state: Annotated[
+        str | None,
+        Query(
+            description="running, paused, met, breached, lapsed or reassigned (a cycle "
+            "ended by an owner change under on_reassign: restart)."
+        ),
+    ] = None,
     owner: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> list[dict[str, Any]]:

@@ -91,6 +91,9 @@ class ClockOut(BaseModel):
     stopped_at: str | None
     business_seconds: int
     escalations: int
+    attempts: int = Field(
+        description="Attempts made in the cycle (activity rows, email:automated never)."
+    )
     calendar: str
     breached_at: str | None
 
@@ -146,6 +149,11 @@ class LeadOut(BaseModel):
     owner: str | None
     grade: str | None
     last_event_at: str
+    first_touch_at: str | None = Field(
+        description="When the latest follow-up clock (the MQL policy's) was stopped by its "
+        "stop conditions: a status, an activity or an assignment; not a cycle ended by a "
+        "reassignment. None while no follow-up has been stopped."
+    )
     events: list[EventOut]
     clocks: list[LeadClockOut]
     score_explanation: ScoreOut | None = Field(

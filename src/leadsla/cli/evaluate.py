@@ -48,9 +48,10 @@ def evaluate(
 ) -> None:
     """Replay a history of lead events and write one row per SLA clock cycle.
 
-    Each row says whether the clock is running, paused, met, breached or lapsed at
-    --as-of, when it was due, the business seconds it accrued and how many
-    escalation steps fired. Bad rows are reported with their line and skipped.
+    Each row says whether the clock is running, paused, met, breached, lapsed or
+    reassigned at --as-of, when it was due, the business seconds it accrued, how many
+    escalation steps fired and how many attempts were made in the cycle. Bad rows are
+    reported with their line and skipped.
     """
     from leadsla.report.clocks_csv import write_clocks
 

@@ -10,15 +10,26 @@ config's ``scoring`` rules (source, title and size, web behaviour; a buying time
 triggers an A); grades from its thresholds. The newest leads are partly inbound web
 leads without status or owner: at import, scoring makes them MQLs or leaves them in
 nurture, and ``assignment`` routes the MQLs (the older leads keep the owners drawn
-here, so each rep's speed stays theirs).
+here, so each rep's speed stays theirs). Some leads arrive without a country, which
+no routing rule matches: they wait in the lead desk's queue until the desk assigns
+them by hand.
+
+The config clocks real sales work (SPEC §9): a ``routing`` clock measures the queue,
+the rep's ``follow_up`` clock starts at assignment and stops at the first real touch
+(a working status, a call, an email reply or a meeting), an ``attempts`` cadence asks
+for six attempts in ten business days, at most a business day apart, and reminders
+are delivered in the recipients' hours (an ownerless lead's go to the lead desk).
 
 Reps differ: Maya Chen answers within minutes, Owen Pratt within days, Lena
 Vogel is on holiday for two weeks (her leads wait) and Felix Braun is out of office
-at the end (his newest leads wait, and routing skips him). After the first touch come
-more attempts, then a decision: qualified (an opportunity, later won or lost),
-recycled to nurture (some come back as MQLs: a new cycle), deferred or not a lead.
-The chance of an opportunity falls as the time to first touch grows, the way the
-published lead-response studies report it.
+at the end (his newest leads wait, and routing skips him); a lead untouched for two
+business days is often reassigned to a teammate. A marketing sequence sends some new
+leads an automated email (no touch); some reps log a call without setting the status.
+After the first touch come more attempts while nobody answers (most within a
+business day of the last), then a decision: qualified (an opportunity, later won or
+lost), recycled to nurture (some come back as MQLs: a new cycle), deferred or not a
+lead. The chance of an opportunity falls as the time to first touch grows, the way
+the published lead-response studies report it.
 
 Everything is drawn from one seeded ``random.Random``: the same seed, size, months
 and end give the same file, byte for byte.
@@ -29,7 +40,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TextIO
@@ -176,9 +187,22 @@ def company_config(
             {"name": "C", "min_score": 0},
         ],
         "policies": {
-            "follow_up": {
+            # Queue time (SPEC §9.1): from arrival to an owner, on the lead desk's
+            # calendar, charged to no rep; its step goes to the desk (the lead has no owner).
+            "routing": {
                 "start": {"status": ["New"]},
-                "stop": {"status": ["Attempting to Contact", "Contacted", "Invalid Information"]},
+                "stop": {"assigned": True},
+                "target": {"default": "2 business hours"},
+                "calendar": company.teams[0].calendar,
+                "escalate": [{"after": "1 business hour", "notify": ["owner"]}],
+            },
+            # The rep's SLA: from assignment to the first real touch.
+            "follow_up": {
+                "start": {"status": ["New"], "assigned": True},
+                "stop": {
+                    "status": ["Attempting to Contact", "Contacted", "Invalid Information"],
+                    "activity": ["call", "email:replied", "meeting"],
+                },
                 "target": {
                     "A": "4 business hours",
                     "B": "8 business hours",
@@ -206,6 +230,28 @@ def company_config(
                 },
                 "target": {"default": "10 business days"},
                 "calendar": "owner",
+            },
+            # Six attempts to reach the lead within 10 business days, none more than a
+            # business day apart (SPEC §9.3); a connect or a decision ends the cadence.
+            "attempts": {
+                "kind": "cadence",
+                "start": {"status": ["New"], "assigned": True},
+                "stop": {
+                    "status": [
+                        "Contacted",
+                        "Qualified",
+                        "Not a Lead",
+                        "Invalid Information",
+                        "Recycled",
+                        "Deferred",
+                    ],
+                    "activity": ["call:connected", "email:replied", "meeting"],
+                },
+                "attempts": CADENCE_ATTEMPTS,
+                "within": "10 business days",
+                "gap": "1 business day",
+                "calendar": "owner",
+                "escalate": [{"after": "6 business hours", "notify": ["owner"]}],
             },
         },
         "commitments": [
@@ -235,6 +281,11 @@ def company_config(
         "scoring": scoring_section(),
         "assignment": assignment_section(company, end),
         "notifications": {
+            # Reminders wait for the recipient's working hours (SPEC §9.4); a weekend's
+            # hold is some 60 hours, inside max_delay. Ownerless leads' steps: the desk.
+            "deliver": "recipient_hours",
+            "unassigned": [{"name": "Lead desk", "email": f"leads@{domain}"}],
+            "max_delay": "72 hours",
             "email": {
                 "host": "127.0.0.1",
                 "port": smtp_port,
@@ -259,6 +310,20 @@ WEB_VISITS = (
 # or owner: scoring decides MQL or nurture at import, routing assigns the MQLs.
 INBOUND_WINDOW = 36 * HOUR
 INBOUND_SHARE = 0.6
+# The rest of the history: some leads arrive without a country, which no routing rule
+# matches: they wait in the lead desk's queue (New York hours) until the desk looks the
+# country up and assigns them by hand, after a wait of business minutes drawn around
+# QUEUE_MINUTES. A marketing sequence sends an automated email to some new leads.
+QUEUE_SHARE = 0.15
+QUEUE_MINUTES = 45
+SEQUENCE_SHARE = 0.5
+# Some reps log a call without setting the status (the touch stops the follow-up clock
+# all the same); the status follows at the next attempt or the decision.
+NO_STATUS_SHARE = 0.3
+# A lead nobody touched for two business days is reassigned to a teammate, often.
+REASSIGN_AFTER = 16 * HOUR
+REASSIGN_SHARE = 0.5
+CADENCE_ATTEMPTS = 6
 
 
 def scoring_section() -> dict[str, Any]:
@@ -304,14 +369,17 @@ def scoring_section() -> dict[str, Any]:
 def assignment_section(company: DemoCompany, end: int | None) -> dict[str, Any]:
     """Routing of the MQLs that arrive without an owner (the newest web leads): by
     country to the office, weighted by capacity in North America, the least-loaded rep
-    in EMEA; reps off their calendar or out of office are skipped."""
+    in EMEA; reps off their calendar or out of office are skipped. A lead without a
+    country matches no rule: it waits in the lead desk's queue."""
     by_team = {t.name: [r for r in company.reps if r.team == t.name] for t in company.teams}
     america = by_team["east"] + by_team["west"]
     section: dict[str, Any] = {
         "rules": [
             {"name": "EMEA", "when": {"field": "country", "op": "in", "value": ["DE", "GB", "FR"]},
              "team": "emea", "method": "least_loaded"},
-            {"name": "North America", "reps": [r.id for r in america],
+            {"name": "North America",
+             "when": {"field": "country", "op": "in", "value": ["US", "CA"]},
+             "reps": [r.id for r in america],
              "method": "weighted_round_robin", "weights": {r.id: r.capacity for r in america}},
         ],
     }  # fmt: skip
@@ -390,7 +458,7 @@ def write_company_history(
         lead = _Lead(f"NW{number:05d}", created)
         reps = by_team[team.name]
         rep = rng.choices(reps, weights=[r.capacity for r in reps])[0]
-        _one_lead(rng, lead, rep, team, campaign, rules, start, end)
+        _one_lead(rng, lead, rep, team, reps, campaign, rules, start, end)
         written.append(lead)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["lead_id", "at", "field", "value"])
@@ -463,6 +531,7 @@ def _one_lead(
     lead: _Lead,
     rep: DemoRep,
     team: DemoTeam,
+    team_reps: Sequence[DemoRep],
     campaign: str | None,
     rules: Rulebook,
     start: int,
@@ -473,28 +542,44 @@ def _one_lead(
     industry = rng.choice(INDUSTRIES)
     title = rng.choice(TITLES)
     employees = rng.choice((20, 80, 250, 900, 4000))
+    country = rng.choice(team.countries)
+    inbound = at >= end - INBOUND_WINDOW and rng.random() < INBOUND_SHARE
+    queued = not inbound and rng.random() < QUEUE_SHARE
     lead.add(at, "source", source)
     lead.add(at, "industry", industry)
     lead.add(at, "title", title)
     lead.add(at, "employees", str(employees))
-    lead.add(at, "country", rng.choice(team.countries))
+    if not queued:
+        lead.add(at, "country", country)
     lead.add(at, "product_line", rng.choice(("Platform", "Insights")))
     if rng.random() < BUYING_SOON_SHARE:
         lead.add(at, "buying_timeframe", rng.choice(BUYING_SOON))
     for visit, counts in WEB_VISITS:
         for _ in range(rng.choice(counts)):
             lead.add(at, "web", visit)
-    if at >= end - INBOUND_WINDOW and rng.random() < INBOUND_SHARE:
+    if inbound:
         return  # no status, no owner: qualification and routing decide at import
     score = _scored(rules, lead, at)
     lead.add(at, "status", "New")
     lead.add(at, "score", f"{score.score:g}")
     if score.trigger is not None and score.grade is not None:
         lead.add(at, "grade", score.grade)
-    lead.add(at, "owner", rep.id)
+    assigned = at
+    if queued:
+        # The desk (New York hours) looks the country up and assigns the lead by hand.
+        desk = rules.calendars[rules.default_calendar]
+        wait = QUEUE_MINUTES * rng.lognormvariate(0, 1.0)
+        assigned = desk.add(at, round(wait * MINUTE)) + rng.randrange(MINUTE)
+        lead.add(assigned, "country", country)
+    lead.add(assigned, "owner", rep.id)
+    if rng.random() < SEQUENCE_SHARE:
+        lead.add(at + rng.randrange(2 * MINUTE, 15 * MINUTE), "activity", "email:automated")
     calendar = rules.calendars[team.calendar]
     grade = score.grade or "C"
-    _work_cycle(rng, lead, rep, grade, calendar, at, start, end, rules=rules, first=True)
+    _work_cycle(
+        rng, lead, rep, team_reps, grade, calendar, at, start, end,
+        rules=rules, first=True, assigned=assigned,
+    )  # fmt: skip
 
 
 def _scored(rules: Rulebook, lead: _Lead, at: int) -> Score:
@@ -507,6 +592,7 @@ def _work_cycle(
     rng: random.Random,
     lead: _Lead,
     rep: DemoRep,
+    team_reps: Sequence[DemoRep],
     grade: str,
     calendar: BusinessCalendar,
     mql_at: int,
@@ -515,27 +601,55 @@ def _work_cycle(
     *,
     rules: Rulebook,
     first: bool,
+    assigned: int | None = None,
 ) -> None:
-    """One MQL cycle: first touch, more attempts, then a decision (and maybe a recycle)."""
+    """One MQL cycle: first touch, more attempts, then a decision (and maybe a recycle).
+
+    ``assigned`` (default ``mql_at``) is when the rep got the lead: their speed counts
+    from then; the lead's experience (the chance of an opportunity) from ``mql_at``.
+    """
     if grade == "C" and rng.random() < 0.3:
         return  # optional C leads: some are never touched
-    speed = {"A": 0.6, "B": 1.0, "C": 2.5}[grade]
-    minutes = rep.median_minutes * speed * rng.lognormvariate(0, 0.9)
-    touch_from = mql_at
-    for away_from, away_to in rep.absences(start, end):
-        if away_from <= mql_at < away_to:
-            touch_from = away_to + rng.randrange(DAY)  # the backlog after the absence
-    touched = calendar.add(touch_from, round(minutes * MINUTE))
+    assigned = mql_at if assigned is None else assigned
+    touched = _first_touch(rng, rep, grade, calendar, assigned, start, end)
+    untouched = calendar.elapsed(assigned, touched)
+    if untouched > REASSIGN_AFTER and rng.random() < REASSIGN_SHARE:
+        # Untouched for two business days: the manager gives the lead to a teammate
+        # (before its owner would have got to it).
+        extra = rng.randrange(min(4 * HOUR, untouched - REASSIGN_AFTER))
+        taken = calendar.add(assigned, REASSIGN_AFTER + extra)
+        others = [r for r in team_reps if r.id != rep.id and not _away(r, taken, start, end)]
+        if others:
+            rep = rng.choices(others, weights=[r.capacity for r in others])[0]
+            lead.add(taken, "owner", rep.id)
+            touched = _first_touch(rng, rep, grade, calendar, taken, start, end)
     waited = (touched - mql_at) / MINUTE  # wall minutes: what the lead experienced
     connected = rng.random() < 0.45
     lead.add(touched, "activity", "call:connected" if connected else rng.choice(
-        ("call:no_answer", "call:voicemail", "email:sent")))  # fmt: skip
-    lead.add(touched, "status", "Contacted" if connected else "Attempting to Contact")
+        ("call:no_answer", "call:voicemail", "call:attempted", "email:sent")))  # fmt: skip
+    status = "Contacted" if connected else "Attempting to Contact"
+    status_later = rng.random() < NO_STATUS_SHARE
+    if not status_later:
+        lead.add(touched, "status", status)
     at = touched
-    for _ in range(rng.choice((0, 1, 1, 2, 3))):
-        at = calendar.add(at, rng.randrange(2 * HOUR, 16 * HOUR))
-        connected = connected or rng.random() < 0.3
-        lead.add(at, "activity", rng.choice(("call:no_answer", "email:sent", "call:connected")))
+    # More attempts while nobody answered: most within a business day of the last,
+    # some later (a breach of the cadence), until a connect or the rep gives up.
+    for _ in range(0 if connected else rng.choice((0, 1, 2, 3, 4, 5, 5, 6))):
+        gap = rng.randrange(HOUR, 8 * HOUR) if rng.random() < 0.85 else rng.randrange(20 * HOUR)
+        at = calendar.add(at, gap)
+        outcome = rng.choice(
+            ("call:no_answer", "call:voicemail", "call:attempted", "email:sent", "call:connected")
+        )
+        lead.add(at, "activity", outcome)
+        if status_later:
+            lead.add(at, "status", "Attempting to Contact")
+            status_later = False
+        if outcome == "call:connected":
+            connected = True
+            lead.add(at, "status", "Contacted")
+            break
+    if status_later:  # no more attempts: the rep updates the status a little later
+        lead.add(calendar.add(touched, rng.randrange(10 * MINUTE, 3 * HOUR)), "status", status)
     decided = calendar.add(at, rng.randrange(4 * HOUR, 60 * HOUR))
     factor = next(f for limit, f in RESPONSE_DECAY if waited < limit)
     chance = OPPORTUNITY_BASE[grade] * factor * (1.3 if connected else 0.6)
@@ -552,15 +666,43 @@ def _work_cycle(
         lead.add(decided, "status", "Recycled")
         back = decided + rng.randrange(20 * DAY, 70 * DAY)
         if first and rng.random() < 0.3 and back < end:
-            lead.add(back, "activity", "email:replied")
+            # The lead answers a nurture email, and marketing hands it back a little later.
+            lead.add(back - rng.randrange(5 * MINUTE, HOUR), "activity", "email:replied")
             lead.add(back, "status", "New")  # qualified again: a new follow-up cycle
-            _work_cycle(rng, lead, rep, grade, calendar, back, start, end, rules=rules, first=False)
+            _work_cycle(
+                rng, lead, rep, team_reps, grade, calendar, back, start, end,
+                rules=rules, first=False,
+            )  # fmt: skip
     elif roll < chance + 0.5:
         lead.add(decided, "status", "Deferred")
         revisit = decided + rng.randrange(30 * DAY, 90 * DAY)
         lead.add(decided, "revisit_at", _local_day(revisit, calendar.zone))
     else:
         lead.add(decided, "status", "Not a Lead")
+
+
+def _first_touch(
+    rng: random.Random,
+    rep: DemoRep,
+    grade: str,
+    calendar: BusinessCalendar,
+    since: int,
+    start: int,
+    end: int,
+) -> int:
+    """When the rep first touches a lead they got at ``since``: their typical speed,
+    slower for lower grades, after their absence if they are away then."""
+    speed = {"A": 0.6, "B": 1.0, "C": 2.5}[grade]
+    minutes = rep.median_minutes * speed * rng.lognormvariate(0, 0.9)
+    touch_from = since
+    for away_from, away_to in rep.absences(start, end):
+        if away_from <= since < away_to:
+            touch_from = away_to + rng.randrange(DAY)  # the backlog after the absence
+    return calendar.add(touch_from, round(minutes * MINUTE))
+
+
+def _away(rep: DemoRep, at: int, start: int, end: int) -> bool:
+    return any(away_from <= at < away_to for away_from, away_to in rep.absences(start, end))
 
 
 def today_end(now: int) -> int:

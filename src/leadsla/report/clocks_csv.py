@@ -35,6 +35,7 @@ COLUMNS = (
     "stopped_at",
     "business_seconds",
     "escalations",
+    "attempts",  # SPEC §9.3: attempts made in the cycle (every policy, not only cadences)
 )
 # Rows formatted at once: big enough for NumPy to pay, small enough for memory.
 RENDER_BATCH = 50_000
@@ -75,6 +76,7 @@ def clock_rows(rules: Rulebook, batch: Sequence[tuple[str, Verdict]]) -> list[tu
             stopped[i],
             v.business_seconds,
             v.escalations,
+            v.attempts,
         )
         for i, (lead_id, v) in enumerate(batch)
     ]

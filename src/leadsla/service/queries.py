@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from leadsla.core.clock import Cycle, LeadClocks, Verdict, judge_lead
 from leadsla.core.instants import format_instant
+from leadsla.core.metrics import mql_policy_of
 from leadsla.core.policy import Rulebook
 from leadsla.service.ingest import replay_leads
 from leadsla.service.tokens import Principal, Role
@@ -122,6 +123,7 @@ def clock_record(rules: Rulebook, lead_id: str, verdict: Verdict) -> dict[str, A
         "stopped_at": shown(verdict.stopped_at),
         "business_seconds": verdict.business_seconds,
         "escalations": verdict.escalations,
+        "attempts": verdict.attempts,
         "calendar": verdict.calendar,
         "breached_at": shown(verdict.breached_at),
     }
@@ -163,9 +165,29 @@ def lead_detail(
         "owner": row.owner,
         "grade": row.grade,
         "last_event_at": format_instant(row.last_at, zone),
+        "first_touch_at": first_touch_at(rules, state),
         "events": history,
         "clocks": [clock_record(rules, lead_id, v) | _pauses(rules, cycles, v) for v in verdicts],
     }
+
+
+def first_touch_at(rules: Rulebook, state: LeadClocks | None) -> str | None:
+    """When the lead's latest follow-up was stopped by its stop conditions (SPEC §9.1):
+    the stop of the latest cycle of the MQL policy that stopped and was not ended by a
+    reassignment, in its calendar's zone like the clock's ``stopped_at``; None while no
+    such cycle exists (a lead whose first follow-up still runs, or a config without an
+    MQL policy).
+
+    ``state`` holds the facts up to the instant asked (:func:`states_at`), so a stop
+    after it is not there to be found.
+    """
+    policy = mql_policy_of(rules)
+    if state is None or policy is None:
+        return None
+    for cycle in reversed(state.cycles.get(policy.name, ())):
+        if cycle.stopped_at is not None and not cycle.reassigned:
+            return format_instant(cycle.stopped_at, rules.calendars[cycle.calendar].zone)
+    return None
 
 
 def _pauses(
