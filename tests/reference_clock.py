@@ -61,12 +61,12 @@ reference chose where the text is silent:
   cycle stays open until a stop condition. ``due_at``: the breach instant for a
   breached cycle; else the earlier of the instants at which the current gap and
   the window reach their amounts (projected; none while paused, as §4). For a
-  cycle that stopped (met, by attempts or a stop condition, or reassigned) the
-  current gap is the one in force *after* the stop instant (§3: the rules look at
-  the state after an instant), so a cycle met by its last attempt is due one gap
-  after that attempt (or at the window's end, if earlier), like the projection of
-  any stopped clock; the rows of a reassignment instant are not the ending
-  cycle's, so they open no gap of it. The owner of a breached
+  cycle that stopped by a stop condition or a reassignment the current gap is the
+  one in force *after* the stop instant (§3: the rules look at the state after an
+  instant); the rows of a reassignment instant are not the ending cycle's, so they
+  open no gap of it. A cycle met by its attempts keeps the deadline its last
+  required attempt met: the gap from the attempt before it (the team's reading;
+  the last attempt opens no gap, the cycle being over). The owner of a breached
   cycle is the owner at the breach. Step ``n`` fires at most once per cycle, at
   the first instant its ``after`` is reached from the start of a gap, unless an
   attempt or the stop is at or before that instant (then it is looked for in the
@@ -703,8 +703,14 @@ def _cadence(
         due_at: int | None = breached_at
     else:
         # The gap in force after the last instant (§3: the rules read the state after
-        # an instant): opened by the cycle's latest attempt row, a stop's own included.
-        began = max([grid.start, *attempts])
+        # an instant): opened by the cycle's latest attempt row, a stop's own included;
+        # but a cycle met by its attempts keeps the gap its last required attempt closed
+        # (that attempt opens none: the cycle is over).
+        required = policy.attempts
+        if len(attempts) >= required:
+            began = sorted(attempts)[required - 2] if required > 1 else grid.start
+        else:
+            began = max([grid.start, *attempts])
         deadlines: list[int | None] = []
         if policy.gap is not None:
             accrual, amount = grid.measure(policy.gap)

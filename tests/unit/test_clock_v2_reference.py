@@ -423,9 +423,9 @@ def test_a_cadence_is_met_by_its_sixth_attempt() -> None:
         6,
         21_600,
     )
-    # The deadline in force after the sixth attempt (§3: the state after the instant):
-    # the gap it opens, one business day, before the window's end.
-    assert (v.due_at, v.escalations, v.breached_at) == (t("2026-03-03 15:00"), 0, None)
+    # The deadline the sixth attempt met: one business day from the fifth (14:00), before
+    # the window's end; the last attempt opens no gap.
+    assert (v.due_at, v.escalations, v.breached_at) == (t("2026-03-03 14:00"), 0, None)
 
 
 def test_a_paused_cadence_excludes_the_pause() -> None:

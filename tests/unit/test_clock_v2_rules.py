@@ -338,3 +338,19 @@ def test_attempts_count_once_per_row_in_every_kind_of_cycle(kind: str) -> None:
     ]
     (v,) = verdicts(book, history, t("2026-03-02 13:00"))
     assert v.attempts == 3
+
+
+def test_a_met_cadence_keeps_the_deadline_its_last_attempt_met() -> None:
+    book = cadence_book(attempts=2)
+    history = [
+        (t("2026-03-06 10:00"), [("status", "New"), ("grade", "A"), ("owner", "r1")]),  # Friday
+        (t("2026-03-06 11:00"), [("activity", "call:no_answer")]),
+        (t("2026-03-06 14:00"), [("activity", "call:connected")]),
+    ]
+    (v,) = verdicts(book, history, t("2026-03-09 12:00"))
+    # Met on Friday 14:00 against the gap that ran from 11:00 to Monday 11:00.
+    assert (v.state, v.stopped_at, v.due_at) == (
+        State.MET,
+        t("2026-03-06 14:00"),
+        t("2026-03-09 11:00"),
+    )

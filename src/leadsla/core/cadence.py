@@ -88,10 +88,17 @@ def breach_instant(rules: Rulebook, policy: Policy, cycle: Cycle, until: int | N
 
 
 def deadline(rules: Rulebook, policy: Policy, cycle: Cycle, until: int) -> int | None:
-    """When the gap in force at ``until``, or the window, runs out, whichever is first."""
+    """When the gap in force at ``until``, or the window, runs out, whichever is first.
+
+    A cycle met by its attempts keeps the deadline its last required attempt met: the
+    gap that attempt closed (from the one before it), not one it would have opened.
+    """
     plan = plan_for(rules, policy, cycle.calendar)
     assert plan.gap is not None and plan.within is not None
-    since = gap_starts(cycle, until)[-1]
+    if len(cycle.attempts) >= policy.attempts:
+        since = cycle.attempts[policy.attempts - 2] if policy.attempts > 1 else cycle.started_at
+    else:
+        since = gap_starts(cycle, until)[-1]
     ends = [_past(plan.gap, cycle, since, 0), _past(plan.within, cycle, cycle.started_at, 0)]
     return min((at for at in ends if at is not None), default=None)
 
