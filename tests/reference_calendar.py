@@ -134,6 +134,22 @@ class ReferenceCalendar:
             total += max(0, min(closed, end) - max(opened, start))
         return total
 
+    def is_open(self, instant: int) -> bool:
+        """Whether ``instant`` lies in an open interval ``[opening, closing)``."""
+        for opened, closed in self._intervals_from(self._local_date(instant) - _ONE_DAY):
+            if opened > instant:
+                return False
+            if instant < closed:
+                return True
+        raise AssertionError("unreachable: the walk raises before running out")
+
+    def next_opening(self, instant: int) -> int:
+        """The earliest ``t >= instant`` at which the calendar is open."""
+        for opened, closed in self._intervals_from(self._local_date(instant) - _ONE_DAY):
+            if instant < closed:
+                return max(opened, instant)
+        raise AssertionError("unreachable: the walk raises before running out")
+
     def add(self, start: int, duration: int) -> int:
         """The earliest instant ``t >= start`` with ``elapsed(start, t) == duration``."""
         if duration < 0:

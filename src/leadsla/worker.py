@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from leadsla.config import build_delivery
 from leadsla.config.schema import Config
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
+from leadsla.core.recipients import Delivery
 from leadsla.notify.delivery import DeliveryResult, RowSender, Sender, Templates, deliver
 from leadsla.notify.digest import queue_digests
 from leadsla.service.reroute import reroute
@@ -96,7 +98,7 @@ def run_worker(
         if more:
             continue
         with engine.connect() as connection:
-            wake = next_wake(connection)
+            wake = next_wake(connection, now=clock())
         if wake is None:
             sleep(LONGEST_PAUSE)
         else:
@@ -121,6 +123,7 @@ class _Rounds:
         self.engine, self.rules, self.senders, self.clock = engine, rules, senders, clock
         self.at, self.once, self.log = at, once, log
         self.max_delay = setup.notifications.max_delay.micros()
+        self.delivery = build_delivery(setup)
         self.templates = Templates(setup.notifications.templates)
         self.base_url = setup.notifications.base_url
         self.digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
@@ -133,7 +136,9 @@ class _Rounds:
         if self.digest_times:
             with engine.begin() as connection:
                 queue_digests(connection, rules, self.digest_times, instant)
-        fired = _fire_due(engine, rules, instant, senders, max_delay=self.max_delay, once=once)
+        fired = _fire_due(
+            engine, rules, instant, senders, self.delivery, max_delay=self.max_delay, once=once
+        )
         moved: dict[str, int] = {}
         if once or instant - self.routed_at >= ROUTE_EVERY:
             moved = _route_again(engine, rules, instant, self.clock)
@@ -148,20 +153,28 @@ class _Rounds:
             others=senders.others,
             templates=self.templates,
             base_url=self.base_url,
+            max_delay=self.max_delay,
         )
-        if fired.cycles or moved or delivered.sent or delivered.retried or delivered.failed:
+        handled = delivered.sent + delivered.retried + delivered.failed + delivered.skipped
+        if fired.cycles or moved or handled:
             self.log(
                 round_line(format_instant(instant, rules.default_zone), fired, moved, delivered)
             )
         with engine.begin() as connection:
             record_round(connection, self.clock())
         # A batch that came back full may have left more behind it.
-        handled = delivered.sent + delivered.retried + delivered.failed
         return fired.cycles >= FIRE_BATCH or handled >= DELIVER_BATCH
 
 
 def _fire_due(
-    engine: Engine, rules: Rulebook, instant: int, senders: Senders, *, max_delay: int, once: bool
+    engine: Engine,
+    rules: Rulebook,
+    instant: int,
+    senders: Senders,
+    delivery: Delivery,
+    *,
+    max_delay: int,
+    once: bool,
 ) -> FireResult:
     """Queue the notifications due by ``instant``: one batch, or all of them (``once``)."""
     fired = FireResult()
@@ -175,10 +188,12 @@ def _fire_due(
                 limit=FIRE_BATCH,
                 channels=senders.channels,
                 email=senders.email is not None,
+                delivery=delivery,
             )
         fired.cycles += batch.cycles
         fired.queued += batch.queued
         fired.skipped += batch.skipped
+        fired.held += batch.held
         if batch.cycles < FIRE_BATCH or not once:
             return fired
 
@@ -208,7 +223,8 @@ def round_line(
                 "at": at,
                 "cycles": fired.cycles,
                 "queued": fired.queued,
-                "skipped_stale": fired.skipped,
+                "held": fired.held,
+                "skipped_stale": fired.skipped + delivered.skipped,
                 "rerouted": moved.get("rerouted", 0),
                 "resurfaced": moved.get("resurfaced", 0),
                 "sent": delivered.sent,

@@ -270,6 +270,23 @@ def test_add_is_the_earliest_instant_reaching_the_duration(case: Case) -> None:
             assert due == start
 
 
+@PROPERTY_SETTINGS
+@given(cases())
+def test_open_and_next_opening_match_reference(case: Case) -> None:
+    # SPEC §9.4: an instant is inside a calendar when it falls in an open interval
+    # [opening, closing); the next opening of one outside is the start of the next.
+    spec, triples = case
+    calendar, _, reference = build(spec)
+    for instant in {t for start, _, end in triples for t in (start, end)}:
+        opening = calendar.next_opening(instant)
+        assert calendar.is_open(instant) == reference.is_open(instant), instant
+        assert opening == reference.next_opening(instant), instant
+        assert opening >= instant and calendar.is_open(opening)
+        # Nothing open is skipped on the way: no business time lies before the opening.
+        assert calendar.elapsed(instant, opening) == 0
+        assert (opening == instant) == calendar.is_open(instant)
+
+
 # -- examples ---------------------------------------------------------------------------
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -366,3 +383,33 @@ def test_a_window_inside_a_spring_forward_gap_does_not_hide_the_next_one() -> No
     start, end = wall_to_micros(day, 0, NEW_YORK), wall_to_micros(day, 1440, NEW_YORK)
     assert reference.elapsed(start, end) == 40 * MINUTE
     assert calendar.elapsed(start, end) == 40 * MINUTE
+
+
+def test_next_opening_of_a_friday_evening_is_monday_morning_in_london() -> None:
+    london = ZoneInfo("Europe/London")
+    uk = BusinessCalendar(
+        "uk", london, {**{day: [(510, 1050)] for day in range(4)}, 4: [(510, 960)]}
+    )
+    monday_open = wall_to_micros(date(2026, 4, 20), 510, london)
+    friday_close = wall_to_micros(date(2026, 4, 17), 960, london)
+    assert uk.next_opening(ny(2026, 4, 17, 18)) == monday_open
+    assert uk.next_opening(friday_close) == monday_open  # the closing instant is outside
+    assert uk.next_opening(friday_close - 1) == friday_close - 1
+    assert uk.next_opening(monday_open) == monday_open
+    assert not uk.is_open(friday_close) and uk.is_open(monday_open)
+
+
+def shut(year: int) -> set[date]:
+    """Christmas and the Monday after in 2026; every day of 2027 to 2029."""
+    if year == 2026:
+        return {date(2026, 12, 25), date(2026, 12, 28)}
+    if 2027 <= year <= 2029:
+        return {date(year, 1, 1) + timedelta(days=n) for n in range(366)} - {date(year + 1, 1, 1)}
+    return set()
+
+
+def test_next_opening_passes_holidays_and_the_end_of_the_table() -> None:
+    calendar = BusinessCalendar("9-17", "America/New_York", NINE_TO_FIVE, holidays=shut)
+    assert calendar.next_opening(ny(2026, 12, 24, 17)) == ny(2026, 12, 29, 9)
+    # Three closed years: the opening lies past the table built around the instant.
+    assert calendar.next_opening(ny(2027, 1, 4, 10)) == ny(2030, 1, 1, 9)

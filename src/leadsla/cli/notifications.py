@@ -41,7 +41,9 @@ def notifications_list(
     with engine.connect() as connection:
         rows = notification_records(connection, state=state, lead_id=lead, limit=limit)
     zone = rules.default_zone
-    header = ("lead", "policy", "what", "recipient", "state", "due", "tries", "last error")
+    header = (
+        "lead", "policy", "what", "recipient", "state", "due", "tries", "last error", "held to"
+    )  # fmt: skip
     cells = [
         (
             str(row["lead_id"]),
@@ -52,6 +54,10 @@ def notifications_list(
             format_instant(int(row["fire_at"]), zone),
             str(row["attempts"]),
             str(row["last_error"] or ""),
+            # SPEC §9.4: held for the recipient's hours until this instant.
+            format_instant(int(row["deliver_at"]), zone)
+            if row["deliver_at"] != row["fire_at"]
+            else "",
         )
         for row in rows
     ]

@@ -9,9 +9,16 @@ line numbers, located problems), :mod:`~leadsla.config.schema` (the models of th
 (:class:`Config` → the core's rulebook).
 """
 
-from leadsla.config.build import build_rulebook
+from leadsla.config.build import build_delivery, build_rulebook
 from leadsla.config.document import ConfigError
 from leadsla.config.load import load_config, load_config_text
 from leadsla.config.schema import Config
 
-__all__ = ["Config", "ConfigError", "build_rulebook", "load_config", "load_config_text"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "build_delivery",
+    "build_rulebook",
+    "load_config",
+    "load_config_text",
+]

@@ -15,9 +15,10 @@ from leadsla.config.qualify import build_assignment, build_intake, build_scoring
 from leadsla.config.schema import CalendarConfig, Config, HolidaysConfig, PersonConfig, PolicyConfig
 from leadsla.core.calendar import BusinessCalendar, HolidaySource
 from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
+from leadsla.core.recipients import Delivery
 from leadsla.core.scoring import Grade
 
-__all__ = ["build_rulebook"]
+__all__ = ["build_delivery", "build_rulebook"]
 
 
 def build_rulebook(config: Config) -> Rulebook:
@@ -56,6 +57,16 @@ def build_rulebook(config: Config) -> Rulebook:
         intake=intake,
     )
     return replace(rulebook, assignment=build_assignment(config.assignment, rulebook))
+
+
+def build_delivery(config: Config) -> Delivery:
+    """SPEC §9.4: whether messages wait for the recipient's hours, and who gets the
+    ``owner`` and ``manager`` steps of a lead with no owner."""
+    notifications = config.notifications
+    return Delivery(
+        in_hours=notifications.deliver == "recipient_hours",
+        unassigned=tuple(_person(person) for person in notifications.unassigned),
+    )
 
 
 def _person(person: PersonConfig) -> Person:

@@ -322,6 +322,19 @@ class BusinessCalendar:
         i = bisect.bisect_right(table.opens_list, instant) - 1
         return i >= 0 and instant < table.opens_list[i] + table.lengths_list[i]
 
+    def next_opening(self, instant: int) -> int:
+        """The earliest instant ``t >= instant`` at which the calendar is open: ``instant``
+        itself when it is open, else the start of the next open interval (holidays and
+        closing instants are closed)."""
+        table = self._covering(instant, instant)
+        i = bisect.bisect_right(table.opens_list, instant) - 1
+        if i >= 0 and instant < table.opens_list[i] + table.lengths_list[i]:
+            return instant
+        while i + 1 >= len(table.opens_list):
+            # Extending forward keeps the table's origin, so ``i`` still points where it did.
+            table = self._extend_forward(table)
+        return table.opens_list[i + 1]
+
     def open_intervals(self, start: int, end: int) -> list[tuple[int, int]]:
         """The open intervals that meet ``[start, end)``, clipped to it."""
         table = self._covering(start, end)

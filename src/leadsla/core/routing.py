@@ -220,9 +220,7 @@ def _on_calendar(
 
 
 def _next_opening(calendar: BusinessCalendar | None, at: int) -> int:
-    if calendar is None or calendar.is_open(at):
-        return at
-    return calendar.add(at, 1) - 1
+    return at if calendar is None else calendar.next_opening(at)
 
 
 def _pick(

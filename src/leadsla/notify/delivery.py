@@ -61,6 +61,7 @@ class DeliveryResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    skipped: int = 0  # held for the recipient's hours, then stale when claimed
 
 
 @dataclass(frozen=True)
@@ -368,9 +369,14 @@ def deliver(
     others: Mapping[str, RowSender] | None = None,
     templates: Templates = DEFAULT_TEMPLATES,
     base_url: str | None = None,
+    max_delay: int | None = None,
 ) -> DeliveryResult:
     """Send the queued notifications whose attempt is due (at most ``limit``; None: all)
-    on every channel there is a sender for; back off exponentially on failure."""
+    on every channel there is a sender for; back off exponentially on failure.
+
+    A message held for its recipient's hours (``deliver_at`` after ``fire_at``) that
+    is first claimed more than ``max_delay`` after its ``deliver_at`` is recorded as
+    skipped, not sent (SPEC §9.4: max_delay counts to the delivery instant)."""
     senders: dict[str, RowSender] = dict(others or {})
     if send is not None:
         senders["email"] = email_row_sender(rules, send, sender_address, templates, base_url)
@@ -385,30 +391,66 @@ def deliver(
                 row = outbox.claim_next(connection, now=now, channels=tuple(senders))
                 if row is None:
                     return result
-                try:
-                    if row.kind == "digest" and send is not None:
-                        # A digest's body is what is true when it goes out.
-                        send(digest_message(connection, rules, row, sender_address, templates))
-                    else:
-                        senders[row.channel](row)
-                except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
-                    attempts = row.attempts + 1
-                    failed = attempts >= MAX_ATTEMPTS
-                    outbox.mark_failed_attempt(
-                        connection,
-                        row.id,
-                        attempts=attempts,
-                        error=str(exc)[:1000],
-                        retry_at=None if failed else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
-                    )
-                    if failed:
-                        result.failed += 1
-                    else:
-                        result.retried += 1
+                if max_delay is not None and _stale_when_held(row, now, max_delay):
+                    outbox.mark_skipped(connection, row.id)
+                    result.skipped += 1
                 else:
-                    outbox.mark_sent(connection, row.id, attempts=row.attempts + 1, at=now)
-                    result.sent += 1
+                    _attempt(
+                        connection,
+                        rules,
+                        row,
+                        now,
+                        senders,
+                        result,
+                        send,
+                        sender_address,
+                        templates,
+                    )
             if limit is not None:
                 limit -= 1
                 if limit <= 0:
                     return result
+
+
+def _stale_when_held(row: Row[Any], now: int, max_delay: int) -> bool:
+    """A held message never tried, found more than ``max_delay`` after its delivery
+    instant (a message not held was judged when its step was fired)."""
+    held = int(row.deliver_at) > int(row.fire_at)
+    return held and row.attempts == 0 and now - int(row.deliver_at) > max_delay
+
+
+def _attempt(
+    connection: Connection,
+    rules: Rulebook,
+    row: Row[Any],
+    now: int,
+    senders: Mapping[str, RowSender],
+    result: DeliveryResult,
+    send: Sender | None,
+    sender_address: str,
+    templates: Templates,
+) -> None:
+    """Send one claimed notification and record how it went, in the claim's transaction."""
+    try:
+        if row.kind == "digest" and send is not None:
+            # A digest's body is what is true when it goes out.
+            send(digest_message(connection, rules, row, sender_address, templates))
+        else:
+            senders[row.channel](row)
+    except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
+        attempts = row.attempts + 1
+        failed = attempts >= MAX_ATTEMPTS
+        outbox.mark_failed_attempt(
+            connection,
+            row.id,
+            attempts=attempts,
+            error=str(exc)[:1000],
+            retry_at=None if failed else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
+        )
+        if failed:
+            result.failed += 1
+        else:
+            result.retried += 1
+    else:
+        outbox.mark_sent(connection, row.id, attempts=row.attempts + 1, at=now)
+        result.sent += 1

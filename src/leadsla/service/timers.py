@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from leadsla.core.clock import Timer, TimerKind
 from leadsla.core.policy import EscalationStep, Rulebook
+from leadsla.core.recipients import AT_ONCE, Delivery, delivery_instant, recipients
 from leadsla.core.schedule import timers_due
 from leadsla.store import outbox
 from leadsla.store.leads import load_leads
@@ -35,33 +36,7 @@ class FireResult:
     cycles: int = 0
     queued: int = 0
     skipped: int = 0
-
-
-@dataclass(frozen=True)
-class Recipient:
-    role: str  # owner | manager | executive
-    address: str
-
-
-def recipients(rules: Rulebook, notify: Sequence[str], owner: str | None) -> list[Recipient]:
-    """SPEC §7: owner → the owner's email; manager → the owner's team manager;
-    executive → every executive. Names that resolve to nobody are left out."""
-    found: list[Recipient] = []
-    for target in notify:
-        if target == "owner":
-            rep = rules.reps.get(owner or "")
-            if rep is not None:
-                found.append(Recipient("owner", rep.email))
-        elif target == "manager":
-            team = rules.team_of(owner)
-            if team is not None and team.manager is not None:
-                found.append(Recipient("manager", team.manager.email))
-        elif target == "executive":
-            found.extend(Recipient("executive", person.email) for person in rules.executives)
-    unique: dict[str, Recipient] = {}
-    for recipient in found:
-        unique.setdefault(recipient.address, recipient)
-    return list(unique.values())
+    held: int = 0  # of the queued: waiting for the recipient's hours (SPEC §9.4)
 
 
 def fire_due_timers(
@@ -73,10 +48,14 @@ def fire_due_timers(
     limit: int = 1000,
     channels: Sequence[tuple[str, str]] = (),
     email: bool = True,
+    delivery: Delivery = AT_ONCE,
 ) -> FireResult:
     """Queue the notifications of every warning and step due by ``now`` (in the caller's
-    transaction). Steps older than ``max_delay`` are recorded as skipped, not sent.
-    ``channels`` adds (channel, address) targets beyond email, e.g. ("webhook", URL)."""
+    transaction). ``delivery`` says who gets the steps of a lead without an owner and
+    whether an email waits for its recipient's hours (SPEC §9.4): it is written now,
+    with the instant it is to be delivered. One whose delivery instant is more than
+    ``max_delay`` before ``now`` is recorded as skipped, not sent. ``channels`` adds
+    (channel, address) targets beyond email, e.g. ("webhook", URL); they are not held."""
     due = outbox.due_cycles(connection, now=now, limit=limit)
     result = FireResult(cycles=len(due))
     if not due:
@@ -92,13 +71,17 @@ def fire_due_timers(
             continue
         firing = timers_due(rules, policy, cycle, now, row.timers_done_until)
         for timer in firing.due:
-            notify = _notify_of(policy.escalate, timer)
-            stale = now - timer.at > max_delay
-            people = recipients(rules, notify, state.owner) if email else []
-            targets = [("email", r.address) for r in people]
-            # Slack and webhooks get one message per warning or step, not per person.
-            targets.extend(channels)
-            for channel, address in targets:
+            notify, urgent = _notify_of(policy.escalate, timer)
+            people = recipients(rules, notify, state.owner, delivery) if email else []
+            targets = [
+                ("email", r.address, delivery_instant(rules, r, timer.at, delivery, urgent=urgent))
+                for r in people
+            ]
+            # Slack and webhooks get one message per warning or step, not per person: no
+            # one's hours to wait for, so they go when the step falls due.
+            targets.extend((channel, address, timer.at) for channel, address in channels)
+            for channel, address, deliver_at in targets:
+                stale = now - deliver_at > max_delay
                 rows.append(
                     outbox.notification_row(
                         lead_id=row.lead_id,
@@ -111,12 +94,14 @@ def fire_due_timers(
                         fire_at=timer.at,
                         created_at=now,
                         skipped=stale,
+                        deliver_at=deliver_at,
                     )
                 )
                 if stale:
                     result.skipped += 1
                 else:
                     result.queued += 1
+                    result.held += deliver_at > now
         outbox.mark_timers_handled(
             connection,
             lead_id=row.lead_id,
@@ -129,7 +114,9 @@ def fire_due_timers(
     return result
 
 
-def _notify_of(steps: Sequence[EscalationStep], timer: Timer) -> tuple[str, ...]:
+def _notify_of(steps: Sequence[EscalationStep], timer: Timer) -> tuple[tuple[str, ...], bool]:
+    """Whom a timer notifies, and whether it is urgent (sent at once, in any hours)."""
     if timer.kind is TimerKind.WARNING:
-        return ("owner",)  # SPEC §7: a warning goes to the owner
-    return next((step.notify for step in steps if step.number == timer.step), ())
+        return ("owner",), False  # SPEC §7: a warning goes to the owner
+    step = next((step for step in steps if step.number == timer.step), None)
+    return (step.notify, step.urgent) if step is not None else ((), False)

@@ -1,7 +1,9 @@
 """The outbox: the cycles whose timers are due, and the notifications queued from them.
 
 A notification row is written once per (cycle, kind, step, recipient, channel):
-:func:`queue_notifications` drops a second one, however many workers run.
+:func:`queue_notifications` drops a second one, however many workers run. A row held
+for the recipient's hours (SPEC §9.4) is written when its step falls due, with its
+``deliver_at``, and is claimed for sending only from then on.
 """
 
 from __future__ import annotations
@@ -67,14 +69,27 @@ def mark_timers_handled(
     )
 
 
-def next_wake(connection: Connection) -> int | None:
-    """The earliest instant at which some open cycle has a timer to handle."""
-    return connection.scalar(
+def next_wake(connection: Connection, *, now: int | None = None) -> int | None:
+    """The earliest instant at which some open cycle has a timer to handle; with
+    ``now``, also the earliest later instant at which a queued notification (held for
+    its recipient's hours, or waiting for a retry) is to be sent."""
+    timer = connection.scalar(
         select(clock_cycles.c.next_timer_at)
         .where(clock_cycles.c.next_timer_at.is_not(None))
         .order_by(clock_cycles.c.next_timer_at)
         .limit(1)
     )
+    if now is None:
+        return timer
+    # Only later ones: a row due already but left queued (no sender for its channel)
+    # must not keep the worker from sleeping.
+    message = connection.scalar(
+        select(notifications.c.next_attempt_at)
+        .where(notifications.c.state == QUEUED, notifications.c.next_attempt_at > now)
+        .order_by(notifications.c.next_attempt_at)
+        .limit(1)
+    )
+    return min((wake for wake in (timer, message) if wake is not None), default=None)
 
 
 # -- notifications --------------------------------------------------------------------------
@@ -92,9 +107,12 @@ def notification_row(
     fire_at: int,
     created_at: int,
     skipped: bool = False,
+    deliver_at: int | None = None,
 ) -> dict[str, object]:
-    """A ``notifications`` row: queued for a first attempt at ``created_at``, or recorded
-    as skipped (never sent)."""
+    """A ``notifications`` row: queued for a first attempt at ``deliver_at`` (default
+    ``fire_at``) or ``created_at``, whichever is later, or recorded as skipped (never
+    sent)."""
+    deliver_at = fire_at if deliver_at is None else deliver_at
     return {
         "lead_id": lead_id,
         "policy": policy,
@@ -105,8 +123,9 @@ def notification_row(
         "channel": channel,
         "state": SKIPPED if skipped else QUEUED,
         "fire_at": fire_at,
+        "deliver_at": deliver_at,
         "attempts": 0,
-        "next_attempt_at": None if skipped else created_at,
+        "next_attempt_at": None if skipped else max(created_at, deliver_at),
         "created_at": created_at,
     }
 
@@ -156,6 +175,18 @@ def mark_sent(connection: Connection, notification_id: int, *, attempts: int, at
     )
 
 
+_MARK_SKIPPED = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("notification_id"))
+    .values(state=SKIPPED, next_attempt_at=None)
+)
+
+
+def mark_skipped(connection: Connection, notification_id: int) -> None:
+    """Record a queued notification as skipped: it will never be sent."""
+    connection.execute(_MARK_SKIPPED, {"notification_id": notification_id})
+
+
 def mark_failed_attempt(
     connection: Connection,
     notification_id: int,
@@ -194,11 +225,12 @@ def notification_records(
 
 
 def oldest_undelivered(connection: Connection) -> tuple[int, int | None]:
-    """How many notifications wait to be sent, and the instant the oldest became due."""
+    """How many notifications wait to be sent (held ones included), and the instant the
+    oldest is due to be delivered (for a held one its recipient's next opening)."""
     count = connection.scalar(
         select(func.count()).select_from(notifications).where(notifications.c.state == QUEUED)
     )
     oldest = connection.scalar(
-        select(func.min(notifications.c.fire_at)).where(notifications.c.state == QUEUED)
+        select(func.min(notifications.c.deliver_at)).where(notifications.c.state == QUEUED)
     )
     return int(count or 0), oldest

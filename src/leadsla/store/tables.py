@@ -137,6 +137,9 @@ notifications = Table(
     Column("channel", String(32), nullable=False),
     Column("state", String(32), nullable=False),  # queued | sent | failed | skipped
     Column("fire_at", BigInteger, nullable=False),
+    # When it is to be delivered: fire_at, or with deliver: recipient_hours the next
+    # opening of the recipient's calendar (SPEC §9.4); max_delay is counted from it.
+    Column("deliver_at", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", BigInteger),
     Column("last_error", Text),
