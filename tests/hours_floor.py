@@ -57,7 +57,7 @@ notifications:
     - {name: Lead desk, email: leads@example.com, calendar: uk}
     - {name: Night desk, email: night@example.com}
   email: {host: 127.0.0.1, port: PORT, from: leadsla@example.com, starttls: false}
-  max_delay: 24 hours
+  max_delay: 72 hours  # a weekend hold (Friday 23:00 → Monday 08:30 London) is 57.5 h
 """
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select, text
 
 from hours_floor import floor, floor_text
 from leadsla.bootstrap import Wiring
-from leadsla.config import Config, build_rulebook
+from leadsla.config import Config, build_rulebook, load_config_text
 from leadsla.core.policy import Rulebook
 from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.service.timers import next_wake
@@ -291,42 +291,63 @@ def test_the_steps_of_a_lead_without_an_owner_go_to_the_unassigned_desk_once(hou
     ]
 
 
-def test_a_held_message_is_judged_stale_from_its_delivery_instant(hours: Floor) -> None:
-    """max_delay (24 hours) counts from the delivery instant: a held step first claimed
-    more than a day after its opening is skipped; an unheld (urgent) step is judged
-    from its own instant, as before."""
+def test_a_held_message_is_judged_stale_from_its_steps_instant(hours: Floor) -> None:
+    """max_delay (72 hours here) counts from the step's instant to its delivery (SPEC
+    §9.4): a held step first claimed more than 72 hours after its instant is skipped,
+    however recently its recipient's hours opened."""
     inbox, engine = hours.inbox, hours.engine
     hours.lead("H1", "r3")
     # Friday 18:00: step 1 is held to Monday 08:30 London; step 2 is not due yet.
     hours.once(FRIDAY_EVENING)
-    # No worker runs again until Tuesday 08:30:01 London: a day and a second after the
-    # opening. The held step is recorded as skipped; it is never sent.
-    hours.once(MONDAY_OPENING + 24 * HOUR + 1_000_000)
+    # No worker runs again until Monday 18:00:01 New York, 72 hours and a second after
+    # step 1: it is recorded as skipped, never sent. Step 2 (urgent, 70 hours old) goes.
+    hours.once(FRIDAY_EVENING + 72 * HOUR + 1_000_000)
     assert [(row[0], row[1], row[2]) for row in outbox(engine)] == [
         ("ana@example.com", 1, "skipped"),
         ("tom@example.com", 1, "skipped"),
-        # Step 2 was found more than a day after its own instant (urgent: not held).
-        ("ceo@example.com", 2, "skipped"),
-        ("coo@example.com", 2, "skipped"),
+        ("ceo@example.com", 2, "sent"),
+        ("coo@example.com", 2, "sent"),
     ]
+    assert sorted(m["To"] for m in inbox.messages) == ["ceo@example.com", "coo@example.com"]
+
+
+def test_a_hold_longer_than_max_delay_is_skipped_when_the_step_fires(
+    database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    """With the default 24 hours, a weekend hold (57.5 hours) would deliver the step too
+    late: it is recorded as skipped at once, as a stale step always was."""
+    inbox, port = smtp
+    config = load_config_text(
+        floor_text(port).replace("max_delay: 72 hours", "max_delay: 24 hours")
+    )
+    engine = open_database(database_url)
+    try:
+        short = Floor(inbox, port, config, build_rulebook(config), engine)
+        short.lead("H1", "r3")
+        short.once(FRIDAY_EVENING)
+        assert [row[:3] for row in outbox(engine)] == [
+            ("ana@example.com", 1, "skipped"),
+            ("tom@example.com", 1, "skipped"),
+        ]
+    finally:
+        engine.dispose()
     assert inbox.messages == []
 
 
-def test_a_held_message_within_max_delay_of_its_opening_is_sent(
+def test_a_held_message_within_max_delay_of_its_step_is_sent(
     hours: Floor, database_url: str, tmp_path: Path
 ) -> None:
     # Step 1 (Friday 23:00 London) first found on Sunday noon, 37 hours after its
-    # instant: unheld it would be stale, but it is held to Monday 08:30 and judged from
-    # then. Sent on Tuesday 08:30 London, exactly max_delay after the opening.
+    # instant, is held to Monday 08:30 (57.5 hours after it, within 72 hours).
     inbox, engine = hours.inbox, hours.engine
     hours.lead("H1", "r3")
     hours.once(at(LONDON, 2026, 4, 19, 12))
     assert [row[:3] for row in outbox(engine)] == [
         ("ana@example.com", 1, "queued"),
         ("tom@example.com", 1, "queued"),
-        # Step 2 is urgent, so not held: 35 hours after its own instant, stale.
-        ("ceo@example.com", 2, "skipped"),
-        ("coo@example.com", 2, "skipped"),
+        # Step 2 is urgent, so not held: 35 hours after its own instant, sent at once.
+        ("ceo@example.com", 2, "sent"),
+        ("coo@example.com", 2, "sent"),
     ]
     # No timer left: a running worker would sleep until the held emails' opening.
     with engine.connect() as connection:
@@ -344,8 +365,11 @@ def test_a_held_message_within_max_delay_of_its_opening_is_sent(
         ("ana@example.com", "2026-04-20T03:30:00-04:00"),
         ("tom@example.com", "2026-04-20T03:30:00-04:00"),
     ]
-    hours.once(MONDAY_OPENING + 24 * HOUR)
-    assert received(inbox) == [("ana@example.com", STEP_1), ("tom@example.com", STEP_1)]
+    hours.once(MONDAY_OPENING)
+    assert [m for m in received(inbox) if m[1] == STEP_1] == [
+        ("ana@example.com", STEP_1),
+        ("tom@example.com", STEP_1),
+    ]
 
 
 def test_a_notification_queued_before_the_migration_is_delivered_as_it_fell(

@@ -375,8 +375,9 @@ def deliver(
     on every channel there is a sender for; back off exponentially on failure.
 
     A message held for its recipient's hours (``deliver_at`` after ``fire_at``) that
-    is first claimed more than ``max_delay`` after its ``deliver_at`` is recorded as
-    skipped, not sent (SPEC §9.4: max_delay counts to the delivery instant)."""
+    is first claimed more than ``max_delay`` after its step's instant is recorded as
+    skipped, not sent (SPEC §9.4: max_delay counts from the step's instant to the
+    delivery)."""
     senders: dict[str, RowSender] = dict(others or {})
     if send is not None:
         senders["email"] = email_row_sender(rules, send, sender_address, templates, base_url)
@@ -413,10 +414,10 @@ def deliver(
 
 
 def _stale_when_held(row: Row[Any], now: int, max_delay: int) -> bool:
-    """A held message never tried, found more than ``max_delay`` after its delivery
+    """A held message never tried, claimed more than ``max_delay`` after its step's
     instant (a message not held was judged when its step was fired)."""
     held = int(row.deliver_at) > int(row.fire_at)
-    return held and row.attempts == 0 and now - int(row.deliver_at) > max_delay
+    return held and row.attempts == 0 and now - int(row.fire_at) > max_delay
 
 
 def _attempt(

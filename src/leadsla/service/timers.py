@@ -53,8 +53,9 @@ def fire_due_timers(
     """Queue the notifications of every warning and step due by ``now`` (in the caller's
     transaction). ``delivery`` says who gets the steps of a lead without an owner and
     whether an email waits for its recipient's hours (SPEC §9.4): it is written now,
-    with the instant it is to be delivered. One whose delivery instant is more than
-    ``max_delay`` before ``now`` is recorded as skipped, not sent. ``channels`` adds
+    with the instant it is to be delivered. One that would be delivered (at its delivery
+    instant, or now if later) more than ``max_delay`` after the step's instant is recorded
+    as skipped, not sent. ``channels`` adds
     (channel, address) targets beyond email, e.g. ("webhook", URL); they are not held."""
     due = outbox.due_cycles(connection, now=now, limit=limit)
     result = FireResult(cycles=len(due))
@@ -81,7 +82,8 @@ def fire_due_timers(
             # one's hours to wait for, so they go when the step falls due.
             targets.extend((channel, address, timer.at) for channel, address in channels)
             for channel, address, deliver_at in targets:
-                stale = now - deliver_at > max_delay
+                # SPEC §9.4: the delay runs from the step's instant to its delivery.
+                stale = max(now, deliver_at) - timer.at > max_delay
                 rows.append(
                     outbox.notification_row(
                         lead_id=row.lead_id,
