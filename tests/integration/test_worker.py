@@ -275,6 +275,8 @@ def test_outbox_is_listed_and_health_reports_the_backlog(database_url: str, tmp_
     assert [(n["kind"], n["recipient"], n["state"], n["attempts"]) for n in listed] == [
         ("warning", "sam@example.com", "queued", 0)
     ]
+    # Not held (deliver: immediately): to be delivered at the warning's own instant.
+    assert listed[0]["deliver_at"] == listed[0]["fire_at"] == "2026-03-02T16:00:00-05:00"
     forbidden = client.get("/api/v1/notifications", headers={"Authorization": f"Bearer {rep}"})
     assert forbidden.status_code == 403
     shown = subprocess.run(

@@ -66,5 +66,6 @@ def get_notifications(
     rows = notification_records(connection, state=state, lead_id=lead_id, limit=limit)
     for row in rows:
         row["fire_at"] = shown(row["fire_at"], zone)
+        row["deliver_at"] = shown(row["deliver_at"], zone)
         row["sent_at"] = shown(row["sent_at"], zone)
     return rows

@@ -182,6 +182,8 @@ class NotificationOut(BaseModel):
     channel: str
     state: str
     fire_at: str
+    # When it is to be sent: fire_at, or its recipient's next opening (SPEC §9.4).
+    deliver_at: str
     attempts: int
     last_error: str | None
     sent_at: str | None
