@@ -21,8 +21,9 @@ from leadsla.config.schema import Config
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.core.recipients import Delivery
-from leadsla.notify.delivery import DeliveryResult, RowSender, Sender, Templates, deliver
+from leadsla.notify.delivery import DeliveryResult, RowSender, Sender, deliver
 from leadsla.notify.digest import queue_digests
+from leadsla.notify.rendering import Templates
 from leadsla.service.reroute import reroute
 from leadsla.service.revisit import resurface
 from leadsla.service.timers import FireResult, fire_due_timers, next_wake

@@ -231,6 +231,22 @@ def test_lead_page_says_why_score_and_assignment_are_not_available(tmp_path: Pat
     assert 'id="score-rules"' not in page
 
 
+def test_at_risk_links_carry_the_lead_id_percent_encoded(tmp_path: Path) -> None:
+    """Issue #20: a lead id with ?, # or a quote still links to its own page."""
+    lead = 'Q? #1 "x"'
+    with served(tmp_path, "admin", None) as (client, token):
+        at = "2026-03-04T09:00:00-05:00"  # grade A: due 8 business hours later, at risk
+        facts = (("status", "New"), ("grade", "A"), ("owner", "r1"))
+        body = [{"lead_id": lead, "at": at, "field": f, "value": v} for f, v in facts]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post("/api/v1/events", json=body, headers=headers).status_code == 200
+        login(client, token)
+        page = client.get("/at-risk").text
+        href = "/leads/Q%3F%20%231%20%22x%22"
+        assert f'<a href="{href}">Q? #1 &#34;x&#34;</a>' in page
+        assert "Q? #1 &#34;x&#34;" in client.get(href).text
+
+
 def test_another_reps_lead_page_reads_as_a_missing_one(tmp_path: Path) -> None:
     """Not 403 against 404: a rep must not learn which lead ids exist."""
     with served(tmp_path, "admin", None) as (client, token):

@@ -80,3 +80,35 @@ def test_only_the_wiring_module_reads_the_wall_clock() -> None:
 def test_the_check_sees_a_wall_clock_read() -> None:
     sample = "import time\nfrom datetime import datetime\na = time.time_ns()\nb = datetime.now()\n"
     assert wall_clock_reads(ast.parse(sample)) == [3, 4]
+
+
+# Issue #20: escaping is decided in one place. A Jinja environment made elsewhere, or an
+# autoescape chosen by file name, is how *.html.j2 emails went out unescaped.
+JINJA_MAKERS = {"Environment", "SandboxedEnvironment", "select_autoescape", "Template"}
+
+
+def jinja_environments(tree: ast.AST) -> list[int]:
+    """Lines that call ``Environment(…)``, ``select_autoescape(…)`` or ``Template(…)``."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Name) and node.func.id in JINJA_MAKERS)
+            or (isinstance(node.func, ast.Attribute) and node.func.attr in JINJA_MAKERS)
+        )
+    )
+
+
+def test_one_factory_makes_every_template_environment() -> None:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = jinja_environments(ast.parse(path.read_text(encoding="utf-8")))
+        if lines:
+            found[path.relative_to(PACKAGE).as_posix()] = lines
+    assert list(found) == ["notify/rendering.py"], found
+
+
+def test_the_check_sees_an_environment_made() -> None:
+    sample = "import jinja2\nx = jinja2.Environment()\ny = select_autoescape(['html'])\n"
+    assert jinja_environments(ast.parse(sample)) == [2, 3]

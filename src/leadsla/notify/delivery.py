@@ -23,23 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email import quoprimime
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
-from jinja2 import (
-    BaseLoader,
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    PackageLoader,
-    select_autoescape,
-)
 from sqlalchemy import Connection, Engine, Row
 
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.notify.digest import digest_context
+from leadsla.notify.rendering import Templates, url_segment
 from leadsla.store import outbox
 
 MAX_ATTEMPTS = 5
@@ -114,28 +106,44 @@ def smtp_sender(settings: MailSettings, timeout: float = 30.0) -> Sender:
     return send
 
 
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: what
+# ``str.splitlines`` breaks at, and what the email package refuses in a header.
+_UNSAFE_IN_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(text: str) -> str:
+    """``text`` fit for one header line: each run of control characters and line breaks
+    (CR, LF, tab, NUL, U+0085, U+2028, …) becomes one space.
+
+    Lead ids are refused with such characters on the way in (:mod:`leadsla.core.limits`),
+    but a database written before that rule may hold one: its subject must still be
+    one header, neither broken nor able to add headers of its own (``Bcc:``)."""
+    return _UNSAFE_IN_HEADER.sub(" ", text)
+
+
 def subject(lead_id: str, policy: str, kind: str, step: int, steps: int) -> str:
-    """SPEC §7: ``[leadsla] L00042 follow_up: escalation 2 of 3`` or ``…: warning``."""
+    """SPEC §7: ``[leadsla] L00042 follow_up: escalation 2 of 3`` or ``…: warning``;
+    one header line whatever the lead id holds (:func:`header_text`)."""
     what = "warning" if kind == "warning" else f"escalation {step} of {steps}"
-    return f"[leadsla] {lead_id} {policy}: {what}"
+    return header_text(f"[leadsla] {lead_id} {policy}: {what}")
 
 
-class Templates:
-    """The email bodies: Jinja2 templates, the user's directory first, ours behind it."""
-
-    def __init__(self, directory: str | Path | None = None) -> None:
-        loaders: list[BaseLoader] = []
-        if directory is not None:
-            loaders.append(FileSystemLoader(str(directory)))
-        loaders.append(PackageLoader("leadsla.notify", "templates"))
-        self._environment = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-            keep_trailing_newline=True,
+def recipient_address(recipient: str) -> str:
+    """The ``To`` of an email; an address with a control character or line break is
+    refused (ValueError), not repaired: mended, it would reach someone else."""
+    if _UNSAFE_IN_HEADER.search(recipient):
+        raise ValueError(
+            f"the recipient address {recipient!r} holds a control character or line break"
         )
+    return recipient
 
-    def render(self, name: str, context: Mapping[str, Any]) -> str:
-        return self._environment.get_template(name).render(**context)
+
+def lead_link(base_url: str | None, lead_id: str) -> str | None:
+    """The lead's page, ``<base_url>/leads/<lead id>``, the id percent-encoded as one
+    path segment (``/``, ``?``, ``#``, ``"`` and ``<`` included); None without a base URL."""
+    if not base_url:
+        return None
+    return f"{base_url.rstrip('/')}/leads/{url_segment(lead_id)}"
 
 
 DEFAULT_TEMPLATES = Templates()
@@ -173,21 +181,25 @@ def _notification_parts(
     rules: Rulebook, row: Row[Any], sender: str, templates: Templates, base_url: str | None
 ) -> tuple[str, str, str, str, str]:
     """From, To, Subject, the plain text and the HTML body of a notification."""
-    payload = notification_payload(rules, row)
-    zone = rules.default_zone
-    context = {
-        **payload,
-        "fire_at": format_instant(int(row.fire_at), zone),
-        "recipient": row.recipient,
-        "lead_url": f"{base_url.rstrip('/')}/leads/{row.lead_id}" if base_url else None,
-    }
+    context = notification_context(rules, row, base_url)
     return (
         sender,
-        str(row.recipient),
-        payload["subject"],
-        templates.render("notification.txt.j2", context),
-        templates.render("notification.html.j2", context),
+        recipient_address(str(row.recipient)),
+        context["subject"],
+        templates.text("notification.txt.j2", context),
+        templates.html("notification.html.j2", context),
     )
+
+
+def notification_context(rules: Rulebook, row: Row[Any], base_url: str | None) -> dict[str, Any]:
+    """What a notification's templates are given: :func:`notification_payload`, the
+    step's instant as text, the recipient and the link to the lead (or None)."""
+    return {
+        **notification_payload(rules, row),
+        "fire_at": format_instant(int(row.fire_at), rules.default_zone),
+        "recipient": row.recipient,
+        "lead_url": lead_link(base_url, str(row.lead_id)),
+    }
 
 
 def _email_message(sender: str, recipient: str, title: str, text: str, html: str) -> EmailMessage:
@@ -279,13 +291,13 @@ def digest_message(
     context = digest_context(connection, rules, team, int(row.fire_at))
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = str(row.recipient)
-    message["Subject"] = (
+    message["To"] = recipient_address(str(row.recipient))
+    message["Subject"] = header_text(
         f"[leadsla] {team} digest {context['date']}: {len(context['breached'])} breached, "
         f"{len(context['at_risk'])} at risk"
     )
-    message.set_content(templates.render("digest.txt.j2", context))
-    message.add_alternative(templates.render("digest.html.j2", context), subtype="html")
+    message.set_content(templates.text("digest.txt.j2", context))
+    message.add_alternative(templates.html("digest.html.j2", context), subtype="html")
     return message
 
 
@@ -321,16 +333,26 @@ def webhook_row_sender(rules: Rulebook, secrets: Mapping[str, str | None]) -> Ro
 
 
 def slack_row_sender(rules: Rulebook, webhook_url: str) -> RowSender:
-    """Slack incoming webhooks take ``{"text": …}``."""
+    """Slack incoming webhooks take ``{"text": …}``: the subject, then the step's message,
+    each escaped as Slack asks (:func:`slack_escaped`)."""
 
     def send(row: Row[Any]) -> None:
         payload = notification_payload(rules, row)
-        text = payload["subject"] + (f"\n{payload['message']}" if payload["message"] else "")
+        text = slack_escaped(payload["subject"])
+        if payload["message"]:
+            text += "\n" + slack_escaped(payload["message"])
         _post(
             webhook_url, json.dumps({"text": text}).encode(), {"Content-Type": "application/json"}
         )
 
     return send
+
+
+def slack_escaped(text: str) -> str:
+    """``&``, ``<`` and ``>`` as Slack's ``&amp;``, ``&lt;``, ``&gt;``: left alone, a lead
+    id such as ``<!channel>`` would notify the whole channel, and ``<https://…|text>``
+    would show a link under other words."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _post(url: str, body: bytes, headers: Mapping[str, str]) -> None:

@@ -4,8 +4,9 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import PackageLoader
 
+from leadsla.notify.rendering import template_environment
 from leadsla.service.tokens import Principal
 from leadsla.web.csrf import form_token, keep_form_token
 from leadsla.web.filters import (
@@ -27,12 +28,9 @@ NAV = (
 )
 
 # One environment per process: it holds no app's data, only templates and filters,
-# and it caches the compiled templates across apps.
-templates = Environment(
-    loader=PackageLoader("leadsla.web", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
+# and it caches the compiled templates across apps. Every page is HTML: all escaped.
+templates = template_environment(
+    PackageLoader("leadsla.web", "templates"), html=True, trim_blocks=True, lstrip_blocks=True
 )
 templates.filters["pct"] = percent
 templates.filters["span"] = business_span
