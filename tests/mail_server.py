@@ -20,9 +20,11 @@ from aiosmtpd.controller import Controller
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
+        self.recipients: list[str] = []  # every envelope recipient (RCPT TO), in order
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
+        self.recipients.extend(envelope.rcpt_tos)
         return "250 OK"
 
     def subjects(self) -> list[tuple[str, str]]:

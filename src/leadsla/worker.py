@@ -21,7 +21,7 @@ from leadsla.config.schema import Config
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.core.recipients import Delivery
-from leadsla.notify.delivery import DeliveryResult, RowSender, Sender, deliver
+from leadsla.notify.delivery import DeliveryResult, Failure, RowSender, Sender, deliver
 from leadsla.notify.digest import queue_digests
 from leadsla.notify.rendering import Templates
 from leadsla.service.reroute import reroute
@@ -74,7 +74,13 @@ def run_worker(
 
     ``clock`` stamps what is recorded and times the pauses; each round acts at ``at``
     when given (replays, tests), else at the clock's instant. ``log`` gets one JSON line
-    per round that did something, and one per round the database refused.
+    per round that did something, one per notification given up on after its last try
+    (:func:`failure_line`), and one per round the database refused.
+
+    One message never stops the worker: a message that cannot be built or sent is
+    retried and then recorded as failed, alone (:func:`leadsla.notify.delivery.deliver`),
+    and the round goes on with the others. Only the database refusing the round raises
+    out of a ``once`` run, after :data:`ONCE_ATTEMPTS` refusals in a row.
 
     A running worker takes the next round at once while a round leaves due work
     behind, and sleeps only when nothing more is due. A round that the database
@@ -157,10 +163,11 @@ class _Rounds:
             max_delay=self.max_delay,
         )
         handled = delivered.sent + delivered.retried + delivered.failed + delivered.skipped
+        at = format_instant(instant, rules.default_zone)
         if fired.cycles or moved or handled:
-            self.log(
-                round_line(format_instant(instant, rules.default_zone), fired, moved, delivered)
-            )
+            self.log(round_line(at, fired, moved, delivered))
+        for failure in delivered.failures:
+            self.log(failure_line(at, failure))
         with engine.begin() as connection:
             record_round(connection, self.clock())
         # A batch that came back full may have left more behind it.
@@ -231,6 +238,29 @@ def round_line(
                 "sent": delivered.sent,
                 "retry": delivered.retried,
                 "failed": delivered.failed,
+            }
+        )
+        + "\n"
+    )
+
+
+def failure_line(at: str, failure: Failure) -> str:
+    """A notification given up on after its last try, as one JSON line: which, and why.
+    The worker goes on with the others; ``leadsla notifications list --state failed``
+    lists them all."""
+    return (
+        json.dumps(
+            {
+                "event": "worker.failed",
+                "at": at,
+                "notification": failure.notification,
+                "lead_id": failure.lead_id,
+                "kind": failure.kind,
+                "step": failure.step,
+                "channel": failure.channel,
+                "recipient": failure.recipient,
+                "attempts": failure.attempts,
+                "error": failure.error,
             }
         )
         + "\n"

@@ -24,11 +24,13 @@ from sqlalchemy import Engine, select
 
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
+from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.notify.delivery import MailSettings, deliver, smtp_sender
 from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.service.timers import fire_due_timers
 from leadsla.store.database import open_database
+from leadsla.store.outbox import notification_row, queue_notifications
 from leadsla.store.tables import notifications
 from mail_server import Inbox, free_port
 
@@ -586,4 +588,160 @@ def test_no_notification_for_an_optional_grade(database_url: str, smtp: tuple[In
         ingest(connection, rules, rows, source="test", recorded_at=start)
     work(engine, rules, start + 80 * HOUR, port)
     assert inbox.messages == []
+    engine.dispose()
+
+
+POISON_TEMPLATE = """<!doctype html>
+<html lang="en"><body>
+<p>Lead <strong>{{ lead_id }}</strong> (CRM number {{ lead_id.split("-", 1)[1].lstrip("0") }})</p>
+{% if message %}<p>{{ message }}</p>{% endif %}
+{% if lead_url %}<p><a href="{{ lead_url }}">Open the lead</a></p>{% endif %}
+</body></html>
+"""
+
+
+def test_a_poisoned_message_fails_alone_and_the_others_go_out_once(
+    database_url: str, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    """Issue #20: one message that cannot be built never holds up the outbox.
+
+    Four leads fall due together. EU-1 and EU-2 are plain. EU-3's id holds markup and
+    CR/LF, as a database written before such ids were refused may hold: its emails go
+    out with the subject mended and no header added, and the manager's digest lists it
+    escaped. L9 breaks the user's template
+    (it has no "-"), and one row of EU-1 carries a recipient with a line break: those
+    two fail alone, after their five tries, each with its reason, while every other
+    email is delivered exactly once and each ``--once`` run exits 0.
+    """
+    inbox, port = smtp
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "notification.html.j2").write_text(POISON_TEMPLATE, encoding="utf-8")
+    text = CONFIG.read_text(encoding="utf-8").replace("port: 8025", f"port: {port}")
+    text = text.rstrip("\n") + f"\n  templates: {own}\n  base_url: https://sla.example.com\n"
+    # The manager's digest lists every lead of the team, the hostile ones too.
+    text = text.replace(
+        "  east:\n    calendar: us-east\n", '  east:\n    calendar: us-east\n    digest: "08:00"\n'
+    )
+    config = tmp_path / "leadsla.yaml"
+    config.write_text(text, encoding="utf-8")
+    rules = build_rulebook(load_config(config))
+    engine = open_database(database_url)
+    start = parse_instant("2026-03-02T09:00:00-05:00")  # Monday
+    hostile = "EU-3 <img src=x onerror=alert(1)>\r\nBcc: evil@example.com"
+    leads = ["EU-1", "EU-2", hostile, "L9"]
+    rows = [
+        IncomingEvent(lead, start, name, value, f"{n}:{name}")
+        for n, lead in enumerate(leads)
+        for name, value in (("status", "New"), ("grade", "A"), ("owner", "r1"))
+    ]
+    with engine.begin() as connection:
+        ingest(connection, rules, rows, source="test", recorded_at=start)
+        # A row whose recipient holds a line break (an outbox written by hand or by
+        # an older version): refused, never mended into someone else's address.
+        step_one = start + DAY
+        queue_notifications(connection, [notification_row(
+            lead_id="EU-1", policy="follow_up", cycle=1, kind="escalation", step=1,
+            recipient="sam@example.com\r\nBcc: evil@example.com", channel="email",
+            fire_at=step_one, created_at=step_one,
+        )])  # fmt: skip
+    engine.dispose()
+
+    def run(now: int) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            [LEADSLA, "worker", "--config", str(config), "--database", database_url,
+             "--once", "--now", format_instant(now, rules.default_zone)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr  # individual failures: still 0
+        return [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+
+    # Tuesday 09:30: each lead's warning (Monday 16:00) and step 1 (Tuesday 09:00).
+    first = start + DAY + HOUR // 2
+    (round_one,) = run(first)
+    assert (round_one["queued"], round_one["sent"], round_one["retry"]) == (8, 7, 3)
+    # Four more tries, each past its backoff (30 s, 1, 2, 4 min) and before step 2.
+    logged = [line for k in range(1, 5) for line in run(first + k * HOUR)]
+    failed = [line for line in logged if line["event"] == "worker.failed"]
+    assert sorted((f["lead_id"], f["kind"], f["attempts"]) for f in failed) == [
+        ("EU-1", "escalation", 5), ("L9", "escalation", 5), ("L9", "warning", 5),
+    ]  # fmt: skip
+
+    # Every other email exactly once, to its one recipient, nobody else.
+    (digest,) = [m for m in inbox.messages if m["To"] == "dana@example.com"]
+    subjects = [(m["To"], m["Subject"]) for m in inbox.messages if m is not digest]
+    mended = "EU-3 <img src=x onerror=alert(1)> Bcc: evil@example.com"
+    assert sorted(subjects) == sorted(
+        ("sam@example.com", f"[leadsla] {lead} follow_up: {what}")
+        for lead in ("EU-1", "EU-2", mended)
+        for what in ("warning", "escalation 1 of 3")
+    )
+    assert sorted(inbox.recipients) == ["dana@example.com"] + ["sam@example.com"] * 6
+    assert all(m["Bcc"] is None for m in inbox.messages)
+    assert digest["Subject"] == "[leadsla] east digest 2026-03-03: 0 breached, 4 at risk"
+    listed = digest.get_body(("html",)).get_content()
+    assert "<img" not in listed and "<li>EU-3 &lt;img src=x onerror=alert(1)&gt;" in listed
+    assert f"- {hostile} (owner r1" in digest.get_body(("plain",)).get_content()
+    poisoned = [m for m in inbox.messages if "EU-3" in m["Subject"]]
+    html = poisoned[0].get_body(("html",)).get_content()
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "CRM number 3 &lt;img" in html  # the user's template, escaped as ours
+    assert 'href="https://sla.example.com/leads/EU-3%20%3Cimg%20src%3Dx%20' in html
+
+    with engine.connect() as connection:
+        outcome = connection.execute(
+            select(notifications.c.lead_id, notifications.c.kind, notifications.c.state,
+                   notifications.c.attempts, notifications.c.last_error)
+            .where(notifications.c.state != "sent")
+        ).all()  # fmt: skip
+    engine.dispose()
+    reasons = {(lead, kind, state, tries): error for lead, kind, state, tries, error in outcome}
+    assert sorted(reasons) == [
+        ("EU-1", "escalation", "failed", 5),
+        ("L9", "escalation", "failed", 5),
+        ("L9", "warning", "failed", 5),
+    ]
+    assert "holds a control character or line break" in reasons[("EU-1", "escalation", "failed", 5)]
+    for kind in ("warning", "escalation"):
+        error = reasons[("L9", kind, "failed", 5)]
+        assert error.startswith("UndefinedError: ")
+        assert error.endswith(f"(at {own / 'notification.html.j2'}, line 3)")
+
+
+def test_a_digest_that_cannot_be_built_fails_alone(
+    database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    """A digest queued for a team the config no longer has fails after its tries; its
+    queries run in a savepoint, so the claim's transaction still records it, and the
+    messages after it in the outbox go out."""
+    inbox, port = smtp
+    engine, rules = setup(database_url)  # L1: its warning falls on Monday 16:00
+    start = parse_instant("2026-03-02T09:00:00-05:00")
+    moment = start + 7 * HOUR
+    with engine.begin() as connection:
+        # First in the outbox, before the warning.
+        queue_notifications(connection, [notification_row(
+            lead_id="team:gone", policy="digest", cycle=0, kind="digest", step=20260302,
+            recipient="dana@example.com", channel="email", fire_at=moment, created_at=moment,
+        )])  # fmt: skip
+        fire_due_timers(connection, rules, moment, max_delay=DAY)
+    settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+    results = []
+    for _ in range(5):
+        results.append(
+            deliver(engine, rules, moment, smtp_sender(settings, timeout=5), settings.sender)
+        )
+        moment += HOUR  # past every backoff
+    assert [(r.sent, r.retried, r.failed) for r in results] == [
+        (1, 1, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 0, 1),
+    ]  # fmt: skip
+    (failure,) = results[-1].failures
+    assert (failure.lead_id, failure.error) == ("team:gone", "KeyError: 'gone'")
+    assert [m["Subject"] for m in inbox.messages] == ["[leadsla] L1 follow_up: warning"]
+    with engine.connect() as connection:
+        states = connection.execute(
+            select(notifications.c.kind, notifications.c.state, notifications.c.attempts)
+            .order_by(notifications.c.id)
+        ).all()  # fmt: skip
+    assert [tuple(row) for row in states] == [("digest", "failed", 5), ("warning", "sent", 1)]
     engine.dispose()

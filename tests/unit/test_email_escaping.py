@@ -27,6 +27,7 @@ from leadsla.config import build_rulebook, load_config
 from leadsla.core.policy import Rulebook
 from leadsla.notify.delivery import (
     Outgoing,
+    failure_reason,
     header_text,
     lead_link,
     mail_for,
@@ -248,6 +249,23 @@ def test_slack_text_is_escaped() -> None:
     assert (
         slack_escaped("<!channel> & <https://x|y>") == "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
     )
+
+
+def test_a_failure_says_what_and_where_on_one_line(tmp_path: Path) -> None:
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "notification.html.j2").write_text(
+        "<p>{{ lead_id }}</p>\n<p>{{ lead_id.split('-')[1].upper() }}</p>\n", encoding="utf-8"
+    )
+    with pytest.raises(Exception) as caught:
+        Templates(own).html("notification.html.j2", {"lead_id": "L7"})
+    reason = failure_reason(caught.value)
+    assert reason.startswith("UndefinedError: ")
+    assert reason.endswith(f"(at {own / 'notification.html.j2'}, line 2)")
+    assert failure_reason(ValueError("a\r\nb")) == "ValueError: a b"
+    assert failure_reason(OSError("connection refused")) == "connection refused"
+    assert failure_reason(KeyError("east")) == "KeyError: 'east'"
+    assert len(failure_reason(ValueError("x" * 5000))) == 1000
 
 
 def test_the_direct_bytes_carry_the_mended_subject() -> None:

@@ -12,6 +12,7 @@ from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
     err,
+    fail,
     instant_option,
     load_setup,
     open_engine,
@@ -56,12 +57,23 @@ def worker(
     Each fires once per clock cycle and recipient however many workers run; a step
     older than notifications.max_delay when first found is recorded as skipped.
     """
-    from leadsla.worker import run_worker
+    from sqlalchemy.exc import OperationalError
+
+    from leadsla.worker import ONCE_ATTEMPTS, run_worker
 
     setup, rules = load_setup(config_path)
     engine = open_engine(database)
     senders = worker_senders(setup, rules)
     instant = None if at is None else instant_option(at, "--now")
-    run_worker(
-        engine, rules, setup, senders, now_micros, once=once, at=instant, log=sys.stderr.write
-    )
+    try:
+        run_worker(
+            engine, rules, setup, senders, now_micros, once=once, at=instant, log=sys.stderr.write
+        )
+    except OperationalError as exc:
+        # Only a --once run gives up, after ONCE_ATTEMPTS refused rounds in a row; one
+        # message that fails never ends a run (docs/worker.md, "Exit status").
+        lines = str(getattr(exc, "orig", exc)).strip().splitlines()
+        fail(
+            f"the database refused {ONCE_ATTEMPTS} rounds in a row; the last time: "
+            f"{lines[0] if lines else type(exc).__name__}"
+        )

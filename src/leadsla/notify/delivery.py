@@ -19,14 +19,16 @@ import re
 import smtplib
 import ssl
 import sys
+import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import quoprimime
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 from sqlalchemy import Connection, Engine, Row
+from sqlalchemy.exc import OperationalError
 
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
@@ -48,12 +50,40 @@ class MailSettings:
     password: str | None = None
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A notification given up on after its last try, and why."""
+
+    notification: int
+    lead_id: str
+    kind: str
+    step: int
+    channel: str
+    recipient: str
+    attempts: int
+    error: str
+
+    @classmethod
+    def of(cls, row: Row[Any], attempts: int, error: str) -> Failure:
+        return cls(
+            int(row.id),
+            str(row.lead_id),
+            str(row.kind),
+            int(row.step),
+            str(row.channel),
+            str(row.recipient),
+            attempts,
+            error,
+        )
+
+
 @dataclass
 class DeliveryResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
     skipped: int = 0  # held for the recipient's hours, then stale when claimed
+    failures: list[Failure] = field(default_factory=list)  # the failed, with their reasons
 
 
 @dataclass(frozen=True)
@@ -93,8 +123,10 @@ def smtp_sender(settings: MailSettings, timeout: float = 30.0) -> Sender:
             session.append(connect())
         try:
             transmit(session[0], message)
-        except (OSError, smtplib.SMTPException) as exc:
-            # A dropped session is retried once on a fresh one; a refused message is not.
+        except Exception as exc:
+            # Whatever failed, the session may be left inside a transaction (MAIL FROM
+            # sent, the message not): the next message starts on a fresh one. A dropped
+            # session is retried once on a fresh one; a refused message is not.
             stale = session.pop()
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 stale.close()
@@ -453,27 +485,69 @@ def _attempt(
     sender_address: str,
     templates: Templates,
 ) -> None:
-    """Send one claimed notification and record how it went, in the claim's transaction."""
+    """Send one claimed notification and record how it went, in the claim's transaction.
+
+    Whatever keeps this one message from being built or sent (a refused address, a
+    template that breaks on this lead's data, a server that refuses it, a digest of a
+    team no longer in the config) is this message's failure alone: recorded against
+    it, retried with backoff, and after :data:`MAX_ATTEMPTS` tries the row is
+    ``failed`` with the reason, while the rest of the outbox goes on. Only the
+    database refusing (:class:`~sqlalchemy.exc.OperationalError`) ends the batch: the
+    worker takes the round again, and nothing about the message is recorded."""
     try:
         if row.kind == "digest" and send is not None:
-            # A digest's body is what is true when it goes out.
-            send(digest_message(connection, rules, row, sender_address, templates))
+            # A digest's body is what is true when it goes out. Its queries run in a
+            # savepoint: one that fails leaves the claim's transaction usable.
+            with connection.begin_nested():
+                message = digest_message(connection, rules, row, sender_address, templates)
+            send(message)
         else:
             senders[row.channel](row)
-    except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
+    except OperationalError:
+        raise
+    except Exception as exc:  # one message's failure, whatever it is
         attempts = row.attempts + 1
         failed = attempts >= MAX_ATTEMPTS
+        reason = failure_reason(exc)
         outbox.mark_failed_attempt(
             connection,
             row.id,
             attempts=attempts,
-            error=str(exc)[:1000],
+            error=reason,
             retry_at=None if failed else now + FIRST_RETRY_MICROS * 2 ** (attempts - 1),
         )
         if failed:
             result.failed += 1
+            result.failures.append(Failure.of(row, attempts, reason))
         else:
             result.retried += 1
     else:
         outbox.mark_sent(connection, row.id, attempts=row.attempts + 1, at=now)
         result.sent += 1
+
+
+_TRANSPORT_ERRORS = (OSError, smtplib.SMTPException, httpx.HTTPError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a message was not sent, on one line of at most 1,000 characters: a server's
+    or the network's answer as it came, anything else with its type first and, for an
+    error in a template, the template's file and line (``UndefinedError: … (at
+    templates/notification.html.j2, line 3)``)."""
+    text = str(exc)
+    if not isinstance(exc, _TRANSPORT_ERRORS) or not text:
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        where = _template_line(exc)
+        if where is not None:
+            text += f" (at {where[0]}, line {where[1]})"
+    return header_text(text).strip()[:1000]
+
+
+def _template_line(exc: BaseException) -> tuple[str, int] | None:
+    """The template file and line an error was raised in: Jinja rewrites the traceback
+    so that a template's frames carry its file name (``.py`` files are code)."""
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.lineno is not None and not frame.filename.endswith(".py"):
+            found = (frame.filename, frame.lineno)
+    return found
