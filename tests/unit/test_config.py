@@ -402,6 +402,14 @@ ONE_MISTAKE = [
         "measured in wall-clock time",
     ),
     (
+        "a base URL that is not http(s)",
+        "starttls: false}",
+        "starttls: false}\n  base_url: javascript:alert(1)",
+        "base_url:",
+        "notifications.base_url",
+        '"javascript:alert(1)" is not an http(s) URL',
+    ),
+    (
         "score bands out of order",
         "workable: {grade: [A, B]}",
         "workable: {grade: [A, B]}\nscore_bands: [0, 60, 40]",

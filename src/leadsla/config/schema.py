@@ -514,8 +514,9 @@ class NotificationsConfig(_Model):
     max_delay: Annotated[PositiveDuration, AfterValidator(_wall_clock)] = parse_duration("24 hours")
     # A directory whose notification.txt.j2 / notification.html.j2 replace ours.
     templates: str | None = None
-    # Where the web pages are served, for the link to the lead in each email.
-    base_url: str | None = None
+    # Where the web pages are served, for the link to the lead in each email (http(s):
+    # the link goes into an HTML href, where a javascript: URL would run).
+    base_url: Annotated[str, AfterValidator(_http_url)] | None = None
 
 
 def _default_statuses() -> list[StatusConfig]:
