@@ -111,6 +111,17 @@ def hooked(database_url: str) -> Iterator[tuple[TestClient, Engine]]:
     engine.dispose()
 
 
+def generic_signed(body: bytes) -> dict[str, str]:
+    """Signed as docs/service.md says: HMAC of ``timestamp + "." + body``, the app's time."""
+    stamp = str(NOW // 1_000_000)
+    digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "X-Leadsla-Timestamp": stamp,
+        "X-Leadsla-Signature": f"sha256={digest}",
+        "Content-Type": "application/json",
+    }
+
+
 def test_generic_hook_rejects_bad_items_and_keeps_the_good(
     hooked: tuple[TestClient, Engine],
 ) -> None:
@@ -125,15 +136,7 @@ def test_generic_hook_rejects_bad_items_and_keeps_the_good(
             {"id": "g4", "lead_id": "H\x004", "at": at, "changes": {"status": "New"}},
         ]
     ).encode()  # fmt: skip
-    # Signed as docs/service.md says: HMAC of ``timestamp + "." + body``, the app's time.
-    stamp = str(NOW // 1_000_000)
-    digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    headers = {
-        "X-Leadsla-Timestamp": stamp,
-        "X-Leadsla-Signature": f"sha256={digest}",
-        "Content-Type": "application/json",
-    }
-    answer = client.post("/api/v1/hooks/generic", content=body, headers=headers)
+    answer = client.post("/api/v1/hooks/generic", content=body, headers=generic_signed(body))
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 1
     reasons = {r["index"]: r["error"] for r in answer.json()["rejected"]}
@@ -226,3 +229,71 @@ def test_import_stores_the_good_rows_and_lists_the_bad(database_url: str, tmp_pa
         "2026-03-06T18:00:00Z",
     )
     assert report.returncode == 0, report.stderr
+
+
+# Issue #20: a lead id goes into email subjects, links and logs; one with a line break
+# or another control character is refused at every door, naming where and why.
+BROKEN_IDS = ["L\r\n1", "L\n2", "L\t3", "L\x0b4", "L\x855", "L\u20286", "L\x017"]
+BROKEN_ID = "lead_id: holds U+"
+
+
+def test_lead_ids_with_control_characters_are_refused_by_the_api(
+    api: tuple[TestClient, Engine, dict[str, str]],
+) -> None:
+    client, engine, headers = api
+    body = [GOOD, *({**GOOD, "lead_id": lead} for lead in BROKEN_IDS), {**GOOD, "id": "2"}]
+    answer = client.post("/api/v1/events", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    reasons = {r["index"]: r["error"] for r in answer.json()["rejected"]}
+    assert sorted(reasons) == list(range(1, len(BROKEN_IDS) + 1))
+    assert reasons[1] == (
+        "lead_id: holds U+000D at position 2: a lead id may hold no control character "
+        "or line break (CR, LF, tab, …)"
+    )
+    assert all(reason.startswith(BROKEN_ID) for reason in reasons.values())
+    # Around an id, such characters are blanks, stripped as before: " L8\r\n" is L8.
+    padded = {**GOOD, "lead_id": " L8\r\n"}
+    assert client.post("/api/v1/events", json=[padded], headers=headers).json()["accepted"] == 1
+    assert stored(engine) == 3
+
+
+def test_lead_ids_with_control_characters_are_refused_by_the_hooks(
+    hooked: tuple[TestClient, Engine],
+) -> None:
+    client, engine = hooked
+    at = "2026-03-02T09:00:00-05:00"
+    body = json.dumps(
+        [{"id": f"g{k}", "lead_id": lead, "at": at, "changes": {"status": "New"}}
+         for k, lead in enumerate(["H1", *BROKEN_IDS])]
+    ).encode()  # fmt: skip
+    answer = client.post("/api/v1/hooks/generic", content=body, headers=generic_signed(body))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 1
+    reasons = {r["index"]: r["error"] for r in answer.json()["rejected"]}
+    assert sorted(reasons) == list(range(1, len(BROKEN_IDS) + 1))
+    assert all(BROKEN_ID in reason for reason in reasons.values()), reasons
+    assert stored(engine) == 1
+
+
+def test_import_refuses_lead_ids_with_control_characters_by_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "events.csv"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")  # quotes what holds a line break
+    writer.writerow(["lead_id", "at", "field", "value"])
+    writer.writerow(["F1", "2026-03-02T09:00:00-05:00", "status", "New"])
+    writer.writerow(["F2\r\nBcc: x@example.com", "2026-03-02T09:00:00-05:00", "status", "New"])
+    writer.writerow(["F3\x0b", "2026-03-02T09:00:00-05:00", "notes", "a note\non two lines"])
+    writer.writerow(["F4\x0bX", "2026-03-02T09:00:00-05:00", "status", "New"])
+    writer.writerow(["F5", "2026-03-02T10:00:00-05:00", "status", "New"])
+    source.write_text(out.getvalue(), encoding="utf-8")
+    done = run("import", "--config", str(CONFIG), "--database", database_url, str(source))
+    assert done.returncode == 0, done.stderr
+    assert "3 events stored" in done.stderr  # F1, F3 (a blank at the end: stripped), F5
+    skipped = f"leadsla: skipped: {source}:3: lead_id: holds U+000D at position 3: a lead id"
+    assert skipped in done.stderr
+    rejects = list(csv.reader(io.StringIO((tmp_path / "events.rejected.csv").read_text())))
+    reasons = {row[0]: row[1] for row in rejects[1:]}
+    assert sorted(reasons, key=int) == ["3", "7"]  # F2 spans lines 3-4, F3's note 5-6
+    assert reasons["7"].startswith("lead_id: holds U+000B at position 3")

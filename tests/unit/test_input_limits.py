@@ -3,6 +3,7 @@ same in the careful reader, the fast reader, the connectors and the API's parser
 
 from __future__ import annotations
 
+import csv
 import io
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from leadsla.config import build_rulebook, load_config
 from leadsla.connectors import ImportMapping, RejectedRow, convert
 from leadsla.core.events import InstantError, parse_event_instant, read_events
-from leadsla.core.limits import FIRST_INSTANT, LAST_INSTANT, text_problem
+from leadsla.core.limits import FIRST_INSTANT, LAST_INSTANT, lead_id_problem, text_problem
 from leadsla.report.fast_reader import read_grouped_events
 from leadsla.service.ingest import Rejection, event_from_json
 
@@ -50,6 +51,17 @@ def test_text_rules() -> None:
     assert text_problem("é" * 255, 255) is None
 
 
+def test_lead_id_rules() -> None:
+    # Issue #20: every control character (C0, DEL, C1) and the Unicode line breaks.
+    refused = [chr(c) for c in [*range(0x01, 0x20), *range(0x7F, 0xA0)]] + ["\u2028", "\u2029"]
+    for character in refused:
+        problem = lead_id_problem(f"L{character}1") or ""
+        assert problem.startswith(f"holds U+{ord(character):04X} at position 2: "), character
+    assert "NUL" in (lead_id_problem("L\x001") or "")  # NUL keeps its own reason
+    for fine in ("L1", "00Q5e00000AbCdEFGH", "lead ünï", "é-lead", "a b", "<b>&'\"", "\u00a0x"):
+        assert lead_id_problem(fine) is None, fine
+
+
 def test_careful_reader_skips_unstorable_rows_by_line() -> None:
     kept, errors = read(
         "lead_id,at,field,value\n"
@@ -69,6 +81,49 @@ def test_careful_reader_skips_unstorable_rows_by_line() -> None:
         "events.csv:6: lead_id: is 256 characters long; at most 255 are accepted",
         "events.csv:7: value: is 256 characters long; at most 255 are accepted",
     ]
+
+
+def test_careful_reader_refuses_control_characters_inside_lead_ids() -> None:
+    kept, errors = read(
+        "lead_id,at,field,value\n"
+        '"A\r\nB",2026-03-02T09:00:00Z,status,New\n'
+        "C\x0bD,2026-03-02T09:00:00Z,status,New\n"
+        "E\u2029F,2026-03-02T09:00:00Z,status,New\n"
+        "G\x9fH,2026-03-02T09:00:00Z,status,New\n"
+        " I\t,2026-03-02T09:00:00Z,status,New\n"  # blanks around an id: stripped
+        'J,2026-03-02T09:00:00Z,notes,"a note\non two lines"\n'  # values may break
+        "K€ é,2026-03-02T09:00:00Z,status,New\n"  # 0xE2 and 0xC3 bytes, no control
+        "C\x0bD,2026-03-02T10:00:00Z,status,Contacted\n"  # a spelling judged before
+    )
+    assert kept == ["I", "J", "K€ é"]
+    rule = ": a lead id may hold no control character or line break (CR, LF, tab, …)"
+    assert errors == [
+        f"events.csv:2: lead_id: holds U+000D at position 2{rule}",
+        f"events.csv:4: lead_id: holds U+000B at position 2{rule}",
+        f"events.csv:5: lead_id: holds U+2029 at position 2{rule}",
+        f"events.csv:6: lead_id: holds U+009F at position 2{rule}",
+        f"events.csv:11: lead_id: holds U+000B at position 2{rule}",
+    ]
+
+
+def test_careful_reader_refuses_every_control_character_and_nothing_else() -> None:
+    # The reader looks at the bytes of each new spelling first (events._LeadSpellings):
+    # none of the refused characters may slip past that look, and the non-ASCII
+    # neighbours of their UTF-8 forms (U+00A0, U+2027, U+202A, €) are ids like any.
+    refused = [chr(c) for c in [*range(0x01, 0x20), *range(0x7F, 0xA0)]] + ["\u2028", "\u2029"]
+    taken = ["\u00a0", "\u00c2", "\u2027", "\u202a", "€", "\u2000"]
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(["lead_id", "at", "field", "value"])
+    for character in refused + taken:
+        writer.writerow([f"L{character}1", "2026-03-02T09:00:00Z", "status", "New"])
+    table, report = read_events(io.StringIO(out.getvalue(), newline=""), statuses=STATUSES,
+                                grades=GRADES)  # fmt: skip
+    kept = [table.lead_ids[code] for code in table.lead.tolist()]
+    assert kept == [f"L{character}1" for character in taken]
+    assert len(report.errors) == len(refused)
+    for error, character in zip(report.errors, refused, strict=True):
+        assert f"lead_id: holds U+{ord(character):04X} at position 2" in str(error)
 
 
 def test_an_unclosed_quote_is_reported_where_it_starts_and_the_lost_rows_counted() -> None:
@@ -105,6 +160,16 @@ def test_a_closed_quote_spanning_lines_still_reads() -> None:
         "B\x00,2026-03-02T09:00:00Z,status,New",
         "B,2026-03-02T09:00:00Z,industry,a\x00b",
         f"{'B' * 256},2026-03-02T09:00:00Z,status,New",
+        '"B\r\nC",2026-03-02T09:00:00Z,status,New',
+        pytest.param(
+            "B\x0bC,2026-03-02T09:00:00Z,status,New",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="issue #20: report/fast_reader.py takes a lead id with a control "
+                "character (other than CR, or LF in quotes) that read_events refuses; "
+                "it must give such a file up (report/ is another engineer's)",
+            ),
+        ),
     ],
 )
 def test_the_fast_reader_leaves_unstorable_rows_to_the_careful_one(
@@ -159,6 +224,8 @@ def test_api_parser_refuses_wrong_types_and_unstorable_texts() -> None:
         ({"at": "9999-12-31T23:59:59-14:00"}, "at: "),
         ({"lead_id": "a\ud800"}, "lead_id: is not valid Unicode"),
         ({"field": "f" * 256, "value": "x"}, "field: is 256 characters long"),
+        ({"lead_id": "L\r\n1"}, "lead_id: holds U+000D at position 2"),
+        ({"lead_id": "L\x85 1"}, "lead_id: holds U+0085 at position 2"),
     ]:
         refused = event_from_json({**good, **change}, 3, RULES, STATUSES, GRADES)
         assert isinstance(refused, Rejection), change
@@ -177,4 +244,18 @@ def test_connectors_reject_rows_they_could_not_store() -> None:
     assert sorted(rejected) == [3, 4]
     assert OUTSIDE in rejected[3]
     assert "NUL" in rejected[4]
+    assert {item.lead_id for item in items if not isinstance(item, RejectedRow)} == {"00Q1"}
+
+
+def test_connectors_reject_lead_ids_with_control_characters() -> None:
+    export = (
+        "Id,CreatedDate,Status,OwnerId,Rating\n"
+        "00Q1,2026-03-02T14:00:00.000+0000,Open - Not Contacted,0051,Hot\n"
+        '"00Q\r\n2",2026-03-02T14:00:00.000+0000,Open - Not Contacted,0051,Hot\n'
+        "00Q\x0b3,2026-03-02T14:00:00.000+0000,Open - Not Contacted,0051,Hot\n"
+    )
+    items = list(convert(io.StringIO(export, newline=""), ImportMapping(), source="leads.csv"))
+    rejected = {item.line: item.reason for item in items if isinstance(item, RejectedRow)}
+    assert sorted(rejected) == [3, 5]
+    assert all("lead_id: holds U+" in reason for reason in rejected.values()), rejected
     assert {item.lead_id for item in items if not isinstance(item, RejectedRow)} == {"00Q1"}

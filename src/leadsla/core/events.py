@@ -48,6 +48,7 @@ from leadsla.core.limits import (
     MAX_LEAD_ID,
     event_problem,
     instant_in_range,
+    lead_id_problem,
     range_problem,
 )
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
@@ -770,6 +771,8 @@ class _LeadSpellings:
         self._lengths = _Growing(np.int64)
         self._blank = _Growing(np.bool_)
         self._by_bytes: dict[bytes, int] = {}  # long spellings, and the odd hash collision
+        # Spellings that are no lead id (:func:`leadsla.core.limits.lead_id_problem`): why.
+        self._refused: dict[int, str] = {}
 
     def add(
         self, text: _Text, starts: Int64Array, ends: Int64Array
@@ -839,10 +842,23 @@ class _LeadSpellings:
             self._by_bytes[raw] = known
         return known
 
+    def refused(self, ids: Int64Array) -> dict[int, tuple[str, str]]:
+        """``(column, why)`` of each row whose lead id (spelling ``ids[row]``) is no lead
+        id: a control character or line break inside it."""
+        if not self._refused:
+            return {}
+        codes = np.fromiter(self._refused, dtype=np.int64, count=len(self._refused))
+        return {
+            row: ("lead_id", self._refused[int(ids[row])])
+            for row in np.flatnonzero(np.isin(ids, codes)).tolist()
+        }
+
     def _store(self, text: _Text, starts: Int64Array, lengths: Int64Array) -> Int64Array:
         first_id = self._starts.size
-        self._starts.extend(self._bytes.size + np.cumsum(lengths) - lengths)
-        self._bytes.extend(np.frombuffer(_gather(text, starts, lengths), dtype=np.uint8))
+        offsets = np.cumsum(lengths) - lengths
+        self._starts.extend(self._bytes.size + offsets)
+        raw = np.frombuffer(_gather(text, starts, lengths), dtype=np.uint8)
+        self._bytes.extend(raw)
         self._lengths.extend(lengths)
         blank = lengths == 0
         first_bytes = text.chars[starts]
@@ -851,6 +867,21 @@ class _LeadSpellings:
             start = int(starts[k])
             blank[k] = not text.text(start, start + int(lengths[k])).strip()
         self._blank.extend(blank)
+        # Only spellings holding a control character or a line break may break the lead
+        # id rule: a byte below 0x20 or 0x7F, U+0080-U+009F (C2 80-C2 9F) or U+2028,
+        # U+2029 (E2 80 A8, E2 80 A9) in UTF-8. Each new one is judged once, as the id
+        # it strips to.
+        after = np.concatenate((raw[1:], [0, 0]))
+        odd = (raw < 0x20) | (raw == 0x7F)
+        odd |= (raw == 0xC2) & (after[:-1] >= 0x80) & (after[:-1] <= 0x9F)
+        odd |= (raw == 0xE2) & (after[:-1] == 0x80) & ((after[1:] | 1) == 0xA9)
+        marked = np.concatenate(([0], np.cumsum(odd)))
+        suspects = np.flatnonzero((marked[offsets + lengths] > marked[offsets]) & ~blank)
+        for k in suspects.tolist():
+            start = int(starts[k])
+            problem = lead_id_problem(text.text(start, start + int(lengths[k])).strip())
+            if problem is not None:
+                self._refused[first_id + k] = problem
         return np.arange(first_id, first_id + len(starts), dtype=np.int64)
 
     def resolve(self) -> tuple[list[str], Int32Array]:
@@ -1359,7 +1390,7 @@ def read_events(
             raise EventFileError(f"{source}: more than {_MAX_FIELDS} distinct field names")
 
         at_valid &= (at >= FIRST_INSTANT) & (at <= LAST_INSTANT)
-        unstorable = _unstorable(text, starts, ends)
+        unstorable = {**leads.refused(lead), **_unstorable(text, starts, ends)}
         blank = no_lead & (field < 0) & (value < 0)
         for row in np.flatnonzero(blank).tolist():
             blank[row] = not text.text(int(starts[row, 1]), int(ends[row, 1])).strip()

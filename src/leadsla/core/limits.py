@@ -15,10 +15,15 @@ see the same events, and an event one path takes is never refused by another.
   ``leads`` table keeps in columns (``status``, ``owner``, ``grade``) fit in 255
   characters; other values are stored as text, capped so that one event cannot
   carry a document.
+* Lead ids: no control character (C0, DEL, C1: CR, LF, tab, …) and no Unicode line
+  or paragraph separator. An id goes into email subjects, links, log lines and
+  tab-separated listings, where a line break splits what must stay one line (a CSV
+  field may hold one in quotes). Values may hold them: a note has lines.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -67,12 +72,32 @@ def text_problem(text: str, limit: int) -> str | None:
     return None
 
 
+# The characters a lead id may not hold: Unicode's control characters (category Cc)
+# and the line and paragraph separators, all that str.splitlines breaks at.
+_NOT_IN_IDS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def lead_id_problem(lead_id: str) -> str | None:
+    """Why ``lead_id`` cannot be a lead's id (:func:`text_problem`, then a control
+    character or line break), else ``None``."""
+    problem = text_problem(lead_id, MAX_LEAD_ID)
+    if problem is not None:
+        return problem
+    found = _NOT_IN_IDS.search(lead_id)
+    if found is not None:
+        return (
+            f"holds U+{ord(found.group()):04X} at position {found.start() + 1}: a lead id "
+            "may hold no control character or line break (CR, LF, tab, …)"
+        )
+    return None
+
+
 def event_problem(lead_id: str, field: str, value: str | None) -> tuple[str, str] | None:
     """``(column, why)`` for the first text of an event that cannot be stored, else ``None``.
 
     The texts are given as they will be stored (stripped, field names normalised).
     """
-    problem = text_problem(lead_id, MAX_LEAD_ID)
+    problem = lead_id_problem(lead_id)
     if problem is not None:
         return "lead_id", problem
     problem = text_problem(field, MAX_FIELD)
