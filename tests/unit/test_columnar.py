@@ -484,3 +484,22 @@ def test_cadences_and_activity_stops_of_plain_leads_take_the_column_path() -> No
     assert int(facts.is_sal.sum()) == 3
     assert (states["T3", "follow_up"], states["T5", "follow_up"]) == ("met", "met")
     assert ("T6", "follow_up") not in states
+
+
+def test_a_captured_lead_goes_to_the_engine_for_its_intake_clock() -> None:
+    # Marketing's intake clock starts at captured_at, not at a status: the column path
+    # has no such clock, so a captured lead is replayed (it was once left without one).
+    config = load_config_text(CONFIG_TEXT + "intake: {target: 1 business day}\n", "intake.yaml")
+    metric = ReportSettings.of(build_rulebook(config), config).metric
+    rows: list[Row] = [
+        ("I1", BASE, "status", "New"),
+        ("I1", BASE, "captured_at", "2026-03-03"),
+        ("P1", BASE, "status", "New"),
+    ]
+    table = table_of(rows)
+    as_of = BASE + 600 * MINUTE
+    _, exact_rows = columnar_facts(table, metric, as_of)
+    assert {table.lead_ids[c] for c in np.unique(table.lead[exact_rows]).tolist()} == {"I1"}
+    fast = report_facts(table, metric, as_of)
+    assert decoded(fast) == decoded(replayed_facts(table, metric, as_of))
+    assert "intake" in [fast.policies[p] for p in fast.clock_policy.tolist()]

@@ -54,6 +54,7 @@ from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, IndexArray, Int32
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.instants import unique_inverse
+from leadsla.core.intake import CAPTURED_FIELD
 from leadsla.core.metrics import (
     FactCollector,
     Facts,
@@ -211,6 +212,9 @@ def columnar_facts(
         late = rows[cols.at[rows] != cols.first_at[cols.group[rows]]]
         exact[cols.group[late]] = True
 
+    if rules.intake is not None:
+        # Marketing's intake clock starts at a capture, not a status: left to the engine.
+        exact[cols.group[cols.rows_of(CAPTURED_FIELD)]] = True
     status = _StatusRows(cols)
     paused = cols.value_flags({s for p in rules.policies for s in p.pause})
     exact[status.group[paused[status.value]]] = True
