@@ -101,12 +101,13 @@ def follow_up_seconds(
     ordered = table if table.ordered else table.sorted()
     values: list[int] = []
     for result in lead_results(settings.rules, ordered, as_of):
-        cycles = result.clocks.cycles.get(mql_policy, [])
+        verdicts = [v for v in result.verdicts if v.policy == mql_policy]
+        # A cycle ended by a reassignment is the only one whose stop is the next cycle's
+        # start (SPEC §9.2): it was handed over, not followed up.
+        handed_over = {later.started_at for later in verdicts[1:]}
         values.extend(
             v.business_seconds
-            for v in result.verdicts
-            if v.policy == mql_policy
-            and v.stopped_at is not None
-            and not cycles[v.cycle - 1].reassigned
+            for v in verdicts
+            if v.stopped_at is not None and v.stopped_at not in handed_over
         )
     return np.array(values, dtype=np.int64)
