@@ -101,8 +101,9 @@ RULES = build_rulebook(CONFIG)
 METRIC = ReportSettings.of(RULES, CONFIG).metric
 # The same floor under the keys of SPEC §9.1-9.3: a follow-up that starts at assignment
 # and stops at a call too (and restarts on reassignment), a queue, a cadence with a
-# business gap and a wall-clock window, a clock an activity starts, and an automated
-# email that stops only where named exactly.
+# business gap and a wall-clock window and one whose window is long enough never to
+# overrun first, a clock an activity starts, and an automated email that stops only
+# where named exactly.
 V2_POLICIES = """
 policies:
   follow_up:
@@ -127,6 +128,14 @@ policies:
     within: 3 days
     gap: 4 business hours
     calendar: owner
+  touches:
+    kind: cadence
+    start: {status: [New]}
+    stop: {status: [Qualified]}
+    attempts: 2
+    within: 2 business days
+    gap: 4 business hours
+    calendar: team
   qualification:
     applies_to: {grade: [A, B]}
     start: {status: [Contacted], activity: [sms:replied]}
@@ -444,7 +453,7 @@ def test_cadences_and_activity_stops_of_plain_leads_take_the_column_path() -> No
               (wed, "activity", "sms:sent")),
         # Saturday: the window (72 h, to Tuesday 11:00 EDT) ends before the gap does
         # (Tuesday is closed): breached on the window with 1 attempt of 3.
-        *lead("T4", saturday, (saturday + 51 * hour + 59 * MINUTE, "activity", sent)),
+        *lead("T4", saturday, (saturday + 50 * hour + 59 * MINUTE, "activity", sent)),
         # A call at the start stops the follow-up; an automated email is no attempt; a
         # meeting stops the cadence, met with 2 attempts.
         *lead("T5", wed, (wed, "activity", "call:no_answer"),

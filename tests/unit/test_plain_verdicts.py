@@ -101,14 +101,38 @@ def test_plain_leads_of_the_v2_agreement_are_judged_in_columns() -> None:
     for lead in range(3):
         assert found.of(lead) == replayed(BOOKS["v2"], table, lead, as_of)
     # P: the queue met at once (owned from the start), the follow-up met by the call,
-    # the cadence breached; Q: never assigned, its queue breached and no follow-up.
+    # the 6-attempt cadence breached, the 2-attempt one met at the email; Q: never
+    # assigned, its queue breached and no follow-up, both cadences breached.
     assert [(v.policy, v.state.value) for v in found.of(0)] == [
         ("attempts", "breached"),
         ("follow_up", "met"),
         ("routing", "met"),
+        ("touches", "met"),
     ]
     assert [(v.policy, v.state.value) for v in found.of(1)] == [
         ("attempts", "breached"),
         ("routing", "breached"),
+        ("touches", "breached"),
     ]
     assert [(v.policy, v.warned_at) for v in found.of(2)][1] == ("follow_up", None)
+
+
+def test_a_cadence_window_that_runs_out_first_is_the_breach() -> None:
+    # Saturday 10:00 New York: the 3-day wall-clock window ends Tuesday 11:00 (EDT by
+    # then), while the 4-business-hour gap from Monday's 13:59 attempt runs until
+    # Wednesday (Tuesday 2026-03-10 is closed): breached on the window, 1 attempt of 3.
+    hour = 60 * MINUTE
+    saturday = BASE + 3 * 24 * hour + hour
+    rows: list[Row] = [
+        ("S", saturday, "status", "New"),
+        ("S", saturday, "grade", "B"),
+        ("S", saturday, "owner", "r1"),
+        ("S", saturday + 50 * hour + 59 * MINUTE, "activity", "email:sent"),
+    ]
+    table = table_of(rows)
+    as_of = saturday + 74 * hour
+    found = plain_verdicts(BOOKS["v2"], table, as_of)
+    assert not found.exact.any()
+    assert found.of(0) == replayed(BOOKS["v2"], table, 0, as_of)
+    (attempts,) = [v for v in found.of(0) if v.policy == "attempts"]
+    assert (attempts.state.value, attempts.due_at) == ("breached", saturday + 72 * hour + 1)

@@ -118,7 +118,7 @@ class _MetricFields(LeadFields):
         score = self.score
         # The band code of each value code (the last slot: no score).
         band_of_value = np.full(len(values) + 1, -1, dtype=np.int32)
-        for code in np.unique(score[score >= 0]).tolist():
+        for code in np.flatnonzero(np.bincount(score[score >= 0], minlength=1)).tolist():
             band_of_value[code] = metric.score_band(score_of({"score": values[code]}))
         self.score_band = band_of_value[score]
         team_of = metric.team_of

@@ -791,8 +791,10 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
     """The facts of all parts in one set of columns, their codes mapped to shared names."""
     if not parts:
         raise ValueError("merge_facts needs at least one part")
-    if len(parts) == 1:
-        return parts[0]
+    # A part without a fact adds nothing (all leads plain, or none): no copy of the rest.
+    holding = [part for part in parts if len(part) or len(part.clock_policy)]
+    if len(holding) <= 1:
+        return holding[0] if holding else parts[0]
 
     def recoded(
         names_of: Sequence[list[str]], columns: Sequence[Sequence[Int32Array]]
@@ -853,8 +855,29 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
 
 
 def month_numbers(instants: Int64Array, zone: tzinfo) -> Int64Array:
-    """The local calendar month of each instant in ``zone``, as months since 1970-01."""
+    """The local calendar month of each instant in ``zone``, as months since 1970-01.
+
+    The instants of the first and the last month are read in local time; every other is
+    placed among the months' first instants between them by one binary search (millions
+    of clocks: the local time of each would cost several passes over them).
+    """
     instants = np.asarray(instants, dtype=np.int64)
+    if instants.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    first, last = _local_months(np.array([instants.min(), instants.max()]), zone).tolist()
+    starts = np.array([_month_start(m, zone) for m in range(first + 1, last + 1)], np.int64)
+    # Each start must be the first instant of its month (a zone whose clocks change at
+    # midnight on the 1st could make local midnight absent or twice): else, local time.
+    edges = _local_months(np.concatenate([starts - 1, starts]), zone)
+    expected = np.arange(first, last, dtype=np.int64)
+    if not np.array_equal(edges, np.concatenate([expected, expected + 1])):
+        return _local_months(instants, zone)
+    months: Int64Array = first + np.searchsorted(starts, instants, side="right")
+    return months
+
+
+def _local_months(instants: Int64Array, zone: tzinfo) -> Int64Array:
+    """:func:`month_numbers` by each instant's local time."""
     local = instants // MICROS_PER_SECOND + offsets_seconds(instants, zone)
     months: Int64Array = local.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
     return months

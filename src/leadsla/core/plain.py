@@ -88,6 +88,12 @@ def dense(keys: Int64Array, name_of: Callable[[int], str | None]) -> Names:
     return Names(mapped[inverse], list(by_name))
 
 
+def _present(codes: Int32Array) -> list[int]:
+    """The distinct codes (-1: none, small non-negative otherwise), without a sort."""
+    counts = np.bincount(codes.astype(np.int64) + 1)
+    return [int(code) - 1 for code in np.flatnonzero(counts).tolist()]
+
+
 def first_per_group(group: Int64Array, rows: IndexArray) -> IndexArray:
     """The first of ``rows`` (increasing) in each group."""
     if rows.size == 0:
@@ -211,12 +217,12 @@ class StatusRows:
     def next_in(self, flags: BoolArray, after: IndexArray) -> IndexArray:
         """For each status instant ``after``: the first later one of the same lead whose
         status is in ``flags`` (``size``: none)."""
-        position = np.where(flags[self.value], np.arange(self.size), self.size)
-        following = np.append(np.minimum.accumulate(position[::-1])[::-1], self.size)
-        found = following[after + 1]
+        flagged = np.flatnonzero(flags[self.value])
+        found = np.append(flagged, self.size)[np.searchsorted(flagged, after, side="right")]
         inside = found < self.size
         inside[inside] = self.group[found[inside]] == self.group[after[inside]]
-        return np.where(inside, found, self.size)
+        result: IndexArray = np.where(inside, found, self.size)
+        return result
 
     def last_by(self, since: IndexArray, until: Int64Array) -> IndexArray:
         """For each status instant ``since`` (at or before ``until``): the last status
@@ -247,7 +253,7 @@ class Activities:
         self.at = cols.at[rows]
         self.value = cols.value[rows]
         texts = cols.values
-        codes = np.unique(self.value).tolist()
+        codes = np.flatnonzero(np.bincount(self.value, minlength=len(texts))).tolist()
         attempt = np.zeros(len(texts) + 1, dtype=np.bool_)
         connect = np.zeros(len(texts) + 1, dtype=np.bool_)
         for code in codes:
@@ -292,28 +298,35 @@ def cycles_of(
     holds (SPEC §4 rule 4, §9.1)."""
     leads = status.group[entry]
     started = status.at[entry]
-    stop = status.next_in(status.cols.value_flags(policy.stop), entry)
-    on_status = stop < status.size
-    stop_at = np.where(on_status, status.at[np.minimum(stop, status.size - 1)], NEVER)
+    if policy.stop:
+        stop = status.next_in(status.cols.value_flags(policy.stop), entry)
+        on_status = stop < status.size
+        stop_at = np.where(on_status, status.at[np.minimum(stop, status.size - 1)], NEVER)
+        # The status after the stop, where the stop is a status row; found later otherwise.
+        stop_row = np.where(on_status, stop, -1)
+    else:
+        stop_at = np.full(entry.size, NEVER, dtype=np.int64)
+        stop_row = np.full(entry.size, -1, dtype=np.int64)
     if policy.stop_activity:
-        stop_at = np.minimum(
-            stop_at, activity.first_from(activity.matching(policy.stop_activity), leads, started)
-        )
+        touched = activity.first_from(activity.matching(policy.stop_activity), leads, started)
+        earlier = touched < stop_at
+        stop_at[earlier] = touched[earlier]
+        stop_row[earlier] = -1
     if policy.stop_assigned:
-        stop_at = np.where(owned[leads], started, stop_at)
+        # An owner since the first instant: the stop holds at the start.
+        assigned = owned[leads]
+        stop_at[assigned] = started[assigned]
+        stop_row[assigned] = -1
     stopped = stop_at != NEVER
-    # The status after the stop, where the stop is a status row; found later otherwise.
-    stop_row = np.where(
-        on_status & (stop_at == status.at[np.minimum(stop, status.size - 1)]), stop, -1
-    )
+    stop_at[~stopped] = as_of
     return ClockPart(
         policy=number,
         lead=leads,
         entry=entry,
         started_at=started,
         stopped=stopped,
-        stopped_at=np.where(stopped, stop_at, as_of),
-        stop_row=np.where(stopped, stop_row, -1),
+        stopped_at=stop_at,
+        stop_row=stop_row,
     )
 
 
@@ -369,6 +382,10 @@ def by_calendar(
     calendar_of = [rules.calendar_name_for(policy, name) for name in lead.owner_names]
     calendar_of.append(rules.calendar_name_for(policy, None))
     names = sorted(set(calendar_of))
+    if len(names) == 1:
+        if leads.size:
+            yield names[0], np.arange(leads.size)
+        return
     codes = np.array([names.index(c) for c in calendar_of], dtype=np.int64)[lead.owner.codes[leads]]
     for index, name in enumerate(names):
         on = np.flatnonzero(codes == index)
@@ -439,73 +456,80 @@ class Cadence:
         activity: Activities,
         lead: LeadFields,
     ) -> None:
-        groups = activity.cols.groups
-        leads = part.lead
+        size = part.lead.size
         ends = part.stopped_at  # the stop, else the evaluation instant
-        start_of = np.full(groups, NEVER, dtype=np.int64)
-        start_of[leads] = part.started_at
-        end_of = np.full(groups, -1, dtype=np.int64)
-        end_of[leads] = ends
-        group = activity.group
+        # Each activity row's cycle (``size``: none). A lead with several entries (left to
+        # the engine) keeps its last cycle's attempts only: its figures are not used.
+        cycle_of = np.full(activity.cols.groups, size, dtype=np.int64)
+        cycle_of[part.lead] = np.arange(size)
+        cycle = cycle_of[activity.group]
+        # Rows of no cycle read the instants of a cycle past the last one: never inside.
+        started = np.append(part.started_at, NEVER)
+        ended = np.append(ends, -1)
         inside = np.flatnonzero(
-            activity.attempt & (activity.at >= start_of[group]) & (activity.at <= end_of[group])
+            activity.attempt & (activity.at >= started[cycle]) & (activity.at <= ended[cycle])
         )
-        a_group = group[inside]
+        a_cycle = cycle[inside]
         a_at = activity.at[inside]
-        new_lead = np.ones(inside.size, dtype=np.bool_)
-        np.not_equal(a_group[1:], a_group[:-1], out=new_lead[1:])
-        # The required attempt's instant, per lead (rows in lead and instant order).
-        lead_first = np.maximum.accumulate(np.where(new_lead, np.arange(inside.size), 0))
-        rank = np.arange(inside.size) - lead_first
-        reached_at = np.full(groups, NEVER, dtype=np.int64)
-        required = rank == policy.attempts - 1
-        reached_at[a_group[required]] = a_at[required]
-        # Gap starts: each cycle's start, then each later instant with attempts, merged
-        # in lead order (a lead's start comes before its attempts).
-        later = np.ones(inside.size, dtype=np.bool_)
-        np.not_equal(a_at[1:], a_at[:-1], out=later[1:])
-        later = (later | new_lead) & (a_at > start_of[a_group])
-        g_lead, g_at = a_group[later], a_at[later]
-        total = leads.size + g_lead.size
-        at_start = np.arange(leads.size) + np.searchsorted(g_lead, leads, side="left")
-        at_attempt = np.arange(g_lead.size) + np.searchsorted(leads, g_lead, side="right")
-        gap_at = np.empty(total, dtype=np.int64)
-        gap_at[at_start] = part.started_at
-        gap_at[at_attempt] = g_at
-        # The position in ``leads`` of each gap's cycle.
-        gap_cycle = np.empty(total, dtype=np.int64)
-        gap_cycle[at_start] = np.arange(leads.size)
-        gap_cycle[at_attempt] = np.searchsorted(leads, g_lead)
-        following = np.full(total, NEVER, dtype=np.int64)
-        same = gap_cycle[1:] == gap_cycle[:-1]
-        following[:-1] = np.where(same, gap_at[1:], NEVER)
+        new_cycle = np.ones(inside.size, dtype=np.bool_)
+        np.not_equal(a_cycle[1:], a_cycle[:-1], out=new_cycle[1:])
+        # The required attempt's instant, per cycle (rows in lead and instant order).
+        firsts = np.flatnonzero(new_cycle)
+        nth = firsts + policy.attempts - 1
+        reached = np.full(size, NEVER, dtype=np.int64)
+        if policy.attempts > 0:
+            # The cycle's first attempt row and its required one: the same cycle's if its
+            # cycle has that many rows.
+            enough = nth < inside.size
+            firsts, nth = firsts[enough], nth[enough]
+            same = a_cycle[nth] == a_cycle[firsts]
+            reached[a_cycle[firsts[same]]] = a_at[nth[same]]
+        # Gaps: one from each cycle's start, then one from each later instant with
+        # attempts (``later``), each to the next gap's start.
+        moved = np.ones(inside.size, dtype=np.bool_)
+        np.not_equal(a_at[1:], a_at[:-1], out=moved[1:])
+        later = np.flatnonzero((moved | new_cycle) & (a_at > part.started_at[a_cycle]))
+        l_cycle, l_at = a_cycle[later], a_at[later]
+        l_next = np.full(later.size, NEVER, dtype=np.int64)
+        l_next[:-1] = np.where(l_cycle[1:] == l_cycle[:-1], l_at[1:], NEVER)
+        first_later = np.full(size, NEVER, dtype=np.int64)
+        first = first_per_group(l_cycle, np.arange(later.size))
+        first_later[l_cycle[first]] = l_at[first]
 
-        overrun = np.full(total, NEVER, dtype=np.int64)
-        window = np.full(leads.size, NEVER, dtype=np.int64)
-        self.calendars = list(by_calendar(rules, policy, lead, leads))
-        for name, on in self.calendars:
+        start_over = np.empty(size, dtype=np.int64)
+        later_over = np.empty(later.size, dtype=np.int64)
+        window = np.full(size, NEVER, dtype=np.int64)
+        self.calendars = list(by_calendar(rules, policy, lead, part.lead))
+        calendar = np.empty(size, dtype=np.int64)
+        for index, (_, on) in enumerate(self.calendars):
+            calendar[on] = index
+        l_calendar = calendar[l_cycle] if len(self.calendars) > 1 else None
+        for index, (name, on) in enumerate(self.calendars):
             plan = plan_for(rules, policy, name)
             assert plan.gap is not None and plan.within is not None
-            mine = np.zeros(leads.size, dtype=np.bool_)
-            mine[on] = True
-            gaps = np.flatnonzero(mine[gap_cycle])
+            mine = slice(None) if l_calendar is None else np.flatnonzero(l_calendar == index)
             # The first microsecond past each amount: an attempt exactly when a gap runs
             # out is in time.
             measure, micros = plan.gap
-            overrun[gaps] = measure.add_many(gap_at[gaps], np.full(gaps.size, micros + 1))
-            measure, micros = plan.within
-            window[on] = measure.add_many(part.started_at[on], np.full(on.size, micros + 1))
+            start_over[on] = measure.add_many(part.started_at[on], np.full(on.size, micros + 1))
+            at = l_at[mine]
+            later_over[mine] = measure.add_many(at, np.full(at.size, micros + 1))
+            within, span = plan.within
+            # Fewer attempts than required, none a gap apart, overrun a gap by the
+            # required number of gaps from the start: a window at least that long never
+            # overruns first (the common 6 attempts in 10 days, a day apart).
+            if within is not measure or span < policy.attempts * micros:
+                window[on] = within.add_many(part.started_at[on], np.full(on.size, span + 1))
         # The first gap that overran before the next began (the last one always may).
-        over = first_per_group(gap_cycle, np.flatnonzero(overrun <= following))
-        first_over = np.full(leads.size, NEVER, dtype=np.int64)
-        first_over[gap_cycle[over]] = overrun[over]
+        overran_at = np.where(start_over <= first_later, start_over, NEVER)
+        over = first_per_group(l_cycle, np.flatnonzero(later_over <= l_next))
+        pending = overran_at[l_cycle[over]] == NEVER
+        overran_at[l_cycle[over[pending]]] = later_over[over[pending]]
         # The window overruns if the attempts before it fall short.
-        window_of = np.full(groups, NEVER, dtype=np.int64)
-        window_of[leads] = window
-        before_window = np.bincount(a_group[a_at < window_of[a_group]], minlength=groups)
-        short = before_window[leads] < policy.attempts
-        overran_at = np.minimum(first_over, np.where(short, window, NEVER))
-        reached = reached_at[leads]
+        if (window != NEVER).any():
+            before_window = np.bincount(a_cycle[a_at < window[a_cycle]], minlength=size)
+            short = before_window < policy.attempts
+            np.minimum(overran_at, np.where(short, window, NEVER), out=overran_at)
         met_there = (reached != NEVER) & (overran_at > reached)
         self.part = replace(
             part,
@@ -514,10 +538,22 @@ class Cadence:
             stop_row=np.where(met_there & (reached != ends), -1, part.stop_row),
             overran_at=overran_at,
         )
-        self.gap_at = gap_at
-        self.gap_cycle = gap_cycle
-        self.attempt_cycle = np.searchsorted(leads, a_group)  # each attempt's cycle
-        self.attempt_at = a_at
+        self._later = (l_cycle, l_at)
+
+    @cached_property
+    def gaps(self) -> tuple[Int64Array, Int64Array]:
+        """Each gap's cycle and start, in cycle order (a cycle's start, then its later
+        instants with attempts, to its natural end)."""
+        l_cycle, l_at = self._later
+        size = self.part.lead.size
+        gaps_of = np.bincount(l_cycle, minlength=size) + 1
+        gap_cycle = np.repeat(np.arange(size), gaps_of)
+        starts = np.zeros(gap_cycle.size, dtype=np.bool_)
+        starts[np.cumsum(gaps_of) - gaps_of] = True
+        gap_at = np.empty(gap_cycle.size, dtype=np.int64)
+        gap_at[starts] = self.part.started_at
+        gap_at[~starts] = l_at
+        return gap_cycle, gap_at
 
 
 @dataclass(frozen=True)
@@ -563,13 +599,16 @@ def plain_clocks(
     parts: list[ClockPart] = []
     cadences: dict[int, Cadence] = {}
     for number, policy in enumerate(rules.policies):
-        entry = status.entries(cols.value_flags(policy.start))
-        exact |= np.bincount(status.group[entry], minlength=groups) > 1
+        first_entry = np.flatnonzero(status.entries(cols.value_flags(policy.start)))
+        # A lead that enters the start set twice has several cycles: the engine's. (The
+        # entries are in lead order: a second one follows the first.)
+        entered = status.group[first_entry]
+        exact[entered[1:][entered[1:] == entered[:-1]]] = True
         if policy.start_activity:
             # A cycle an activity can start (again) is left to the engine.
             exact[activity.group[activity.matching(policy.start_activity)]] = True
-        first_entry = np.flatnonzero(entry)
-        first_entry = first_entry[lead.applies(policy)[status.group[first_entry]]]
+        if policy.applies_to:
+            first_entry = first_entry[lead.applies(policy)[entered]]
         part = cycles_of(status, activity, policy, number, first_entry, owned, cols.as_of)
         if policy.is_cadence:
             cadences[number] = Cadence(rules, policy, part, activity, lead)
@@ -634,7 +673,7 @@ def judge_part(
         if cadence is not None:
             continue
         # One target per grade (rule 5).
-        for code in np.unique(grade_codes[on]).tolist():
+        for code in _present(grade_codes[on]):
             grade = grade_names[code]
             rows = on[grade_codes[on] == code]
 
@@ -732,8 +771,7 @@ def _judge_cadence(
     started, ended, stopped = part.started_at, part.stopped_at, part.stopped
     # The cycle's gaps: those that start by its end (a cycle met at its required attempt
     # has none after it).
-    gap_cycle = cadence.gap_cycle
-    gap_at = cadence.gap_at
+    gap_cycle, gap_at = cadence.gaps
     valid = np.flatnonzero(gap_at <= ended[gap_cycle])
     g_cycle, g_at = gap_cycle[valid], gap_at[valid]
     last = np.ones(valid.size, dtype=np.bool_)

@@ -107,7 +107,11 @@ class Rows:
         self, columns: EventColumns, settings: ReportSettings, fields: Sequence[str]
     ) -> None:
         self.field_index = {name: k for k, name in enumerate(fields)}
-        settled = settle(columns, self.field_index.get("activity"))
+        # Each activity row counts where one can touch a lead (first_touches); elsewhere
+        # an instant's last is enough.
+        policy = settings.metric.mql
+        touching = policy is not None and bool(policy.stop_activity)
+        settled = settle(columns, self.field_index.get("activity") if touching else None)
         self.size = len(settled)
         self.lead = settled.lead
         self.at = settled.at
