@@ -23,6 +23,11 @@ the example config's reps (``leadsla.demo.generate``), then in the same run:
     .venv/bin/python benchmarks/report_bench.py                  # 2 M leads, ~10 M events
     .venv/bin/python benchmarks/report_bench.py --leads 100000   # a quicker look
     .venv/bin/python benchmarks/report_bench.py --skip-peer      # leadsla alone
+    .venv/bin/python benchmarks/report_bench.py --skip-peer --config examples/leadsla.yaml \
+        --config benchmarks/leadsla-v2.yaml                      # two agreements, one run
+
+Each ``--config`` is timed in turn on the same history; the peer knows only the
+example's agreement, so it is compared with that one's report.
 
 The history is generated once and kept (``bench-data/``): later runs reuse it.
 """
@@ -48,7 +53,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from evaluate_bench import AS_OF, CONFIG, ROOT, history, run_measured
+from evaluate_bench import AS_OF, CONFIG, ROOT, history, output_name, run_measured
 from peers import DayByDayCalendar
 
 MICROS = 1_000_000
@@ -270,7 +275,14 @@ def main() -> None:
         action="store_true",
         help="time leadsla only (quick iterations; the comparison needs the peer)",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        action="append",
+        help="agreement to report on (repeat for several, timed in turn); default: the example's",
+    )
     args = parser.parse_args()
+    configs: list[Path] = args.config or [CONFIG]
     if args.peer_only is not None:
         events = args.data_dir / f"history-{args.leads}.csv"
         result = pandas_peer(events, AS_OF, args.peer_sample)
@@ -289,29 +301,35 @@ def main() -> None:
         f"{events.stat().st_size / 1e6:,.0f} MB ({made})"
     )
 
-    output = args.data_dir / f"report-{args.leads}.json"
-    command = [
-        str(Path(sys.executable).with_name("leadsla")), "report",
-        "--config", str(CONFIG), "--events", str(events), "--as-of", AS_OF,
-        "--format", "json", "--output", str(output),
-    ]  # fmt: skip
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seconds, _ = run_measured(command, memory=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # Memory from a second run: reading every page table of the report and its helper
-    # ten times a second takes CPU from them and a lock their page faults wait on (about
-    # 1 s of wall time on 2 cores), so the timed run above is not sampled.
-    _, peak = run_measured(command)
-    # CPU time of the report (user + system, all threads): what it costs when the
-    # machine is shared, and a bound on its wall time on an idle one of 1 core.
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    timed: list[tuple[Path, Path, float, float, float]] = []
+    for config in configs:
+        output = args.data_dir / output_name("report", args.leads, config, "json")
+        command = [
+            str(Path(sys.executable).with_name("leadsla")), "report",
+            "--config", str(config), "--events", str(events), "--as-of", AS_OF,
+            "--format", "json", "--output", str(output),
+        ]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds, _ = run_measured(command, memory=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # Memory from a second run: reading every page table of the report and its helper
+        # ten times a second takes CPU from them and a lock their page faults wait on
+        # (about 1 s of wall time on 2 cores), so the timed run above is not sampled.
+        _, peak = run_measured(command)
+        # CPU time of the report (user + system, all threads): what it costs when the
+        # machine is shared, and a bound on its wall time on an idle one of 1 core.
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        timed.append((config, output, seconds, cpu, peak))
     load_after_ours = os.getloadavg()[0]
-    if args.skip_peer:
-        print(
-            f"leadsla report --format json: {seconds:.1f} s (CPU {cpu:.1f} s), {peak:.2f} GiB; "
-            f"load average (1 min) {load_after_ours:.1f} after it; peer skipped"
-        )
+    if args.skip_peer or all(c.resolve() != CONFIG.resolve() for c, *_ in timed):
+        for config, _, seconds, cpu, peak in timed:
+            print(
+                f"leadsla report --format json ({config.name}): {seconds:.1f} s "
+                f"(CPU {cpu:.1f} s), {peak:.2f} GiB"
+            )
+        print(f"load average (1 min) {load_after_ours:.1f} after them; peer skipped")
         return
+    _, output, seconds, cpu, peak = next(t for t in timed if t[0].resolve() == CONFIG.resolve())
     peer_file = args.data_dir / f"peer-{args.leads}.json"
     peer_command = [
         sys.executable, __file__, "--peer-only", str(peer_file), "--leads", str(args.leads),
@@ -326,10 +344,11 @@ def main() -> None:
     print()
     print("| implementation | work | wall time (s) | per lead | peak memory |")
     print("| --- | --- | ---: | ---: | ---: |")
-    print(
-        f"| leadsla report --format json | every SPEC §8 figure, every rule | {seconds:.1f} "
-        f"(CPU {cpu:.1f}) | {seconds / args.leads * 1e6:.1f} µs | {peak:.2f} GiB |"
-    )
+    for config, _, wall, used, most in timed:
+        print(
+            f"| leadsla report --format json ({config.name}) | every SPEC §8 figure, every rule "
+            f"| {wall:.1f} (CPU {used:.1f}) | {wall / args.leads * 1e6:.1f} µs | {most:.2f} GiB |"
+        )
     print(
         f"| pandas, vectorised part | same figures, one cycle per lead "
         f"| {peer['pandas_seconds']:.1f} (read_csv {peer['read_seconds']:.1f}) "

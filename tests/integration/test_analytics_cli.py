@@ -144,4 +144,4 @@ def test_report_json_keeps_spec_keys_and_adds_analytics(files: tuple[Path, Path]
     ).stdout
     assert "waterfall.overall,,inquiries,8" in csv_text
     assert "waterfall.by_grade,A,inquiries,4" in csv_text
-    assert "speed_to_lead,never,leads,1" in csv_text
+    assert "speed_to_lead,never,leads,2" in csv_text  # A3 (a call, no stop) and A5

@@ -8,10 +8,14 @@ All instants are New York winter time (-05:00); the evaluation instant is Friday
 
 A1  Feb 2 09:00 New, score 90 (A), r1, Webinar, Healthcare. 09:03 call connected +
     Contacted (first touch 3 min). Qualified Feb 3. Won Feb 20, amount 10000.
-A2  Feb 2 10:00 New, grade A, r1, Webinar. 10:20 email sent (touch 20 min); 11:00
-    Attempting to Contact. Qualified Feb 5. Lost Feb 25, amount 5000.
-A3  Feb 3 09:00 New, grade B, r2, Ads. 09:45 call no answer (touch 45 min); the status
-    stays New: an MQL, not a SAL.
+A2  Feb 2 10:00 New, grade A, r1, Webinar. 10:20 email sent; 11:00 Attempting to
+    Contact (touch 1 h). Qualified Feb 5. Lost Feb 25, amount 5000.
+A3  Feb 3 09:00 New, grade B, r2, Ads. 09:45 call no answer; the status stays New: an
+    MQL, not a SAL, never touched.
+
+The first touch is what stops the follow_up clock: with the example's status-only
+stop, A2's email and A3's call are not touches (as they do not stop the clock); with
+``stop: {activity: [call, email, meeting]}`` they are (20 and 45 min).
 A4  Feb 3 09:00 New, grade B, r2, Ads. 11:00 Attempting to Contact, no activity (touch
     2 h). Qualified Feb 10. Won Mar 2, amount 4000.
 A5  Feb 4 09:00 New, grade C, r3, Ads. Never touched.
@@ -133,12 +137,13 @@ def test_workable_rule() -> None:
 def test_waterfall_overall(figures: dict[str, Any]) -> None:
     overall = figures["waterfall"]["overall"]
     # 8 leads; 7 MQLs (not A7); SALs A1 A2 A4 A6 A8 (A3 was called but stayed New);
-    # opportunities A1 A2 A4; won A1 A4; lost A2; never touched: A5.
+    # opportunities A1 A2 A4; won A1 A4; lost A2; never touched: A3 (a call that does
+    # not stop the clock) and A5.
     assert overall == {
         "inquiries": 8, "mqls": 7, "sals": 5, "opportunities": 3, "won": 2, "lost": 1,
         "inquiry_to_mql": 7 / 8, "mql_to_sal": 5 / 7, "sal_to_opportunity": 3 / 5,
         "opportunity_to_won": 2 / 3, "lead_to_opportunity": 3 / 8, "win_rate": 2 / 3,
-        "never_touched": 1, "never_touched_share": 1 / 7,
+        "never_touched": 2, "never_touched_share": 2 / 7,
     }  # fmt: skip
 
 
@@ -152,22 +157,22 @@ def test_waterfall_by_grade_owner_team_month(figures: dict[str, Any]) -> None:
     # Grades at the MQL instant; A7 (never an MQL) by its last score, 55 → B.
     assert {g: counts(f) for g, f in w["by_grade"].items()} == {
         "A": (4, 4, 4, 2, 1, 1, 0),  # A1 A2 A6 A8
-        "B": (3, 2, 1, 1, 1, 0, 0),  # A3 A4 A7
+        "B": (3, 2, 1, 1, 1, 0, 1),  # A3 A4 A7
         "C": (1, 1, 0, 0, 0, 0, 1),  # A5
     }
     # A7 has no owner: in no owner's or team's row.
     assert {o: counts(f) for o, f in w["by_owner"].items()} == {
         "r1": (3, 3, 3, 2, 1, 1, 0),  # A1 A2 A8
-        "r2": (3, 3, 2, 1, 1, 0, 0),  # A3 A4 A6
+        "r2": (3, 3, 2, 1, 1, 0, 1),  # A3 A4 A6
         "r3": (1, 1, 0, 0, 0, 0, 1),  # A5
     }
     assert {t: counts(f) for t, f in w["by_team"].items()} == {
-        "east": (6, 6, 5, 3, 2, 1, 0),
+        "east": (6, 6, 5, 3, 2, 1, 1),
         "emea": (1, 1, 0, 0, 0, 0, 1),
     }
     # By the month of the first event: A1–A5 in February, A6–A8 in March.
     assert {m: counts(f) for m, f in w["by_month"].items()} == {
-        "2026-02": (5, 5, 3, 3, 2, 1, 1),
+        "2026-02": (5, 5, 3, 3, 2, 1, 2),
         "2026-03": (3, 2, 2, 0, 0, 0, 0),
     }
     assert w["by_month"]["2026-03"]["win_rate"] is None  # nothing closed yet
@@ -179,12 +184,12 @@ def test_waterfall_by_grade_owner_team_month(figures: dict[str, Any]) -> None:
 def test_speed_to_lead(figures: dict[str, Any]) -> None:
     speed = figures["speed_to_lead"]
     assert (speed["clock"], speed["conversion"], speed["leads"]) == ("wall", "opportunity", 7)
-    # One MQL lead per bucket: A1 3 min, A2 20 min, A3 45 min, A4 2 h, A8 5 h, A6 25 h,
-    # A5 never. Opportunities: A1 A2 A4; won: A1 A4.
+    # A1 3 min, A2 1 h, A4 2 h, A8 5 h, A6 25 h; A3 and A5 never. Opportunities: A1 A2
+    # A4; won: A1 A4.
     rows = {b["bucket"]: (b["leads"], b["opportunities"], b["won"]) for b in speed["buckets"]}
     assert rows == {
-        "under_5m": (1, 1, 1), "5m_30m": (1, 1, 0), "30m_1h": (1, 0, 0), "1h_4h": (1, 1, 1),
-        "4h_24h": (1, 0, 0), "over_24h": (1, 0, 0), "never": (1, 0, 0),
+        "under_5m": (1, 1, 1), "5m_30m": (0, 0, 0), "30m_1h": (0, 0, 0), "1h_4h": (2, 2, 1),
+        "4h_24h": (1, 0, 0), "over_24h": (1, 0, 0), "never": (2, 0, 0),
     }  # fmt: skip
     first = speed["buckets"][0]
     # Wilson for 1 of 1: centre (1 + z²/2)/(1 + z²) = 0.6033, half z/(1 + z²)·√(z²/4)
@@ -193,22 +198,50 @@ def test_speed_to_lead(figures: dict[str, Any]) -> None:
     assert (first["conversion_low"], first["conversion_high"]) == pytest.approx(
         (0.2065, 1.0), abs=1e-4
     )
-    third = speed["buckets"][2]
-    assert (third["conversion"], third["conversion_low"]) == (0.0, 0.0)
-    assert third["conversion_high"] == pytest.approx(0.7935, abs=1e-4)
+    fifth = speed["buckets"][4]
+    assert (fifth["conversion"], fifth["conversion_low"]) == (0.0, 0.0)
+    assert fifth["conversion_high"] == pytest.approx(0.7935, abs=1e-4)
+
+
+def test_activity_stops_are_first_touches(rules: Rulebook, config: Config) -> None:
+    # follow_up stopped by a call, an email or a meeting too: A2's email (20 min) and A3's
+    # call (45 min) now stop the clock, and so touch the lead; an automated email never
+    # does, unless named exactly.
+    policies = tuple(
+        replace(p, stop_activity=frozenset({"call", "email", "meeting"}))
+        if p.name == "follow_up"
+        else p
+        for p in rules.policies
+    )
+    stops = replace(rules, policies=policies)
+    automated = EVENTS + "\nA5,2026-02-04T09:30:00-05:00,activity,email:automated"
+    result = analytics(read_table(stops, automated), ReportSettings.of(stops, config), AS_OF)
+    rows = {b["bucket"]: b["leads"] for b in result["speed_to_lead"]["buckets"]}
+    assert rows == {
+        "under_5m": 1, "5m_30m": 1, "30m_1h": 1, "1h_4h": 1, "4h_24h": 1, "over_24h": 1,
+        "never": 1,
+    }  # fmt: skip
+    assert result["waterfall"]["overall"]["never_touched"] == 1  # A5
+    named = tuple(
+        replace(p, stop_activity=frozenset({"email:automated"})) if p.name == "follow_up" else p
+        for p in rules.policies
+    )
+    exact = replace(rules, policies=named)
+    result = analytics(read_table(exact, automated), ReportSettings.of(exact, config), AS_OF)
+    assert result["waterfall"]["overall"]["never_touched"] == 1  # A3; A5 at 09:30
 
 
 def test_speed_to_lead_in_business_time(rules: Rulebook, config: Config) -> None:
     business = config.model_copy(update={"speed_to_lead": SpeedToLeadConfig(clock="business")})
     speed = analytics(read_table(rules), ReportSettings.of(rules, business), AS_OF)["speed_to_lead"]
     assert (speed["clock"], speed["leads"]) == ("business", 7)
-    # On us-east (r1, r2: 09:00-12:00, 13:00-17:00): A1 3 min, A2 20 min, A3 45 min and
-    # A4 2 h as on the wall clock; A8 Mon 08:00 -> 13:00 is 3 h (opening 09:00, lunch
-    # 12-13), not 5; A6 Mon 09:00 -> Tue 10:00 is 7 h + 1 h = 8 h, not 25.
+    # On us-east (r1, r2: 09:00-12:00, 13:00-17:00): A1 3 min, A2 1 h and A4 2 h as on
+    # the wall clock; A8 Mon 08:00 -> 13:00 is 3 h (opening 09:00, lunch 12-13), not 5;
+    # A6 Mon 09:00 -> Tue 10:00 is 7 h + 1 h = 8 h, not 25.
     rows = {b["bucket"]: (b["leads"], b["opportunities"], b["won"]) for b in speed["buckets"]}
     assert rows == {
-        "under_5m": (1, 1, 1), "5m_30m": (1, 1, 0), "30m_1h": (1, 0, 0), "1h_4h": (2, 1, 1),
-        "4h_24h": (1, 0, 0), "over_24h": (0, 0, 0), "never": (1, 0, 0),
+        "under_5m": (1, 1, 1), "5m_30m": (0, 0, 0), "30m_1h": (0, 0, 0), "1h_4h": (3, 2, 1),
+        "4h_24h": (1, 0, 0), "over_24h": (0, 0, 0), "never": (2, 0, 0),
     }  # fmt: skip
 
 

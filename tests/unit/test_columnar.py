@@ -19,18 +19,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.columnar import columnar_facts, replayed_facts, report_facts, supported
+from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable, read_events
 from leadsla.core.instants import unique_inverse
-from leadsla.core.metrics import Facts, merge_facts, metric_rules, scorecard
+from leadsla.core.metrics import Facts, MetricRules, merge_facts, metric_rules, scorecard
 from leadsla.report.settings import ReportSettings
 
-CONFIG = load_config_text(
-    """
+CONFIG_TEXT = """
 default_calendar: ny
 calendars:
   ny:
@@ -94,11 +95,64 @@ commitments:
   - {name: East, metric: workable_leads, period: month, target: 5, segment: {team: east}}
   - {name: A leads, metric: sals, period: quarter, target: 5, segment: {grade: A, owner: r1}}
 workable: {grade: [A, B]}
-""",
-    "columnar.yaml",
-)
+"""
+CONFIG = load_config_text(CONFIG_TEXT, "columnar.yaml")
 RULES = build_rulebook(CONFIG)
 METRIC = ReportSettings.of(RULES, CONFIG).metric
+# The same floor under the keys of SPEC §9.1-9.3: a follow-up that starts at assignment
+# and stops at a call too (and restarts on reassignment), a queue, a cadence with a
+# business gap and a wall-clock window and one whose window is long enough never to
+# overrun first, a clock an activity starts, and an automated email that stops only
+# where named exactly.
+V2_POLICIES = """
+policies:
+  follow_up:
+    start: {status: [New], assigned: true}
+    stop: {status: [Attempting to Contact, Contacted, Invalid Information],
+           activity: [call, email:replied, meeting]}
+    pause: {status: [On Hold]}
+    target: {A: 4 business hours, B: 1 business day, C: 3 business days}
+    optional: [C]
+    calendar: owner
+    on_reassign: restart
+  routing:
+    start: {status: [New]}
+    stop: {assigned: true}
+    target: {default: 2 business hours}
+    calendar: ny
+  attempts:
+    kind: cadence
+    start: {status: [New, Attempting to Contact]}
+    stop: {status: [Qualified, Invalid Information, Recycled], activity: [meeting:held]}
+    attempts: 3
+    within: 3 days
+    gap: 4 business hours
+    calendar: owner
+  touches:
+    kind: cadence
+    start: {status: [New]}
+    stop: {status: [Qualified]}
+    attempts: 2
+    within: 2 business days
+    gap: 4 business hours
+    calendar: team
+  qualification:
+    applies_to: {grade: [A, B]}
+    start: {status: [Contacted], activity: [sms:replied]}
+    stop: {status: [Qualified, Recycled]}
+    target: {default: 2 days}
+    calendar: team
+  demo:
+    start: {status: [Demo Request]}
+    stop: {status: [Qualified], activity: [email:automated]}
+    target: {A: 3 business hours}
+    calendar: uk
+"""
+CONFIG_V2 = load_config_text(
+    CONFIG_TEXT.split("policies:")[0] + V2_POLICIES + "workable: {grade: [A, B]}\n", "v2.yaml"
+)
+RULES_V2 = build_rulebook(CONFIG_V2)
+METRIC_V2 = ReportSettings.of(RULES_V2, CONFIG_V2).metric
 # Wednesday 2026-03-04 09:00 New York: three weeks cross both DST changes and the
 # closed 2026-03-10.
 BASE = int(datetime(2026, 3, 4, 14, 0, tzinfo=UTC).timestamp()) * 1_000_000
@@ -114,7 +168,19 @@ OTHER_VALUES: dict[str, st.SearchStrategy[str]] = {
     "team": st.sampled_from(["east", "emea", ""]),
     "amount": st.sampled_from(["100", "2500"]),
 }
-ACTIVITIES = st.sampled_from(["call:connected", "email:sent", "call:no_answer", "meeting:held"])
+ACTIVITIES = st.sampled_from(
+    [
+        "call:connected",
+        "email:sent",
+        "call:no_answer",
+        "meeting:held",
+        "call:attempted",
+        "email:automated",
+        "email:replied",
+        "sms:sent",
+        "sms:replied",
+    ]
+)
 # Minutes: anywhere, on the hour (window edges), or exactly a target or a day after
 # (4 business hours, 1 business day of 7 h, 2 wall days) so that ties are tried.
 minutes = st.one_of(
@@ -131,15 +197,22 @@ def lead_rows(draw: st.DrawFn, lead: str) -> list[Row]:
     """One lead: mostly a plain history, often disturbed by one of the hard cases."""
     first = BASE + draw(minutes) * MINUTE
     rows: list[Row] = [(lead, first, "status", draw(st.sampled_from(["New", "New", *STATUSES])))]
-    for name in draw(st.lists(st.sampled_from(sorted(OTHER_VALUES)), max_size=4)):
-        rows.append((lead, first, name, draw(OTHER_VALUES[name])))
+    for name in draw(st.lists(st.sampled_from([*sorted(OTHER_VALUES), "activity"]), max_size=4)):
+        # An activity at the first instant: a stop that holds at the start (SPEC §9.1).
+        value = draw(ACTIVITIES if name == "activity" else OTHER_VALUES[name])
+        rows.append((lead, first, name, value))
     for _ in range(draw(st.integers(0, 5))):
         at = first + draw(minutes) * MINUTE
-        kind = draw(st.sampled_from(["status", "status", "activity", "other"]))
+        kind = draw(st.sampled_from(["status", "status", "activity", "other", "burst", "burst"]))
         if kind == "status":
             rows.append((lead, at, "status", draw(st.sampled_from(STATUSES))))
         elif kind == "activity":
             rows.append((lead, at, "activity", draw(ACTIVITIES)))
+        elif kind == "burst":
+            # Attempts in a row, some at one instant: a cadence met, or a gap run out.
+            for step in draw(st.lists(st.sampled_from([0, 0, 30, 60, 240, 300]), max_size=4)):
+                at += step * MINUTE
+                rows.append((lead, at, "activity", draw(ACTIVITIES)))
         else:
             name = draw(st.sampled_from(sorted(OTHER_VALUES)))
             rows.append((lead, at, name, draw(OTHER_VALUES[name])))
@@ -213,6 +286,7 @@ def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, 
     return mqls, clocks
 
 
+@pytest.mark.parametrize("metric", [METRIC, METRIC_V2], ids=["v1", "v2"])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=histories(),
@@ -220,16 +294,16 @@ def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, 
     scoped=st.booleans(),
 )
 def test_column_path_gives_the_facts_and_scorecard_of_the_replay(
-    rows: list[Row], after: int, scoped: bool
+    metric: MetricRules, rows: list[Row], after: int, scoped: bool
 ) -> None:
     table = table_of(rows)
     as_of = max(at for _, at, _, _ in rows) + after * MINUTE
     owners = frozenset({"r1", "ghost"}) if scoped else None
-    fast = report_facts(table, METRIC, as_of, owners=owners)
-    exact = exact_facts(table, as_of, owners)
+    fast = report_facts(table, metric, as_of, owners=owners)
+    exact = replayed_facts(table, metric, as_of, owners=owners)
     assert decoded(fast) == decoded(exact)
     for period in ("month", "quarter"):
-        assert scorecard(fast, METRIC, as_of, period) == scorecard(exact, METRIC, as_of, period)
+        assert scorecard(fast, metric, as_of, period) == scorecard(exact, metric, as_of, period)
 
 
 def test_plain_leads_take_the_column_path_and_hard_ones_the_engine() -> None:
@@ -350,3 +424,91 @@ def test_unique_inverse_is_numpys_unique(keys: list[int], shift: int) -> None:
         expected, expected_inverse = np.unique(values, return_inverse=True)
         assert np.array_equal(distinct, expected)
         assert np.array_equal(inverse, expected_inverse.reshape(-1))
+
+
+def test_cadences_and_activity_stops_of_plain_leads_take_the_column_path() -> None:
+    # The ties of SPEC §9.3 and the stops of §9.1, under the v2 agreement; r1 works on
+    # the ny calendar (09:00-12:00, 13:00-17:00, closed 2026-03-10). The cadence asks for
+    # 3 attempts, at most 4 business hours apart, within 3 wall days.
+    hour = 60 * MINUTE
+    sent = "email:sent"  # an attempt that stops no follow-up
+
+    def lead(name: str, first: int, *later: tuple[int, str, str], owner: str = "r1") -> list[Row]:
+        rows: list[Row] = [(name, first, "status", "New"), (name, first, "grade", "A")]
+        if owner:
+            rows.append((name, first, "owner", owner))
+        return rows + [(name, at, field, value) for at, field, value in later]
+
+    wed = BASE  # Wednesday 2026-03-04 09:00 New York
+    saturday = wed + 3 * 24 * hour + hour  # 10:00
+    rows = [
+        # Attempts exactly when each gap runs out are in time: met at the third, Thu 11:00.
+        *lead("T1", wed, (wed + 5 * hour, "activity", sent), (wed + 25 * hour, "activity", sent),
+              (wed + 26 * hour, "activity", sent)),
+        # One minute late: breached, and no later attempt mends it.
+        *lead("T2", wed, (wed + 5 * hour + MINUTE, "activity", sent),
+              (wed + 6 * hour, "activity", sent), (wed + 7 * hour, "activity", sent)),
+        # Three attempts at the start: met at once; the call stops the follow-up at once.
+        *lead("T3", wed, (wed, "activity", sent), (wed, "activity", "call:attempted"),
+              (wed, "activity", "sms:sent")),
+        # Saturday: the window (72 h, to Tuesday 11:00 EDT) ends before the gap does
+        # (Tuesday is closed): breached on the window with 1 attempt of 3.
+        *lead("T4", saturday, (saturday + 50 * hour + 59 * MINUTE, "activity", sent)),
+        # A call at the start stops the follow-up; an automated email is no attempt; a
+        # meeting stops the cadence, met with 2 attempts.
+        *lead("T5", wed, (wed, "activity", "call:no_answer"),
+              (wed + hour, "activity", "email:automated"),
+              (wed + 2 * hour, "activity", "meeting:held")),
+        # Never assigned: no follow-up; the queue and the cadence run on the default calendar.
+        *lead("T6", wed, owner=""),
+        # Two attempts in one instant; the follow-up stops on a status that keeps the
+        # cadence (Attempting to Contact is in its start set); the gap from 10:00 runs out
+        # at 15:00, before the 16:00 attempt.
+        *lead("T7", wed, (wed + hour, "activity", sent), (wed + hour, "activity", sent),
+              (wed + 3 * hour, "status", "Attempting to Contact"),
+              (wed + 7 * hour, "activity", sent)),
+        # A call stops the follow-up as the status moves to Demo Request (working, not a
+        # stop): a SAL; and one where Demo Request came first, then Qualified later.
+        *lead("T8", wed, (wed + hour, "activity", "call:connected"),
+              (wed + hour, "status", "Demo Request")),
+        *lead("T9", wed, (wed + hour, "status", "Demo Request"),
+              (wed + 2 * hour, "activity", "meeting:held"),
+              (wed + 3 * hour, "status", "Qualified")),
+    ]  # fmt: skip
+    table = table_of(rows)
+    as_of = wed + 8 * 24 * hour
+    facts, exact_rows = columnar_facts(table, METRIC_V2, as_of)
+    assert not exact_rows.any()
+    assert decoded(facts) == decoded(replayed_facts(table, METRIC_V2, as_of))
+    states = {
+        (result.lead_id, v.policy): v.state.value
+        for result in lead_results(RULES_V2, table, as_of)
+        for v in result.verdicts
+    }
+    assert {lead: state for (lead, policy), state in states.items() if policy == "attempts"} == {
+        "T1": "met", "T2": "breached", "T3": "met", "T4": "breached", "T5": "met",
+        "T6": "breached", "T7": "breached", "T8": "breached", "T9": "met",
+    }  # fmt: skip
+    # SALs: T7 (Attempting to Contact), T8 and T9 (Demo Request after the stop).
+    assert int(facts.is_sal.sum()) == 3
+    assert (states["T3", "follow_up"], states["T5", "follow_up"]) == ("met", "met")
+    assert ("T6", "follow_up") not in states
+
+
+def test_a_captured_lead_goes_to_the_engine_for_its_intake_clock() -> None:
+    # Marketing's intake clock starts at captured_at, not at a status: the column path
+    # has no such clock, so a captured lead is replayed (it was once left without one).
+    config = load_config_text(CONFIG_TEXT + "intake: {target: 1 business day}\n", "intake.yaml")
+    metric = ReportSettings.of(build_rulebook(config), config).metric
+    rows: list[Row] = [
+        ("I1", BASE, "status", "New"),
+        ("I1", BASE, "captured_at", "2026-03-03"),
+        ("P1", BASE, "status", "New"),
+    ]
+    table = table_of(rows)
+    as_of = BASE + 600 * MINUTE
+    _, exact_rows = columnar_facts(table, metric, as_of)
+    assert {table.lead_ids[c] for c in np.unique(table.lead[exact_rows]).tolist()} == {"I1"}
+    fast = report_facts(table, metric, as_of)
+    assert decoded(fast) == decoded(replayed_facts(table, metric, as_of))
+    assert "intake" in [fast.policies[p] for p in fast.clock_policy.tolist()]

@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from leadsla.config import Config, build_rulebook, load_config
@@ -726,3 +728,18 @@ def test_time_to_follow_up_by_score_band(rules: Rulebook, config: Config, tmp_pa
     finally:
         engine.dispose()
     assert stored == report
+
+
+@given(
+    st.lists(st.integers(0, 7 * 10**15), min_size=1, max_size=40),
+    st.sampled_from(["America/New_York", "Europe/London", "America/Havana", "Asia/Tehran", "UTC"]),
+)
+def test_month_numbers_are_the_local_months(instants: list[int], name: str) -> None:
+    # Havana and Tehran have changed their clocks at midnight.
+    from zoneinfo import ZoneInfo
+
+    from leadsla.core.metrics import _local_months, month_numbers
+
+    zone = ZoneInfo(name)
+    values = np.array(instants, dtype=np.int64)
+    assert month_numbers(values, zone).tolist() == _local_months(values, zone).tolist()

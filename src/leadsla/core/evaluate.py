@@ -5,31 +5,59 @@ values a block at a time, so a history of millions of rows never becomes million
 of live Python objects. Each lead's rows go through :func:`~leadsla.core.clock.by_instant`
 and :func:`~leadsla.core.clock.replay` — the grouping and the ``apply`` the live
 service's :meth:`~leadsla.core.clock.LeadClocks.extend` runs too.
+
+Most leads have a plain history (:mod:`leadsla.core.plain`): their verdicts are
+judged a block at a time in columns, as replaying them would judge them (a property
+test checks it), and their clocks are replayed only if a caller asks for them.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+import numpy.typing as npt
 
 from leadsla.core.clock import Change, LeadClocks, Verdict, by_instant, judge_lead, replay
+from leadsla.core.columns import IndexArray
 from leadsla.core.events import EventTable
+from leadsla.core.plain import plain_verdicts
+from leadsla.core.plain import supported as plain_supported
 from leadsla.core.policy import Rulebook
 from leadsla.core.scoring import Row
 
 BLOCK_ROWS = 262_144
 
 
-@dataclass(frozen=True, slots=True)
 class LeadResult:
-    lead_id: str
-    clocks: LeadClocks
-    verdicts: list[Verdict]
-    # The instants replayed, in order, when asked for: what the metrics read.
-    instants: list[tuple[int, list[Change]]]
+    """One lead replayed and judged: its verdicts, the instants replayed when asked for
+    (what the metrics read), and its clocks (replayed on first use for a lead whose
+    verdicts were judged in columns)."""
+
+    __slots__ = ("_clocks", "_rebuild", "instants", "lead_id", "verdicts")
+
+    def __init__(
+        self,
+        lead_id: str,
+        clocks: LeadClocks | None,
+        verdicts: list[Verdict],
+        instants: list[tuple[int, list[Change]]],
+        rebuild: Callable[[], LeadClocks] | None = None,
+    ) -> None:
+        self.lead_id = lead_id
+        self.verdicts = verdicts
+        self.instants = instants
+        self._clocks = clocks
+        self._rebuild = rebuild
+
+    @property
+    def clocks(self) -> LeadClocks:
+        if self._clocks is None:
+            assert self._rebuild is not None
+            self._clocks = self._rebuild()
+        return self._clocks
 
 
 def lead_results(
@@ -63,35 +91,81 @@ def lead_results(
     field_names = np.array(table.fields, dtype=object)
     values = np.array([*table.values, None], dtype=object)  # code -1 (cleared) -> None
     lead_ids = table.lead_ids
+    # The metrics read each lead's instants: those leads are all replayed.
+    columns = not with_instants and plain_supported(rules)
+
+    def rows_of(chosen: IndexArray) -> list[Row]:
+        return _rows(table, chosen, field_names, values)
+
     while start < total:
         stop = min(start + block_rows, total)
         if stop < total:
             cut = int(np.searchsorted(boundaries, stop, side="left"))
             stop = int(boundaries[cut]) if cut < len(boundaries) else total
         block_leads = leads[start:stop]
-        block_at = table.at[start:stop]
-        late = bool((block_at > as_of).any())
-        block_rows_: list[Row] = list(
-            zip(
-                block_at.tolist(),
-                field_names[table.field[start:stop]].tolist(),
-                values[table.value[start:stop]].tolist(),
-                strict=True,
-            )
-        )
+        late = bool((table.at[start:stop] > as_of).any())
         lead_starts = [0, *(np.flatnonzero(np.diff(block_leads)) + 1).tolist()]
         lead_stops = [*lead_starts[1:], stop - start]
-        for first, last in zip(lead_starts, lead_stops, strict=True):
-            lead_rows = block_rows_[first:last]
+        if columns:
+            plain = plain_verdicts(rules, table, as_of, start, stop)
+            exact = plain.exact.tolist()
+            # Only the leads left to the engine become Python rows.
+            replayed = np.repeat(plain.exact, np.diff([*lead_starts, stop - start]))
+            block_rows_ = rows_of(start + np.flatnonzero(replayed))
+        else:
+            exact = [True] * len(lead_starts)
+            block_rows_ = rows_of(np.arange(start, stop))
+        offset = 0
+        block_ids = [lead_ids[code] for code in block_leads[lead_starts].tolist()]
+        for index, (first, last) in enumerate(zip(lead_starts, lead_stops, strict=True)):
+            lead_id = block_ids[index]
+            if not exact[index]:
+                yield LeadResult(
+                    lead_id,
+                    None,
+                    plain.of(index),
+                    [],
+                    partial(_replayed, rules, table, as_of, lead_id, start + first, start + last),
+                )
+                continue
+            lead_rows = block_rows_[offset : offset + last - first]
+            offset += last - first
             if late:
                 lead_rows = [row for row in lead_rows if row[0] <= as_of]
             instants = by_instant(lead_rows)
             applied = list(instants) if with_instants else []
-            lead = replay(rules, lead_ids[int(block_leads[first])], applied or instants)
+            lead = replay(rules, lead_id, applied or instants)
             yield LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of), applied)
         start = stop
         if progress is not None:
             progress(stop)
+
+
+def _rows(
+    table: EventTable,
+    chosen: IndexArray,
+    field_names: npt.NDArray[np.object_],
+    values: npt.NDArray[np.object_],
+) -> list[Row]:
+    """Rows of the table as Python tuples (``values``: the value names, ``None`` last)."""
+    return list(
+        zip(
+            table.at[chosen].tolist(),
+            field_names[table.field[chosen]].tolist(),
+            values[table.value[chosen]].tolist(),
+            strict=True,
+        )
+    )
+
+
+def _replayed(
+    rules: Rulebook, table: EventTable, as_of: int, lead_id: str, first: int, last: int
+) -> LeadClocks:
+    """The clocks of the lead whose rows are ``[first, last)``, replayed up to ``as_of``."""
+    field_names = np.array(table.fields, dtype=object)
+    values = np.array([*table.values, None], dtype=object)
+    rows = _rows(table, np.arange(first, last), field_names, values)
+    return replay(rules, lead_id, by_instant(row for row in rows if row[0] <= as_of))
 
 
 def lead_ranges(table: EventTable, parts: int) -> list[tuple[int, int]]:

@@ -16,13 +16,39 @@ Where SPEC §8 is silent, this module decides as follows.
   MQL, at the cycle's start. Without such a policy an MQL is the status entering
   an ``open`` stage status from outside that stage (or at the lead's first
   instant), and no MQL is a SAL.
+* **Reassignment** (SPEC §9.2, ``on_reassign: restart``): a cycle that begins by a
+  reassignment (the cycle before it was ended by one at that same instant) is not
+  a new MQL. The MQL is the chain of cycles from the one that began it; its SAL,
+  follow-up state and time to follow-up are those of the chain's last cycle. A
+  cycle ended by a reassignment is in no time to follow-up (it was handed over, not
+  followed up); ended ``reassigned`` it counts in no compliance figure either, ended
+  ``breached`` it is the previous owner's breach, as SPEC §9.2 says.
+* **An assignment start** (SPEC §9.1, ``start: {status: [...], assigned: true}`` on
+  the MQL policy): the MQL is marketing's hand-off, so it is counted when the status
+  enters the start set (from outside it, or at the lead's first instant; with the
+  policy's ``applies_to`` read then), whether or not anyone owns the lead. It is
+  linked to the first follow-up cycle (not begun by a reassignment) that starts
+  from that instant until the next such entry; its SAL, follow-up state and time to
+  follow-up are that cycle's chain's. Its grade, score and segments are the ones at
+  the hand-off; its owner and team the ones the linked cycle started with (the rep
+  it was handed to). An MQL never assigned has no follow-up verdict, no owner, and
+  is not a SAL. (A status that re-enters the start set while the clock still runs
+  is one more MQL, with no cycle of its own.)
+* **Attempts** are activity rows that are attempts (SPEC §9.1: every activity but
+  ``email:automated``); **connects** the ``connected``, ``replied`` and ``held``
+  outcomes.
+* **A queue's clock** (a policy whose ``stop`` holds on ``assigned``: the time before
+  any rep had the lead) is charged to nobody: its clocks have no owner and no team,
+  so they count in ``overall`` and ``by_month`` compliance but in no rep's or
+  team's figures.
 * **The cycle** an MQL's attempts, connects and qualification are counted in runs
   from the MQL instant (included) to the lead's next MQL instant (excluded), or to
   the evaluation instant for the last one.
 * **Attempts, connect rate, connects per attempt and conversion to pipeline**
   are over workable MQLs only, as SPEC defines them "per workable lead".
 * **Cohort figures** (``mqls``, ``sals``, workable leads, attempts, connects,
-  conversion) are grouped by the grade, owner and team *at the MQL instant*.
+  conversion) are grouped by the grade, owner and team *at the MQL instant* (with
+  an assignment start, the owner and team the follow-up started with: see above).
   **Clock figures** (``compliance``, ``time_to_follow_up``) are grouped by the
   clock's verdict: the owner it is attributed to (SPEC §4 rule 9: the owner at the
   breach or the stop, else the current one), that owner's team, and the grade it
@@ -30,6 +56,7 @@ Where SPEC §8 is silent, this module decides as follows.
   clock therefore sits in its MQL's period.
 * **Time to follow-up** covers every stopped clock of the MQL policy, whatever its
   verdict (``met``, ``breached`` or ``lapsed``): it is how long the follow-up took.
+  A cycle ended by a reassignment is not stopped in this sense (see above).
 * **Periods**: ``overall``, ``by_grade``, ``by_owner`` and ``by_team`` cover the
   period (month or quarter, in ``default_calendar``'s zone) that contains the
   evaluation instant, from its start up to that instant; ``by_month`` covers the
@@ -72,7 +99,7 @@ import numpy as np
 import numpy.typing as npt
 
 from leadsla.core.calendar import local_instant
-from leadsla.core.clock import State, Verdict, grade_of
+from leadsla.core.clock import Cycle, State, Verdict, grade_of
 from leadsla.core.columns import (
     MICROS_PER_SECOND,
     BoolArray,
@@ -83,7 +110,7 @@ from leadsla.core.columns import (
 )
 from leadsla.core.evaluate import LeadResult
 from leadsla.core.instants import format_instant, offsets_seconds
-from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook
+from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook, is_attempt
 
 __all__ = [
     "COMMITMENT_METRICS",
@@ -127,6 +154,7 @@ _STATES: tuple[State, ...] = (
     State.MET,
     State.BREACHED,
     State.LAPSED,
+    State.REASSIGNED,
 )
 _STATE_CODE = {state: code for code, state in enumerate(_STATES)}
 _MET = _STATE_CODE[State.MET]
@@ -179,6 +207,17 @@ class MetricRules:
     @cached_property
     def policies(self) -> tuple[str, ...]:
         return tuple(policy.name for policy in self.rules.policies)
+
+    @cached_property
+    def mql(self) -> Policy | None:
+        """The MQL policy itself (``mql_policy`` names it)."""
+        return next((p for p in self.rules.policies if p.name == self.mql_policy), None)
+
+    @cached_property
+    def unowned_policies(self) -> frozenset[str]:
+        """Policies whose stop holds on assignment (a queue, a routing clock): their
+        clocks measure the time before any rep had the lead, charged to nobody."""
+        return frozenset(p.name for p in self.rules.policies if p.stop_assigned)
 
     @cached_property
     def team_of(self) -> dict[str, str]:
@@ -324,7 +363,7 @@ class ClockFact:
     owner: str | None
     team: str | None
     score: float | None  # at the clock's start
-    stopped: bool
+    stopped: bool  # by its stop (a cycle ended by a reassignment was not followed up)
     business_seconds: int
 
 
@@ -334,26 +373,55 @@ class LeadFacts:
     clocks: list[ClockFact]
 
 
+# An MQL being gathered: (instant index, fields after the instant, effective grade, the
+# MQL policy's cycle that heads its chain, if any).
+_Start = tuple[int, dict[str, str], str | None, Cycle | None]
+
+
 def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts:
     """The MQL facts and clock facts of one lead replayed and judged at ``as_of``."""
     rules = metric.rules
     stages = rules.statuses
     team_of = metric.team_of
-    mql_policy = metric.mql_policy
-    # MQL instants: the MQL policy's cycle starts, with their cycle numbers and the
-    # grade the clock started with (the lead's effective grade after that instant).
+    policy = metric.mql
+    unowned = metric.unowned_policies
+    by_hand_off = policy is not None and policy.start_assigned
+    # The MQL policy's cycles that head a chain (SPEC §9.2: a cycle begun by a
+    # reassignment continues the MQL of the cycle it replaced), each with the last
+    # cycle of its chain; and its verdicts by cycle number.
+    heads: list[Cycle] = []
+    chain_end: dict[int, int] = {}
     verdicts: dict[int, Verdict] = {}
-    cycle_at: dict[int, tuple[int, str | None]] = {}
     stop_status: dict[int, str | None] = {}
-    if mql_policy is not None:
-        for cycle in result.clocks.cycles.get(mql_policy, []):
-            if cycle.started_at <= as_of:
-                cycle_at[cycle.started_at] = (cycle.number, cycle.grades[0][1])
+    # Cycles (of any policy) ended by a reassignment: not a follow-up, whatever their state.
+    handed_over: set[tuple[str, int]] = set()
+    for name, cycles in result.clocks.cycles.items():
+        previous: Cycle | None = None
+        for cycle in cycles:
+            if cycle.started_at > as_of:
+                break
+            if cycle.reassigned:
+                handed_over.add((name, cycle.number))
+            if policy is not None and name == policy.name:
+                restart = (
+                    previous is not None
+                    and previous.reassigned
+                    and previous.stopped_at == cycle.started_at
+                )
+                if not restart:
+                    heads.append(cycle)
+                chain_end[heads[-1].number] = cycle.number
+            previous = cycle
+    if policy is not None:
         for v in result.verdicts:
-            if v.policy == mql_policy:
+            if v.policy == policy.name:
                 verdicts[v.cycle] = v
                 if v.stopped_at is not None:
                     stop_status[v.stopped_at] = None
+    # MQL instants: the chain heads' starts, with the grade the clock started with (the
+    # lead's effective grade after that instant); with an assignment start, the status
+    # entering the start set instead (see the module docstring).
+    head_at = {} if by_hand_off else {cycle.started_at: cycle for cycle in heads}
 
     # One walk over the instants: the status after each, its attempts and connects,
     # the fields at each MQL instant and the status each stop left.
@@ -363,19 +431,20 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
     statuses: list[str | None] = []
     attempts: list[int] = []
     connects: list[int] = []
-    # (instant index, cycle number, fields after the instant, effective grade)
-    starts: list[tuple[int, int, dict[str, str], str | None]] = []
+    starts: list[_Start] = []
     was_open = False
+    status: str | None = None
     for index, (at, changes) in enumerate(result.instants):
         if at > as_of:
             break
+        previous_status = status
         tried = reached = 0
         for name, value in changes:
             if not value:
                 fields.pop(name, None)
                 continue
             fields[name] = value
-            if name == "activity":
+            if name == "activity" and is_attempt(value):
                 tried += 1
                 reached += value.partition(":")[2] in CONNECT_OUTCOMES
         status = fields.get("status")
@@ -384,47 +453,63 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
         statuses.append(status)
         attempts.append(tried)
         connects.append(reached)
-        if mql_policy is not None:
-            started = cycle_at.get(at)
-            if started is not None:
-                starts.append((index, started[0], dict(fields), started[1]))
-            if at in stop_status:
-                stop_status[at] = status
-        else:
+        if policy is None:
             is_open = status is not None and stages.get(status) == OPEN
             if is_open and not was_open:
-                starts.append((index, len(starts) + 1, dict(fields), grade_of(rules, fields)))
+                starts.append((index, dict(fields), grade_of(rules, fields), None))
             was_open = is_open
+            continue
+        if at in stop_status:
+            stop_status[at] = status
+        if by_hand_off:
+            if status in policy.start and previous_status not in policy.start:
+                grade = grade_of(rules, fields)
+                if not policy.applies_to or policy.applies(
+                    fields if grade is None else {**fields, "grade": grade}
+                ):
+                    starts.append((index, dict(fields), grade, None))
+        else:
+            head = head_at.get(at)
+            if head is not None:
+                starts.append((index, dict(fields), head.grades[0][1], head))
+    if by_hand_off and heads:
+        starts = _hand_offs_linked(starts, walked, heads)
 
     def score_at(instant: int) -> float | None:
         """The score after the last instant at or before ``instant``."""
         index = bisect_right(walked, instant) - 1
         return _parsed_score(scores[index]) if index >= 0 else None
 
-    clocks = [
-        ClockFact(
-            lead_id=result.lead_id,
-            policy=v.policy,
-            cycle=v.cycle,
-            started_at=v.started_at,
-            state=v.state,
-            grade=v.grade,
-            owner=v.owner,
-            team=team_of.get(v.owner) if v.owner is not None else None,
-            score=score_at(v.started_at),
-            stopped=v.stopped_at is not None,
-            business_seconds=v.business_seconds,
+    clocks: list[ClockFact] = []
+    for v in result.verdicts:
+        if v.started_at > as_of:
+            continue
+        # A queue's clock (stopped by assignment) is charged to nobody.
+        owner = None if v.policy in unowned else v.owner
+        clocks.append(
+            ClockFact(
+                lead_id=result.lead_id,
+                policy=v.policy,
+                cycle=v.cycle,
+                started_at=v.started_at,
+                state=v.state,
+                grade=v.grade,
+                owner=owner,
+                team=team_of.get(owner) if owner is not None else None,
+                score=score_at(v.started_at),
+                stopped=v.stopped_at is not None and (v.policy, v.cycle) not in handed_over,
+                business_seconds=v.business_seconds,
+            )
         )
-        for v in result.verdicts
-        if v.started_at <= as_of
-    ]
 
     mqls: list[MqlFact] = []
-    for k, (first, number, at_start, grade) in enumerate(starts):
+    for k, (first, at_start, grade, head) in enumerate(starts):
         last = starts[k + 1][0] if k + 1 < len(starts) else len(statuses)
-        owner = at_start.get("owner")
+        # The owner the follow-up started with (an assignment start: the rep it was
+        # handed to), else the one at the MQL instant.
+        owner = head.owners[0][1] if head is not None else at_start.get("owner")
         team = team_of.get(owner) if owner is not None else None
-        verdict = verdicts.get(number)
+        verdict = verdicts.get(chain_end[head.number]) if head is not None else None
         is_sal = False
         seconds: int | None = None
         if verdict is not None and verdict.stopped_at is not None:
@@ -438,8 +523,8 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
         mqls.append(
             MqlFact(
                 lead_id=result.lead_id,
-                cycle=number,
-                mql_at=result.instants[first][0],
+                cycle=head.number if head is not None else k + 1 if policy is None else 0,
+                mql_at=walked[first],
                 grade=grade,
                 owner=owner,
                 team=team,
@@ -455,6 +540,26 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
             )
         )
     return LeadFacts(mqls, clocks)
+
+
+def _hand_offs_linked(
+    starts: list[_Start], walked: Sequence[int], heads: Sequence[Cycle]
+) -> list[_Start]:
+    """Each hand-off (the status entering an assignment start's status set) with the first
+    chain head that starts from its instant until the next hand-off's."""
+    linked: list[_Start] = []
+    position = 0
+    for k, (first, at_start, grade, _) in enumerate(starts):
+        since = walked[first]
+        until = walked[starts[k + 1][0]] if k + 1 < len(starts) else None
+        while position < len(heads) and heads[position].started_at < since:
+            position += 1
+        head: Cycle | None = None
+        if position < len(heads) and (until is None or heads[position].started_at < until):
+            head = heads[position]
+            position += 1
+        linked.append((first, at_start, grade, head))
+    return linked
 
 
 def _segment_value(
@@ -511,7 +616,7 @@ class Facts:
     # One row per clock cycle.
     clock_policy: Int32Array  # index into ``policies``
     clock_started_at: Int64Array
-    clock_state: Int8Array  # index into the states running, paused, met, breached, lapsed
+    clock_state: Int8Array  # index into the states running … reassigned (see state_code)
     clock_grade: Int32Array
     clock_owner: Int32Array
     clock_team: Int32Array
@@ -686,8 +791,10 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
     """The facts of all parts in one set of columns, their codes mapped to shared names."""
     if not parts:
         raise ValueError("merge_facts needs at least one part")
-    if len(parts) == 1:
-        return parts[0]
+    # A part without a fact adds nothing (all leads plain, or none): no copy of the rest.
+    holding = [part for part in parts if len(part) or len(part.clock_policy)]
+    if len(holding) <= 1:
+        return holding[0] if holding else parts[0]
 
     def recoded(
         names_of: Sequence[list[str]], columns: Sequence[Sequence[Int32Array]]
@@ -748,8 +855,29 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
 
 
 def month_numbers(instants: Int64Array, zone: tzinfo) -> Int64Array:
-    """The local calendar month of each instant in ``zone``, as months since 1970-01."""
+    """The local calendar month of each instant in ``zone``, as months since 1970-01.
+
+    The instants of the first and the last month are read in local time; every other is
+    placed among the months' first instants between them by one binary search (millions
+    of clocks: the local time of each would cost several passes over them).
+    """
     instants = np.asarray(instants, dtype=np.int64)
+    if instants.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    first, last = _local_months(np.array([instants.min(), instants.max()]), zone).tolist()
+    starts = np.array([_month_start(m, zone) for m in range(first + 1, last + 1)], np.int64)
+    # Each start must be the first instant of its month (a zone whose clocks change at
+    # midnight on the 1st could make local midnight absent or twice): else, local time.
+    edges = _local_months(np.concatenate([starts - 1, starts]), zone)
+    expected = np.arange(first, last, dtype=np.int64)
+    if not np.array_equal(edges, np.concatenate([expected, expected + 1])):
+        return _local_months(instants, zone)
+    months: Int64Array = first + np.searchsorted(starts, instants, side="right")
+    return months
+
+
+def _local_months(instants: Int64Array, zone: tzinfo) -> Int64Array:
+    """:func:`month_numbers` by each instant's local time."""
     local = instants // MICROS_PER_SECOND + offsets_seconds(instants, zone)
     months: Int64Array = local.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
     return months

@@ -92,14 +92,22 @@ def segments(
 def follow_up_seconds(
     table: EventTable, settings: ReportSettings, as_of: int
 ) -> npt.NDArray[np.int64]:
-    """Business seconds of every stopped clock of the MQL policy (time to follow-up),
-    of a table with its lead ids (the replay names each lead)."""
+    """Business seconds of every stopped clock of the MQL policy (time to follow-up; a
+    cycle ended by a reassignment is none), of a table with its lead ids (the replay
+    names each lead)."""
     mql_policy = settings.metric.mql_policy
+    if mql_policy is None:
+        return np.zeros(0, dtype=np.int64)
     ordered = table if table.ordered else table.sorted()
-    values = [
-        v.business_seconds
-        for result in lead_results(settings.rules, ordered, as_of)
-        for v in result.verdicts
-        if v.policy == mql_policy and v.stopped_at is not None
-    ]
+    values: list[int] = []
+    for result in lead_results(settings.rules, ordered, as_of):
+        verdicts = [v for v in result.verdicts if v.policy == mql_policy]
+        # A cycle ended by a reassignment is the only one whose stop is the next cycle's
+        # start (SPEC §9.2): it was handed over, not followed up.
+        handed_over = {later.started_at for later in verdicts[1:]}
+        values.extend(
+            v.business_seconds
+            for v in verdicts
+            if v.stopped_at is not None and v.stopped_at not in handed_over
+        )
     return np.array(values, dtype=np.int64)

@@ -12,8 +12,12 @@ Every definition is written out in ``docs/analytics.md``; in short:
   owner and team are the ones at that instant (for a lead that never got there:
   its last ones). Other attributes (``source``, ``industry``, …) are the lead's last
   values.
-* Its **first touch** is the first instant at or after the MQL instant with an
-  activity or a status of stage ``working`` or ``qualified``.
+* Its **first touch** is what stops the MQL policy's clock (SPEC §4 rule 4, §9.1), so
+  that speed to lead and time to follow-up agree: the first instant at or after the
+  MQL instant at which the status enters that policy's ``stop`` set or an activity
+  matching its ``stop.activity`` is logged (``email:automated`` only when named
+  exactly). Without an MQL policy: the first instant at or after the MQL instant with
+  an activity or a status of stage ``working`` or ``qualified``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import polars as pl
 from leadsla.core.columns import Int64Array
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
+from leadsla.core.policy import Policy, activity_matches
 from leadsla.report.columns import EventColumns
 from leadsla.report.settings import ReportSettings
 
@@ -55,12 +60,14 @@ def month_labels(instants: pl.Series, zone: tzinfo) -> pl.Series:
     return named.set(instants.is_null(), None) if instants.null_count() else named
 
 
-def settle(columns: EventColumns) -> EventColumns:
+def settle(columns: EventColumns, events: int | None = None) -> EventColumns:
     """The last row of each (lead, instant, field): the value after the instant.
 
     The rows are in (lead, instant, arrival) order, so an instant is a run of rows; a
     row is kept when no later row of its run sets the same field. The rows kept stay
     in their order (nothing here reads the order of the rows within an instant).
+    Rows of the field ``events`` (an index into the fields, ``activity``) are all
+    kept: each is an event of its own, not a value that a later row overwrites.
     """
     if len(columns) == 0:
         return columns
@@ -76,6 +83,8 @@ def settle(columns: EventColumns) -> EventColumns:
     order = np.argsort(key, kind="stable")
     ordered = key[order]
     overwritten = ordered[:-1] == ordered[1:]
+    if events is not None:
+        overwritten &= codes[order[:-1]] != events
     if not overwritten.any():
         return columns
     keep = np.ones(len(order), dtype=np.bool_)
@@ -97,8 +106,12 @@ class Rows:
     def __init__(
         self, columns: EventColumns, settings: ReportSettings, fields: Sequence[str]
     ) -> None:
-        settled = settle(columns)
         self.field_index = {name: k for k, name in enumerate(fields)}
+        # Each activity row counts where one can touch a lead (first_touches); elsewhere
+        # an instant's last is enough.
+        policy = settings.metric.mql
+        touching = policy is not None and bool(policy.stop_activity)
+        settled = settle(columns, self.field_index.get("activity") if touching else None)
         self.size = len(settled)
         self.lead = settled.lead
         self.at = settled.at
@@ -195,6 +208,32 @@ class Rows:
         return self.lookup(per_value, owner).alias("team")
 
 
+def first_touches(rows: Rows, policy: Policy | None) -> Any:
+    """The rows that touch a lead (see the module docstring): those that would stop the
+    MQL policy's clock (its ``stop`` status entered, an activity matching its
+    ``stop.activity``), or without a policy any activity and any status of stage
+    ``working`` or ``qualified``."""
+    if policy is None:
+        return rows.fields["activity"] | (rows.rank >= STAGE_RANK[WORKING])
+    texts = rows.names.to_list()
+    stop = np.array([text in policy.stop for text in texts], dtype=np.bool_)
+    matched = np.array(
+        [activity_matches(text, policy.stop_activity) for text in texts], dtype=np.bool_
+    )
+    # A status row enters the stop set when the lead's status before it differs.
+    status = np.flatnonzero(rows.fields["status"])
+    entered = np.ones(status.size, dtype=np.bool_)
+    if status.size:
+        same_lead = rows.lead[status[1:]] == rows.lead[status[:-1]]
+        entered[1:] = ~same_lead | (rows.value[status[1:]] != rows.value[status[:-1]])
+    touched = np.zeros(rows.size, dtype=np.bool_)
+    touched[status[entered]] = True
+    touched &= stop[rows.value]
+    if policy.stop_activity:
+        touched |= rows.fields["activity"] & matched[rows.value]
+    return touched
+
+
 def _instants(values: Any) -> pl.Series:
     series = pl.Series(values, dtype=pl.Int64)
     return series.set(series == NONE, None)
@@ -241,7 +280,7 @@ def lead_frame(
     outcome_set = rows.fields["outcome"] & rows.has_value
     # The funnel starts at the first open/working/qualified status or outcome event.
     mql_at = rows.first_at((rows.rank >= 1) | outcome_set)
-    touched = rows.fields["activity"] | (rows.rank >= STAGE_RANK[WORKING])
+    touched = first_touches(rows, settings.metric.mql)
     opportunity_at = np.minimum(
         rows.first_at(rows.rank == STAGE_RANK[QUALIFIED]), rows.first_at(outcome_set)
     )
