@@ -719,7 +719,17 @@ def judge_part(
         state[breached] = _BREACHED
         if full:
             _judge_cadence(
-                rules, policy, part, cadence, calendars, calendar, as_of, due_at, escalations
+                rules,
+                policy,
+                part,
+                cadence,
+                calendars,
+                calendar,
+                as_of,
+                due_at,
+                escalations,
+                _attempts(plain.activity, part),
+                _attempts(plain.activity, part, before_end=True),
             )
             due_at = np.where(breached, part.overran_at, due_at)
             breached_at = np.where(breached, part.overran_at, NEVER)
@@ -739,14 +749,14 @@ def judge_part(
     )
 
 
-def _attempts(activity: Activities, part: ClockPart) -> Int64Array:
+def _attempts(activity: Activities, part: ClockPart, *, before_end: bool = False) -> Int64Array:
     """The attempts made in each cycle: the attempt rows from its start to its stop (or
-    the evaluation instant), both included."""
+    the evaluation instant), both included (``before_end``: the end's own excluded)."""
     groups = activity.cols.groups
     start_of = np.full(groups, NEVER, dtype=np.int64)
     start_of[part.lead] = part.started_at
     end_of = np.full(groups, -1, dtype=np.int64)
-    end_of[part.lead] = part.stopped_at
+    end_of[part.lead] = part.stopped_at - 1 if before_end else part.stopped_at
     group = activity.group
     inside = activity.attempt & (activity.at >= start_of[group]) & (activity.at <= end_of[group])
     counts: Int64Array = np.bincount(group[inside], minlength=groups).astype(np.int64)
@@ -763,6 +773,8 @@ def _judge_cadence(
     as_of: int,
     due_at: Int64Array,
     escalations: Int64Array,
+    attempts: Int64Array,
+    attempts_before_end: Int64Array,
 ) -> None:
     """A cadence's deadline (the current gap's end or the window's, whichever is first)
     and its escalations (each step in the first gap that lasts until it, counted from
@@ -781,6 +793,16 @@ def _judge_cadence(
     following[:-1] = np.where(last[:-1], following[:-1], g_at[1:])
     since = np.empty(part.lead.size, dtype=np.int64)
     since[g_cycle[last]] = g_at[last]
+    # A cycle met by its attempts keeps the gap its last required attempt closed: from
+    # the attempt before it, which is at the stop instant itself only when fewer than
+    # that many attempts came before (else it began the gap before the last).
+    required = policy.attempts
+    met = np.flatnonzero(stopped & (attempts >= required) & (attempts_before_end >= required - 1))
+    if met.size:
+        previous = np.array(started, dtype=np.int64)
+        second = np.flatnonzero(~last[:-1] & last[1:])  # each cycle's next-to-last gap
+        previous[g_cycle[second]] = g_at[second]
+        since[met] = previous[met]
     for index, name in enumerate(calendars):
         plan = plan_for(rules, policy, name)
         assert plan.gap is not None and plan.within is not None
