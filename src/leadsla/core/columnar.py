@@ -43,6 +43,7 @@ from leadsla.core.plain import (
     Activities,
     ClockPart,
     Columns,
+    Judged,
     LeadFields,
     Names,
     PlainClocks,
@@ -55,6 +56,18 @@ from leadsla.core.plain import (
 from leadsla.core.plain import supported as plain_supported
 
 WORKING, QUALIFIED = "working", "qualified"
+# The clock columns of Facts and their types (as metrics.facts_of casts them).
+_CLOCK_COLUMNS: dict[str, type[np.generic]] = {
+    "clock_policy": np.int32,
+    "clock_started_at": np.int64,
+    "clock_state": np.int8,
+    "clock_grade": np.int32,
+    "clock_owner": np.int32,
+    "clock_team": np.int32,
+    "clock_score_band": np.int32,
+    "clock_stopped": np.bool_,
+    "clock_seconds": np.int64,
+}
 
 
 def supported(metric: MetricRules) -> bool:
@@ -102,8 +115,7 @@ def columnar_facts(
     simple = ~plain.exact
     assert mql_part is not None  # supported() asks for an MQL policy
     builder = _FactBuilder(plain, metric, lead, owners)
-    for part in clock_parts:
-        builder.add_clocks(part.keep(simple[part.lead]))
+    builder.add_clocks([part.keep(simple[part.lead]) for part in clock_parts])
     builder.add_mqls(mql_part.keep(simple[mql_part.lead]), plain.status, plain.activity)
     return builder.facts(), plain.exact[cols.group]
 
@@ -169,34 +181,45 @@ class _FactBuilder:
         )
         self.allowed = owner_ok[lead.owner.codes]
         self.owners = owners
-        self.clock_columns: dict[str, list[npt.NDArray[np.generic]]] = {}
+        self.clock_columns: dict[str, npt.NDArray[np.generic]] = {}
         self.mql_columns: dict[str, npt.NDArray[np.generic]] = {}
 
-    def _append(self, name: str, column: npt.NDArray[np.generic]) -> None:
-        self.clock_columns.setdefault(name, []).append(column)
-
-    def add_clocks(self, part: ClockPart) -> None:
-        policy = self.metric.rules.policies[part.policy]
+    def add_clocks(self, parts: Sequence[ClockPart]) -> None:
+        """The clock columns of the parts' cycles, written once into columns of their
+        total length (each fresh page of memory costs: no per-part copy to join)."""
+        rules = self.metric.rules
         lead = self.lead
-        unowned = policy.name in self.metric.unowned_policies
-        if unowned:
-            # A queue's clock is charged to nobody: in a rep's view it is nobody's.
-            part = part.keep(np.full(len(part.lead), self.owners is None, dtype=np.bool_))
-        else:
-            part = part.keep(self.allowed[part.lead])
-        leads = part.lead
-        judged = judge_part(self.metric.rules, self.plain, part)
+        kept: list[tuple[ClockPart, Judged, bool]] = []
+        for part in parts:
+            unowned = rules.policies[part.policy].name in self.metric.unowned_policies
+            if unowned:
+                # A queue's clock is charged to nobody: in a rep's view it is nobody's.
+                part = part.keep(np.full(len(part.lead), self.owners is None, dtype=np.bool_))
+            else:
+                part = part.keep(self.allowed[part.lead])
+            kept.append((part, judge_part(rules, self.plain, part), unowned))
+        total = sum(len(part.lead) for part, _, _ in kept)
+        columns = {name: np.empty(total, dtype=kind) for name, kind in _CLOCK_COLUMNS.items()}
         codes = np.array([state_code(state) for state in JUDGED_STATES], dtype=np.int8)
-        none = np.full(len(leads), -1, dtype=np.int32)
-        self._append("clock_policy", np.full(len(leads), part.policy, dtype=np.int32))
-        self._append("clock_started_at", part.started_at)
-        self._append("clock_state", codes[judged.state])
-        self._append("clock_grade", lead.grade.codes[leads])
-        self._append("clock_owner", none if unowned else lead.owner.codes[leads])
-        self._append("clock_team", none if unowned else lead.team.codes[leads])
-        self._append("clock_score_band", lead.score_band[leads])
-        self._append("clock_stopped", part.stopped)
-        self._append("clock_seconds", judged.business // MICROS_PER_SECOND)
+        at = 0
+        for part, judged, unowned in kept:
+            leads = part.lead
+            rows = slice(at, at + len(leads))
+            at += len(leads)
+            columns["clock_policy"][rows] = part.policy
+            columns["clock_started_at"][rows] = part.started_at
+            np.take(codes, judged.state, out=columns["clock_state"][rows])
+            np.take(lead.grade.codes, leads, out=columns["clock_grade"][rows])
+            if unowned:
+                columns["clock_owner"][rows] = -1
+                columns["clock_team"][rows] = -1
+            else:
+                np.take(lead.owner.codes, leads, out=columns["clock_owner"][rows])
+                np.take(lead.team.codes, leads, out=columns["clock_team"][rows])
+            np.take(lead.score_band, leads, out=columns["clock_score_band"][rows])
+            columns["clock_stopped"][rows] = part.stopped
+            np.floor_divide(judged.business, MICROS_PER_SECOND, out=columns["clock_seconds"][rows])
+        self.clock_columns = columns
 
     def add_mqls(self, part: ClockPart, status: StatusRows, activity: Activities) -> None:
         cols = self.cols
@@ -245,13 +268,9 @@ class _FactBuilder:
         self.mql_leads = leads
 
     def facts(self) -> Facts:
-        clocks = {
-            name: np.concatenate(parts) if parts else np.zeros(0)
-            for name, parts in self.clock_columns.items()
-        }
         lead = self.lead
         return facts_of(
-            self.mql_columns | clocks,
+            self.mql_columns | self.clock_columns,
             segment={name: names.codes[self.mql_leads] for name, names in self.segments.items()},
             grades=list(lead.grade.names),
             owners=list(lead.owner.names),

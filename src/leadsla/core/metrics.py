@@ -90,7 +90,7 @@ import itertools
 from array import array
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, tzinfo
 from functools import cached_property
 from typing import Any
@@ -104,6 +104,7 @@ from leadsla.core.columns import (
     MICROS_PER_SECOND,
     BoolArray,
     FloatArray,
+    IndexArray,
     Int8Array,
     Int32Array,
     Int64Array,
@@ -633,6 +634,17 @@ class Facts:
 
     def __len__(self) -> int:
         return len(self.mql_at)
+
+    def take(self, mqls: IndexArray, clocks: IndexArray) -> Facts:
+        """The MQL rows ``mqls`` and the clock rows ``clocks``, with the same names."""
+        return replace(
+            self,
+            segment={name: codes[mqls] for name, codes in self.segment.items()},
+            **{
+                name: getattr(self, name)[clocks if name.startswith("clock_") else mqls]
+                for name in _COLUMN_TYPES
+            },
+        )
 
 
 class FactCollector:
@@ -1178,20 +1190,29 @@ def scorecard(
     current = period_containing(as_of, period, zone)
     mql_months = month_numbers(facts.mql_at, zone)
     clock_months = month_numbers(facts.clock_started_at, zone)
-    fact_in = current.contains(mql_months)
-    clock_in = current.contains(clock_months)
     figures = _Figures(facts, metric.mql_policy)
-
-    overall, _ = figures.compute(
-        np.where(fact_in, 0, -1).astype(np.int64), np.where(clock_in, 0, -1).astype(np.int64), 1
+    # The period's rows once: the figures of the period then read only them (a month of
+    # a half-year history is a sixth of its clocks).
+    inside = facts.take(
+        np.flatnonzero(current.contains(mql_months)), np.flatnonzero(current.contains(clock_months))
     )
-    by_grade = figures.by_key(facts.grade, facts.clock_grade, facts.grades, fact_in, clock_in)
-    by_owner = figures.by_key(facts.owner, facts.clock_owner, facts.owners, fact_in, clock_in)
-    by_team = figures.by_key(facts.team, facts.clock_team, facts.teams, fact_in, clock_in)
-    by_score_band = figures.by_key(
-        facts.score_band,
-        facts.clock_score_band,
-        facts.score_bands,
+    fact_in = np.ones(len(inside), dtype=np.bool_)
+    clock_in = np.ones(len(inside.clock_policy), dtype=np.bool_)
+    period_figures = _Figures(inside, metric.mql_policy)
+    overall, _ = period_figures.compute(
+        np.zeros(len(inside), dtype=np.int64), np.zeros(len(inside.clock_policy), dtype=np.int64), 1
+    )
+    by_grade = period_figures.by_key(
+        inside.grade, inside.clock_grade, inside.grades, fact_in, clock_in
+    )
+    by_owner = period_figures.by_key(
+        inside.owner, inside.clock_owner, inside.owners, fact_in, clock_in
+    )
+    by_team = period_figures.by_key(inside.team, inside.clock_team, inside.teams, fact_in, clock_in)
+    by_score_band = period_figures.by_key(
+        inside.score_band,
+        inside.clock_score_band,
+        inside.score_bands,
         fact_in,
         clock_in,
         by_name=False,
