@@ -29,6 +29,7 @@ from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
 from leadsla.core.metrics import (
+    CLOCK_COLUMN_TYPES,
     FactCollector,
     Facts,
     MetricRules,
@@ -56,18 +57,6 @@ from leadsla.core.plain import (
 from leadsla.core.plain import supported as plain_supported
 
 WORKING, QUALIFIED = "working", "qualified"
-# The clock columns of Facts and their types (as metrics.facts_of casts them).
-_CLOCK_COLUMNS: dict[str, type[np.generic]] = {
-    "clock_policy": np.int32,
-    "clock_started_at": np.int64,
-    "clock_state": np.int8,
-    "clock_grade": np.int32,
-    "clock_owner": np.int32,
-    "clock_team": np.int32,
-    "clock_score_band": np.int32,
-    "clock_stopped": np.bool_,
-    "clock_seconds": np.int64,
-}
 
 
 def supported(metric: MetricRules) -> bool:
@@ -199,7 +188,7 @@ class _FactBuilder:
                 part = part.keep(self.allowed[part.lead])
             kept.append((part, judge_part(rules, self.plain, part), unowned))
         total = sum(len(part.lead) for part, _, _ in kept)
-        columns = {name: np.empty(total, dtype=kind) for name, kind in _CLOCK_COLUMNS.items()}
+        columns = {name: np.empty(total, dtype=kind) for name, kind in CLOCK_COLUMN_TYPES.items()}
         codes = np.array([state_code(state) for state in JUDGED_STATES], dtype=np.int8)
         at = 0
         for part, judged, unowned in kept:

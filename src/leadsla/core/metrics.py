@@ -114,6 +114,7 @@ from leadsla.core.instants import format_instant, offsets_seconds
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook, is_attempt
 
 __all__ = [
+    "CLOCK_COLUMN_TYPES",
     "COMMITMENT_METRICS",
     "DEFAULT_SCORE_BANDS",
     "PERIODS",
@@ -768,6 +769,11 @@ _COLUMN_TYPES: dict[str, type[np.generic]] = {
     "clock_score_band": np.int32,
     "clock_stopped": np.bool_,
     "clock_seconds": np.int64,
+}
+
+# The clock columns among them (one row per clock cycle).
+CLOCK_COLUMN_TYPES = {
+    name: kind for name, kind in _COLUMN_TYPES.items() if name.startswith("clock_")
 }
 
 
