@@ -8,10 +8,14 @@ resource and reach these collaborators through :mod:`leadsla.api.deps`.
 
 import secrets
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from leadsla import __version__
@@ -43,7 +47,9 @@ def create_app(
         version=__version__,
         description="The marketing-to-sales SLA engine: events in, business-hour clocks out.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # The reference page is served below from the package's own copy of Swagger UI:
+        # FastAPI's default loads it from a CDN, a blank page on an offline server.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.rules = rules
@@ -71,7 +77,32 @@ def create_app(
     app.exception_handler(HTTPException)(json_error)
     app.exception_handler(session.LoginRequired)(session.redirect_to_login)
     app.openapi = with_schemas_read_by_hand(app.openapi)  # type: ignore[method-assign]
+    serve_api_reference(app)
     return app
+
+
+API_REFERENCE_ASSETS = "/api/v1/docs-assets"
+
+
+def serve_api_reference(app: FastAPI) -> None:
+    """``/api/v1/docs``: Swagger UI with its scripts and styles from the installed
+    ``fastapi_offline`` package (Swagger UI 5, which reads the OpenAPI 3.1 document FastAPI
+    writes), so the page works with no internet access."""
+    app.mount(
+        API_REFERENCE_ASSETS,
+        StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"),
+        name="api-reference-assets",
+    )
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    def api_reference() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="leadsla API reference",
+            swagger_js_url=f"{API_REFERENCE_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_REFERENCE_ASSETS}/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+        )
 
 
 def with_schemas_read_by_hand(

@@ -455,3 +455,65 @@ def test_keyboard_reaches_the_navigation(browser: Any, site: Site) -> None:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.getAttribute('href')") == "/overview"
     page.close()
+
+
+def test_a_rep_sees_the_menu_and_rosters_a_rep_can_use(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, MAYA)
+    links = page.locator("header nav a").all_inner_texts()
+    assert links == ["Overview", "At risk", "Settings"]
+    # The token's name already says "rep": the header does not repeat the role.
+    assert page.locator("header .who span").inner_text() == MAYA
+    page.get_by_role("link", name="Settings").click()
+    teams = page.locator("#teams tbody th").all_inner_texts()
+    assert teams == ["east"]
+    page.close()
+    admin = logged_in(browser, site, ADMIN)
+    assert admin.locator("header nav a").all_inner_texts() == [
+        "Overview", "At risk", "Reps and teams", "Marketing", "Settings",
+    ]  # fmt: skip
+    assert admin.locator("header .who span").inner_text() == ADMIN
+    admin.get_by_role("link", name="Settings").click()
+    assert len(admin.locator("#teams tbody th").all_inner_texts()) == len(
+        {rep.team for rep in demo_company().reps}
+    )
+    admin.close()
+
+
+def test_pages_log_no_console_errors(browser: Any, site: Site) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda note: errors.append(note.text) if note.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{site.base}/login")
+    page.get_by_label("API token").fill(site.tokens[ADMIN])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/overview$"))
+    lead = site.api(ADMIN, "/leads", limit=1)[0]["lead_id"]
+    for path in ("/at-risk", f"/leads/{lead}", "/reps", "/marketing", "/settings"):
+        page.goto(f"{site.base}{path}", wait_until="networkidle")
+    page.wait_for_timeout(300)
+    assert errors == []
+    icon = httpx.get(f"{site.base}/favicon.ico", timeout=10)
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    page.close()
+
+
+def test_api_reference_works_offline(browser: Any, site: Site) -> None:
+    page = browser.new_page()
+    elsewhere: list[str] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(site.base):
+            route.continue_()
+        else:  # what a server without internet access would see: nothing answers
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(f"{site.base}/api/v1/docs")
+    page.locator(".opblock").first.wait_for(timeout=15_000)
+    assert elsewhere == []
+    assert page.locator(".opblock").count() >= 5
+    summaries = page.locator(".opblock-summary").all_inner_texts()
+    assert any("/api/v1/events" in text for text in summaries)
+    page.close()

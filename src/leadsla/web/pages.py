@@ -23,7 +23,7 @@ from leadsla.config.schema import Config
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
-from leadsla.core.policy import Rulebook
+from leadsla.core.policy import Rulebook, Team
 from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
 from leadsla.report.settings import ReportSettings
@@ -278,8 +278,35 @@ def settings(
     )
     return page(
         request, "settings.html.j2", caller, calendars=calendars, policies=sentences,
-        teams=rules.teams.values(), reps=rules.reps,
+        teams=visible_teams(rules, caller), reps=rules.reps,
     )  # fmt: skip
+
+
+def visible_teams(rules: Rulebook, caller: Principal) -> list[Team]:
+    """The rosters the caller may read: a rep sees their own team's only (the others'
+    capacities are their managers' business), everyone else every team."""
+    if caller.role is not Role.REP:
+        return list(rules.teams.values())
+    rep = rules.reps.get(caller.rep or "")
+    return [rules.teams[rep.team]] if rep is not None and rep.team in rules.teams else []
+
+
+# The dashboard's icon: a clock face in the header's colours. Browsers ask for
+# /favicon.ico on every page; without it each page logs a 404 in the console.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<circle cx="16" cy="16" r="14" fill="#14213d"/>'
+    '<circle cx="16" cy="16" r="11" fill="none" stroke="#f5a623" stroke-width="2"/>'
+    '<path d="M16 9v7l5 3" fill="none" stroke="#fff" stroke-width="2.5" stroke-linecap="round"/>'
+    "</svg>"
+)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(
+        FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 def first_open_status(rules: Rulebook) -> str | None:

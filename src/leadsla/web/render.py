@@ -1,5 +1,6 @@
 """The dashboard's template environment, and the one way its routes answer with a page."""
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -7,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import PackageLoader
 
 from leadsla.notify.rendering import template_environment
-from leadsla.service.tokens import Principal
+from leadsla.service.tokens import Principal, Role
 from leadsla.web.csrf import form_token, keep_form_token
 from leadsla.web.filters import (
     burn_up_geometry,
@@ -26,6 +27,24 @@ NAV = (
     ("/marketing", "Marketing"),
     ("/settings", "Settings"),
 )
+# Pages of team-wide figures: a rep's session has nothing to see there.
+MANAGERS_ONLY = frozenset({"/reps", "/marketing"})
+
+
+def nav_for(caller: Principal | None) -> tuple[tuple[str, str], ...]:
+    """The menu links the caller can use."""
+    if caller is not None and caller.role is Role.REP:
+        return tuple(item for item in NAV if item[0] not in MANAGERS_ONLY)
+    return NAV
+
+
+def who_label(caller: Principal) -> str:
+    """The caller as the header names them: the token's name, and its role unless the name
+    already says it (the demo's "Maya Chen (east rep)" is not followed by "(rep)")."""
+    if re.search(rf"\b{re.escape(caller.role.value)}\b", caller.name, re.IGNORECASE):
+        return caller.name
+    return f"{caller.name} ({caller.role.value})"
+
 
 # One environment per process: it holds no app's data, only templates and filters,
 # and it caches the compiled templates across apps. Every page is HTML: all escaped.
@@ -52,8 +71,9 @@ def page(
     csrf, fresh = form_token(request)
     html = templates.get_template(name).render(
         caller=caller,
+        who=who_label(caller) if caller is not None else "",
         path=request.url.path,
-        nav=NAV,
+        nav=nav_for(caller),
         csrf=csrf,
         **values,
     )
