@@ -326,8 +326,11 @@ def test_a_rep_sees_only_their_leads(browser: Any, site: Site) -> None:
     page = logged_in(browser, site, MAYA)
     assert "Reports are for managers" in page.inner_text("main")
     page.goto(f"{site.base}/at-risk")
-    owners = set(page.locator("#at-risk tbody tr td:nth-child(4)").all_inner_texts())
+    owners = set(
+        page.locator("#at-risk td[data-owner]").evaluate_all("els => els.map(e => e.dataset.owner)")
+    )
     assert owners <= {"maya"}
+    assert set(page.locator("#at-risk td[data-owner]").all_inner_texts()) <= {REP_NAMES["maya"]}
     sams = site.api(SAM, "/leads", owner="sam", limit=1)
     other = sams[0]["lead_id"]
     # Another rep's lead answers as a missing one: a rep does not learn which ids exist.
@@ -516,4 +519,39 @@ def test_api_reference_works_offline(browser: Any, site: Site) -> None:
     assert page.locator(".opblock").count() >= 5
     summaries = page.locator(".opblock-summary").all_inner_texts()
     assert any("/api/v1/events" in text for text in summaries)
+    page.close()
+
+
+def test_breached_queue_lists_the_overviews_overdue_leads(browser: Any, site: Site) -> None:
+    page = logged_in(browser, site, ADMIN)
+    overdue = int(figure(page, "overdue").rstrip("+").replace(",", ""))
+    page.locator("[data-figure='overdue'] ~ .sub").get_by_role("link", name="See them").click()
+    page.wait_for_url(re.compile(r"/breached$"))
+    expected = site.api(ADMIN, "/leads", status="New", breached="true", limit=1000)
+    shown = page.locator("#breached tbody tr").evaluate_all("rows => rows.map(r => r.dataset.lead)")
+    assert len(shown) == overdue == len(expected) > 0
+    assert set(shown) == {lead["lead_id"] for lead in expected}
+    overdue_seconds = page.locator("#breached td[data-overdue]").evaluate_all(
+        "els => els.map(e => Number(e.dataset.overdue))"
+    )
+    assert overdue_seconds == sorted(overdue_seconds, reverse=True)  # longest overdue first
+    by_id = {lead["lead_id"]: lead for lead in expected}
+    names = page.locator("#breached tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.lead, r.querySelector('[data-owner]').innerText])"
+    )
+    assert all(name == REP_NAMES.get(by_id[lead]["owner"], "") for lead, name in names)
+    page.get_by_label("Grade").select_option("A")
+    page.get_by_role("button", name="Filter").click()
+    a_leads = site.api(ADMIN, "/leads", status="New", breached="true", grade="A", limit=1000)
+    assert page.locator("#breached tbody tr").count() == len(a_leads)
+
+    # On a phone each lead is a card: every column labelled, nothing off-screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    policy = page.locator("#breached tbody tr").first.locator("td[data-label='Policy']")
+    assert policy.is_visible()
+    assert (
+        page.evaluate("el => getComputedStyle(el, '::before').content", policy.element_handle())
+        == '"Policy: "'
+    )
     page.close()

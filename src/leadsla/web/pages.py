@@ -11,6 +11,7 @@ Login and the session cookie: :mod:`leadsla.web.session`.
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -23,7 +24,7 @@ from leadsla.config.schema import Config
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
-from leadsla.core.policy import Rulebook, Team
+from leadsla.core.policy import Rep, Rulebook, Team
 from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
 from leadsla.report.settings import ReportSettings
@@ -40,6 +41,7 @@ AT_RISK_CHOICES = (4, 8, 16, 40)
 AT_RISK_DEFAULT = 8
 AT_RISK_LIMIT = 200
 PERIODS = {"month": "This month", "quarter": "This quarter"}
+OPENING_HORIZON = 30 * 24 * MICROS_PER_HOUR  # a calendar closed longer names no opening
 COUNT_LIMIT = 1000  # the overview counts up to this many leads (the API's page size)
 # The Marketing page's segment table: as ``GET /api/v1/segments?by=source,grade``.
 SEGMENT_BY = ("source", "grade")
@@ -138,25 +140,22 @@ def at_risk(
     hours: str = str(AT_RISK_DEFAULT),
 ) -> Response:
     now = clock()
-    scope = scope_for(rules, caller)
-    teams = [t for t in rules.teams.values() if any(scope.allows(r) for r in t.reps)]
-    reps = [r for r in rules.reps.values() if scope.allows(r.id)]
+    queue = QueueFilters.of(rules, caller, team)
     choice = int(hours) if hours.isdigit() else 0
     within = choice if choice in AT_RISK_CHOICES else AT_RISK_DEFAULT  # not an error page
-    if team and team in rules.teams:
-        scope = Scope(frozenset(r for r in rules.teams[team].reps if scope.allows(r)))
     found = lead_list(
         connection,
         rules,
         now,
-        scope=scope,
+        scope=queue.scope,
         owner=owner or None,
         grade=grade or None,
         at_risk_within=within * MICROS_PER_HOUR,
         limit=AT_RISK_LIMIT,
     )
+    zone = viewer_zone(rules, caller)
     rows = sorted(
-        (row for lead in found if (row := countdown_row(rules, lead, now)) is not None),
+        (row for lead in found if (row := countdown_row(rules, lead, now, zone)) is not None),
         key=lambda row: (row["remaining"], row["lead_id"]),
     )
     return page(
@@ -164,14 +163,100 @@ def at_risk(
         "at_risk.html.j2",
         caller,
         rows=rows,
-        teams=teams,
-        reps=reps,
-        grades=[g.name for g in rules.grades],
         chosen={"team": team, "owner": owner, "grade": grade, "hours": within},
         hour_choices=AT_RISK_CHOICES,
-        limit=AT_RISK_LIMIT,
         server_now_ms=now // 1000,
+        **queue.shown(rules, zone, now),
     )
+
+
+@router.get("/breached", response_class=HTMLResponse)
+def breached_queue(
+    request: Request,
+    caller: Viewer,
+    rules: Rules,
+    clock: AppClock,
+    connection: Reading,
+    team: str = "",
+    owner: str = "",
+    grade: str = "",
+) -> Response:
+    """The untouched leads past their deadline (the overview's count), longest overdue first."""
+    now = clock()
+    queue = QueueFilters.of(rules, caller, team)
+    found = lead_list(
+        connection, rules, now, scope=queue.scope, owner=owner or None, grade=grade or None,
+        status=first_open_status(rules), breached=True, limit=AT_RISK_LIMIT,
+    )  # fmt: skip
+    zone = viewer_zone(rules, caller)
+    rows = sorted(
+        (row for lead in found if (row := breached_row(rules, lead, now, zone)) is not None),
+        key=lambda row: (-row["overdue"], row["lead_id"]),
+    )
+    return page(
+        request,
+        "breached.html.j2",
+        caller,
+        rows=rows,
+        chosen={"team": team, "owner": owner, "grade": grade},
+        **queue.shown(rules, zone, now),
+    )
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What a queue page may list for the caller: the teams and reps of the filters, and
+    the scope once the chosen team narrows it."""
+
+    teams: list[Team]
+    reps: list[Rep]
+    scope: Scope
+
+    @classmethod
+    def of(cls, rules: Rulebook, caller: Principal, team: str) -> "QueueFilters":
+        scope = scope_for(rules, caller)
+        teams = [t for t in rules.teams.values() if any(scope.allows(r) for r in t.reps)]
+        reps = [r for r in rules.reps.values() if scope.allows(r.id)]
+        if team and team in rules.teams:
+            scope = Scope(frozenset(r for r in rules.teams[team].reps if scope.allows(r)))
+        return cls(teams, reps, scope)
+
+    def shown(self, rules: Rulebook, zone: tzinfo, now: int) -> dict[str, Any]:
+        """What every queue page shows besides its rows: the filters' choices, the row
+        limit and the zone its instants are in."""
+        return {
+            "teams": self.teams,
+            "reps": self.reps,
+            "grades": [g.name for g in rules.grades],
+            "limit": AT_RISK_LIMIT,
+            "zone_label": zone_label(zone, now),
+        }
+
+
+def viewer_zone(rules: Rulebook, caller: Principal) -> tzinfo:
+    """The zone the queues show instants in: a rep's own calendar's, a manager's team's,
+    else the default calendar's (one zone per page, whatever the leads' calendars)."""
+    name: str | None = None
+    if caller.rep is not None and caller.rep in rules.reps:
+        rep = rules.reps[caller.rep]
+        team = rules.teams.get(rep.team)
+        name = rep.calendar or (team.calendar if team else None)
+    elif caller.team is not None and caller.team in rules.teams:
+        name = rules.teams[caller.team].calendar
+    calendar = rules.calendars.get(name or rules.default_calendar)
+    return calendar.zone if calendar is not None else rules.default_zone
+
+
+def zone_label(zone: tzinfo, now: int) -> str:
+    """``America/Los_Angeles (PST)``: the zone's name and its abbreviation at ``now``."""
+    moment = datetime.fromtimestamp(now / MICROS_PER_SECOND, zone)
+    return f"{zone} ({moment:%Z})"
+
+
+def short_instant(instant: int, zone: tzinfo) -> str:
+    """``Thu 09:00 PST``: an instant within the week, as a queue's sentence says it."""
+    moment = datetime.fromtimestamp(instant / MICROS_PER_SECOND, zone)
+    return f"{moment:%a %H:%M %Z}"
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
@@ -317,8 +402,16 @@ def month_label(instant: int, zone: tzinfo) -> str:
     return datetime.fromtimestamp(instant / MICROS_PER_SECOND, zone).strftime("%Y-%m")
 
 
-def countdown_row(rules: Rulebook, lead: Mapping[str, Any], now: int) -> dict[str, Any] | None:
-    """The lead's running clock due soonest, with the open intervals left before its due."""
+def countdown_row(
+    rules: Rulebook, lead: Mapping[str, Any], now: int, zone: tzinfo
+) -> dict[str, Any] | None:
+    """The lead's running clock due soonest, with the open intervals left before its due.
+
+    Instants in the viewer's ``zone``, with the clock's own calendar's local time beside
+    (the page shows it on hover). A clock whose business time has run out while its
+    office is closed is not breached yet: it breaches at the next opening, which the row
+    names (``breaches_at``), instead of a bare "due now" under an evening's due time.
+    """
     best: dict[str, Any] | None = None
     for clock in lead["clocks"]:
         if clock["state"] != "running" or clock["due_at"] is None:
@@ -328,15 +421,58 @@ def countdown_row(rules: Rulebook, lead: Mapping[str, Any], now: int) -> dict[st
         remaining = calendar.elapsed(now, max(due, now))  # as the at-risk filter measures it
         if best is None or remaining < best["remaining"]:
             intervals = calendar.open_intervals(now, max(due, now))
+            breaches_at = None
+            if remaining == 0:
+                opening = calendar.open_intervals(now, now + OPENING_HORIZON)
+                breaches_at = short_instant(opening[0][0], zone) if opening else None
             best = {
                 "lead_id": lead["lead_id"],
                 "owner": lead["owner"],
+                "owner_name": rep_name(rules, lead["owner"]),
                 "grade": lead["grade"],
                 "status": lead["status"],
                 "policy": clock["policy"],
                 "due_at": clock["due_at"],
+                "due_shown": format_instant(due, zone),
+                "due_local": format_instant(due, calendar.zone),
+                "breaches_at": breaches_at,
                 "escalations": clock["escalations"],
                 "remaining": remaining // MICROS_PER_SECOND,
                 "intervals": json.dumps([[a // 1000, b // 1000] for a, b in intervals]),
             }
     return best
+
+
+def breached_row(
+    rules: Rulebook, lead: Mapping[str, Any], now: int, zone: tzinfo
+) -> dict[str, Any] | None:
+    """The lead's clock that breached first, and the business time it has been overdue
+    on its calendar."""
+    first: dict[str, Any] | None = None
+    for clock in lead["clocks"]:
+        if clock["state"] != "breached" or clock["breached_at"] is None:
+            continue
+        calendar = rules.calendars[clock["calendar"]]
+        at = parse_instant(clock["breached_at"])
+        if first is None or at < first["at"]:
+            first = {
+                "at": at,
+                "lead_id": lead["lead_id"],
+                "owner": lead["owner"],
+                "owner_name": rep_name(rules, lead["owner"]),
+                "grade": lead["grade"],
+                "policy": clock["policy"],
+                "breached_shown": format_instant(at, zone),
+                "breached_local": format_instant(at, calendar.zone),
+                "overdue": calendar.elapsed(at, max(at, now)) // MICROS_PER_SECOND,
+                "escalations": clock["escalations"],
+            }
+    return first
+
+
+def rep_name(rules: Rulebook, owner: str | None) -> str:
+    """The owner as people know them: the rep's name, else the id the CRM gave."""
+    if owner is None:
+        return ""
+    rep = rules.reps.get(owner)
+    return rep.name if rep is not None else owner
