@@ -164,7 +164,10 @@ def test_overview_figures_are_the_apis(browser: Any, site: Site) -> None:
     page = logged_in(browser, site, ADMIN)
     report = site.api(ADMIN, "/report")
     month = report["by_month"]["2026-03"]
-    assert figure(page, "mqls-month") == str(month["mqls"])
+    mtd = report["mqls_month_to_date"]
+    # The history ends at NOW: the month so far is the month's MQLs.
+    assert figure(page, "mqls-month") == f"{mtd['this_month']['mqls']:,}" == f"{month['mqls']:,}"
+    assert figure(page, "mqls-last-month-same-days") == f"{mtd['last_month']['mqls']:,}"
     assert figure(page, "mql-to-sal") == ratio(month["mql_to_sal"])
     assert figure(page, "compliance-follow_up") == ratio(month["compliance"]["follow_up"])
     at_risk = site.api(ADMIN, "/leads", at_risk_hours=8, limit=1000)
@@ -317,8 +320,42 @@ def test_lead_page_explains_the_score_and_the_assignment(browser: Any, site: Sit
     )
     page.goto(f"{site.base}/leads/{owned}")
     text = page.inner_text("#assignment")
-    assert "Assignment reason: not available yet (routing did not assign this lead" in text
+    assert f"Owner set by the CRM: {REP_NAMES['maya']} owned the lead when it became an MQL" in (
+        text
+    )
+    assert "not available yet" not in text
     assert page.locator("#score-rules tbody tr").count() == len(score["rules"])
+    page.close()
+
+
+def test_lead_page_says_which_grade_is_current_and_uses_one_zone(browser: Any, site: Site) -> None:
+    # A trigger lead: the CRM set its grade when it became an MQL; its score has decayed since.
+    graded = None
+    for summary in site.api(ADMIN, "/leads", status="New", limit=1000):
+        lead = site.api(ADMIN, f"/leads/{summary['lead_id']}")
+        if lead["fields"].get("grade"):
+            score = site.api(ADMIN, f"/leads/{summary['lead_id']}/score")
+            graded = (lead, score)
+            if score["grade"] != lead["grade"]:
+                break
+    assert graded is not None, "the demo has no lead with a grade from the CRM"
+    lead, score = graded
+    page = logged_in(browser, site, ADMIN)
+    page.goto(f"{site.base}/leads/{lead['lead_id']}")
+    assert figure(page, "grade") == lead["grade"]
+    source = figure(page, "grade-source")
+    assert source.startswith("from the CRM's grade field, which wins over the score")
+    summary = figure(page, "score-summary", "#score")
+    if score["grade"] != lead["grade"]:
+        assert f"(the score alone gives {score['grade']})" in source
+        assert f"the current grade is {lead['grade']}, from the CRM's grade field" in summary
+    else:
+        assert "the current grade is" not in summary
+    # The admin reads every instant in the default calendar's zone (New York), the
+    # clocks of a London or San Francisco rep included.
+    assert figure(page, "zone").startswith("Times in America/New_York (")
+    offsets = set(re.findall(r"\(UTC([+-]\d\d:\d\d)\)", page.inner_text("main")))
+    assert offsets and offsets <= {"-05:00", "-04:00"}
     page.close()
 
 

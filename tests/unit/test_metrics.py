@@ -50,6 +50,7 @@ import io
 import math
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -64,6 +65,7 @@ from leadsla.core.events import EventTable, parse_instant, read_events
 from leadsla.core.metrics import (
     _grouped_quantiles,
     lead_facts,
+    mqls_month_to_date,
     period_containing,
 )
 from leadsla.core.policy import Rulebook
@@ -743,3 +745,33 @@ def test_month_numbers_are_the_local_months(instants: list[int], name: str) -> N
     zone = ZoneInfo(name)
     values = np.array(instants, dtype=np.int64)
     assert month_numbers(values, zone).tolist() == _local_months(values, zone).tolist()
+
+
+def test_mqls_month_to_date_against_the_same_days_of_last_month() -> None:
+    zone = ZoneInfo("America/New_York")
+
+    def at(*texts: str) -> np.ndarray:
+        return np.array([parse_instant(t) for t in texts], dtype=np.int64)
+
+    mqls = at(
+        "2026-10-31T23:00:00-04:00",  # October: neither stretch
+        "2026-11-01T09:00:00-04:00",  # last month, day 1 (EDT: the stretch keeps wall time)
+        "2026-11-03T09:59:00-05:00",
+        "2026-11-03T10:00:00-05:00",  # the same day and time as now: inside
+        "2026-11-03T10:01:00-05:00",  # a minute later: outside
+        "2026-11-20T12:00:00-05:00",
+        "2026-12-01T00:00:00-05:00",
+        "2026-12-03T10:00:00-05:00",
+    )
+    result = mqls_month_to_date(mqls, parse_instant("2026-12-03T10:00:00-05:00"), zone)
+    assert result == {
+        "this_month": {"label": "2026-12", "from": "2026-12-01T00:00:00-05:00",
+                       "to": "2026-12-03T10:00:00-05:00", "mqls": 2},
+        "last_month": {"label": "2026-11", "from": "2026-11-01T00:00:00-04:00",
+                       "to": "2026-11-03T10:00:00-05:00", "mqls": 3},
+    }  # fmt: skip
+    # On the 31st, a shorter last month is counted whole (to its end).
+    short = mqls_month_to_date(at("2026-02-28T23:00:00-05:00"), parse_instant(
+        "2026-03-31T12:00:00-04:00"), zone)  # fmt: skip
+    assert short["last_month"]["to"] == "2026-03-01T00:00:00-05:00"
+    assert short["last_month"]["mqls"] == 1

@@ -91,7 +91,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import cached_property
 from typing import Any
 
@@ -102,6 +102,7 @@ from leadsla.core.calendar import local_instant
 from leadsla.core.clock import Cycle, State, Verdict, grade_of
 from leadsla.core.columns import (
     MICROS_PER_SECOND,
+    MINUTES_PER_DAY,
     BoolArray,
     FloatArray,
     IndexArray,
@@ -1251,6 +1252,33 @@ def scorecard(
         "workable_leads_per_rep_month_to_date": _per_owner(
             facts, month.contains(mql_months), metric.reps
         ),
+        "mqls_month_to_date": mqls_month_to_date(facts.mql_at, as_of, zone),
+    }
+
+
+def mqls_month_to_date(mql_at: Int64Array, as_of: int, zone: tzinfo) -> dict[str, Any]:
+    """MQLs of the month so far, and of the same stretch of last month: from its first day
+    to the same day of the month and time of day (its end, where it is shorter).
+
+    Three days of December against the whole of November reads as a collapse; three
+    days against three days is the comparison a manager means.
+    """
+    month = period_containing(as_of, "month", zone)
+    previous = period_containing(month.start - 1, "month", zone)
+    seconds, micros = divmod(as_of, MICROS_PER_SECOND)
+    local = datetime.fromtimestamp(seconds, zone)
+    minute = (local.day - 1) * MINUTES_PER_DAY + local.hour * 60 + local.minute
+    first_day = date(1970 + previous.first_month // 12, previous.first_month % 12 + 1, 1)
+    same = local_instant(first_day, minute, zone) + local.second * MICROS_PER_SECOND + micros
+    same = min(same, previous.end)
+
+    def stretch(start: int, end: int) -> dict[str, Any]:
+        count = int(np.count_nonzero((mql_at >= start) & (mql_at <= end)))
+        return {"from": format_instant(start, zone), "to": format_instant(end, zone), "mqls": count}
+
+    return {
+        "this_month": {"label": month.label, **stretch(month.start, as_of)},
+        "last_month": {"label": previous.label, **stretch(previous.start, same)},
     }
 
 

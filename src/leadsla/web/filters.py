@@ -6,7 +6,7 @@ text or chart positions; none computes a figure of its own.
 """
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 
@@ -20,6 +20,14 @@ def number(value: Any, digits: int = 1) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return f"{int(value):,}"
     return f"{float(value):,.{digits}f}"
+
+
+def whole(value: Any) -> str:
+    """A count as people say it: rounded to a whole number (a forecast of 2,147.6 MQLs is
+    2,148), with thousands separators. Rates keep their decimals (``percent``)."""
+    if value is None:
+        return "n/a"
+    return f"{round(float(value)):,}"
 
 
 def money(value: Any, currency: str | None = None) -> str:
@@ -95,3 +103,12 @@ def readable_instant(text: str | None) -> str:
     moment = datetime.fromisoformat(text)
     offset = text[19:] if len(text) > 19 else ""
     return f"{moment:%a} {moment.day} {moment:%b %Y %H:%M} (UTC{offset})"
+
+
+def readable_in(text: str | None, zone: tzinfo) -> str:
+    """:func:`readable_instant` of the same instant in ``zone``: a page whose instants come
+    from several calendars (a clock's, the history's) shows them all in one zone."""
+    if not text:
+        return ""
+    moment = datetime.fromisoformat(text).astimezone(zone)
+    return readable_instant(moment.isoformat(timespec="seconds"))

@@ -283,10 +283,15 @@ def lead_page(
         row["fire_at"] = format_instant(row["fire_at"], zone)
         sent_at = row["sent_at"]
         row["sent_at"] = None if sent_at is None else format_instant(sent_at, zone)
+    # One zone for the whole page: the clocks come in their calendars' zones and the
+    # history in the default one; side by side they read as contradictions.
+    view_zone = viewer_zone(rules, caller)
     return page(
         request,
         "lead.html.j2",
         caller,
+        view_zone=view_zone,
+        zone_label=zone_label(view_zone, now),
         lead=detail,
         statuses=[e for e in detail["events"] if e["field"] in ("status", "owner", "grade")],
         notifications=sent,

@@ -17,7 +17,9 @@ from leadsla.web.filters import (
     money,
     number,
     percent,
+    readable_in,
     readable_instant,
+    whole,
 )
 
 NAV = (
@@ -56,7 +58,9 @@ templates.filters["span"] = business_span
 templates.filters["num"] = number
 templates.filters["hms"] = countdown_text
 templates.filters["when"] = readable_instant
+templates.filters["when_in"] = readable_in
 templates.filters["money"] = money
+templates.filters["whole"] = whole
 templates.globals["burn_up_geometry"] = burn_up_geometry
 
 
