@@ -49,9 +49,10 @@ def free_port() -> int:
 
 
 class Site:
-    def __init__(self, base: str, tokens: dict[str, str]) -> None:
+    def __init__(self, base: str, tokens: dict[str, str], config: Path) -> None:
         self.base = base
         self.tokens = tokens
+        self.config = config
 
     def api(self, login: str, path: str, **params: Any) -> Any:
         response = httpx.get(
@@ -91,7 +92,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         assert time.monotonic() < deadline, "the server did not come up"
         time.sleep(0.05)
     try:
-        yield Site(f"http://127.0.0.1:{port}", setup.tokens)
+        yield Site(f"http://127.0.0.1:{port}", setup.tokens, setup.config)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -590,5 +591,38 @@ def test_breached_queue_lists_the_overviews_overdue_leads(browser: Any, site: Si
     assert (
         page.evaluate("el => getComputedStyle(el, '::before').content", policy.element_handle())
         == '"Policy: "'
+    )
+    page.close()
+
+
+def test_a_manager_sees_the_teams_share_or_the_company_figure(browser: Any, site: Site) -> None:
+    company = {c["name"]: c for c in site.api(ADMIN, "/report")["commitments"]}
+    team = {c["name"]: c for c in site.api(MANAGER, "/report")["commitments"]}
+    config = load_config(site.config)
+    shares = {c.name: (c.team_targets or {}).get("east") for c in config.commitments}
+    assert shares["MQLs per quarter"] and shares["Healthcare MQLs per month"] is None
+    page = logged_in(browser, site, MANAGER)
+    sections = page.locator("main h3").all_inner_texts()
+    labels = page.locator("[data-figure='commitment-scope']").all_inner_texts()
+    named = [s.split(" (")[0] for s in sections if not s.startswith("Burn-up")]
+    assert named == list(company)
+    scope = dict(zip(named, labels, strict=True))
+    quarter = scope["MQLs per quarter"]
+    assert quarter.startswith("Team east: the team's count against its share of the target")
+    assert f"({round(shares['MQLs per quarter']):,})" in quarter
+    assert scope["Healthcare MQLs per month"].startswith("Company-wide figure")
+    # The team's count against its share; the company's count against the company's target.
+    texts = page.locator("main h3 + p + figure + p").all_inner_texts()
+    by_name = dict(zip(named, texts, strict=True))
+    assert (
+        by_name["MQLs per quarter"]
+        .split(": ", 1)[1]
+        .startswith(f"{team['MQLs per quarter']['count']:,} so far")
+    )
+    healthcare = company["Healthcare MQLs per month"]
+    assert (
+        by_name["Healthcare MQLs per month"]
+        .split(": ", 1)[1]
+        .startswith(f"{healthcare['count']:,} so far")
     )
     page.close()

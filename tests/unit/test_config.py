@@ -783,3 +783,17 @@ def test_an_executive_calendar_must_exist(tmp_path: Path) -> None:
     problems, rendered = problems_of(tmp_path, text)
     assert [p.path for p in problems] == ["executives[0].calendar"], rendered
     assert 'calendar "mars"' in problems[0].message
+
+
+def test_a_commitments_team_targets_name_configured_teams(tmp_path: Path) -> None:
+    text = edit(
+        EXAMPLE.read_text(encoding="utf-8"),
+        "target: 1200}",
+        "target: 1200, team_targets: {east: 800, emae: 400}}",
+    )
+    problems, rendered = problems_of(tmp_path, text)
+    assert [p.path for p in problems] == ["commitments[0].team_targets.emae"], rendered
+    assert 'unknown team "emae" (did you mean "emea"?)' in problems[0].message
+    good = edit(text, "emae: 400", "emea: 400")
+    config = load_config(write(tmp_path, good))
+    assert config.commitments[0].team_targets == {"east": 800, "emea": 400}

@@ -67,6 +67,7 @@ from leadsla.core.metrics import (
     lead_facts,
     mqls_month_to_date,
     period_containing,
+    team_commitment,
 )
 from leadsla.core.policy import Rulebook
 from leadsla.report.formats import report_rows
@@ -775,3 +776,12 @@ def test_mqls_month_to_date_against_the_same_days_of_last_month() -> None:
         "2026-03-31T12:00:00-04:00"), zone)  # fmt: skip
     assert short["last_month"]["to"] == "2026-03-01T00:00:00-05:00"
     assert short["last_month"]["mqls"] == 1
+
+
+def test_a_team_commitment_is_judged_against_the_teams_share() -> None:
+    entry = {"name": "MQLs per quarter", "count": 300, "target": 1200, "elapsed_share": 0.5,
+             "pro_rata_target": 600.0, "forecast": 600.0, "on_track": False}  # fmt: skip
+    team = team_commitment(entry, "east", 500)
+    # The team's 300 against half its 500: on track, where the company's 1200 said behind.
+    assert team == {**entry, "target": 500, "pro_rata_target": 250.0, "on_track": True,
+                    "scope": {"team": "east"}}  # fmt: skip

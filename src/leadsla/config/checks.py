@@ -58,6 +58,7 @@ def cross_key_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     for section, kind in (("grades", "grade"), ("statuses", "status"), ("commitments", "")):
         yield from _repeated_name_problems(section, data.get(section), kind or "commitment")
     yield from _team_problems(mapping_of(data.get("teams")), calendar_names)
+    yield from _team_target_problems(data.get("commitments"), set(mapping_of(data.get("teams"))))
 
     executives = data.get("executives", [])
     # A malformed executives section has its own error; do not add a second one.
@@ -141,6 +142,16 @@ def _repeated_name_problems(section: str, raw: Any, kind: str) -> Iterator[Probl
             )
         else:
             seen[name] = index
+
+
+def _team_target_problems(commitments: Any, team_names: set[str]) -> Iterator[Problem]:
+    """A commitment's ``team_targets`` name teams the file defines."""
+    for index, commitment in enumerate(commitments if isinstance(commitments, list) else []):
+        shares = mapping_of(mapping_of(commitment).get("team_targets"))
+        for team in shares:
+            if team not in team_names:
+                where: KeyPath = ("commitments", index, "team_targets", team)
+                yield where, unknown_name("team", str(team), team_names)
 
 
 def _team_problems(teams: Mapping[str, Any], calendar_names: set[str] | None) -> Iterator[Problem]:

@@ -449,6 +449,9 @@ class CommitmentConfig(_Model):
     period: Period
     target: float = Field(gt=0)
     segment: dict[str, Names] | None = None
+    # A team's share of the target, as a manager's view compares it with the team's count;
+    # a team without one is shown the company-wide figure.
+    team_targets: dict[Name, Annotated[float, Field(gt=0)]] | None = None
 
 
 class WorkableConfig(_Model):

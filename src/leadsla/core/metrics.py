@@ -181,6 +181,7 @@ class Commitment:
     period: str  # month | quarter | year
     target: float
     segment: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    team_targets: Mapping[str, float] = field(default_factory=dict)  # team → its share
 
 
 @dataclass(frozen=True)
@@ -1253,6 +1254,21 @@ def scorecard(
             facts, month.contains(mql_months), metric.reps
         ),
         "mqls_month_to_date": mqls_month_to_date(facts.mql_at, as_of, zone),
+    }
+
+
+def team_commitment(entry: Mapping[str, Any], team: str, target: float) -> dict[str, Any]:
+    """A commitment entry of a team's own figures judged against the team's ``target``
+    (its share of the company's): the pro-rata target and the pace follow; the count and
+    forecast are the team's already."""
+    share = float(entry["elapsed_share"])
+    pro_rata = target * share
+    return {
+        **entry,
+        "target": int(target) if float(target).is_integer() else target,
+        "pro_rata_target": pro_rata,
+        "on_track": entry["count"] >= pro_rata,
+        "scope": {"team": team},
     }
 
 

@@ -149,6 +149,12 @@ def demo_company() -> DemoCompany:
     return DemoCompany(teams=teams, reps=reps)
 
 
+def team_shares(company: DemoCompany, target: int) -> dict[str, int]:
+    """A target split between the teams by the share of leads each one receives."""
+    total = sum(team.share for team in company.teams)
+    return {team.name: round(target * team.share / total) for team in company.teams}
+
+
 def company_config(
     company: DemoCompany, *, smtp_port: int = DEFAULT_SMTP_PORT, end: int | None = None
 ) -> dict[str, Any]:
@@ -260,6 +266,8 @@ def company_config(
                 "metric": "mqls",
                 "period": "quarter",
                 "target": int(quarter_mqls),
+                # Each team's share, for its manager's view: by the number of its reps.
+                "team_targets": team_shares(company, int(quarter_mqls)),
             },
             {
                 "name": "Healthcare MQLs per month",

@@ -48,6 +48,7 @@ class ReportSettings:
                 period=c.period,
                 target=c.target,
                 segment={name: frozenset(values) for name, values in (c.segment or {}).items()},
+                team_targets=dict(c.team_targets or {}),
             )
             for c in config.commitments
         )

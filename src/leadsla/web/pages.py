@@ -24,6 +24,7 @@ from leadsla.config.schema import Config
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
+from leadsla.core.metrics import team_commitment
 from leadsla.core.policy import Rep, Rulebook, Team
 from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
@@ -73,6 +74,41 @@ def report_for(
     return full_report(events, ReportSettings.of(rules, config), now, period, owners)
 
 
+def team_view(
+    connection: Connection,
+    rules: Rulebook,
+    config: Config,
+    caller: Principal,
+    now: int,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """A manager's report with each commitment as the team can read it: the team's count
+    against the team's share of the target where the config gives one
+    (``team_targets``), else the company's count against the company's target, labelled
+    as such. Never the team's count against the company's target: that reads as
+    "behind pace" to a manager whose admin sees "on track"."""
+    team = caller.team or ""
+    shares = {c.name: (c.team_targets or {}).get(team) for c in config.commitments}
+    company: dict[str, Any] | None = None
+    commitments, burn_ups = [], {b["name"]: b for b in report.get("burn_up", [])}
+    for entry in report["commitments"]:
+        share = shares.get(entry["name"])
+        if share is not None:
+            commitments.append(team_commitment(entry, team, share))
+            if entry["name"] in burn_ups:
+                burn_ups[entry["name"]] = {**burn_ups[entry["name"]], "target": share}
+            continue
+        if company is None:
+            events = stored_events(connection, now)
+            company = full_report(events, ReportSettings.of(rules, config), now)
+        whole = next(c for c in company["commitments"] if c["name"] == entry["name"])
+        commitments.append({**whole, "scope": "company"})
+        for b in company.get("burn_up", []):
+            if b["name"] == entry["name"]:
+                burn_ups[b["name"]] = b
+    return {**report, "commitments": commitments, "burn_up": list(burn_ups.values())}
+
+
 def segments_for(
     connection: Connection, rules: Rulebook, config: Config | None, caller: Principal, now: int
 ) -> dict[str, Any] | None:
@@ -107,6 +143,8 @@ def overview(
         breached=True, limit=COUNT_LIMIT,
     )  # fmt: skip
     report = report_for(connection, rules, config, caller, now)
+    if report is not None and config is not None and caller.role is Role.MANAGER:
+        report = team_view(connection, rules, config, caller, now, report)
     this_month = month_label(now, zone)
     months = sorted((report or {}).get("by_month", {}))
     earlier = [m for m in months if m < this_month]
