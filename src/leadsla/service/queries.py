@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.clock import Cycle, LeadClocks, Verdict, judge_lead
+from leadsla.core.columns import MICROS_PER_HOUR
 from leadsla.core.instants import format_instant
 from leadsla.core.metrics import mql_policy_of
 from leadsla.core.policy import Rulebook
@@ -30,6 +32,9 @@ class Scope:
 
 
 EVERYTHING = Scope()
+# How far back an at-risk list looks for a calendar's last open stretch; a calendar
+# closed longer than that lets every older due through to be judged.
+LOOKBACK = 30 * 24 * MICROS_PER_HOUR
 
 
 def clocks_at(
@@ -228,6 +233,7 @@ def lead_list(
     business time on their own calendar is at most that much and not yet breached.
     """
     wants_clock_filter = at_risk_within is not None or breached is not None
+    due = None if at_risk_within is None else at_risk_span(rules, as_of, at_risk_within)
     # With a clock filter the page is cut after judging the clocks, not in the query.
     rows = stored_leads.lead_rows(
         connection,
@@ -237,6 +243,7 @@ def lead_list(
         grade=grade,
         limit=None if wants_clock_filter else limit,
         offset=offset,
+        due=due,
     )
     result: list[dict[str, Any]] = []
     skipped = 0
@@ -263,6 +270,33 @@ def lead_list(
             if len(result) >= limit:
                 return result
     return result
+
+
+def at_risk_span(rules: Rulebook, as_of: int, within: int) -> stored_leads.DueFilter:
+    """The open cycles an at-risk clock can be among, by their stored figures.
+
+    Until its next event an open cycle's stored breach instant is its verdict's, and
+    its stored due its verdict's (a cadence's: its earliest pending deadline, which
+    time only moves later). A clock with at most ``within`` business time left is due
+    before the first instant at which more than that has passed on its calendar
+    (``before``: the latest over the calendars), is not breached by ``as_of``, and is
+    due no earlier than the end of its calendar's last open stretch (``since``: the
+    earliest over the calendars), else business time has passed since it was due.
+    """
+    before = max(calendar.add(as_of, within + 1) for calendar in rules.calendars.values())
+    since = min(last_open_end(calendar, as_of) for calendar in rules.calendars.values())
+    cadences = [policy.name for policy in rules.policies if policy.is_cadence]
+    return stored_leads.DueFilter(since=since, before=before, as_of=as_of, any_since=cadences)
+
+
+def last_open_end(calendar: BusinessCalendar, at: int) -> int:
+    """``at`` when the calendar is open then, else the end of its last open interval
+    before it (the start of the closed stretch ``at`` is in)."""
+    lookback = at - LOOKBACK
+    intervals = calendar.open_intervals(lookback, at + 1)
+    if not intervals:
+        return lookback
+    return min(intervals[-1][1], at)
 
 
 def _matches(

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadsla.core.clock import LeadClocks
@@ -286,6 +286,17 @@ def lead_ids(
     return list(connection.scalars(query))
 
 
+@dataclass(frozen=True, slots=True)
+class DueFilter:
+    """Open cycles stored as due in ``[since, before)`` (before ``before`` only, for the
+    policies of ``any_since``) and not breached by ``as_of``."""
+
+    since: int
+    before: int
+    as_of: int
+    any_since: Collection[str] = ()
+
+
 def lead_rows(
     connection: Connection,
     *,
@@ -295,10 +306,28 @@ def lead_rows(
     grade: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    due: DueFilter | None = None,
 ) -> list[Row[Any]]:
     """``leads`` rows in id order, of these ``owners`` (None: every owner) and filtered
-    by current owner, status and grade; a page of them when ``limit`` is given."""
+    by current owner, status and grade; a page of them when ``limit`` is given.
+
+    ``due``: only leads with an open cycle whose stored figures say it may be due soon
+    and not breached (:class:`DueFilter`): the few an at-risk list must judge, read
+    through the open-cycle index instead of judging every lead's clocks.
+    """
     query = _owned_by(select(leads), owners).order_by(leads.c.lead_id)
+    if due is not None:
+        cycles = clock_cycles.c
+        since = cycles.due_at >= due.since
+        if due.any_since:
+            since = or_(since, cycles.policy.in_(sorted(due.any_since)))
+        soon = select(cycles.lead_id).where(
+            cycles.open == 1,
+            cycles.due_at < due.before,
+            since,
+            or_(cycles.breach_at.is_(None), cycles.breach_at > due.as_of),
+        )
+        query = query.where(leads.c.lead_id.in_(soon))
     if owner is not None:
         query = query.where(leads.c.owner == owner)
     if status is not None:
