@@ -9,6 +9,7 @@ chooses.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from leadsla.service.reroute import reroute
 from leadsla.service.revisit import resurface
 from leadsla.service.timers import FireResult, fire_due_timers, next_wake
 from leadsla.store.heartbeat import record_round
+from leadsla.web.figures import refresh_due, refresh_snapshots
 
 Clock = Callable[[], int]
 
@@ -37,6 +39,9 @@ DELIVER_BATCH = 100
 # Re-routing and revisits scan the open and the nurtured leads: every few minutes is
 # soon enough for both (out-of-office lists and revisit dates are not to the second).
 ROUTE_EVERY = 5 * 60 * 1_000_000
+# How often a running worker asks whether the dashboard's snapshots need a refresh (the
+# refresh itself runs beside the rounds: minutes at millions of leads).
+FIGURES_CHECK_EVERY = 30 * 1_000_000
 # Sleep until the next timer, but look again within 30 s for new events and retries.
 LONGEST_PAUSE = 30.0
 SHORTEST_PAUSE = 0.5
@@ -135,6 +140,9 @@ class _Rounds:
         self.base_url = setup.notifications.base_url
         self.digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
         self.routed_at = 0
+        self.setup = setup
+        self.figures_checked_at = 0
+        self.figures: threading.Thread | None = None
 
     def round(self) -> bool:
         """Fire, route and deliver what is due; whether due work was left for another round."""
@@ -168,10 +176,41 @@ class _Rounds:
             self.log(round_line(at, fired, moved, delivered))
         for failure in delivered.failures:
             self.log(failure_line(at, failure))
+        self._refresh_figures(instant)
         with engine.begin() as connection:
             record_round(connection, self.clock())
         # A batch that came back full may have left more behind it.
         return fired.cycles >= FIRE_BATCH or handled >= DELIVER_BATCH
+
+    def _refresh_figures(self, instant: int) -> None:
+        """Bring the dashboard's report snapshots up to ``instant`` when they miss events
+        or have aged: at once in a ``once`` run, else in a thread beside the rounds, so
+        that notifications never wait behind a report."""
+        if self.figures is not None and self.figures.is_alive():
+            return
+        if not self.once and instant - self.figures_checked_at < FIGURES_CHECK_EVERY:
+            return
+        self.figures_checked_at = instant
+        with self.engine.connect() as connection:
+            if not refresh_due(connection, self.rules, instant):
+                return
+        if self.once:
+            refresh_snapshots(self.engine, self.rules, self.setup, instant, self.clock)
+            return
+        self.figures = threading.Thread(
+            target=self._refresh_logged, args=(instant,), name="leadsla-figures", daemon=True
+        )
+        self.figures.start()
+
+    def _refresh_logged(self, instant: int) -> None:
+        try:
+            written = refresh_snapshots(self.engine, self.rules, self.setup, instant, self.clock)
+        except Exception as exc:  # a failed refresh leaves the last snapshots; said once
+            at = format_instant(self.clock(), self.rules.default_zone)
+            self.log(json.dumps({"at": at, "figures": "failed", "error": repr(exc)[:300]}))
+            return
+        at = format_instant(self.clock(), self.rules.default_zone)
+        self.log(json.dumps({"at": at, "figures": written}))
 
 
 def _fire_due(

@@ -179,7 +179,8 @@ def running_workers(place: Floor, start: int) -> Iterator[tuple[PinnedClock, lis
 
 def totals(lines: list[str]) -> list[int]:
     """How many emails the workers' rounds queued, held and sent, all told."""
-    rounds = [json.loads(line) for line in lines]
+    # The rounds' lines (the dashboard refresh beside them logs its own).
+    rounds = [parsed for line in lines if "figures" not in (parsed := json.loads(line))]
     return [sum(r[key] for r in rounds) for key in ("queued", "held", "sent")]
 
 

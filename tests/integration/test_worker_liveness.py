@@ -55,7 +55,8 @@ def backlog(url: str, port: int) -> tuple[Engine, Rulebook, Config]:
 
 
 def events(lines: list[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines]
+    """The rounds' lines (the dashboard refresh beside them logs its own)."""
+    return [parsed for line in lines if "figures" not in (parsed := json.loads(line))]
 
 
 def test_a_running_worker_drains_a_backlog_without_sleeping_between_rounds(

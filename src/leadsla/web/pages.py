@@ -17,23 +17,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Connection
 
 from leadsla.api.deps import AppClock, AppConfig, Reading, Rules, Zone
-from leadsla.config.schema import Config
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
-from leadsla.core.metrics import team_commitment
 from leadsla.core.policy import Rep, Rulebook, Team
-from leadsla.report.analytics import segments as report_segments
-from leadsla.report.full import report as full_report
-from leadsla.report.settings import ReportSettings
-from leadsla.report.sources import stored_events
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role
+from leadsla.web.figures import report_for, segments_for, team_view
 from leadsla.web.render import error_page, page
 from leadsla.web.session import Viewer
 from leadsla.web.wording import policy_sentences, week_hours
@@ -44,9 +38,6 @@ AT_RISK_LIMIT = 200
 PERIODS = {"month": "This month", "quarter": "This quarter"}
 OPENING_HORIZON = 30 * 24 * MICROS_PER_HOUR  # a calendar closed longer names no opening
 COUNT_LIMIT = 1000  # the overview counts up to this many leads (the API's page size)
-# The Marketing page's segment table: as ``GET /api/v1/segments?by=source,grade``.
-SEGMENT_BY = ("source", "grade")
-SEGMENT_MIN_LEADS = 30
 WATERFALL_STAGES = (
     ("inquiries", "Inquiries", None),
     ("mqls", "MQLs", "inquiry_to_mql"),
@@ -56,70 +47,6 @@ WATERFALL_STAGES = (
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def report_for(
-    connection: Connection,
-    rules: Rulebook,
-    config: Config | None,
-    caller: Principal,
-    now: int,
-    period: str = "month",
-) -> dict[str, Any] | None:
-    """The report the caller may see (as ``GET /api/v1/report``); None for a rep or no config."""
-    if config is None or caller.role is Role.REP:
-        return None
-    owners = scope_for(rules, caller).owners
-    events = stored_events(connection, now, owners=owners)
-    return full_report(events, ReportSettings.of(rules, config), now, period, owners)
-
-
-def team_view(
-    connection: Connection,
-    rules: Rulebook,
-    config: Config,
-    caller: Principal,
-    now: int,
-    report: dict[str, Any],
-) -> dict[str, Any]:
-    """A manager's report with each commitment as the team can read it: the team's count
-    against the team's share of the target where the config gives one
-    (``team_targets``), else the company's count against the company's target, labelled
-    as such. Never the team's count against the company's target: that reads as
-    "behind pace" to a manager whose admin sees "on track"."""
-    team = caller.team or ""
-    shares = {c.name: (c.team_targets or {}).get(team) for c in config.commitments}
-    company: dict[str, Any] | None = None
-    commitments, burn_ups = [], {b["name"]: b for b in report.get("burn_up", [])}
-    for entry in report["commitments"]:
-        share = shares.get(entry["name"])
-        if share is not None:
-            commitments.append(team_commitment(entry, team, share))
-            if entry["name"] in burn_ups:
-                burn_ups[entry["name"]] = {**burn_ups[entry["name"]], "target": share}
-            continue
-        if company is None:
-            events = stored_events(connection, now)
-            company = full_report(events, ReportSettings.of(rules, config), now)
-        whole = next(c for c in company["commitments"] if c["name"] == entry["name"])
-        commitments.append({**whole, "scope": "company"})
-        for b in company.get("burn_up", []):
-            if b["name"] == entry["name"]:
-                burn_ups[b["name"]] = b
-    return {**report, "commitments": commitments, "burn_up": list(burn_ups.values())}
-
-
-def segments_for(
-    connection: Connection, rules: Rulebook, config: Config | None, caller: Principal, now: int
-) -> dict[str, Any] | None:
-    if config is None or caller.role is Role.REP:
-        return None
-    owners = scope_for(rules, caller).owners
-    table = stored_events(connection, now, owners=owners).table
-    return report_segments(
-        table, ReportSettings.of(rules, config), now, SEGMENT_BY,
-        min_leads=SEGMENT_MIN_LEADS, sort="profit", scope=owners,
-    )  # fmt: skip
 
 
 @router.get("/overview", response_class=HTMLResponse)
