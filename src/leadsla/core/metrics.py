@@ -112,6 +112,7 @@ from leadsla.core.columns import (
 from leadsla.core.evaluate import LeadResult
 from leadsla.core.instants import format_instant, offsets_seconds
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook, is_attempt
+from leadsla.core.workable import Workable
 
 __all__ = [
     "CLOCK_COLUMN_TYPES",
@@ -188,7 +189,7 @@ class MetricRules:
 
     rules: Rulebook
     mql_policy: str | None
-    workable: frozenset[str]
+    workable: Workable
     commitments: tuple[Commitment, ...] = ()
     # Reps listed in per-rep figures even with no MQL (a rep without leads is news too).
     reps: tuple[str, ...] = ()
@@ -205,6 +206,12 @@ class MetricRules:
         for commitment in self.commitments:
             names.update(dict.fromkeys(commitment.segment))
         return tuple(names)
+
+    @cached_property
+    def watched_fields(self) -> tuple[str, ...]:
+        """The lead fields the figures read at the MQL instant: the commitments' segments
+        and the workable segments' conditions."""
+        return tuple(dict.fromkeys([*self.segment_fields, *self.workable.fields]))
 
     @cached_property
     def policies(self) -> tuple[str, ...]:
@@ -291,7 +298,7 @@ def mql_policy_of(rules: Rulebook) -> Policy | None:
 def metric_rules(
     rules: Rulebook,
     *,
-    workable: Collection[str] | None = None,
+    workable: Collection[str] | Workable | None = None,
     commitments: Sequence[Commitment] = (),
     reps: Sequence[str] | None = None,
     score_bands: Sequence[float] | None = None,
@@ -299,8 +306,9 @@ def metric_rules(
 ) -> MetricRules:
     """The metric rules of a rulebook.
 
-    ``workable`` defaults to every configured grade that is not ``optional`` in the
-    MQL policy (SPEC §8); ``reps`` to every configured rep; ``score_bands`` to
+    ``workable`` (grades, or a :class:`~leadsla.core.workable.Workable` with segments)
+    defaults to every configured grade that is not ``optional`` in the MQL policy
+    (SPEC §8); ``reps`` to every configured rep; ``score_bands`` to
     :data:`DEFAULT_SCORE_BANDS`.
     """
     bands = DEFAULT_SCORE_BANDS if score_bands is None else score_band_edges(score_bands)
@@ -320,7 +328,7 @@ def metric_rules(
     return MetricRules(
         rules=rules,
         mql_policy=policy.name if policy is not None else None,
-        workable=frozenset(workable),
+        workable=workable if isinstance(workable, Workable) else Workable.of(workable),
         commitments=tuple(commitments),
         reps=tuple(rules.reps) if reps is None else tuple(reps),
         score_bands=bands,
@@ -505,6 +513,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
         )
 
     mqls: list[MqlFact] = []
+    reads = metric.workable.fields
     for k, (first, at_start, grade, head) in enumerate(starts):
         last = starts[k + 1][0] if k + 1 < len(starts) else len(statuses)
         # The owner the follow-up started with (an assignment start: the rep it was
@@ -522,6 +531,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
         segment = tuple(
             _segment_value(name, at_start, grade, owner, team) for name in metric.segment_fields
         )
+        read = {name: _segment_value(name, at_start, grade, owner, team) for name in reads}
         mqls.append(
             MqlFact(
                 lead_id=result.lead_id,
@@ -533,7 +543,9 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 score=score_of(at_start),
                 segment=segment,
                 is_sal=is_sal,
-                workable=grade is not None and grade in metric.workable,
+                workable=metric.workable.holds(
+                    grade, {name: value for name, value in read.items() if value is not None}
+                ),
                 attempts=sum(attempts[first:last]),
                 connects=sum(connects[first:last]),
                 qualified=qualified,

@@ -42,7 +42,7 @@ def analytics(
     of these reps, as the scorecard does for a manager's view.
     """
     metric = settings.metric
-    attributes = list(metric.segment_fields)
+    attributes = list(metric.watched_fields)
     fields = needed_fields(attributes)
     # Rows keeps only the settled rows it needs: the columns are not held here, so on a
     # large history they are freed as soon as Rows is built.

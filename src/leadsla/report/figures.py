@@ -15,10 +15,11 @@ import numpy.typing as npt
 import polars as pl
 
 from leadsla.core.analytics import SPEED_BUCKETS, WorkableRule, speed_bucket_index, wilson_bounds
-from leadsla.core.columns import MICROS_PER_SECOND, SECONDS_PER_DAY
+from leadsla.core.columns import MICROS_PER_SECOND, SECONDS_PER_DAY, BoolArray
 from leadsla.core.instants import offsets_seconds
 from leadsla.core.metrics import Commitment, mql_policy_of, period_containing
 from leadsla.core.policy import Rulebook
+from leadsla.core.workable import Coded, Workable
 from leadsla.report.settings import Costs
 
 WATERFALL_GROUPS = {
@@ -173,10 +174,27 @@ def _segment_filter(commitment: Commitment) -> pl.Expr:
     return keep
 
 
+def _coded(values: pl.Series) -> Coded:
+    """A text column as value codes (-1: null) and the name of each code."""
+    names = values.drop_nulls().unique(maintain_order=True).to_list()
+    codes = values.cast(pl.Enum(names)).to_physical().cast(pl.Int64).fill_null(-1)
+    return codes.to_numpy(), names
+
+
+def workable_mask(frame: pl.DataFrame, workable: Workable) -> BoolArray:
+    """Which rows (MQL entries, with ``grade`` and the fields the rule reads as they
+    stood at the MQL instant) are workable: :meth:`Workable.column`, as the scorecard."""
+    missing = pl.Series([None] * len(frame), dtype=pl.Utf8)
+    fields = {
+        name: _coded(frame[name] if name in frame.columns else missing) for name in workable.fields
+    }
+    return workable.column(_coded(frame["grade"].cast(pl.Utf8)), fields)
+
+
 def burn_up(
     entries: pl.DataFrame,
     commitments: Sequence[Commitment],
-    workable: frozenset[str],
+    workable: Workable,
     as_of: int,
     zone: tzinfo,
 ) -> list[dict[str, Any]]:
@@ -191,7 +209,7 @@ def burn_up(
             _segment_filter(commitment)
         )
         if commitment.metric == "workable_leads":
-            chosen = chosen.filter(pl.col("grade").is_in(sorted(workable)))
+            chosen = chosen.filter(workable_mask(chosen, workable))
         first, last = _local_days(np.array([period.start, as_of]), zone).tolist()
         days = _local_days(chosen["at"].to_numpy(), zone) - first
         daily = np.bincount(days.astype(np.int64), minlength=last - first + 1)
