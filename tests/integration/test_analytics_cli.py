@@ -61,11 +61,17 @@ def test_segments_json_csv_and_table(files: tuple[Path, Path], tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "Webinar" in result.stdout and "Workable leads per month: 3.5" in result.stdout
 
+    # --by repeated is the comma list.
+    repeated = leadsla("segments", *common, "--by", "source", "--by", "industry", "--format", "csv")
+    assert repeated.returncode == 0, repeated.stderr
+    assert repeated.stdout == target.read_text(encoding="utf-8")
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--by", "colour"), "--by: 'colour' is not one of source, industry"),
+        (("--by", "colour"), "--by: no event carries the field 'colour'"),
+        (("--by", "source", "--by", "won"), "--by: 'won' is a figure of the segments table"),
         (("--by", "source,source"), "--by: names a field twice"),
         (("--sort", "fun"), "--sort: 'fun' is not one of profit"),
         (("--format", "xml"), "--format: 'xml' is not table, json or csv"),

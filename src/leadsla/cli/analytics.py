@@ -154,13 +154,14 @@ def write_tables(report: dict[str, Any], directory: Path) -> None:
 def segments(
     config: ConfigOption,
     by: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
             "--by",
-            help="Comma-separated fields to cut by: source, industry, product_line, grade, "
-            "owner, team, segment.",
+            help="A field to cut by: any field of the events (campaign, country, source, "
+            "industry, …) or grade, owner, team; repeat it or give a comma list. "
+            "Default: source.",
         ),
-    ] = "source",
+    ] = None,
     events: Annotated[
         Path | None,
         typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
@@ -188,19 +189,16 @@ def segments(
     --min-leads leads and profit per lead above 0 even at the interval's low end) and
     the workable leads per rep per month the reps' capacity supports.
     """
+    from leadsla.report.analytics import segment_field_problem
     from leadsla.report.analytics import segments as segments_of
-    from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
+    from leadsla.report.figures import SORT_KEYS
     from leadsla.report.settings import ReportSettings
     from leadsla.report.sources import stored_events
 
-    fields = [name.strip() for name in by.split(",") if name.strip()]
-    if not fields:
-        fail("--by: name at least one field")
-    unknown = [name for name in fields if name not in SEGMENT_FIELDS]
-    if unknown:
-        fail(f"--by: {unknown[0]!r} is not one of {', '.join(SEGMENT_FIELDS)}")
-    if len(set(fields)) != len(fields):
-        fail("--by: names a field twice")
+    fields = [name.strip() for text in by or ["source"] for name in text.split(",")]
+    fields = [name for name in fields if name]
+    if not fields or len(set(fields)) != len(fields):
+        fail(f"--by: {segment_field_problem(EventTable.empty(), fields)}")
     if sort not in SORT_KEYS:
         fail(f"--sort: {sort!r} is not one of {', '.join(SORT_KEYS)}")
     if format_ not in ("table", "json", "csv"):
@@ -216,6 +214,9 @@ def segments(
         engine = open_engine(database, create=False)
         with engine.connect() as connection:
             table = stored_events(connection, instant).table
+    problem = segment_field_problem(table, fields)
+    if problem is not None:
+        fail(f"--by: {problem}")
     settings = ReportSettings.of(rules, setup)
     result = segments_of(table, settings, instant, fields, min_leads=min_leads, sort=sort)
     if format_ == "table":

@@ -30,7 +30,8 @@ WATERFALL_GROUPS = {
 }
 STAGES = ("inquiries", "mqls", "sals", "opportunities", "won")
 BURN_UP_METRICS = ("mqls", "workable_leads")
-# The fields segments can be cut by (``leadsla segments --by``, ``GET /segments?by=``).
+# Fields segments are often cut by (any field of the events will do: ``leadsla segments
+# --by``, ``GET /segments?by=``).
 SEGMENT_FIELDS = ("source", "industry", "product_line", "grade", "owner", "team", "segment")
 
 
