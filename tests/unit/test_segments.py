@@ -24,7 +24,9 @@ import pytest
 
 from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.events import EventTable, parse_instant, read_events
+from leadsla.core.workable import Workable
 from leadsla.report.analytics import segments
+from leadsla.report.propose import proposed_rule
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events
 from leadsla.service.imports import import_table
@@ -84,6 +86,12 @@ def counts(result: dict[str, Any]) -> dict[tuple[Any, ...], tuple[int, int]]:
     }
 
 
+def by_campaign_and_country(settings: ReportSettings, sort: str = "leads") -> dict[str, Any]:
+    """The segments of the file's history by campaign and country, from one lead each."""
+    by = ["campaign", "country"]
+    return segments(table_of(settings), settings, AS_OF, by, min_leads=1, sort=sort)
+
+
 BY_CAMPAIGN_AND_COUNTRY = {
     ("spring", "UK"): (2, 1),
     ("spring", "DE"): (1, 0),
@@ -93,9 +101,7 @@ BY_CAMPAIGN_AND_COUNTRY = {
 
 
 def test_segments_by_any_fields_at_once(settings: ReportSettings) -> None:
-    result = segments(
-        table_of(settings), settings, AS_OF, ["campaign", "country"], min_leads=1, sort="leads"
-    )
+    result = by_campaign_and_country(settings)
     assert result["by"] == ["campaign", "country"]
     assert counts(result) == BY_CAMPAIGN_AND_COUNTRY
     by_country = segments(
@@ -141,6 +147,88 @@ def test_the_database_cuts_by_any_field_too(settings: ReportSettings, database_u
     finally:
         engine.dispose()
     assert counts(stored) == BY_CAMPAIGN_AND_COUNTRY
-    assert stored == segments(
-        table_of(settings), settings, AS_OF, ["campaign", "country"], min_leads=1, sort="leads"
+    assert stored == by_campaign_and_country(settings)
+
+
+# -- the interval of a segment without a win, and --propose ---------------------------------
+
+# Wilson 95 % bounds, by hand: 1 of 2 → 9.4531 % to 90.5469 %; 0 of 1 → 0 to z²/(1 + z²)
+# = 3.8415 / 4.8415 = 79.3451 %.
+ONE_OF_TWO = (0.0945312, 0.9054688)
+NONE_OF_ONE = 0.7934507
+
+
+def by_segment(result: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {tuple(row["segment"].values()): row for row in result["segments"]}
+
+
+def test_a_segment_without_a_win_is_priced_at_the_mean_won_deal(
+    settings: ReportSettings,
+) -> None:
+    result = by_campaign_and_country(settings)
+    rows = by_segment(result)
+    spring_uk = rows[("spring", "UK")]  # its own deal: 10000; Webinar costs 40
+    assert (spring_uk["profit_per_lead_low"], spring_uk["profit_per_lead_high"]) == pytest.approx(
+        (ONE_OF_TWO[0] * 10000 - 40, ONE_OF_TWO[1] * 10000 - 40), abs=0.01
     )
+    autumn_uk = rows[("autumn", "UK")]  # its own deal: 2000; Ads cost 25
+    assert autumn_uk["profit_per_lead_low"] == pytest.approx(ONE_OF_TWO[0] * 2000 - 25, abs=0.01)
+    # No win: the mean won deal of all segments, (10000 + 2000) / 2 = 6000.
+    spring_de = rows[("spring", "DE")]
+    assert (spring_de["profit_per_lead_low"], spring_de["profit_per_lead_high"]) == pytest.approx(
+        (-40.0, NONE_OF_ONE * 6000 - 40), abs=0.01
+    )
+    assert rows[(None, "US")]["profit_per_lead_high"] == pytest.approx(
+        NONE_OF_ONE * 6000 - 25, abs=0.01
+    )
+    assert [key for key, row in rows.items() if row["workable"]] == [
+        ("autumn", "UK"),
+        ("spring", "UK"),
+    ]
+
+
+def load_workable(snippet: str) -> Workable:
+    text = CONFIG_TEXT.replace("workable: {grade: [A, B]}\n", snippet)
+    workable = load_config_text(text, "leadsla.yaml").workable
+    assert workable is not None
+    return workable.build()
+
+
+LEAD_FIELDS = {
+    "S1": {"campaign": "spring", "country": "UK"},
+    "S2": {"campaign": "spring", "country": "UK"},
+    "S3": {"campaign": "spring", "country": "DE"},
+    "S4": {"campaign": "autumn", "country": "UK"},
+    "S5": {"campaign": "autumn", "country": "UK"},
+    "S6": {"country": "US"},
+}
+
+
+def test_the_proposed_rule_loads_and_selects_exactly_the_proposed_segments(
+    settings: ReportSettings,
+) -> None:
+    result = by_campaign_and_country(settings, "profit")
+    snippet = proposed_rule(result)
+    assert "    # 2 leads, 1 won; win rate 50.0% (9.5% to 90.5%); profit per lead USD " in snippet
+    assert '    - name: "campaign=spring, country=UK"' in snippet
+    workable = load_workable(snippet)
+    assert [s.name for s in workable.segments] == [
+        "campaign=spring, country=UK",
+        "campaign=autumn, country=UK",
+    ]
+    assert workable.grades == frozenset()
+    chosen = {lead for lead, fields in LEAD_FIELDS.items() if workable.holds("A", fields)}
+    assert chosen == {"S1", "S2", "S4", "S5"}
+    # A segment of leads without the field: exists false.
+    result["segments"] = [
+        {**row, "workable": row["segment"]["campaign"] is None} for row in result["segments"]
+    ]
+    none = load_workable(proposed_rule(result))
+    chosen = {lead for lead, fields in LEAD_FIELDS.items() if none.holds(None, fields)}
+    assert chosen == {"S6"}
+
+
+def test_no_segment_passes_no_rule(settings: ReportSettings) -> None:
+    result = segments(table_of(settings), settings, AS_OF, ["country"], min_leads=5, sort="leads")
+    snippet = proposed_rule(result)
+    assert "No segment passes" in snippet and "workable:" not in snippet

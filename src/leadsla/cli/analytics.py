@@ -180,6 +180,14 @@ def segments(
         Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
     ] = None,
     database: DatabaseOption = None,
+    propose: Annotated[
+        bool,
+        typer.Option(
+            "--propose",
+            help="Write the workable rule the result supports (YAML to paste into the "
+            "config, each segment's evidence as comments) instead of the table.",
+        ),
+    ] = False,
 ) -> None:
     """Closed loop: rank lead segments by conversion, revenue and profit per lead.
 
@@ -203,6 +211,8 @@ def segments(
         fail(f"--sort: {sort!r} is not one of {', '.join(SORT_KEYS)}")
     if format_ not in ("table", "json", "csv"):
         fail(f"--format: {format_!r} is not table, json or csv")
+    if propose and format_ != "table":
+        fail("--propose writes YAML: leave out --format")
     if min_leads < 1:
         fail("--min-leads: must be at least 1")
     setup, rules = load_setup(config)
@@ -219,14 +229,19 @@ def segments(
         fail(f"--by: {problem}")
     settings = ReportSettings.of(rules, setup)
     result = segments_of(table, settings, instant, fields, min_leads=min_leads, sort=sort)
-    if format_ == "table":
+    if propose:
+        from leadsla.report.propose import proposed_rule
+
+        text = proposed_rule(result)
+    elif format_ == "table":
         if output is None:
             _print_segments(result, None)
         else:
             with open_output(output) as handle:
                 _print_segments(result, handle)
         return
-    text = _segments_text(result, format_)
+    else:
+        text = _segments_text(result, format_)
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -290,7 +290,13 @@ def segments(
     win_low, win_high = wilson_bounds(table["won"].to_numpy(), leads_n)
     won = table["won"].to_numpy().astype(np.float64)
     revenue = table["revenue"].to_numpy()
-    mean_deal = np.divide(revenue, won, out=np.zeros_like(revenue), where=won > 0)
+    # A segment without a win has no deal of its own to price its win rate at: it takes
+    # the mean won deal of every segment, so its interval shows what a first win could be
+    # worth (0 wins of 1 lead is not "never": Wilson's high end is 79 %).
+    overall_won = float(won.sum())
+    overall_deal = float(revenue.sum()) / overall_won if overall_won else 0.0
+    mean_deal = np.full_like(revenue, overall_deal)
+    np.divide(revenue, won, out=mean_deal, where=won > 0)
     cost_per_lead = table["cost_per_lead"].to_numpy()
     table = table.with_columns(
         pl.Series("conversion_low", conv_low),
