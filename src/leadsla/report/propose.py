@@ -43,7 +43,7 @@ def _condition(name: str, value: Any) -> str:
 
 def proposed_rule(result: dict[str, Any]) -> str:
     """The YAML snippet of the segments ``result`` (:func:`~.figures.segments`) marks workable."""
-    currency = result["currency"] or ""
+    currency = f"{result['currency']} " if result["currency"] else ""
     chosen = [row for row in result["segments"] if row["workable"]]
     months = result["months"]
     lines = [
@@ -62,7 +62,7 @@ def proposed_rule(result: dict[str, Any]) -> str:
         lines += [
             f"    # {row['leads']} leads, {row['won']} won; win rate {_share(row['win_rate'])} "
             f"({_share(row['win_rate_low'])} to {_share(row['win_rate_high'])}); profit per "
-            f"lead {currency} {_money(row['profit_per_lead'])} "
+            f"lead {currency}{_money(row['profit_per_lead'])} "
             f"({_money(row['profit_per_lead_low'])} to {_money(row['profit_per_lead_high'])})",
             f"    - name: {_scalar(segment_name(row['segment']))}",
             "      when:",
