@@ -22,18 +22,24 @@ import io
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import numpy as np
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadsla.config import ConfigError, build_rulebook, load_config_text
 from leadsla.core.events import EventTable, parse_instant, read_events
 from leadsla.core.scoring import Condition
 from leadsla.core.workable import Workable, WorkableSegment
+from leadsla.report.figures import workable_mask
 from leadsla.report.full import report
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import LeadEvents, stored_events
 from leadsla.service.imports import import_table
 from leadsla.store.database import open_database
+from workable_rules import CONDITION_VALUES, workables
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "examples" / "leadsla.yaml").read_text()
@@ -186,3 +192,27 @@ def test_a_bad_workable_rule_is_refused_with_its_line(workable: str, message: st
         load_config_text(config_text(workable), "leadsla.yaml")
     assert message in str(refused.value)
     assert "leadsla.yaml:" in str(refused.value)
+
+
+ROW_VALUES = {
+    "grade": st.sampled_from(["A", "B", "C", None]),
+    **{
+        name: st.sampled_from([*values, "other", None])
+        for name, values in CONDITION_VALUES.items()
+        if name != "grade"
+    },
+}
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@given(rule=workables(), rows=st.lists(st.fixed_dictionaries(ROW_VALUES), max_size=8))
+def test_the_report_frames_judge_each_row_as_the_engine_judges_a_lead(
+    rule: Workable, rows: list[dict[str, str | None]]
+) -> None:
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(ROW_VALUES, pl.Utf8))
+    expected = [
+        # As lead_facts: a condition on grade reads the effective grade at the MQL instant.
+        rule.holds(row["grade"], {k: v for k, v in row.items() if v is not None})
+        for row in rows
+    ]
+    assert workable_mask(frame, rule).tolist() == expected
