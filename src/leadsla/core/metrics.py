@@ -45,7 +45,10 @@ Where SPEC §8 is silent, this module decides as follows.
   from the MQL instant (included) to the lead's next MQL instant (excluded), or to
   the evaluation instant for the last one.
 * **Attempts, connect rate, connects per attempt and conversion to pipeline**
-  are over workable MQLs only, as SPEC defines them "per workable lead".
+  are over workable MQLs only, as SPEC defines them "per workable lead". An MQL is
+  workable when its grade is a workable one or its fields at the MQL instant match a
+  workable segment (:mod:`leadsla.core.workable`, read with the grade, owner and team
+  a commitment's segment reads).
 * **Cohort figures** (``mqls``, ``sals``, workable leads, attempts, connects,
   conversion) are grouped by the grade, owner and team *at the MQL instant* (with
   an assignment start, the owner and team the follow-up started with: see above).
