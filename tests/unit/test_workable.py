@@ -181,6 +181,11 @@ def test_the_rule_for_one_lead_and_for_columns_agree() -> None:
             "workable.segments[0].when",
         ),
         (
+            "workable:\n  segments:\n    - name: s\n      when:\n"
+            "        - {field: grade, op: in, value: [A, E]}\n",
+            "workable.segments[0].when[0].value[1]: unknown grade",
+        ),
+        (
             "workable:\n  segments:\n    - {name: s, when: {field: a, value: b}}\n"
             "    - {name: s, when: {field: a, value: c}}\n",
             "names segment s twice",
