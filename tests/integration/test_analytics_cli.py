@@ -61,14 +61,41 @@ def test_segments_json_csv_and_table(files: tuple[Path, Path], tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "Webinar" in result.stdout and "Workable leads per month: 3.5" in result.stdout
 
+    # --by repeated is the comma list.
+    repeated = leadsla("segments", *common, "--by", "source", "--by", "industry", "--format", "csv")
+    assert repeated.returncode == 0, repeated.stderr
+    assert repeated.stdout == target.read_text(encoding="utf-8")
+
+
+def test_segments_propose_writes_a_rule_the_config_loads(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, events = files
+    target = tmp_path / "workable.yaml"
+    result = leadsla(
+        "segments", "--config", config, "--events", events, "--as-of", AS_OF_TEXT,
+        "--min-leads", "3", "--by", "source", "--propose", "-o", target,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    snippet = target.read_text(encoding="utf-8")
+    # Webinar and Ads pass (see the JSON above); Organic does not.
+    assert '    - name: "source=Webinar"' in snippet and "Organic" not in snippet
+    pasted = tmp_path / "pasted.yaml"
+    text = config.read_text(encoding="utf-8").replace("workable: {grade: [A, B]}\n", snippet)
+    pasted.write_text(text, encoding="utf-8")
+    check = leadsla("segments", "--config", pasted, "--events", events, "--as-of", AS_OF_TEXT)
+    assert check.returncode == 0, check.stderr
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--by", "colour"), "--by: 'colour' is not one of source, industry"),
+        (("--by", "colour"), "--by: no event carries the field 'colour'"),
+        (("--by", "source", "--by", "won"), "--by: 'won' is a figure of the segments table"),
         (("--by", "source,source"), "--by: names a field twice"),
         (("--sort", "fun"), "--sort: 'fun' is not one of profit"),
         (("--format", "xml"), "--format: 'xml' is not table, json or csv"),
+        (("--propose", "--format", "json"), "--propose writes YAML: leave out --format"),
     ],
 )
 def test_segments_refuses_bad_options(

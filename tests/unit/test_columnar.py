@@ -29,7 +29,9 @@ from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable, read_events
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import Facts, MetricRules, merge_facts, metric_rules, scorecard
+from leadsla.core.workable import Workable
 from leadsla.report.settings import ReportSettings
+from workable_rules import workables
 
 CONFIG_TEXT = """
 default_calendar: ny
@@ -292,10 +294,13 @@ def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, 
     rows=histories(),
     after=st.integers(-3 * 24 * 60, 10 * 24 * 60),
     scoped=st.booleans(),
+    workable=st.one_of(st.none(), workables()),
 )
 def test_column_path_gives_the_facts_and_scorecard_of_the_replay(
-    metric: MetricRules, rows: list[Row], after: int, scoped: bool
+    metric: MetricRules, rows: list[Row], after: int, scoped: bool, workable: Workable | None
 ) -> None:
+    if workable is not None:
+        metric = replace(metric, workable=workable)
     table = table_of(rows)
     as_of = max(at for _, at, _, _ in rows) + after * MINUTE
     owners = frozenset({"r1", "ghost"}) if scoped else None

@@ -17,6 +17,7 @@ from leadsla.api.deps import (
     as_of_instant,
 )
 from leadsla.config.schema import Config
+from leadsla.report.analytics import segment_field_problem
 from leadsla.report.analytics import segments as report_segments
 from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
 from leadsla.report.full import report as full_report
@@ -62,9 +63,13 @@ def get_segments(
     config: AppConfig,
     clock: AppClock,
     connection: Reading,
-    by: Annotated[str, Query(description="Comma-separated: " + ", ".join(SEGMENT_FIELDS))] = (
-        "source"
-    ),
+    by: Annotated[
+        str,
+        Query(
+            description="Comma-separated fields of the events, or grade, owner, team: e.g. "
+            + ", ".join(SEGMENT_FIELDS)
+        ),
+    ] = "source",
     as_of: Annotated[str | None, Query(description="ISO 8601 instant; default now.")] = None,
     min_leads: Annotated[int, Query(ge=1)] = 30,
     sort: Annotated[str, Query(pattern="^(" + "|".join(SORT_KEYS) + ")$")] = "profit",
@@ -72,14 +77,11 @@ def get_segments(
     """Closed-loop lead segments (``leadsla segments``), within what the caller may see."""
     setup = report_config(caller, config)
     fields = [name.strip() for name in by.split(",") if name.strip()]
-    wrong = [f for f in fields if f not in SEGMENT_FIELDS] or (
-        ["a field twice"] if len(set(fields)) != len(fields) else []
-    )
-    if not fields or wrong:
-        raise HTTPException(422, f"by: {wrong[0] if wrong else 'no field'}; fields are "
-                            f"{', '.join(SEGMENT_FIELDS)}, each once")  # fmt: skip
     at = as_of_instant(as_of, clock)
     table = stored_events(connection, at, owners=scope.owners).table
+    problem = segment_field_problem(table, fields)
+    if problem is not None:
+        raise HTTPException(422, f"by: {problem}")
     return report_segments(
         table, ReportSettings.of(rules, setup), at, fields, min_leads=min_leads,
         sort=sort, scope=scope.owners,

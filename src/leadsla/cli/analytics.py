@@ -154,13 +154,14 @@ def write_tables(report: dict[str, Any], directory: Path) -> None:
 def segments(
     config: ConfigOption,
     by: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
             "--by",
-            help="Comma-separated fields to cut by: source, industry, product_line, grade, "
-            "owner, team, segment.",
+            help="A field to cut by: any field of the events (campaign, country, source, "
+            "industry, …) or grade, owner, team; repeat it or give a comma list. "
+            "Default: source.",
         ),
-    ] = "source",
+    ] = None,
     events: Annotated[
         Path | None,
         typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
@@ -179,6 +180,14 @@ def segments(
         Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
     ] = None,
     database: DatabaseOption = None,
+    propose: Annotated[
+        bool,
+        typer.Option(
+            "--propose",
+            help="Write the workable rule the result supports (YAML to paste into the "
+            "config, each segment's evidence as comments) instead of the table.",
+        ),
+    ] = False,
 ) -> None:
     """Closed loop: rank lead segments by conversion, revenue and profit per lead.
 
@@ -188,23 +197,22 @@ def segments(
     --min-leads leads and profit per lead above 0 even at the interval's low end) and
     the workable leads per rep per month the reps' capacity supports.
     """
+    from leadsla.report.analytics import segment_field_problem
     from leadsla.report.analytics import segments as segments_of
-    from leadsla.report.figures import SEGMENT_FIELDS, SORT_KEYS
+    from leadsla.report.figures import SORT_KEYS
     from leadsla.report.settings import ReportSettings
     from leadsla.report.sources import stored_events
 
-    fields = [name.strip() for name in by.split(",") if name.strip()]
-    if not fields:
-        fail("--by: name at least one field")
-    unknown = [name for name in fields if name not in SEGMENT_FIELDS]
-    if unknown:
-        fail(f"--by: {unknown[0]!r} is not one of {', '.join(SEGMENT_FIELDS)}")
-    if len(set(fields)) != len(fields):
-        fail("--by: names a field twice")
+    fields = [name.strip() for text in by or ["source"] for name in text.split(",")]
+    fields = [name for name in fields if name]
+    if not fields or len(set(fields)) != len(fields):
+        fail(f"--by: {segment_field_problem(EventTable.empty(), fields)}")
     if sort not in SORT_KEYS:
         fail(f"--sort: {sort!r} is not one of {', '.join(SORT_KEYS)}")
     if format_ not in ("table", "json", "csv"):
         fail(f"--format: {format_!r} is not table, json or csv")
+    if propose and format_ != "table":
+        fail("--propose writes YAML: leave out --format")
     if min_leads < 1:
         fail("--min-leads: must be at least 1")
     setup, rules = load_setup(config)
@@ -216,16 +224,24 @@ def segments(
         engine = open_engine(database, create=False)
         with engine.connect() as connection:
             table = stored_events(connection, instant).table
+    problem = segment_field_problem(table, fields)
+    if problem is not None:
+        fail(f"--by: {problem}")
     settings = ReportSettings.of(rules, setup)
     result = segments_of(table, settings, instant, fields, min_leads=min_leads, sort=sort)
-    if format_ == "table":
+    if propose:
+        from leadsla.report.propose import proposed_rule
+
+        text = proposed_rule(result)
+    elif format_ == "table":
         if output is None:
             _print_segments(result, None)
         else:
             with open_output(output) as handle:
                 _print_segments(result, handle)
         return
-    text = _segments_text(result, format_)
+    else:
+        text = _segments_text(result, format_)
     if output is None:
         typer.echo(text, nl=False)
     else:

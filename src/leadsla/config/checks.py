@@ -78,7 +78,28 @@ def cross_key_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
         yield from references.policy_problems(("policies", name), mapping_of(policy))
     workable = mapping_of(data.get("workable"))
     yield from references.grade_problems(texts_of(("workable", "grade"), workable.get("grade")))
+    yield from references.grade_problems(_workable_segment_grades(workable.get("segments")))
     yield from qualify_problems(data, grade_names, status_names)
+
+
+def _workable_segment_grades(segments: Any) -> Iterator[tuple[KeyPath, str]]:
+    """The grades a workable segment's conditions on ``grade`` name (a typo there would
+    quietly match no lead)."""
+    if not isinstance(segments, list):
+        return
+    for index, segment in enumerate(segments):
+        when = mapping_of(segment).get("when")
+        for number, condition in enumerate(when if isinstance(when, list) else [when]):
+            found = mapping_of(condition)
+            if found.get("field") == "grade" and found.get("op", "eq") in (
+                "eq",
+                "ne",
+                "in",
+                "not_in",
+            ):
+                where = ("workable", "segments", index, "when")
+                path = (*where, number, "value") if isinstance(when, list) else (*where, "value")
+                yield from texts_of(path, found.get("value"))
 
 
 def _calendar_problems(calendars: Mapping[str, Any]) -> Iterator[Problem]:

@@ -49,6 +49,7 @@ __all__ = [
     "build_assignment",
     "build_intake",
     "build_scoring",
+    "conditions_of",
     "qualify_problems",
 ]
 
@@ -142,13 +143,14 @@ class BehaviourRuleConfig(_Section):
     group: Annotated[str, Field(min_length=1)] = BEHAVIOUR
 
 
-def _conditions(value: Any) -> Any:
+def conditions_of(value: Any) -> Any:
+    """``when``: one condition or a list of them."""
     return [value] if isinstance(value, dict) else value
 
 
 class TriggerConfig(_Section):
     name: Annotated[str, Field(min_length=1)]
-    when: Annotated[list[ConditionConfig], BeforeValidator(_conditions)] = Field(min_length=1)
+    when: Annotated[list[ConditionConfig], BeforeValidator(conditions_of)] = Field(min_length=1)
     grade: Annotated[str, Field(min_length=1)]
 
 
@@ -171,7 +173,7 @@ class ScoringConfig(_Section):
 
 class RoutingRuleConfig(_Section):
     name: Annotated[str, Field(min_length=1)]
-    when: Annotated[list[ConditionConfig], BeforeValidator(_conditions)] = []
+    when: Annotated[list[ConditionConfig], BeforeValidator(conditions_of)] = []
     team: str | None = None
     reps: Texts = []
     method: Method = "round_robin"

@@ -32,11 +32,19 @@ from pydantic import (
 )
 
 from leadsla.config.document import did_you_mean, shown
-from leadsla.config.qualify import AssignmentConfig, CapacityConfig, IntakeConfig, ScoringConfig
+from leadsla.config.qualify import (
+    AssignmentConfig,
+    CapacityConfig,
+    IntakeConfig,
+    ScoringConfig,
+    conditions_of,
+)
+from leadsla.config.qualify import ConditionConfig as FieldCondition
 from leadsla.core.calendar import WEEKDAYS
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.metrics import score_band_edges
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, DEFAULT_STATUSES
+from leadsla.core.workable import EVENT_FIELDS, Workable, WorkableSegment
 
 __all__ = [
     "METRICS",
@@ -454,8 +462,47 @@ class CommitmentConfig(_Model):
     team_targets: dict[Name, Annotated[float, Field(gt=0)]] | None = None
 
 
+class WorkableSegmentConfig(_Model):
+    """A segment of leads that is workable whatever its grade: every condition of
+    ``when`` (scoring's conditions, docs/qualification.md) holds at the MQL instant."""
+
+    name: Name
+    when: Annotated[list[FieldCondition], BeforeValidator(conditions_of)] = Field(min_length=1)
+
+    @field_validator("when")
+    @classmethod
+    def _lead_fields(cls, value: list[FieldCondition]) -> list[FieldCondition]:
+        for condition in value:
+            if condition.field in EVENT_FIELDS:
+                raise ValueError(
+                    f"field {condition.field!r} is an event, not a field of the lead: at the "
+                    "MQL instant the status is always the MQL status"
+                )
+        return value
+
+    def build(self) -> WorkableSegment:
+        return WorkableSegment(self.name, tuple(c.build() for c in self.when))
+
+
 class WorkableConfig(_Model):
-    grade: Names
+    """``grade``: workable grades; ``segments``: workable whatever the grade
+    (docs/qualification.md)."""
+
+    grade: Names = []
+    segments: list[WorkableSegmentConfig] = []
+
+    @model_validator(mode="after")
+    def _something_workable(self) -> WorkableConfig:
+        if not self.grade and not self.segments:
+            raise ValueError("lists no grade and no segment: no lead would be workable")
+        names = [segment.name for segment in self.segments]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError("names segment " + ", ".join(repeated) + " twice")
+        return self
+
+    def build(self) -> Workable:
+        return Workable.of(self.grade, (segment.build() for segment in self.segments))
 
 
 class SpeedToLeadConfig(_Model):

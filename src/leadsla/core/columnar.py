@@ -88,7 +88,7 @@ def columnar_facts(
         return empty, np.ones(size, dtype=np.bool_)
     lead = _MetricFields(cols, metric)
     # Fields the figures read must not change after the lead's first instant.
-    plain = plain_clocks(cols, rules, lead, metric.segment_fields)
+    plain = plain_clocks(cols, rules, lead, metric.watched_fields)
     owned = plain.owned
     clock_parts: list[ClockPart] = []
     mql_part: ClockPart | None = None
@@ -130,8 +130,8 @@ class _MetricFields(LeadFields):
         )
 
     def segment(self, name: str) -> Names:
-        """A commitment's segment field at the MQL instant (``team``: the owner's team
-        unless the lead has a ``team`` field)."""
+        """A field a commitment's segment or the workable rule reads at the MQL instant
+        (``team``: the owner's team unless the lead has a ``team`` field)."""
         if name != "team":
             return self.attribute(name)
         field = self.cols.last_value("team")
@@ -238,8 +238,10 @@ class _FactBuilder:
         working = cols.value_flags({s for s, st in stages.items() if st == WORKING})
         stop_status = np.where(stop_row >= 0, status.value[np.maximum(stop_row, 0)], -1)
         grade_codes = lead.grade.codes[leads]
-        workable_names = np.array(
-            [name in self.metric.workable for name in lead.grade.names] + [False], dtype=np.bool_
+        read = {name: lead.segment(name) for name in self.metric.workable.fields}
+        workable = self.metric.workable.column(
+            (lead.grade.codes, lead.grade.names),
+            {name: (names.codes, names.names) for name, names in read.items()},
         )
         self.mql_columns = {
             "mql_at": part.started_at,
@@ -247,7 +249,7 @@ class _FactBuilder:
             "owner": lead.owner.codes[leads],
             "team": lead.team.codes[leads],
             "is_sal": part.stopped & working[stop_status],
-            "workable": workable_names[grade_codes],
+            "workable": workable[leads],
             "attempts": attempts[leads].astype(np.int64),
             "connects": connects[leads].astype(np.int64),
             "qualified": qualified[leads],

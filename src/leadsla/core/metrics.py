@@ -45,7 +45,10 @@ Where SPEC §8 is silent, this module decides as follows.
   from the MQL instant (included) to the lead's next MQL instant (excluded), or to
   the evaluation instant for the last one.
 * **Attempts, connect rate, connects per attempt and conversion to pipeline**
-  are over workable MQLs only, as SPEC defines them "per workable lead".
+  are over workable MQLs only, as SPEC defines them "per workable lead". An MQL is
+  workable when its grade is a workable one or its fields at the MQL instant match a
+  workable segment (:mod:`leadsla.core.workable`, read with the grade, owner and team
+  a commitment's segment reads).
 * **Cohort figures** (``mqls``, ``sals``, workable leads, attempts, connects,
   conversion) are grouped by the grade, owner and team *at the MQL instant* (with
   an assignment start, the owner and team the follow-up started with: see above).
@@ -113,6 +116,7 @@ from leadsla.core.columns import (
 from leadsla.core.evaluate import LeadResult
 from leadsla.core.instants import format_instant, offsets_seconds
 from leadsla.core.policy import CONNECT_OUTCOMES, Policy, Rulebook, is_attempt
+from leadsla.core.workable import Workable
 
 __all__ = [
     "CLOCK_COLUMN_TYPES",
@@ -190,7 +194,7 @@ class MetricRules:
 
     rules: Rulebook
     mql_policy: str | None
-    workable: frozenset[str]
+    workable: Workable
     commitments: tuple[Commitment, ...] = ()
     # Reps listed in per-rep figures even with no MQL (a rep without leads is news too).
     reps: tuple[str, ...] = ()
@@ -207,6 +211,12 @@ class MetricRules:
         for commitment in self.commitments:
             names.update(dict.fromkeys(commitment.segment))
         return tuple(names)
+
+    @cached_property
+    def watched_fields(self) -> tuple[str, ...]:
+        """The lead fields the figures read at the MQL instant: the commitments' segments
+        and the workable segments' conditions."""
+        return tuple(dict.fromkeys([*self.segment_fields, *self.workable.fields]))
 
     @cached_property
     def policies(self) -> tuple[str, ...]:
@@ -293,7 +303,7 @@ def mql_policy_of(rules: Rulebook) -> Policy | None:
 def metric_rules(
     rules: Rulebook,
     *,
-    workable: Collection[str] | None = None,
+    workable: Collection[str] | Workable | None = None,
     commitments: Sequence[Commitment] = (),
     reps: Sequence[str] | None = None,
     score_bands: Sequence[float] | None = None,
@@ -301,8 +311,9 @@ def metric_rules(
 ) -> MetricRules:
     """The metric rules of a rulebook.
 
-    ``workable`` defaults to every configured grade that is not ``optional`` in the
-    MQL policy (SPEC §8); ``reps`` to every configured rep; ``score_bands`` to
+    ``workable`` (grades, or a :class:`~leadsla.core.workable.Workable` with segments)
+    defaults to every configured grade that is not ``optional`` in the MQL policy
+    (SPEC §8); ``reps`` to every configured rep; ``score_bands`` to
     :data:`DEFAULT_SCORE_BANDS`.
     """
     bands = DEFAULT_SCORE_BANDS if score_bands is None else score_band_edges(score_bands)
@@ -322,7 +333,7 @@ def metric_rules(
     return MetricRules(
         rules=rules,
         mql_policy=policy.name if policy is not None else None,
-        workable=frozenset(workable),
+        workable=workable if isinstance(workable, Workable) else Workable.of(workable),
         commitments=tuple(commitments),
         reps=tuple(rules.reps) if reps is None else tuple(reps),
         score_bands=bands,
@@ -507,6 +518,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
         )
 
     mqls: list[MqlFact] = []
+    reads = metric.workable.fields
     for k, (first, at_start, grade, head) in enumerate(starts):
         last = starts[k + 1][0] if k + 1 < len(starts) else len(statuses)
         # The owner the follow-up started with (an assignment start: the rep it was
@@ -524,6 +536,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
         segment = tuple(
             _segment_value(name, at_start, grade, owner, team) for name in metric.segment_fields
         )
+        read = {name: _segment_value(name, at_start, grade, owner, team) for name in reads}
         mqls.append(
             MqlFact(
                 lead_id=result.lead_id,
@@ -535,7 +548,9 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 score=score_of(at_start),
                 segment=segment,
                 is_sal=is_sal,
-                workable=grade is not None and grade in metric.workable,
+                workable=metric.workable.holds(
+                    grade, {name: value for name, value in read.items() if value is not None}
+                ),
                 attempts=sum(attempts[first:last]),
                 connects=sum(connects[first:last]),
                 qualified=qualified,

@@ -20,7 +20,14 @@ from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
 from leadsla.report import figures
 from leadsla.report.columns import event_columns
-from leadsla.report.leads import Rows, lead_frame, mql_entries, needed_fields
+from leadsla.report.leads import (
+    COMPUTED,
+    LEAD_COLUMNS,
+    Rows,
+    lead_frame,
+    mql_entries,
+    needed_fields,
+)
 from leadsla.report.settings import ReportSettings
 
 
@@ -42,7 +49,7 @@ def analytics(
     of these reps, as the scorecard does for a manager's view.
     """
     metric = settings.metric
-    attributes = list(metric.segment_fields)
+    attributes = list(metric.watched_fields)
     fields = needed_fields(attributes)
     # Rows keeps only the settled rows it needs: the columns are not held here, so on a
     # large history they are freed as soon as Rows is built.
@@ -56,6 +63,33 @@ def analytics(
             entries, metric.commitments, metric.workable, as_of, settings.zone
         ),
     }
+
+
+# Columns the segments table works out per lead: cutting by a field of the same name
+# would mix the field with the figure.
+RESERVED = (frozenset(LEAD_COLUMNS) | {"mql", "sal", "opportunity", "month"}) - COMPUTED
+ALWAYS = COMPUTED | {"source"}
+
+
+def segment_field_problem(table: EventTable, by: Sequence[str]) -> str | None:
+    """Why the segments cannot be cut ``by`` these fields of this table (``None``: they can).
+
+    Any field of the events will do, and ``grade``, ``owner`` and ``team`` (worked out at
+    the MQL instant) and ``source`` (what costs are read by, the default cut) even when
+    no event carries them; any other field no event carries is a typo, not a segment of
+    one value."""
+    if not by:
+        return "name at least one field"
+    if len(set(by)) != len(by):
+        return "names a field twice"
+    for name in by:
+        if name in RESERVED:
+            return f"{name!r} is a figure of the segments table, not a field to cut by"
+    carried = set(table.fields)
+    missing = [name for name in by if name not in ALWAYS and name not in carried]
+    if missing and len(table):
+        return f"no event carries the field {missing[0]!r}"
+    return None
 
 
 def segment_fields(by: Sequence[str]) -> tuple[str, ...]:
@@ -76,7 +110,11 @@ def segments(
     """The closed-loop segments cut ``by`` these fields, ranked by ``sort``.
 
     ``scope`` keeps the leads whose owner at the MQL instant is one of these reps (a
-    manager's view, as the report's) and the capacity of those reps only."""
+    manager's view, as the report's) and the capacity of those reps only. Raises
+    ``ValueError`` when :func:`segment_field_problem` finds one."""
+    problem = segment_field_problem(table, by)
+    if problem is not None:
+        raise ValueError(problem)
     fields = segment_fields(by)
     rows = Rows(event_columns(table, fields, as_of), settings, fields)
     leads = _scoped(lead_frame(rows, settings, [*by, "source"]), scope)

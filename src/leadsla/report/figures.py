@@ -15,10 +15,11 @@ import numpy.typing as npt
 import polars as pl
 
 from leadsla.core.analytics import SPEED_BUCKETS, WorkableRule, speed_bucket_index, wilson_bounds
-from leadsla.core.columns import MICROS_PER_SECOND, SECONDS_PER_DAY
+from leadsla.core.columns import MICROS_PER_SECOND, SECONDS_PER_DAY, BoolArray
 from leadsla.core.instants import offsets_seconds
 from leadsla.core.metrics import Commitment, mql_policy_of, period_containing
 from leadsla.core.policy import Rulebook
+from leadsla.core.workable import Coded, Workable
 from leadsla.report.settings import Costs
 
 WATERFALL_GROUPS = {
@@ -29,7 +30,8 @@ WATERFALL_GROUPS = {
 }
 STAGES = ("inquiries", "mqls", "sals", "opportunities", "won")
 BURN_UP_METRICS = ("mqls", "workable_leads")
-# The fields segments can be cut by (``leadsla segments --by``, ``GET /segments?by=``).
+# Fields segments are often cut by (any field of the events will do: ``leadsla segments
+# --by``, ``GET /segments?by=``).
 SEGMENT_FIELDS = ("source", "industry", "product_line", "grade", "owner", "team", "segment")
 
 
@@ -173,10 +175,27 @@ def _segment_filter(commitment: Commitment) -> pl.Expr:
     return keep
 
 
+def _coded(values: pl.Series) -> Coded:
+    """A text column as value codes (-1: null) and the name of each code."""
+    names = values.drop_nulls().unique(maintain_order=True).to_list()
+    codes = values.cast(pl.Enum(names)).to_physical().cast(pl.Int64).fill_null(-1)
+    return codes.to_numpy(), names
+
+
+def workable_mask(frame: pl.DataFrame, workable: Workable) -> BoolArray:
+    """Which rows (MQL entries, with ``grade`` and the fields the rule reads as they
+    stood at the MQL instant) are workable: :meth:`Workable.column`, as the scorecard."""
+    missing = pl.Series([None] * len(frame), dtype=pl.Utf8)
+    fields = {
+        name: _coded(frame[name] if name in frame.columns else missing) for name in workable.fields
+    }
+    return workable.column(_coded(frame["grade"].cast(pl.Utf8)), fields)
+
+
 def burn_up(
     entries: pl.DataFrame,
     commitments: Sequence[Commitment],
-    workable: frozenset[str],
+    workable: Workable,
     as_of: int,
     zone: tzinfo,
 ) -> list[dict[str, Any]]:
@@ -191,7 +210,7 @@ def burn_up(
             _segment_filter(commitment)
         )
         if commitment.metric == "workable_leads":
-            chosen = chosen.filter(pl.col("grade").is_in(sorted(workable)))
+            chosen = chosen.filter(workable_mask(chosen, workable))
         first, last = _local_days(np.array([period.start, as_of]), zone).tolist()
         days = _local_days(chosen["at"].to_numpy(), zone) - first
         daily = np.bincount(days.astype(np.int64), minlength=last - first + 1)
@@ -271,7 +290,13 @@ def segments(
     win_low, win_high = wilson_bounds(table["won"].to_numpy(), leads_n)
     won = table["won"].to_numpy().astype(np.float64)
     revenue = table["revenue"].to_numpy()
-    mean_deal = np.divide(revenue, won, out=np.zeros_like(revenue), where=won > 0)
+    # A segment without a win has no deal of its own to price its win rate at: it takes
+    # the mean won deal of every segment, so its interval shows what a first win could be
+    # worth (0 wins of 1 lead is not "never": Wilson's high end is 79 %).
+    overall_won = float(won.sum())
+    overall_deal = float(revenue.sum()) / overall_won if overall_won else 0.0
+    mean_deal = np.full_like(revenue, overall_deal)
+    np.divide(revenue, won, out=mean_deal, where=won > 0)
     cost_per_lead = table["cost_per_lead"].to_numpy()
     table = table.with_columns(
         pl.Series("conversion_low", conv_low),

@@ -54,7 +54,7 @@ class ReportSettings:
         )
         metric = metric_rules(
             rules,
-            workable=config.workable.grade if config.workable is not None else None,
+            workable=config.workable.build() if config.workable is not None else None,
             commitments=commitments,
             score_bands=config.score_bands,
             speed_clock=config.speed_to_lead.clock,
