@@ -18,9 +18,14 @@ from leadsla.core.objectives import (
     outcomes_of,
 )
 
+OBJECTIVE_LINE = (
+    "{name: A follow-up, policy: follow_up, grades: [A], target: 95%, window: 28 days, per: team}"
+)
+# The example config with one objective: 95% of A leads' follow-up clocks met over a
+# rolling 28 days, per team.
 EXAMPLE_TEXT = (Path(__file__).resolve().parents[2] / "examples" / "leadsla.yaml").read_text(
     encoding="utf-8"
-)
+) + f"\nobjectives:\n  - {OBJECTIVE_LINE}\n"
 HOUR = MICROS_PER_HOUR
 DAY = 24 * HOUR
 NOW = 1_000 * DAY  # any instant: the core is handed it
@@ -156,11 +161,6 @@ def test_alert_windows_and_threshold_can_be_set() -> None:
     )
     (objective,) = build_objectives(load_config_text(text))
     assert objective.alert == BurnAlert(2 * DAY, 4 * HOUR, 6.0)
-
-
-OBJECTIVE_LINE = (
-    "{name: A follow-up, policy: follow_up, grades: [A], target: 95%, window: 28 days, per: team}"
-)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,157 @@
+"""A compliance objective's burn-rate alert reaches the team's manager on a real SMTP
+server, once per episode however often and however many workers run, and again after
+the rule clears and fires anew (docs/worker.md)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Engine, select
+
+from leadsla.config import build_rulebook, load_config_text
+from leadsla.config.schema import Config
+from leadsla.core.events import parse_instant
+from leadsla.core.policy import Rulebook
+from leadsla.notify.delivery import MailSettings, smtp_sender
+from leadsla.service.ingest import IncomingEvent, ingest
+from leadsla.store.database import open_database
+from leadsla.store.tables import notifications, objective_episodes
+from leadsla.worker import Senders, run_worker
+from mail_server import Inbox
+
+HOUR = 3_600_000_000
+MINUTE = HOUR // 60
+DAY = 24 * HOUR
+T0 = parse_instant("2026-03-02T00:00:00Z")
+
+# Open around the clock, so that 1 hour of target is 1 hour on the wall: a clock never
+# stopped is breached one hour after it starts.
+CONFIG = """\
+calendars:
+  office:
+    timezone: UTC
+    hours: {mon: ["00:00-24:00"], tue: ["00:00-24:00"], wed: ["00:00-24:00"],
+            thu: ["00:00-24:00"], fri: ["00:00-24:00"], sat: ["00:00-24:00"],
+            sun: ["00:00-24:00"]}
+teams:
+  east:
+    manager: {name: Dana Whitfield, email: dana@example.com}
+    reps: [{id: r1, name: Sam Ortiz, email: sam@example.com}]
+  west:
+    manager: {name: Tom Hale, email: tom@example.com}
+    reps: [{id: r2, name: Ana Lopes, email: ana@example.com}]
+grades: [{name: A, min_score: 80}, {name: B, min_score: 0}]
+policies:
+  follow_up:
+    start: {status: [New]}
+    stop: {status: [Contacted]}
+    target: {default: 1 hours}
+# 90% over 12 days: budget 10%. Long window 1 day, short 2 hours, threshold 2: the
+# rule holds while more than 20% of the clocks started in both windows breached.
+objectives:
+  - {name: A follow-up, policy: follow_up, grades: [A], target: 90%, window: 12 days, per: team}
+notifications:
+  email: {host: 127.0.0.1, port: PORT, from: leadsla@example.com}
+"""
+
+
+def lead(name: str, at: int, owner: str, grade: str, met: bool) -> list[IncomingEvent]:
+    rows = [
+        IncomingEvent(name, at, "status", "New", f"{name}:s"),
+        IncomingEvent(name, at, "grade", grade, f"{name}:g"),
+        IncomingEvent(name, at, "owner", owner, f"{name}:o"),
+    ]
+    if met:
+        rows.append(IncomingEvent(name, at + 10 * MINUTE, "status", "Contacted", f"{name}:c"))
+    return rows
+
+
+def setup(url: str, port: int) -> tuple[Engine, Rulebook, Config]:
+    config = load_config_text(CONFIG.replace("PORT", str(port)))
+    rules = build_rulebook(config)
+    engine = open_database(url)
+    # Ten days of met clocks in each team, one a day.
+    rows = [
+        event
+        for day in range(10)
+        for name, owner in ((f"E{day}", "r1"), (f"W{day}", "r2"))
+        for event in lead(name, T0 + day * DAY, owner, "A", met=True)
+    ]
+    # Day 10: east breaches twice (00:00 and 01:00); west only on a B lead, which the
+    # objective leaves out.
+    rows += lead("X1", T0 + 10 * DAY, "r1", "A", met=False)
+    rows += lead("X2", T0 + 10 * DAY + HOUR, "r1", "A", met=False)
+    rows += lead("Y1", T0 + 10 * DAY + HOUR, "r2", "B", met=False)
+    with engine.begin() as connection:
+        ingest(connection, rules, rows, source="test", recorded_at=T0)
+    return engine, rules, config
+
+
+def run(engine: Engine, rules: Rulebook, config: Config, port: int, at: int) -> None:
+    settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+    senders = Senders(
+        email=lambda: smtp_sender(settings, timeout=5), sender_address=settings.sender
+    )
+    run_worker(engine, rules, config, senders, lambda: at, once=True, at=at,
+               log=lambda _line: None, sleep=lambda _seconds: None)  # fmt: skip
+
+
+def subject(episode: int) -> str:
+    return f"[leadsla] A follow-up (team east): error budget burning, episode {episode}"
+
+
+def test_one_alert_per_episode_and_a_new_one_when_it_fires_again(
+    database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    engine, rules, config = setup(database_url, port)
+
+    # 00:30 on day 10: X1 is not due yet (01:00): nothing breached, nothing sent.
+    run(engine, rules, config, port, T0 + 10 * DAY + 30 * MINUTE)
+    assert inbox.messages == []
+
+    # 02:30: X1 and X2 breached. Last day (from day 9 02:30): 2 of 2 breached, burn
+    # 1.0 / 0.1 = 10; last 2 hours (from 00:30): X2, 1 of 1, burn 10. Both above 2.
+    firing = T0 + 10 * DAY + 150 * MINUTE
+    for _ in range(3):
+        run(engine, rules, config, port, firing)
+    run(engine, rules, config, port, firing + 10 * MINUTE)
+    # Three workers at once, still within the episode.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = [pool.submit(run, engine, rules, config, port, firing + 20 * MINUTE) for _ in "abc"]
+    for each in runs:
+        each.result(timeout=120)  # a worker's error fails the test here
+    assert inbox.subjects() == [("dana@example.com", subject(1))]
+    body = inbox.messages[0].get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "10.0 times" in text  # both burn rates
+    # 12 counted in the window, 2 breached: share 1/6 over a budget of 0.1 = 1.67 spent.
+    assert "Budget left over the objective's window: -67%." in text
+
+    # 05:00: the last 2 hours (from 03:00) hold no clock: the rule clears, no mail.
+    run(engine, rules, config, port, T0 + 10 * DAY + 5 * HOUR)
+    with engine.connect() as connection:
+        episodes = connection.execute(
+            select(objective_episodes.c.group_key, objective_episodes.c.episode,
+                   objective_episodes.c.cleared_at)
+        ).all()  # fmt: skip
+    assert [tuple(row) for row in episodes] == [("east", 1, T0 + 10 * DAY + 5 * HOUR)]
+
+    # X3 starts at 06:00 and breaches at 07:00; at 07:30 both windows burn again.
+    with engine.begin() as connection:
+        ingest(connection, rules, lead("X3", T0 + 10 * DAY + 6 * HOUR, "r1", "A", met=False),
+               source="test", recorded_at=T0)  # fmt: skip
+    again = T0 + 10 * DAY + 450 * MINUTE
+    run(engine, rules, config, port, again)
+    run(engine, rules, config, port, again + 5 * MINUTE)
+    assert inbox.subjects() == [("dana@example.com", subject(1)), ("dana@example.com", subject(2))]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(notifications.c.lead_id, notifications.c.cycle, notifications.c.state)
+        ).all()
+    assert sorted(tuple(row) for row in rows) == [
+        ("team:east", 1, "sent"),
+        ("team:east", 2, "sent"),
+    ]
+    engine.dispose()
