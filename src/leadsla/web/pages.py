@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from leadsla.api.deps import AppClock, AppConfig, Reading, Rules, Zone
+from leadsla.config import build_objectives
 from leadsla.config.schema import Config
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
@@ -28,6 +29,7 @@ from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events
+from leadsla.service.objectives import objective_figures
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
@@ -84,6 +86,18 @@ def segments_for(
     )  # fmt: skip
 
 
+def objectives_for(
+    connection: Connection, rules: Rulebook, config: Config | None, scope: Scope, now: int
+) -> list[dict[str, Any]]:
+    """Each compliance objective with the budget of the groups the caller may see."""
+    objectives = build_objectives(config) if config is not None else ()
+    figures = objective_figures(connection, rules, objectives, now, scope=scope)
+    return [
+        {"objective": objective, "groups": list(figures[objective.name].values())}
+        for objective in objectives
+    ]
+
+
 @router.get("/overview", response_class=HTMLResponse)
 def overview(
     request: Request,
@@ -122,6 +136,7 @@ def overview(
         overdue=len(overdue),
         count_limit=COUNT_LIMIT,
         now=format_instant(now, zone),
+        objectives=objectives_for(connection, rules, config, scope, now),
     )
 
 
