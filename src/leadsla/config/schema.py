@@ -512,7 +512,7 @@ WallDuration = Annotated[
 
 
 class ObjectiveAlertConfig(_Model):
-    """The two-window burn-rate rule (docs/sla-rules.md); absent keys take the defaults."""
+    """The two-window burn-rate rule (docs/worker.md); absent keys take the defaults."""
 
     burn_rate: float = Field(default=DEFAULT_BURN_RATE, gt=1, allow_inf_nan=False)
     long_window: WallDuration | None = None  # default: the objective's window / 12
@@ -604,7 +604,7 @@ class Config(_Model):
     grades: list[GradeConfig] = []
     policies: dict[str, PolicyConfig] = {}
     commitments: list[CommitmentConfig] = []
-    objectives: list[ObjectiveConfig] = []  # docs/sla-rules.md (compliance objectives)
+    objectives: list[ObjectiveConfig] = []  # docs/worker.md (compliance objectives)
     workable: WorkableConfig | None = None
     score_bands: ScoreBands | None = None  # docs/analytics.md (default 0, 25, 50, 75, 100)
     speed_to_lead: SpeedToLeadConfig = SpeedToLeadConfig()  # docs/analytics.md

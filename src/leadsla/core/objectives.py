@@ -12,14 +12,14 @@ The alert is the two-window rule of SRE practice: it holds while the burn rate o
 long window *and* over a short one are both above a threshold. The long window shows
 that enough of the budget went to matter; the short one that it is still going, so
 the alert clears soon after the breaching stops instead of staying up for the whole
-long window. docs/sla-rules.md gives the defaults and a worked example.
+long window. docs/worker.md gives the defaults and a worked example.
 
 Everything here is given its instant and its clocks; it reads neither clock nor store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -197,23 +197,3 @@ def _status(objective: Objective, group: str, row: list[int]) -> GroupStatus:
             and short_burn > threshold
         ),
     )
-
-
-def statuses_by_objective(
-    objectives: Iterable[Objective],
-    rules: Rulebook,
-    verdicts: Iterable[Verdict],
-    now: int,
-    groups: Mapping[str, Iterable[str]] | None = None,
-) -> dict[str, dict[str, GroupStatus]]:
-    """:func:`objective_statuses` of several objectives over the same clocks."""
-    judged = list(verdicts)
-    return {
-        objective.name: objective_statuses(
-            objective,
-            outcomes_of(objective, rules, judged, now),
-            now,
-            groups=(groups or {}).get(objective.name, ()),
-        )
-        for objective in objectives
-    }
