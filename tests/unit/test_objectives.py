@@ -17,6 +17,7 @@ from leadsla.core.objectives import (
     objective_statuses,
     outcomes_of,
 )
+from leadsla.service.objectives import group_label, recipients
 
 OBJECTIVE_LINE = (
     "{name: A follow-up, policy: follow_up, grades: [A], target: 95%, window: 28 days, per: team}"
@@ -213,3 +214,16 @@ def test_objective_names_are_unique() -> None:
         load_config_text(text)
     [problem] = caught.value.problems
     assert problem.path == "objectives[1].name"
+
+
+def test_alerts_go_to_the_groups_managers() -> None:
+    rules = build_rulebook(load_config_text(EXAMPLE_TEXT))
+    team = OBJECTIVE
+    company = Objective(**{**_fields(OBJECTIVE), "per": "company"})
+    owner = Objective(**{**_fields(OBJECTIVE), "per": "owner"})
+    assert recipients(company, "company", rules) == ["ceo@example.com"]
+    assert recipients(team, "east", rules) == ["dana@example.com"]
+    assert recipients(owner, "r3", rules) == ["ana@example.com", "tom@example.com"]
+    assert recipients(team, "gone", rules) == []  # a team no longer in the config
+    labels = [group_label(o, g) for o, g in ((company, "company"), (team, "east"), (owner, "r3"))]
+    assert labels == ["company", "team:east", "owner:r3"]
