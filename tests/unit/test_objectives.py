@@ -193,6 +193,24 @@ def test_alert_windows_and_threshold_can_be_set() -> None:
             "greater than 1",
         ),
         ("per: team", "per: team, owner: r1", "objectives[0].owner", 'unknown key "owner"'),
+        (
+            "per: team",
+            "per: team, alert: {long_window: 30 days}",
+            "objectives[0]",
+            "alert.long_window 30 days is longer than window",
+        ),
+        (
+            "per: team",
+            "per: team, alert: {short_window: 3 days}",
+            "objectives[0]",
+            "alert.short_window 3 days must be shorter than the long window",
+        ),
+        (
+            "per: team",
+            "per: team, alert: {short_window: 2 business hours}",
+            "objectives[0].alert.short_window",
+            "wall-clock",
+        ),
     ],
 )
 def test_a_bad_objective_is_one_located_problem(
