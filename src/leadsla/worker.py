@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from leadsla.config import build_delivery
+from leadsla.config import build_delivery, build_objectives
 from leadsla.config.schema import Config
 from leadsla.core.instants import format_instant
+from leadsla.core.objectives import Objective
 from leadsla.core.policy import Rulebook
 from leadsla.core.recipients import Delivery
 from leadsla.notify.delivery import DeliveryResult, Failure, RowSender, Sender, deliver
 from leadsla.notify.digest import queue_digests
 from leadsla.notify.rendering import Templates
+from leadsla.service.objectives import check_objectives
 from leadsla.service.reroute import reroute
 from leadsla.service.revisit import resurface
 from leadsla.service.timers import FireResult, fire_due_timers, next_wake
@@ -138,6 +140,7 @@ class _Rounds:
         self.delivery = build_delivery(setup)
         self.templates = Templates(setup.notifications.templates)
         self.base_url = setup.notifications.base_url
+        self.objectives = build_objectives(setup)
         self.digest_times = {name: team.digest for name, team in setup.teams.items() if team.digest}
         self.routed_at = 0
         self.setup = setup
@@ -157,6 +160,7 @@ class _Rounds:
         moved: dict[str, int] = {}
         if once or instant - self.routed_at >= ROUTE_EVERY:
             moved = _route_again(engine, rules, instant, self.clock)
+            moved.update(_check_objectives(engine, rules, self.objectives, instant, senders))
             self.routed_at = instant
         delivered = deliver(
             engine,
@@ -259,6 +263,29 @@ def _route_again(engine: Engine, rules: Rulebook, instant: int, clock: Clock) ->
     return {name: count for name, count in counts.items() if count}
 
 
+def _check_objectives(
+    engine: Engine,
+    rules: Rulebook,
+    objectives: Sequence[Objective],
+    instant: int,
+    senders: Senders,
+) -> dict[str, int]:
+    """Alerts for the objectives whose error budget burns fast (docs/worker.md): as
+    often as routing, since a burn rate over hours moves no faster."""
+    if not objectives:
+        return {}
+    with engine.begin() as connection:
+        queued = check_objectives(
+            connection,
+            rules,
+            objectives,
+            instant,
+            channels=senders.channels,
+            email=senders.email is not None,
+        )
+    return {"objective_alerts": queued} if queued else {}
+
+
 def round_line(
     at: str, fired: FireResult, moved: Mapping[str, int], delivered: DeliveryResult
 ) -> str:
@@ -274,6 +301,7 @@ def round_line(
                 "skipped_stale": fired.skipped + delivered.skipped,
                 "rerouted": moved.get("rerouted", 0),
                 "resurfaced": moved.get("resurfaced", 0),
+                "objective_alerts": moved.get("objective_alerts", 0),
                 "sent": delivered.sent,
                 "retry": delivered.retried,
                 "failed": delivered.failed,

@@ -367,8 +367,8 @@ def test_worker_once_delivers_a_breached_leads_emails_exactly_once(
     assert line.endswith("\n") and line.count("\n") == 1
     assert json.loads(line) == {
         "event": "worker.round", "at": "2026-03-03T10:30:00-05:00", "cycles": 1, "queued": 2,
-        "held": 0, "skipped_stale": 0, "rerouted": 0, "resurfaced": 0, "sent": 2, "retry": 0,
-        "failed": 0,
+        "held": 0, "skipped_stale": 0, "rerouted": 0, "resurfaced": 0, "objective_alerts": 0,
+        "sent": 2, "retry": 0, "failed": 0,
     }  # fmt: skip
     with engine.connect() as connection:
         rows = connection.execute(

@@ -9,7 +9,7 @@ line numbers, located problems), :mod:`~leadsla.config.schema` (the models of th
 (:class:`Config` → the core's rulebook).
 """
 
-from leadsla.config.build import build_delivery, build_rulebook
+from leadsla.config.build import build_delivery, build_objectives, build_rulebook
 from leadsla.config.document import ConfigError
 from leadsla.config.load import load_config, load_config_text
 from leadsla.config.schema import Config
@@ -18,6 +18,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "build_delivery",
+    "build_objectives",
     "build_rulebook",
     "load_config",
     "load_config_text",

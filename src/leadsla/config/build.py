@@ -12,13 +12,21 @@ from datetime import date
 import holidays
 
 from leadsla.config.qualify import build_assignment, build_intake, build_scoring
-from leadsla.config.schema import CalendarConfig, Config, HolidaysConfig, PersonConfig, PolicyConfig
+from leadsla.config.schema import (
+    CalendarConfig,
+    Config,
+    HolidaysConfig,
+    ObjectiveConfig,
+    PersonConfig,
+    PolicyConfig,
+)
 from leadsla.core.calendar import BusinessCalendar, HolidaySource
+from leadsla.core.objectives import LONG_WINDOW_SHARE, SHORT_WINDOW_SHARE, BurnAlert, Objective
 from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
 from leadsla.core.recipients import Delivery
 from leadsla.core.scoring import Grade
 
-__all__ = ["build_delivery", "build_rulebook"]
+__all__ = ["build_delivery", "build_objectives", "build_rulebook"]
 
 
 def build_rulebook(config: Config) -> Rulebook:
@@ -66,6 +74,27 @@ def build_delivery(config: Config) -> Delivery:
     return Delivery(
         in_hours=notifications.deliver == "recipient_hours",
         unassigned=tuple(_person(person) for person in notifications.unassigned),
+    )
+
+
+def build_objectives(config: Config) -> tuple[Objective, ...]:
+    """The ``objectives`` section, each alert's windows resolved to microseconds."""
+    return tuple(_objective(objective) for objective in config.objectives)
+
+
+def _objective(config: ObjectiveConfig) -> Objective:
+    window = config.window.micros()
+    alert = config.alert
+    long = alert.long_window.micros() if alert.long_window else window // LONG_WINDOW_SHARE
+    short = alert.short_window.micros() if alert.short_window else long // SHORT_WINDOW_SHARE
+    return Objective(
+        name=config.name,
+        policy=config.policy,
+        grades=frozenset(config.grades),
+        target=config.target,
+        window=window,
+        per=config.per,
+        alert=BurnAlert(long_window=long, short_window=short, burn_rate=alert.burn_rate),
     )
 
 

@@ -21,7 +21,7 @@ from leadsla.config.document import (
     texts_of,
     unknown_name,
 )
-from leadsla.config.qualify import qualify_problems
+from leadsla.config.qualify import INTAKE_POLICY, qualify_problems
 from leadsla.config.schema import HoursWindow, hours_window
 from leadsla.core.calendar import WEEKDAYS
 from leadsla.core.policy import DEFAULT_STATUSES, DEFAULT_TARGET
@@ -55,8 +55,13 @@ def cross_key_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
         set(DEFAULT_STATUSES) if "statuses" not in data else _declared_names(data["statuses"])
     )
     grade_names = _declared_names(data.get("grades", []))
-    for section, kind in (("grades", "grade"), ("statuses", "status"), ("commitments", "")):
-        yield from _repeated_name_problems(section, data.get(section), kind or "commitment")
+    for section, kind in (
+        ("grades", "grade"),
+        ("statuses", "status"),
+        ("commitments", "commitment"),
+        ("objectives", "objective"),
+    ):
+        yield from _repeated_name_problems(section, data.get(section), kind)
     yield from _team_problems(mapping_of(data.get("teams")), calendar_names)
     yield from _team_target_problems(data.get("commitments"), set(mapping_of(data.get("teams"))))
 
@@ -79,6 +84,7 @@ def cross_key_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     workable = mapping_of(data.get("workable"))
     yield from references.grade_problems(texts_of(("workable", "grade"), workable.get("grade")))
     yield from references.grade_problems(_workable_segment_grades(workable.get("segments")))
+    yield from _objective_problems(data, references)
     yield from qualify_problems(data, grade_names, status_names)
 
 
@@ -100,6 +106,23 @@ def _workable_segment_grades(segments: Any) -> Iterator[tuple[KeyPath, str]]:
                 where = ("workable", "segments", index, "when")
                 path = (*where, number, "value") if isinstance(when, list) else (*where, "value")
                 yield from texts_of(path, found.get("value"))
+
+
+def _objective_problems(data: Mapping[str, Any], references: _References) -> Iterator[Problem]:
+    """An objective's policy and grades must be defined (the intake clock is a policy
+    when the ``intake`` section is there)."""
+    raw_policies = data.get("policies", {})
+    if not isinstance(raw_policies, dict):
+        return
+    policies = set(mapping_of(raw_policies)) | ({INTAKE_POLICY} if data.get("intake") else set())
+    objectives = data.get("objectives")
+    for index, objective in enumerate(objectives if isinstance(objectives, list) else []):
+        at: KeyPath = ("objectives", index)
+        fields = mapping_of(objective)
+        for path, policy in texts_of((*at, "policy"), fields.get("policy")):
+            if policy not in policies:
+                yield path, unknown_name("policy", policy, policies)
+        yield from references.grade_problems(texts_of((*at, "grades"), fields.get("grades")))
 
 
 def _calendar_problems(calendars: Mapping[str, Any]) -> Iterator[Problem]:

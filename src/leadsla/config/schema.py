@@ -43,6 +43,7 @@ from leadsla.config.qualify import ConditionConfig as FieldCondition
 from leadsla.core.calendar import WEEKDAYS
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.metrics import score_band_edges
+from leadsla.core.objectives import DEFAULT_BURN_RATE
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, DEFAULT_STATUSES
 from leadsla.core.workable import EVENT_FIELDS, Workable, WorkableSegment
 
@@ -61,6 +62,8 @@ __all__ = [
     "Metric",
     "NotificationsConfig",
     "NotifyTarget",
+    "ObjectiveAlertConfig",
+    "ObjectiveConfig",
     "Period",
     "PersonConfig",
     "PolicyConfig",
@@ -534,6 +537,71 @@ class CostsConfig(_Model):
     currency: Annotated[str, AfterValidator(_currency)] = "USD"
 
 
+def _objective_target(value: Any) -> float:
+    """``"95%"`` (or the fraction ``0.95``) as the fraction 0.95, strictly between 0 and 1."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match is None:
+            raise ValueError(f'expected a percentage like "95%", got {shown(value)}')
+        share = float(match.group(1)) / 100
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        share = float(value)
+    else:
+        raise ValueError(f'expected a percentage like "95%", got {shown(value)}')
+    if not 0 < share < 1:
+        raise ValueError(
+            f"{shown(value)} must be between 0% and 100% (both excluded): at 100% there is "
+            "no error budget to burn"
+        )
+    return share
+
+
+WallDuration = Annotated[
+    Duration, PlainValidator(_duration), AfterValidator(_positive), AfterValidator(_wall_clock)
+]
+
+
+class ObjectiveAlertConfig(_Model):
+    """The two-window burn-rate rule (docs/worker.md); absent keys take the defaults."""
+
+    burn_rate: float = Field(default=DEFAULT_BURN_RATE, gt=1, allow_inf_nan=False)
+    long_window: WallDuration | None = None  # default: the objective's window / 12
+    short_window: WallDuration | None = None  # default: the long window / 12
+
+
+class ObjectiveConfig(_Model):
+    """A compliance objective: ``target`` of ``policy``'s clocks met over a rolling ``window``."""
+
+    name: Name
+    policy: Name
+    grades: Names = []
+    target: Annotated[float, PlainValidator(_objective_target)]
+    window: WallDuration
+    per: Literal["company", "team", "owner"] = "company"
+    alert: ObjectiveAlertConfig = ObjectiveAlertConfig()
+
+    @model_validator(mode="after")
+    def _alert_fits(self) -> ObjectiveConfig:
+        # At most every clock breaches: the burn rate cannot exceed 1 / budget.
+        highest = 1 / (1 - self.target)
+        if self.alert.burn_rate >= highest:
+            raise ValueError(
+                f"alert.burn_rate {self.alert.burn_rate:g} can never be exceeded with a target "
+                f"of {self.target:.4g}: even with every clock breached the burn rate is "
+                f"{highest:.4g}; lower the burn rate or raise the target"
+            )
+        window = self.window.micros()
+        long = self.alert.long_window.micros() if self.alert.long_window else None
+        short = self.alert.short_window.micros() if self.alert.short_window else None
+        if long is not None and long > window:
+            raise ValueError(f"alert.long_window {self.alert.long_window} is longer than window")
+        if short is not None and short >= (long if long is not None else window // 12):
+            raise ValueError(
+                f"alert.short_window {self.alert.short_window} must be shorter than the long window"
+            )
+        return self
+
+
 class EmailConfig(_Model):
     host: Name
     port: int = Field(default=25, ge=1, le=65535)
@@ -586,6 +654,7 @@ class Config(_Model):
     grades: list[GradeConfig] = []
     policies: dict[str, PolicyConfig] = {}
     commitments: list[CommitmentConfig] = []
+    objectives: list[ObjectiveConfig] = []  # docs/worker.md (compliance objectives)
     workable: WorkableConfig | None = None
     score_bands: ScoreBands | None = None  # docs/analytics.md (default 0, 25, 50, 75, 100)
     speed_to_lead: SpeedToLeadConfig = SpeedToLeadConfig()  # docs/analytics.md

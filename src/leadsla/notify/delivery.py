@@ -22,6 +22,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from email import quoprimime
 from email.message import EmailMessage
 from typing import Any
@@ -34,7 +35,8 @@ from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.notify.digest import digest_context
 from leadsla.notify.rendering import Templates, url_segment
-from leadsla.store import outbox
+from leadsla.service.objectives import ALERT_KIND
+from leadsla.store import episodes, outbox
 
 MAX_ATTEMPTS = 5
 FIRST_RETRY_MICROS = 30 * 1_000_000
@@ -333,6 +335,42 @@ def digest_message(
     return message
 
 
+def objective_subject(row: Row[Any]) -> str:
+    """``[leadsla] A follow-up (team east): error budget burning, episode 2``: short
+    enough for one header line with a short objective name."""
+    group = str(row.lead_id).replace(":", " ", 1)
+    return header_text(
+        f"[leadsla] {row.policy} ({group}): error budget burning, episode {row.cycle}"
+    )
+
+
+def objective_message(
+    connection: Connection, row: Row[Any], sender: str, templates: Templates, zone: tzinfo
+) -> EmailMessage:
+    """An objective's alert, with the figures of its episode when it opened (its
+    instant written in ``zone``)."""
+    group = str(row.lead_id).partition(":")[2] or str(row.lead_id)
+    found = episodes.episode(connection, str(row.policy), group, int(row.cycle))
+    if found is None:
+        raise LookupError(f"no episode {row.cycle} of objective {row.policy!r} for {group}")
+    context = {
+        "objective": row.policy,
+        "group": str(row.lead_id).replace(":", " ", 1),
+        "episode": row.cycle,
+        "started_at": format_instant(int(found.started_at), zone),
+        "long_burn": found.long_burn,
+        "short_burn": found.short_burn,
+        "budget_left": found.budget_left,
+    }
+    return _email_message(
+        sender,
+        recipient_address(str(row.recipient)),
+        objective_subject(row),
+        templates.text("objective.txt.j2", context),
+        templates.html("objective.html.j2", context),
+    )
+
+
 RowSender = Callable[[Row[Any]], None]
 
 
@@ -394,6 +432,18 @@ def _post(url: str, body: bytes, headers: Mapping[str, str]) -> None:
 
 
 def notification_payload(rules: Rulebook, row: Row[Any]) -> dict[str, Any]:
+    if row.kind == ALERT_KIND:
+        # An objective's alert (service/objectives.py): policy is the objective's name,
+        # lead_id its group, cycle the episode.
+        return {
+            "objective": row.policy,
+            "group": row.lead_id,
+            "episode": row.cycle,
+            "kind": row.kind,
+            "fire_at_us": row.fire_at,
+            "subject": objective_subject(row),
+            "message": "",
+        }
     policy = next((p for p in rules.policies if p.name == row.policy), None)
     steps = len(policy.escalate) if policy is not None else row.step
     message = ""
@@ -500,6 +550,12 @@ def _attempt(
             # savepoint: one that fails leaves the claim's transaction usable.
             with connection.begin_nested():
                 message = digest_message(connection, rules, row, sender_address, templates)
+            send(message)
+        elif row.kind == ALERT_KIND and row.channel == "email" and send is not None:
+            with connection.begin_nested():
+                message = objective_message(
+                    connection, row, sender_address, templates, rules.default_zone
+                )
             send(message)
         else:
             senders[row.channel](row)

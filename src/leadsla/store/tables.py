@@ -216,3 +216,20 @@ report_snapshots = Table(
     Column("segments", Text),  # the Marketing page's segment table, JSON
     Column("computed_at", BigInteger, nullable=False),
 )
+
+# Compliance objectives (docs/worker.md): an episode opens when a group's burn-rate rule
+# starts to hold and closes when it stops. The key makes one episode of each number
+# however many workers see the rule fire; its alerts are outbox rows keyed by it.
+objective_episodes = Table(
+    "objective_episodes",
+    metadata,
+    Column("objective", String(255), primary_key=True),
+    Column("group_key", String(255), primary_key=True),
+    Column("episode", Integer, primary_key=True, autoincrement=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("cleared_at", BigInteger),  # null while the rule holds
+    # The figures when it opened, for the alert's text.
+    Column("long_burn", Float, nullable=False),
+    Column("short_burn", Float, nullable=False),
+    Column("budget_left", Float),
+)

@@ -1,7 +1,7 @@
 """The dashboard's report snapshots, computed by the worker.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0011"
 
 
 def upgrade() -> None:
