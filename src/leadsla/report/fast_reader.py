@@ -59,6 +59,9 @@ BLANKS = (
 )
 _BLANK_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in BLANKS) + "]"
 _BLANK_EDGE = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"  # a blank first or last in a text
+# What :func:`~leadsla.core.limits.lead_id_problem` refuses inside a lead id (control
+# characters, line and paragraph separators): the careful reader reports such rows.
+_NOT_IN_IDS = r"[\x00-\x1f\x7f-\x{9f}\x{2028}\x{2029}]"
 
 
 def _header(path: Path) -> list[str] | None:
@@ -219,11 +222,15 @@ def _round_trip(texts: pl.Series, width: int) -> Int64Array | None:
 
 
 def _lead_hashes(leads: pl.Series) -> tuple[UInt64Array, UInt64Array] | None:
-    """Two independent 64-bit hashes of each lead id; ``None`` if an id is empty or has
+    """Two independent 64-bit hashes of each lead id; ``None`` if an id is empty, has
     blanks around it (read_events strips them with str.strip(), which removes exactly
-    the str.isspace() characters)."""
+    the str.isspace() characters) or holds a character no lead id may hold."""
     lengths = leads.str.len_bytes()
-    if leads.str.contains(_BLANK_EDGE).any() or (lengths == 0).any():
+    if (
+        leads.str.contains(_BLANK_EDGE).any()
+        or (lengths == 0).any()
+        or leads.str.contains(_NOT_IN_IDS).any()
+    ):
         return None
     # Longer in bytes is not always longer in characters: the careful reader judges.
     longest = lengths.max()
