@@ -286,6 +286,39 @@ class GroupedEvents:
         names = self.lead_column.gather(self.first_rows[codes]).to_list()
         return replace(part, lead=lead.reshape(-1).astype(np.int32), lead_ids=names)
 
+    def sorted(self) -> EventTable:
+        """The table ordered by lead id (code point order, as Python compares strings),
+        then instant and line, with its lead ids: what
+        :meth:`~leadsla.core.events.EventTable.sorted` gives for the careful reader's.
+
+        Each lead's rows are already together and in order, so whole leads move."""
+        table = self.table
+        total = len(table)
+        if total == 0:
+            return replace(table, lead_ids=[], ordered=True)
+        heads = np.ones(total, dtype=np.bool_)
+        np.not_equal(table.lead[1:], table.lead[:-1], out=heads[1:])
+        starts = np.flatnonzero(heads)
+        sizes = np.diff(np.append(starts, total))
+        names = self.lead_column.gather(self.first_rows)
+        # Polars compares strings by their UTF-8 bytes: the order of their code points.
+        order = names.arg_sort().to_numpy()
+        new_sizes = sizes[order]
+        new_starts = np.zeros(order.size, dtype=np.int64)
+        np.cumsum(new_sizes[:-1], out=new_starts[1:])
+        rows = np.repeat(starts[order] - new_starts, new_sizes) + np.arange(total)
+        return EventTable(
+            lead=np.repeat(np.arange(order.size, dtype=np.int32), new_sizes),
+            at=table.at[rows],
+            field=table.field[rows],
+            value=table.value[rows],
+            line=table.line[rows],
+            lead_ids=names.gather(order).to_list(),
+            fields=table.fields,
+            values=table.values,
+            ordered=True,
+        )
+
 
 def _read_plain(path: Path, names: list[str]) -> pl.DataFrame | None:
     """The event columns (field names and values coded), by the names :func:`_header`
