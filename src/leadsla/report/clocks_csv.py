@@ -32,7 +32,7 @@ from leadsla.core.clock import Verdict
 from leadsla.core.columns import MICROS_PER_SECOND, Int64Array
 from leadsla.core.evaluate import LeadBlock, lead_blocks, lead_ranges
 from leadsla.core.events import EventTable
-from leadsla.core.instants import format_instants, format_offset, offsets_seconds
+from leadsla.core.instants import format_instants, format_offset, offsets_seconds, unique_inverse
 from leadsla.core.plain import JUDGED_STATES, NEVER
 from leadsla.core.policy import Rulebook
 
@@ -102,8 +102,8 @@ def clock_rows(rules: Rulebook, batch: Sequence[tuple[str, Verdict]]) -> list[tu
 
 
 def _named(codes: npt.NDArray[np.integer], names: Sequence[str]) -> pl.Series:
-    """The name of each code (-1: null)."""
-    lookup = pl.Series([*names, None], dtype=pl.String)
+    """The name of each code (-1: null; an empty name is written as nothing too)."""
+    lookup = pl.Series([*(name or None for name in names), None], dtype=pl.String)
     index = np.where(codes < 0, len(names), codes).astype(np.int64)
     return lookup.gather(index)
 
@@ -142,11 +142,11 @@ def _replayed_frame(replayed: Iterable[tuple[int, list[Verdict]]]) -> pl.DataFra
     return pl.DataFrame(
         {
             "lead": [index for index, _ in rows],
-            "policy": [v.policy for _, v in rows],
+            "policy": [v.policy or None for _, v in rows],
             "cycle": [v.cycle for _, v in rows],
             "calendar": [v.calendar for _, v in rows],
-            "grade": [v.grade for _, v in rows],
-            "owner": [v.owner for _, v in rows],
+            "grade": [v.grade or None for _, v in rows],
+            "owner": [v.owner or None for _, v in rows],
             "state": [v.state.value for _, v in rows],
             "started_at": [v.started_at for _, v in rows],
             "due_at": [v.due_at for _, v in rows],
@@ -180,42 +180,49 @@ def block_frame(rules: Rulebook, lead_ids: pl.Series, block: LeadBlock) -> pl.Da
         # Each lead is plain or replayed as a whole: a stable sort keeps its cycles' order.
         frame = frame.sort("lead", maintain_order=True)
     leads = block.leads[frame["lead"].to_numpy()]
-    texts = _local_texts(rules, frame)
-    return frame.with_columns(
-        lead_id=lead_ids.gather(leads),
-        **texts,
-    ).select(
-        # An empty name is written as nothing, as a missing one: null, for Polars.
-        *(pl.col(c).replace("", None) if c in _TEXT_COLUMNS else pl.col(c) for c in COLUMNS)
+    return frame.with_columns(lead_id=lead_ids.gather(leads), **_local_texts(rules, frame)).select(
+        COLUMNS
     )
 
 
-def _local_texts(rules: Rulebook, frame: pl.DataFrame) -> dict[str, pl.Series]:
+def _local_texts(rules: Rulebook, frame: pl.DataFrame) -> dict[str, pl.Expr]:
     """Each instant column as ISO 8601 text at second precision in the local time of its
     row's calendar (``2026-03-02T17:00:00-05:00``), as
-    :func:`~leadsla.core.instants.format_instant` writes it."""
+    :func:`~leadsla.core.instants.format_instant` writes it; null stays null."""
+    size = frame.height
     calendars = frame["calendar"]
-    zones = calendars.unique().to_list()
-    where = {name: np.flatnonzero((calendars == name).to_numpy()) for name in zones}
-    texts: dict[str, pl.Series] = {}
-    for column in _INSTANT_COLUMNS:
-        instants = frame[column].fill_null(0).to_numpy().astype(np.int64, copy=False)
-        offsets = np.zeros(instants.size, dtype=np.int64)
-        for name, rows in where.items():
-            offsets[rows] = offsets_seconds(instants[rows], rules.calendars[name].zone)
-        # Floored to the second, as format_instant drops sub-second parts.
-        local = instants // MICROS_PER_SECOND + offsets
-        suffixes = {int(o): format_offset(int(o)) for o in np.unique(offsets).tolist()}
-        stamp = pl.from_epoch(pl.Series(local), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%S")
-        suffix = pl.Series(offsets).replace_strict(suffixes, return_dtype=pl.String)
-        text = stamp + suffix
-        texts[column] = text.set(frame[column].is_null(), None)
+    # The three columns end to end, so that each zone's offsets are found in one pass.
+    instants = np.concatenate(
+        [frame[c].fill_null(0).to_numpy().astype(np.int64, copy=False) for c in _INSTANT_COLUMNS]
+    )
+    offsets = np.zeros(instants.size, dtype=np.int64)
+    for name in calendars.unique().to_list():
+        rows = np.flatnonzero((calendars == name).to_numpy())
+        rows = np.concatenate([rows + k * size for k in range(len(_INSTANT_COLUMNS))])
+        offsets[rows] = offsets_seconds(instants[rows], rules.calendars[name].zone)
+    # Floored to the second, as format_instant drops sub-second parts.
+    local = instants // MICROS_PER_SECOND + offsets
+    distinct, inverse = unique_inverse(offsets)
+    suffix = pl.Series([format_offset(int(o)) for o in distinct.tolist()], dtype=pl.String)
+    texts: dict[str, pl.Expr] = {}
+    for k, column in enumerate(_INSTANT_COLUMNS):
+        part = slice(k * size, (k + 1) * size)
+        stamp = pl.from_epoch(pl.lit(pl.Series(local[part])), time_unit="s")
+        text = pl.concat_str(
+            stamp.dt.strftime("%Y-%m-%dT%H:%M:%S"), pl.lit(suffix.gather(inverse[part]))
+        )
+        texts[column] = pl.when(pl.col(column).is_null()).then(None).otherwise(text)
     return texts
 
 
-def render_frame(frame: pl.DataFrame) -> str:
-    """The CSV text of a block's rows (no header), as the :mod:`csv` module writes them."""
-    odd = any(frame[c].str.contains(_ODD, literal=True).any() for c in _TEXT_COLUMNS)
+def render_frame(frame: pl.DataFrame, *, odd_ids: bool = False) -> str:
+    """The CSV text of a block's rows (no header), as the :mod:`csv` module writes them.
+
+    ``odd_ids``: a lead id may hold what Polars quotes differently (the caller checks
+    the ids once, not every block)."""
+    odd = odd_ids or any(
+        frame[c].str.contains(_ODD, literal=True).any() for c in _TEXT_COLUMNS if c != "lead_id"
+    )
     if odd:
         return render_rows(frame)
     text: str = frame.write_csv(
@@ -236,16 +243,30 @@ def default_jobs() -> int:
 
 
 def _rendered(
-    rules: Rulebook, table: EventTable, lead_ids: pl.Series, as_of: int, rows: tuple[int, int]
-) -> tuple[str, int, int]:
-    """The CSV text of a row range, its clock rows and the row after it."""
-    parts: list[str] = []
-    count = 0
+    rules: Rulebook,
+    table: EventTable,
+    names: tuple[pl.Series, bool],
+    as_of: int,
+    rows: tuple[int, int] | None,
+) -> Iterator[tuple[str, int, int]]:
+    """The CSV text of each block of a row range (default: all), its clock rows and the
+    row after it. ``names``: the lead ids, and whether one may hold an odd character."""
+    lead_ids, odd_ids = names
     for block in lead_blocks(rules, table, as_of, rows=rows):
         frame = block_frame(rules, lead_ids, block)
-        parts.append(render_frame(frame))
-        count += frame.height
-    return "".join(parts), count, rows[1]
+        yield render_frame(frame, odd_ids=odd_ids), frame.height, block.stop
+
+
+def _joined(
+    rules: Rulebook,
+    table: EventTable,
+    names: tuple[pl.Series, bool],
+    as_of: int,
+    rows: tuple[int, int],
+) -> tuple[str, int, int]:
+    """:func:`_rendered` of a range as one text: a thread's share of the work."""
+    parts = list(_rendered(rules, table, names, as_of, rows))
+    return "".join(text for text, _, _ in parts), sum(count for _, count, _ in parts), rows[1]
 
 
 def write_clocks(
@@ -266,16 +287,13 @@ def write_clocks(
     csv.writer(out, lineterminator="\n").writerow(COLUMNS)
     jobs = default_jobs() if jobs is None else jobs
     lead_ids = pl.Series(table.lead_ids, dtype=pl.String)
+    names = (lead_ids, bool(lead_ids.str.contains(_ODD, literal=True).any()))
     if jobs <= 1 or len(table) < parallel_rows:
-        ranges = [(0, len(table))] if len(table) else []
-        results: Iterator[tuple[str, int, int]] = (
-            _rendered(rules, table, lead_ids, as_of, rows) for rows in ranges
-        )
-        return _write(results, out, progress)
+        return _write(_rendered(rules, table, names, as_of, None), out, progress)
     with ThreadPoolExecutor(jobs) as pool:
         ranges = lead_ranges(table, jobs * RANGES_PER_JOB)
         return _write(
-            _in_order(pool, ranges, jobs * AHEAD_PER_JOB, rules, table, lead_ids, as_of),
+            _in_order(pool, ranges, jobs * AHEAD_PER_JOB, rules, table, names, as_of),
             out,
             progress,
         )
@@ -287,20 +305,20 @@ def _in_order(
     ahead: int,
     rules: Rulebook,
     table: EventTable,
-    lead_ids: pl.Series,
+    names: tuple[pl.Series, bool],
     as_of: int,
 ) -> Iterator[tuple[str, int, int]]:
     """The ranges' results in order, at most ``ahead`` of them under way at once."""
     pending: deque[Future[tuple[str, int, int]]] = deque()
     queued = iter(ranges)
     for rows in queued:
-        pending.append(pool.submit(_rendered, rules, table, lead_ids, as_of, rows))
+        pending.append(pool.submit(_joined, rules, table, names, as_of, rows))
         if len(pending) >= ahead:
             break
     while pending:
         yield pending.popleft().result()
         for rows in queued:
-            pending.append(pool.submit(_rendered, rules, table, lead_ids, as_of, rows))
+            pending.append(pool.submit(_joined, rules, table, names, as_of, rows))
             break
 
 
