@@ -63,6 +63,7 @@ def evaluate(
     )
     if grouped is not None:
         table, report = grouped.sorted(), grouped.report
+        del grouped  # the file's lead ids and unsorted columns: memory the replay can use
     else:
         table, report = read_event_file(rules, events)
         report_row_errors(report.errors, report.skipped)

@@ -382,6 +382,9 @@ def read_grouped_events(
             )
         )
         micros = _instants(frame["at"]) if closed_ok else None
+        # The instants' text and the coded columns are no longer needed: their memory
+        # serves the sort below (``leads`` keeps the lead ids).
+        del frame
         lead_hashes = hashed.result()
     if micros is None or lead_hashes is None:
         return None
