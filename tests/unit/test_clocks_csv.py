@@ -169,3 +169,14 @@ def test_the_fast_readers_sorted_table_is_the_careful_ones(
     assert list(fast.rows()) == list(careful.rows())
     assert np.array_equal(fast.lead, careful.lead)
     assert np.array_equal(fast.line, careful.line)
+
+
+def test_an_instant_before_the_local_1970_is_written_as_the_engine_writes_it() -> None:
+    rules = BOOKS["v1"]
+    # The first instant an event may have: still 1969 in New York.
+    rows: list[Row] = [("A", 0, "status", "New"), ("A", 0, "grade", "A")]
+    table = careful_table(csv_text(rows))
+    as_of = 3 * 24 * 3600 * 1_000_000
+    text = bulk(rules, table, as_of, jobs=1)
+    assert text == row_by_row(rules, table, as_of)
+    assert text.splitlines()[1].split(",")[6] == "1969-12-31T19:00:00-05:00"

@@ -191,9 +191,14 @@ def _local_texts(rules: Rulebook, frame: pl.DataFrame) -> dict[str, pl.Expr]:
     :func:`~leadsla.core.instants.format_instant` writes it; null stays null."""
     size = frame.height
     calendars = frame["calendar"]
-    # The three columns end to end, so that each zone's offsets are found in one pass.
+    # The three columns end to end, so that each zone's offsets are found in one pass;
+    # a missing instant stands in as the start (near the others: a small span of hours).
+    started = frame["started_at"]
     instants = np.concatenate(
-        [frame[c].fill_null(0).to_numpy().astype(np.int64, copy=False) for c in _INSTANT_COLUMNS]
+        [
+            frame[c].fill_null(started).to_numpy().astype(np.int64, copy=False)
+            for c in _INSTANT_COLUMNS
+        ]
     )
     offsets = np.zeros(instants.size, dtype=np.int64)
     for name in calendars.unique().to_list():
@@ -201,18 +206,32 @@ def _local_texts(rules: Rulebook, frame: pl.DataFrame) -> dict[str, pl.Expr]:
         rows = np.concatenate([rows + k * size for k in range(len(_INSTANT_COLUMNS))])
         offsets[rows] = offsets_seconds(instants[rows], rules.calendars[name].zone)
     # Floored to the second, as format_instant drops sub-second parts.
-    local = instants // MICROS_PER_SECOND + offsets
-    distinct, inverse = unique_inverse(offsets)
-    suffix = pl.Series([format_offset(int(o)) for o in distinct.tolist()], dtype=pl.String)
+    day, second = np.divmod(instants // MICROS_PER_SECOND + offsets, SECONDS_PER_DAY)
+    # A history spans a few hundred days and a day 86,400 seconds: each date and each
+    # time of day is formatted once and looked up (half the time of a strftime a row).
+    days, day_index = unique_inverse(day)
+    dates = _strftime(days * SECONDS_PER_DAY, "%Y-%m-%dT")
+    distinct, offset_index = unique_inverse(offsets)
+    suffixes = pl.Series([format_offset(int(o)) for o in distinct.tolist()], dtype=pl.String)
     texts: dict[str, pl.Expr] = {}
     for k, column in enumerate(_INSTANT_COLUMNS):
         part = slice(k * size, (k + 1) * size)
-        stamp = pl.from_epoch(pl.lit(pl.Series(local[part])), time_unit="s")
         text = pl.concat_str(
-            stamp.dt.strftime("%Y-%m-%dT%H:%M:%S"), pl.lit(suffix.gather(inverse[part]))
+            pl.lit(dates.gather(day_index[part])),
+            pl.lit(_TIMES_OF_DAY.gather(second[part])),
+            pl.lit(suffixes.gather(offset_index[part])),
         )
         texts[column] = pl.when(pl.col(column).is_null()).then(None).otherwise(text)
     return texts
+
+
+def _strftime(seconds: Int64Array, layout: str) -> pl.Series:
+    """Epoch seconds as text in a strftime layout."""
+    return pl.from_epoch(pl.Series(seconds, dtype=pl.Int64), time_unit="s").dt.strftime(layout)
+
+
+SECONDS_PER_DAY = 86_400
+_TIMES_OF_DAY = _strftime(np.arange(SECONDS_PER_DAY, dtype=np.int64), "%H:%M:%S")
 
 
 def render_frame(frame: pl.DataFrame, *, odd_ids: bool = False) -> str:
