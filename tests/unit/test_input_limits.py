@@ -161,15 +161,15 @@ def test_a_closed_quote_spanning_lines_still_reads() -> None:
         "B,2026-03-02T09:00:00Z,industry,a\x00b",
         f"{'B' * 256},2026-03-02T09:00:00Z,status,New",
         '"B\r\nC",2026-03-02T09:00:00Z,status,New',
-        pytest.param(
-            "B\x0bC,2026-03-02T09:00:00Z,status,New",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue #20: report/fast_reader.py takes a lead id with a control "
-                "character (other than CR, or LF in quotes) that read_events refuses; "
-                "it must give such a file up (report/ is another engineer's)",
-            ),
-        ),
+        # Characters a lead id may not hold (core/limits.py): inside the id, where
+        # str.strip() leaves them, the careful reader refuses the row.
+        "B\x0bC,2026-03-02T09:00:00Z,status,New",
+        "B\tC,2026-03-02T09:00:00Z,status,New",
+        "B\x7fC,2026-03-02T09:00:00Z,status,New",
+        "B\x85C,2026-03-02T09:00:00Z,status,New",
+        "B\x9fC,2026-03-02T09:00:00Z,status,New",
+        "B\u2028C,2026-03-02T09:00:00Z,status,New",
+        "B\u2029C,2026-03-02T09:00:00Z,status,New",
     ],
 )
 def test_the_fast_reader_leaves_unstorable_rows_to_the_careful_one(
@@ -259,3 +259,34 @@ def test_connectors_reject_lead_ids_with_control_characters() -> None:
     assert sorted(rejected) == [3, 5]
     assert all("lead_id: holds U+" in reason for reason in rejected.values()), rejected
     assert {item.lead_id for item in items if not isinstance(item, RejectedRow)} == {"00Q1"}
+
+
+@pytest.mark.parametrize("lead_id", ["B\x0bC", "B\x7fC", "B\x85C", "B\u2028C"])
+def test_the_careful_reader_refuses_the_ids_the_fast_one_gives_up(lead_id: str) -> None:
+    # The careful reader is what evaluate falls back to: it must refuse the row, naming it.
+    kept, errors = read(
+        "lead_id,at,field,value\nA,2026-03-02T09:00:00Z,status,New\n"
+        f"{lead_id},2026-03-02T09:00:00Z,status,New\n"
+    )
+    assert kept == ["A"]
+    assert errors == [
+        f"events.csv:3: lead_id: holds U+{ord(lead_id[1]):04X} at position 2: a lead id may "
+        "hold no control character or line break (CR, LF, tab, …)"
+    ]
+
+
+@pytest.mark.parametrize("lead_id", ["B\u2027C", "B\xa0C", "B\xa1C", "Bé C"])
+def test_the_fast_reader_keeps_ids_next_to_the_refused_characters(
+    tmp_path: Path, lead_id: str
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        f"lead_id,at,field,value\nA,2026-03-02T09:00:00Z,status,New\n"
+        f"{lead_id},2026-03-02T09:00:00Z,status,New\n",
+        encoding="utf-8",
+    )
+    grouped = read_grouped_events(path, statuses=STATUSES, grades=GRADES)
+    assert grouped is not None
+    assert sorted(grouped.lead_column.to_list()) == ["A", lead_id]
+    kept, errors = read(path.read_text(encoding="utf-8"))
+    assert (sorted(kept), errors) == (["A", lead_id], [])

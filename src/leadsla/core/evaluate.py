@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy.typing as npt
 from leadsla.core.clock import Change, LeadClocks, Verdict, by_instant, judge_lead, replay
 from leadsla.core.columns import IndexArray
 from leadsla.core.events import EventTable
-from leadsla.core.plain import plain_verdicts
+from leadsla.core.plain import PlainRows, plain_rows, plain_verdicts
 from leadsla.core.plain import supported as plain_supported
 from leadsla.core.policy import Rulebook
 from leadsla.core.scoring import Row
@@ -79,12 +80,7 @@ def lead_results(
     ``with_instants`` keeps the applied instants on each result (the metrics read
     them; the clocks CSV does not, and skipping them saves time on large histories).
     """
-    start, total = rows if rows is not None else (0, len(table))
-    if total <= start:
-        return
     leads = table.lead
-    # Cut blocks only between leads, so that a lead is replayed from one block.
-    boundaries = np.flatnonzero(np.diff(leads[start:total])) + 1 + start
     # Codes become Python values a block at a time through object arrays (one C-level
     # gather each), and rows become tuples in one zip: per-row Python work is what
     # dominates a replay of millions of rows.
@@ -97,11 +93,7 @@ def lead_results(
     def rows_of(chosen: IndexArray) -> list[Row]:
         return _rows(table, chosen, field_names, values)
 
-    while start < total:
-        stop = min(start + block_rows, total)
-        if stop < total:
-            cut = int(np.searchsorted(boundaries, stop, side="left"))
-            stop = int(boundaries[cut]) if cut < len(boundaries) else total
+    for start, stop in _blocks(table, rows, block_rows):
         block_leads = leads[start:stop]
         late = bool((table.at[start:stop] > as_of).any())
         lead_starts = [0, *(np.flatnonzero(np.diff(block_leads)) + 1).tolist()]
@@ -130,15 +122,88 @@ def lead_results(
                 continue
             lead_rows = block_rows_[offset : offset + last - first]
             offset += last - first
-            if late:
-                lead_rows = [row for row in lead_rows if row[0] <= as_of]
-            instants = by_instant(lead_rows)
-            applied = list(instants) if with_instants else []
-            lead = replay(rules, lead_id, applied or instants)
-            yield LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of), applied)
-        start = stop
+            yield _judged(rules, lead_id, lead_rows, as_of, late=late, keep=with_instants)
         if progress is not None:
             progress(stop)
+
+
+def _blocks(
+    table: EventTable, rows: tuple[int, int] | None, block_rows: int
+) -> Iterator[tuple[int, int]]:
+    """Row ranges of about ``block_rows`` within ``rows`` (default: all), cut between leads
+    so that a lead is replayed from one block."""
+    start, total = rows if rows is not None else (0, len(table))
+    if total <= start:
+        return
+    boundaries = np.flatnonzero(np.diff(table.lead[start:total])) + 1 + start
+    while start < total:
+        stop = min(start + block_rows, total)
+        if stop < total:
+            cut = int(np.searchsorted(boundaries, stop, side="left"))
+            stop = int(boundaries[cut]) if cut < len(boundaries) else total
+        yield start, stop
+        start = stop
+
+
+def _judged(
+    rules: Rulebook, lead_id: str, lead_rows: list[Row], as_of: int, *, late: bool, keep: bool
+) -> LeadResult:
+    """One lead replayed from its rows (those after ``as_of`` dropped if ``late``) and
+    judged at ``as_of``; ``keep``: with the instants applied."""
+    if late:
+        lead_rows = [row for row in lead_rows if row[0] <= as_of]
+    instants = by_instant(lead_rows)
+    applied = list(instants) if keep else []
+    lead = replay(rules, lead_id, applied or instants)
+    return LeadResult(lead.lead_id, lead, judge_lead(rules, lead, as_of), applied)
+
+
+@dataclass(frozen=True)
+class LeadBlock:
+    """The leads of a block of rows judged at one instant: ``leads`` (their codes in the
+    table, in order), the cycles of the plain ones in columns (``plain.exact`` marks the
+    others) and the verdicts of those others, replayed (by their index in ``leads``)."""
+
+    leads: IndexArray
+    plain: PlainRows
+    replayed: list[tuple[int, list[Verdict]]]
+    stop: int  # the row after the block
+
+
+def lead_blocks(
+    rules: Rulebook,
+    table: EventTable,
+    as_of: int,
+    *,
+    block_rows: int = BLOCK_ROWS,
+    rows: tuple[int, int] | None = None,
+) -> Iterator[LeadBlock]:
+    """:func:`lead_results` a block of leads at a time, the plain leads left in columns:
+    for writers that take columns (the clocks CSV), so that no verdict object is made
+    for a lead that needs no replay."""
+    field_names = np.array(table.fields, dtype=object)
+    values = np.array([*table.values, None], dtype=object)
+    for start, stop in _blocks(table, rows, block_rows):
+        block_leads = table.lead[start:stop]
+        heads = np.ones(block_leads.size, dtype=np.bool_)
+        np.not_equal(block_leads[1:], block_leads[:-1], out=heads[1:])
+        lead_starts = np.flatnonzero(heads)
+        plain = plain_rows(rules, table, as_of, start, stop)
+        exact = np.flatnonzero(plain.exact)
+        replayed: list[tuple[int, list[Verdict]]] = []
+        if exact.size:
+            late = bool((table.at[start:stop] > as_of).any())
+            sizes = np.diff(np.append(lead_starts, stop - start))
+            chosen = np.repeat(plain.exact, sizes)
+            block_rows_ = _rows(table, start + np.flatnonzero(chosen), field_names, values)
+            offset = 0
+            for index, size in zip(exact.tolist(), sizes[exact].tolist(), strict=True):
+                lead_id = table.lead_ids[int(block_leads[lead_starts[index]])]
+                lead_rows = block_rows_[offset : offset + size]
+                offset += size
+                result = _judged(rules, lead_id, lead_rows, as_of, late=late, keep=False)
+                replayed.append((index, result.verdicts))
+        yield LeadBlock(block_leads[lead_starts].astype(np.intp), plain, replayed, stop)
 
 
 def _rows(

@@ -834,6 +834,138 @@ def _judge_cadence(
 
 
 @dataclass(frozen=True)
+class PlainRows:
+    """The cycles of the plain leads of some rows, one row each, in columns (``exact``
+    marks the other leads, by lead in the order of the rows): lead ``k``'s rows are
+    ``offsets[k]:offsets[k + 1]``, in :func:`~leadsla.core.clock.judge_lead`'s order (by
+    policy name; one cycle each). Names are small codes into their lists (-1: none),
+    instants epoch microseconds (``NEVER``: none), as in a :class:`Verdict`."""
+
+    exact: BoolArray
+    offsets: Int64Array
+    lead: Int64Array  # the lead of each row, 0… in the order of the rows
+    policies: list[str]
+    policy: Int32Array
+    calendars: list[str]
+    calendar: Int32Array
+    grades: list[str]
+    grade: Int32Array
+    owners: list[str]
+    owner: Int32Array
+    state: npt.NDArray[np.int8]  # an index into JUDGED_STATES
+    started_at: Int64Array
+    due_at: Int64Array
+    stopped_at: Int64Array
+    business_micros: Int64Array
+    breached_at: Int64Array
+    escalations: Int64Array
+    warned_at: Int64Array
+    attempts: Int64Array
+
+    @property
+    def size(self) -> int:
+        return int(self.lead.size)
+
+
+def _no_rows(exact: BoolArray, policies: list[str]) -> PlainRows:
+    groups = exact.size
+    none32 = np.zeros(0, dtype=np.int32)
+    none64 = np.zeros(0, dtype=np.int64)
+    return PlainRows(
+        exact,
+        np.zeros(groups + 1, dtype=np.int64),
+        none64,
+        policies,
+        none32,
+        [],
+        none32,
+        [],
+        none32,
+        [],
+        none32,
+        np.zeros(0, dtype=np.int8),
+        *([none64] * 8),
+    )
+
+
+def plain_rows(
+    rules: Rulebook, table: EventTable, as_of: int, start: int = 0, stop: int | None = None
+) -> PlainRows:
+    """The cycles at ``as_of`` of the plain leads among the rows ``[start, stop)`` of a
+    lead-grouped table (a range that starts and ends between leads): what replaying
+    each and :func:`~leadsla.core.clock.judge_lead` give, in columns."""
+    cols = columns_of(table, as_of, start, stop)
+    groups = cols.groups
+    policies = [policy.name for policy in rules.policies]
+    if not supported(rules):
+        return _no_rows(np.ones(groups, dtype=np.bool_), policies)
+    lead = LeadFields(cols, rules)
+    plain = plain_clocks(cols, rules, lead)
+    simple = ~plain.exact
+    calendars: dict[str, int] = {}
+    # Each column of every cycle, policy by policy in name order; then ordered by lead.
+    parts: list[list[npt.NDArray[Any]]] = [[] for _ in range(14)]
+    for number in sorted(range(len(rules.policies)), key=lambda n: rules.policies[n].name):
+        policy = rules.policies[number]
+        part = plain.parts[number]
+        chosen = simple[part.lead]
+        if policy.start_assigned:
+            chosen &= plain.owned[part.lead]  # a hand-off with no owner starts no clock
+        if not chosen.any():
+            continue
+        judged = judge_part(rules, plain, part, full=True)
+        keep = np.flatnonzero(chosen)
+        assert judged.due_at is not None and judged.breached_at is not None
+        assert judged.warned_at is not None and judged.escalations is not None
+        assert judged.attempts is not None
+        leads = part.lead[keep]
+        global_calendar = np.array(
+            [calendars.setdefault(name, len(calendars)) for name in judged.calendars],
+            dtype=np.int32,
+        )
+        columns: tuple[npt.NDArray[Any], ...] = (
+            leads,
+            np.full(keep.size, number, dtype=np.int32),
+            global_calendar[judged.calendar[keep]],
+            lead.grade.codes[leads],
+            lead.owner.codes[leads],
+            judged.state[keep],
+            part.started_at[keep],
+            judged.due_at[keep],
+            np.where(part.stopped[keep], part.stopped_at[keep], NEVER),
+            judged.business[keep],
+            judged.breached_at[keep],
+            judged.escalations[keep],
+            judged.warned_at[keep],
+            judged.attempts[keep],
+        )
+        for column, values in zip(parts, columns, strict=True):
+            column.append(values)
+    if not parts[0]:
+        return _no_rows(plain.exact, policies)
+    lead_of = np.concatenate(parts[0])
+    # A stable sort by lead keeps each lead's cycles in policy name order.
+    order = np.argsort(lead_of, kind="stable")
+    joined = [np.concatenate(part_columns)[order] for part_columns in parts]
+    offsets = np.zeros(groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(lead_of, minlength=groups), out=offsets[1:])
+    return PlainRows(
+        plain.exact,
+        offsets,
+        joined[0],
+        policies,
+        joined[1],
+        list(calendars),
+        joined[2],
+        lead.grade.names,
+        joined[3],
+        lead.owner_names,
+        joined[4],
+        *joined[5:],
+    )
+
+
+@dataclass(frozen=True)
 class PlainVerdicts:
     """The verdicts of the plain leads of some rows (``exact`` marks the others, by lead
     in the order of the rows): lead ``k``'s are ``verdicts[offsets[k]:offsets[k + 1]]``,
@@ -850,71 +982,43 @@ class PlainVerdicts:
 def plain_verdicts(
     rules: Rulebook, table: EventTable, as_of: int, start: int = 0, stop: int | None = None
 ) -> PlainVerdicts:
-    """The verdicts at ``as_of`` of the plain leads among the rows ``[start, stop)`` of a
-    lead-grouped table (a range that starts and ends between leads): what replaying
-    each and :func:`~leadsla.core.clock.judge_lead` give."""
-    cols = columns_of(table, as_of, start, stop)
-    groups = cols.groups
-    if not supported(rules):
-        return PlainVerdicts(np.ones(groups, dtype=np.bool_), [], [0] * (groups + 1))
-    lead = LeadFields(cols, rules)
-    plain = plain_clocks(cols, rules, lead)
-    simple = ~plain.exact
-    grade_names = np.array([*lead.grade.names, None], dtype=object)
-    owner_names = np.array([*lead.owner_names, None], dtype=object)
+    """:func:`plain_rows` as :class:`Verdict` objects (built from those columns, so the
+    two cannot disagree)."""
+    rows = plain_rows(rules, table, as_of, start, stop)
+    return PlainVerdicts(rows.exact, verdicts_of(rows), rows.offsets.tolist())
+
+
+def names_of(codes: Int32Array, names: list[str]) -> list[str | None]:
+    """The name of each code (-1: ``None``)."""
+    table = np.array([*names, None], dtype=object)
+    result: list[str | None] = table[codes].tolist()
+    return result
+
+
+def verdicts_of(rows: PlainRows) -> list[Verdict]:
+    """The rows as :class:`Verdict` objects, in order."""
+    if not rows.size:
+        return []
     states = np.array(JUDGED_STATES, dtype=object)
-    # Each column of every cycle, policy by policy in name order; then ordered by lead.
-    columns: list[list[npt.NDArray[Any]]] = [[] for _ in dataclasses.fields(Verdict)]
-    leads_of: list[Int64Array] = []
-    for number in sorted(range(len(rules.policies)), key=lambda n: rules.policies[n].name):
-        policy = rules.policies[number]
-        part = plain.parts[number]
-        chosen = simple[part.lead]
-        if policy.start_assigned:
-            chosen &= plain.owned[part.lead]  # a hand-off with no owner starts no clock
-        if not chosen.any():
-            continue
-        judged = judge_part(rules, plain, part, full=True)
-        keep = np.flatnonzero(chosen)
-        assert judged.due_at is not None and judged.breached_at is not None
-        assert judged.warned_at is not None and judged.escalations is not None
-        assert judged.attempts is not None
-        leads = part.lead[keep]
-        leads_of.append(leads)
-        for column, values in zip(
-            columns,
-            (
-                np.full(keep.size, policy.name, dtype=object),
-                np.ones(keep.size, dtype=np.int64),
-                np.array(judged.calendars, dtype=object)[judged.calendar[keep]],
-                grade_names[lead.grade.codes[leads]],
-                owner_names[lead.owner.codes[leads]],
-                states[judged.state[keep]],
-                part.started_at[keep],
-                judged.due_at[keep],
-                np.where(part.stopped[keep], part.stopped_at[keep], NEVER),
-                judged.business[keep],
-                judged.breached_at[keep],
-                judged.escalations[keep],
-                judged.warned_at[keep],
-                judged.attempts[keep],
-            ),
-            strict=True,
-        ):
-            column.append(values)
-    if not leads_of:
-        return PlainVerdicts(plain.exact, [], [0] * (groups + 1))
-    lead_of = np.concatenate(leads_of)
-    # A stable sort by lead keeps each lead's verdicts in policy name order.
-    order = np.argsort(lead_of, kind="stable")
-    joined = [np.concatenate(parts)[order] for parts in columns]
-    made = _verdicts(
-        order.size,
-        [values.tolist() if values.dtype == object else _instants(values) for values in joined],
+    return _verdicts(
+        rows.size,
+        [
+            names_of(rows.policy, rows.policies),
+            itertools.repeat(1, rows.size),
+            names_of(rows.calendar, rows.calendars),
+            names_of(rows.grade, rows.grades),
+            names_of(rows.owner, rows.owners),
+            states[rows.state].tolist(),
+            rows.started_at.tolist(),
+            _instants(rows.due_at),
+            _instants(rows.stopped_at),
+            rows.business_micros.tolist(),
+            _instants(rows.breached_at),
+            rows.escalations.tolist(),
+            _instants(rows.warned_at),
+            rows.attempts.tolist(),
+        ],
     )
-    offsets = np.zeros(groups + 1, dtype=np.int64)
-    np.cumsum(np.bincount(lead_of, minlength=groups), out=offsets[1:])
-    return PlainVerdicts(plain.exact, made, offsets.tolist())
 
 
 def _instants(values: Int64Array) -> list[int | None]:

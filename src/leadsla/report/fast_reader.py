@@ -59,6 +59,9 @@ BLANKS = (
 )
 _BLANK_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in BLANKS) + "]"
 _BLANK_EDGE = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"  # a blank first or last in a text
+# What :func:`~leadsla.core.limits.lead_id_problem` refuses inside a lead id (control
+# characters, line and paragraph separators): the careful reader reports such rows.
+_NOT_IN_IDS = r"[\x00-\x1f\x7f-\x{9f}\x{2028}\x{2029}]"
 
 
 def _header(path: Path) -> list[str] | None:
@@ -219,11 +222,15 @@ def _round_trip(texts: pl.Series, width: int) -> Int64Array | None:
 
 
 def _lead_hashes(leads: pl.Series) -> tuple[UInt64Array, UInt64Array] | None:
-    """Two independent 64-bit hashes of each lead id; ``None`` if an id is empty or has
+    """Two independent 64-bit hashes of each lead id; ``None`` if an id is empty, has
     blanks around it (read_events strips them with str.strip(), which removes exactly
-    the str.isspace() characters)."""
+    the str.isspace() characters) or holds a character no lead id may hold."""
     lengths = leads.str.len_bytes()
-    if leads.str.contains(_BLANK_EDGE).any() or (lengths == 0).any():
+    if (
+        leads.str.contains(_BLANK_EDGE).any()
+        or (lengths == 0).any()
+        or leads.str.contains(_NOT_IN_IDS).any()
+    ):
         return None
     # Longer in bytes is not always longer in characters: the careful reader judges.
     longest = lengths.max()
@@ -278,6 +285,39 @@ class GroupedEvents:
         codes, lead = np.unique(part.lead, return_inverse=True)
         names = self.lead_column.gather(self.first_rows[codes]).to_list()
         return replace(part, lead=lead.reshape(-1).astype(np.int32), lead_ids=names)
+
+    def sorted(self) -> EventTable:
+        """The table ordered by lead id (code point order, as Python compares strings),
+        then instant and line, with its lead ids: what
+        :meth:`~leadsla.core.events.EventTable.sorted` gives for the careful reader's.
+
+        Each lead's rows are already together and in order, so whole leads move."""
+        table = self.table
+        total = len(table)
+        if total == 0:
+            return replace(table, lead_ids=[], ordered=True)
+        heads = np.ones(total, dtype=np.bool_)
+        np.not_equal(table.lead[1:], table.lead[:-1], out=heads[1:])
+        starts = np.flatnonzero(heads)
+        sizes = np.diff(np.append(starts, total))
+        names = self.lead_column.gather(self.first_rows)
+        # Polars compares strings by their UTF-8 bytes: the order of their code points.
+        order = names.arg_sort().to_numpy()
+        new_sizes = sizes[order]
+        new_starts = np.zeros(order.size, dtype=np.int64)
+        np.cumsum(new_sizes[:-1], out=new_starts[1:])
+        rows = np.repeat(starts[order] - new_starts, new_sizes) + np.arange(total)
+        return EventTable(
+            lead=np.repeat(np.arange(order.size, dtype=np.int32), new_sizes),
+            at=table.at[rows],
+            field=table.field[rows],
+            value=table.value[rows],
+            line=table.line[rows],
+            lead_ids=names.gather(order).to_list(),
+            fields=table.fields,
+            values=table.values,
+            ordered=True,
+        )
 
 
 def _read_plain(path: Path, names: list[str]) -> pl.DataFrame | None:
@@ -342,6 +382,9 @@ def read_grouped_events(
             )
         )
         micros = _instants(frame["at"]) if closed_ok else None
+        # The instants' text and the coded columns are no longer needed: their memory
+        # serves the sort below (``leads`` keeps the lead ids).
+        del frame
         lead_hashes = hashed.result()
     if micros is None or lead_hashes is None:
         return None
