@@ -94,6 +94,22 @@ def waterfall(leads: pl.DataFrame) -> dict[str, Any]:
 SPEED_CLOCKS = ("wall", "business")
 
 
+def mql_calendars(owners: pl.Series, rules: Rulebook) -> npt.NDArray[np.str_]:
+    """The calendar name each lead's business time is measured on: the one the MQL
+    policy's clock runs on for ``owners`` (the owner at the MQL instant; SPEC §4 rule 2,
+    a lead without owner as the clock treats it), else the default calendar."""
+    policy = mql_policy_of(rules)
+
+    def calendar_for(owner: str | None) -> str:
+        return rules.default_calendar if policy is None else rules.calendar_name_for(policy, owner)
+
+    named = {name: calendar_for(name) for name in owners.drop_nulls().unique().to_list()}
+    calendars: npt.NDArray[np.str_] = owners.replace_strict(
+        named, default=calendar_for(None), return_dtype=pl.Utf8
+    ).to_numpy()
+    return calendars
+
+
 def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]:
     """Business seconds from each MQL instant to the first touch (0 where untouched).
 
@@ -101,14 +117,7 @@ def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]
     instant (SPEC §4 rule 2; a lead without owner as the clock treats it), else the
     default calendar.
     """
-    policy = mql_policy_of(rules)
-
-    def calendar_for(owner: str | None) -> str:
-        return rules.default_calendar if policy is None else rules.calendar_name_for(policy, owner)
-
-    owners = mqls["owner"]
-    named = {name: calendar_for(name) for name in owners.drop_nulls().unique().to_list()}
-    calendar = owners.replace_strict(named, default=calendar_for(None)).to_numpy()
+    calendar = mql_calendars(mqls["owner"], rules)
     start = mqls["mql_at"].to_numpy().astype(np.int64)
     touched = mqls["touch_at"].is_not_null().to_numpy()
     end = np.where(touched, mqls["touch_at"].fill_null(0).to_numpy(), start).astype(np.int64)

@@ -1,0 +1,245 @@
+"""Speed to lead decomposed: each lead's path cut into legs, and conversion fitted
+against the time to first touch.
+
+Pure NumPy over one row per lead; the adapter (:mod:`leadsla.report.speed`) finds the
+milestone instants in the events and names the groups. Definitions, with worked
+examples: ``docs/analytics.md`` ("Speed to lead, leg by leg" and "Touch decay").
+
+* **Legs**: capture → MQL (marketing), MQL → assigned (routing), assigned → first
+  attempt (rep), first attempt → first connect (reachability). A leg counts for a
+  lead only when both of its milestones happened and the later one is not before
+  the earlier one; a leg that never happened is left out of that leg's figures
+  (never counted as 0, never as "infinite").
+* **Touch decay**: the share of touched MQLs that became opportunities, fitted as a
+  non-increasing function of business hours to first touch (isotonic regression by
+  pool-adjacent-violators), with pointwise 95 % bands from a bootstrap of the leads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from leadsla.core.columns import BoolArray, FloatArray, Int64Array
+from leadsla.core.metrics import _grouped_quantiles
+
+__all__ = [
+    "LEGS",
+    "MAX_HOURS",
+    "MILESTONES",
+    "DecayFit",
+    "Leg",
+    "LegFigures",
+    "isotonic_decreasing",
+    "leg_figures",
+    "leg_spans",
+    "touch_decay",
+]
+
+# The milestones of a lead's path, in order; a leg joins two neighbours.
+MILESTONES = ("captured", "mql", "assigned", "first_attempt", "first_connect")
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    name: str  # who owns the time: marketing, routing, rep, reachability
+    label: str
+    start: int  # index into MILESTONES
+    end: int
+
+
+LEGS: tuple[Leg, ...] = (
+    Leg("marketing", "capture → MQL", 0, 1),
+    Leg("routing", "MQL → assigned", 1, 2),
+    Leg("rep", "assigned → first attempt", 2, 3),
+    Leg("reachability", "first attempt → first connect", 3, 4),
+)
+
+
+def leg_spans(instants: Int64Array, present: BoolArray) -> tuple[Int64Array, BoolArray]:
+    """Each lead's legs from its milestones (``instants``, shape ``(leads, 5)``, in
+    :data:`MILESTONES` order; ``present`` says which happened).
+
+    Returns the legs' lengths (``(leads, 4)``, in the instants' unit) and which legs
+    count: both ends present and the end not before the start."""
+    instants = np.asarray(instants, dtype=np.int64)
+    present = np.asarray(present, dtype=np.bool_)
+    starts = np.array([leg.start for leg in LEGS])
+    ends = np.array([leg.end for leg in LEGS])
+    spans: Int64Array = instants[:, ends] - instants[:, starts]
+    valid: BoolArray = present[:, starts] & present[:, ends] & (spans >= 0)
+    return np.where(valid, spans, 0), valid
+
+
+@dataclass(frozen=True, slots=True)
+class LegFigures:
+    """Per group and leg (arrays of shape ``(groups, 4)``): leads with the leg, and
+    the median and 90th percentile of its length (NaN where no lead has it)."""
+
+    leads: Int64Array
+    p50: FloatArray
+    p90: FloatArray
+
+
+def leg_figures(groups: Int64Array, size: int, spans: Int64Array, valid: BoolArray) -> LegFigures:
+    """:class:`LegFigures` of the leads of each group code (0 … ``size`` - 1; a lead of
+    code -1 is in no group). Percentiles are ``numpy.quantile``'s linear method, as the
+    scorecard's time to follow-up."""
+    groups = np.asarray(groups, dtype=np.int64)
+    leads = np.zeros((size, len(LEGS)), dtype=np.int64)
+    p50 = np.full((size, len(LEGS)), np.nan)
+    p90 = np.full((size, len(LEGS)), np.nan)
+    for k in range(len(LEGS)):
+        keep = valid[:, k] & (groups >= 0)
+        counts, _, (median, ninetieth) = _grouped_quantiles(
+            groups[keep], spans[keep, k], size, (0.5, 0.9)
+        )
+        leads[:, k] = counts
+        p50[:, k] = median
+        p90[:, k] = ninetieth
+    return LegFigures(leads, p50, p90)
+
+
+# -- touch decay ---------------------------------------------------------------------------
+
+
+def isotonic_decreasing(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """The non-increasing sequence closest to ``values`` in weighted least squares
+    (pool adjacent violators). Points of weight 0 take their neighbours' fit."""
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    fitted = np.full(len(values), np.nan)
+    used = np.flatnonzero(weights > 0)
+    if used.size == 0:
+        return fitted
+    # Blocks as parallel lists: a block's mean, weight and number of points. The loop
+    # runs over bins (a few hundred), never over leads.
+    means: list[float] = []
+    totals: list[float] = []
+    sizes: list[int] = []
+    for value, weight in zip(values[used].tolist(), weights[used].tolist(), strict=True):
+        mean, total, size = value, weight, 1
+        while means and means[-1] < mean:
+            merged = totals[-1] + total
+            mean = (means[-1] * totals[-1] + mean * total) / merged
+            total = merged
+            size += sizes[-1]
+            means.pop()
+            totals.pop()
+            sizes.pop()
+        means.append(mean)
+        totals.append(total)
+        sizes.append(size)
+    fitted[used] = np.repeat(means, sizes)
+    # Empty points sit between fitted ones: carry the fit across them.
+    position = np.arange(len(values))
+    carried: FloatArray = np.interp(position, used, fitted[used])
+    return carried
+
+
+@dataclass(frozen=True, slots=True)
+class DecayFit:
+    """The fit of conversion against business hours to first touch, per bin."""
+
+    hours: FloatArray  # mean hours to first touch of the bin's leads
+    leads: Int64Array
+    converted: Int64Array
+    fit: FloatArray
+    fit_low: FloatArray
+    fit_high: FloatArray
+    # Share of the expected opportunities lost if every touched lead waited one more
+    # business hour (a fraction), with its bootstrap 95 % interval.
+    loss_per_hour: float | None
+    loss_per_hour_low: float | None
+    loss_per_hour_high: float | None
+    resamples: int
+
+
+# Beyond this many business hours to first touch, leads share one bin: a week of 8-hour
+# days is late enough for any follow-up target.
+MAX_HOURS = 40.0
+
+
+def _expected_loss(
+    hours: FloatArray, fit: FloatArray, counts: FloatArray, delay: float
+) -> float | None:
+    """1 - (expected conversions after ``delay`` more hours) / (expected now)."""
+    now = float(np.dot(counts, fit))
+    if now <= 0:
+        return None
+    later = float(np.dot(counts, np.interp(hours + delay, hours, fit)))
+    return 1.0 - later / now
+
+
+def touch_decay(
+    hours: FloatArray,
+    converted: BoolArray,
+    *,
+    bin_hours: float = 0.25,
+    resamples: int = 200,
+    seed: int = 17,
+) -> DecayFit:
+    """Fit conversion (``converted``) against ``hours`` to first touch, one value per
+    touched lead.
+
+    The leads are binned by ``bin_hours`` up to :data:`MAX_HOURS` (one open bin beyond);
+    a bin sits at its leads' mean hours. The fit is :func:`isotonic_decreasing` of the
+    bins' conversion weighted by their leads. The bands resample the leads with
+    replacement ``resamples`` times (a multinomial draw over the (bin, converted)
+    cells, which is the same as resampling leads) with a fixed ``seed``, refit, and take
+    the 2.5th and 97.5th percentiles at each bin. The loss per hour is computed on
+    every refit too, for its interval.
+    """
+    hours = np.asarray(hours, dtype=np.float64)
+    converted = np.asarray(converted, dtype=np.bool_)
+    last = int(np.ceil(MAX_HOURS / bin_hours))
+    index = np.minimum(np.floor(np.maximum(hours, 0.0) / bin_hours), last).astype(np.int64)
+    counts_all = np.bincount(index, minlength=last + 1)
+    occupied = np.flatnonzero(counts_all)
+    # Bins with leads only: the fit and its bands are read at these hours.
+    position = np.searchsorted(occupied, index)
+    size = occupied.size
+    counts = np.bincount(position, minlength=size).astype(np.float64)
+    wins = np.bincount(position, weights=converted.astype(np.float64), minlength=size)
+    sums = np.bincount(position, weights=hours, minlength=size)
+    at = np.divide(sums, counts, out=np.zeros(size), where=counts > 0)
+    rate = np.divide(wins, counts, out=np.zeros(size), where=counts > 0)
+    fit = isotonic_decreasing(rate, counts)
+    loss = _expected_loss(at, fit, counts, 1.0) if size else None
+
+    low = np.full(size, np.nan)
+    high = np.full(size, np.nan)
+    loss_low: float | None = None
+    loss_high: float | None = None
+    total = int(counts.sum())
+    if size and resamples > 0:
+        rng = np.random.default_rng(seed)
+        cells = np.concatenate([wins, counts - wins]) / total
+        draws = rng.multinomial(total, cells, size=resamples).astype(np.float64)
+        fits = np.empty((resamples, size))
+        losses: list[float] = []
+        for r in range(resamples):
+            won, missed = draws[r, :size], draws[r, size:]
+            weight = won + missed
+            share = np.divide(won, weight, out=np.zeros(size), where=weight > 0)
+            fits[r] = isotonic_decreasing(share, weight)
+            # The loss is judged on the resample's own leads.
+            value = _expected_loss(at, fits[r], weight, 1.0)
+            if value is not None:
+                losses.append(value)
+        low, high = np.percentile(fits, [2.5, 97.5], axis=0)
+        if losses:
+            loss_low, loss_high = (float(v) for v in np.percentile(losses, [2.5, 97.5]))
+    return DecayFit(
+        hours=at,
+        leads=counts.astype(np.int64),
+        converted=wins.astype(np.int64),
+        fit=fit,
+        fit_low=low,
+        fit_high=high,
+        loss_per_hour=loss,
+        loss_per_hour_low=loss_low,
+        loss_per_hour_high=loss_high,
+        resamples=resamples if size else 0,
+    )

@@ -1,0 +1,208 @@
+"""The report's ``speed_legs`` and ``touch_decay``: each lead's milestones found in the
+event rows, the legs and the decay fit worked out by :mod:`leadsla.core.speed`.
+
+Milestones (``docs/analytics.md``, "Speed to lead, leg by leg"), per lead:
+
+* **captured**: its first event; **MQL**: the lead frame's MQL instant;
+* **assigned**: the MQL instant if the lead had an owner then, else the first
+  instant after it at which an owner is set;
+* **first attempt**: the first touch, the MQL policy's stop, exactly as speed to lead
+  and the scorecard's time to follow-up read it (:func:`.leads.first_touches`);
+* **first connect**: the first ``connected``, ``replied`` or ``held`` activity at or
+  after the first attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from leadsla.core.columns import MICROS_PER_HOUR, FloatArray, Int64Array
+from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
+from leadsla.core.speed import LEGS, MILESTONES, leg_figures, leg_spans, touch_decay
+from leadsla.report.figures import mql_calendars
+from leadsla.report.leads import NONE, Rows
+from leadsla.report.settings import ReportSettings
+
+# The groups of ``speed_legs`` besides ``overall``: lead frame column by key.
+LEG_GROUPS = {
+    "by_segment": "segment",
+    "by_grade": "grade",
+    "by_team": "assignee_team",
+    "by_owner": "assignee",
+}
+# Bootstrap of the decay fit: fixed, so that one history always gives one report.
+RESAMPLES = 200
+SEED = 17
+BIN_HOURS = 0.25
+
+
+def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -> pl.DataFrame:
+    """``leads`` (one row per lead, in the rows' lead order) with ``assigned_at`` and
+    ``connect_at`` (null where they never happened), and ``assignee`` and its
+    ``assignee_team``: the owner at the MQL instant, else the first owner after it."""
+    if rows.size == 0:
+        return leads.with_columns(
+            pl.lit(None, dtype=pl.Int64).alias("assigned_at"),
+            pl.lit(None, dtype=pl.Int64).alias("connect_at"),
+            pl.lit(None, dtype=pl.Utf8).alias("assignee"),
+            pl.lit(None, dtype=pl.Utf8).alias("assignee_team"),
+        )
+    mql_at = leads["mql_at"].fill_null(NONE).to_numpy()
+    touch_at = leads["touch_at"].fill_null(NONE).to_numpy()
+    owned_at_mql = leads["owner"].is_not_null().to_numpy()
+    owner_set = rows.fields["owner"] & rows.has_value & (rows.at >= rows.per_row(mql_at))
+    first_owner_row = np.minimum.reduceat(
+        np.where(owner_set, rows.index, np.int64(NONE)), rows.starts
+    )
+    found = first_owner_row != NONE
+    later_owner = np.where(found, rows.at[np.where(found, first_owner_row, 0)], NONE)
+    assigned = np.where(owned_at_mql, mql_at, later_owner)
+    assigned = np.where(mql_at == NONE, NONE, assigned)
+    later_name = rows.text(rows.codes(np.where(found & (mql_at != NONE), first_owner_row, -1)))
+    assignee = leads["owner"].zip_with(pl.Series(owned_at_mql), later_name).alias("assignee")
+    texts = rows.names.to_list()
+    connect_of = np.array(
+        [text is not None and text.partition(":")[2] in CONNECT_OUTCOMES for text in texts],
+        dtype=np.bool_,
+    )
+    connects = rows.fields["activity"] & connect_of[rows.value]
+    connect = rows.first_at(connects & (rows.at >= rows.per_row(touch_at)))
+    team = assignee.replace_strict(dict(settings.team_of), default=None, return_dtype=pl.Utf8)
+    return leads.with_columns(
+        _nullable("assigned_at", assigned),
+        _nullable("connect_at", connect),
+        assignee,
+        team.alias("assignee_team"),
+    )
+
+
+def _nullable(name: str, values: Int64Array) -> pl.Series:
+    series = pl.Series(name, values, dtype=pl.Int64)
+    return series.set(series == NONE, None)
+
+
+def _marks(mqls: pl.DataFrame) -> tuple[Int64Array, Any]:
+    columns = ("first_at", "mql_at", "assigned_at", "touch_at", "connect_at")
+    present = np.column_stack([mqls[c].is_not_null().to_numpy() for c in columns])
+    instants = np.column_stack([mqls[c].fill_null(0).to_numpy() for c in columns])
+    return instants.astype(np.int64), present.reshape(len(mqls), len(MILESTONES))
+
+
+def business_marks(mqls: pl.DataFrame, instants: Int64Array, rules: Rulebook) -> Int64Array:
+    """Business µs from each lead's capture to each of its milestones, on the calendar
+    its MQL policy clock runs on for its owner at the MQL instant (as speed to lead's
+    business clock): differences of these are the legs in business time."""
+    calendar = mql_calendars(mqls["owner"], rules)
+    marks = np.zeros_like(instants)
+    width = instants.shape[1]
+    for name in np.unique(calendar).tolist():
+        on = np.flatnonzero(calendar == name)
+        starts = np.repeat(instants[on, 0], width)
+        ends = np.maximum(instants[on].reshape(-1), starts)
+        elapsed = rules.calendars[name].elapsed_many(starts, ends)
+        marks[on] = np.asarray(elapsed, dtype=np.int64).reshape(len(on), width)
+    return marks
+
+
+def _hours(values: FloatArray) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v) / MICROS_PER_HOUR, 4) for v in values]
+
+
+def _group_codes(column: pl.Series) -> tuple[list[str], Int64Array]:
+    names = sorted(column.drop_nulls().unique().to_list())
+    index = {name: k for k, name in enumerate(names)}
+    codes = column.replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
+    return names, codes.astype(np.int64)
+
+
+def speed_legs(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
+    """Median and 90th percentile of each leg, business and wall time, overall and by
+    segment, grade, team and owner (at the MQL instant; ``segment`` the lead's last)."""
+    mqls = leads.filter(pl.col("mql"))
+    instants, present = _marks(mqls)
+    wall, valid = leg_spans(instants, present)
+    business, _ = leg_spans(business_marks(mqls, instants, rules), present)
+    result: dict[str, Any] = {
+        "clock": "business and wall",
+        "legs": [
+            {
+                "leg": leg.name,
+                "label": leg.label,
+                "from": MILESTONES[leg.start],
+                "to": MILESTONES[leg.end],
+            }
+            for leg in LEGS
+        ],
+    }
+    cuts: dict[str, tuple[list[str], Int64Array]] = {
+        "overall": (["overall"], np.zeros(len(mqls), dtype=np.int64))
+    }
+    for key, column in LEG_GROUPS.items():
+        if column in mqls.columns:
+            cuts[key] = _group_codes(mqls[column])
+    for key, (names, codes) in cuts.items():
+        in_wall = leg_figures(codes, len(names), wall, valid)
+        in_business = leg_figures(codes, len(names), business, valid)
+        groups: dict[str, Any] = {}
+        for g, name in enumerate(names):
+            wall50, wall90 = _hours(in_wall.p50[g]), _hours(in_wall.p90[g])
+            biz50, biz90 = _hours(in_business.p50[g]), _hours(in_business.p90[g])
+            groups[name] = {
+                leg.name: {
+                    "leads": int(in_wall.leads[g, k]),
+                    "business_p50_hours": biz50[k],
+                    "business_p90_hours": biz90[k],
+                    "wall_p50_hours": wall50[k],
+                    "wall_p90_hours": wall90[k],
+                }
+                for k, leg in enumerate(LEGS)
+            }
+        result[key] = groups["overall"] if key == "overall" else groups
+    return result
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 6)
+
+
+def decay(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
+    """Conversion to opportunity of touched MQLs fitted against business hours to first
+    touch (the MQL → first attempt time, on speed to lead's business calendar)."""
+    touched = leads.filter(pl.col("mql") & pl.col("touch_at").is_not_null())
+    instants, _ = _marks(touched)
+    marks = business_marks(touched, instants, rules)
+    hours = (marks[:, 3] - marks[:, 1]) / MICROS_PER_HOUR
+    fit = touch_decay(
+        hours,
+        touched["opportunity"].to_numpy(),
+        bin_hours=BIN_HOURS,
+        resamples=RESAMPLES,
+        seed=SEED,
+    )
+    points = [
+        {
+            "hours": round(float(fit.hours[k]), 4),
+            "leads": int(fit.leads[k]),
+            "opportunities": int(fit.converted[k]),
+            "conversion": round(float(fit.converted[k]) / float(fit.leads[k]), 6),
+            "fit": _clean(fit.fit[k]),
+            "fit_low": _clean(fit.fit_low[k]),
+            "fit_high": _clean(fit.fit_high[k]),
+        }
+        for k in range(len(fit.hours))
+    ]
+    return {
+        "clock": "business",
+        "conversion": "opportunity",
+        "leads": len(touched),
+        "bin_hours": BIN_HOURS,
+        "resamples": fit.resamples,
+        "seed": SEED,
+        "loss_per_hour": _clean(fit.loss_per_hour),
+        "loss_per_hour_low": _clean(fit.loss_per_hour_low),
+        "loss_per_hour_high": _clean(fit.loss_per_hour_high),
+        "points": points,
+    }
