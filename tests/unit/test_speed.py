@@ -34,7 +34,7 @@ import pytest
 from analytics_history import _rows
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
-from leadsla.core.speed import isotonic_decreasing, leg_figures, leg_spans, touch_decay
+from leadsla.core.speed import Cut, isotonic_decreasing, leg_figures, leg_spans, touch_decay
 from leadsla.report.analytics import analytics
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events
@@ -110,14 +110,15 @@ def test_leg_percentiles_are_numpys_linear_ones_per_group() -> None:
     spans = np.array([[0], [0], [0], [90]], dtype=np.int64).repeat(4, axis=1)
     valid = np.ones((4, 4), dtype=np.bool_)
     valid[3, 3] = False
-    result = leg_figures(np.array([0, 0, 0, 0]), 1, spans, valid)
+    (result,) = leg_figures([Cut(np.array([0, 0, 0, 0]), 1)], spans, valid)
     # 0, 0, 0, 90: the 90th percentile sits 0.7 of the way from the 3rd to the 4th value.
     assert result.leads[0].tolist() == [4, 4, 4, 3]
     assert result.p50[0].tolist() == [0, 0, 0, 0]
     assert result.p90[0, 0] == pytest.approx(63.0)
     assert result.p90[0, 3] == 0
     # A lead in no group (-1) counts nowhere.
-    assert leg_figures(np.array([-1, 0, 0, 0]), 1, spans, valid).leads[0, 0] == 3
+    (missing,) = leg_figures([Cut(np.array([-1, 0, 0, 0]), 1)], spans, valid)
+    assert missing.leads[0, 0] == 3
 
 
 def test_pool_adjacent_violators_by_hand() -> None:

@@ -17,17 +17,19 @@ examples: ``docs/analytics.md`` ("Speed to lead, leg by leg" and "Touch decay").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from leadsla.core.columns import BoolArray, FloatArray, Int64Array
-from leadsla.core.metrics import _grouped_quantiles
+from leadsla.core.metrics import _lerp
 
 __all__ = [
     "LEGS",
     "MAX_HOURS",
     "MILESTONES",
+    "Cut",
     "DecayFit",
     "Leg",
     "LegFigures",
@@ -82,23 +84,61 @@ class LegFigures:
     p90: FloatArray
 
 
-def leg_figures(groups: Int64Array, size: int, spans: Int64Array, valid: BoolArray) -> LegFigures:
-    """:class:`LegFigures` of the leads of each group code (0 … ``size`` - 1; a lead of
-    code -1 is in no group). Percentiles are ``numpy.quantile``'s linear method, as the
-    scorecard's time to follow-up."""
-    groups = np.asarray(groups, dtype=np.int64)
-    leads = np.zeros((size, len(LEGS)), dtype=np.int64)
-    p50 = np.full((size, len(LEGS)), np.nan)
-    p90 = np.full((size, len(LEGS)), np.nan)
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A grouping of the leads: a group code per lead (0 … ``size`` - 1; -1: in no group)."""
+
+    codes: Int64Array
+    size: int
+
+
+def leg_figures(cuts: Sequence[Cut], spans: Int64Array, valid: BoolArray) -> list[LegFigures]:
+    """:class:`LegFigures` of each cut's groups. Percentiles are ``numpy.quantile``'s
+    linear method, as the scorecard's time to follow-up.
+
+    Each leg's lengths are sorted once; each cut then only orders its group codes
+    (a stable sort of small integers), which keeps the lengths sorted within groups.
+    """
+    shape = [(cut.size, len(LEGS)) for cut in cuts]
+    leads = [np.zeros(size, dtype=np.int64) for size in shape]
+    p50 = [np.full(size, np.nan) for size in shape]
+    p90 = [np.full(size, np.nan) for size in shape]
     for k in range(len(LEGS)):
-        keep = valid[:, k] & (groups >= 0)
-        counts, _, (median, ninetieth) = _grouped_quantiles(
-            groups[keep], spans[keep, k], size, (0.5, 0.9)
+        kept = np.flatnonzero(valid[:, k])
+        by_length = kept[np.argsort(spans[kept, k], kind="stable")]
+        lengths = spans[by_length, k].astype(np.float64)
+        for c, cut in enumerate(cuts):
+            codes = cut.codes[by_length]
+            # Group codes in 16 bits where they fit: NumPy sorts those by radix.
+            small = codes.astype(np.int16) if cut.size < 2**15 else codes
+            order = np.argsort(small, kind="stable")
+            order = order[codes[order] >= 0]
+            counts, (median, ninetieth) = _quantiles(codes[order], lengths[order], cut.size)
+            leads[c][:, k] = counts
+            p50[c][:, k] = median
+            p90[c][:, k] = ninetieth
+    return [LegFigures(*figures) for figures in zip(leads, p50, p90, strict=True)]
+
+
+def _quantiles(
+    groups: Int64Array, ordered: FloatArray, size: int
+) -> tuple[Int64Array, tuple[FloatArray, FloatArray]]:
+    """Counts, medians and 90th percentiles of values sorted by (group, value)."""
+    counts = np.bincount(groups, minlength=size).astype(np.int64)
+    starts = np.cumsum(counts) - counts
+    present = counts > 0
+    results: list[FloatArray] = []
+    for q in (0.5, 0.9):
+        virtual = (counts - 1) * q
+        below = np.floor(virtual)
+        low = starts + below.astype(np.int64)
+        high = starts + np.minimum(below.astype(np.int64) + 1, counts - 1)
+        out = np.full(size, np.nan)
+        out[present] = _lerp(
+            ordered[low[present]], ordered[high[present]], (virtual - below)[present]
         )
-        leads[:, k] = counts
-        p50[:, k] = median
-        p90[:, k] = ninetieth
-    return LegFigures(leads, p50, p90)
+        results.append(out)
+    return counts, (results[0], results[1])
 
 
 # -- touch decay ---------------------------------------------------------------------------

@@ -57,8 +57,7 @@ def analytics(
         "burn_up": figures.burn_up(
             entries, metric.commitments, metric.workable, as_of, settings.zone
         ),
-        "speed_legs": speed.speed_legs(leads, settings.rules),
-        "touch_decay": speed.decay(leads, settings.rules),
+        **speed.speed_figures(leads, settings.rules),
     }
 
 

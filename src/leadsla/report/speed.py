@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from leadsla.core.columns import MICROS_PER_HOUR, FloatArray, Int64Array
+from leadsla.core.columns import MICROS_PER_HOUR, BoolArray, FloatArray, Int64Array
 from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
-from leadsla.core.speed import LEGS, MILESTONES, leg_figures, leg_spans, touch_decay
+from leadsla.core.speed import LEGS, MILESTONES, Cut, leg_figures, leg_spans, touch_decay
 from leadsla.report.figures import mql_calendars
 from leadsla.report.leads import NONE, Rows
 from leadsla.report.settings import ReportSettings
@@ -29,7 +29,6 @@ from leadsla.report.settings import ReportSettings
 # The groups of ``speed_legs`` besides ``overall``: lead frame column by key.
 LEG_GROUPS = {
     "by_segment": "segment",
-    "by_grade": "grade",
     "by_team": "assignee_team",
     "by_owner": "assignee",
 }
@@ -84,7 +83,7 @@ def _nullable(name: str, values: Int64Array) -> pl.Series:
     return series.set(series == NONE, None)
 
 
-def _marks(mqls: pl.DataFrame) -> tuple[Int64Array, Any]:
+def _marks(mqls: pl.DataFrame) -> tuple[Int64Array, BoolArray]:
     columns = ("first_at", "mql_at", "assigned_at", "touch_at", "connect_at")
     present = np.column_stack([mqls[c].is_not_null().to_numpy() for c in columns])
     instants = np.column_stack([mqls[c].fill_null(0).to_numpy() for c in columns])
@@ -95,11 +94,13 @@ def business_marks(mqls: pl.DataFrame, instants: Int64Array, rules: Rulebook) ->
     """Business µs from each lead's capture to each of its milestones, on the calendar
     its MQL policy clock runs on for its owner at the MQL instant (as speed to lead's
     business clock): differences of these are the legs in business time."""
-    calendar = mql_calendars(mqls["owner"], rules)
+    names, calendar = mql_calendars(mqls["owner"], rules)
     marks = np.zeros_like(instants)
     width = instants.shape[1]
-    for name in np.unique(calendar).tolist():
-        on = np.flatnonzero(calendar == name)
+    for code, name in enumerate(names):
+        on = np.flatnonzero(calendar == code)
+        if on.size == 0:
+            continue
         starts = np.repeat(instants[on, 0], width)
         ends = np.maximum(instants[on].reshape(-1), starts)
         elapsed = rules.calendars[name].elapsed_many(starts, ends)
@@ -111,20 +112,33 @@ def _hours(values: FloatArray) -> list[float | None]:
     return [None if np.isnan(v) else round(float(v) / MICROS_PER_HOUR, 4) for v in values]
 
 
-def _group_codes(column: pl.Series) -> tuple[list[str], Int64Array]:
+def _cut(column: pl.Series) -> tuple[list[str], Cut]:
     names = sorted(column.drop_nulls().unique().to_list())
     index = {name: k for k, name in enumerate(names)}
     codes = column.replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
-    return names, codes.astype(np.int64)
+    return names, Cut(codes.astype(np.int64), len(names))
 
 
-def speed_legs(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
-    """Median and 90th percentile of each leg, business and wall time, overall and by
-    segment, grade, team and owner (at the MQL instant; ``segment`` the lead's last)."""
+def speed_figures(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
+    """The report's ``speed_legs`` and ``touch_decay`` of the lead frame (with its
+    milestones, :func:`with_milestones`)."""
     mqls = leads.filter(pl.col("mql"))
     instants, present = _marks(mqls)
+    business = business_marks(mqls, instants, rules)
+    return {
+        "speed_legs": speed_legs(mqls, instants, present, business),
+        "touch_decay": decay(mqls, present, business),
+    }
+
+
+def speed_legs(
+    mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int64Array
+) -> dict[str, Any]:
+    """Median and 90th percentile of each leg, business and wall time, overall and by
+    segment (the lead's last value), and the rep the lead was assigned to and that rep's
+    team."""
     wall, valid = leg_spans(instants, present)
-    business, _ = leg_spans(business_marks(mqls, instants, rules), present)
+    in_business, _ = leg_spans(business, present)
     result: dict[str, Any] = {
         "clock": "business and wall",
         "legs": [
@@ -137,19 +151,17 @@ def speed_legs(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
             for leg in LEGS
         ],
     }
-    cuts: dict[str, tuple[list[str], Int64Array]] = {
-        "overall": (["overall"], np.zeros(len(mqls), dtype=np.int64))
-    }
+    cuts = {"overall": (["overall"], Cut(np.zeros(len(mqls), dtype=np.int64), 1))}
     for key, column in LEG_GROUPS.items():
         if column in mqls.columns:
-            cuts[key] = _group_codes(mqls[column])
-    for key, (names, codes) in cuts.items():
-        in_wall = leg_figures(codes, len(names), wall, valid)
-        in_business = leg_figures(codes, len(names), business, valid)
+            cuts[key] = _cut(mqls[column])
+    walls = leg_figures([cut for _, cut in cuts.values()], wall, valid)
+    businesses = leg_figures([cut for _, cut in cuts.values()], in_business, valid)
+    for (key, (names, _)), in_wall, in_biz in zip(cuts.items(), walls, businesses, strict=True):
         groups: dict[str, Any] = {}
         for g, name in enumerate(names):
             wall50, wall90 = _hours(in_wall.p50[g]), _hours(in_wall.p90[g])
-            biz50, biz90 = _hours(in_business.p50[g]), _hours(in_business.p90[g])
+            biz50, biz90 = _hours(in_biz.p50[g]), _hours(in_biz.p90[g])
             groups[name] = {
                 leg.name: {
                     "leads": int(in_wall.leads[g, k]),
@@ -168,16 +180,14 @@ def _clean(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else round(float(value), 6)
 
 
-def decay(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
+def decay(mqls: pl.DataFrame, present: BoolArray, business: Int64Array) -> dict[str, Any]:
     """Conversion to opportunity of touched MQLs fitted against business hours to first
     touch (the MQL → first attempt time, on speed to lead's business calendar)."""
-    touched = leads.filter(pl.col("mql") & pl.col("touch_at").is_not_null())
-    instants, _ = _marks(touched)
-    marks = business_marks(touched, instants, rules)
-    hours = (marks[:, 3] - marks[:, 1]) / MICROS_PER_HOUR
+    touched = present[:, 3]
+    hours = (business[touched, 3] - business[touched, 1]) / MICROS_PER_HOUR
     fit = touch_decay(
         hours,
-        touched["opportunity"].to_numpy(),
+        mqls["opportunity"].to_numpy()[touched],
         bin_hours=BIN_HOURS,
         resamples=RESAMPLES,
         seed=SEED,
@@ -197,7 +207,7 @@ def decay(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
     return {
         "clock": "business",
         "conversion": "opportunity",
-        "leads": len(touched),
+        "leads": int(touched.sum()),
         "bin_hours": BIN_HOURS,
         "resamples": fit.resamples,
         "seed": SEED,
