@@ -107,7 +107,7 @@ def test_report_charts_csv_tables_and_html(files: tuple[Path, Path], tmp_path: P
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     stems = {
-        "compliance-trend", "waterfall", "speed-to-lead", "time-to-follow-up",
+        "compliance-trend", "waterfall", "speed-to-lead", "touch-decay", "time-to-follow-up",
         "burn-up-mqls-per-quarter", "burn-up-healthcare-mqls-per-month",
     }  # fmt: skip
     assert {p.name for p in charts.iterdir()} == {f"{s}.{x}" for s in stems for x in ("png", "svg")}

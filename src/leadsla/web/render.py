@@ -13,6 +13,7 @@ from leadsla.web.filters import (
     burn_up_geometry,
     business_span,
     countdown_text,
+    decay_geometry,
     money,
     number,
     percent,
@@ -39,6 +40,7 @@ templates.filters["hms"] = countdown_text
 templates.filters["when"] = readable_instant
 templates.filters["money"] = money
 templates.globals["burn_up_geometry"] = burn_up_geometry
+templates.globals["decay_geometry"] = decay_geometry
 
 
 def page(
