@@ -99,11 +99,17 @@ NO_LEG = leg(0, (None, None), (None, None))  # type: ignore[arg-type]
 
 
 def test_a_leg_counts_only_when_both_ends_happened_in_order() -> None:
-    instants = np.array([[0, 10, 10, 30, 25], [5, 5, 0, 0, 0]], dtype=np.int64)
+    seconds = np.array([[0, 10, 10, 30, 25], [5, 5, 0, 0, 0]], dtype=np.int64)
     present = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=np.bool_)
-    spans, valid = leg_spans(instants, present)
+    spans, valid = leg_spans(seconds * 1_000_000, present)
     assert valid.tolist() == [[True, True, True, False], [True, False, False, False]]
     assert spans.tolist() == [[10, 0, 20, 0], [0, 0, 0, 0]]
+    # The same legs on another clock's marks (seconds from the capture).
+    marks = np.array([[0, 4, 4, 9, 9], [0, 0, 0, 0, 0]], dtype=np.int32)
+    assert leg_spans(seconds * 1_000_000, present, marks)[0].tolist() == [
+        [4, 0, 5, 0],
+        [0, 0, 0, 0],
+    ]
 
 
 def test_leg_percentiles_are_numpys_linear_ones_per_group() -> None:

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from leadsla.core.columns import MICROS_PER_HOUR, BoolArray, FloatArray, Int64Array
+from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32Array, Int64Array
 from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
 from leadsla.core.speed import LEGS, MILESTONES, Cut, leg_figures, leg_spans, touch_decay
 from leadsla.report.figures import mql_calendars
 from leadsla.report.leads import NONE, Rows
 from leadsla.report.settings import ReportSettings
 
+SECONDS_PER_HOUR = 3600
 # The groups of ``speed_legs`` besides ``overall``: lead frame column by key.
 LEG_GROUPS = {
     "by_segment": "segment",
@@ -90,26 +91,27 @@ def _marks(mqls: pl.DataFrame) -> tuple[Int64Array, BoolArray]:
     return instants.astype(np.int64), present.reshape(len(mqls), len(MILESTONES))
 
 
-def business_marks(mqls: pl.DataFrame, instants: Int64Array, rules: Rulebook) -> Int64Array:
-    """Business µs from each lead's capture to each of its milestones, on the calendar
-    its MQL policy clock runs on for its owner at the MQL instant (as speed to lead's
-    business clock): differences of these are the legs in business time."""
+def business_marks(mqls: pl.DataFrame, instants: Int64Array, rules: Rulebook) -> Int32Array:
+    """Business seconds from each lead's capture to each of its milestones (0 for a
+    milestone that did not happen), on the calendar its MQL policy clock runs on for
+    its owner at the MQL instant (as speed to lead's business clock): differences of
+    these are the legs in business time."""
     names, calendar = mql_calendars(mqls["owner"], rules)
-    marks = np.zeros_like(instants)
-    width = instants.shape[1]
+    marks = np.zeros(instants.shape, dtype=np.int32)
     for code, name in enumerate(names):
         on = np.flatnonzero(calendar == code)
         if on.size == 0:
             continue
-        starts = np.repeat(instants[on, 0], width)
-        ends = np.maximum(instants[on].reshape(-1), starts)
-        elapsed = rules.calendars[name].elapsed_many(starts, ends)
-        marks[on] = np.asarray(elapsed, dtype=np.int64).reshape(len(on), width)
+        captured = instants[on, 0]
+        for j in range(1, instants.shape[1]):
+            ends = np.maximum(instants[on, j], captured)
+            elapsed = rules.calendars[name].elapsed_many(captured, ends)
+            marks[on, j] = np.asarray(elapsed, dtype=np.int64) // MICROS_PER_SECOND
     return marks
 
 
 def _hours(values: FloatArray) -> list[float | None]:
-    return [None if np.isnan(v) else round(float(v) / MICROS_PER_HOUR, 4) for v in values]
+    return [None if np.isnan(v) else round(float(v) / SECONDS_PER_HOUR, 4) for v in values]
 
 
 def _cut(column: pl.Series) -> tuple[list[str], Cut]:
@@ -132,13 +134,13 @@ def speed_figures(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
 
 
 def speed_legs(
-    mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int64Array
+    mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int32Array
 ) -> dict[str, Any]:
     """Median and 90th percentile of each leg, business and wall time, overall and by
     segment (the lead's last value), and the rep the lead was assigned to and that rep's
     team."""
     wall, valid = leg_spans(instants, present)
-    in_business, _ = leg_spans(business, present)
+    in_business, _ = leg_spans(instants, present, business)
     result: dict[str, Any] = {
         "clock": "business and wall",
         "legs": [
@@ -180,11 +182,11 @@ def _clean(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else round(float(value), 6)
 
 
-def decay(mqls: pl.DataFrame, present: BoolArray, business: Int64Array) -> dict[str, Any]:
+def decay(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> dict[str, Any]:
     """Conversion to opportunity of touched MQLs fitted against business hours to first
     touch (the MQL → first attempt time, on speed to lead's business calendar)."""
     touched = present[:, 3]
-    hours = (business[touched, 3] - business[touched, 1]) / MICROS_PER_HOUR
+    hours = (business[touched, 3] - business[touched, 1]) / SECONDS_PER_HOUR
     fit = touch_decay(
         hours,
         mqls["opportunity"].to_numpy()[touched],
