@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
 from analytics_history import _rows
@@ -36,8 +37,12 @@ from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
 from leadsla.core.speed import Cut, isotonic_decreasing, leg_figures, leg_spans, touch_decay
 from leadsla.report.analytics import analytics
+from leadsla.report.columns import event_columns
+from leadsla.report.figures import business_waits
+from leadsla.report.leads import Rows, lead_frame, needed_fields
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events
+from leadsla.report.speed import business_marks, with_milestones
 from leadsla.service.imports import import_table
 from leadsla.store.database import open_database
 
@@ -231,3 +236,31 @@ def test_no_events_no_legs() -> None:
     assert empty["speed_legs"]["overall"]["rep"] == NO_LEG
     assert empty["touch_decay"]["points"] == []
     assert empty["touch_decay"]["loss_per_hour"] is None
+
+
+def test_routing_and_rep_legs_add_up_to_speed_to_leads_business_wait() -> None:
+    # The legs and speed to lead read one first touch and one calendar: for every lead
+    # assigned before its first touch, routing + rep is its business time to first touch.
+    text = "\n".join(
+        [EVENTS, *_rows("S6", "03-05", "16:30", status="New", segment="SMB"),
+         *_rows("S6", "03-06", "09:15", owner="r3"),
+         *_rows("S6", "03-06", "11:00", status="Contacted")]
+    )  # fmt: skip
+    fields = needed_fields(["segment"])
+    rows = Rows(event_columns(read_table(text), fields, AS_OF), SETTINGS, fields)
+    leads = with_milestones(rows, lead_frame(rows, SETTINGS, ["segment"]), SETTINGS)
+    mqls = leads.filter(pl.col("mql") & pl.col("touch_at").is_not_null())
+    instants = np.column_stack(
+        [mqls[c].fill_null(0).to_numpy() for c in ("first_at", "mql_at", "assigned_at",
+                                                   "touch_at", "connect_at")]
+    )  # fmt: skip
+    marks = business_marks(mqls, instants, RULES)
+    waits = business_waits(mqls, RULES)
+    assigned_first = (mqls["assigned_at"] <= mqls["touch_at"]).to_numpy()
+    assert assigned_first.sum() == 4  # S1, S2, S4 and S6
+    legs = marks[:, 3] - marks[:, 1]
+    assert legs[assigned_first].tolist() == waits[assigned_first].tolist()
+    # S6, on us-east (no owner at its MQL, so not r3's London calendar): 16:30-17:00 on
+    # Thursday and 09:00-11:00 on Friday, 15 minutes of it before r3 had the lead.
+    assert int(legs[-1]) == int(2.5 * 3600)
+    assert int(marks[-1, 2] - marks[-1, 1]) == int(0.75 * 3600)
