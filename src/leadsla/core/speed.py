@@ -114,15 +114,21 @@ def leg_figures(cuts: Sequence[Cut], spans: Int32Array, valid: BoolArray) -> lis
     p90 = [np.full(size, np.nan) for size in shape]
     for k in range(len(LEGS)):
         kept = np.flatnonzero(valid[:, k])
-        by_length = kept[np.argsort(spans[kept, k], kind="stable")]
+        by_length = kept[np.argsort(spans[kept, k])]
         lengths = spans[by_length, k].astype(np.float64)
         for c, cut in enumerate(cuts):
+            if cut.size == 0:
+                continue
             codes = cut.codes[by_length]
-            # Group codes in 16 bits where they fit: NumPy sorts those by radix.
-            small = codes.astype(np.int16) if cut.size < 2**15 else codes
-            order = np.argsort(small, kind="stable")
-            order = order[codes[order] >= 0]
-            counts, (median, ninetieth) = _quantiles(codes[order], lengths[order], cut.size)
+            if cut.size == 1 and codes.size and int(codes.min()) == 0:
+                # One group holding every lead (``overall``): already in order.
+                counts, (median, ninetieth) = _quantiles(codes, lengths, 1)
+            else:
+                # Group codes in 16 bits where they fit: NumPy sorts those by radix.
+                small = codes.astype(np.int16) if cut.size < 2**15 else codes
+                order = np.argsort(small, kind="stable")
+                order = order[codes[order] >= 0]
+                counts, (median, ninetieth) = _quantiles(codes[order], lengths[order], cut.size)
             leads[c][:, k] = counts
             p50[c][:, k] = median
             p90[c][:, k] = ninetieth
