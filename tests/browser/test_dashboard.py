@@ -140,6 +140,13 @@ def band(low: float | None, high: float | None) -> str:
     return "n/a" if low is None or high is None else f"{low:.0%}–{high:.0%}"
 
 
+def hours(value: float | None) -> str:
+    """Hours as the legs table prints them (two decimals unless whole)."""
+    if value is None:
+        return "n/a"
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
 def money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f}"
 
@@ -451,6 +458,32 @@ def test_marketing_and_settings(browser: Any, site: Site) -> None:
         for b in report["speed_to_lead"]["buckets"]
     ]  # fmt: skip
     assert sum(b["leads"] for b in report["speed_to_lead"]["buckets"]) == waterfall["mqls"] > 0
+
+    legs = report["speed_legs"]
+    shown = page.locator("#speed-legs tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.leg].concat(['leads', 'business-p50', 'business-p90',"
+        " 'wall-p50', 'wall-p90'].map(f => r.querySelector(`[data-figure=${f}]`).innerText)))"
+    )
+    assert shown == [
+        [leg["leg"], f"{legs['overall'][leg['leg']]['leads']:,}"]
+        + [hours(legs["overall"][leg["leg"]][f"{clock}_{q}_hours"])
+           for clock in ("business", "wall") for q in ("p50", "p90")]
+        for leg in legs["legs"]
+    ]  # fmt: skip
+    assert legs["overall"]["rep"]["leads"] > 0
+    assert page.locator("svg[aria-labelledby='legs-chart-t legs-chart-d'] rect").count() > 0
+    decay = report["touch_decay"]
+    chart = page.locator("#touch-decay-chart svg")
+    assert chart.is_visible() and chart.bounding_box()["height"] > 100
+    fitted = [p for p in decay["points"] if p["fit"] is not None]
+    line = chart.locator("polyline.fit").get_attribute("points") or ""
+    assert len(line.split()) == len(fitted) > 1
+    assert chart.locator("polygon.band").count() == 1
+    assert chart.locator("circle").count() == len(fitted)
+    assert figure(page, "loss-per-hour") == ratio(decay["loss_per_hour"])
+    assert figure(page, "loss-interval") == band(
+        decay["loss_per_hour_low"], decay["loss_per_hour_high"]
+    )
 
     segments = site.api(ADMIN, "/segments", by="source,grade")
     rows = page.locator("#segments tbody tr").evaluate_all(

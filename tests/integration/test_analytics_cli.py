@@ -134,7 +134,7 @@ def test_report_charts_csv_tables_and_html(files: tuple[Path, Path], tmp_path: P
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     stems = {
-        "compliance-trend", "waterfall", "speed-to-lead", "time-to-follow-up",
+        "compliance-trend", "waterfall", "speed-to-lead", "touch-decay", "time-to-follow-up",
         "burn-up-mqls-per-quarter", "burn-up-healthcare-mqls-per-month",
     }  # fmt: skip
     assert {p.name for p in charts.iterdir()} == {f"{s}.{x}" for s in stems for x in ("png", "svg")}
@@ -146,7 +146,15 @@ def test_report_charts_csv_tables_and_html(files: tuple[Path, Path], tmp_path: P
     assert {p.name for p in tables.iterdir()} == {
         "scorecard.csv", "commitments.csv", "workable_leads_per_rep.csv",
         "waterfall.csv", "speed_to_lead.csv", "burn_up.csv",
+        "speed_legs.csv", "touch_decay.csv", "touch_decay_loss.csv",
     }  # fmt: skip
+    with (tables / "speed_legs.csv").open(encoding="utf-8", newline="") as handle:
+        legs = next(csv.DictReader(handle))
+    # 7 MQLs; touched after 0.05, 1, 2, 3 (A8: 08:00 to 13:00, open 09-12) and 8 business
+    # hours (A6: Mar 2 09:00 to Mar 3 10:00): the median is 2.
+    assert (legs["group"], legs["marketing.leads"], legs["rep.business_p50_hours"]) == (
+        "overall", "7", "2.0",
+    )  # fmt: skip
     with (tables / "waterfall.csv").open(encoding="utf-8", newline="") as handle:
         overall = next(csv.DictReader(handle))
     assert (overall["group"], overall["inquiries"], overall["won"]) == ("overall", "8", "2")

@@ -329,6 +329,11 @@ def test_report_equals_the_cli_report_on_the_same_events(reporting: Api, tmp_pat
     ).stdout  # fmt: skip
     assert served == json.loads(printed)
     assert served["overall"]["mqls"] == 7
+    # The speed legs and the decay fit travel with the report (docs/analytics.md).
+    assert [leg["leg"] for leg in served["speed_legs"]["legs"]] == [
+        "marketing", "routing", "rep", "reachability",
+    ]  # fmt: skip
+    assert served["touch_decay"]["resamples"] == 200
     assert served["overall"]["compliance"]["follow_up"] == 0.6
     assert reporting.get("r1", "/api/v1/report").status_code == 403
     east = reporting.get("east-manager", "/api/v1/report", as_of=as_of).json()

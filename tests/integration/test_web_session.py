@@ -20,7 +20,7 @@ from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
-from leadsla.web.filters import PLOT, burn_up_geometry, money, readable_instant
+from leadsla.web.filters import PLOT, burn_up_geometry, decay_geometry, money, readable_instant
 from leadsla.web.session import COOKIE, safe_next
 from leadsla.web.wording import policy_sentences
 
@@ -209,6 +209,30 @@ def test_burn_up_lines_end_where_the_figures_say() -> None:
     assert shape["target_y"] == round(bottom - height * 56 / high, 1)
     # The pace runs from 0 at the start to the target at the end of the period.
     assert shape["pace"] == (left, bottom, right, shape["target_y"])
+
+
+def test_decay_chart_marks_sit_where_the_fit_says() -> None:
+    # Two bins: 2 h (2 leads, 50 %, fit 0.5, band 0-1) and 8 h (1 lead, 0 %, fit 0, band 0-0.5).
+    point = ("hours", "leads", "conversion", "fit", "fit_low", "fit_high")
+    decay = {
+        "points": [dict(zip(point, (2.0, 2, 0.5, 0.5, 0.0, 1.0), strict=True)),
+                   dict(zip(point, (8.0, 1, 0.0, 0.0, 0.0, 0.5), strict=True))],
+    }  # fmt: skip
+    shape = decay_geometry(decay)
+    left, top, right, bottom = PLOT
+    # The x axis ends at the last bin; the y axis at the highest band edge (capped at 100 %).
+    assert (shape["last_hour"], shape["top"]) == (8.0, 1.0)
+    x2 = round(left + (right - left) * 2 / 8, 1)
+    middle = round(bottom - (bottom - top) * 0.5, 1)
+    assert shape["line"] == f"{x2},{middle} {right:.1f},{bottom:.1f}"
+    # The band: upper edge left to right, then the lower edge back.
+    assert shape["band"].split() == [
+        f"{x2},{top:.1f}", f"{right:.1f},{middle}", f"{right:.1f},{bottom:.1f}",
+        f"{x2},{bottom:.1f}",
+    ]  # fmt: skip
+    # A dot per bin, the bigger bin the bigger dot.
+    assert [d[:2] for d in shape["dots"]] == [(x2, middle), (right, bottom)]
+    assert shape["dots"][0][2] > shape["dots"][1][2]
 
 
 def test_money_reads_without_cents() -> None:

@@ -18,7 +18,7 @@ import polars as pl
 from leadsla.core.analytics import WorkableRule
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
-from leadsla.report import figures
+from leadsla.report import figures, speed
 from leadsla.report.columns import event_columns
 from leadsla.report.leads import (
     COMPUTED,
@@ -29,6 +29,7 @@ from leadsla.report.leads import (
     needed_fields,
 )
 from leadsla.report.settings import ReportSettings
+from leadsla.report.speed import with_milestones
 
 
 def _scoped(frame: pl.DataFrame, scope: frozenset[str] | None) -> pl.DataFrame:
@@ -50,11 +51,12 @@ def analytics(
     """
     metric = settings.metric
     attributes = list(metric.watched_fields)
-    fields = needed_fields(attributes)
+    # ``segment`` cuts the speed legs (the lead's last value, like any attribute).
+    fields = needed_fields(list(dict.fromkeys([*attributes, "segment"])))
     # Rows keeps only the settled rows it needs: the columns are not held here, so on a
     # large history they are freed as soon as Rows is built.
     rows = Rows(event_columns(table, fields, as_of), settings, fields)
-    leads = _scoped(lead_frame(rows, settings), scope)
+    leads = _scoped(with_milestones(rows, lead_frame(rows, settings, ["segment"]), settings), scope)
     entries = _scoped(mql_entries(rows, settings, attributes), scope)
     return {
         "waterfall": figures.waterfall(leads),
@@ -62,6 +64,7 @@ def analytics(
         "burn_up": figures.burn_up(
             entries, metric.commitments, metric.workable, as_of, settings.zone
         ),
+        **speed.speed_figures(leads, settings.rules),
     }
 
 

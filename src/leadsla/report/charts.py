@@ -138,6 +138,44 @@ def speed_to_lead(report: Mapping[str, Any]) -> Figure | None:
     return figure
 
 
+def touch_decay(report: Mapping[str, Any]) -> Figure | None:
+    """The monotone fit of conversion against business hours to first touch, its 95 %
+    bootstrap band and each bin's observed rate (``touch_decay``)."""
+    decay = report.get("touch_decay")
+    points = [p for p in (decay or {}).get("points", []) if p["fit"] is not None]
+    if decay is None or not points:
+        return None
+    figure, axes = _figure("Conversion to opportunity by business hours to first touch")
+    hours = [p["hours"] for p in points]
+    axes.fill_between(
+        hours,
+        [100 * (p["fit_low"] or 0.0) for p in points],
+        [100 * (p["fit_high"] or p["fit"]) for p in points],
+        color=COLOR,
+        alpha=0.2,
+        linewidth=0,
+        label="95 % band",
+    )
+    sizes = np.array([p["leads"] for p in points], dtype=np.float64)
+    axes.scatter(
+        hours,
+        [100 * p["conversion"] for p in points],
+        s=8 + 40 * sizes / sizes.max(),
+        color=ACCENT,
+        alpha=0.6,
+        label="observed",
+    )
+    axes.plot(hours, [100 * p["fit"] for p in points], color=COLOR, label="monotone fit")
+    loss = decay["loss_per_hour"]
+    axes.set_xlabel(
+        f"business hours to first touch; one more hour costs {_percent(loss)} of opportunities"
+    )
+    axes.set_ylabel("% reaching opportunity")
+    axes.set_ylim(bottom=0)
+    axes.legend(frameon=False)
+    return figure
+
+
 def _percent(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.0f} %"
 
@@ -150,6 +188,7 @@ def report_charts(
         ("compliance-trend", compliance_trend(report)),
         ("waterfall", waterfall(report)),
         ("speed-to-lead", speed_to_lead(report)),
+        ("touch-decay", touch_decay(report)),
     ]
     if follow_up_seconds is not None:
         charts.append(("time-to-follow-up", follow_up_distribution(follow_up_seconds)))

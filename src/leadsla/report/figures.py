@@ -96,6 +96,27 @@ def waterfall(leads: pl.DataFrame) -> dict[str, Any]:
 SPEED_CLOCKS = ("wall", "business")
 
 
+def mql_calendars(owners: pl.Series, rules: Rulebook) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The calendars each lead's business time is measured on, as names and a code per
+    lead into them: the one the MQL policy's clock runs on for ``owners`` (the owner at
+    the MQL instant; SPEC §4 rule 2, a lead without owner as the clock treats it), else
+    the default calendar."""
+    policy = mql_policy_of(rules)
+
+    def calendar_for(owner: str | None) -> str:
+        return rules.default_calendar if policy is None else rules.calendar_name_for(policy, owner)
+
+    named = {name: calendar_for(name) for name in owners.drop_nulls().unique().to_list()}
+    names = sorted({*named.values(), calendar_for(None)})
+    index = {name: k for k, name in enumerate(names)}
+    codes = owners.replace_strict(
+        {owner: index[name] for owner, name in named.items()},
+        default=index[calendar_for(None)],
+        return_dtype=pl.Int64,
+    ).to_numpy()
+    return names, codes.astype(np.int64)
+
+
 def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]:
     """Business seconds from each MQL instant to the first touch (0 where untouched).
 
@@ -103,20 +124,13 @@ def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]
     instant (SPEC §4 rule 2; a lead without owner as the clock treats it), else the
     default calendar.
     """
-    policy = mql_policy_of(rules)
-
-    def calendar_for(owner: str | None) -> str:
-        return rules.default_calendar if policy is None else rules.calendar_name_for(policy, owner)
-
-    owners = mqls["owner"]
-    named = {name: calendar_for(name) for name in owners.drop_nulls().unique().to_list()}
-    calendar = owners.replace_strict(named, default=calendar_for(None)).to_numpy()
+    names, calendar = mql_calendars(mqls["owner"], rules)
     start = mqls["mql_at"].to_numpy().astype(np.int64)
     touched = mqls["touch_at"].is_not_null().to_numpy()
     end = np.where(touched, mqls["touch_at"].fill_null(0).to_numpy(), start).astype(np.int64)
     waits = np.zeros(len(mqls), dtype=np.int64)
-    for name in np.unique(calendar).tolist():
-        on = np.flatnonzero(calendar == name)
+    for code, name in enumerate(names):
+        on = np.flatnonzero(calendar == code)
         elapsed = rules.calendars[name].elapsed_many(start[on], end[on])
         waits[on] = np.asarray(elapsed, dtype=np.int64) // MICROS_PER_SECOND
     return waits

@@ -46,7 +46,8 @@ def report_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, obje
 
 
 def analytics_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, object]]:
-    """The analytics keys (``waterfall``, ``speed_to_lead``, ``burn_up``) as report rows."""
+    """The analytics keys (``waterfall``, ``speed_to_lead``, ``speed_legs``,
+    ``touch_decay``, ``burn_up``) as report rows."""
     for name, table in analytics_tables(report).items():
         header, rows = table
         # Two key columns (group and key, or commitment and date): "waterfall.by_grade", "A".
@@ -70,6 +71,14 @@ def analytics_tables(report: Mapping[str, Any]) -> dict[str, Table]:
     speed = report.get("speed_to_lead")
     if isinstance(speed, Mapping):
         tables["speed_to_lead"] = wide_table([], [((), b) for b in speed["buckets"]])
+    legs = report.get("speed_legs")
+    if isinstance(legs, Mapping):
+        tables["speed_legs"] = grouped_table(legs)
+    decay = report.get("touch_decay")
+    if isinstance(decay, Mapping):
+        tables["touch_decay"] = wide_table([], [((), point) for point in decay["points"]])
+        summary = {k: v for k, v in decay.items() if k != "points"}
+        tables["touch_decay_loss"] = wide_table([], [((), summary)])
     burn = report.get("burn_up")
     if isinstance(burn, list):
         rows = [

@@ -107,11 +107,9 @@ class Rows:
         self, columns: EventColumns, settings: ReportSettings, fields: Sequence[str]
     ) -> None:
         self.field_index = {name: k for k, name in enumerate(fields)}
-        # Each activity row counts where one can touch a lead (first_touches); elsewhere
-        # an instant's last is enough.
-        policy = settings.metric.mql
-        touching = policy is not None and bool(policy.stop_activity)
-        settled = settle(columns, self.field_index.get("activity") if touching else None)
+        # Each activity row counts: one can touch a lead (first_touches) and another,
+        # logged at the same instant, connect (the speed legs' first connect).
+        settled = settle(columns, self.field_index.get("activity"))
         self.size = len(settled)
         self.lead = settled.lead
         self.at = settled.at

@@ -112,3 +112,38 @@ def readable_in(text: str | None, zone: tzinfo) -> str:
         return ""
     moment = datetime.fromisoformat(text).astimezone(zone)
     return readable_instant(moment.isoformat(timespec="seconds"))
+
+
+def decay_geometry(decay: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the touch decay chart's marks go: the fitted conversion as a line, its 95 %
+    band as a polygon, and each bin's observed conversion as a dot sized by its leads.
+
+    Only positions: every figure the chart shows is the report's ``touch_decay``."""
+    points = [p for p in decay["points"] if p["fit"] is not None]
+    left, upper, right, bottom = PLOT
+    last_hour = max([float(p["hours"]) for p in points] + [1.0])
+    highest = [float(p["fit_high"] or 0.0) for p in points] + [float(p["fit"]) for p in points]
+    top = min(1.0, max([*highest, 0.05]) * 1.1)
+    biggest = max([p["leads"] for p in points] + [1])
+
+    def x(hours: float) -> float:
+        return round(left + (right - left) * hours / last_hour, 1)
+
+    def y(rate: float) -> float:
+        return round(bottom - (bottom - upper) * min(rate, top) / top, 1)
+
+    upper_edge = [f"{x(p['hours'])},{y(p['fit_high'] or p['fit'])}" for p in points]
+    lower_edge = [f"{x(p['hours'])},{y(p['fit_low'] or 0.0)}" for p in reversed(points)]
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "plot": {"left": left, "top": upper, "right": right, "bottom": bottom},
+        "line": " ".join(f"{x(p['hours'])},{y(p['fit'])}" for p in points),
+        "band": " ".join(upper_edge + lower_edge),
+        "dots": [
+            (x(p["hours"]), y(p["conversion"]), round(1.5 + 3.5 * (p["leads"] / biggest) ** 0.5, 1))
+            for p in points
+        ],
+        "top": top,
+        "last_hour": last_hour,
+    }

@@ -14,6 +14,7 @@ from leadsla.web.filters import (
     burn_up_geometry,
     business_span,
     countdown_text,
+    decay_geometry,
     money,
     number,
     percent,
@@ -62,6 +63,7 @@ templates.filters["when_in"] = readable_in
 templates.filters["money"] = money
 templates.filters["whole"] = whole
 templates.globals["burn_up_geometry"] = burn_up_geometry
+templates.globals["decay_geometry"] = decay_geometry
 
 
 def page(

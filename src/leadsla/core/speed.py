@@ -1,0 +1,300 @@
+"""Speed to lead decomposed: each lead's path cut into legs, and conversion fitted
+against the time to first touch.
+
+Pure NumPy over one row per lead; the adapter (:mod:`leadsla.report.speed`) finds the
+milestone instants in the events and names the groups. Definitions, with worked
+examples: ``docs/analytics.md`` ("Speed to lead, leg by leg" and "Touch decay").
+
+* **Legs**: capture → MQL (marketing), MQL → assigned (routing), assigned → first
+  attempt (rep), first attempt → first connect (reachability). A leg counts for a
+  lead only when both of its milestones happened and the later one is not before
+  the earlier one; a leg that never happened is left out of that leg's figures
+  (never counted as 0, never as "infinite").
+* **Touch decay**: the share of touched MQLs that became opportunities, fitted as a
+  non-increasing function of business hours to first touch (isotonic regression by
+  pool-adjacent-violators), with pointwise 95 % bands from a bootstrap of the leads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32Array, Int64Array
+from leadsla.core.metrics import _lerp
+
+__all__ = [
+    "LEGS",
+    "MAX_HOURS",
+    "MILESTONES",
+    "Cut",
+    "DecayFit",
+    "Leg",
+    "LegFigures",
+    "isotonic_decreasing",
+    "leg_figures",
+    "leg_spans",
+    "touch_decay",
+]
+
+# The milestones of a lead's path, in order; a leg joins two neighbours.
+MILESTONES = ("captured", "mql", "assigned", "first_attempt", "first_connect")
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    name: str  # who owns the time: marketing, routing, rep, reachability
+    label: str
+    start: int  # index into MILESTONES
+    end: int
+
+
+LEGS: tuple[Leg, ...] = (
+    Leg("marketing", "capture → MQL", 0, 1),
+    Leg("routing", "MQL → assigned", 1, 2),
+    Leg("rep", "assigned → first attempt", 2, 3),
+    Leg("reachability", "first attempt → first connect", 3, 4),
+)
+
+
+def leg_spans(
+    instants: Int64Array, present: BoolArray, marks: Int32Array | None = None
+) -> tuple[Int32Array, BoolArray]:
+    """Each lead's legs from its milestones (``instants``, epoch µs of shape
+    ``(leads, 5)`` in :data:`MILESTONES` order; ``present`` says which happened).
+
+    Returns the legs' lengths in seconds (``(leads, 4)``, 0 where the leg does not
+    count) and which legs count: both ends present and the end not before the start.
+    ``marks`` (seconds from the capture to each milestone on some other clock, e.g. a
+    business calendar) gives the lengths on that clock instead, for the same legs.
+    """
+    instants = np.asarray(instants, dtype=np.int64)
+    starts = np.array([leg.start for leg in LEGS])
+    ends = np.array([leg.end for leg in LEGS])
+    valid: BoolArray = present[:, starts] & present[:, ends]
+    valid &= instants[:, ends] >= instants[:, starts]
+    if marks is None:
+        # Seconds since the capture fit 32 bits (68 years), at half the memory.
+        marks = ((instants - instants[:, :1]) // MICROS_PER_SECOND).astype(np.int32)
+    spans: Int32Array = marks[:, ends] - marks[:, starts]
+    spans[~valid] = 0
+    return spans, valid
+
+
+@dataclass(frozen=True, slots=True)
+class LegFigures:
+    """Per group and leg (arrays of shape ``(groups, 4)``): leads with the leg, and
+    the median and 90th percentile of its length (NaN where no lead has it)."""
+
+    leads: Int64Array
+    p50: FloatArray
+    p90: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A grouping of the leads: a group code per lead (0 … ``size`` - 1; -1: in no group)."""
+
+    codes: Int64Array
+    size: int
+
+
+def leg_figures(cuts: Sequence[Cut], spans: Int32Array, valid: BoolArray) -> list[LegFigures]:
+    """:class:`LegFigures` of each cut's groups. Percentiles are ``numpy.quantile``'s
+    linear method, as the scorecard's time to follow-up.
+
+    Each leg's lengths are sorted once; each cut then only orders its group codes
+    (a stable sort of small integers), which keeps the lengths sorted within groups.
+    """
+    shape = [(cut.size, len(LEGS)) for cut in cuts]
+    leads = [np.zeros(size, dtype=np.int64) for size in shape]
+    p50 = [np.full(size, np.nan) for size in shape]
+    p90 = [np.full(size, np.nan) for size in shape]
+    for k in range(len(LEGS)):
+        kept = np.flatnonzero(valid[:, k])
+        by_length = kept[np.argsort(spans[kept, k])]
+        lengths = spans[by_length, k].astype(np.float64)
+        for c, cut in enumerate(cuts):
+            if cut.size == 0:
+                continue
+            codes = cut.codes[by_length]
+            if cut.size == 1 and codes.size and int(codes.min()) == 0:
+                # One group holding every lead (``overall``): already in order.
+                counts, (median, ninetieth) = _quantiles(codes, lengths, 1)
+            else:
+                # Group codes in 16 bits where they fit: NumPy sorts those by radix.
+                small = codes.astype(np.int16) if cut.size < 2**15 else codes
+                order = np.argsort(small, kind="stable")
+                order = order[codes[order] >= 0]
+                counts, (median, ninetieth) = _quantiles(codes[order], lengths[order], cut.size)
+            leads[c][:, k] = counts
+            p50[c][:, k] = median
+            p90[c][:, k] = ninetieth
+    return [LegFigures(*figures) for figures in zip(leads, p50, p90, strict=True)]
+
+
+def _quantiles(
+    groups: Int64Array, ordered: FloatArray, size: int
+) -> tuple[Int64Array, tuple[FloatArray, FloatArray]]:
+    """Counts, medians and 90th percentiles of values sorted by (group, value)."""
+    counts = np.bincount(groups, minlength=size).astype(np.int64)
+    starts = np.cumsum(counts) - counts
+    present = counts > 0
+    results: list[FloatArray] = []
+    for q in (0.5, 0.9):
+        virtual = (counts - 1) * q
+        below = np.floor(virtual)
+        low = starts + below.astype(np.int64)
+        high = starts + np.minimum(below.astype(np.int64) + 1, counts - 1)
+        out = np.full(size, np.nan)
+        out[present] = _lerp(
+            ordered[low[present]], ordered[high[present]], (virtual - below)[present]
+        )
+        results.append(out)
+    return counts, (results[0], results[1])
+
+
+# -- touch decay ---------------------------------------------------------------------------
+
+
+def isotonic_decreasing(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """The non-increasing sequence closest to ``values`` in weighted least squares
+    (pool adjacent violators). Points of weight 0 take their neighbours' fit."""
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    fitted = np.full(len(values), np.nan)
+    used = np.flatnonzero(weights > 0)
+    if used.size == 0:
+        return fitted
+    # Blocks as parallel lists: a block's mean, weight and number of points. The loop
+    # runs over bins (a few hundred), never over leads.
+    means: list[float] = []
+    totals: list[float] = []
+    sizes: list[int] = []
+    for value, weight in zip(values[used].tolist(), weights[used].tolist(), strict=True):
+        mean, total, size = value, weight, 1
+        while means and means[-1] < mean:
+            merged = totals[-1] + total
+            mean = (means[-1] * totals[-1] + mean * total) / merged
+            total = merged
+            size += sizes[-1]
+            means.pop()
+            totals.pop()
+            sizes.pop()
+        means.append(mean)
+        totals.append(total)
+        sizes.append(size)
+    fitted[used] = np.repeat(means, sizes)
+    # Empty points sit between fitted ones: carry the fit across them.
+    position = np.arange(len(values))
+    carried: FloatArray = np.interp(position, used, fitted[used])
+    return carried
+
+
+@dataclass(frozen=True, slots=True)
+class DecayFit:
+    """The fit of conversion against business hours to first touch, per bin."""
+
+    hours: FloatArray  # mean hours to first touch of the bin's leads
+    leads: Int64Array
+    converted: Int64Array
+    fit: FloatArray
+    fit_low: FloatArray
+    fit_high: FloatArray
+    # Share of the expected opportunities lost if every touched lead waited one more
+    # business hour (a fraction), with its bootstrap 95 % interval.
+    loss_per_hour: float | None
+    loss_per_hour_low: float | None
+    loss_per_hour_high: float | None
+    resamples: int
+
+
+# Beyond this many business hours to first touch, leads share one bin: a week of 8-hour
+# days is late enough for any follow-up target.
+MAX_HOURS = 40.0
+
+
+def _expected_loss(
+    hours: FloatArray, fit: FloatArray, counts: FloatArray, delay: float
+) -> float | None:
+    """1 - (expected conversions after ``delay`` more hours) / (expected now)."""
+    now = float(np.dot(counts, fit))
+    if now <= 0:
+        return None
+    later = float(np.dot(counts, np.interp(hours + delay, hours, fit)))
+    return 1.0 - later / now
+
+
+def touch_decay(
+    hours: FloatArray,
+    converted: BoolArray,
+    *,
+    bin_hours: float = 0.25,
+    resamples: int = 200,
+    seed: int = 17,
+) -> DecayFit:
+    """Fit conversion (``converted``) against ``hours`` to first touch, one value per
+    touched lead.
+
+    The leads are binned by ``bin_hours`` up to :data:`MAX_HOURS` (one open bin beyond);
+    a bin sits at its leads' mean hours. The fit is :func:`isotonic_decreasing` of the
+    bins' conversion weighted by their leads. The bands resample the leads with
+    replacement ``resamples`` times (a multinomial draw over the (bin, converted)
+    cells, which is the same as resampling leads) with a fixed ``seed``, refit, and take
+    the 2.5th and 97.5th percentiles at each bin. The loss per hour is computed on
+    every refit too, for its interval.
+    """
+    hours = np.asarray(hours, dtype=np.float64)
+    converted = np.asarray(converted, dtype=np.bool_)
+    last = int(np.ceil(MAX_HOURS / bin_hours))
+    index = np.minimum(np.floor(np.maximum(hours, 0.0) / bin_hours), last).astype(np.int64)
+    counts_all = np.bincount(index, minlength=last + 1)
+    occupied = np.flatnonzero(counts_all)
+    # Bins with leads only: the fit and its bands are read at these hours.
+    position = np.searchsorted(occupied, index)
+    size = occupied.size
+    counts = np.bincount(position, minlength=size).astype(np.float64)
+    wins = np.bincount(position, weights=converted.astype(np.float64), minlength=size)
+    sums = np.bincount(position, weights=hours, minlength=size)
+    at = np.divide(sums, counts, out=np.zeros(size), where=counts > 0)
+    rate = np.divide(wins, counts, out=np.zeros(size), where=counts > 0)
+    fit = isotonic_decreasing(rate, counts)
+    loss = _expected_loss(at, fit, counts, 1.0) if size else None
+
+    low = np.full(size, np.nan)
+    high = np.full(size, np.nan)
+    loss_low: float | None = None
+    loss_high: float | None = None
+    total = int(counts.sum())
+    if size and resamples > 0:
+        rng = np.random.default_rng(seed)
+        cells = np.concatenate([wins, counts - wins]) / total
+        draws = rng.multinomial(total, cells, size=resamples).astype(np.float64)
+        fits = np.empty((resamples, size))
+        losses: list[float] = []
+        for r in range(resamples):
+            won, missed = draws[r, :size], draws[r, size:]
+            weight = won + missed
+            share = np.divide(won, weight, out=np.zeros(size), where=weight > 0)
+            fits[r] = isotonic_decreasing(share, weight)
+            # The loss is judged on the resample's own leads.
+            value = _expected_loss(at, fits[r], weight, 1.0)
+            if value is not None:
+                losses.append(value)
+        low, high = np.percentile(fits, [2.5, 97.5], axis=0)
+        if losses:
+            loss_low, loss_high = (float(v) for v in np.percentile(losses, [2.5, 97.5]))
+    return DecayFit(
+        hours=at,
+        leads=counts.astype(np.int64),
+        converted=wins.astype(np.int64),
+        fit=fit,
+        fit_low=low,
+        fit_high=high,
+        loss_per_hour=loss,
+        loss_per_hour_low=loss_low,
+        loss_per_hour_high=loss_high,
+        resamples=resamples if size else 0,
+    )

@@ -1,0 +1,220 @@
+"""The report's ``speed_legs`` and ``touch_decay``: each lead's milestones found in the
+event rows, the legs and the decay fit worked out by :mod:`leadsla.core.speed`.
+
+Milestones (``docs/analytics.md``, "Speed to lead, leg by leg"), per lead:
+
+* **captured**: its first event; **MQL**: the lead frame's MQL instant;
+* **assigned**: the MQL instant if the lead had an owner then, else the first
+  instant after it at which an owner is set;
+* **first attempt**: the first touch, the MQL policy's stop, exactly as speed to lead
+  and the scorecard's time to follow-up read it (:func:`.leads.first_touches`);
+* **first connect**: the first ``connected``, ``replied`` or ``held`` activity at or
+  after the first attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32Array, Int64Array
+from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
+from leadsla.core.speed import LEGS, MILESTONES, Cut, leg_figures, leg_spans, touch_decay
+from leadsla.report.figures import mql_calendars
+from leadsla.report.leads import NONE, Rows
+from leadsla.report.settings import ReportSettings
+
+SECONDS_PER_HOUR = 3600
+# The groups of ``speed_legs`` besides ``overall``: lead frame column by key.
+LEG_GROUPS = {
+    "by_segment": "segment",
+    "by_team": "assignee_team",
+    "by_owner": "assignee",
+}
+# Bootstrap of the decay fit: fixed, so that one history always gives one report.
+RESAMPLES = 200
+SEED = 17
+BIN_HOURS = 0.25
+
+
+def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -> pl.DataFrame:
+    """``leads`` (one row per lead, in the rows' lead order) with ``assigned_at`` and
+    ``connect_at`` (null where they never happened), and ``assignee`` and its
+    ``assignee_team``: the owner at the MQL instant, else the first owner after it."""
+    if rows.size == 0:
+        return leads.with_columns(
+            pl.lit(None, dtype=pl.Int64).alias("assigned_at"),
+            pl.lit(None, dtype=pl.Int64).alias("connect_at"),
+            pl.lit(None, dtype=pl.Utf8).alias("assignee"),
+            pl.lit(None, dtype=pl.Utf8).alias("assignee_team"),
+        )
+    mql_at = leads["mql_at"].fill_null(NONE).to_numpy()
+    touch_at = leads["touch_at"].fill_null(NONE).to_numpy()
+    owned_at_mql = leads["owner"].is_not_null().to_numpy()
+    owner_set = rows.fields["owner"] & rows.has_value & (rows.at >= rows.per_row(mql_at))
+    first_owner_row = np.minimum.reduceat(
+        np.where(owner_set, rows.index, np.int64(NONE)), rows.starts
+    )
+    found = first_owner_row != NONE
+    later_owner = np.where(found, rows.at[np.where(found, first_owner_row, 0)], NONE)
+    assigned = np.where(owned_at_mql, mql_at, later_owner)
+    assigned = np.where(mql_at == NONE, NONE, assigned)
+    later_name = rows.text(rows.codes(np.where(found & (mql_at != NONE), first_owner_row, -1)))
+    assignee = leads["owner"].zip_with(pl.Series(owned_at_mql), later_name).alias("assignee")
+    texts = rows.names.to_list()
+    connect_of = np.array(
+        [text is not None and text.partition(":")[2] in CONNECT_OUTCOMES for text in texts],
+        dtype=np.bool_,
+    )
+    connects = rows.fields["activity"] & connect_of[rows.value]
+    connect = rows.first_at(connects & (rows.at >= rows.per_row(touch_at)))
+    team = assignee.replace_strict(dict(settings.team_of), default=None, return_dtype=pl.Utf8)
+    return leads.with_columns(
+        _nullable("assigned_at", assigned),
+        _nullable("connect_at", connect),
+        assignee,
+        team.alias("assignee_team"),
+    )
+
+
+def _nullable(name: str, values: Int64Array) -> pl.Series:
+    series = pl.Series(name, values, dtype=pl.Int64)
+    return series.set(series == NONE, None)
+
+
+def _marks(mqls: pl.DataFrame) -> tuple[Int64Array, BoolArray]:
+    columns = ("first_at", "mql_at", "assigned_at", "touch_at", "connect_at")
+    present = np.column_stack([mqls[c].is_not_null().to_numpy() for c in columns])
+    instants = np.column_stack([mqls[c].fill_null(0).to_numpy() for c in columns])
+    return instants.astype(np.int64), present.reshape(len(mqls), len(MILESTONES))
+
+
+def business_marks(mqls: pl.DataFrame, instants: Int64Array, rules: Rulebook) -> Int32Array:
+    """Business seconds from each lead's capture to each of its milestones (0 for a
+    milestone that did not happen), on the calendar its MQL policy clock runs on for
+    its owner at the MQL instant (as speed to lead's business clock): differences of
+    these are the legs in business time."""
+    names, calendar = mql_calendars(mqls["owner"], rules)
+    marks = np.zeros(instants.shape, dtype=np.int32)
+    for code, name in enumerate(names):
+        on = np.flatnonzero(calendar == code)
+        if on.size == 0:
+            continue
+        captured = instants[on, 0]
+        for j in range(1, instants.shape[1]):
+            ends = np.maximum(instants[on, j], captured)
+            elapsed = rules.calendars[name].elapsed_many(captured, ends)
+            marks[on, j] = np.asarray(elapsed, dtype=np.int64) // MICROS_PER_SECOND
+    return marks
+
+
+def _hours(values: FloatArray) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v) / SECONDS_PER_HOUR, 4) for v in values]
+
+
+def _cut(column: pl.Series) -> tuple[list[str], Cut]:
+    names = sorted(column.drop_nulls().unique().to_list())
+    index = {name: k for k, name in enumerate(names)}
+    codes = column.replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
+    return names, Cut(codes.astype(np.int64), len(names))
+
+
+def speed_figures(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
+    """The report's ``speed_legs`` and ``touch_decay`` of the lead frame (with its
+    milestones, :func:`with_milestones`)."""
+    mqls = leads.filter(pl.col("mql"))
+    instants, present = _marks(mqls)
+    business = business_marks(mqls, instants, rules)
+    return {
+        "speed_legs": speed_legs(mqls, instants, present, business),
+        "touch_decay": decay(mqls, present, business),
+    }
+
+
+def speed_legs(
+    mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int32Array
+) -> dict[str, Any]:
+    """Median and 90th percentile of each leg, business and wall time, overall and by
+    segment (the lead's last value), and the rep the lead was assigned to and that rep's
+    team."""
+    wall, valid = leg_spans(instants, present)
+    in_business, _ = leg_spans(instants, present, business)
+    result: dict[str, Any] = {
+        "clock": "business and wall",
+        "legs": [
+            {
+                "leg": leg.name,
+                "label": leg.label,
+                "from": MILESTONES[leg.start],
+                "to": MILESTONES[leg.end],
+            }
+            for leg in LEGS
+        ],
+    }
+    cuts = {"overall": (["overall"], Cut(np.zeros(len(mqls), dtype=np.int64), 1))}
+    for key, column in LEG_GROUPS.items():
+        if column in mqls.columns:
+            cuts[key] = _cut(mqls[column])
+    walls = leg_figures([cut for _, cut in cuts.values()], wall, valid)
+    businesses = leg_figures([cut for _, cut in cuts.values()], in_business, valid)
+    for (key, (names, _)), in_wall, in_biz in zip(cuts.items(), walls, businesses, strict=True):
+        groups: dict[str, Any] = {}
+        for g, name in enumerate(names):
+            wall50, wall90 = _hours(in_wall.p50[g]), _hours(in_wall.p90[g])
+            biz50, biz90 = _hours(in_biz.p50[g]), _hours(in_biz.p90[g])
+            groups[name] = {
+                leg.name: {
+                    "leads": int(in_wall.leads[g, k]),
+                    "business_p50_hours": biz50[k],
+                    "business_p90_hours": biz90[k],
+                    "wall_p50_hours": wall50[k],
+                    "wall_p90_hours": wall90[k],
+                }
+                for k, leg in enumerate(LEGS)
+            }
+        result[key] = groups["overall"] if key == "overall" else groups
+    return result
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 6)
+
+
+def decay(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> dict[str, Any]:
+    """Conversion to opportunity of touched MQLs fitted against business hours to first
+    touch (the MQL → first attempt time, on speed to lead's business calendar)."""
+    touched = present[:, 3]
+    hours = (business[touched, 3] - business[touched, 1]) / SECONDS_PER_HOUR
+    fit = touch_decay(
+        hours,
+        mqls["opportunity"].to_numpy()[touched],
+        bin_hours=BIN_HOURS,
+        resamples=RESAMPLES,
+        seed=SEED,
+    )
+    points = [
+        {
+            "hours": round(float(fit.hours[k]), 4),
+            "leads": int(fit.leads[k]),
+            "opportunities": int(fit.converted[k]),
+            "conversion": round(float(fit.converted[k]) / float(fit.leads[k]), 6),
+            "fit": _clean(fit.fit[k]),
+            "fit_low": _clean(fit.fit_low[k]),
+            "fit_high": _clean(fit.fit_high[k]),
+        }
+        for k in range(len(fit.hours))
+    ]
+    return {
+        "clock": "business",
+        "conversion": "opportunity",
+        "leads": int(touched.sum()),
+        "bin_hours": BIN_HOURS,
+        "resamples": fit.resamples,
+        "seed": SEED,
+        "loss_per_hour": _clean(fit.loss_per_hour),
+        "loss_per_hour_low": _clean(fit.loss_per_hour_low),
+        "loss_per_hour_high": _clean(fit.loss_per_hour_high),
+        "points": points,
+    }
