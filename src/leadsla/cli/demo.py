@@ -69,8 +69,20 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option("--dir", help="Where the config, history and database go.")
         ] = Path("leadsla-demo"),
         port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8000,
-        size: Annotated[int, typer.Option("--size", "--leads", min=1, max=200_000)] = 3000,
-        seed: Annotated[int, typer.Option()] = 1,
+        size: Annotated[
+            int,
+            typer.Option(
+                "--size",
+                "--leads",
+                min=1,
+                max=200_000,
+                help="Leads in the six months of history (200,000 takes a few minutes).",
+            ),
+        ] = 3000,
+        seed: Annotated[
+            int,
+            typer.Option(help="Seed of the generated history: same seed and size, same company."),
+        ] = 1,
         serve: Annotated[
             bool, typer.Option("--serve/--no-serve", help="--no-serve: prepare only.")
         ] = True,
