@@ -40,6 +40,11 @@ class DemoSetup:
     imported: ImportResult
 
 
+def demo_database_url(directory: Path) -> str:
+    """The demo's SQLite file in ``directory``, by its absolute path."""
+    return f"sqlite:///{(directory / 'leadsla.db').resolve()}"
+
+
 def prepare_demo(
     directory: Path,
     *,
@@ -61,7 +66,7 @@ def prepare_demo(
         write_company_history(out, seed=seed, leads=leads, months=months, end=now)
     for suffix in ("", "-wal", "-shm"):
         (directory / f"leadsla.db{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{(directory / 'leadsla.db').resolve()}"
+    url = demo_database_url(directory)
     config = load_config(config_path)
     rules = build_rulebook(config)
     engine = open_database(url)
