@@ -18,6 +18,8 @@ from leadsla.cli.common import (
     fail,
     load_setup,
     open_output,
+    progress_bar,
+    stepped_progress,
     wiring,
     worker_senders,
 )
@@ -60,9 +62,20 @@ def register(app: typer.Typer) -> None:
         if config_out is not None:
             with open_output(config_out) as handle:
                 handle.write(config_yaml(company_config(demo_company(), end=until)))
-        with open_output(output) as handle:
-            stats = write_company_history(handle, seed=seed, leads=size, months=months, end=until)
-        err.print(f"leadsla: {stats.leads} leads, {stats.events} events → {output}", markup=False)
+        with open_output(output) as handle, progress_bar(size, "generating the leads") as bar:
+            stats = write_company_history(
+                handle,
+                seed=seed,
+                leads=size,
+                months=months,
+                end=until,
+                progress=stepped_progress(bar),
+            )
+        err.print(
+            f"leadsla: {stats.leads} leads, {stats.events} events → {output}",
+            markup=False,
+            soft_wrap=True,
+        )
 
     @app.command()
     def demo(
@@ -133,24 +146,29 @@ def register(app: typer.Typer) -> None:
         else:
             mail = start_mail_catcher(directory / "mail") if serve else None
             smtp_port = mail[1] if mail else DEFAULT_SMTP_PORT
-        err.print(f"leadsla: preparing the demo company in {directory}/ …", markup=False)
+        err.print(
+            f"leadsla: preparing the demo company in {directory}/ …", markup=False, soft_wrap=True
+        )
         # Loaded here: the service takes half a second to import, which other commands skip.
         from leadsla.demo.setup import prepare_demo
 
         try:
-            setup = prepare_demo(
-                directory,
-                now=today_end(now_micros()),
-                seed=seed,
-                leads=size,
-                smtp_port=smtp_port,
-            )
+            with progress_bar(size, "preparing") as bar:
+                setup = prepare_demo(
+                    directory,
+                    now=today_end(now_micros()),
+                    seed=seed,
+                    leads=size,
+                    smtp_port=smtp_port,
+                    progress=stepped_progress(bar),
+                )
         except OSError as exc:
             fail(f"--dir: {directory}: {exc.strerror or exc}")
         err.print(
             f"leadsla: {setup.imported.leads} leads, {setup.imported.accepted} events imported "
             f"into {setup.database_url}",
             markup=False,
+            soft_wrap=True,
         )
         url = f"http://127.0.0.1:{port}/"
         typer.echo(f"Dashboard: {url}  (paste one of these tokens on the login page)")
