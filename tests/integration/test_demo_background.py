@@ -78,3 +78,12 @@ def test_stop_without_a_background_demo_is_one_clear_line(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert result.stderr.startswith("leadsla: error: --stop: no demo was started in the background")
     assert "Traceback" not in result.stderr
+
+
+def test_the_readme_block_starts_the_demo_in_the_background() -> None:
+    # Pasted as one block, the first line must return for the second (the tests) to run.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    first, second = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+    assert first == "scripts/setup && .venv/bin/leadsla demo --background"
+    assert second == "scripts/test"
