@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -47,15 +48,24 @@ if TYPE_CHECKING:
     from leadsla.report.sources import LeadEvents
 
 FollowUp = npt.NDArray[np.int64] | None
+# The stages of `leadsla report`'s progress bar.
+READING, COMPUTING, DRAWING = "reading events", "computing the report", "drawing the charts"
 
 
 # -- leadsla report: its figures, charts and CSV tables ----------------------------------
 
 
 def file_report(
-    events: Path, rules: Rulebook, setup: Config, instant: int, period: str, drawn: bool
+    events: Path,
+    rules: Rulebook,
+    setup: Config,
+    instant: int,
+    period: str,
+    drawn: bool,
+    stage: Callable[[str], None] = lambda _stage: None,
 ) -> tuple[dict[str, Any], FollowUp]:
-    """The report of an events file; the follow-up times too if ``drawn``."""
+    """The report of an events file; the follow-up times too if ``drawn``. ``stage`` is
+    told when the reading is done and the computing begins (a progress bar's stages)."""
     # Polars loads only for the commands that use it: every other command starts
     # faster (it and matplotlib are most of the CLI's import time).
     from leadsla.report.settings import ReportSettings
@@ -70,6 +80,7 @@ def file_report(
     # A report with charts reads the file carefully: its follow-up times replay leads
     # by name, which the Polars reader does not give.
     with file_events(events, settings, instant, careful=careful, fast=not drawn) as source:
+        stage(COMPUTING)
         return _report(source, settings, instant, period, drawn)
 
 

@@ -51,6 +51,7 @@ class CsvRows:
 
     header: list[str]
     rows: list[tuple[int, list[str]]]  # (line number, cells)
+    source: Path
 
 
 def read_small_csv(handle: TextIO, path: Path, required: tuple[str, ...]) -> CsvRows:
@@ -72,7 +73,7 @@ def read_small_csv(handle: TextIO, path: Path, required: tuple[str, ...]) -> Csv
                 rows.append((reader.line_num, row))
     except csv.Error as exc:
         fail(f"{path}:{reader.line_num}: {exc}")
-    return CsvRows(names, rows)
+    return CsvRows(names, rows, path)
 
 
 @calendar_app.command("add")
@@ -84,8 +85,16 @@ def calendar_add(
 ) -> None:
     """Deadlines: START plus DURATION on a calendar ("8 business hours", "24 hours").
 
-    A deadline that lands on a closing time is written as that closing instant
-    (Monday 17:00), not as the next opening.
+    The input CSV has a header with the columns start,duration (others are kept).
+    A start is an ISO 8601 instant with its UTC offset (2026-03-02T09:15:00-05:00 or
+    2026-03-02T14:15:00Z). A duration is a number and a unit: minutes, hours or days
+    of wall-clock time, or business minutes, business hours or business days on the
+    calendar ("8 business hours", "1.5 days").
+
+    The output repeats each row with a deadline column. A deadline that lands on a
+    closing time is written as that closing instant (Monday 17:00), not as the next
+    opening. A bad row keeps its place, with the reason in an error column; when
+    every row is bad the command exits 1.
     """
     rules = load_rules(config_path)
     cal = calendar_of(rules, calendar)
@@ -139,7 +148,16 @@ def calendar_elapsed(
         Path, typer.Option("--output", help="CSV to write, with a business_seconds column.")
     ],
 ) -> None:
-    """Business seconds between START and END on a calendar (negative if END is earlier)."""
+    """Business seconds between START and END on a calendar (negative if END is earlier).
+
+    The input CSV has a header with the columns start,end (others are kept), each an
+    ISO 8601 instant with its UTC offset (2026-03-02T09:15:00-05:00 or
+    2026-03-02T14:15:00Z).
+
+    The output repeats each row with a business_seconds column: whole seconds of open
+    time, truncated toward zero. A bad row keeps its place, with the reason in an
+    error column; when every row is bad the command exits 1.
+    """
     rules = load_rules(config_path)
     cal = calendar_of(rules, calendar)
     with open_input(input) as handle:
@@ -193,3 +211,6 @@ def _write_with_result(
             value = next(next_result) if ok else ""
             writer.writerow([*cells, value, *([error or ""] if bad else [])])
     report_row_errors(bad, len(bad))
+    if table.rows and len(bad) == len(table.rows):
+        # Nothing was computed: a script reading the exit status must not carry on.
+        fail(f"{table.source}: every row is bad ({len(bad)} of {len(bad)}); no {column} computed")

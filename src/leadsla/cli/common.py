@@ -7,7 +7,7 @@ modules of the command line import each other in one direction only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
@@ -148,14 +148,64 @@ def worker_senders(setup: Config, rules: Rulebook) -> Senders:
     return senders
 
 
+class _Bar(Progress):
+    """A progress bar that knows whether another one is on screen."""
+
+    def __enter__(self) -> _Bar:
+        global _bars_shown
+        _bars_shown += 1
+        super().__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _bars_shown
+        _bars_shown -= 1
+        super().__exit__(*exc)  # type: ignore[arg-type]
+
+
+# Bars on screen. Rich draws one live display at a time: a bar opened inside another
+# (the careful reader's, inside a report's stages) stays silent.
+_bars_shown = 0
+
+
 def progress_bar(total: int | None, description: str) -> Progress:
+    """A bar on stderr when it is a terminal (and no other bar is drawn), else silent."""
     columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn()]
     if total is not None:
         columns.append(MofNCompleteColumn())
     columns.append(TimeElapsedColumn())
-    return Progress(
-        *columns, console=err, transient=True, disable=not err.is_terminal, refresh_per_second=4
-    )
+    shown = err.is_terminal and _bars_shown == 0
+    return _Bar(*columns, console=err, transient=True, disable=not shown, refresh_per_second=4)
+
+
+@contextmanager
+def stage_bar(stages: Sequence[str]) -> Iterator[Callable[[str], None]]:
+    """A bar of whole stages, for work that tells no finer progress (a report's reading,
+    scorecard and charts). The stages are named up front; each call of the function it
+    yields marks the named stage begun, the stages before it done."""
+    with progress_bar(len(stages), stages[0]) as bar:
+        task = bar.add_task(stages[0], total=len(stages))
+
+        def begin(stage: str) -> None:
+            bar.update(task, completed=stages.index(stage), description=stage)
+
+        yield begin
+        bar.update(task, completed=len(stages))
+
+
+def stepped_progress(bar: Progress) -> Callable[[str, int, int | None], None]:
+    """A progress callback ``(stage, done, total)`` drawn on one task of ``bar``: the task
+    is renamed, and restarted, when the stage changes (the demo's generate, import, …)."""
+    task = bar.add_task("", total=None)
+    current: list[str] = []
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if current != [stage]:
+            current[:] = [stage]
+            bar.reset(task, total=total, description=stage)
+        bar.update(task, completed=done, total=total)
+
+    return update
 
 
 @contextmanager

@@ -86,4 +86,5 @@ def evaluate(
         f"leadsla: {report.rows_accepted} events of {leads} leads → {rows} clock cycles "
         f"in {output}",
         markup=False,
+        soft_wrap=True,
     )

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from leadsla.connectors import ConvertedRow, ImportMapping
+    from leadsla.service.imports import ImportResult
 
 
 def register(app: typer.Typer) -> None:
@@ -90,9 +91,9 @@ def import_events(
                 progress=lambda done: bar.update(task, completed=done),
             )
         err.print(
-            f"leadsla: {result.accepted} events stored, {result.duplicates} already there, "
-            f"{result.leads} leads updated (from {', '.join(p.name for p in crm_files)})",
+            f"leadsla: {stored_summary(result)} (from {', '.join(p.name for p in crm_files)})",
             markup=False,
+            soft_wrap=True,
         )
     settle_after_import(engine)
 
@@ -194,10 +195,16 @@ def _import_native(engine: Engine, rules: Rulebook, events: Path) -> None:
             progress=lambda done: bar.update(task, completed=done),
         )
     rejects = f"; {report.skipped} rejected → {rejected_path}" if report.skipped else ""
-    err.print(
-        f"leadsla: {result.accepted} events stored, {result.duplicates} already there, "
-        f"{result.leads} leads updated{rejects}",
-        markup=False,
+    err.print(f"leadsla: {stored_summary(result)}{rejects}", markup=False, soft_wrap=True)
+
+
+def stored_summary(result: ImportResult) -> str:
+    """What an import did, the file's own repeats apart from what the database held:
+    "already there" on a fresh database would send the user looking for a first load."""
+    repeated = f", {result.repeated} identical rows in the file" if result.repeated else ""
+    return (
+        f"{result.accepted} events stored{repeated}, {result.duplicates} already there, "
+        f"{result.leads} leads updated"
     )
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
+from leadsla import __version__
 from leadsla.bootstrap import Wiring
 from leadsla.cli import (
     analytics,
@@ -28,6 +30,7 @@ from leadsla.cli import (
     serve,
 )
 from leadsla.cli.common import UserError, err, teardown_skipped, use_wiring
+from leadsla.cli.help import tidy_help
 
 app = typer.Typer(
     name="leadsla",
@@ -52,11 +55,31 @@ for module in (
     module.register(app)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"leadsla {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run the marketing-to-sales SLA: business-hour clocks, escalations and scorecards."""
+
+
 def main() -> None:
     # The one place the environment comes in: every command gets what it names from here.
     use_wiring(Wiring(os.environ))
+    command = typer.main.get_command(app)
+    tidy_help(command)
     try:
-        app()
+        command()
     except UserError as exc:
         err.print(f"leadsla: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(1)

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from leadsla.cli.analytics import file_report, finish_report, stored_report
+from leadsla.cli.analytics import (
+    COMPUTING,
+    DRAWING,
+    READING,
+    file_report,
+    finish_report,
+    stored_report,
+)
 from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
@@ -18,6 +25,7 @@ from leadsla.cli.common import (
     open_engine,
     open_output,
     skip_teardown,
+    stage_bar,
 )
 from leadsla.report.heap import reuse_freed_memory
 
@@ -63,17 +71,22 @@ def report(
     setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
     drawn = charts is not None or format_ == "html"
-    if events is not None:
-        # A one-shot bulk job: keep freed NumPy temporaries' pages for the next ones, and
-        # leave them to the system at the end.
-        reuse_freed_memory()
-        skip_teardown()
-        figures, follow_up = file_report(events, rules, setup, instant, period, drawn)
-    else:
-        engine = open_engine(database, create=False)
-        with engine.connect() as connection:
-            figures, follow_up = stored_report(connection, rules, setup, instant, period, drawn)
-    text = finish_report(figures, format_, follow_up, charts=charts, csv_dir=csv_dir)
+    stages = [READING, COMPUTING, *([DRAWING] if drawn else [])]
+    with stage_bar(stages) as stage:
+        if events is not None:
+            # A one-shot bulk job: keep freed NumPy temporaries' pages for the next ones, and
+            # leave them to the system at the end.
+            reuse_freed_memory()
+            skip_teardown()
+            figures, follow_up = file_report(events, rules, setup, instant, period, drawn, stage)
+        else:
+            engine = open_engine(database, create=False)
+            with engine.connect() as connection:
+                stage(COMPUTING)
+                figures, follow_up = stored_report(connection, rules, setup, instant, period, drawn)
+        if drawn:
+            stage(DRAWING)
+        text = finish_report(figures, format_, follow_up, charts=charts, csv_dir=csv_dir)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TextIO
@@ -77,6 +77,9 @@ TITLES = ("VP Operations", "Director of IT", "Analyst", "CFO", "Office Manager",
 RESPONSE_DECAY = ((5, 1.0), (30, 0.7), (60, 0.55), (240, 0.4), (1440, 0.3), (math.inf, 0.2))
 OPPORTUNITY_BASE = {"A": 0.55, "B": 0.35, "C": 0.15}
 DEFAULT_SMTP_PORT = 8025
+# Leads made, and rows written, between two calls of a progress callback.
+PROGRESS_LEADS = 1000
+PROGRESS_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -444,11 +447,14 @@ def write_company_history(
     months: int = 6,
     end: int,
     company: DemoCompany | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> HistoryStats:
     """Write the company's history (native events CSV, SPEC §3) ending at ``end`` (epoch µs).
 
     Leads arrive over ``months`` × 30 days before ``end``; the last days' leads are
-    still being worked at ``end`` (open clocks for the at-risk list).
+    still being worked at ``end`` (open clocks for the at-risk list). ``progress`` is
+    told the stage, its units done and their total: the leads made, then the rows
+    written.
     """
     if leads < 1:
         raise ValueError("leads: at least 1")
@@ -468,6 +474,8 @@ def write_company_history(
         rep = rng.choices(reps, weights=[r.capacity for r in reps])[0]
         _one_lead(rng, lead, rep, team, reps, campaign, rules, start, end)
         written.append(lead)
+        if progress is not None and number % PROGRESS_LEADS == 0:
+            progress("generating the leads", number, leads)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["lead_id", "at", "field", "value"])
     kept = [
@@ -477,10 +485,16 @@ def write_company_history(
         if at <= end
     ]
     stamps = format_instants(np.array([row[1] for row in kept], dtype=np.int64), zone)
-    writer.writerows(
-        (lead_id, stamp, name, value)
-        for (lead_id, _at, name, value), stamp in zip(kept, stamps, strict=True)
-    )
+    for first in range(0, len(kept), PROGRESS_ROWS):
+        if progress is not None:
+            progress("writing the rows", first, len(kept))
+        last = first + PROGRESS_ROWS
+        writer.writerows(
+            (lead_id, stamp, name, value)
+            for (lead_id, _at, name, value), stamp in zip(
+                kept[first:last], stamps[first:last], strict=True
+            )
+        )
     return HistoryStats(len(written), len(kept), start, end)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,19 @@ class DemoSetup:
     imported: ImportResult
 
 
+# (stage, done, total or None): what a long preparation tells a progress bar.
+StageProgress = Callable[[str, int, int | None], None]
+
+
+def _silent(_stage: str, _done: int, _total: int | None) -> None:
+    pass
+
+
+def demo_database_url(directory: Path) -> str:
+    """The demo's SQLite file in ``directory``, by its absolute path."""
+    return f"sqlite:///{(directory / 'leadsla.db').resolve()}"
+
+
 def prepare_demo(
     directory: Path,
     *,
@@ -48,23 +62,36 @@ def prepare_demo(
     leads: int = 3000,
     months: int = 6,
     smtp_port: int = DEFAULT_SMTP_PORT,
+    progress: StageProgress | None = None,
 ) -> DemoSetup:
     """Write ``leadsla.yaml`` and ``events.csv`` in ``directory``, import them into a fresh
     ``leadsla.db`` there (an older demo database is replaced), record the reminders and
-    escalations due by ``now`` as the worker would, and create the demo's tokens."""
+    escalations due by ``now`` as the worker would, and create the demo's tokens.
+
+    ``progress`` is told each stage's name, its units done and their total (or None).
+    """
+    tell: StageProgress = progress or _silent
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "leadsla.yaml"
     company = company_config(demo_company(), smtp_port=smtp_port, end=now)
     config_path.write_text(config_yaml(company), encoding="utf-8")
     events_path = directory / "events.csv"
     with events_path.open("w", encoding="utf-8", newline="") as out:
-        write_company_history(out, seed=seed, leads=leads, months=months, end=now)
+        write_company_history(
+            out,
+            seed=seed,
+            leads=leads,
+            months=months,
+            end=now,
+            progress=tell,
+        )
     for suffix in ("", "-wal", "-shm"):
         (directory / f"leadsla.db{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{(directory / 'leadsla.db').resolve()}"
+    url = demo_database_url(directory)
     config = load_config(config_path)
     rules = build_rulebook(config)
     engine = open_database(url)
+    tell("reading the history", 0, None)
     with events_path.open(encoding="utf-8", newline="") as handle:
         table, _report = read_events(
             handle,
@@ -72,9 +99,16 @@ def prepare_demo(
             grades=[g.name for g in rules.grades],
             source=str(events_path),
         )
+    tell("importing", 0, len(table))
     imported = import_table(
-        engine, rules, table.sorted(), source="import:events.csv", recorded_at=now
+        engine,
+        rules,
+        table.sorted(),
+        source="import:events.csv",
+        recorded_at=now,
+        progress=lambda done: tell("importing", done, len(table)),
     )
+    tell("recording the reminders due", 0, None)
     max_delay = config.notifications.max_delay.micros()
     while True:  # what the worker would have recorded by now (old steps: skipped)
         with engine.begin() as connection:

@@ -46,8 +46,9 @@ PARALLEL_ROWS = 50_000
 @dataclass
 class ImportResult:
     accepted: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # stored already, before this import
     leads: int = 0
+    repeated: int = 0  # identical to an earlier row of the same file(s), collapsed
 
 
 def row_key(lead_id: str, at: int, field: str, value: str | None) -> str:
@@ -147,7 +148,8 @@ def _store_all(
                 connection, rules, chunk, source=source, recorded_at=recorded_at
             )
         result.accepted += stored.accepted
-        result.duplicates += stored.duplicates
+        result.duplicates += stored.duplicates - stored.repeated
+        result.repeated += stored.repeated
         result.leads += stored.leads
         if progress is not None:
             progress(done)

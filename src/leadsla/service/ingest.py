@@ -60,8 +60,11 @@ class Rejection:
 @dataclass
 class IngestResult:
     accepted: int = 0
+    # Every row not stored because its key was: already in the database, or earlier
+    # in the same batch (``repeated`` counts those, so an import can tell the two apart).
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    repeated: int = 0
     leads: int = 0
     replayed: int = 0
 
@@ -374,6 +377,7 @@ def _drop_duplicates(
         if e.key is not None:
             if e.key in stored or e.key in seen:
                 result.duplicates += 1
+                result.repeated += e.key not in stored
                 continue
             seen.add(e.key)
         fresh.append(e)
