@@ -18,10 +18,11 @@ from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_MINUTE
 from leadsla.core.events import parse_instant, read_events
 from leadsla.demo.company import company_config, config_yaml, demo_company, write_company_history
 from leadsla.service.ingest import IncomingEvent, ingest
+from leadsla.service.queries import EVERYTHING as SEE_ALL
 from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
 from leadsla.store.snapshots import load_snapshot
-from leadsla.web.figures import refresh_due
+from leadsla.web.figures import objectives_for, refresh_due
 from leadsla.worker import Senders, run_worker
 
 NOW = parse_instant("2026-03-04T15:30:00Z")
@@ -29,7 +30,12 @@ NOW = parse_instant("2026-03-04T15:30:00Z")
 
 def history(tmp_path: Path) -> tuple[Path, list[IncomingEvent]]:
     config_path = tmp_path / "leadsla.yaml"
-    config_path.write_text(config_yaml(company_config(demo_company(), end=NOW)), encoding="utf-8")
+    config = company_config(demo_company(), end=NOW)
+    config["objectives"] = [
+        {"name": "A follow-up", "policy": "follow_up", "grades": ["A"], "target": "90%",
+         "window": "28 days", "per": "team"},
+    ]  # fmt: skip
+    config_path.write_text(config_yaml(config), encoding="utf-8")
     rules = build_rulebook(load_config(config_path))
     out = io.StringIO()
     write_company_history(out, seed=11, leads=300, months=2, end=NOW)
@@ -79,6 +85,12 @@ def test_snapshots_equal_the_report_after_random_ingests(
             shot = load_snapshot(connection, "all", period)
             assert shot is not None and shot.as_of == NOW
             assert shot.report == expected
+        # The overview's objectives, as the page would compute them at that instant.
+        assert shot.objectives is None  # the quarter's row carries none
+        month = load_snapshot(connection, "all", "month")
+        assert month is not None
+        assert month.objectives == objectives_for(connection, rules, config, SEE_ALL, NOW)
+        assert [g["group"] for g in month.objectives[0]["groups"]] == sorted(rules.teams)
         east = load_snapshot(connection, "team:east", "month")
         assert east is not None
         assert set(east.report["by_owner"]) <= set(rules.teams["east"].reps)
@@ -108,6 +120,8 @@ def test_pages_read_the_snapshot_and_say_its_instant(tmp_path: Path) -> None:
         assert page.status_code == 200
         assert 'data-figure="figures-as-of"' in page.text
         assert "Wed 4 Mar 2026 10:20" in page.text  # the snapshot's instant, New York
+        overview = client.get("/overview")
+        assert overview.text.count('data-objective="A follow-up"') == len(rules.teams)
     # An hour and more without a worker: the page computes the figures itself.
     late = create_app(rules, engine, lambda: NOW + 2 * MICROS_PER_HOUR, config=config)
     with TestClient(late, base_url="http://127.0.0.1") as client:

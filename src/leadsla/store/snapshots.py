@@ -25,6 +25,7 @@ class Snapshot:
     report: dict[str, Any]
     segments: dict[str, Any] | None
     computed_at: int
+    objectives: list[dict[str, Any]] | None = None
 
 
 def last_event_seq(connection: Connection) -> int:
@@ -43,6 +44,7 @@ def save_snapshot(connection: Connection, snapshot: Snapshot) -> None:
         "events_seq": snapshot.events_seq,
         "report": json.dumps(snapshot.report),
         "segments": None if snapshot.segments is None else json.dumps(snapshot.segments),
+        "objectives": None if snapshot.objectives is None else json.dumps(snapshot.objectives),
         "computed_at": snapshot.computed_at,
     }
     statement = insert.values(**values)
@@ -69,4 +71,5 @@ def load_snapshot(connection: Connection, scope: str, period: str) -> Snapshot |
         report=json.loads(row.report),
         segments=None if row.segments is None else json.loads(row.segments),
         computed_at=row.computed_at,
+        objectives=None if row.objectives is None else json.loads(row.objectives),
     )

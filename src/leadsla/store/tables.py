@@ -214,6 +214,7 @@ report_snapshots = Table(
     Column("events_seq", BigInteger, nullable=False),
     Column("report", Text, nullable=False),  # the report object, JSON
     Column("segments", Text),  # the Marketing page's segment table, JSON
+    Column("objectives", Text),  # the overview's compliance objectives, JSON
     Column("computed_at", BigInteger, nullable=False),
 )
 

@@ -14,10 +14,12 @@ computes the report itself, slowly but current.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from leadsla.config import build_objectives
 from leadsla.config.schema import Config
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_MINUTE
 from leadsla.core.metrics import team_commitment
@@ -26,7 +28,9 @@ from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import LeadEvents, stored_events
-from leadsla.service.queries import scope_for
+from leadsla.service.objectives import objective_figures
+from leadsla.service.queries import EVERYTHING as SEE_ALL
+from leadsla.service.queries import Scope, scope_for
 from leadsla.service.tokens import Principal, Role
 from leadsla.store.snapshots import Snapshot, last_event_seq, load_snapshot, save_snapshot
 
@@ -71,23 +75,32 @@ def _segments(events: LeadEvents, settings: ReportSettings, now: int, owners: An
 def computed(
     connection: Connection, rules: Rulebook, config: Config, key: str, now: int, computed_at: int
 ) -> list[Snapshot]:
-    """The snapshots of one scope at ``now``, both periods, from one read of its events."""
+    """The snapshots of one scope at ``now``, both periods, from one read of its events;
+    the month's carries the segment table and the compliance objectives too."""
     seq = last_event_seq(connection)
     owners = owners_of(rules, key)
     events = stored_events(connection, now, owners=owners)
     settings = ReportSettings.of(rules, config)
-    return [
-        Snapshot(
-            scope=key,
-            period=period,
-            as_of=now,
-            events_seq=seq,
-            report=full_report(events, settings, now, period, owners),
-            segments=_segments(events, settings, now, owners) if period == "month" else None,
-            computed_at=computed_at,
+    scope = SEE_ALL if owners is None else Scope(owners)
+    monthly = period_extras = None
+    shots = []
+    for period in PERIODS:
+        if period == "month":
+            monthly = _segments(events, settings, now, owners)
+            period_extras = objectives_for(connection, rules, config, scope, now)
+        shots.append(
+            Snapshot(
+                scope=key,
+                period=period,
+                as_of=now,
+                events_seq=seq,
+                report=full_report(events, settings, now, period, owners),
+                segments=monthly if period == "month" else None,
+                objectives=period_extras if period == "month" else None,
+                computed_at=computed_at,
+            )
         )
-        for period in PERIODS
-    ]
+    return shots
 
 
 def refresh_due(connection: Connection, rules: Rulebook, now: int) -> bool:
@@ -196,3 +209,37 @@ def team_view(
             if b["name"] == entry["name"]:
                 burn_ups[b["name"]] = b
     return {**report, "commitments": commitments, "burn_up": list(burn_ups.values())}
+
+
+def objectives_for(
+    connection: Connection, rules: Rulebook, config: Config | None, scope: Scope, now: int
+) -> list[dict[str, Any]]:
+    """Each compliance objective with the budget of the groups ``scope`` may see, as
+    plain values (a snapshot stores them)."""
+    objectives = build_objectives(config) if config is not None else ()
+    figures = objective_figures(connection, rules, objectives, now, scope=scope)
+    return [
+        {
+            "objective": {
+                "name": objective.name,
+                "policy": objective.policy,
+                "grades": sorted(objective.grades),
+                "target": objective.target,
+                "window": objective.window,
+                "per": objective.per,
+            },
+            "groups": [asdict(status) for status in figures[objective.name].values()],
+        }
+        for objective in objectives
+    ]
+
+
+def dashboard_objectives(
+    connection: Connection, rules: Rulebook, config: Config | None, caller: Principal, now: int
+) -> list[dict[str, Any]]:
+    """The overview's objectives: from the caller's snapshot, else computed now."""
+    key = scope_key(rules, caller)
+    shot = None if key is None else _fresh(connection, key, "month", now)
+    if shot is not None and shot.objectives is not None:
+        return shot.objectives
+    return objectives_for(connection, rules, config, scope_for(rules, caller), now)

@@ -17,21 +17,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Connection
 
 from leadsla.api.deps import AppClock, AppConfig, Reading, Rules, Zone
-from leadsla.config import build_objectives
-from leadsla.config.schema import Config
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rep, Rulebook, Team
-from leadsla.service.objectives import objective_figures
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role
-from leadsla.web.figures import report_for, segments_for, team_view
+from leadsla.web.figures import dashboard_objectives, report_for, segments_for, team_view
 from leadsla.web.render import error_page, page
 from leadsla.web.session import Viewer
 from leadsla.web.wording import policy_sentences, week_hours
@@ -51,18 +47,6 @@ WATERFALL_STAGES = (
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def objectives_for(
-    connection: Connection, rules: Rulebook, config: Config | None, scope: Scope, now: int
-) -> list[dict[str, Any]]:
-    """Each compliance objective with the budget of the groups the caller may see."""
-    objectives = build_objectives(config) if config is not None else ()
-    figures = objective_figures(connection, rules, objectives, now, scope=scope)
-    return [
-        {"objective": objective, "groups": list(figures[objective.name].values())}
-        for objective in objectives
-    ]
 
 
 @router.get("/overview", response_class=HTMLResponse)
@@ -105,7 +89,7 @@ def overview(
         overdue=len(overdue),
         count_limit=COUNT_LIMIT,
         now=format_instant(now, zone),
-        objectives=objectives_for(connection, rules, config, scope, now),
+        objectives=dashboard_objectives(connection, rules, config, caller, now),
     )
 
 

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("events_seq", sa.BigInteger(), nullable=False),
         sa.Column("report", sa.Text(), nullable=False),
         sa.Column("segments", sa.Text()),
+        sa.Column("objectives", sa.Text()),
         sa.Column("computed_at", sa.BigInteger(), nullable=False),
     )
 
