@@ -87,3 +87,12 @@ def test_the_readme_block_starts_the_demo_in_the_background() -> None:
     first, second = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
     assert first == "scripts/setup && .venv/bin/leadsla demo --background"
     assert second == "scripts/test"
+
+
+def test_stop_with_a_stale_pid_file_signals_nothing(tmp_path: Path) -> None:
+    # The id of a process that is not a leadsla demo (this test's own): never signalled.
+    (tmp_path / "demo.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
+    result = leadsla("--stop", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"leadsla: the demo of {tmp_path}/ was not running\n"
+    assert not (tmp_path / "demo.pid").exists()

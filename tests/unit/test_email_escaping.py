@@ -51,6 +51,9 @@ HOSTILE = (
 BASE_URL = "https://sla.example.com/"
 
 
+NUMBERS = frozenset({"long_burn", "short_burn", "budget_left", "episode"})
+
+
 def hostile_value(name: str) -> Any:
     """A hostile value for each variable the built-in templates use."""
     if name in ("breached", "at_risk"):
@@ -58,6 +61,8 @@ def hostile_value(name: str) -> Any:
         return [lead, dict(lead)]
     if name == "kind":  # both branches of the templates: this one is the escalation
         return "escalation"
+    if name in NUMBERS:  # an objective alert's figures are numbers the worker computed
+        return 2.5
     return HOSTILE
 
 
@@ -97,12 +102,14 @@ def test_every_built_in_template_escapes_every_variable_in_html(name: str) -> No
 
 
 def test_the_built_in_templates_are_the_ones_tested() -> None:
-    # The emails use these four; a fifth template would need a test of its own role.
+    # The emails use these six; another template would need a test of its own role.
     assert sorted(path.name for path in BUILT_IN.glob("*")) == [
         "digest.html.j2",
         "digest.txt.j2",
         "notification.html.j2",
         "notification.txt.j2",
+        "objective.html.j2",
+        "objective.txt.j2",
     ]
 
 

@@ -23,6 +23,7 @@ from leadsla.cli.common import (
     wiring,
     worker_senders,
 )
+from leadsla.cli.lifecycle import stop_on_signals, stoppable_sleep, until_stopped
 from leadsla.config import build_rulebook, load_config
 from leadsla.demo.company import (
     DEFAULT_SMTP_PORT,
@@ -33,6 +34,9 @@ from leadsla.demo.company import (
     today_end,
     write_company_history,
 )
+
+# How long a stopping demo waits for the worker to finish the round it is in.
+WORKER_STOP_SECONDS = 10.0
 
 
 def register(app: typer.Typer) -> None:
@@ -205,28 +209,34 @@ def _serve(directory: Path, database_url: str, port: int, mail: tuple[Any, int] 
     engine = open_database(database_url)
     # The worker has its engine and rulebook of its own, as a `leadsla worker` would.
     worker_config, worker_rules = load_setup(config_path)
-    threading.Thread(
-        target=run_worker,
+    stopping = threading.Event()  # SIGINT or SIGTERM: stop all three, exit 0
+    worker = threading.Thread(
+        target=until_stopped,
         args=(
+            run_worker,
             open_database(database_url),
             worker_rules,
             worker_config,
             worker_senders(worker_config, worker_rules),
             now_micros,
         ),
-        kwargs={"once": False, "log": sys.stderr.write},
+        kwargs={"once": False, "log": sys.stderr.write, "sleep": stoppable_sleep(stopping)},
         name="leadsla-worker",
-        daemon=True,  # ends with the server
-    ).start()
+        daemon=True,  # a round still running when the join gives up is rolled back
+    )
+    worker.start()
     try:
-        uvicorn.run(
-            # The demo has always refused CRM webhooks, whatever secrets are set.
-            wiring().build_app(build_rulebook(config), engine, config, webhooks=False),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
+        with stop_on_signals(stopping):
+            uvicorn.run(
+                # The demo has always refused CRM webhooks, whatever secrets are set.
+                wiring().build_app(build_rulebook(config), engine, config, webhooks=False),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+            )
     finally:
+        stopping.set()
+        worker.join(WORKER_STOP_SECONDS)  # it stops at its next pause
         if mail is not None:
             mail[0].stop()
 

@@ -19,6 +19,7 @@ from leadsla.cli.common import (
     wiring,
     worker_senders,
 )
+from leadsla.cli.lifecycle import port_holder
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +36,11 @@ def serve(
     """Serve the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json) and the dashboard at /."""
     import uvicorn
 
+    # Checked first: a URL printed and then a bind error would mislead.
+    holder = port_holder(host, port)
+    if holder is not None:
+        held = "is in use" if holder == "in use" else f"is held by {holder}"
+        fail(f"--port: {host}:{port} {held}; stop it or choose another with --port")
     setup, rules = load_setup(config_path)
     engine = open_engine(database)
     err.print(f"leadsla: serving http://{host}:{port}/api/v1 (docs at /api/v1/docs)", markup=False)

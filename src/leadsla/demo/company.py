@@ -27,9 +27,14 @@ business days is often reassigned to a teammate. A marketing sequence sends some
 leads an automated email (no touch); some reps log a call without setting the status.
 After the first touch come more attempts while nobody answers (most within a
 business day of the last), then a decision: qualified (an opportunity, later won or
-lost), recycled to nurture (some come back as MQLs: a new cycle), deferred or not a
-lead. The chance of an opportunity falls as the time to first touch grows, the way
-the published lead-response studies report it.
+lost), recycled to nurture (some come back as MQLs: a new cycle), deferred (with a
+revisit date: on it the lead is an MQL again and is worked, as the worker would make
+it) or not a lead. Optional C leads that nobody works are handed back to marketing
+within a few business days. The chance of an opportunity falls as the time to first
+touch grows, after the HBR lead-response figures (:data:`RESPONSE_DECAY`). The history
+is what the engine leaves as it is: the worker's first round at the history's end
+finds no deferred lead to bring back, and the untouched leads past their deadline are
+few.
 
 Everything is drawn from one seeded ``random.Random``: the same seed, size, months
 and end give the same file, byte for byte.
@@ -52,6 +57,7 @@ import yaml
 from leadsla.config import build_rulebook, load_config_text
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.core.events import instant_or_date
 from leadsla.core.instants import format_instants
 from leadsla.core.policy import Rulebook
 from leadsla.core.scoring import Score, score_rows
@@ -73,8 +79,12 @@ SOURCES = ("website", "paid_search", "content", "referral", "webinar", "event")
 SOURCE_WEIGHT = (0.35, 0.25, 0.2, 0.1, 0.05, 0.05)
 SOURCE_COST = (60, 250, 90, 40, 150, 600)  # USD per lead, by SOURCES (B2B-like)
 TITLES = ("VP Operations", "Director of IT", "Analyst", "CFO", "Office Manager", "CTO")
-# (upper bound of the time to first touch in minutes, factor on the chance of an opportunity)
-RESPONSE_DECAY = ((5, 1.0), (30, 0.7), (60, 0.55), (240, 0.4), (1440, 0.3), (math.inf, 0.2))
+# (upper bound of the time to first touch in wall minutes, factor on the chance of an
+# opportunity), after the HBR study of lead response (Oldroyd, McElheran, Elkington, "The
+# Short Life of Online Sales Leads", 2011): a lead answered within the hour is about 7
+# times as likely to qualify as one answered later that day, and about 60 times as
+# likely as one answered after 24 hours (0.9 / 0.13 and 0.9 / 0.01 here).
+RESPONSE_DECAY = ((5, 1.0), (30, 0.9), (60, 0.8), (240, 0.14), (1440, 0.12), (math.inf, 0.01))
 OPPORTUNITY_BASE = {"A": 0.55, "B": 0.35, "C": 0.15}
 DEFAULT_SMTP_PORT = 8025
 # Leads made, and rows written, between two calls of a progress callback.
@@ -317,9 +327,13 @@ WEB_VISITS = (
     ("download", (0, 1, 1, 2)),
     ("email_click", (0, 1, 2, 3, 4)),
 )
-# The newest leads (of the last 36 hours) are partly inbound web leads without status
-# or owner: scoring decides MQL or nurture at import, routing assigns the MQLs.
+# The newest leads (of the last 3 business hours on their office's calendar, and of the
+# last 36 hours) are partly inbound web leads without status or owner: scoring decides
+# MQL or nurture at import, routing assigns the MQLs. The history cannot work them (it
+# does not know their rep), so they are young enough to be within their target at the
+# demo's now: waiting on the at-risk list, not past deadline.
 INBOUND_WINDOW = 36 * HOUR
+INBOUND_BUSINESS = 3 * HOUR
 INBOUND_SHARE = 0.6
 # The rest of the history: some leads arrive without a country, which no routing rule
 # matches: they wait in the lead desk's queue (New York hours) until the desk looks the
@@ -335,6 +349,11 @@ NO_STATUS_SHARE = 0.3
 REASSIGN_AFTER = 16 * HOUR
 REASSIGN_SHARE = 0.5
 CADENCE_ATTEMPTS = 6
+# Optional C leads: some are never worked, and the rep hands them back to marketing
+# unworked within a few business days (a lead left `New` for months would sit in the
+# dashboard's "untouched past deadline" for ever).
+SKIPPED_C_SHARE = 0.3
+SKIPPED_C_CLEARED = (8 * HOUR, 40 * HOUR)  # business time after assignment: drawn in this
 
 
 def scoring_section() -> dict[str, Any]:
@@ -565,7 +584,12 @@ def _one_lead(
     title = rng.choice(TITLES)
     employees = rng.choice((20, 80, 250, 900, 4000))
     country = rng.choice(team.countries)
-    inbound = at >= end - INBOUND_WINDOW and rng.random() < INBOUND_SHARE
+    office = rules.calendars[team.calendar]
+    inbound = (
+        at >= end - INBOUND_WINDOW
+        and office.elapsed(at, end) <= INBOUND_BUSINESS
+        and rng.random() < INBOUND_SHARE
+    )
     queued = not inbound and rng.random() < QUEUE_SHARE
     lead.add(at, "source", source)
     lead.add(at, "industry", industry)
@@ -630,9 +654,13 @@ def _work_cycle(
     ``assigned`` (default ``mql_at``) is when the rep got the lead: their speed counts
     from then; the lead's experience (the chance of an opportunity) from ``mql_at``.
     """
-    if grade == "C" and rng.random() < 0.3:
-        return  # optional C leads: some are never touched
     assigned = mql_at if assigned is None else assigned
+    if grade == "C" and rng.random() < SKIPPED_C_SHARE:
+        cleared = calendar.add(assigned, rng.randrange(*SKIPPED_C_CLEARED))
+        # (a lead that still qualifies by score would be an MQL again at once)
+        qualifies = _scored(rules, lead, cleared).mql
+        lead.add(cleared, "status", "Not a Lead" if qualifies else "Recycled")
+        return
     touched = _first_touch(rng, rep, grade, calendar, assigned, start, end)
     untouched = calendar.elapsed(assigned, touched)
     if untouched > REASSIGN_AFTER and rng.random() < REASSIGN_SHARE:
@@ -647,10 +675,13 @@ def _work_cycle(
             touched = _first_touch(rng, rep, grade, calendar, taken, start, end)
     waited = (touched - mql_at) / MINUTE  # wall minutes: what the lead experienced
     connected = rng.random() < 0.45
-    lead.add(touched, "activity", "call:connected" if connected else rng.choice(
-        ("call:no_answer", "call:voicemail", "call:attempted", "email:sent")))  # fmt: skip
-    status = "Contacted" if connected else "Attempting to Contact"
     status_later = rng.random() < NO_STATUS_SHARE
+    # A sent email is a touch only with the status that says so: a rep who leaves the
+    # status for later has called.
+    missed = ("call:no_answer", "call:voicemail", "call:attempted")
+    lead.add(touched, "activity", "call:connected" if connected else rng.choice(
+        missed if status_later else (*missed, "email:sent")))  # fmt: skip
+    status = "Contacted" if connected else "Attempting to Contact"
     if not status_later:
         lead.add(touched, "status", status)
     at = touched
@@ -698,7 +729,19 @@ def _work_cycle(
     elif roll < chance + 0.5:
         lead.add(decided, "status", "Deferred")
         revisit = decided + rng.randrange(30 * DAY, 90 * DAY)
-        lead.add(decided, "revisit_at", _local_day(revisit, calendar.zone))
+        revisit_day = _local_day(revisit, calendar.zone)
+        lead.add(decided, "revisit_at", revisit_day)
+        # On its revisit date (midnight in the default zone, as the worker reads it) the
+        # lead is an MQL again with the owner it has, and is worked within the history: the
+        # worker finds no deferred lead overdue at the demo's now (its status entered at the
+        # revisit instant is not earlier than the date). Dates after now stay ahead.
+        returns = instant_or_date(revisit_day, rules.default_zone)
+        if returns is not None and returns <= end:
+            lead.add(returns, "status", "New")
+            _work_cycle(
+                rng, lead, rep, team_reps, grade, calendar, returns, start, end,
+                rules=rules, first=False,
+            )  # fmt: skip
     else:
         lead.add(decided, "status", "Not a Lead")
 
