@@ -26,6 +26,7 @@ from leadsla.cli import (
     qualify,
     report,
     serve,
+    whatif,
 )
 from leadsla.cli.common import UserError, err, teardown_skipped, use_wiring
 
@@ -48,6 +49,7 @@ for module in (
     demo,
     qualify,
     analytics,
+    whatif,
 ):
     module.register(app)
 
