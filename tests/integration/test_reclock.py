@@ -13,6 +13,7 @@ W1 is not contacted: its cycle is open and stores its deadline. W2 is contacted 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -172,3 +173,40 @@ def test_reclock_since_later_leaves_earlier_cycles(changed: tuple[Path, str, int
     assert done.returncode == 0, done.stderr
     assert "nothing to re-clock" in done.stderr
     assert follow_up(url) == before
+
+
+def test_the_settings_page_lists_the_versions_with_their_dates(
+    changed: tuple[Path, str, int, int],
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api_setup import log_in
+    from leadsla.app import create_app
+    from leadsla.config import build_rulebook, load_config
+    from leadsla.service.tokens import create_token
+    from leadsla.store.database import open_database
+
+    proposed, url, _, _ = changed
+    config = load_config(proposed)
+    rules = build_rulebook(config)
+    engine = open_database(url)
+    now = micros("2026-03-12T12:00:00+00:00")
+    with engine.begin() as connection:
+        token = create_token(
+            connection, rules, role="admin", name="a", rep=None, team=None, now=now
+        )
+    app = create_app(rules, engine, lambda: now, config=config)
+    try:
+        with TestClient(app, follow_redirects=False) as client:
+            assert log_in(client, token, "/settings").status_code == 303
+            page = client.get("/settings")
+    finally:
+        engine.dispose()
+    assert page.status_code == 200
+    table = page.text.split('class="policy-versions"', 1)[1].split("</table>", 1)[0]
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in table.split("<tr>")[2:]]
+    # Two versions of follow_up (the import's and the change's), one of qualification;
+    # both imports ran at the real time, so the dates are checked for their shape.
+    assert [row.split()[0] for row in rows] == ["follow_up", "follow_up", "qualification"]
+    assert [row.split()[-1] for row in rows] == ["earlier", "current", "current"]
+    assert all(re.search(r"\b20\d\d\b", row) for row in rows)

@@ -11,6 +11,7 @@ Login and the session cookie: :mod:`leadsla.web.session`.
 
 import json
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -32,6 +33,7 @@ from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role
+from leadsla.store.versions import list_versions
 from leadsla.web.render import error_page, page
 from leadsla.web.session import Viewer
 from leadsla.web.wording import policy_sentences, week_hours
@@ -252,7 +254,12 @@ def marketing(
 
 @router.get("/settings", response_class=HTMLResponse)
 def settings(
-    request: Request, caller: Viewer, rules: Rules, config: AppConfig, clock: AppClock
+    request: Request,
+    caller: Viewer,
+    rules: Rules,
+    config: AppConfig,
+    clock: AppClock,
+    connection: Reading,
 ) -> Response:
     now = clock()
     calendars = []
@@ -279,6 +286,10 @@ def settings(
     return page(
         request, "settings.html.j2", caller, calendars=calendars, policies=sentences,
         teams=rules.teams.values(), reps=rules.reps,
+        versions=[
+            {**asdict(v), "first_seen": format_instant(v.first_seen_at, rules.default_zone)}
+            for v in list_versions(connection, rules)
+        ],
     )  # fmt: skip
 
 
