@@ -18,6 +18,7 @@ from leadsla.core.clock import by_instant, replay
 from leadsla.service.ingest import cycle_values
 from leadsla.store.leads import CYCLE_COLUMNS
 from leadsla.store.tables import clock_cycles
+from leadsla.store.versions import current_versions
 from sales_work import BASE, CONFIG, MINUTE, History, iso, sales_history
 
 DAY = 24 * 60 * MINUTE
@@ -68,9 +69,12 @@ def replayed_cycles(api: Api, rows: History) -> list[tuple[Any, ...]]:
         by_lead.setdefault(lead, []).append((at, name, value or None))
     expected: list[tuple[Any, ...]] = []
     facts = CYCLE_COLUMNS.index("facts")
+    # Every cycle was recorded under the one config's versions (ids the service chose).
+    with api.engine.begin() as connection:
+        versions = current_versions(connection, api.rules, 0)
     for lead in sorted(by_lead):
         state = replay(api.rules, lead, by_instant(by_lead[lead]))
-        for row in cycle_values(api.rules, state, {}):
+        for row in cycle_values(api.rules, state, {}, versions):
             expected.append((*row[:facts], _decoded(row[facts]), *row[facts + 1 :]))
     return sorted(expected, key=lambda row: (row[0], row[1], row[2]))
 

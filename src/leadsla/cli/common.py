@@ -53,6 +53,17 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="The leadsla.yaml with calendars, teams and policies."),
 ]
 
+# The history a report-like command reads: a file, else the database.
+EventsOption = Annotated[
+    Path | None,
+    typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
+]
+PeriodOption = Annotated[
+    str, typer.Option("--period", help="month or quarter: the period of 'overall'.")
+]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+]
 
 DatabaseOption = Annotated[
     str | None,

@@ -17,6 +17,7 @@ from leadsla.cli.common import (
     DatabaseOption,
     err,
     fail,
+    instant_option,
     load_rules,
     open_engine,
     wiring,
@@ -135,3 +136,53 @@ def token_revoke(
         markup=False,
         soft_wrap=True,
     )
+
+
+@db_app.command("reclock")
+def db_reclock(
+    config_path: ConfigOption,
+    since: Annotated[
+        str,
+        typer.Option("--since", help="Re-clock the cycles started at or after this instant."),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Re-clock stored cycles started since an instant under the current config.
+
+    A config change applies to the cycles started after it; the older ones keep the
+    deadlines of the policy version they started under. This command moves the cycles
+    started at or after --since to the current version: it first prints, by policy,
+    how many cycles it touches and how many change deadline or state, then asks.
+    """
+    from leadsla.service.reclock import apply, preview
+
+    rules = load_rules(config_path)
+    instant = instant_option(since, "--since")
+    now = now_micros()
+    engine = open_engine(database, create=False)
+    with engine.connect() as connection, connection.begin() as transaction:
+        planned = preview(connection, rules, instant, now)
+        table = Table("policy", "cycles", "other version", "deadline changes", "state changes")
+        for policy, counted in sorted(planned.by_policy.items()):
+            table.add_row(
+                policy,
+                str(counted.cycles),
+                str(counted.versions),
+                str(counted.deadlines),
+                str(counted.states),
+            )
+        Console(width=max(Console().width, 100)).print(table)
+        changes = list(planned.by_policy.values())
+        if not any(c.deadlines or c.versions for c in changes):
+            transaction.rollback()
+            err.print("leadsla: nothing to re-clock; nothing changed", markup=False)
+            return
+        if not yes and not typer.confirm("Re-clock these cycles?", default=False, err=True):
+            transaction.rollback()
+            err.print("leadsla: nothing changed", markup=False)
+            return
+        apply(connection, rules, planned)
+        transaction.commit()
+    cycles = sum(c.cycles for c in changes)
+    err.print(f"leadsla: re-clocked {cycles} cycle(s) started since {since}", markup=False)

@@ -28,6 +28,7 @@ from leadsla.cli import (
     qualify,
     report,
     serve,
+    whatif,
 )
 from leadsla.cli.common import UserError, err, teardown_skipped, use_wiring
 from leadsla.cli.help import tidy_help
@@ -51,6 +52,7 @@ for module in (
     demo,
     qualify,
     analytics,
+    whatif,
 ):
     module.register(app)
 

@@ -24,7 +24,6 @@ from leadsla.cli.common import (
     read_event_file,
     report_row_errors,
 )
-from leadsla.core.capacity import plan
 from leadsla.core.instants import format_instant
 from leadsla.core.scoring import Row, score_rows
 
@@ -150,22 +149,13 @@ def capacity_command(
     setup, rules = load_setup(config_path)
     if setup.capacity is None:
         fail(f"{config_path}: has no capacity section; see docs/qualification.md")
-    commitments = [
-        (c.name, c.period, c.target)
-        for c in setup.commitments
-        if c.metric == "mqls" and not c.segment
-    ]
+    from leadsla.report.capacity import config_plan
+
     try:
-        result = plan(
-            commitments,
-            workable_share=setup.capacity.workable_share,
-            attempts_per_lead=setup.capacity.attempts_per_lead,
-            minutes_per_attempt=setup.capacity.minutes_per_attempt,
-            hours_per_rep=setup.capacity.hours_per_rep,
-            rep_capacities=[rep.capacity for rep in rules.reps.values()],
-        )
+        result = config_plan(setup, rules)
     except ValueError as exc:
         fail(f"{config_path}: commitments: {exc}")
+    assert result is not None  # the capacity section is there
     record = result.record()
     if format_ == "json":
         sys.stdout.write(json.dumps(record, indent=2) + "\n")

@@ -19,6 +19,9 @@ from leadsla.cli.analytics import (
 from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
+    EventsOption,
+    OutputOption,
+    PeriodOption,
     fail,
     instant_option,
     load_setup,
@@ -36,20 +39,13 @@ def register(app: typer.Typer) -> None:
 
 def report(
     config_path: ConfigOption,
-    events: Annotated[
-        Path | None,
-        typer.Option("--events", "-e", help="Events CSV; without it, the database is read."),
-    ] = None,
+    events: EventsOption = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="The instant of the report; default now.")
     ] = None,
-    period: Annotated[str, typer.Option(help="month or quarter: the period of 'overall'.")] = (
-        "month"
-    ),
+    period: PeriodOption = "month",
     format_: Annotated[str, typer.Option("--format", help="json, csv or html.")] = "json",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
-    ] = None,
+    output: OutputOption = None,
     database: DatabaseOption = None,
     charts: Annotated[
         Path | None, typer.Option("--charts", help="Directory for PNG and SVG charts.")

@@ -38,7 +38,8 @@ from leadsla.service.qualify import qualify_leads
 from leadsla.store import leads as stored_leads
 from leadsla.store.bulk import PackedRows, can_pack
 from leadsla.store.codec import cycle_facts, encode_json
-from leadsla.store.leads import StoredLeads, lead_values
+from leadsla.store.leads import KeptCycle, StoredLeads, lead_values
+from leadsla.store.versions import current_versions, stamp_cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +328,8 @@ def ingest_prepared(
             cycle_rows=prepared.cycle_rows,
             packed=prepared.packed,
         ):
+            versions = current_versions(connection, rules, recorded_at)
+            stamp_cycles(connection, lead_ids, versions)
             if rules.scoring is not None or rules.assignment is not None:
                 by_lead: dict[str, list[IncomingEvent]] = defaultdict(list)
                 for e in prepared.events():
@@ -416,7 +419,13 @@ def refresh_leads(
     result.leads += len(lead_ids)
     added = {lead_id: len(new_events[lead_id]) for lead_id in lead_ids}
     save_leads(
-        connection, rules, [states[i] for i in lead_ids], stored, added, recorded_at=recorded_at
+        connection,
+        rules,
+        [states[i] for i in lead_ids],
+        stored,
+        added,
+        recorded_at=recorded_at,
+        versions=current_versions(connection, rules, recorded_at),
     )
 
 
@@ -442,18 +451,28 @@ def save_leads(
     added: Mapping[str, int],
     *,
     recorded_at: int,
+    versions: Mapping[str, int],
+    reclock_since: int | None = None,
 ) -> None:
     """Write the leads' current fields and every cycle with its derived figures.
 
     ``stored`` is what :func:`leadsla.store.leads.load_stored` read before the batch;
-    ``added`` counts the events the batch stored per lead.
+    ``added`` counts the events the batch stored per lead. ``versions`` are the
+    policies' current versions; a stored cycle of another version keeps its deadlines,
+    unless it started at or after ``reclock_since`` (``leadsla db reclock``).
     """
     stored_leads.save_leads(
         connection,
         states=states,
         stored=stored,
         added=added,
-        cycle_rows=[row for s in states for row in cycle_values(rules, s, stored.done_until)],
+        cycle_rows=[
+            row
+            for s in states
+            for row in cycle_values(
+                rules, s, stored.done_until, versions, stored.kept, reclock_since
+            )
+        ],
         recorded_at=recorded_at,
     )
 
@@ -462,9 +481,19 @@ def cycle_values(
     rules: Rulebook,
     state: LeadClocks,
     done_until: Mapping[tuple[str, str, int], int | None],
+    versions: Mapping[str, int] | None = None,
+    kept: Mapping[tuple[str, str, int], KeptCycle] | None = None,
+    reclock_since: int | None = None,
 ) -> list[tuple[object, ...]]:
     """The lead's ``clock_cycles`` rows in :data:`leadsla.store.leads.CYCLE_COLUMNS` order,
-    JSON encoded."""
+    JSON encoded.
+
+    A cycle ``kept`` (stored) under a policy version other than the current one keeps
+    that version and its deadlines: a config change applies to the cycles started
+    after it (SPEC §9.6), unless the cycle started at or after ``reclock_since``.
+    Without ``versions`` (an import's rows, made before the database is reached) the
+    version is left for :func:`leadsla.store.versions.stamp_cycles`.
+    """
     policies = {p.name: p for p in rules.policies}
     rows: list[tuple[object, ...]] = []
     for name, cycles in state.cycles.items():
@@ -474,8 +503,24 @@ def cycle_values(
         for cycle in cycles:
             # Deadlines and timers matter while a cycle is open (the worker and the
             # at-risk lists read them); a stopped cycle is judged from its facts on read.
-            done = done_until.get((state.lead_id, name, cycle.number)) if done_until else None
+            key = (state.lead_id, name, cycle.number)
+            done = done_until.get(key) if done_until else None
             schedule = cycle_schedule(rules, policy, cycle, done)
+            version = None if versions is None else versions.get(name)
+            due_at, breach_at, next_timer_at = (
+                schedule.due_at,
+                schedule.breach_at,
+                schedule.next_timer_at,
+            )
+            old = kept.get(key) if kept else None
+            if (
+                old is not None
+                and old.version is not None
+                and old.version != version
+                and (reclock_since is None or cycle.started_at < reclock_since)
+            ):
+                version, due_at, breach_at = old.version, old.due_at, old.breach_at
+                next_timer_at = old.next_timer_at if cycle.stopped_at is None else None
             rows.append(
                 (
                     state.lead_id,
@@ -485,11 +530,12 @@ def cycle_values(
                     cycle.started_at,
                     cycle.stopped_at,
                     1 if cycle.stopped_at is None else 0,
-                    schedule.due_at,
-                    schedule.breach_at,
-                    schedule.next_timer_at,
+                    due_at,
+                    breach_at,
+                    next_timer_at,
                     encode_json(cycle_facts(cycle)),
                     done,
+                    version,
                 )
             )
     return rows

@@ -41,6 +41,7 @@ CYCLE_COLUMNS = (
     "next_timer_at",
     "facts",
     "timers_done_until",
+    "policy_version",
 )
 
 EventRow = tuple[int, str, str | None]  # at, field, value
@@ -151,6 +152,19 @@ class StoredLeads:
     events: dict[str, int] = field(default_factory=dict)  # events stored per lead
     # How far the worker has handled each cycle's timers: kept across rewrites.
     done_until: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    # Each cycle's policy version and schedule as stored: a cycle of an older version
+    # keeps its deadlines across rewrites (SPEC §9.6).
+    kept: dict[tuple[str, str, int], KeptCycle] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeptCycle:
+    version: int | None
+    started_at: int
+    stopped_at: int | None
+    due_at: int | None
+    breach_at: int | None
+    next_timer_at: int | None
 
 
 def save_leads(
@@ -220,6 +234,14 @@ def load_stored(connection: Connection, lead_ids: Sequence[str]) -> StoredLeads:
             state.cycles.setdefault(row.policy, []).append(cycle_from_row(row))
         if row.timers_done_until is not None:
             stored.done_until[(row.lead_id, row.policy, row.cycle)] = row.timers_done_until
+        stored.kept[(row.lead_id, row.policy, row.cycle)] = KeptCycle(
+            row.policy_version,
+            row.started_at,
+            row.stopped_at,
+            row.due_at,
+            row.breach_at,
+            row.next_timer_at,
+        )
     return stored
 
 

@@ -77,6 +77,9 @@ clock_cycles = Table(
     # The worker has handled every warning and step up to this instant; ingest keeps
     # it when it rewrites the cycle, so a replay never fires a step twice.
     Column("timers_done_until", BigInteger),
+    # The policy version (``policy_versions.id``) the cycle was first recorded under: a
+    # later config change leaves its deadlines as they were (``leadsla db reclock``).
+    Column("policy_version", Integer),
     # Partial: most cycles of a history are stopped with no timer ahead, and indexing
     # their NULLs cost an import more than the events' own indexes (measured).
     Index(
@@ -92,6 +95,18 @@ clock_cycles = Table(
         sqlite_where=text("open = 1"),
         postgresql_where=text("open = 1"),
     ),
+)
+
+# Each policy's definitions, the first time the service saw each (SPEC §9.6).
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", SequenceId, primary_key=True, autoincrement=True),
+    Column("policy", String(255), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("definition", Text, nullable=False),  # canonical JSON (core.versions)
+    Column("first_seen_at", BigInteger, nullable=False),
+    UniqueConstraint("policy", "digest", name="uq_policy_versions_digest"),
 )
 
 api_tokens = Table(

@@ -11,7 +11,7 @@ Login and the session cookie: :mod:`leadsla.web.session`.
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -27,6 +27,7 @@ from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role
+from leadsla.store.versions import list_versions
 from leadsla.web.figures import dashboard_objectives, report_for, segments_for, team_view
 from leadsla.web.render import error_page, page
 from leadsla.web.session import Viewer
@@ -308,7 +309,12 @@ def marketing(
 
 @router.get("/settings", response_class=HTMLResponse)
 def settings(
-    request: Request, caller: Viewer, rules: Rules, config: AppConfig, clock: AppClock
+    request: Request,
+    caller: Viewer,
+    rules: Rules,
+    config: AppConfig,
+    clock: AppClock,
+    connection: Reading,
 ) -> Response:
     now = clock()
     calendars = []
@@ -335,6 +341,10 @@ def settings(
     return page(
         request, "settings.html.j2", caller, calendars=calendars, policies=sentences,
         teams=visible_teams(rules, caller), reps=rules.reps,
+        versions=[
+            {**asdict(v), "first_seen": format_instant(v.first_seen_at, rules.default_zone)}
+            for v in list_versions(connection, rules)
+        ],
     )  # fmt: skip
 
 
