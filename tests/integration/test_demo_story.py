@@ -70,3 +70,36 @@ def test_the_first_worker_round_leaves_the_story_intact(tmp_path: Path) -> None:
     medians = {rep: by_owner[rep]["time_to_follow_up"]["median"] for rep in compliance}
     assert medians["maya"] == min(medians.values()) < 15 * 60  # business seconds
     assert medians["owen"] == max(medians.values())
+
+
+def test_every_lead_names_its_campaign_and_an_objective_is_burning(tmp_path: Path) -> None:
+    from leadsla.config import build_objectives
+    from leadsla.service.objectives import objective_figures
+
+    # The demo's own density (3,000 leads in 6 months): A leads enough in a week per team.
+    setup = prepare_demo(tmp_path / "demo", now=NOW, leads=1500, months=3, seed=2)
+    config = load_config(setup.config)
+    rules = build_rulebook(config)
+    campaigns: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    with setup.events.open(encoding="utf-8", newline="") as handle:
+        for e in csv.DictReader(handle):
+            if e["field"] == "campaign":
+                campaigns[e["lead_id"]] = e["value"]
+            elif e["field"] == "source":
+                sources[e["lead_id"]] = e["value"]
+    assert set(campaigns) == set(sources) and len(campaigns) > 1400
+    named = {c for lead, c in campaigns.items() if sources[lead] == "webinar"}
+    assert named and all(c.startswith("Webinar: speed to lead (") for c in named)
+    assert {c.split(" ")[0] for lead, c in campaigns.items() if sources[lead] == "paid_search"} == {
+        "paid_search"
+    }
+    # The workable-lead objective (95% per rep over 28 days): some rep burns the budget
+    # fast enough for the two-window rule, which the overview shows as "Burning".
+    engine = open_database(setup.database_url, create=False)
+    with engine.connect() as connection:
+        figures = objective_figures(connection, rules, build_objectives(config), NOW)
+    engine.dispose()
+    [groups] = figures.values()
+    assert set(groups) == set(rules.reps)
+    assert any(status.firing for status in groups.values())

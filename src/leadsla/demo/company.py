@@ -297,6 +297,19 @@ def company_config(
             },
         ],
         "workable": {"grade": ["A", "B"]},
+        # Sales' promise on workable leads, watched per rep with its error budget: the
+        # slow rep burns it (the overview's objectives, the managers' alerts).
+        "objectives": [
+            {
+                "name": "Workable leads followed up",
+                "policy": "follow_up",
+                "grades": ["A", "B"],
+                "target": "95%",
+                "window": "28 days",
+                "per": "owner",
+                "alert": {"burn_rate": 2, "long_window": "7 days", "short_window": "3 days"},
+            }
+        ],
         # What a lead costs marketing by source (``leadsla segments``, the Marketing page).
         "costs": {"per_lead": dict(zip(SOURCES, SOURCE_COST, strict=True)), "currency": "USD"},
         "scoring": scoring_section(),
@@ -563,6 +576,19 @@ def _arrival_instants(
     return result
 
 
+def campaign_of(source: str, at: int, team: DemoTeam) -> str:
+    """The marketing campaign a lead answered: the trade show and the webinar by name,
+    the other sources by channel and month (``paid_search 2026-03``), the way campaign
+    names read in a CRM. Drawn from nothing random, so the rest of the history is the
+    same with or without it."""
+    moment = datetime.fromtimestamp(at / MICROS_PER_SECOND, UTC)
+    if source == "event":
+        return f"Trade show {moment:%Y} ({team.name})"
+    if source == "webinar":
+        return f"Webinar: speed to lead ({moment:%b %Y})"
+    return f"{source} {moment:%Y-%m}"
+
+
 def _next_weekday(day: date, weekday: int) -> date:
     return day + timedelta(days=(weekday - day.weekday()) % 7)
 
@@ -592,6 +618,7 @@ def _one_lead(
     )
     queued = not inbound and rng.random() < QUEUE_SHARE
     lead.add(at, "source", source)
+    lead.add(at, "campaign", campaign_of(source, at, team))
     lead.add(at, "industry", industry)
     lead.add(at, "title", title)
     lead.add(at, "employees", str(employees))
