@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from test_plain_verdicts import BOOKS
 
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable, read_events
+from leadsla.core.plain import supported
 from leadsla.core.policy import Rulebook
 from leadsla.report.clocks_csv import COLUMNS, clock_rows, write_clocks
 from leadsla.report.fast_reader import read_grouped_events
@@ -180,3 +182,32 @@ def test_an_instant_before_the_local_1970_is_written_as_the_engine_writes_it() -
     text = bulk(rules, table, as_of, jobs=1)
     assert text == row_by_row(rules, table, as_of)
     assert text.splitlines()[1].split(",")[6] == "1969-12-31T19:00:00-05:00"
+
+
+def test_an_agreement_the_columns_cannot_follow_is_written_from_the_replay() -> None:
+    # ``applies_to`` on the status: every lead goes to the engine, none to the columns.
+    rules = BOOKS["v1"]
+    first = rules.policies[0]
+    rules = replace(
+        rules,
+        policies=(
+            replace(first, applies_to={"status": frozenset({"New"})}),
+            *rules.policies[1:],
+        ),
+    )
+    assert not supported(rules)
+    at = BASE + 60 * MINUTE
+    rows: list[Row] = [
+        ("A", at, "status", "New"),
+        ("A", at, "grade", "A"),
+        ("B", at, "status", "New"),
+        ("B", at + 30 * MINUTE, "status", "Contacted"),
+    ]
+    table = careful_table(csv_text(rows))
+    as_of = BASE + 600 * MINUTE
+    text = bulk(rules, table, as_of, jobs=1)
+    assert text == row_by_row(rules, table, as_of)
+    assert [line.split(",")[:6] for line in text.splitlines()[1:3]] == [
+        ["A", "follow_up", "1", "A", "", "breached"],
+        ["B", "follow_up", "1", "", "", "met"],
+    ]
