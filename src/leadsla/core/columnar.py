@@ -25,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from leadsla.core.acceptance import OUTCOMES, REASON_FIELD, SAL_FIELD, SAL_REASON_FIELD
 from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
@@ -88,7 +89,11 @@ def columnar_facts(
         return empty, np.ones(size, dtype=np.bool_)
     lead = _MetricFields(cols, metric)
     # Fields the figures read must not change after the lead's first instant.
-    plain = plain_clocks(cols, rules, lead, metric.segment_fields)
+    plain = plain_clocks(cols, rules, lead, metric.fact_fields)
+    # Sales acceptance rows (SPEC §9.5) move no clock but place a decision or a reason in
+    # a cycle: the few leads that carry them go to the engine.
+    for name in (SAL_FIELD, SAL_REASON_FIELD, REASON_FIELD):
+        plain.exact[cols.group[cols.rows_of(name)]] = True
     owned = plain.owned
     clock_parts: list[ClockPart] = []
     mql_part: ClockPart | None = None
@@ -190,6 +195,17 @@ class _FactBuilder:
         total = sum(len(part.lead) for part, _, _ in kept)
         columns = {name: np.empty(total, dtype=kind) for name, kind in CLOCK_COLUMN_TYPES.items()}
         codes = np.array([state_code(state) for state in JUDGED_STATES], dtype=np.int8)
+        # The outcome code of each status value code (the last slot: no status).
+        status = self.plain.status
+        outcome_of = self.metric.outcome_of
+        outcome_codes = np.array(
+            [
+                OUTCOMES.index(outcome_of[name]) if name in outcome_of else -1
+                for name in self.cols.values
+            ]
+            + [-1],
+            dtype=np.int8,
+        )
         at = 0
         for part, judged, unowned in kept:
             leads = part.lead
@@ -207,6 +223,8 @@ class _FactBuilder:
                 np.take(lead.team.codes, leads, out=columns["clock_team"][rows])
             np.take(lead.score_band, leads, out=columns["clock_score_band"][rows])
             columns["clock_stopped"][rows] = part.stopped
+            stop_status = _stop_status(part, status)
+            columns["clock_outcome"][rows] = np.where(part.stopped, outcome_codes[stop_status], -1)
             np.floor_divide(judged.business, MICROS_PER_SECOND, out=columns["clock_seconds"][rows])
         self.clock_columns = columns
 
@@ -230,13 +248,8 @@ class _FactBuilder:
         qualified = np.zeros(groups, dtype=np.bool_)
         qualified[status.group[reached]] = True
         # SAL: the follow-up stopped on a working status (the status after its stop).
-        stop_row = part.stop_row
-        unknown = np.flatnonzero(part.stopped & (stop_row < 0))
-        if unknown.size:
-            stop_row = stop_row.copy()
-            stop_row[unknown] = status.last_by(part.entry[unknown], part.stopped_at[unknown])
         working = cols.value_flags({s for s, st in stages.items() if st == WORKING})
-        stop_status = np.where(stop_row >= 0, status.value[np.maximum(stop_row, 0)], -1)
+        stop_status = _stop_status(part, status)
         grade_codes = lead.grade.codes[leads]
         workable_names = np.array(
             [name in self.metric.workable for name in lead.grade.names] + [False], dtype=np.bool_
@@ -252,8 +265,13 @@ class _FactBuilder:
             "connects": connects[leads].astype(np.int64),
             "qualified": qualified[leads],
             "score_band": lead.score_band[leads],
+            # Leads with sales acceptance rows went to the engine (columnar_facts).
+            "sal_rejected": np.zeros(len(leads), dtype=np.bool_),
+            "sal_reason": np.full(len(leads), -1, dtype=np.int32),
+            "reason_outcome": np.full(len(leads), -1, dtype=np.int8),
+            "reason": np.full(len(leads), -1, dtype=np.int32),
         }
-        self.segments = {name: lead.segment(name) for name in self.metric.segment_fields}
+        self.segments = {name: lead.segment(name) for name in self.metric.fact_fields}
         self.mql_leads = leads
 
     def facts(self) -> Facts:
@@ -268,6 +286,20 @@ class _FactBuilder:
             policies=list(self.metric.policies),
             score_bands=self.metric.score_band_names,
         )
+
+
+def _stop_status(part: ClockPart, status: StatusRows) -> npt.NDArray[np.int64]:
+    """The value code of the status after each cycle's stop (-1: not stopped, or no
+    status)."""
+    stop_row = part.stop_row
+    unknown = np.flatnonzero(part.stopped & (stop_row < 0))
+    if unknown.size:
+        stop_row = stop_row.copy()
+        stop_row[unknown] = status.last_by(part.entry[unknown], part.stopped_at[unknown])
+    found: npt.NDArray[np.int64] = np.where(
+        stop_row >= 0, status.value[np.maximum(stop_row, 0)], -1
+    ).astype(np.int64)
+    return found
 
 
 def replayed_facts(
