@@ -1305,7 +1305,8 @@ def outcome_tables(facts: Facts, metric: MetricRules) -> dict[str, dict[str, Any
     """The outcome split of each policy that stops on an outcome status (the
     qualification SLA: converted, deferred, recycled, disqualified): per outcome, the
     clocks stopped there within the target (``met``) and late (``breached`` or
-    ``lapsed``), and the share of the clocks started that ended there in time."""
+    ``lapsed``), the share of the clocks started that ended there in time, and the
+    clocks with no outcome yet."""
     outcome_of = metric.outcome_of
     tables: dict[str, dict[str, Any]] = {}
     for p, policy in enumerate(metric.rules.policies):
@@ -1325,7 +1326,8 @@ def outcome_tables(facts: Facts, metric: MetricRules) -> dict[str, dict[str, Any
             "share_within_target": {
                 name: _ratio(met[k], clocks) for k, name in enumerate(OUTCOMES)
             },
-            "open": int(np.count_nonzero(outcome < 0)),
+            # Still running, or stopped on a status that is no outcome.
+            "no_outcome": int(np.count_nonzero(outcome < 0)),
         }
     return tables
 

@@ -13,13 +13,16 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Connection
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
-from leadsla.api.deps import AppClock, AppConfig, Reading, Rules, Zone
+from leadsla.api.deps import AppClock, AppConfig, Database, Reading, Rules, Zone
 from leadsla.config.schema import Config
+from leadsla.core.acceptance import SAL_FIELD, SAL_REASON_FIELD
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
@@ -28,12 +31,14 @@ from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events
+from leadsla.service.acceptance import DecisionRefused, decide, may_decide
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role
+from leadsla.web.csrf import form_is_ours
 from leadsla.web.render import error_page, page
-from leadsla.web.session import Viewer
+from leadsla.web.session import Viewer, posted_form, refused_form
 from leadsla.web.wording import policy_sentences, week_hours
 
 AT_RISK_CHOICES = (4, 8, 16, 40)
@@ -210,7 +215,59 @@ def lead_page(
         scoring=rules.scoring is not None,
         routing=rules.assignment is not None,
         rep_names={r.id: r.name for r in rules.reps.values()},
+        decision=sales_decision(detail["events"]),
+        may_decide=may_decide(rules, caller, owner),
+        sal_reasons=sorted(rules.acceptance.sal_reasons or ()),
     )
+
+
+def sales_decision(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The lead's last ``sal`` row and the ``sal_reason`` of its instant (SPEC §9.5)."""
+    decided = [e for e in events if e["field"] == SAL_FIELD and e["value"]]
+    if not decided:
+        return None
+    last = decided[-1]
+    reasons = [
+        e["value"] for e in events if e["field"] == SAL_REASON_FIELD and e["at"] == last["at"]
+    ]
+    return {"sal": last["value"], "reason": reasons[-1] if reasons else None, "at": last["at"]}
+
+
+@router.post("/leads/{lead_id}/acceptance")
+async def lead_acceptance(
+    request: Request,
+    lead_id: str,
+    caller: Viewer,
+    rules: Rules,
+    engine: Database,
+    clock: AppClock,
+) -> Response:
+    """The lead page's Accept and Reject buttons: :func:`decide`, then back to the page."""
+    form = await posted_form(request)
+    if not form_is_ours(request, form):
+        return refused_form(request)
+    decision = (form.get("decision") or [""])[0]
+    reason = (form.get("reason") or [""])[0]
+    try:
+        await run_in_threadpool(_decided, engine, rules, caller, lead_id, decision, reason, clock())
+    except DecisionRefused as refused:
+        return error_page(request, caller, refused.status, refused.message)
+    return RedirectResponse(f"/leads/{quote(lead_id, safe='')}", status_code=303)
+
+
+def _decided(
+    engine: Engine,
+    rules: Rulebook,
+    caller: Principal,
+    lead_id: str,
+    decision: str,
+    reason: str,
+    now: int,
+) -> None:
+    with engine.begin() as connection:
+        decide(
+            connection, rules, caller, lead_id, decision, reason, now, source=f"web:{caller.name}"
+        )
 
 
 @router.get("/reps", response_class=HTMLResponse)
