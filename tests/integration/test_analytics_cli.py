@@ -119,6 +119,7 @@ def test_report_charts_csv_tables_and_html(files: tuple[Path, Path], tmp_path: P
     assert {p.name for p in tables.iterdir()} == {
         "scorecard.csv", "commitments.csv", "workable_leads_per_rep.csv",
         "waterfall.csv", "speed_to_lead.csv", "burn_up.csv",
+        "acceptance.csv", "qualification_outcomes.csv",
     }  # fmt: skip
     with (tables / "waterfall.csv").open(encoding="utf-8", newline="") as handle:
         overall = next(csv.DictReader(handle))
