@@ -183,3 +183,29 @@ def test_the_owner_manager_or_admin_accept_or_reject(api: Api) -> None:
     report = api.get("admin", "/api/v1/report", as_of=AS_OF).json()
     assert (report["overall"]["sals"], report["overall"]["sal_rejected"]) == (2, 1)
     assert report["overall"]["sal_reasons"] == {"No budget": 1}
+
+
+def test_leadsla_import_refuses_unlisted_reasons_and_reports_like_the_file(
+    config: Path, database_url: str, tmp_path: Path
+) -> None:
+    bad = [("A9", "2026-03-02T09:30:00-05:00", "sal_reason", "Too small")]
+    source = tmp_path / "import.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lead_id", "at", "field", "value"])
+        writer.writerows(HISTORY + bad)
+    done = subprocess.run(
+        [LEADSLA, "import", "--config", str(config), "--database", database_url, str(source)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rejects = list(csv.reader((tmp_path / "import.rejected.csv").open(encoding="utf-8")))
+    # The header is line 1, so the bad row (after the history) is on line len(HISTORY) + 2.
+    assert [row[0] for row in rejects[1:]] == [str(len(HISTORY) + 2)]
+    assert "sal.reasons" in rejects[1][1]
+    printed = subprocess.run(
+        [LEADSLA, "report", "--config", str(config), "--database", database_url,
+         "--as-of", AS_OF],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert json.loads(printed) == file_report(config, tmp_path, HISTORY)
