@@ -127,8 +127,27 @@ def test_the_database_report_equals_the_file_report(api: Api, config: Path, tmp_
     # qualification (7 days): A1 contacted on 2 Mar, Not a Lead on 4 Mar; A2 deferred
     # within the 7 days; A3 still open.
     split = served["qualification_outcomes"]["qualification"]
-    assert split["within_target"]["disqualified"] == split["within_target"]["deferred"] == 1
-    assert split["no_outcome"] == 1
+    nothing = {"converted": 0, "deferred": 0, "recycled": 0, "disqualified": 0}
+    assert split == {
+        "clocks": 3,
+        "within_target": nothing | {"deferred": 1, "disqualified": 1},
+        "late": nothing,
+        "share_within_target": {
+            "converted": 0.0,
+            "deferred": pytest.approx(1 / 3),
+            "recycled": 0.0,
+            "disqualified": pytest.approx(1 / 3),
+        },
+        "no_outcome": 1,
+    }
+    # The tables of docs/analytics.md's worked example.
+    assert served["acceptance"]["by_owner"] == {
+        "r1": {"mqls": 2, "sals": 1, "sal_rejected": 1, "acceptance_rate": 0.5},
+        "r2": {"mqls": 1, "sals": 1, "sal_rejected": 0, "acceptance_rate": 1.0},
+    }
+    assert served["acceptance"]["by_campaign"] == {
+        "spring": {"mqls": 2, "sals": 2, "sal_rejected": 0, "acceptance_rate": 1.0}
+    }
 
 
 def test_a_reason_outside_the_closed_list_is_refused_on_ingest(api: Api) -> None:

@@ -255,3 +255,29 @@ def test_statuses_map_to_outcomes_by_stage_with_deferred_by_name() -> None:
     }
     moved = status_outcomes({"Parked": "nurture"}, Acceptance(outcomes={"Parked": "deferred"}))
     assert moved == {"Parked": "deferred"}
+
+
+def test_example_11_of_the_rules_page() -> None:
+    """docs/sla-rules.md, Example 11: a rejection after the first call, then a new cycle."""
+    history = (
+        "L1,2026-03-02T09:00:00-05:00,status,New\n"
+        + "L1,2026-03-02T09:00:00-05:00,owner,r1\n"
+        + "L1,2026-03-02T10:00:00-05:00,activity,call:connected\n"
+        + "L1,2026-03-02T10:00:00-05:00,status,Contacted\n"
+        + "L1,2026-03-03T09:30:00-05:00,sal,rejected\n"
+        + "L1,2026-03-03T09:30:00-05:00,sal_reason,No budget\n"
+        + "L1,2026-03-04T11:00:00-05:00,status,Recycled\n"
+        + "L1,2026-03-04T11:00:00-05:00,reason,Not ready\n"
+        + "L1,2026-03-09T10:00:00-04:00,status,New\n"
+        + "L1,2026-03-09T11:00:00-04:00,sal,accepted\n"
+    )
+    first, second = mqls_of(history)
+    assert (first[1:], second[1:]) == ((False, True, "No budget"), (True, False, None))
+    overall = scorecard(report_facts(table_of(history), METRIC, AS_OF), METRIC, AS_OF)["overall"]
+    assert (overall["sals"], overall["sal_rejected"], overall["acceptance_rate"]) == (1, 1, 0.5)
+    assert overall["sal_reasons"] == {"No budget": 1}
+    assert overall["reasons"]["recycled"] == {"Not ready": 1}
+    # The acceptance written on Fri 6 Mar instead falls in cycle 1: its last row.
+    moved = history.replace("2026-03-09T11:00:00-04:00,sal", "2026-03-06T11:00:00-05:00,sal")
+    first, second = mqls_of(moved)
+    assert (first[1:3], second[1:3]) == ((True, False), (False, False))
