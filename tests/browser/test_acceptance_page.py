@@ -31,12 +31,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def example_without_reason_lists() -> str:
+    """The example config without its own sal and reasons lists: this test sets its own."""
+    return (
+        (ROOT / "examples" / "leadsla.yaml")
+        .read_text(encoding="utf-8")
+        .split("\n# Sales acceptance")[0]
+    )
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     directory = tmp_path_factory.mktemp("acceptance")
     config_path = directory / "leadsla.yaml"
     config_path.write_text(
-        (ROOT / "examples" / "leadsla.yaml").read_text(encoding="utf-8") + REASONS,
+        example_without_reason_lists() + REASONS,
         encoding="utf-8",
     )
     config = load_config(config_path)

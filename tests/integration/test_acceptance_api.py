@@ -65,11 +65,20 @@ HISTORY = [
 ]
 
 
+def example_without_reason_lists() -> str:
+    """The example config without its own sal and reasons lists: this test sets its own."""
+    return (
+        (ROOT / "examples" / "leadsla.yaml")
+        .read_text(encoding="utf-8")
+        .split("\n# Sales acceptance")[0]
+    )
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "leadsla.yaml"
     path.write_text(
-        (ROOT / "examples" / "leadsla.yaml").read_text(encoding="utf-8") + ACCEPTANCE,
+        example_without_reason_lists() + ACCEPTANCE,
         encoding="utf-8",
     )
     return path
