@@ -209,9 +209,26 @@ def lead_rows(draw: st.DrawFn, lead: str) -> list[Row]:
         rows.append((lead, first, name, value))
     for _ in range(draw(st.integers(0, 5))):
         at = first + draw(minutes) * MINUTE
-        kind = draw(st.sampled_from(["status", "status", "activity", "other", "burst", "burst"]))
+        kind = draw(
+            st.sampled_from(["status", "status", "activity", "other", "burst", "burst", "ending"])
+        )
         if kind == "status":
             rows.append((lead, at, "status", draw(st.sampled_from(STATUSES))))
+        elif kind == "ending":
+            # SPEC §9.5: a recycle or disqualify with its reason, or sales' decision with
+            # its reason, at one instant (rows of one instant in either order).
+            pair = draw(
+                st.sampled_from(
+                    [
+                        [("status", "Recycled"), ("reason", "not ready")],
+                        [("reason", "spam"), ("status", "Invalid Information")],
+                        [("status", "On Hold"), ("reason", "")],
+                        [("sal", "rejected"), ("sal_reason", "no budget")],
+                        [("sal_reason", "duplicate"), ("sal", "accepted")],
+                    ]
+                )
+            )
+            rows.extend((lead, at, name, value) for name, value in pair)
         elif kind == "activity":
             rows.append((lead, at, "activity", draw(ACTIVITIES)))
         elif kind == "burst":

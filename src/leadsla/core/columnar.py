@@ -25,7 +25,15 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from leadsla.core.acceptance import OUTCOMES, REASON_FIELD, SAL_FIELD, SAL_REASON_FIELD
+from leadsla.core.acceptance import (
+    ACCEPTED,
+    OUTCOMES,
+    REASON_FIELD,
+    REASON_OUTCOMES,
+    REJECTED,
+    SAL_FIELD,
+    SAL_REASON_FIELD,
+)
 from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
@@ -53,6 +61,7 @@ from leadsla.core.plain import (
     columns_of,
     dense,
     judge_part,
+    last_per_group,
     plain_clocks,
 )
 from leadsla.core.plain import supported as plain_supported
@@ -90,10 +99,6 @@ def columnar_facts(
     lead = _MetricFields(cols, metric)
     # Fields the figures read must not change after the lead's first instant.
     plain = plain_clocks(cols, rules, lead, metric.fact_fields)
-    # Sales acceptance rows (SPEC §9.5) move no clock but place a decision or a reason in
-    # a cycle: the few leads that carry them go to the engine.
-    for name in (SAL_FIELD, SAL_REASON_FIELD, REASON_FIELD):
-        plain.exact[cols.group[cols.rows_of(name)]] = True
     owned = plain.owned
     clock_parts: list[ClockPart] = []
     mql_part: ClockPart | None = None
@@ -250,6 +255,14 @@ class _FactBuilder:
         # SAL: the follow-up stopped on a working status (the status after its stop).
         working = cols.value_flags({s for s, st in stages.items() if st == WORKING})
         stop_status = _stop_status(part, status)
+        # SPEC §9.5: a plain lead's one cycle runs from the MQL instant to the end, so its
+        # last sal row from then on decides (an empty one withdraws, as no row).
+        decision = self._last_since(SAL_FIELD, mql_at)[leads]
+        accepted, rejected = (cols.value_code.get(name, -2) for name in (ACCEPTED, REJECTED))
+        values = cols.values
+        self.sal_reasons = dense(self._last_since(SAL_REASON_FIELD, mql_at), values.__getitem__)
+        ending, reason = self._endings(status, mql_at)
+        self.reasons = dense(reason, values.__getitem__)
         grade_codes = lead.grade.codes[leads]
         workable_names = np.array(
             [name in self.metric.workable for name in lead.grade.names] + [False], dtype=np.bool_
@@ -259,20 +272,87 @@ class _FactBuilder:
             "grade": grade_codes,
             "owner": lead.owner.codes[leads],
             "team": lead.team.codes[leads],
-            "is_sal": part.stopped & working[stop_status],
+            "is_sal": np.where(
+                decision == accepted,
+                True,
+                (decision != rejected) & part.stopped & working[stop_status],
+            ),
             "workable": workable_names[grade_codes],
             "attempts": attempts[leads].astype(np.int64),
             "connects": connects[leads].astype(np.int64),
             "qualified": qualified[leads],
             "score_band": lead.score_band[leads],
-            # Leads with sales acceptance rows went to the engine (columnar_facts).
-            "sal_rejected": np.zeros(len(leads), dtype=np.bool_),
-            "sal_reason": np.full(len(leads), -1, dtype=np.int32),
-            "reason_outcome": np.full(len(leads), -1, dtype=np.int8),
-            "reason": np.full(len(leads), -1, dtype=np.int32),
+            "sal_rejected": decision == rejected,
+            "sal_reason": self.sal_reasons.codes[leads],
+            "reason_outcome": ending[leads],
+            "reason": self.reasons.codes[leads],
         }
         self.segments = {name: lead.segment(name) for name in self.metric.fact_fields}
         self.mql_leads = leads
+
+    def _last_since(self, name: str, since: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Each lead's value code of the last row of ``name`` at or after ``since`` (per
+        lead; -1: none, or empty)."""
+        cols = self.cols
+        rows = cols.rows_of(name)
+        rows = rows[cols.at[rows] >= since[cols.group[rows]]]
+        result = np.full(cols.groups, -1, dtype=np.int64)
+        last = last_per_group(cols.group, rows)
+        result[cols.group[last]] = cols.value[last]
+        return result
+
+    def _endings(
+        self, status: StatusRows, since: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
+        """Per lead, the last status change at or after ``since`` into a recycled, deferred
+        or disqualified status that has a non-empty ``reason`` row at its instant: its
+        outcome (index into REASON_OUTCOMES, -1: none) and that reason's value code."""
+        cols = self.cols
+        groups = cols.groups
+        outcome_of = self.metric.outcome_of
+        codes = np.full(len(cols.values) + 1, -1, dtype=np.int8)
+        for name, ended in outcome_of.items():
+            if ended in REASON_OUTCOMES and name in cols.value_code:
+                codes[cols.value_code[name]] = REASON_OUTCOMES.index(ended)
+        # The reason of each instant: its last reason row.
+        rows = cols.rows_of(REASON_FIELD)
+        final = np.ones(rows.size, dtype=np.bool_)
+        if rows.size:
+            g, at = cols.group[rows], cols.at[rows]
+            final[:-1] = (g[1:] != g[:-1]) | (at[1:] != at[:-1])
+        rows = rows[final]
+        rows = rows[cols.value[rows] >= 0]
+        # The status instant of the same instant: its row is next to the reason's.
+        spot = np.searchsorted(status.rows, rows)
+        matched = np.full(rows.size, -1, dtype=np.int64)
+        for candidate in (spot - 1, spot):
+            inside = (candidate >= 0) & (candidate < status.size)
+            safe = np.where(inside, candidate, 0)
+            same = (
+                inside
+                & (status.group[safe] == cols.group[rows])
+                & (status.at[safe] == cols.at[rows])
+            )
+            matched = np.where(same, safe, matched)
+        keep = matched >= 0
+        rows, instant = rows[keep], matched[keep]
+        value = status.value[instant]
+        previous = np.where(
+            (instant > 0) & (status.group[np.maximum(instant - 1, 0)] == status.group[instant]),
+            status.value[np.maximum(instant - 1, 0)],
+            -1,
+        )
+        changed = (value != previous) & (value >= 0)
+        outcome = codes[value]
+        chosen = changed & (outcome >= 0) & (status.at[instant] >= since[status.group[instant]])
+        rows, instant, outcome = rows[chosen], instant[chosen], outcome[chosen]
+        ending = np.full(groups, -1, dtype=np.int8)
+        reason = np.full(groups, -1, dtype=np.int64)
+        last = last_per_group(cols.group, rows)
+        picked = np.isin(rows, last)
+        ending[cols.group[rows[picked]]] = outcome[picked]
+        reason[cols.group[rows[picked]]] = cols.value[rows[picked]]
+        return ending, reason
 
     def facts(self) -> Facts:
         lead = self.lead
@@ -285,6 +365,8 @@ class _FactBuilder:
             segment_values={name: names.names for name, names in self.segments.items()},
             policies=list(self.metric.policies),
             score_bands=self.metric.score_band_names,
+            sal_reasons=self.sal_reasons.names,
+            reasons=self.reasons.names,
         )
 
 
