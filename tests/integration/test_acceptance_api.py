@@ -10,12 +10,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from api_setup import CALLERS, Api
+from api_setup import CALLERS, FORM, Api, form_token, log_in
 from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
@@ -237,3 +238,33 @@ def test_leadsla_import_refuses_unlisted_reasons_and_reports_like_the_file(
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert json.loads(printed) == file_report(config, tmp_path, HISTORY)
+
+
+def test_the_lead_page_form_needs_its_csrf_token_and_shows_the_current_cycle(api: Api) -> None:
+    assert api.post("admin", body(HISTORY)).status_code == 200
+    client = api.client
+    assert log_in(client, api.tokens["r1"]).status_code in (200, 303)
+    page = client.get("/leads/A3").text
+    assert 'id="accept"' in page and 'data-figure="sal">none yet<' in page
+    # A form without the page's token is refused, and nothing is stored.
+    forged = client.post("/leads/A3/acceptance", content="decision=accepted", headers=FORM)
+    assert forged.status_code == 403
+    token = form_token(client)
+    sent = client.post(
+        "/leads/A3/acceptance",
+        content=urlencode({"decision": "rejected", "reason": "Duplicate", "csrf": token}),
+        headers=FORM,
+        follow_redirects=False,
+    )
+    assert (sent.status_code, sent.headers["location"]) == (303, "/leads/A3")
+    page = client.get("/leads/A3").text
+    assert 'data-figure="sal">rejected<' in page and "Duplicate" in page
+    # A1 was rejected on 3 Mar; back to New on 5 Mar, it is in a new cycle: no decision.
+    assert 'data-figure="sal">rejected<' in client.get("/leads/A1").text
+    back = [("A1", "2026-03-05T12:00:00-05:00", "status", "New")]
+    assert api.post("admin", body(back)).json()["accepted"] == 1
+    assert 'data-figure="sal">none yet<' in client.get("/leads/A1").text
+    # A rep of another team sees no A3 at all, let alone its buttons.
+    other = TestClient(client.app)
+    log_in(other, api.tokens["r3"])
+    assert other.get("/leads/A3").status_code == 404

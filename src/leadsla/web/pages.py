@@ -26,6 +26,7 @@ from leadsla.core.acceptance import SAL_FIELD, SAL_REASON_FIELD
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
+from leadsla.core.metrics import mql_policy_of
 from leadsla.core.policy import Rulebook
 from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
@@ -215,22 +216,34 @@ def lead_page(
         scoring=rules.scoring is not None,
         routing=rules.assignment is not None,
         rep_names={r.id: r.name for r in rules.reps.values()},
-        decision=sales_decision(detail["events"]),
+        decision=sales_decision(rules, detail),
         may_decide=may_decide(rules, caller, owner),
         sal_reasons=sorted(rules.acceptance.sal_reasons or ()),
     )
 
 
-def sales_decision(events: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The lead's last ``sal`` row and the ``sal_reason`` of its instant (SPEC §9.5)."""
-    decided = [e for e in events if e["field"] == SAL_FIELD and e["value"]]
-    if not decided:
-        return None
-    last = decided[-1]
-    reasons = [
-        e["value"] for e in events if e["field"] == SAL_REASON_FIELD and e["at"] == last["at"]
+def sales_decision(rules: Rulebook, lead: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The decision on the lead's latest follow-up cycle (SPEC §9.5): its last ``sal`` row
+    and last ``sal_reason`` since the cycle started; None before any, or once withdrawn."""
+    policy = mql_policy_of(rules)
+    starts = [
+        parse_instant(c["started_at"])
+        for c in lead["clocks"]
+        if policy is not None and c["policy"] == policy.name
     ]
-    return {"sal": last["value"], "reason": reasons[-1] if reasons else None, "at": last["at"]}
+    since = max(starts, default=None)
+    decision: str | None = None
+    reason: str | None = None
+    at: str | None = None
+    # The history is in instant order, rows of one instant in the order they came.
+    for event in lead["events"]:
+        if since is not None and parse_instant(event["at"]) < since:
+            continue
+        if event["field"] == SAL_FIELD:
+            decision, at = event["value"] or None, event["at"]
+        elif event["field"] == SAL_REASON_FIELD:
+            reason = event["value"] or None
+    return None if decision is None else {"sal": decision, "reason": reason, "at": at}
 
 
 @router.post("/leads/{lead_id}/acceptance")
