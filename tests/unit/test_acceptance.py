@@ -281,3 +281,38 @@ def test_example_11_of_the_rules_page() -> None:
     moved = history.replace("2026-03-09T11:00:00-04:00,sal", "2026-03-06T11:00:00-05:00,sal")
     first, second = mqls_of(moved)
     assert (first[1:3], second[1:3]) == ((True, False), (False, False))
+
+
+RESTART_CONFIG = CONFIG.replace(
+    "    target: {default: 8 business hours}\n",
+    "    target: {default: 8 business hours}\n    on_reassign: restart\n",
+).replace(
+    "reps: [{id: r1, name: Sam, email: sam@example.com}]",
+    "reps: [{id: r1, name: Sam, email: sam@example.com},\n"
+    "           {id: r2, name: Ana, email: ana@example.com}]",
+)
+
+
+def test_a_reassignment_chain_is_decided_in_its_last_cycle() -> None:
+    """SPEC §9.2 with restart: the chain is one MQL judged by its last cycle, so a
+    rejection by the rep who lost the lead is not the new owner's."""
+    config = load_config_text(RESTART_CONFIG, "restart.yaml")
+    metric = ReportSettings.of(build_rulebook(config), config).metric
+    base = START + "L1,2026-03-02T10:30:00-05:00,sal,rejected\n"
+    handed = "L1,2026-03-02T11:00:00-05:00,owner,r2\n"
+    called = "L1,2026-03-02T12:00:00-05:00,status,Contacted\n"
+
+    def decided(history: str) -> tuple[int, bool, bool]:
+        table = table_of(history)
+        facts = report_facts(table, metric, AS_OF)
+        exact = replayed_facts(table, metric, AS_OF)
+        assert scorecard(facts, metric, AS_OF) == scorecard(exact, metric, AS_OF)
+        return len(exact), bool(exact.is_sal[0]), bool(exact.sal_rejected[0])
+
+    # r1 rejects at 10:30, r2 gets it at 11:00 and calls at 12:00: an inferred SAL.
+    assert decided(base + handed + called) == (1, True, False)
+    # r2 rejects after the hand-over: rejected.
+    after = "L1,2026-03-02T11:30:00-05:00,sal,rejected\n"
+    assert decided(base + handed + after + called) == (1, False, True)
+    # Without a reassignment, r1's rejection stands.
+    assert decided(base + called) == (1, False, True)

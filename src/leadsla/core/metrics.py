@@ -23,6 +23,12 @@ Where SPEC §8 is silent, this module decides as follows.
   cycle ended by a reassignment is in no time to follow-up (it was handed over, not
   followed up); ended ``reassigned`` it counts in no compliance figure either, ended
   ``breached`` it is the previous owner's breach, as SPEC §9.2 says.
+* **Sales acceptance** (SPEC §9.5): an MQL's ``sal`` and ``sal_reason`` rows are
+  those from its start (for a chain, from the start of its last cycle: the new owner
+  decides afresh) until the next MQL, or the evaluation instant; the last ``sal`` row
+  decides, an empty one withdraws it. Its recycle, defer or disqualify reason is the
+  last status change into such a status, with a ``reason`` row at its instant, from
+  the MQL instant on.
 * **An assignment start** (SPEC §9.1, ``start: {status: [...], assigned: true}`` on
   the MQL policy): the MQL is marketing's hand-off, so it is counted when the status
   enters the start set (from outside it, or at the lead's first instant; with the
@@ -88,7 +94,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, tzinfo
@@ -426,6 +432,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
     # cycle of its chain; and its verdicts by cycle number.
     heads: list[Cycle] = []
     chain_end: dict[int, int] = {}
+    numbered: dict[int, Cycle] = {}
     verdicts: dict[int, Verdict] = {}
     stop_status: dict[int, str | None] = {}
     # Cycles (of any policy) ended by a reassignment: not a follow-up, whatever their state.
@@ -446,6 +453,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 if not restart:
                     heads.append(cycle)
                 chain_end[heads[-1].number] = cycle.number
+                numbered[cycle.number] = cycle
             previous = cycle
     for v in result.verdicts:
         if v.stopped_at is not None:
@@ -578,10 +586,15 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
             stopped_on = stop_status.get(verdict.stopped_at)
             is_sal = stopped_on is not None and stages.get(stopped_on) == WORKING
         # SPEC §9.5: the cycle's last sal row decides (an empty one withdraws the decision).
-        decided = _last_in(decisions, first, last)
+        # A chain (SPEC §9.2) is judged by its last cycle: the decision is that cycle's,
+        # taken by the rep who had the lead last.
+        since = first
+        if head is not None and chain_end[head.number] != head.number:
+            since = max(first, bisect_left(walked, numbered[chain_end[head.number]].started_at))
+        decided = _last_in(decisions, since, last)
         if decided is not None and decided[1]:
             is_sal = decided[1] == ACCEPTED
-        said = _last_in(sal_reasons, first, last)
+        said = _last_in(sal_reasons, since, last)
         ending = _last_in(endings, first, last)
         qualified = any(s is not None and stages.get(s) == QUALIFIED for s in statuses[first:last])
         segment = tuple(
