@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
+from browser_setup import CHROMIUM, chromium, served
 from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
@@ -30,7 +27,6 @@ from leadsla.demo.company import demo_company
 from leadsla.demo.setup import prepare_demo
 from leadsla.store.database import open_database
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 NOW = parse_instant("2026-03-04T15:30:00Z")  # Wednesday 10:30 in New York
@@ -40,12 +36,6 @@ REP_NAMES = {rep.id: rep.name for rep in demo_company().reps}
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium (CI installs it)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Site:
@@ -83,32 +73,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     rules = build_rulebook(config)
     engine = open_database(setup.database_url)
     app = create_app(rules, engine, lambda: NOW, config=config)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not come up"
-        time.sleep(0.05)
     try:
-        yield Site(f"http://127.0.0.1:{port}", setup.tokens, setup.config)
+        with served(app) as base:
+            yield Site(base, setup.tokens, setup.config)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as opened:
+        yield opened
 
 
 def logged_in(browser: Any, site: Site, login: str, *, width: int = 1280) -> Any:

@@ -147,6 +147,7 @@ def test_report_charts_csv_tables_and_html(files: tuple[Path, Path], tmp_path: P
         "scorecard.csv", "commitments.csv", "workable_leads_per_rep.csv",
         "waterfall.csv", "speed_to_lead.csv", "burn_up.csv",
         "speed_legs.csv", "touch_decay.csv", "touch_decay_loss.csv",
+        "acceptance.csv", "qualification_outcomes.csv",
     }  # fmt: skip
     with (tables / "speed_legs.csv").open(encoding="utf-8", newline="") as handle:
         legs = next(csv.DictReader(handle))

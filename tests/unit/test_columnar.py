@@ -169,6 +169,12 @@ OTHER_VALUES: dict[str, st.SearchStrategy[str]] = {
     "industry": st.sampled_from(["Healthcare", "Tech", ""]),
     "team": st.sampled_from(["east", "emea", ""]),
     "amount": st.sampled_from(["100", "2500"]),
+    # SPEC §9.5: sales acceptance rows go to the engine; source and campaign cut its tables.
+    "source": st.sampled_from(["web", "event", ""]),
+    "campaign": st.sampled_from(["spring", "fall"]),
+    "sal": st.sampled_from(["accepted", "rejected", "rejected", ""]),
+    "sal_reason": st.sampled_from(["no budget", "duplicate", ""]),
+    "reason": st.sampled_from(["not ready", "spam", ""]),
 }
 ACTIVITIES = st.sampled_from(
     [
@@ -205,9 +211,26 @@ def lead_rows(draw: st.DrawFn, lead: str) -> list[Row]:
         rows.append((lead, first, name, value))
     for _ in range(draw(st.integers(0, 5))):
         at = first + draw(minutes) * MINUTE
-        kind = draw(st.sampled_from(["status", "status", "activity", "other", "burst", "burst"]))
+        kind = draw(
+            st.sampled_from(["status", "status", "activity", "other", "burst", "burst", "ending"])
+        )
         if kind == "status":
             rows.append((lead, at, "status", draw(st.sampled_from(STATUSES))))
+        elif kind == "ending":
+            # SPEC §9.5: a recycle or disqualify with its reason, or sales' decision with
+            # its reason, at one instant (rows of one instant in either order).
+            pair = draw(
+                st.sampled_from(
+                    [
+                        [("status", "Recycled"), ("reason", "not ready")],
+                        [("reason", "spam"), ("status", "Invalid Information")],
+                        [("status", "On Hold"), ("reason", "")],
+                        [("sal", "rejected"), ("sal_reason", "no budget")],
+                        [("sal_reason", "duplicate"), ("sal", "accepted")],
+                    ]
+                )
+            )
+            rows.extend((lead, at, name, value) for name, value in pair)
         elif kind == "activity":
             rows.append((lead, at, "activity", draw(ACTIVITIES)))
         elif kind == "burst":
@@ -264,6 +287,10 @@ def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, 
             int(facts.connects[i]),
             bool(facts.qualified[i]),
             name(facts.score_bands, int(facts.score_band[i])),
+            bool(facts.sal_rejected[i]),
+            name(facts.sal_reasons, int(facts.sal_reason[i])),
+            int(facts.reason_outcome[i]),
+            name(facts.reasons, int(facts.reason[i])),
             tuple(
                 name(facts.segment_values[field], int(codes[i]))
                 for field, codes in sorted(facts.segment.items())
@@ -282,6 +309,7 @@ def decoded(facts: Facts) -> tuple[Counter[tuple[Any, ...]], Counter[tuple[Any, 
             name(facts.score_bands, int(facts.clock_score_band[i])),
             bool(facts.clock_stopped[i]),
             int(facts.clock_seconds[i]),
+            int(facts.clock_outcome[i]),
         )
         for i in range(len(facts.clock_policy))
     )
@@ -341,12 +369,19 @@ def test_plain_leads_take_the_column_path_and_hard_ones_the_engine() -> None:
     # 2 + 4 h on Wednesday and 3 + 2 h on Thursday = 39600 s.
     assert decoded(facts) == (
         Counter(
-            [(BASE, "A", "r4", "east", True, True, 1, 1, True, "75-100", ("A", None, "r4", "east"))]
+            [
+                (
+                    *(BASE, "A", "r4", "east", True, True, 1, 1, True, "75-100"),
+                    *(False, None, -1, None),
+                    (None, "A", None, "r4", None, "east"),
+                )
+            ]
         ),
         Counter(
             [
-                ("follow_up", BASE, 2, "A", "r4", "east", "75-100", True, 3600),
-                ("qualification", BASE + hour, 2, "A", "r4", "east", "75-100", True, 39600),
+                # Contacted is no outcome; Qualified is "converted" (OUTCOMES[0]).
+                ("follow_up", BASE, 2, "A", "r4", "east", "75-100", True, 3600, -1),
+                ("qualification", BASE + hour, 2, "A", "r4", "east", "75-100", True, 39600, 0),
             ]
         ),
     )
@@ -402,9 +437,9 @@ def test_a_clock_that_reaches_its_target_exactly_is_met() -> None:
     met, breached = 2, 3
     assert decoded(facts)[1] == Counter(
         [
-            ("follow_up", BASE, met, "A", "r1", "east", None, True, 4 * 3600),
-            ("follow_up", BASE, breached, "A", "r1", "east", None, True, 4 * 3600 + 1),
-            ("qualification", BASE + 5 * hour, met, "A", "r1", "east", None, True, 14 * 3600),
+            ("follow_up", BASE, met, "A", "r1", "east", None, True, 4 * 3600, -1),
+            ("follow_up", BASE, breached, "A", "r1", "east", None, True, 4 * 3600 + 1, -1),
+            ("qualification", BASE + 5 * hour, met, "A", "r1", "east", None, True, 14 * 3600, 0),
             (
                 "qualification",
                 BASE + 5 * hour + 1_000_000,
@@ -415,6 +450,7 @@ def test_a_clock_that_reaches_its_target_exactly_is_met() -> None:
                 None,
                 True,
                 14 * 3600 + 1,
+                0,  # converted
             ),
         ]
     )

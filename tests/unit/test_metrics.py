@@ -168,6 +168,12 @@ def figure(
         "mqls": mqls,
         "sals": sals,
         "mql_to_sal": mql_to_sal,
+        # No lead of this history carries a sal row (SPEC §9.5): every SAL is inferred,
+        # none is rejected, so the acceptance rate is 1 wherever there is a SAL.
+        "sal_rejected": 0,
+        "acceptance_rate": 1.0 if sals else None,
+        "sal_reasons": {},
+        "reasons": {"recycled": {}, "deferred": {}, "disqualified": {}},
         "workable_leads": workable,
         "compliance": {"follow_up": follow_up, "qualification": qualification},
         "time_to_follow_up": {"count": count, "mean": mean, "median": median, "p90": p90},
@@ -521,7 +527,8 @@ def test_facts_of_a_lead_with_two_mqls(rules: Rulebook, config: Config) -> None:
     assert (first.qualified, second.qualified) == (False, True)
     assert (first.follow_up_state, first.follow_up_seconds) == (State.MET, 25200)
     assert (second.follow_up_state, second.follow_up_seconds) == (State.MET, 27000)
-    assert (first.segment, second.segment) == ((None,), ("Healthcare",))
+    # industry (the commitment's segment), then source and campaign (SPEC §9.5 tables).
+    assert (first.segment, second.segment) == ((None, None, None), ("Healthcare", None, None))
     assert [(c.policy, c.cycle, c.state) for c in facts.clocks] == [
         ("follow_up", 1, State.MET),
         ("follow_up", 2, State.MET),

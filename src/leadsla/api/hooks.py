@@ -65,9 +65,9 @@ async def post_hook(
     statuses = list(rules.statuses)
     grades = [g.name for g in rules.grades]
     if source == "hubspot":
-        batch = hubspot_events(payload, statuses, grades)
+        batch = hubspot_events(payload, statuses, grades, rules.acceptance)
     else:
-        batch = generic_events(payload, statuses, grades, source)
+        batch = generic_events(payload, statuses, grades, source, rules.acceptance)
     result = await stored(engine, rules, batch.events, f"hook:{source}", now)
     return HookOut(
         accepted=result.accepted,

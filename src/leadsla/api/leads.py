@@ -3,10 +3,23 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from starlette.concurrency import run_in_threadpool
 
-from leadsla.api.deps import AppClock, CallerScope, Reading, Rules, as_of_instant, require_visible
-from leadsla.api.schemas import LeadOut, LeadSummaryOut
+from leadsla.api.deps import (
+    AppClock,
+    Caller,
+    CallerScope,
+    Database,
+    Reading,
+    Rules,
+    Zone,
+    as_of_instant,
+    require_visible,
+)
+from leadsla.api.schemas import AcceptanceIn, AcceptanceOut, LeadOut, LeadSummaryOut
 from leadsla.core.columns import MICROS_PER_HOUR
+from leadsla.core.instants import format_instant
+from leadsla.service.acceptance import DecisionRefused, decide
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import lead_detail, lead_list
 
@@ -70,3 +83,48 @@ def get_lead(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no lead {lead_id!r}")
     detail.update(lead_qualification(connection, rules, lead_id, at))
     return detail
+
+
+@router.post(
+    "/leads/{lead_id}/acceptance",
+    response_model=AcceptanceOut,
+    responses={
+        403: {"description": "the caller's role does not accept or reject leads"},
+        404: {"description": "no such lead, or not one the caller may read"},
+        422: {
+            "description": "not accepted or rejected, a rejection without a reason, or a "
+            "reason outside sal.reasons"
+        },
+    },
+)
+async def post_acceptance(
+    lead_id: str,
+    body: AcceptanceIn,
+    caller: Caller,
+    rules: Rules,
+    engine: Database,
+    clock: AppClock,
+    zone: Zone,
+) -> dict[str, Any]:
+    """Sales accepts or rejects the lead now (SPEC §9.5): the lead's owner, their team's
+    manager, or an admin. Appends a ``sal`` and a ``sal_reason`` event."""
+    now = clock()
+
+    def run() -> dict[str, str | None]:
+        with engine.begin() as connection:
+            return decide(
+                connection,
+                rules,
+                caller,
+                lead_id,
+                body.decision,
+                body.reason,
+                now,
+                source=f"api:{caller.name}",
+            )
+
+    try:
+        stored = await run_in_threadpool(run)
+    except DecisionRefused as refused:
+        raise HTTPException(refused.status, refused.message) from None
+    return {**stored, "at": format_instant(now, zone)}

@@ -61,6 +61,22 @@ class EventIn(BaseModel):
 READ_BY_HAND: tuple[type[BaseModel], ...] = (EventIn,)
 
 
+class AcceptanceIn(BaseModel):
+    """Sales' decision on a lead (SPEC §9.5): a rejection needs a reason."""
+
+    decision: str = Field(description="accepted or rejected")
+    reason: str | None = Field(
+        default=None, description="Why; one of sal.reasons when the config lists them."
+    )
+
+
+class AcceptanceOut(BaseModel):
+    lead_id: str
+    sal: str
+    sal_reason: str | None
+    at: str
+
+
 class RejectedOut(BaseModel):
     index: int
     error: str

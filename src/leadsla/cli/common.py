@@ -265,6 +265,7 @@ def read_event_file(
                 handle,
                 statuses=list(rules.statuses),
                 grades=[g.name for g in rules.grades],
+                acceptance=rules.acceptance,
                 source=str(events),
                 max_errors_kept=10**9 if keep_errors else 1000,
                 progress=lambda _rows: bar.update(task, completed=_bytes_read(handle)),

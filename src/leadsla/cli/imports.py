@@ -148,7 +148,9 @@ def _convert_export(
                 if isinstance(item, RejectedRow):
                     rejected.append(item)
                     continue
-                problem = value_problem(item.field, item.value or "", statuses, grades)
+                problem = value_problem(
+                    item.field, item.value or "", statuses, grades, rules.acceptance
+                )
                 if problem is not None:
                     rejected.append(RejectedRow(item.line, [], f"{item.field}: {problem}"))
                 else:

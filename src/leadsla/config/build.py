@@ -20,13 +20,14 @@ from leadsla.config.schema import (
     PersonConfig,
     PolicyConfig,
 )
+from leadsla.core.acceptance import REASON_OUTCOMES, Acceptance
 from leadsla.core.calendar import BusinessCalendar, HolidaySource
 from leadsla.core.objectives import LONG_WINDOW_SHARE, SHORT_WINDOW_SHARE, BurnAlert, Objective
 from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
 from leadsla.core.recipients import Delivery
 from leadsla.core.scoring import Grade
 
-__all__ = ["build_delivery", "build_objectives", "build_rulebook"]
+__all__ = ["build_acceptance", "build_delivery", "build_objectives", "build_rulebook"]
 
 
 def build_rulebook(config: Config) -> Rulebook:
@@ -63,8 +64,25 @@ def build_rulebook(config: Config) -> Rulebook:
         executives=tuple(_person(person) for person in config.executives),
         scoring=build_scoring(config.scoring, grades),
         intake=intake,
+        acceptance=build_acceptance(config),
     )
     return replace(rulebook, assignment=build_assignment(config.assignment, rulebook))
+
+
+def build_acceptance(config: Config) -> Acceptance:
+    """SPEC §9.5: the closed reason lists and the statuses' outcomes the config gives."""
+    reasons: dict[str, frozenset[str]] = {}
+    if config.reasons is not None:
+        for outcome in REASON_OUTCOMES:
+            listed = getattr(config.reasons, outcome)
+            if listed is not None:
+                reasons[outcome] = frozenset(listed)
+    sal_reasons = config.sal.reasons if config.sal is not None else None
+    return Acceptance(
+        sal_reasons=frozenset(sal_reasons) if sal_reasons is not None else None,
+        reasons=reasons,
+        outcomes={s.name: s.outcome for s in config.statuses if s.outcome is not None},
+    )
 
 
 def build_delivery(config: Config) -> Delivery:

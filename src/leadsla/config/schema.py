@@ -348,6 +348,23 @@ class GradeConfig(_Model):
 class StatusConfig(_Model):
     name: Name
     stage: Stage | None = None
+    # Where a cycle of work ends on this status, when its stage does not say it (SPEC §9.5:
+    # a nurture status is ``recycled`` unless it is named Deferred; docs/sla-rules.md).
+    outcome: Literal["converted", "deferred", "recycled", "disqualified"] | None = None
+
+
+class SalConfig(_Model):
+    """SPEC §9.5: the closed list of ``sal_reason`` values (absent: free text)."""
+
+    reasons: Names | None = None
+
+
+class ReasonsConfig(_Model):
+    """The closed lists of ``reason`` values at a recycle, defer or disqualify."""
+
+    recycled: Names | None = None
+    deferred: Names | None = None
+    disqualified: Names | None = None
 
 
 class StatusSetConfig(_Model):
@@ -665,6 +682,8 @@ class Config(_Model):
     assignment: AssignmentConfig | None = None  # docs/qualification.md
     capacity: CapacityConfig | None = None  # docs/qualification.md (leadsla capacity)
     intake: IntakeConfig | None = None  # docs/qualification.md (marketing's intake clock)
+    sal: SalConfig | None = None  # docs/sla-rules.md (sales acceptance)
+    reasons: ReasonsConfig | None = None  # docs/sla-rules.md (sales acceptance)
 
     _source: str = PrivateAttr(default="<config>")
 

@@ -25,6 +25,15 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from leadsla.core.acceptance import (
+    ACCEPTED,
+    OUTCOMES,
+    REASON_FIELD,
+    REASON_OUTCOMES,
+    REJECTED,
+    SAL_FIELD,
+    SAL_REASON_FIELD,
+)
 from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
@@ -52,6 +61,7 @@ from leadsla.core.plain import (
     columns_of,
     dense,
     judge_part,
+    last_per_group,
     plain_clocks,
 )
 from leadsla.core.plain import supported as plain_supported
@@ -190,6 +200,17 @@ class _FactBuilder:
         total = sum(len(part.lead) for part, _, _ in kept)
         columns = {name: np.empty(total, dtype=kind) for name, kind in CLOCK_COLUMN_TYPES.items()}
         codes = np.array([state_code(state) for state in JUDGED_STATES], dtype=np.int8)
+        # The outcome code of each status value code (the last slot: no status).
+        status = self.plain.status
+        outcome_of = self.metric.outcome_of
+        outcome_codes = np.array(
+            [
+                OUTCOMES.index(outcome_of[name]) if name in outcome_of else -1
+                for name in self.cols.values
+            ]
+            + [-1],
+            dtype=np.int8,
+        )
         at = 0
         for part, judged, unowned in kept:
             leads = part.lead
@@ -207,6 +228,8 @@ class _FactBuilder:
                 np.take(lead.team.codes, leads, out=columns["clock_team"][rows])
             np.take(lead.score_band, leads, out=columns["clock_score_band"][rows])
             columns["clock_stopped"][rows] = part.stopped
+            stop_status = _stop_status(part, status)
+            columns["clock_outcome"][rows] = np.where(part.stopped, outcome_codes[stop_status], -1)
             np.floor_divide(judged.business, MICROS_PER_SECOND, out=columns["clock_seconds"][rows])
         self.clock_columns = columns
 
@@ -230,13 +253,16 @@ class _FactBuilder:
         qualified = np.zeros(groups, dtype=np.bool_)
         qualified[status.group[reached]] = True
         # SAL: the follow-up stopped on a working status (the status after its stop).
-        stop_row = part.stop_row
-        unknown = np.flatnonzero(part.stopped & (stop_row < 0))
-        if unknown.size:
-            stop_row = stop_row.copy()
-            stop_row[unknown] = status.last_by(part.entry[unknown], part.stopped_at[unknown])
         working = cols.value_flags({s for s, st in stages.items() if st == WORKING})
-        stop_status = np.where(stop_row >= 0, status.value[np.maximum(stop_row, 0)], -1)
+        stop_status = _stop_status(part, status)
+        # SPEC §9.5: a plain lead's one cycle runs from the MQL instant to the end, so its
+        # last sal row from then on decides (an empty one withdraws, as no row).
+        decision = self._last_since(SAL_FIELD, mql_at)[leads]
+        accepted, rejected = (cols.value_code.get(name, -2) for name in (ACCEPTED, REJECTED))
+        values = cols.values
+        self.sal_reasons = dense(self._last_since(SAL_REASON_FIELD, mql_at), values.__getitem__)
+        ending, reason = self._endings(status, mql_at)
+        self.reasons = dense(reason, values.__getitem__)
         grade_codes = lead.grade.codes[leads]
         read = {name: lead.segment(name) for name in self.metric.workable.fields}
         workable = self.metric.workable.column(
@@ -248,15 +274,87 @@ class _FactBuilder:
             "grade": grade_codes,
             "owner": lead.owner.codes[leads],
             "team": lead.team.codes[leads],
-            "is_sal": part.stopped & working[stop_status],
+            "is_sal": np.where(
+                decision == accepted,
+                True,
+                (decision != rejected) & part.stopped & working[stop_status],
+            ),
             "workable": workable[leads],
             "attempts": attempts[leads].astype(np.int64),
             "connects": connects[leads].astype(np.int64),
             "qualified": qualified[leads],
             "score_band": lead.score_band[leads],
+            "sal_rejected": decision == rejected,
+            "sal_reason": self.sal_reasons.codes[leads],
+            "reason_outcome": ending[leads],
+            "reason": self.reasons.codes[leads],
         }
-        self.segments = {name: lead.segment(name) for name in self.metric.segment_fields}
+        self.segments = {name: lead.segment(name) for name in self.metric.fact_fields}
         self.mql_leads = leads
+
+    def _last_since(self, name: str, since: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Each lead's value code of the last row of ``name`` at or after ``since`` (per
+        lead; -1: none, or empty)."""
+        cols = self.cols
+        rows = cols.rows_of(name)
+        rows = rows[cols.at[rows] >= since[cols.group[rows]]]
+        result = np.full(cols.groups, -1, dtype=np.int64)
+        last = last_per_group(cols.group, rows)
+        result[cols.group[last]] = cols.value[last]
+        return result
+
+    def _endings(
+        self, status: StatusRows, since: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
+        """Per lead, the last status change at or after ``since`` into a recycled, deferred
+        or disqualified status that has a non-empty ``reason`` row at its instant: its
+        outcome (index into REASON_OUTCOMES, -1: none) and that reason's value code."""
+        cols = self.cols
+        groups = cols.groups
+        outcome_of = self.metric.outcome_of
+        codes = np.full(len(cols.values) + 1, -1, dtype=np.int8)
+        for name, ended in outcome_of.items():
+            if ended in REASON_OUTCOMES and name in cols.value_code:
+                codes[cols.value_code[name]] = REASON_OUTCOMES.index(ended)
+        # The reason of each instant: its last reason row.
+        rows = cols.rows_of(REASON_FIELD)
+        final = np.ones(rows.size, dtype=np.bool_)
+        if rows.size:
+            g, at = cols.group[rows], cols.at[rows]
+            final[:-1] = (g[1:] != g[:-1]) | (at[1:] != at[:-1])
+        rows = rows[final]
+        rows = rows[cols.value[rows] >= 0]
+        # The status instant of the same instant: its row is next to the reason's.
+        spot = np.searchsorted(status.rows, rows)
+        matched = np.full(rows.size, -1, dtype=np.int64)
+        for candidate in (spot - 1, spot):
+            inside = (candidate >= 0) & (candidate < status.size)
+            safe = np.where(inside, candidate, 0)
+            same = (
+                inside
+                & (status.group[safe] == cols.group[rows])
+                & (status.at[safe] == cols.at[rows])
+            )
+            matched = np.where(same, safe, matched)
+        keep = matched >= 0
+        rows, instant = rows[keep], matched[keep]
+        value = status.value[instant]
+        previous = np.where(
+            (instant > 0) & (status.group[np.maximum(instant - 1, 0)] == status.group[instant]),
+            status.value[np.maximum(instant - 1, 0)],
+            -1,
+        )
+        changed = (value != previous) & (value >= 0)
+        outcome = codes[value]
+        chosen = changed & (outcome >= 0) & (status.at[instant] >= since[status.group[instant]])
+        rows, instant, outcome = rows[chosen], instant[chosen], outcome[chosen]
+        ending = np.full(groups, -1, dtype=np.int8)
+        reason = np.full(groups, -1, dtype=np.int64)
+        last = last_per_group(cols.group, rows)
+        picked = np.isin(rows, last)
+        ending[cols.group[rows[picked]]] = outcome[picked]
+        reason[cols.group[rows[picked]]] = cols.value[rows[picked]]
+        return ending, reason
 
     def facts(self) -> Facts:
         lead = self.lead
@@ -269,7 +367,23 @@ class _FactBuilder:
             segment_values={name: names.names for name, names in self.segments.items()},
             policies=list(self.metric.policies),
             score_bands=self.metric.score_band_names,
+            sal_reasons=self.sal_reasons.names,
+            reasons=self.reasons.names,
         )
+
+
+def _stop_status(part: ClockPart, status: StatusRows) -> npt.NDArray[np.int64]:
+    """The value code of the status after each cycle's stop (-1: not stopped, or no
+    status)."""
+    stop_row = part.stop_row
+    unknown = np.flatnonzero(part.stopped & (stop_row < 0))
+    if unknown.size:
+        stop_row = stop_row.copy()
+        stop_row[unknown] = status.last_by(part.entry[unknown], part.stopped_at[unknown])
+    found: npt.NDArray[np.int64] = np.where(
+        stop_row >= 0, status.value[np.maximum(stop_row, 0)], -1
+    ).astype(np.int64)
+    return found
 
 
 def replayed_facts(

@@ -28,6 +28,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from leadsla.core.acceptance import (
+    REASON_FIELD,
+    SAL_FIELD,
+    SAL_REASON_FIELD,
+    Acceptance,
+    acceptance_problem,
+)
 from leadsla.core.calendar import local_instant
 from leadsla.core.columns import (
     MICROS_PER_SECOND,
@@ -54,7 +61,17 @@ from leadsla.core.limits import (
 from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 
 EVENT_COLUMNS = ("lead_id", "at", "field", "value")
-CLOSED_FIELDS = ("status", "grade", "score", "activity", "outcome", "amount")
+CLOSED_FIELDS = (
+    "status",
+    "grade",
+    "score",
+    "activity",
+    "outcome",
+    "amount",
+    SAL_FIELD,
+    SAL_REASON_FIELD,
+    REASON_FIELD,
+)
 OUTCOMES = ("won", "lost")
 
 INSTANT_FORMAT = "an ISO 8601 instant with a UTC offset"
@@ -294,16 +311,24 @@ def normalize_field(name: str) -> str:
 
 
 def value_problem(
-    field: str, value: str, statuses: Collection[str], grades: Collection[str]
+    field: str,
+    value: str,
+    statuses: Collection[str],
+    grades: Collection[str],
+    acceptance: Acceptance | None = None,
 ) -> str | None:
     """Why ``value`` cannot be the value of ``field`` (normalised), or ``None`` if it can.
 
     An empty value clears a field and is always allowed. ``outcome`` (an
     opportunity's result) is ``won`` or ``lost`` in any case; ``amount`` a number
-    of at least 0. Fields other than these six take any value.
+    of at least 0. ``sal`` is ``accepted`` or ``rejected``; ``sal_reason`` and
+    ``reason`` are free text unless ``acceptance`` lists them (SPEC §9.5). Other
+    fields take any value.
     """
     if not value:
         return None
+    if field in (SAL_FIELD, SAL_REASON_FIELD, REASON_FIELD):
+        return acceptance_problem(field, value, acceptance)
     if field == "outcome":
         if value.casefold() in OUTCOMES:
             return None
@@ -1346,6 +1371,7 @@ def read_events(
     *,
     statuses: Collection[str],
     grades: Collection[str],
+    acceptance: Acceptance | None = None,
     source: str = "events.csv",
     chunk_rows: int = 100_000,
     max_errors_kept: int = 1000,
@@ -1408,7 +1434,7 @@ def read_events(
                 key = (name, value_code)
                 if key not in judged:
                     spelled = "" if value_code < 0 else values.names[value_code]
-                    judged[key] = value_problem(name, spelled, statuses, grades)
+                    judged[key] = value_problem(name, spelled, statuses, grades, acceptance)
                 bad[k] = judged[key] is not None
             problem[rows[bad[inverse.reshape(-1)]]] = _PROBLEM_VALUE
         # The first column in file-format order wins: later assignments overwrite.

@@ -23,6 +23,12 @@ Where SPEC §8 is silent, this module decides as follows.
   cycle ended by a reassignment is in no time to follow-up (it was handed over, not
   followed up); ended ``reassigned`` it counts in no compliance figure either, ended
   ``breached`` it is the previous owner's breach, as SPEC §9.2 says.
+* **Sales acceptance** (SPEC §9.5): an MQL's ``sal`` and ``sal_reason`` rows are
+  those from its start (for a chain, from the start of its last cycle: the new owner
+  decides afresh) until the next MQL, or the evaluation instant; the last ``sal`` row
+  decides, an empty one withdraws it. Its recycle, defer or disqualify reason is the
+  last status change into such a status, with a ``reason`` row at its instant, from
+  the MQL instant on.
 * **An assignment start** (SPEC §9.1, ``start: {status: [...], assigned: true}`` on
   the MQL policy): the MQL is marketing's hand-off, so it is counted when the status
   enters the start set (from outside it, or at the lead's first instant; with the
@@ -91,7 +97,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
@@ -101,6 +107,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from leadsla.core.acceptance import (
+    ACCEPTANCE_FIELDS,
+    ACCEPTED,
+    OUTCOMES,
+    REASON_FIELD,
+    REASON_OUTCOMES,
+    REJECTED,
+    SAL_FIELD,
+    SAL_REASON_FIELD,
+    status_outcomes,
+)
 from leadsla.core.calendar import local_instant
 from leadsla.core.clock import Cycle, State, Verdict, grade_of
 from leadsla.core.columns import (
@@ -131,6 +148,7 @@ __all__ = [
     "MetricRules",
     "MqlFact",
     "Period",
+    "acceptance_tables",
     "collect_facts",
     "facts_of",
     "lead_facts",
@@ -138,6 +156,7 @@ __all__ = [
     "metric_rules",
     "month_numbers",
     "mql_policy_of",
+    "outcome_tables",
     "period_containing",
     "score_band_edges",
     "score_band_labels",
@@ -164,6 +183,8 @@ _STATES: tuple[State, ...] = (
     State.REASSIGNED,
 )
 _STATE_CODE = {state: code for code, state in enumerate(_STATES)}
+_OUTCOME = {name: code for code, name in enumerate(OUTCOMES)}
+_REASON_OUTCOME = {name: code for code, name in enumerate(REASON_OUTCOMES)}
 _MET = _STATE_CODE[State.MET]
 _BREACHED = _STATE_CODE[State.BREACHED]
 
@@ -214,9 +235,20 @@ class MetricRules:
 
     @cached_property
     def watched_fields(self) -> tuple[str, ...]:
-        """The lead fields the figures read at the MQL instant: the commitments' segments
-        and the workable segments' conditions."""
-        return tuple(dict.fromkeys([*self.segment_fields, *self.workable.fields]))
+        """The lead fields the figures read at the MQL instant: those kept per MQL and
+        the workable segments' conditions."""
+        return tuple(dict.fromkeys([*self.fact_fields, *self.workable.fields]))
+
+    @cached_property
+    def fact_fields(self) -> tuple[str, ...]:
+        """The lead fields kept per MQL at its instant: the commitments' segment fields
+        and those the acceptance tables are cut by (SPEC §9.5)."""
+        return tuple(dict.fromkeys((*self.segment_fields, *ACCEPTANCE_FIELDS)))
+
+    @cached_property
+    def outcome_of(self) -> dict[str, str]:
+        """Status → the outcome a cycle of work ends on there (core/acceptance.py)."""
+        return status_outcomes(self.rules.statuses, self.rules.acceptance)
 
     @cached_property
     def policies(self) -> tuple[str, ...]:
@@ -363,6 +395,12 @@ class MqlFact:
     qualified: bool
     follow_up_state: State | None  # None without an MQL policy
     follow_up_seconds: int | None  # business seconds, only once the clock stopped
+    # SPEC §9.5: the last ``sal`` row of the cycle said rejected; the cycle's last
+    # ``sal_reason``; the last recycle/defer/disqualify of the cycle and its ``reason``.
+    sal_rejected: bool = False
+    sal_reason: str | None = None
+    reason_outcome: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +418,7 @@ class ClockFact:
     score: float | None  # at the clock's start
     stopped: bool  # by its stop (a cycle ended by a reassignment was not followed up)
     business_seconds: int
+    outcome: str | None = None  # of the status it stopped on (SPEC §9.5: OUTCOMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +445,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
     # cycle of its chain; and its verdicts by cycle number.
     heads: list[Cycle] = []
     chain_end: dict[int, int] = {}
+    numbered: dict[int, Cycle] = {}
     verdicts: dict[int, Verdict] = {}
     stop_status: dict[int, str | None] = {}
     # Cycles (of any policy) ended by a reassignment: not a follow-up, whatever their state.
@@ -426,13 +466,14 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 if not restart:
                     heads.append(cycle)
                 chain_end[heads[-1].number] = cycle.number
+                numbered[cycle.number] = cycle
             previous = cycle
-    if policy is not None:
-        for v in result.verdicts:
-            if v.policy == policy.name:
-                verdicts[v.cycle] = v
-                if v.stopped_at is not None:
-                    stop_status[v.stopped_at] = None
+    for v in result.verdicts:
+        if v.stopped_at is not None:
+            stop_status[v.stopped_at] = None
+        if policy is not None and v.policy == policy.name:
+            verdicts[v.cycle] = v
+    outcome_of = metric.outcome_of
     # MQL instants: the chain heads' starts, with the grade the clock started with (the
     # lead's effective grade after that instant); with an assignment start, the status
     # entering the start set instead (see the module docstring).
@@ -447,6 +488,12 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
     attempts: list[int] = []
     connects: list[int] = []
     starts: list[_Start] = []
+    # SPEC §9.5, sparse (few leads carry them): (instant index, value) of each instant's
+    # last sal and sal_reason row, and (index, outcome, reason) of each status change
+    # into a recycle, defer or disqualify status with a reason row at its instant.
+    decisions: list[_Row] = []
+    sal_reasons: list[_Row] = []
+    endings: list[_Row] = []
     was_open = False
     status: str | None = None
     for index, (at, changes) in enumerate(result.instants):
@@ -454,7 +501,15 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
             break
         previous_status = status
         tried = reached = 0
+        decision = sal_reason = reason = None
         for name, value in changes:
+            # An empty value (a cleared field) is a row too: it withdraws what was said.
+            if name == SAL_FIELD:
+                decision = value or ""
+            elif name == SAL_REASON_FIELD:
+                sal_reason = value or ""
+            elif name == REASON_FIELD:
+                reason = value or ""
             if not value:
                 fields.pop(name, None)
                 continue
@@ -463,6 +518,14 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 tried += 1
                 reached += value.partition(":")[2] in CONNECT_OUTCOMES
         status = fields.get("status")
+        if decision is not None:
+            decisions.append((index, decision, None))
+        if sal_reason is not None:
+            sal_reasons.append((index, sal_reason, None))
+        if reason and status != previous_status and status is not None:
+            ended = outcome_of.get(status)
+            if ended in REASON_OUTCOMES:
+                endings.append((index, ended, reason))
         walked.append(at)
         scores.append(fields.get("score"))
         statuses.append(status)
@@ -501,6 +564,7 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
             continue
         # A queue's clock (stopped by assignment) is charged to nobody.
         owner = None if v.policy in unowned else v.owner
+        stopped = v.stopped_at is not None and (v.policy, v.cycle) not in handed_over
         clocks.append(
             ClockFact(
                 lead_id=result.lead_id,
@@ -512,8 +576,11 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 owner=owner,
                 team=team_of.get(owner) if owner is not None else None,
                 score=score_at(v.started_at),
-                stopped=v.stopped_at is not None and (v.policy, v.cycle) not in handed_over,
+                stopped=stopped,
                 business_seconds=v.business_seconds,
+                outcome=outcome_of.get(stop_status.get(v.stopped_at) or "")
+                if stopped and v.stopped_at is not None
+                else None,
             )
         )
 
@@ -532,9 +599,20 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
             seconds = verdict.business_seconds
             stopped_on = stop_status.get(verdict.stopped_at)
             is_sal = stopped_on is not None and stages.get(stopped_on) == WORKING
+        # SPEC §9.5: the cycle's last sal row decides (an empty one withdraws the decision).
+        # A chain (SPEC §9.2) is judged by its last cycle: the decision is that cycle's,
+        # taken by the rep who had the lead last.
+        since = first
+        if head is not None and chain_end[head.number] != head.number:
+            since = max(first, bisect_left(walked, numbered[chain_end[head.number]].started_at))
+        decided = _last_in(decisions, since, last)
+        if decided is not None and decided[1]:
+            is_sal = decided[1] == ACCEPTED
+        said = _last_in(sal_reasons, since, last)
+        ending = _last_in(endings, first, last)
         qualified = any(s is not None and stages.get(s) == QUALIFIED for s in statuses[first:last])
         segment = tuple(
-            _segment_value(name, at_start, grade, owner, team) for name in metric.segment_fields
+            _segment_value(name, at_start, grade, owner, team) for name in metric.fact_fields
         )
         read = {name: _segment_value(name, at_start, grade, owner, team) for name in reads}
         mqls.append(
@@ -556,9 +634,26 @@ def lead_facts(result: LeadResult, metric: MetricRules, as_of: int) -> LeadFacts
                 qualified=qualified,
                 follow_up_state=verdict.state if verdict is not None else None,
                 follow_up_seconds=seconds,
+                sal_rejected=decided is not None and decided[1] == REJECTED,
+                sal_reason=said[1] or None if said is not None else None,
+                reason_outcome=ending[1] if ending is not None else None,
+                reason=ending[2] if ending is not None else None,
             )
         )
     return LeadFacts(mqls, clocks)
+
+
+# (instant index, value, reason): a sal or sal_reason row, or a status change with its reason.
+_Row = tuple[int, str, str | None]
+
+
+def _last_in(rows: Sequence[_Row], first: int, last: int) -> _Row | None:
+    """The last of ``rows`` (ordered by instant index) with an index in ``[first, last)``."""
+    position = bisect_right(rows, (last,)) - 1 if rows else -1
+    # (last,) sorts before every (last, …): position is the last row with index < last.
+    if position >= 0 and rows[position][0] >= first:
+        return rows[position]
+    return None
 
 
 def _hand_offs_linked(
@@ -631,7 +726,11 @@ class Facts:
     connects: Int64Array
     qualified: BoolArray
     score_band: Int32Array  # index into ``score_bands``
-    segment: Mapping[str, Int32Array]
+    segment: Mapping[str, Int32Array]  # MetricRules.fact_fields
+    sal_rejected: BoolArray
+    sal_reason: Int32Array  # index into ``sal_reasons``
+    reason_outcome: Int8Array  # index into REASON_OUTCOMES
+    reason: Int32Array  # index into ``reasons``
     # One row per clock cycle.
     clock_policy: Int32Array  # index into ``policies``
     clock_started_at: Int64Array
@@ -642,6 +741,7 @@ class Facts:
     clock_score_band: Int32Array
     clock_stopped: BoolArray
     clock_seconds: Int64Array
+    clock_outcome: Int8Array  # index into OUTCOMES (-1: stopped on none, or running)
     # Names of the codes, shared by MQL and clock columns.
     grades: list[str]
     owners: list[str]
@@ -649,6 +749,8 @@ class Facts:
     segment_values: Mapping[str, list[str]]
     policies: list[str]
     score_bands: list[str]  # the labels of MetricRules.score_bands, every band
+    sal_reasons: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.mql_at)
@@ -676,17 +778,23 @@ class FactCollector:
         self.metric = metric
         self.owners = owners
         self._policy_code = {name: code for code, name in enumerate(metric.policies)}
-        self._segment_fields = metric.segment_fields
+        self._segment_fields = metric.fact_fields
         self._grades = _Codes()
         self._owners = _Codes()
         self._teams = _Codes()
         self._segment_codes = {name: _Codes() for name in self._segment_fields}
+        self._sal_reasons = _Codes()
+        self._reasons = _Codes()
+        self._sal_reason = array("i")
+        self._reason_outcome = array("b")
+        self._reason = array("i")
+        self._clock_outcome = array("b")
         # array.array grows in place: no Python object kept per fact.
         self._mql_at = array("q")
         self._grade = array("i")
         self._owner = array("i")
         self._team = array("i")
-        self._flags = array("b")  # bit 0 sal, bit 1 workable, bit 2 qualified
+        self._flags = array("b")  # bit 0 sal, 1 workable, 2 qualified, 3 sal rejected
         self._attempts = array("q")
         self._connects = array("q")
         self._score_band = array("i")
@@ -712,7 +820,14 @@ class FactCollector:
             self._grade.append(self._grades.code(mql.grade))
             self._owner.append(self._owners.code(mql.owner))
             self._team.append(self._teams.code(mql.team))
-            self._flags.append(mql.is_sal | mql.workable << 1 | mql.qualified << 2)
+            self._flags.append(
+                mql.is_sal | mql.workable << 1 | mql.qualified << 2 | mql.sal_rejected << 3
+            )
+            self._sal_reason.append(self._sal_reasons.code(mql.sal_reason))
+            self._reason_outcome.append(
+                -1 if mql.reason_outcome is None else _REASON_OUTCOME[mql.reason_outcome]
+            )
+            self._reason.append(self._reasons.code(mql.reason))
             self._attempts.append(mql.attempts)
             self._connects.append(mql.connects)
             self._score_band.append(self.metric.score_band(mql.score))
@@ -730,6 +845,7 @@ class FactCollector:
             self._clock_score_band.append(self.metric.score_band(clock.score))
             self._clock_stopped.append(clock.stopped)
             self._clock_seconds.append(clock.business_seconds)
+            self._clock_outcome.append(-1 if clock.outcome is None else _OUTCOME[clock.outcome])
 
     def add_result(self, result: LeadResult, as_of: int) -> None:
         self.add(lead_facts(result, self.metric, as_of))
@@ -744,6 +860,10 @@ class FactCollector:
             is_sal=(flags & 1) != 0,
             workable=(flags & 2) != 0,
             qualified=(flags & 4) != 0,
+            sal_rejected=(flags & 8) != 0,
+            sal_reason=np.frombuffer(self._sal_reason, dtype=np.int32),
+            reason_outcome=np.frombuffer(self._reason_outcome, dtype=np.int8),
+            reason=np.frombuffer(self._reason, dtype=np.int32),
             attempts=np.frombuffer(self._attempts, dtype=np.int64),
             connects=np.frombuffer(self._connects, dtype=np.int64),
             score_band=np.frombuffer(self._score_band, dtype=np.int32),
@@ -757,12 +877,15 @@ class FactCollector:
             clock_score_band=np.frombuffer(self._clock_score_band, dtype=np.int32),
             clock_stopped=np.frombuffer(self._clock_stopped, dtype=np.int8) != 0,
             clock_seconds=np.frombuffer(self._clock_seconds, dtype=np.int64),
+            clock_outcome=np.frombuffer(self._clock_outcome, dtype=np.int8),
             grades=self._grades.names,
             owners=self._owners.names,
             teams=self._teams.names,
             segment_values={n: c.names for n, c in self._segment_codes.items()},
             policies=list(self.metric.policies),
             score_bands=self.metric.score_band_names,
+            sal_reasons=self._sal_reasons.names,
+            reasons=self._reasons.names,
         )
 
 
@@ -777,6 +900,10 @@ _COLUMN_TYPES: dict[str, type[np.generic]] = {
     "connects": np.int64,
     "qualified": np.bool_,
     "score_band": np.int32,
+    "sal_rejected": np.bool_,
+    "sal_reason": np.int32,
+    "reason_outcome": np.int8,
+    "reason": np.int32,
     "clock_policy": np.int32,
     "clock_started_at": np.int64,
     "clock_state": np.int8,
@@ -786,6 +913,7 @@ _COLUMN_TYPES: dict[str, type[np.generic]] = {
     "clock_score_band": np.int32,
     "clock_stopped": np.bool_,
     "clock_seconds": np.int64,
+    "clock_outcome": np.int8,
 }
 
 # The clock columns among them (one row per clock cycle).
@@ -804,6 +932,8 @@ def facts_of(
     segment_values: Mapping[str, list[str]],
     policies: list[str],
     score_bands: list[str],
+    sal_reasons: list[str] | None = None,
+    reasons: list[str] | None = None,
 ) -> Facts:
     """:class:`Facts` from its array columns by name, each cast to its column type."""
     typed = {
@@ -819,6 +949,8 @@ def facts_of(
         segment_values=segment_values,
         policies=policies,
         score_bands=score_bands,
+        sal_reasons=sal_reasons or [],
+        reasons=reasons or [],
     )
 
 
@@ -860,6 +992,8 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
         [p.owners for p in parts], per_part("owner", "clock_owner")
     )
     (team, clock_team), teams = recoded([p.teams for p in parts], per_part("team", "clock_team"))
+    (sal_reason,), sal_reasons = recoded([p.sal_reasons for p in parts], per_part("sal_reason"))
+    (reason,), reasons = recoded([p.reasons for p in parts], per_part("reason"))
     segment: dict[str, Int32Array] = {}
     segment_values: dict[str, list[str]] = {}
     for name in parts[0].segment:
@@ -875,6 +1009,8 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
             "clock_grade": clock_grade,
             "clock_owner": clock_owner,
             "clock_team": clock_team,
+            "sal_reason": sal_reason,
+            "reason": reason,
         },
         segment=segment,
         grades=grades,
@@ -883,6 +1019,8 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
         segment_values=segment_values,
         policies=list(parts[0].policies),
         score_bands=list(parts[0].score_bands),
+        sal_reasons=sal_reasons,
+        reasons=reasons,
     )
 
 
@@ -1000,6 +1138,20 @@ def _total(groups: Int64Array, values: Int64Array, size: int) -> Int64Array:
     return totals
 
 
+def _coded_counts(
+    groups: Int64Array, codes: Int32Array, names: Sequence[str], size: int
+) -> list[dict[str, int]]:
+    """Per group, how many rows hold each name of a code column (code -1: none), by name."""
+    width = len(names)
+    has = codes >= 0
+    if not width or not has.any():
+        return [{} for _ in range(size)]
+    cells = groups[has] * width + codes[has].astype(np.int64)
+    counts = np.bincount(cells, minlength=size * width).reshape(size, width)
+    order = sorted(range(width), key=names.__getitem__)
+    return [{names[c]: int(row[c]) for c in order if row[c]} for row in counts.tolist()]
+
+
 def _lerp(a: FloatArray, b: FloatArray, t: FloatArray) -> FloatArray:
     """NumPy's own interpolation step (``numpy.lib._function_base_impl._lerp``), for
     percentiles equal to ``numpy.percentile`` to the last bit."""
@@ -1059,6 +1211,15 @@ class _Figures:
         groups = fact_group[keep]
         mqls = _count(groups, size)
         sals = _count(groups, size, f.is_sal[keep])
+        rejected = _count(groups, size, f.sal_rejected[keep])
+        sal_reasons = _coded_counts(groups, f.sal_reason[keep], f.sal_reasons, size)
+        outcomes = f.reason_outcome[keep]
+        reasons = {
+            name: _coded_counts(
+                groups[outcomes == k], f.reason[keep][outcomes == k], f.reasons, size
+            )
+            for k, name in enumerate(REASON_OUTCOMES)
+        }
         workable = f.workable[keep]
         w_groups = groups[workable]
         workables = _count(w_groups, size)
@@ -1088,6 +1249,10 @@ class _Figures:
                     "mqls": int(mqls[g]),
                     "sals": int(sals[g]),
                     "mql_to_sal": _ratio(sals[g], mqls[g]),
+                    "sal_rejected": int(rejected[g]),
+                    "acceptance_rate": _ratio(sals[g], sals[g] + rejected[g]),
+                    "sal_reasons": sal_reasons[g],
+                    "reasons": {name: counts[g] for name, counts in reasons.items()},
                     "workable_leads": int(workables[g]),
                     "compliance": {
                         name: _ratio(met[g, p], met[g, p] + breached[g, p])
@@ -1128,6 +1293,73 @@ class _Figures:
         figures, present = self.compute(fact_group, clock_group, len(names))
         shown = [(names[g], figures[g]) for g in np.flatnonzero(present).tolist()]
         return dict(sorted(shown) if by_name else shown)
+
+
+def _acceptance_row(mqls: int, sals: int, rejected: int) -> dict[str, Any]:
+    return {
+        "mqls": mqls,
+        "sals": sals,
+        "sal_rejected": rejected,
+        "acceptance_rate": _ratio(sals, sals + rejected),
+    }
+
+
+def acceptance_tables(facts: Facts) -> dict[str, dict[str, dict[str, Any]]]:
+    """SPEC §9.5: MQLs, SALs, rejections and acceptance rate by source, campaign, grade
+    and owner (at the MQL instant), each sorted by name; an MQL without the field is in
+    no row of that table."""
+    columns = {
+        "by_source": (facts.segment.get("source"), facts.segment_values.get("source", [])),
+        "by_campaign": (facts.segment.get("campaign"), facts.segment_values.get("campaign", [])),
+        "by_grade": (facts.grade, facts.grades),
+        "by_owner": (facts.owner, facts.owners),
+    }
+    tables: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, (codes, names) in columns.items():
+        table: dict[str, dict[str, Any]] = {}
+        if codes is not None and len(names):
+            has = codes >= 0
+            groups = codes[has].astype(np.int64)
+            mqls = _count(groups, len(names))
+            sals = _count(groups, len(names), facts.is_sal[has])
+            rejected = _count(groups, len(names), facts.sal_rejected[has])
+            for code in sorted(np.flatnonzero(mqls).tolist(), key=names.__getitem__):
+                table[names[code]] = _acceptance_row(
+                    int(mqls[code]), int(sals[code]), int(rejected[code])
+                )
+        tables[key] = table
+    return tables
+
+
+def outcome_tables(facts: Facts, metric: MetricRules) -> dict[str, dict[str, Any]]:
+    """The outcome split of each policy that stops on an outcome status (the
+    qualification SLA: converted, deferred, recycled, disqualified): per outcome, the
+    clocks stopped there within the target (``met``) and late (``breached`` or
+    ``lapsed``), the share of the clocks started that ended there in time, and the
+    clocks with no outcome yet."""
+    outcome_of = metric.outcome_of
+    tables: dict[str, dict[str, Any]] = {}
+    for p, policy in enumerate(metric.rules.policies):
+        if policy.name == metric.mql_policy or not any(s in outcome_of for s in policy.stop):
+            continue
+        mine = facts.clock_policy == p
+        outcome = facts.clock_outcome[mine]
+        states = facts.clock_state[mine]
+        met = _count(outcome[(outcome >= 0) & (states == _MET)].astype(np.int64), len(OUTCOMES))
+        late_states = (states == _BREACHED) | (states == _STATE_CODE[State.LAPSED])
+        late = _count(outcome[(outcome >= 0) & late_states].astype(np.int64), len(OUTCOMES))
+        clocks = int(np.count_nonzero(mine))
+        tables[policy.name] = {
+            "clocks": clocks,
+            "within_target": {name: int(met[k]) for k, name in enumerate(OUTCOMES)},
+            "late": {name: int(late[k]) for k, name in enumerate(OUTCOMES)},
+            "share_within_target": {
+                name: _ratio(met[k], clocks) for k, name in enumerate(OUTCOMES)
+            },
+            # Still running, or stopped on a status that is no outcome.
+            "no_outcome": int(np.count_nonzero(outcome < 0)),
+        }
+    return tables
 
 
 def _per_owner(facts: Facts, where: BoolArray, reps: Sequence[str]) -> dict[str, int]:
@@ -1269,6 +1501,8 @@ def scorecard(
             facts, month.contains(mql_months), metric.reps
         ),
         "mqls_month_to_date": mqls_month_to_date(facts.mql_at, as_of, zone),
+        "acceptance": acceptance_tables(inside),
+        "qualification_outcomes": outcome_tables(inside, metric),
     }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from leadsla.core.acceptance import Acceptance
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.durations import Duration
 from leadsla.core.routing import Assignment
@@ -177,6 +178,7 @@ class Rulebook:
     scoring: Scoring | None = None  # qualification at ingest (core/scoring.py)
     assignment: Assignment | None = None  # routing of new MQLs (core/routing.py)
     intake: Policy | None = None  # capture → decision clock (core/intake.py); also in policies
+    acceptance: Acceptance = field(default_factory=Acceptance)  # SPEC §9.5 (core/acceptance.py)
     # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 

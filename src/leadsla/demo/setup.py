@@ -97,6 +97,7 @@ def prepare_demo(
             handle,
             statuses=list(rules.statuses),
             grades=[g.name for g in rules.grades],
+            acceptance=rules.acceptance,
             source=str(events_path),
         )
     tell("importing", 0, len(table))

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from leadsla.core.acceptance import Acceptance
 from leadsla.core.columns import MICROS_PER_SECOND, Int32Array, Int64Array, UInt64Array
 from leadsla.core.events import (
     CLOSED_FIELDS,
@@ -246,6 +247,7 @@ def _closed_values_ok(
     value_names: list[str],
     statuses: Collection[str],
     grades: Collection[str],
+    acceptance: Acceptance | None,
 ) -> bool:
     """Whether every value of a closed field (status, grade) is one it takes."""
     stride = len(value_names) + 1
@@ -256,7 +258,7 @@ def _closed_values_ok(
         name = field_names[field_code]
         if name in CLOSED_FIELDS:
             text = value_names[value_code - 1] if value_code else ""
-            if value_problem(name, text, statuses, grades) is not None:
+            if value_problem(name, text, statuses, grades, acceptance) is not None:
                 return False
     return True
 
@@ -346,6 +348,7 @@ def read_grouped_events(
     *,
     statuses: Collection[str],
     grades: Collection[str],
+    acceptance: Acceptance | None = None,
     hash_bits: int | None = None,
 ) -> GroupedEvents | None:
     """The events of a plain file as a lead-grouped table, or ``None`` if the file needs
@@ -378,7 +381,7 @@ def read_grouped_events(
             and _names_short(field_names)
             and _names_short(value_names)
             and _closed_values_ok(
-                field_codes, field_names, value_codes, value_names, statuses, grades
+                field_codes, field_names, value_codes, value_names, statuses, grades, acceptance
             )
         )
         micros = _instants(frame["at"]) if closed_ok else None

@@ -47,7 +47,8 @@ def report_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, obje
 
 def analytics_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, object]]:
     """The analytics keys (``waterfall``, ``speed_to_lead``, ``speed_legs``,
-    ``touch_decay``, ``burn_up``) as report rows."""
+    ``touch_decay``, ``burn_up``) and the acceptance tables (``acceptance``,
+    ``qualification_outcomes``) as report rows."""
     for name, table in analytics_tables(report).items():
         header, rows = table
         # Two key columns (group and key, or commitment and date): "waterfall.by_grade", "A".
@@ -87,6 +88,14 @@ def analytics_tables(report: Mapping[str, Any]) -> dict[str, Table]:
             for day in entry["days"]
         ]
         tables["burn_up"] = wide_table(["commitment", "date"], rows)
+    acceptance = report.get("acceptance")
+    if isinstance(acceptance, Mapping):
+        tables["acceptance"] = grouped_table(acceptance)
+    outcomes = report.get("qualification_outcomes")
+    if isinstance(outcomes, Mapping):
+        tables["qualification_outcomes"] = wide_table(
+            ["policy"], [((policy,), split) for policy, split in outcomes.items()]
+        )
     return tables
 
 

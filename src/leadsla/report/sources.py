@@ -80,7 +80,10 @@ def file_events(
         rules = settings.rules
         grouped = (
             read_grouped_events(
-                path, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
+                path,
+                statuses=list(rules.statuses),
+                grades=[g.name for g in rules.grades],
+                acceptance=rules.acceptance,
             )
             if fast
             else None

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadsla.core.acceptance import Acceptance
 from leadsla.core.events import InstantError, normalize_field, parse_event_instant, value_problem
 from leadsla.core.limits import instant_in_range, range_problem
 from leadsla.service.ingest import IncomingEvent, Rejection, incoming_problem
@@ -135,7 +136,11 @@ def verify_hubspot(
 
 
 def generic_events(
-    payload: Any, statuses: Sequence[str], grades: Sequence[str], source: str
+    payload: Any,
+    statuses: Sequence[str],
+    grades: Sequence[str],
+    source: str,
+    acceptance: Acceptance | None = None,
 ) -> HookBatch:
     batch = HookBatch()
     items = payload if isinstance(payload, list) else [payload]
@@ -166,7 +171,7 @@ def generic_events(
         for raw_name, raw_value in changes.items():
             name = normalize_field(str(raw_name))
             value = "" if raw_value is None else str(raw_value).strip()
-            problem = value_problem(name, value, statuses, grades)
+            problem = value_problem(name, value, statuses, grades, acceptance)
             if not name or problem is not None:
                 problem = f"changes.{raw_name}: {problem or 'empty field name'}"
                 break
@@ -184,7 +189,12 @@ def generic_events(
     return batch
 
 
-def hubspot_events(payload: Any, statuses: Sequence[str], grades: Sequence[str]) -> HookBatch:
+def hubspot_events(
+    payload: Any,
+    statuses: Sequence[str],
+    grades: Sequence[str],
+    acceptance: Acceptance | None = None,
+) -> HookBatch:
     batch = HookBatch()
     if not isinstance(payload, list):
         batch.rejected.append(Rejection(0, "HubSpot sends an array of events"))
@@ -217,7 +227,7 @@ def hubspot_events(payload: Any, statuses: Sequence[str], grades: Sequence[str])
         value = "" if raw is None else str(raw).strip()
         if name == "status":
             value = HUBSPOT_STATUSES.get(value, value)
-        problem = value_problem(name, value, statuses, grades)
+        problem = value_problem(name, value, statuses, grades, acceptance)
         if problem is not None:
             batch.rejected.append(Rejection(index, f"propertyValue: {problem}"))
             continue

@@ -101,7 +101,7 @@ def event_from_json(
     ):
         return Rejection(index, "value: must be a string, a number or null")
     value = "" if raw_value is None else str(raw_value).strip()
-    problem = value_problem(name, value, statuses, grades)
+    problem = value_problem(name, value, statuses, grades, rules.acceptance)
     if problem is not None:
         return Rejection(index, f"value: {problem}")
     key = item.get("id")

@@ -14,23 +14,30 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
-from leadsla.api.deps import AppClock, AppConfig, Reading, Rules, Zone
+from leadsla.api.deps import AppClock, AppConfig, Database, Reading, Rules, Zone
+from leadsla.core.acceptance import SAL_FIELD, SAL_REASON_FIELD
 from leadsla.core.columns import MICROS_PER_HOUR, MICROS_PER_SECOND
 from leadsla.core.events import parse_instant
 from leadsla.core.instants import format_instant
+from leadsla.core.metrics import mql_policy_of
 from leadsla.core.policy import Rep, Rulebook, Team
+from leadsla.service.acceptance import DecisionRefused, decide, may_decide
 from leadsla.service.qualify import lead_qualification
 from leadsla.service.queries import Scope, lead_detail, lead_list, lead_owner, scope_for
 from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role
 from leadsla.store.versions import list_versions
+from leadsla.web.csrf import form_is_ours
 from leadsla.web.figures import dashboard_objectives, report_for, segments_for, team_view
 from leadsla.web.render import error_page, page
-from leadsla.web.session import Viewer
+from leadsla.web.session import Viewer, posted_form, refused_form
 from leadsla.web.wording import policy_sentences, week_hours
 
 AT_RISK_CHOICES = (4, 8, 16, 40)
@@ -267,7 +274,71 @@ def lead_page(
         scoring=rules.scoring is not None,
         routing=rules.assignment is not None,
         rep_names={r.id: r.name for r in rules.reps.values()},
+        decision=sales_decision(rules, detail),
+        may_decide=may_decide(rules, caller, owner),
+        sal_reasons=sorted(rules.acceptance.sal_reasons or ()),
     )
+
+
+def sales_decision(rules: Rulebook, lead: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The decision on the lead's latest follow-up cycle (SPEC §9.5): its last ``sal`` row
+    and last ``sal_reason`` since the cycle started; None before any, or once withdrawn."""
+    policy = mql_policy_of(rules)
+    starts = [
+        parse_instant(c["started_at"])
+        for c in lead["clocks"]
+        if policy is not None and c["policy"] == policy.name
+    ]
+    since = max(starts, default=None)
+    decision: str | None = None
+    reason: str | None = None
+    at: str | None = None
+    # The history is in instant order, rows of one instant in the order they came.
+    for event in lead["events"]:
+        if since is not None and parse_instant(event["at"]) < since:
+            continue
+        if event["field"] == SAL_FIELD:
+            decision, at = event["value"] or None, event["at"]
+        elif event["field"] == SAL_REASON_FIELD:
+            reason = event["value"] or None
+    return None if decision is None else {"sal": decision, "reason": reason, "at": at}
+
+
+@router.post("/leads/{lead_id}/acceptance")
+async def lead_acceptance(
+    request: Request,
+    lead_id: str,
+    caller: Viewer,
+    rules: Rules,
+    engine: Database,
+    clock: AppClock,
+) -> Response:
+    """The lead page's Accept and Reject buttons: :func:`decide`, then back to the page."""
+    form = await posted_form(request)
+    if not form_is_ours(request, form):
+        return refused_form(request)
+    decision = (form.get("decision") or [""])[0]
+    reason = (form.get("reason") or [""])[0]
+    try:
+        await run_in_threadpool(_decided, engine, rules, caller, lead_id, decision, reason, clock())
+    except DecisionRefused as refused:
+        return error_page(request, caller, refused.status, refused.message)
+    return RedirectResponse(f"/leads/{quote(lead_id, safe='')}", status_code=303)
+
+
+def _decided(
+    engine: Engine,
+    rules: Rulebook,
+    caller: Principal,
+    lead_id: str,
+    decision: str,
+    reason: str,
+    now: int,
+) -> None:
+    with engine.begin() as connection:
+        decide(
+            connection, rules, caller, lead_id, decision, reason, now, source=f"web:{caller.name}"
+        )
 
 
 @router.get("/reps", response_class=HTMLResponse)
