@@ -103,3 +103,26 @@ def test_every_lead_names_its_campaign_and_an_objective_is_burning(tmp_path: Pat
     [groups] = figures.values()
     assert set(groups) == set(rules.reps)
     assert any(status.firing for status in groups.values())
+
+
+def test_sales_accepts_and_rejects_with_reasons(tmp_path: Path) -> None:
+    setup = prepare_demo(tmp_path / "demo", now=NOW, leads=500, months=3, seed=2)
+    config = load_config(setup.config)
+    rules = build_rulebook(config)
+    engine = open_database(setup.database_url, create=False)
+    with engine.connect() as connection:
+        figures = full_report(
+            stored_events(connection, NOW), ReportSettings.of(rules, config), NOW, "quarter"
+        )
+    engine.dispose()
+    overall = figures["overall"]
+    # Sales rejects the MQLs it disqualifies, each with a reason from the config's list;
+    # it accepts most of the rest (an Accept click or a working status).
+    assert overall["sal_rejected"] > 0
+    assert 0.6 < overall["acceptance_rate"] < 0.99
+    assert set(overall["sal_reasons"]) <= set(config.sal.reasons) and overall["sal_reasons"]
+    assert sum(overall["sal_reasons"].values()) >= overall["sal_rejected"]
+    listed = config.reasons.model_dump()
+    assert set(overall["reasons"]) == {"recycled", "deferred", "disqualified"}
+    for kind, counts in overall["reasons"].items():
+        assert counts and set(counts) <= set(listed[kind])

@@ -45,6 +45,7 @@ from __future__ import annotations
 import csv
 import math
 import random
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -75,6 +76,19 @@ HOUR_WEIGHT = (
     1.1, 1.2, 1.4, 1.3, 1.0, 0.7, 0.5, 0.4, 0.35, 0.3, 0.2, 0.15,
 )  # fmt: skip
 INDUSTRIES = ("Healthcare", "Financial Services", "Manufacturing", "Retail", "Software")
+# Why sales rejects an MQL, and why a worked lead goes back to marketing: each lead's
+# reason is picked by its id (no random draw, so the rest of the history is the same).
+SAL_REASONS = ("No budget", "Not the buyer", "Duplicate", "Wrong contact data",
+               "Student or job seeker")  # fmt: skip
+END_REASONS = {
+    "recycled": ("No response", "Not ready", "Timing"),
+    "deferred": ("Next quarter", "Budget cycle"),
+    "disqualified": ("Competitor", "Student or job seeker", "Spam", "Out of territory"),
+}
+# The share of worked leads whose rep also clicks "Accept" (the others are SALs by
+# their working status alone), in hundredths.
+ACCEPT_CLICKED = 60
+
 SOURCES = ("website", "paid_search", "content", "referral", "webinar", "event")
 SOURCE_WEIGHT = (0.35, 0.25, 0.2, 0.1, 0.05, 0.05)
 SOURCE_COST = (60, 250, 90, 40, 150, 600)  # USD per lead, by SOURCES (B2B-like)
@@ -297,6 +311,9 @@ def company_config(
             },
         ],
         "workable": {"grade": ["A", "B"]},
+        # Sales acceptance (SPEC §9.5): the reasons sales may give, closed lists.
+        "sal": {"reasons": list(SAL_REASONS)},
+        "reasons": {kind: list(values) for kind, values in END_REASONS.items()},
         # Sales' promise on workable leads, watched per rep with its error budget: the
         # slow rep burns it (the overview's objectives, the managers' alerts).
         "objectives": [
@@ -686,7 +703,10 @@ def _work_cycle(
         cleared = calendar.add(assigned, rng.randrange(*SKIPPED_C_CLEARED))
         # (a lead that still qualifies by score would be an MQL again at once)
         qualifies = _scored(rules, lead, cleared).mql
-        lead.add(cleared, "status", "Not a Lead" if qualifies else "Recycled")
+        if qualifies:
+            _decided(lead, cleared, "Not a Lead", "disqualified")
+        else:
+            _decided(lead, cleared, "Recycled", "recycled")
         return
     touched = _first_touch(rng, rep, grade, calendar, assigned, start, end)
     untouched = calendar.elapsed(assigned, touched)
@@ -711,6 +731,8 @@ def _work_cycle(
     status = "Contacted" if connected else "Attempting to Contact"
     if not status_later:
         lead.add(touched, "status", status)
+    if zlib.crc32(f"{lead.id}:{mql_at}".encode()) % 100 < ACCEPT_CLICKED:
+        lead.add(touched, "sal", "accepted")  # the rep clicked Accept on the lead page
     at = touched
     # More attempts while nobody answered: most within a business day of the last,
     # some later (a breach of the cadence), until a connect or the rep gives up.
@@ -743,7 +765,7 @@ def _work_cycle(
         lead.add(closed, "outcome", "won" if rng.random() < 0.3 + 0.1 * factor else "lost")
     elif roll < chance + 0.35 and not _scored(rules, lead, decided).mql:
         # (a lead that still qualifies by score would be an MQL again at once: deferred)
-        lead.add(decided, "status", "Recycled")
+        _decided(lead, decided, "Recycled", "recycled")
         back = decided + rng.randrange(20 * DAY, 70 * DAY)
         if first and rng.random() < 0.3 and back < end:
             # The lead answers a nurture email, and marketing hands it back a little later.
@@ -754,7 +776,7 @@ def _work_cycle(
                 rules=rules, first=False,
             )  # fmt: skip
     elif roll < chance + 0.5:
-        lead.add(decided, "status", "Deferred")
+        _decided(lead, decided, "Deferred", "deferred")
         revisit = decided + rng.randrange(30 * DAY, 90 * DAY)
         revisit_day = _local_day(revisit, calendar.zone)
         lead.add(decided, "revisit_at", revisit_day)
@@ -770,7 +792,22 @@ def _work_cycle(
                 rules=rules, first=False,
             )  # fmt: skip
     else:
-        lead.add(decided, "status", "Not a Lead")
+        _decided(lead, decided, "Not a Lead", "disqualified")
+
+
+def _picked(lead: _Lead, choices: Sequence[str], salt: str) -> str:
+    """One of ``choices`` for this lead, by a hash of its id (stable, no random draw)."""
+    return choices[zlib.crc32(f"{lead.id}:{salt}".encode()) % len(choices)]
+
+
+def _decided(lead: _Lead, at: int, status: str, kind: str) -> None:
+    """A status change that ends sales' work, with its reason row at the same instant
+    (SPEC §9.5); sales rejects the MQL it disqualifies, with its own reason."""
+    lead.add(at, "status", status)
+    lead.add(at, "reason", _picked(lead, END_REASONS[kind], kind))
+    if kind == "disqualified":
+        lead.add(at, "sal", "rejected")
+        lead.add(at, "sal_reason", _picked(lead, SAL_REASONS, "sal"))
 
 
 def _first_touch(
