@@ -311,7 +311,8 @@ def lead_ids(
 @dataclass(frozen=True, slots=True)
 class DueFilter:
     """Open cycles stored as due in ``[since, before)`` (before ``before`` only, for the
-    policies of ``any_since``) and not breached by ``as_of``."""
+    policies of ``any_since``) and not breached by ``as_of``; leads with an event after
+    ``as_of`` are kept whatever their stored cycles say."""
 
     since: int
     before: int
@@ -349,7 +350,9 @@ def lead_rows(
             since,
             or_(cycles.breach_at.is_(None), cycles.breach_at > due.as_of),
         )
-        query = query.where(leads.c.lead_id.in_(soon))
+        # The stored cycles are the state after the lead's last event: a lead with an
+        # event after ``as_of`` (a look back in time) is judged whatever they say.
+        query = query.where(or_(leads.c.lead_id.in_(soon), leads.c.last_at > due.as_of))
     if owner is not None:
         query = query.where(leads.c.owner == owner)
     if status is not None:
