@@ -53,10 +53,9 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
     mql_at = leads["mql_at"].fill_null(NONE).to_numpy()
     touch_at = leads["touch_at"].fill_null(NONE).to_numpy()
     owned_at_mql = leads["owner"].is_not_null().to_numpy()
-    owner_set = rows.fields["owner"] & rows.has_value & (rows.at >= rows.per_row(mql_at))
-    first_owner_row = np.minimum.reduceat(
-        np.where(owner_set, rows.index, np.int64(NONE)), rows.starts
-    )
+    # Row-sized arrays cost 80 MB each at 10 M rows: only the owner and connect rows are
+    # compared with their lead's instants.
+    first_owner_row = _first_row_from(rows, rows.fields["owner"] & rows.has_value, mql_at)
     found = first_owner_row != NONE
     later_owner = np.where(found, rows.at[np.where(found, first_owner_row, 0)], NONE)
     assigned = np.where(owned_at_mql, mql_at, later_owner)
@@ -68,8 +67,9 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
         [text is not None and text.partition(":")[2] in CONNECT_OUTCOMES for text in texts],
         dtype=np.bool_,
     )
-    connects = rows.fields["activity"] & connect_of[rows.value]
-    connect = rows.first_at(connects & (rows.at >= rows.per_row(touch_at)))
+    connect_row = _first_row_from(rows, rows.fields["activity"] & connect_of[rows.value], touch_at)
+    connect_found = connect_row != NONE
+    connect = np.where(connect_found, rows.at[np.where(connect_found, connect_row, 0)], NONE)
     team = assignee.replace_strict(dict(settings.team_of), default=None, return_dtype=pl.Utf8)
     return leads.with_columns(
         _nullable("assigned_at", assigned),
@@ -77,6 +77,21 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
         assignee,
         team.alias("assignee_team"),
     )
+
+
+def _first_row_from(rows: Rows, chosen: BoolArray, since: Int64Array) -> Int64Array:
+    """Per lead: the first of the ``chosen`` rows at or after the lead's ``since``
+    instant (``NONE``: none; a lead whose ``since`` is ``NONE`` has none)."""
+    picked = np.flatnonzero(chosen)
+    lead = np.searchsorted(rows.starts, picked, side="right") - 1
+    start = since[lead]
+    kept = (start != NONE) & (rows.at[picked] >= start)
+    picked, lead = picked[kept], lead[kept]
+    first = np.full(len(rows.starts), NONE, dtype=np.int64)
+    # Rows are in lead order: each lead's first kept row is where its run begins.
+    leads_found, where = np.unique(lead, return_index=True)
+    first[leads_found] = picked[where]
+    return first
 
 
 def _nullable(name: str, values: Int64Array) -> pl.Series:
