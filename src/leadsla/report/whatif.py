@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from leadsla.core.evaluate import lead_results
+from leadsla.core.evaluate import lead_blocks, lead_results
 from leadsla.core.metrics import period_containing
-from leadsla.core.whatif import aligned, difference, outcomes
+from leadsla.core.plain import supported as plain_supported
+from leadsla.core.whatif import Tallies, aligned, difference
 from leadsla.report.capacity import config_plan
 from leadsla.report.full import report
 from leadsla.report.settings import ReportSettings
@@ -46,12 +47,18 @@ def side(
     """
     figures = report(events, settings, as_of, period)
     window = period_containing(as_of, period, settings.metric.zone)
-    verdicts = (
-        verdict
-        for result in lead_results(settings.rules, events.table, as_of, progress=progress)
-        for verdict in result.verdicts
-    )
-    tallied = outcomes(verdicts, settings.rules, settings.team_of, as_of, window.start, window.end)
+    tallies = Tallies(settings.rules, settings.team_of, as_of, window.start, window.end)
+    if plain_supported(settings.rules):
+        # The plain leads' cycles in columns, verdicts only for the leads replayed.
+        for block in lead_blocks(settings.rules, events.table, as_of):
+            tallies.add_plain(block.plain)
+            tallies.add(verdict for _, verdicts in block.replayed for verdict in verdicts)
+            if progress is not None:
+                progress(block.stop)
+    else:
+        results = lead_results(settings.rules, events.table, as_of, progress=progress)
+        tallies.add(verdict for result in results for verdict in result.verdicts)
+    tallied = tallies.result()
     plan = config_plan(settings.config, settings.rules)
     return Side(figures, tallied, None if plan is None else plan.record())
 
