@@ -19,10 +19,11 @@ from leadsla.core.events import parse_instant, read_events
 from leadsla.demo.company import company_config, config_yaml, demo_company, write_company_history
 from leadsla.service.ingest import IncomingEvent, ingest
 from leadsla.service.queries import EVERYTHING as SEE_ALL
-from leadsla.service.tokens import create_token
+from leadsla.service.queries import scope_for
+from leadsla.service.tokens import Principal, Role, create_token
 from leadsla.store.database import open_database
 from leadsla.store.snapshots import load_snapshot
-from leadsla.web.figures import objectives_for, refresh_due
+from leadsla.web.figures import dashboard_objectives, objectives_for, refresh_due
 from leadsla.worker import Senders, run_worker
 
 NOW = parse_instant("2026-03-04T15:30:00Z")
@@ -34,6 +35,8 @@ def history(tmp_path: Path) -> tuple[Path, list[IncomingEvent]]:
     config["objectives"] = [
         {"name": "A follow-up", "policy": "follow_up", "grades": ["A"], "target": "90%",
          "window": "28 days", "per": "team"},
+        {"name": "Own follow-up", "policy": "follow_up", "target": "90%", "window": "28 days",
+         "per": "owner"},
     ]  # fmt: skip
     config_path.write_text(config_yaml(config), encoding="utf-8")
     rules = build_rulebook(load_config(config_path))
@@ -91,6 +94,13 @@ def test_snapshots_equal_the_report_after_random_ingests(
         assert month is not None
         assert month.objectives == objectives_for(connection, rules, config, SEE_ALL, NOW)
         assert [g["group"] for g in month.objectives[0]["groups"]] == sorted(rules.teams)
+        # A rep reads the company's snapshot, kept to the rows a rep may see: their own.
+        maya = Principal("Maya", Role.REP, rep="maya", team="east")
+        assert dashboard_objectives(connection, rules, config, maya, NOW) == objectives_for(
+            connection, rules, config, scope_for(rules, maya), NOW
+        )
+        mine = dashboard_objectives(connection, rules, config, maya, NOW)
+        assert [[g["group"] for g in item["groups"]] for item in mine] == [[], ["maya"]]
         east = load_snapshot(connection, "team:east", "month")
         assert east is not None
         assert set(east.report["by_owner"]) <= set(rules.teams["east"].reps)

@@ -47,7 +47,7 @@ def objective_figures(
         figures[objective.name] = {
             group: status
             for group, status in statuses.items()
-            if visible(objective, group, rules, scope)
+            if visible(objective.per, group, rules, scope)
         }
     return figures
 
@@ -60,14 +60,15 @@ def _config_groups(objective: Objective, rules: Rulebook) -> list[str]:
     return []
 
 
-def visible(objective: Objective, group: str, rules: Rulebook, scope: Scope) -> bool:
-    """Whether a caller limited to ``scope`` sees the group: the company figure only with
-    every lead in sight, a team's when all its reps are, an owner's when the owner is."""
+def visible(per: str, group: str, rules: Rulebook, scope: Scope) -> bool:
+    """Whether a caller limited to ``scope`` sees a group of an objective counted ``per``
+    company, team or owner: the company figure only with every lead in sight, a team's
+    when all its reps are, an owner's when the owner is."""
     if scope.owners is None:
         return True
-    if objective.per == "owner":
+    if per == "owner":
         return scope.allows(group)
-    if objective.per == "team":
+    if per == "team":
         team = rules.teams.get(group)
         return team is not None and bool(team.reps) and all(scope.allows(r) for r in team.reps)
     return False

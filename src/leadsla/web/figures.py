@@ -28,7 +28,7 @@ from leadsla.report.analytics import segments as report_segments
 from leadsla.report.full import report as full_report
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import LeadEvents, stored_events
-from leadsla.service.objectives import objective_figures
+from leadsla.service.objectives import objective_figures, visible
 from leadsla.service.queries import EVERYTHING as SEE_ALL
 from leadsla.service.queries import Scope, scope_for
 from leadsla.service.tokens import Principal, Role
@@ -239,7 +239,21 @@ def dashboard_objectives(
 ) -> list[dict[str, Any]]:
     """The overview's objectives: from the caller's snapshot, else computed now."""
     key = scope_key(rules, caller)
-    shot = None if key is None else _fresh(connection, key, "month", now)
+    scope = scope_for(rules, caller)
+    # A rep has no snapshot of their own: their rows are the whole company's, filtered.
+    shot = _fresh(connection, EVERYTHING if key is None else key, "month", now)
     if shot is not None and shot.objectives is not None:
-        return shot.objectives
-    return objectives_for(connection, rules, config, scope_for(rules, caller), now)
+        if key is not None:
+            return shot.objectives
+        return [
+            {
+                **item,
+                "groups": [
+                    group
+                    for group in item["groups"]
+                    if visible(item["objective"]["per"], group["group"], rules, scope)
+                ],
+            }
+            for item in shot.objectives
+        ]
+    return objectives_for(connection, rules, config, scope, now)
