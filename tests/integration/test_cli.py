@@ -347,3 +347,29 @@ def test_token_revoke_by_name_or_prefix_refuses_the_api_at_once(database_url: st
     no_traceback(again)
     client.close()
     engine.dispose()
+
+
+def test_evaluate_and_whatif_refuse_an_unlisted_reason_by_line(tmp_path: Path) -> None:
+    # A plain file, read on Polars: its closed reason lists are checked as the careful
+    # reader checks them (the bad row named by its line, the others kept).
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "lead_id,at,field,value\n"
+        "L1,2026-03-02T09:00:00-05:00,status,New\n"
+        "L1,2026-03-02T09:00:00-05:00,owner,r1\n"
+        "L1,2026-03-02T09:00:00-05:00,grade,A\n"
+        "L1,2026-03-02T10:00:00-05:00,sal,rejected\n"
+        "L1,2026-03-02T10:00:00-05:00,sal_reason,Bored\n",
+        encoding="utf-8",
+    )
+    as_of = "2026-03-05T00:00:00Z"
+    evaluated = leadsla("evaluate", "-c", CONFIG, "-e", events, "--as-of", as_of,
+                        "-o", tmp_path / "clocks.csv")  # fmt: skip
+    compared = leadsla("whatif", "--config", CONFIG, "--proposed", CONFIG, "--events", events,
+                       "--as-of", as_of, "--format", "json")  # fmt: skip
+    for result in (evaluated, compared):
+        no_traceback(result)
+        assert result.returncode == 0, result.stderr
+        assert f'{events}:6: value: "Bored" is not one of sal.reasons' in result.stderr
+    assert "4 events of 1 leads → 1 clock cycles" in evaluated.stderr
+    assert [row["policy"] for row in read_csv(tmp_path / "clocks.csv")] == ["follow_up"]

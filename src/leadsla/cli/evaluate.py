@@ -15,8 +15,7 @@ from leadsla.cli.common import (
     load_rules,
     open_output,
     progress_bar,
-    read_event_file,
-    report_row_errors,
+    read_sorted_events,
 )
 from leadsla.core.calendar import CalendarError
 
@@ -52,22 +51,10 @@ def evaluate(
     reported with their line and skipped.
     """
     from leadsla.report.clocks_csv import write_clocks
-    from leadsla.report.fast_reader import read_grouped_events
 
     rules = load_rules(config_path)
     instant = instant_option(as_of, "--as-of")
-    # A plain file is read on Polars; any other by the careful reader, which reports
-    # each bad row with its line. Both give the same sorted table.
-    grouped = read_grouped_events(
-        events, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
-    )
-    if grouped is not None:
-        table, report = grouped.sorted(), grouped.report
-        del grouped  # the file's lead ids and unsorted columns: memory the replay can use
-    else:
-        table, report = read_event_file(rules, events)
-        report_row_errors(report.errors, report.skipped)
-        table = table.sorted()
+    table, report = read_sorted_events(rules, events)
     leads = len(table.lead_ids)
     with open_output(output) as handle, progress_bar(len(table), "replaying") as bar:
         task = bar.add_task("replaying", total=len(table))

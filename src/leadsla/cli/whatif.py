@@ -28,12 +28,10 @@ from leadsla.cli.common import (
     open_engine,
     open_output,
     progress_bar,
-    read_event_file,
-    report_row_errors,
+    read_sorted_events,
 )
 from leadsla.config.schema import Config
 from leadsla.core.calendar import CalendarError
-from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
 from leadsla.core.whatif import COUNTED, aligned
 
@@ -156,23 +154,8 @@ def _sources(
         rules = configs[name][1]
         vocabulary = (frozenset(rules.statuses), frozenset(g.name for g in rules.grades))
         if vocabulary not in read:
-            read[vocabulary] = LeadEvents.of(_read_sorted(rules, events))
+            read[vocabulary] = LeadEvents.of(read_sorted_events(rules, events)[0])
         yield name, read[vocabulary]
-
-
-def _read_sorted(rules: Rulebook, events: Path) -> EventTable:
-    """The file's events in lead order: read on Polars when the file is plain, else by
-    the careful reader, which reports each bad row with its line (as ``evaluate``)."""
-    from leadsla.report.fast_reader import read_grouped_events
-
-    grouped = read_grouped_events(
-        events, statuses=list(rules.statuses), grades=[g.name for g in rules.grades]
-    )
-    if grouped is not None:
-        return grouped.sorted()
-    table, report = read_event_file(rules, events)
-    report_row_errors(report.errors, report.skipped)
-    return table.sorted()
 
 
 def _write(handle: Any, result: dict[str, Any], sides: Mapping[str, Side], fmt: str) -> None:
