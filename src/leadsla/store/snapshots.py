@@ -54,6 +54,14 @@ def save_snapshot(connection: Connection, snapshot: Snapshot) -> None:
     connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=replaced))
 
 
+def snapshot_marks(connection: Connection) -> dict[tuple[str, str], tuple[int, int]]:
+    """(scope, period) → (as_of, events_seq) of every snapshot: what a refresh decision
+    reads, without the reports themselves."""
+    columns = report_snapshots.c
+    query = select(columns.scope, columns.period, columns.as_of, columns.events_seq)
+    return {(s, p): (at, seq) for s, p, at, seq in connection.execute(query)}
+
+
 def load_snapshot(connection: Connection, scope: str, period: str) -> Snapshot | None:
     """The scope and period's snapshot; None when the worker has written none yet."""
     row = connection.execute(

@@ -32,7 +32,13 @@ from leadsla.service.objectives import objective_figures, visible
 from leadsla.service.queries import EVERYTHING as SEE_ALL
 from leadsla.service.queries import Scope, scope_for
 from leadsla.service.tokens import Principal, Role
-from leadsla.store.snapshots import Snapshot, last_event_seq, load_snapshot, save_snapshot
+from leadsla.store.snapshots import (
+    Snapshot,
+    last_event_seq,
+    load_snapshot,
+    save_snapshot,
+    snapshot_marks,
+)
 
 PERIODS = ("month", "quarter")
 EVERYTHING = "all"
@@ -106,10 +112,12 @@ def computed(
 def refresh_due(connection: Connection, rules: Rulebook, now: int) -> bool:
     """Whether a snapshot is missing, misses events, or is older than REFRESH_EVERY."""
     seq = last_event_seq(connection)
+    # The worker asks every 30 s: the marks only, not every report's JSON.
+    marks = snapshot_marks(connection)
     for key in scope_keys(rules):
         for period in PERIODS:
-            shot = load_snapshot(connection, key, period)
-            if shot is None or shot.events_seq < seq or now - shot.as_of >= REFRESH_EVERY:
+            mark = marks.get((key, period))
+            if mark is None or mark[1] < seq or now - mark[0] >= REFRESH_EVERY:
                 return True
     return False
 
