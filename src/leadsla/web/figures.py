@@ -161,10 +161,17 @@ def report_for(
     key = scope_key(rules, caller)
     if config is None or key is None:
         return None
+    return _scope_report(connection, rules, config, key, now, period)
+
+
+def _scope_report(
+    connection: Connection, rules: Rulebook, config: Config, key: str, now: int, period: str
+) -> dict[str, Any]:
+    """The report of a snapshot scope: its fresh snapshot, else computed now."""
     shot = _fresh(connection, key, period, now)
     if shot is not None:
         return {**shot.report, "snapshot": True}
-    owners = scope_for(rules, caller).owners
+    owners = owners_of(rules, key)
     events = stored_events(connection, now, owners=owners)
     return full_report(events, ReportSettings.of(rules, config), now, period, owners)
 
@@ -209,8 +216,7 @@ def team_view(
                 burn_ups[entry["name"]] = {**burn_ups[entry["name"]], "target": share}
             continue
         if company is None:
-            company = report_for(connection, rules, config, Principal("", Role.ADMIN), now)
-            assert company is not None  # an admin's view with a config
+            company = _scope_report(connection, rules, config, EVERYTHING, now, "month")
         whole = next(c for c in company["commitments"] if c["name"] == entry["name"])
         commitments.append({**whole, "scope": "company"})
         for b in company.get("burn_up", []):
