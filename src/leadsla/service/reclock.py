@@ -21,7 +21,7 @@ from leadsla.service.ingest import cycle_values
 from leadsla.store import leads as stored_leads
 from leadsla.store.leads import CYCLE_COLUMNS, KeptCycle, StoredLeads
 from leadsla.store.tables import clock_cycles
-from leadsla.store.versions import current_versions
+from leadsla.store.versions import current_versions, earlier_versions
 
 _COLUMN = {name: i for i, name in enumerate(CYCLE_COLUMNS)}
 
@@ -64,6 +64,7 @@ def preview(connection: Connection, rules: Rulebook, since: int, now: int) -> Re
     lead_ids: Sequence[str] = list(connection.scalars(query))
     stored = stored_leads.load_stored(connection, lead_ids)
     versions = current_versions(connection, rules, now)
+    earlier = earlier_versions(connection, rules)
     result = Reclock(since, now, stored=stored)
     for lead_id in lead_ids:
         rows = cycle_values(
@@ -73,6 +74,7 @@ def preview(connection: Connection, rules: Rulebook, since: int, now: int) -> Re
             versions,
             stored.kept,
             reclock_since=since,
+            earlier=earlier,
         )
         result.rows.extend(rows)
         for row in rows:

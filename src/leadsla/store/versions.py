@@ -3,16 +3,27 @@ definition, and listed for the settings page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import Connection, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from leadsla.core.policy import Rulebook
-from leadsla.core.versions import policy_definition, policy_digest
+from leadsla.core.policy import Policy, Rulebook
+from leadsla.core.versions import (
+    judging_policy,
+    policy_definition,
+    policy_digest,
+    policy_from_definition,
+)
 from leadsla.store.bulk import among
+from leadsla.store.leads import KeptCycle
 from leadsla.store.tables import clock_cycles, policy_versions
+
+# Per lead, the policy each of its cycles is judged by, by (policy name, cycle number):
+# only the cycles recorded under a version other than the config's.
+RecordedCycles = dict[str, dict[tuple[str, int], Policy]]
 
 
 @dataclass(frozen=True)
@@ -111,3 +122,68 @@ def list_versions(connection: Connection, rules: Rulebook) -> list[PolicyVersion
         )
         for row in connection.execute(query)
     ]
+
+
+def earlier_versions(connection: Connection, rules: Rulebook) -> dict[int, Policy]:
+    """The policy a cycle of each stored version is judged by, by version id, for the
+    versions that are not their policy's current one (SPEC §9.6): the version's terms
+    on the current conditions (:func:`leadsla.core.versions.judging_policy`).
+
+    A version of a policy the config no longer has is left out (its cycles are not
+    judged at all). Reads the few version rows and writes nothing.
+    """
+    current = {policy.name: policy for policy in rules.policies}
+    digests = {name: policy_digest(policy) for name, policy in current.items()}
+    query = select(
+        policy_versions.c.id,
+        policy_versions.c.policy,
+        policy_versions.c.digest,
+        policy_versions.c.definition,
+    )
+    return {
+        int(row.id): _judging(policy_definition(current[row.policy]), row.definition)
+        for row in connection.execute(query)
+        if row.policy in current and digests[row.policy] != row.digest
+    }
+
+
+@lru_cache(maxsize=256)
+def _judging(current: str, recorded: str) -> Policy:
+    # Rebuilt once per pair of definitions: the same object comes back each time, so a
+    # rulebook's memo of plans (core.cycle.plan_for) holds one plan per version.
+    return judging_policy(policy_from_definition(current), policy_from_definition(recorded))
+
+
+def recorded_cycles(
+    kept: Mapping[tuple[str, str, int], KeptCycle], earlier: Mapping[int, Policy]
+) -> RecordedCycles:
+    """The cycles of ``kept`` (:func:`leadsla.store.leads.load_stored`) recorded under
+    an earlier version, with the policy each is judged by."""
+    found: RecordedCycles = {}
+    if not earlier:
+        return found
+    for (lead_id, name, number), cycle in kept.items():
+        policy = earlier.get(cycle.version) if cycle.version is not None else None
+        if policy is not None:
+            found.setdefault(lead_id, {})[(name, number)] = policy
+    return found
+
+
+def stored_cycle_versions(
+    connection: Connection, version_ids: Collection[int], *, until: int | None = None
+) -> dict[str, dict[tuple[str, int], int | None]]:
+    """Every stored cycle's version (by lead, then policy name and cycle number) of the
+    leads with a cycle of one of ``version_ids``; ``until``: only cycles started by then."""
+    if not version_ids:
+        return {}
+    cycles = clock_cycles.c
+    touched = select(cycles.lead_id).where(cycles.policy_version.in_(sorted(version_ids)))
+    query = select(cycles.lead_id, cycles.policy, cycles.cycle, cycles.policy_version).where(
+        cycles.lead_id.in_(touched)
+    )
+    if until is not None:
+        query = query.where(cycles.started_at <= until)
+    found: dict[str, dict[tuple[str, int], int | None]] = {}
+    for lead_id, name, number, version in connection.execute(query):
+        found.setdefault(lead_id, {})[(name, int(number))] = version
+    return found
