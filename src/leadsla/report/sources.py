@@ -10,7 +10,7 @@ loads only for the database: a report from a file never imports it.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from leadsla.core.events import EventTable
+from leadsla.core.policy import Policy, Rulebook
 from leadsla.report.fast_reader import read_grouped_events
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sidecar import AnalyticsHelper
@@ -48,6 +49,10 @@ class LeadEvents:
     table: EventTable
     named: Callable[[npt.NDArray[np.intp]], EventTable]
     helper: AnalyticsHelper | None = None
+    # The database's leads with a cycle recorded under an earlier policy version: each
+    # such lead's stored cycles, by (policy name, cycle number), with the policy it is
+    # judged by (None: the config's). See :func:`stored_events`.
+    recorded: Mapping[str, Mapping[tuple[str, int], Policy | None]] | None = None
 
     @classmethod
     def of(cls, table: EventTable) -> LeadEvents:
@@ -111,17 +116,38 @@ def _size(path: Path) -> int:
 
 
 def stored_events(
-    connection: Connection, as_of: int, *, owners: frozenset[str] | None = None
+    connection: Connection,
+    as_of: int,
+    *,
+    owners: frozenset[str] | None = None,
+    rules: Rulebook | None = None,
 ) -> LeadEvents:
     """The stored events up to ``as_of``.
 
     ``owners`` (a manager's or rep's view) leaves out the leads that never had one of
     these owners: they count in no figure of that view, so they are not even read.
+    With ``rules`` (the config's), the cycles recorded under an earlier version of
+    their policy come with the policy they are judged by (SPEC §9.6; the scorecard
+    reads them): the report of the service then says what its clock views say.
     """
     table = stored_event_table(connection, as_of, owners=owners)
     # In the database's lead order, which may not be Python's: lead-grouped is enough.
     ordered = replace(table, ordered=True)
-    return LeadEvents(ordered, ordered.take)
+    recorded = _recorded(connection, rules, as_of) if rules is not None else None
+    return LeadEvents(ordered, ordered.take, recorded=recorded or None)
+
+
+def _recorded(
+    connection: Connection, rules: Rulebook, as_of: int
+) -> dict[str, dict[tuple[str, int], Policy | None]]:
+    from leadsla.store.versions import earlier_versions, stored_cycle_versions
+
+    earlier = earlier_versions(connection, rules)
+    stored = stored_cycle_versions(connection, earlier, until=as_of)
+    return {
+        lead_id: {key: earlier.get(v) if v is not None else None for key, v in cycles.items()}
+        for lead_id, cycles in stored.items()
+    }
 
 
 def stored_event_table(

@@ -25,12 +25,12 @@ from leadsla.core.recipients import AT_ONCE, Delivery, delivery_instant, recipie
 from leadsla.core.schedule import timers_due
 from leadsla.store import outbox
 from leadsla.store.leads import load_leads
-from leadsla.store.versions import earlier_versions
 
 # Reading the outbox is part of this service's surface (the API and CLI call them here).
 from leadsla.store.outbox import next_wake as next_wake
 from leadsla.store.outbox import notification_records as notification_records
 from leadsla.store.outbox import oldest_undelivered as oldest_undelivered
+from leadsla.store.versions import earlier_versions
 
 
 @dataclass

@@ -28,8 +28,8 @@ FAILED = "failed"
 
 def due_cycles(connection: Connection, *, now: int, limit: int) -> list[Row[Any]]:
     """Up to ``limit`` cycles with a timer due by ``now``, earliest first: their lead,
-    policy, cycle, ``timers_done_until`` and policy version. On PostgreSQL the rows stay locked for the
-    transaction and rows another worker holds are passed over."""
+    policy, cycle, ``timers_done_until`` and policy version. On PostgreSQL the rows stay
+    locked for the transaction and rows another worker holds are passed over."""
     query = (
         select(
             clock_cycles.c.lead_id,
