@@ -14,7 +14,7 @@ started before a change and one after) is replayed and each cycle judged by its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,10 +26,7 @@ from leadsla.core.columnar import columnar_facts, replayed_facts
 from leadsla.core.metrics import Facts, MetricRules
 from leadsla.core.policy import Policy
 from leadsla.report.settings import ReportSettings
-from leadsla.report.sources import LeadEvents
-
-# The versions a group of leads is judged by: (policy name, id of its judging policy).
-_Signature = tuple[tuple[str, int], ...]
+from leadsla.report.sources import LeadEvents, RecordedVersions
 
 
 def scorecard(
@@ -55,49 +52,56 @@ def versioned_facts(
 ) -> Facts:
     """The facts of every lead, each cycle judged by the policy version it started under."""
     table = events.table
-    if not events.recorded:
+    recorded = events.recorded
+    if recorded is None:
         return _facts(events, np.arange(len(table.lead)), metric, as_of, scope)
-    code_of = {lead_id: code for code, lead_id in enumerate(table.lead_ids)}
-    groups: dict[_Signature, tuple[dict[str, Policy], list[int]]] = {}
-    mixed: dict[str, dict[tuple[str, int], Policy]] = {}
-    mixed_codes: list[int] = []
-    for lead_id, cycles in events.recorded.items():
-        code = code_of.get(lead_id)
-        if code is None:  # a lead out of the view (scope), or no event by ``as_of``
-            continue
-        # Policies hold mappings, so they are told apart by identity (one object per
-        # version: store.versions.earlier_versions).
-        by_policy: dict[str, dict[int, Policy | None]] = {}
-        for (name, _number), policy in cycles.items():
-            by_policy.setdefault(name, {})[id(policy)] = policy
-        if any(len(found) > 1 for found in by_policy.values()):
-            mixed[lead_id] = {k: p for k, p in cycles.items() if p is not None}
-            mixed_codes.append(code)
-            continue
-        swapped = {
-            name: policy
-            for name, found in by_policy.items()
-            for policy in found.values()
-            if policy is not None
-        }
-        if swapped:
-            signature = tuple(sorted((name, id(p)) for name, p in swapped.items()))
-            groups.setdefault(signature, (swapped, []))[1].append(code)
-    # Each lead's group: 0 the config's, 1 mixed, 2… the version groups.
-    group_of = np.zeros(len(table.lead_ids), dtype=np.int32)
-    group_of[mixed_codes] = 1
-    for number, (_swapped, codes) in enumerate(groups.values(), start=2):
-        group_of[codes] = number
+    group_of, groups = _version_groups(table.lead_ids, recorded, metric)
     row_group = group_of[table.lead]
     parts = [_facts(events, np.flatnonzero(row_group == 0), metric, as_of, scope)]
-    for number, (swapped, _codes) in enumerate(groups.values(), start=2):
-        rows = np.flatnonzero(row_group == number)
+    for signature, swapped in groups.items():
+        rows = np.flatnonzero(row_group == signature)
         parts.append(_facts(events, rows, _judged_by(metric, swapped), as_of, scope))
-    if mixed:
-        rows = np.flatnonzero(row_group == 1)
-        rest = events.named(rows)
-        parts.append(replayed_facts(rest, metric, as_of, owners=scope, recorded=mixed))
+    mixed = np.flatnonzero(row_group == MIXED)
+    if len(mixed):
+        rest = events.named(mixed)
+        parts.append(replayed_facts(rest, metric, as_of, owners=scope, recorded=recorded.mixed))
     return metrics.merge_facts(parts)
+
+
+MIXED = -1  # the group of the leads with cycles of several versions of one policy
+
+
+def _version_groups(
+    lead_ids: Sequence[str], recorded: RecordedVersions, metric: MetricRules
+) -> tuple[npt.NDArray[np.int64], dict[int, dict[str, Policy]]]:
+    """Each lead's group (0: judged by the config; :data:`MIXED`; else a signature) and
+    the policies each signature's leads are judged by.
+
+    A signature numbers the versions a lead's policies are of: digit ``p`` (base: the
+    number of versions + 1) is the rank of the version of the ``p``-th policy, 0 for
+    the config's. Worked out in arrays: a history can hold millions of such leads.
+    """
+    code_of = {lead_id: code for code, lead_id in enumerate(lead_ids)}
+    names = [policy.name for policy in metric.rules.policies]
+    position = {name: number for number, name in enumerate(names)}
+    codes = np.fromiter((code_of.get(i, -1) for i in recorded.lead_ids), np.int64)
+    places = np.fromiter((position.get(n, -1) for n in recorded.policies), np.int64)
+    distinct, ranks = np.unique(np.asarray(recorded.versions, dtype=np.int64), return_inverse=True)
+    base = len(distinct) + 1
+    known = (codes >= 0) & (places >= 0)  # a lead out of the table, a policy out of the config
+    group_of = np.zeros(len(lead_ids), dtype=np.int64)
+    np.add.at(group_of, codes[known], (ranks[known] + 1) * base ** places[known])
+    mixed = [code_of[i] for i in recorded.mixed if i in code_of]
+    group_of[mixed] = MIXED
+    groups: dict[int, dict[str, Policy]] = {}
+    for signature in np.unique(group_of[group_of > 0]).tolist():
+        swapped: dict[str, Policy] = {}
+        for number, name in enumerate(names):
+            rank = signature // base**number % base
+            if rank:
+                swapped[name] = recorded.judged_by[int(distinct[rank - 1])]
+        groups[signature] = swapped
+    return group_of, groups
 
 
 def _facts(

@@ -36,6 +36,21 @@ STREAM_ROWS = 10_000
 
 
 @dataclass(frozen=True)
+class RecordedVersions:
+    """The stored cycles recorded under an earlier version of their policy, with the
+    policy each is judged by (SPEC §9.6; what the scorecard reads)."""
+
+    # One row per (lead, policy) whose cycles are all of one earlier version.
+    lead_ids: list[str]
+    policies: list[str]
+    versions: list[int]
+    judged_by: Mapping[int, Policy]  # version id → the policy its cycles are judged by
+    # The leads with cycles of several versions of one policy: the policy of each of
+    # their cycles of an earlier version, by (policy name, cycle number).
+    mixed: Mapping[str, Mapping[tuple[str, int], Policy]]
+
+
+@dataclass(frozen=True)
 class LeadEvents:
     """A lead-grouped event table (each lead's rows together, by instant and arrival;
     the leads in any order), whichever source it came from.
@@ -49,10 +64,8 @@ class LeadEvents:
     table: EventTable
     named: Callable[[npt.NDArray[np.intp]], EventTable]
     helper: AnalyticsHelper | None = None
-    # The database's leads with a cycle recorded under an earlier policy version: each
-    # such lead's stored cycles, by (policy name, cycle number), with the policy it is
-    # judged by (None: the config's). See :func:`stored_events`.
-    recorded: Mapping[str, Mapping[tuple[str, int], Policy | None]] | None = None
+    # The database's cycles recorded under an earlier policy version (:func:`stored_events`).
+    recorded: RecordedVersions | None = None
 
     @classmethod
     def of(cls, table: EventTable) -> LeadEvents:
@@ -134,20 +147,21 @@ def stored_events(
     # In the database's lead order, which may not be Python's: lead-grouped is enough.
     ordered = replace(table, ordered=True)
     recorded = _recorded(connection, rules, as_of) if rules is not None else None
-    return LeadEvents(ordered, ordered.take, recorded=recorded or None)
+    return LeadEvents(ordered, ordered.take, recorded=recorded)
 
 
-def _recorded(
-    connection: Connection, rules: Rulebook, as_of: int
-) -> dict[str, dict[tuple[str, int], Policy | None]]:
-    from leadsla.store.versions import earlier_versions, stored_cycle_versions
+def _recorded(connection: Connection, rules: Rulebook, as_of: int) -> RecordedVersions | None:
+    from leadsla.store.versions import earlier_versions, versioned_leads
 
     earlier = earlier_versions(connection, rules)
-    stored = stored_cycle_versions(connection, earlier, until=as_of)
-    return {
-        lead_id: {key: earlier.get(v) if v is not None else None for key, v in cycles.items()}
-        for lead_id, cycles in stored.items()
+    found = versioned_leads(connection, earlier, until=as_of)
+    if not found.lead_ids and not found.mixed:
+        return None
+    mixed = {
+        lead_id: {key: earlier[v] for key, v in cycles.items() if v is not None and v in earlier}
+        for lead_id, cycles in found.mixed.items()
     }
+    return RecordedVersions(found.lead_ids, found.policies, found.versions, earlier, mixed)
 
 
 def stored_event_table(

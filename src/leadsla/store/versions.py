@@ -4,10 +4,10 @@ definition, and listed for the settings page."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadsla.core.policy import Policy, Rulebook
@@ -169,21 +169,58 @@ def recorded_cycles(
     return found
 
 
-def stored_cycle_versions(
+@dataclass
+class VersionedLeads:
+    """The stored leads with a cycle of an earlier version, as :func:`versioned_leads`
+    finds them."""
+
+    # One row per (lead, policy) whose cycles are all of one earlier version.
+    lead_ids: list[str] = field(default_factory=list)
+    policies: list[str] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    # The leads with cycles of several versions of one policy: each cycle's version
+    # (None: none recorded), by policy name and cycle number.
+    mixed: dict[str, dict[tuple[str, int], int | None]] = field(default_factory=dict)
+
+
+def versioned_leads(
     connection: Connection, version_ids: Collection[int], *, until: int | None = None
-) -> dict[str, dict[tuple[str, int], int | None]]:
-    """Every stored cycle's version (by lead, then policy name and cycle number) of the
-    leads with a cycle of one of ``version_ids``; ``until``: only cycles started by then."""
+) -> VersionedLeads:
+    """The stored cycles (started by ``until``) of the leads with a cycle of one of
+    ``version_ids``.
+
+    Most such leads have all their cycles of a policy under one version: those come as
+    one row per lead and policy, counted by the database; only the leads that mix
+    versions of a policy come cycle by cycle.
+    """
+    found = VersionedLeads()
     if not version_ids:
-        return {}
+        return found
     cycles = clock_cycles.c
-    touched = select(cycles.lead_id).where(cycles.policy_version.in_(sorted(version_ids)))
-    query = select(cycles.lead_id, cycles.policy, cycles.cycle, cycles.policy_version).where(
-        cycles.lead_id.in_(touched)
+    version = func.coalesce(cycles.policy_version, 0)  # ids start at 1
+    earlier = case((cycles.policy_version.in_(sorted(version_ids)), 1), else_=0)
+    query = (
+        select(cycles.lead_id, cycles.policy, func.min(version), func.max(version))
+        .group_by(cycles.lead_id, cycles.policy)
+        .having(func.sum(earlier) > 0)
     )
     if until is not None:
         query = query.where(cycles.started_at <= until)
-    found: dict[str, dict[tuple[str, int], int | None]] = {}
-    for lead_id, name, number, version in connection.execute(query):
-        found.setdefault(lead_id, {})[(name, int(number))] = version
+    mixed: list[str] = []
+    # One fetch of all rows: row by row cost a third of the time (profiled).
+    for lead_id, name, low, high in connection.execute(query).all():
+        if low == high:
+            found.lead_ids.append(lead_id)
+            found.policies.append(name)
+            found.versions.append(int(low))
+        else:
+            mixed.append(lead_id)
+    if mixed:
+        detail = select(cycles.lead_id, cycles.policy, cycles.cycle, cycles.policy_version).where(
+            among(connection, cycles.lead_id, sorted(set(mixed)))
+        )
+        if until is not None:
+            detail = detail.where(cycles.started_at <= until)
+        for lead_id, name, number, recorded in connection.execute(detail):
+            found.mixed.setdefault(lead_id, {})[(name, int(number))] = recorded
     return found
