@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -136,6 +137,12 @@ class HubSpotActivityRuleConfig(_ActivityRuleConfig):
     FIELDS: ClassVar[tuple[str, ...]] = HUBSPOT_FIELDS
 
 
+def _built(rules: Sequence[_ActivityRuleConfig], crm: str) -> tuple[ActivityRule, ...]:
+    return tuple(
+        rule.build(f"connectors.{crm}.activity_map[{index}]") for index, rule in enumerate(rules)
+    )
+
+
 class SalesforceConfig(_Section):
     """``connectors.salesforce``."""
 
@@ -144,7 +151,7 @@ class SalesforceConfig(_Section):
     closed_statuses: Annotated[list[str], Field(min_length=1)] = ["Completed"]
 
     def activity_rules(self) -> tuple[ActivityRule, ...]:
-        return tuple(rule.build("connectors.salesforce.activity_map") for rule in self.activity_map)
+        return _built(self.activity_map, "salesforce")
 
 
 class HubSpotConfig(_Section):
@@ -153,7 +160,7 @@ class HubSpotConfig(_Section):
     activity_map: list[HubSpotActivityRuleConfig] = []
 
     def activity_rules(self) -> tuple[ActivityRule, ...]:
-        return tuple(rule.build("connectors.hubspot.activity_map") for rule in self.activity_map)
+        return _built(self.activity_map, "hubspot")
 
 
 class ConnectorsConfig(_Section):
