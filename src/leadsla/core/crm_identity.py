@@ -21,7 +21,7 @@ from leadsla.core.crm_activity import (
     fold_value,
 )
 
-__all__ = ["CRMS", "Crm", "CrmSettings", "id18"]
+__all__ = ["CRMS", "Crm", "CrmSettings", "id18", "owner_kind"]
 
 Crm = Literal["salesforce", "hubspot"]
 CRMS: Final[tuple[Crm, ...]] = ("salesforce", "hubspot")
@@ -43,6 +43,22 @@ def id18(record_id: str) -> str:
         bits = sum(1 << k for k, char in enumerate(record_id[start : start + 5]) if char.isupper())
         suffix += _CHECKSUM[bits]
     return record_id + suffix
+
+
+_SALESFORCE_USER = re.compile(r"005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?", re.ASCII)
+_SALESFORCE_QUEUE = re.compile(r"00G[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?", re.ASCII)
+
+
+def owner_kind(owner: str) -> str:
+    """What an owner value that is no rep looks like, for ``leadsla doctor``'s hint."""
+    text = owner.strip()
+    if _SALESFORCE_USER.fullmatch(text):
+        return "a Salesforce user id: give the rep crm: {salesforce: ...}"
+    if _SALESFORCE_QUEUE.fullmatch(text):
+        return "a Salesforce queue id: a queue is no rep; route or assign its leads"
+    if text.isdigit():
+        return "a HubSpot owner id: give the rep crm: {hubspot: ...}"
+    return "a name or another id: map it in the import mapping's owner: section"
 
 
 def _owner_key(crm: str, owner: str) -> str:
