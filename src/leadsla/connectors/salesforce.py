@@ -34,7 +34,7 @@ to a lead (id prefix ``00Q``); others make no events. A task's instant is
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 from leadsla.connectors.mapping import (
@@ -56,7 +56,7 @@ from leadsla.connectors.mapping import (
     snapshot_events,
     snapshot_targets,
 )
-from leadsla.core.crm_activity import SALESFORCE_FIELDS, ActivityRule, Decision, decide
+from leadsla.core.crm_activity import SALESFORCE_FIELDS, Decision, decide
 from leadsla.core.crm_identity import CrmSettings, id18
 
 __all__ = [
@@ -265,6 +265,15 @@ class TaskExport(Connector):
         assert who_at is not None
         times = [(columns.names[p], p) for role in _TIMES if (p := at[role]) is not None]
         rules = mapping.activity_rules("salesforce")
+        # An export holds few distinct combinations of the rules' fields: decide each once.
+        decided: dict[tuple[str, ...], Decision] = {}
+
+        def decision_of(record: Mapping[str, str]) -> Decision:
+            key = tuple(record[name] for name in SALESFORCE_FIELDS)
+            found = decided.get(key)
+            if found is None:
+                found = decided[key] = decide(record, rules)
+            return found
 
         def convert(line: int, row: list[str]) -> list[ConvertedRow]:
             record = {name: cell(row, at[name]) for name in SALESFORCE_FIELDS}
@@ -274,7 +283,7 @@ class TaskExport(Connector):
                 raise RowProblem(f"{columns.names[who_at]}: empty: the task names no lead")
             if _is_record_id(who) and not who.startswith(LEAD_PREFIX):
                 raise RowSkipped("a task of a contact or another record, not of a lead")
-            activity = _task_activity(record, rules, mapping)
+            activity = _task_activity(record, decision_of, mapping)
             when_text = next(((name, text) for name, p in times if (text := row[p].strip())), None)
             if when_text is None:
                 shown = ", ".join(name for name, _ in times)
@@ -320,13 +329,15 @@ def _open_reason(record: Mapping[str, str], crm: CrmSettings) -> str | None:
 
 
 def _task_activity(
-    record: Mapping[str, str], rules: Sequence[ActivityRule], mapping: ImportMapping
+    record: Mapping[str, str],
+    decision_of: Callable[[Mapping[str, str]], Decision],
+    mapping: ImportMapping,
 ) -> str:
     """The task's ``kind:outcome``; :class:`RowSkipped` when it is none (and why)."""
     open_reason = _open_reason(record, mapping.crm)
     if open_reason is not None:
         raise RowSkipped(open_reason)
-    decision = decide(record, rules)
+    decision = decision_of(record)
     disposition = record.get("CallDisposition", "")
     if mapping.strict and (
         decision.rule is None
