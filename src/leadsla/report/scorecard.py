@@ -55,7 +55,7 @@ def versioned_facts(
     recorded = events.recorded
     if recorded is None:
         return _facts(events, np.arange(len(table.lead)), metric, as_of, scope)
-    group_of, groups = _version_groups(table.lead_ids, recorded, metric)
+    group_of, groups = version_groups(table.lead_ids, recorded, metric)
     row_group = group_of[table.lead]
     parts = [_facts(events, np.flatnonzero(row_group == 0), metric, as_of, scope)]
     for signature, swapped in groups.items():
@@ -71,8 +71,12 @@ def versioned_facts(
 MIXED = -1  # the group of the leads with cycles of several versions of one policy
 
 
-def _version_groups(
-    lead_ids: Sequence[str], recorded: RecordedVersions, metric: MetricRules
+def version_groups(
+    lead_ids: Sequence[str],
+    recorded: RecordedVersions,
+    metric: MetricRules,
+    *,
+    widest: int = 2**62,
 ) -> tuple[npt.NDArray[np.int64], dict[int, dict[str, Policy]]]:
     """Each lead's group (0: judged by the config; :data:`MIXED`; else a signature) and
     the policies each signature's leads are judged by.
@@ -80,6 +84,7 @@ def _version_groups(
     A signature numbers the versions a lead's policies are of: digit ``p`` (base: the
     number of versions + 1) is the rank of the version of the ``p``-th policy, 0 for
     the config's. Worked out in arrays: a history can hold millions of such leads.
+    Signatures that could reach ``widest`` are numbered in Python instead.
     """
     code_of = {lead_id: code for code, lead_id in enumerate(lead_ids)}
     names = [policy.name for policy in metric.rules.policies]
@@ -89,19 +94,44 @@ def _version_groups(
     distinct, ranks = np.unique(np.asarray(recorded.versions, dtype=np.int64), return_inverse=True)
     base = len(distinct) + 1
     known = (codes >= 0) & (places >= 0)  # a lead out of the table, a policy out of the config
+    codes, places, ranks = codes[known], places[known], ranks[known] + 1
     group_of = np.zeros(len(lead_ids), dtype=np.int64)
-    np.add.at(group_of, codes[known], (ranks[known] + 1) * base ** places[known])
-    mixed = [code_of[i] for i in recorded.mixed if i in code_of]
-    group_of[mixed] = MIXED
+    if base ** len(names) < widest:
+        np.add.at(group_of, codes, ranks * base**places)
+        digits = {
+            int(s): [s // base**p % base for p in range(len(names))]
+            for s in np.unique(group_of[group_of > 0]).tolist()
+        }
+    else:  # too many policies and versions for one integer: signatures numbered in Python
+        digits = _numbered_signatures(group_of, codes, places, ranks, len(names))
+    group_of[[code_of[i] for i in recorded.mixed if i in code_of]] = MIXED
     groups: dict[int, dict[str, Policy]] = {}
-    for signature in np.unique(group_of[group_of > 0]).tolist():
-        swapped: dict[str, Policy] = {}
-        for number, name in enumerate(names):
-            rank = signature // base**number % base
-            if rank:
-                swapped[name] = recorded.judged_by[int(distinct[rank - 1])]
-        groups[signature] = swapped
+    for signature, ranked in digits.items():
+        if not (group_of == signature).any():
+            continue  # every lead of it mixes versions
+        groups[signature] = {
+            name: recorded.judged_by[int(distinct[rank - 1])]
+            for name, rank in zip(names, ranked, strict=True)
+            if rank
+        }
     return group_of, groups
+
+
+def _numbered_signatures(
+    group_of: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.int64],
+    places: npt.NDArray[np.int64],
+    ranks: npt.NDArray[np.int64],
+    size: int,
+) -> dict[int, list[int]]:
+    """Number the leads' signatures 1… in ``group_of``; each number's version ranks."""
+    found: dict[int, list[int]] = {}
+    for code, place, rank in zip(codes.tolist(), places.tolist(), ranks.tolist(), strict=True):
+        found.setdefault(code, [0] * size)[place] = rank
+    numbers: dict[tuple[int, ...], int] = {}
+    for code, ranked in found.items():
+        group_of[code] = numbers.setdefault(tuple(ranked), len(numbers) + 1)
+    return {number: list(ranked) for ranked, number in numbers.items()}
 
 
 def _facts(
