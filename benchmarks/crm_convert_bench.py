@@ -17,6 +17,7 @@ import random
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from leadsla.config import build_rulebook, load_config
@@ -59,10 +60,16 @@ def write_tasks(path: Path, rows: int, pick: random.Random) -> None:
 def write_report(path: Path, rows: int, pick: random.Random) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write('"Lead ID","Field / Event","Old Value","New Value","Edit Date"\n')
+        start = datetime(2025, 1, 1, 8, 0)
         for n in range(rows):
             field, old, new = pick.choice(FIELDS)
-            hour = 1 + n % 12
-            when = f"3/{1 + n % 28}/2026 {hour}:{n % 60:02d} {'AM' if n % 2 else 'PM'}"
+            # A save every minute, changing two fields: dates mostly distinct, in pairs.
+            local = start + timedelta(minutes=n // 2)
+            hour = local.hour % 12 or 12
+            when = (
+                f"{local.month}/{local.day}/{local.year} {hour}:{local.minute:02d} "
+                f"{'AM' if local.hour < 12 else 'PM'}"
+            )
             out.write(f'"00Q{n % 50_000:012d}","{field}","{old}","{new}","{when}"\n')
 
 

@@ -299,7 +299,8 @@ class TaskExport(Connector):
 def task_activity(record: Mapping[str, str], mapping: ImportMapping) -> Decision:
     """What a Salesforce task is, from its fields by API name (``IsClosed`` as
     ``"true"``/``"false"``; a blank or absent field is ``""``): an activity, or none
-    and why. The import and the sync both decide through this."""
+    and why. The import and the sync both decide through this. An ``IsClosed`` that is
+    neither true nor false raises :class:`RowProblem`."""
     open_reason = _open_reason(record, mapping.crm)
     if open_reason is not None:
         return Decision(None, open_reason, None)
@@ -425,12 +426,17 @@ class LeadHistoryReport(Connector):
         assert lead_at is not None and field_at is not None and new_at is not None
         assert when_at is not None
         when_name = columns.names[when_at]
+        # One save of a lead changes several fields at one Edit Date: read each date once.
+        instants: dict[str, int] = {}
 
         def convert(line: int, row: list[str]) -> list[ConvertedRow]:
             lead = id18(row[lead_at].strip())
             if not lead:
                 raise RowProblem(f"{columns.names[lead_at]}: empty: every row needs the lead's id")
-            when = report_instant(mapping, when_name, row[when_at])
+            text = row[when_at]
+            when = instants.get(text)
+            if when is None:
+                when = instants[text] = report_instant(mapping, when_name, text)
             label = row[field_at].strip()
             new, old = row[new_at].strip(), cell(row, old_at)
             key = f"sf:LeadHistoryReport:{digest(lead, label, when, old, new)}"
