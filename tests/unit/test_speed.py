@@ -35,14 +35,21 @@ import pytest
 from analytics_history import _rows
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import EventTable, parse_instant, read_events
-from leadsla.core.speed import Cut, isotonic_decreasing, leg_figures, leg_spans, touch_decay
+from leadsla.core.speed import (
+    Cut,
+    clock_leg_figures,
+    isotonic_decreasing,
+    leg_figures,
+    leg_spans,
+    touch_decay,
+)
 from leadsla.report.analytics import analytics
 from leadsla.report.columns import event_columns
 from leadsla.report.figures import business_waits
 from leadsla.report.leads import Rows, lead_frame, needed_fields
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events
-from leadsla.report.speed import business_marks, with_milestones
+from leadsla.report.speed import Milestones, business_marks, with_milestones
 from leadsla.service.imports import import_table
 from leadsla.store.database import open_database
 
@@ -130,6 +137,34 @@ def test_leg_percentiles_are_numpys_linear_ones_per_group() -> None:
     # A lead in no group (-1) counts nowhere.
     (missing,) = leg_figures([Cut(np.array([-1, 0, 0, 0]), 1)], spans, valid)
     assert missing.leads[0, 0] == 3
+
+
+def test_leg_percentiles_equal_numpys_on_every_group_and_clock() -> None:
+    # Lengths with a share of zeros on both sides of the point where every position
+    # numpy.quantile reads is a zero (the percentiles are then taken without a
+    # selection), leads in and out of groups, several clocks at once.
+    rng = np.random.default_rng(15)
+    for size in (1, 2, 3, 9, 10, 11, 19, 20, 21, 57, 300):
+        for zero_share in (0.0, 0.5, 0.85, 0.9, 0.95, 1.0):
+            clocks = [
+                np.where(
+                    rng.random((size, 4)) < zero_share, 0, rng.integers(1, 10**6, (size, 4))
+                ).astype(np.int32)
+                for _ in range(2)
+            ]
+            valid = rng.random((size, 4)) < 0.9
+            cuts = [Cut(np.zeros(size, dtype=np.int64), 1), Cut(rng.integers(-1, 3, size), 3)]
+            for spans, by_cut in zip(clocks, clock_leg_figures(cuts, clocks, valid), strict=True):
+                for cut, found in zip(cuts, by_cut, strict=True):
+                    for g in range(cut.size):
+                        for k in range(4):
+                            lengths = spans[valid[:, k] & (cut.codes == g), k].astype(float)
+                            assert found.leads[g, k] == lengths.size
+                            if lengths.size == 0:
+                                assert np.isnan(found.p50[g, k]) and np.isnan(found.p90[g, k])
+                                continue
+                            expected = np.quantile(lengths, (0.5, 0.9)).tolist()
+                            assert [found.p50[g, k], found.p90[g, k]] == expected
 
 
 def test_pool_adjacent_violators_by_hand() -> None:
@@ -264,3 +299,10 @@ def test_routing_and_rep_legs_add_up_to_speed_to_leads_business_wait() -> None:
     # Thursday and 09:00-11:00 on Friday, 15 minutes of it before r3 had the lead.
     assert int(legs[-1]) == int(2.5 * 3600)
     assert int(marks[-1, 2] - marks[-1, 1]) == int(0.75 * 3600)
+    # The report takes both from one conversion of the milestones to business time:
+    # the same marks, and speed to lead's waits (0 for the untouched S3).
+    shared = Milestones.of(leads, RULES)
+    every_mql = leads.filter(pl.col("mql"))
+    assert shared.waits.tolist() == business_waits(every_mql, RULES).tolist()
+    assert shared.waits.tolist() == [7200, 7 * 3600, 0, 7200, int(2.5 * 3600)]
+    assert shared.business[shared.present[:, 3]].tolist() == marks.tolist()

@@ -32,6 +32,7 @@ __all__ = [
     "DecayFit",
     "Leg",
     "LegFigures",
+    "clock_leg_figures",
     "isotonic_decreasing",
     "leg_figures",
     "leg_spans",
@@ -68,18 +69,22 @@ def leg_spans(
     count) and which legs count: both ends present and the end not before the start.
     ``marks`` (seconds from the capture to each milestone on some other clock, e.g. a
     business calendar) gives the lengths on that clock instead, for the same legs.
+
+    Both results are laid out leg by leg (column-major), so that each leg's column,
+    which :func:`leg_figures` reads, is one contiguous array.
     """
     instants = np.asarray(instants, dtype=np.int64)
-    starts = np.array([leg.start for leg in LEGS])
-    ends = np.array([leg.end for leg in LEGS])
-    valid: BoolArray = present[:, starts] & present[:, ends]
-    valid &= instants[:, ends] >= instants[:, starts]
     if marks is None:
         # Seconds since the capture fit 32 bits (68 years), at half the memory.
         marks = ((instants - instants[:, :1]) // MICROS_PER_SECOND).astype(np.int32)
-    spans: Int32Array = marks[:, ends] - marks[:, starts]
-    spans[~valid] = 0
-    return spans, valid
+    spans = np.empty((len(LEGS), len(instants)), dtype=np.int32)
+    valid = np.empty((len(LEGS), len(instants)), dtype=np.bool_)
+    for k, leg in enumerate(LEGS):
+        np.logical_and(present[:, leg.start], present[:, leg.end], out=valid[k])
+        valid[k] &= instants[:, leg.end] >= instants[:, leg.start]
+        np.subtract(marks[:, leg.end], marks[:, leg.start], out=spans[k])
+        spans[k] *= valid[k]
+    return spans.T, valid.T
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,41 +107,66 @@ class Cut:
 
 def leg_figures(cuts: Sequence[Cut], spans: Int32Array, valid: BoolArray) -> list[LegFigures]:
     """:class:`LegFigures` of each cut's groups. Percentiles are ``numpy.quantile``'s
-    linear method, as the scorecard's time to follow-up.
+    linear method, as the scorecard's time to follow-up."""
+    return clock_leg_figures(cuts, [spans], valid)[0]
+
+
+def clock_leg_figures(
+    cuts: Sequence[Cut], clocks: Sequence[Int32Array], valid: BoolArray
+) -> list[list[LegFigures]]:
+    """:func:`leg_figures` of the same legs measured on several clocks (one ``spans``
+    array each, as :func:`leg_spans` gives them): per clock, per cut.
 
     Each group's quantiles come from ``numpy.quantile`` on its lengths (a selection, not
     a sort: sorting two million lengths per leg and clock was the report's slowest
-    step); a cut's groups are gathered by a stable sort of their small integer codes.
+    step). A cut's leads are put in group order once, by a stable sort of their small
+    integer codes, for every leg and clock: which leads a group holds does not depend
+    on either.
     """
     shape = [(cut.size, len(LEGS)) for cut in cuts]
-    leads = [np.zeros(size, dtype=np.int64) for size in shape]
-    p50 = [np.full(size, np.nan) for size in shape]
-    p90 = [np.full(size, np.nan) for size in shape]
-    for k in range(len(LEGS)):
-        kept = np.flatnonzero(valid[:, k])
-        lengths = spans[kept, k]
-        for c, cut in enumerate(cuts):
-            if cut.size == 0:
-                continue
-            codes = cut.codes[kept]
-            if cut.size == 1 and codes.size and int(codes.min()) == 0:
-                # One group holding every lead (``overall``).
-                counts = np.array([codes.size], dtype=np.int64)
-                parts = [lengths]
+    figures = [
+        [LegFigures(np.zeros(size, dtype=np.int64), np.full(size, np.nan), np.full(size, np.nan))
+         for size in shape]
+        for _ in clocks
+    ]  # fmt: skip
+    for c, cut in enumerate(cuts):
+        if cut.size == 0 or len(cut.codes) == 0:
+            continue
+        order: Int64Array | None = None
+        if not (cut.size == 1 and int(cut.codes.min()) == 0):  # else one group of all
+            # Group codes in 16 bits where they fit: NumPy sorts those by radix.
+            small = cut.codes.astype(np.int16) if cut.size < 2**15 else cut.codes
+            order = np.argsort(small, kind="stable")
+            order = order[cut.codes[order] >= 0]
+        for k in range(len(LEGS)):
+            # The leads with the leg, in group order.
+            rows = np.flatnonzero(valid[:, k]) if order is None else order[valid[order, k]]
+            if order is None:
+                counts = np.array([rows.size], dtype=np.int64)
             else:
-                # Group codes in 16 bits where they fit: NumPy sorts those by radix.
-                small = codes.astype(np.int16) if cut.size < 2**15 else codes
-                order = np.argsort(small, kind="stable")
-                order = order[codes[order] >= 0]
-                counts = np.bincount(codes[order], minlength=cut.size).astype(np.int64)
-                grouped = lengths[order]
-                parts = np.split(grouped, np.cumsum(counts)[:-1])
-            leads[c][:, k] = counts
-            for g, part in enumerate(parts):
-                if part.size:
-                    middle, high = np.quantile(part.astype(np.float64), (0.5, 0.9))
-                    p50[c][g, k], p90[c][g, k] = middle, high
-    return [LegFigures(*figures) for figures in zip(leads, p50, p90, strict=True)]
+                counts = np.bincount(cut.codes[rows], minlength=cut.size).astype(np.int64)
+            bounds = np.cumsum(counts)[:-1]
+            for s, spans in enumerate(clocks):
+                leg = figures[s][c]
+                leg.leads[:, k] = counts
+                for g, part in enumerate(np.split(spans[rows, k], bounds)):
+                    if part.size:
+                        leg.p50[g, k], leg.p90[g, k] = _median_and_p90(part)
+    return figures
+
+
+def _median_and_p90(lengths: Int32Array) -> tuple[float, float]:
+    """``numpy.quantile(lengths, (0.5, 0.9))``, without the selection when it can only
+    give 0: a leg that takes no time for most leads (a lead captured as an MQL, one
+    owned from the start, a first attempt that connects) has zeros at every position
+    the quantiles read, which lie at or below ``0.9 (n - 1) + 1``."""
+    zeros = lengths.size - np.count_nonzero(lengths)
+    if zeros > 0.9 * lengths.size + 2 and int(lengths.min()) == 0:
+        return 0.0, 0.0
+    # On the integers themselves: the same values as on their float64 copy, without
+    # the copy.
+    middle, high = np.quantile(lengths, (0.5, 0.9))
+    return float(middle), float(high)
 
 
 # -- touch decay ---------------------------------------------------------------------------

@@ -61,13 +61,17 @@ def analytics(
     # The row arrays (hundreds of MB on millions of leads) are not read below: let them
     # go before the figures, the speed legs' arrays above all, are worked out.
     del rows
+    # Speed to lead and the speed legs read the same milestones in business time.
+    milestones = speed.Milestones.of(leads, settings.rules)
     return {
         "waterfall": figures.waterfall(leads),
-        "speed_to_lead": figures.speed_to_lead(leads, settings.rules, metric.speed_clock),
+        "speed_to_lead": figures.speed_to_lead(
+            leads, settings.rules, metric.speed_clock, milestones.waits
+        ),
         "burn_up": figures.burn_up(
             entries, metric.commitments, metric.workable, as_of, settings.zone
         ),
-        **speed.speed_figures(leads, settings.rules),
+        **speed.speed_figures(leads, settings.rules, milestones),
     }
 
 

@@ -106,15 +106,14 @@ def mql_calendars(owners: pl.Series, rules: Rulebook) -> tuple[list[str], npt.ND
     def calendar_for(owner: str | None) -> str:
         return rules.default_calendar if policy is None else rules.calendar_name_for(policy, owner)
 
-    named = {name: calendar_for(name) for name in owners.drop_nulls().unique().to_list()}
-    names = sorted({*named.values(), calendar_for(None)})
+    owner_codes, owner_names = _coded(owners)
+    named = [calendar_for(name) for name in owner_names]
+    names = sorted({*named, calendar_for(None)})
     index = {name: k for k, name in enumerate(names)}
-    codes = owners.replace_strict(
-        {owner: index[name] for owner, name in named.items()},
-        default=index[calendar_for(None)],
-        return_dtype=pl.Int64,
-    ).to_numpy()
-    return names, codes.astype(np.int64)
+    # By owner code; code -1 (no owner) reads the last slot. Codes, not a replace of
+    # millions of strings: a third of the time.
+    calendar_of = np.array([index[name] for name in [*named, calendar_for(None)]], dtype=np.int64)
+    return names, calendar_of[owner_codes]
 
 
 def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]:
@@ -137,10 +136,14 @@ def business_waits(mqls: pl.DataFrame, rules: Rulebook) -> npt.NDArray[np.int64]
 
 
 def speed_to_lead(
-    leads: pl.DataFrame, rules: Rulebook | None = None, clock: str = "wall"
+    leads: pl.DataFrame,
+    rules: Rulebook | None = None,
+    clock: str = "wall",
+    waits: npt.NDArray[np.int64] | None = None,
 ) -> dict[str, Any]:
     """Conversion to opportunity of MQL leads by time to first touch: wall-clock time,
-    or business time (``clock="business"``, which needs the ``rules``' calendars)."""
+    or business time (``clock="business"``, which needs the ``rules``' calendars).
+    ``waits``: the MQLs' :func:`business_waits`, if the caller has them already."""
     if clock not in SPEED_CLOCKS:
         raise ValueError(f"speed to lead is measured in {' or '.join(SPEED_CLOCKS)} time")
     mqls = leads.filter(pl.col("mql"))
@@ -148,7 +151,7 @@ def speed_to_lead(
     if clock == "business":
         if rules is None:
             raise ValueError("speed to lead in business time needs the calendars")
-        waited = business_waits(mqls, rules)
+        waited = business_waits(mqls, rules) if waits is None else waits
     else:
         waited = ((mqls["touch_at"].fill_null(0) - mqls["mql_at"]) // MICROS_PER_SECOND).to_numpy()
     bucket = speed_bucket_index(waited.astype(np.int64), touched)

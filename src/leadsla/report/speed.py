@@ -14,6 +14,7 @@ Milestones (``docs/analytics.md``, "Speed to lead, leg by leg"), per lead:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,14 @@ import polars as pl
 
 from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32Array, Int64Array
 from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
-from leadsla.core.speed import LEGS, MILESTONES, Cut, leg_figures, leg_spans, touch_decay
+from leadsla.core.speed import (
+    LEGS,
+    MILESTONES,
+    Cut,
+    clock_leg_figures,
+    leg_spans,
+    touch_decay,
+)
 from leadsla.report.figures import mql_calendars
 from leadsla.report.leads import NONE, Rows
 from leadsla.report.settings import ReportSettings
@@ -88,9 +96,11 @@ def _first_row_from(rows: Rows, chosen: BoolArray, since: Int64Array) -> Int64Ar
     kept = (start != NONE) & (rows.at[picked] >= start)
     picked, lead = picked[kept], lead[kept]
     first = np.full(len(rows.starts), NONE, dtype=np.int64)
-    # Rows are in lead order: each lead's first kept row is where its run begins.
-    leads_found, where = np.unique(lead, return_index=True)
-    first[leads_found] = picked[where]
+    # Rows are in lead order: each lead's first kept row is where its run begins (no
+    # sort needed to find the runs).
+    begins = np.ones(lead.size, dtype=np.bool_)
+    np.not_equal(lead[1:], lead[:-1], out=begins[1:])
+    first[lead[begins]] = picked[begins]
     return first
 
 
@@ -101,9 +111,36 @@ def _nullable(name: str, values: Int64Array) -> pl.Series:
 
 def _marks(mqls: pl.DataFrame) -> tuple[Int64Array, BoolArray]:
     columns = ("first_at", "mql_at", "assigned_at", "touch_at", "connect_at")
-    present = np.column_stack([mqls[c].is_not_null().to_numpy() for c in columns])
-    instants = np.column_stack([mqls[c].fill_null(0).to_numpy() for c in columns])
-    return instants.astype(np.int64), present.reshape(len(mqls), len(MILESTONES))
+    # Milestone by milestone in memory (column-major): each is read as one column below.
+    instants = np.empty((len(columns), len(mqls)), dtype=np.int64)
+    present = np.empty((len(columns), len(mqls)), dtype=np.bool_)
+    for j, column in enumerate(columns):
+        instants[j] = mqls[column].fill_null(0).to_numpy()
+        present[j] = mqls[column].is_not_null().to_numpy()
+    return instants.T, present.T
+
+
+@dataclass(frozen=True)
+class Milestones:
+    """The MQLs of a lead frame (:func:`with_milestones`) and their milestones, as
+    epoch µs (``instants``, ``(leads, 5)`` in :data:`MILESTONES` order), which happened
+    (``present``), and the business time of each (:func:`business_marks`); with speed
+    to lead's business time to first touch (``waits``, as
+    :func:`~leadsla.report.figures.business_waits`), which reads the same instants on
+    the same calendars, so both come from one conversion to business time."""
+
+    mqls: pl.DataFrame
+    instants: Int64Array
+    present: BoolArray
+    business: Int32Array
+    waits: Int64Array
+
+    @classmethod
+    def of(cls, leads: pl.DataFrame, rules: Rulebook) -> Milestones:
+        mqls = leads.filter(pl.col("mql"))
+        instants, present = _marks(mqls)
+        business, waits = _business_times(mqls, instants, present, rules)
+        return cls(mqls, instants, present, business, waits)
 
 
 def business_marks(mqls: pl.DataFrame, instants: Int64Array, rules: Rulebook) -> Int32Array:
@@ -111,18 +148,45 @@ def business_marks(mqls: pl.DataFrame, instants: Int64Array, rules: Rulebook) ->
     milestone that did not happen), on the calendar its MQL policy clock runs on for
     its owner at the MQL instant (as speed to lead's business clock): differences of
     these are the legs in business time."""
+    present = np.ones(instants.shape, dtype=np.bool_)
+    return _business_times(mqls, instants, present, rules)[0]
+
+
+def _business_times(
+    mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, rules: Rulebook
+) -> tuple[Int32Array, Int64Array]:
+    """:func:`business_marks`, and the business seconds from the MQL instant to the
+    first touch (0 where untouched).
+
+    Each milestone is turned into its position on its calendar's business time line
+    once (``positions``: ``elapsed_many(a, b)`` is ``positions(b) - positions(a)``);
+    a milestone that did not happen sits at the capture."""
     names, calendar = mql_calendars(mqls["owner"], rules)
-    marks = np.zeros(instants.shape, dtype=np.int32)
+    marks = np.zeros(instants.shape[::-1], dtype=np.int32).T
+    waits = np.zeros(len(instants), dtype=np.int64)
+    first_touch = MILESTONES.index("first_attempt")
+    mql = MILESTONES.index("mql")
     for code, name in enumerate(names):
         on = np.flatnonzero(calendar == code)
         if on.size == 0:
             continue
+        business = rules.calendars[name]
         captured = instants[on, 0]
-        for j in range(1, instants.shape[1]):
-            ends = np.maximum(instants[on, j], captured)
-            elapsed = rules.calendars[name].elapsed_many(captured, ends)
-            marks[on, j] = np.asarray(elapsed, dtype=np.int64) // MICROS_PER_SECOND
-    return marks
+        later = [np.maximum(instants[on, j], captured) for j in range(1, instants.shape[1])]
+        # Positions are differenced, so all are taken on one table: it is made to cover
+        # every milestone first (a table rebuilt between two calls need not keep its origin).
+        business.positions(np.array([captured.min(), max(int(m.max()) for m in later)]))
+        start = business.positions(captured)
+        at_mql = start
+        for j, milestone in enumerate(later, start=1):
+            position = business.positions(milestone)
+            marks[on, j] = (position - start) // MICROS_PER_SECOND
+            if j == mql:
+                at_mql = position
+            elif j == first_touch:
+                touched = present[on, j]
+                waits[on] = np.where(touched, position - at_mql, 0) // MICROS_PER_SECOND
+    return marks, waits
 
 
 def _hours(values: FloatArray) -> list[float | None]:
@@ -130,20 +194,23 @@ def _hours(values: FloatArray) -> list[float | None]:
 
 
 def _cut(column: pl.Series) -> tuple[list[str], Cut]:
+    """The groups of a text column, named in sorted order (null: in no group)."""
     names = sorted(column.drop_nulls().unique().to_list())
-    index = {name: k for k, name in enumerate(names)}
-    codes = column.replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
-    return names, Cut(codes.astype(np.int64), len(names))
+    # A cast to the names as an enum codes them: a third of the time of a replace.
+    codes = column.cast(pl.Enum(names)).to_physical().cast(pl.Int64).fill_null(-1)
+    return names, Cut(codes.to_numpy(), len(names))
 
 
-def speed_figures(leads: pl.DataFrame, rules: Rulebook) -> dict[str, Any]:
+def speed_figures(
+    leads: pl.DataFrame, rules: Rulebook, milestones: Milestones | None = None
+) -> dict[str, Any]:
     """The report's ``speed_legs`` and ``touch_decay`` of the lead frame (with its
-    milestones, :func:`with_milestones`)."""
-    mqls = leads.filter(pl.col("mql"))
-    instants, present = _marks(mqls)
-    business = business_marks(mqls, instants, rules)
+    milestones, :func:`with_milestones`); ``milestones``: those of these leads, if the
+    caller has them already."""
+    found = Milestones.of(leads, rules) if milestones is None else milestones
+    mqls, present, business = found.mqls, found.present, found.business
     return {
-        "speed_legs": speed_legs(mqls, instants, present, business),
+        "speed_legs": speed_legs(mqls, found.instants, present, business),
         "touch_decay": decay(mqls, present, business),
     }
 
@@ -172,8 +239,9 @@ def speed_legs(
     for key, column in LEG_GROUPS.items():
         if column in mqls.columns:
             cuts[key] = _cut(mqls[column])
-    walls = leg_figures([cut for _, cut in cuts.values()], wall, valid)
-    businesses = leg_figures([cut for _, cut in cuts.values()], in_business, valid)
+    walls, businesses = clock_leg_figures(
+        [cut for _, cut in cuts.values()], [wall, in_business], valid
+    )
     for (key, (names, _)), in_wall, in_biz in zip(cuts.items(), walls, businesses, strict=True):
         groups: dict[str, Any] = {}
         for g, name in enumerate(names):
