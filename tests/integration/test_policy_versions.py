@@ -5,7 +5,9 @@ re-judges them under the config's.
 
 The example config's us-east hours are 09:00-12:00 and 13:00-17:00; r1 is east. The
 config changes from v1 (the example: grade A 8 business hours, first step after 24
-hours) to v2 (A 4 business hours, first step after 2 hours). Worked by hand:
+hours to the owner, "This lead is getting stale.", three steps) to v2 (A 4 business
+hours, first step after 2 hours to the owner and the manager, "Call within the hour.",
+no third step). Worked by hand:
 
 - Started Monday 2 March 09:00 EST (14:00Z), under v1: v1 is due Tuesday 3 March 10:00
   EST (7 hours on Monday, 1 on Tuesday); v2 would be due Monday 14:00 EST.
@@ -18,6 +20,11 @@ hours) to v2 (A 4 business hours, first step after 2 hours). Worked by hand:
   step at 15:00Z, warning at 12:00 EDT (16:00Z).
   N1 is contacted at 15:00 EDT: 5 business hours, breached. N2 never: breached.
   R1 is New again (its second cycle, under v2) and contacted at 15:00 EDT: breached.
+
+The worker fires O1's three v1 steps and the first step of N1, N2 and R1's second
+cycle under v2; their emails, sent under v2's config, say what their version says: O1's
+"escalation 1 of 3" to Sam alone with v1's message, and its step 3 (which v2 no longer
+has) "3 of 3" to the executive; N1's "1 of 2" to Sam and Dana (r1's manager) with v2's.
 
 At 12 March: met M1 and R1's first cycle; breached O1, N1, N2 and R1's second: the
 follow-up compliance is 2 / 6. Re-clocked under v2, none is met: 0 / 6.
@@ -39,6 +46,7 @@ from leadsla.app import create_app
 from leadsla.config import build_rulebook, load_config
 from leadsla.config.schema import Config
 from leadsla.core.policy import Rulebook
+from leadsla.notify.delivery import MailSettings, deliver, smtp_sender
 from leadsla.report.full import report
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import stored_events
@@ -49,6 +57,7 @@ from leadsla.service.tokens import create_token
 from leadsla.store.database import open_database
 from leadsla.store.tables import clock_cycles, notifications, policy_versions
 from leadsla.web.figures import EVERYTHING, computed
+from mail_server import Inbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "leadsla.yaml"
@@ -68,6 +77,9 @@ V1_DUE = "2026-03-03T10:00:00-05:00"
 V2_DUE_OLD = "2026-03-02T14:00:00-05:00"
 V2_DUE_NEW = "2026-03-10T14:00:00-04:00"
 FIVE_HOURS = 5 * 3600
+V1_FIRST_STEP = '{after: 24 hours, notify: [owner], message: "This lead is getting stale."}'
+V2_FIRST_STEP = '{after: 2 hours, notify: [owner, manager], message: "Call within the hour."}'
+V1_LAST_STEP = "\n      - {after: 72 hours, notify: [executive]}"
 
 
 def new_lead(lead: str, at: str) -> list[IncomingEvent]:
@@ -120,10 +132,14 @@ def run_worker(engine: Engine, rules: Rulebook, at: str) -> None:
 @pytest.fixture
 def changed(tmp_path: Path, database_url: str) -> Iterator[Changed]:
     example = EXAMPLE.read_text(encoding="utf-8")
-    proposed = example.replace(
-        "target: {A: 8 business hours", "target: {A: 4 business hours"
-    ).replace("{after: 24 hours, notify: [owner]", "{after: 2 hours, notify: [owner]")
-    assert proposed.count("4 business hours") == 1 and "{after: 2 hours" in proposed
+    # v2 also tells the manager at step 1, with another message, and drops step 3.
+    proposed = (
+        example.replace("target: {A: 8 business hours", "target: {A: 4 business hours")
+        .replace(V1_FIRST_STEP, V2_FIRST_STEP)
+        .replace(V1_LAST_STEP, "")
+    )
+    assert proposed.count("4 business hours") == 1 and V2_FIRST_STEP in proposed
+    assert V1_LAST_STEP in example
     (tmp_path / "v2.yaml").write_text(proposed, encoding="utf-8")
     v1 = build_rulebook(load_config(EXAMPLE))
     config = load_config(tmp_path / "v2.yaml")
@@ -279,3 +295,46 @@ def test_the_old_config_still_judges_its_own_cycles_as_stored(changed: Changed) 
         settings = ReportSettings.of(changed.v1, load_config(EXAMPLE))
         figures = report(events, settings, AS_OF)
     assert figures["overall"]["compliance"]["follow_up"] == pytest.approx(2 / 6)
+
+
+def test_an_escalation_email_says_what_its_cycle_s_version_says(
+    changed: Changed, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    settings = MailSettings("127.0.0.1", port, "leadsla@example.com")
+    # Sent by the worker restarted with v2.
+    result = deliver(changed.engine, changed.v2, AS_OF, smtp_sender(settings), settings.sender)
+    assert result.failed == 0 and result.retried == 0
+    sent = {
+        (str(m["To"]), str(m["Subject"])): m.get_body(("plain",)).get_content()
+        for m in inbox.messages
+        if "escalation" in str(m["Subject"])
+    }
+    assert sorted(sent) == [
+        ("ceo@example.com", "[leadsla] O1 follow_up: escalation 3 of 3"),
+        ("dana@example.com", "[leadsla] N1 follow_up: escalation 1 of 2"),
+        ("dana@example.com", "[leadsla] N2 follow_up: escalation 1 of 2"),
+        ("dana@example.com", "[leadsla] O1 follow_up: escalation 2 of 3"),
+        ("dana@example.com", "[leadsla] R1 follow_up: escalation 1 of 2"),
+        ("sam@example.com", "[leadsla] N1 follow_up: escalation 1 of 2"),
+        ("sam@example.com", "[leadsla] N2 follow_up: escalation 1 of 2"),
+        ("sam@example.com", "[leadsla] O1 follow_up: escalation 1 of 3"),
+        ("sam@example.com", "[leadsla] O1 follow_up: escalation 2 of 3"),
+        ("sam@example.com", "[leadsla] R1 follow_up: escalation 1 of 2"),
+    ]
+    old = sent["sam@example.com", "[leadsla] O1 follow_up: escalation 1 of 3"]
+    assert "escalation step 1 of 3 of its follow_up clock" in old
+    assert "This lead is getting stale." in old and "Call within the hour." not in old
+    new = sent["sam@example.com", "[leadsla] N1 follow_up: escalation 1 of 2"]
+    assert "escalation step 1 of 2 of its follow_up clock" in new
+    assert "Call within the hour." in new and "getting stale" not in new
+    # Each row records the version it was fired under: two of follow_up.
+    with changed.engine.connect() as connection:
+        versions = {
+            (r.lead_id, r.step): r.policy_version
+            for r in connection.execute(
+                select(notifications).where(notifications.c.kind == "escalation")
+            )
+        }
+    assert versions["O1", 1] == versions["O1", 3] != versions["N1", 1] == versions["R1", 1]
+    assert None not in versions.values()

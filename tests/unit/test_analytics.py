@@ -512,3 +512,72 @@ def test_wilson_bounds_of_no_success_in_many_trials_start_at_zero() -> None:
     assert wilson_interval(0, 17_436) == (0.0, pytest.approx(2.203e-4, rel=1e-3))
     lows, _ = wilson_bounds([0], [17_436])
     assert lows[0] == 0.0
+
+
+# -- sales acceptance in the waterfall (SPEC §9.5) ---------------------------------------------
+
+# Five A leads, New on Monday 2 March 09:00 (-05:00). Worked by hand:
+# R1 (r1) Contacted 10:00, sal rejected 11:00: rejected, not a SAL (a SAL before §9.5).
+# R2 (r2) sal accepted 10:00, never worked: accepted, a SAL.
+# R3 (r1) Contacted, rejected, Recycled; New again 4 March and Contacted 5 March with no
+#     decision: its second MQL was worked, a SAL.
+# R4 (r1) Contacted, rejected, then Qualified: an opportunity, so a SAL.
+# R5 (r1) Contacted, accepted, then rejected at 12:00: the last row wins, not a SAL.
+# MQLs 5, SALs 3 (R2, R3, R4): r1 4 and 2, r2 1 and 1; opportunities 1 (R4).
+ACCEPTANCE_EVENTS = "lead_id,at,field,value\n" + "".join(
+    f"{lead},2026-03-{day}T{hour}:00:00-05:00,{field},{value}\n"
+    for lead, day, hour, field, value in [
+        *(
+            row
+            for lead, owner in [
+                ("R1", "r1"),
+                ("R2", "r2"),
+                ("R3", "r1"),
+                ("R4", "r1"),
+                ("R5", "r1"),
+            ]
+            for row in [
+                (lead, "02", "09", "status", "New"),
+                (lead, "02", "09", "grade", "A"),
+                (lead, "02", "09", "owner", owner),
+            ]
+        ),
+        ("R1", "02", "10", "status", "Contacted"),
+        ("R1", "02", "11", "sal", "rejected"),
+        ("R2", "02", "10", "sal", "accepted"),
+        ("R3", "02", "10", "status", "Contacted"),
+        ("R3", "02", "11", "sal", "rejected"),
+        ("R3", "02", "12", "status", "Recycled"),
+        ("R3", "04", "09", "status", "New"),
+        ("R3", "05", "09", "status", "Contacted"),
+        ("R4", "02", "10", "status", "Contacted"),
+        ("R4", "02", "11", "sal", "rejected"),
+        ("R4", "03", "09", "status", "Qualified"),
+        ("R5", "02", "10", "status", "Contacted"),
+        ("R5", "02", "11", "sal", "accepted"),
+        ("R5", "02", "12", "sal", "rejected"),
+    ]
+)
+
+
+def test_the_waterfall_s_sals_are_the_leads_sales_accepted(
+    rules: Rulebook, config: Config, tmp_path: Path
+) -> None:
+    settings = ReportSettings.of(rules, config)
+    table = read_table(rules, ACCEPTANCE_EVENTS)
+    waterfall = analytics(table, settings, AS_OF)["waterfall"]
+    overall = waterfall["overall"]
+    assert (overall["mqls"], overall["sals"], overall["opportunities"]) == (5, 3, 1)
+    assert overall["mql_to_sal"] == pytest.approx(3 / 5)
+    assert overall["sal_to_opportunity"] == pytest.approx(1 / 3)
+    by_owner = {owner: (row["mqls"], row["sals"]) for owner, row in waterfall["by_owner"].items()}
+    assert by_owner == {"r1": (4, 2), "r2": (1, 1)}
+    # The database's events give the same waterfall.
+    engine = open_database(f"sqlite:///{tmp_path / 'leadsla.db'}")
+    try:
+        import_table(engine, rules, table.sorted(), source="test", recorded_at=AS_OF)
+        with engine.connect() as connection:
+            stored = analytics(stored_events(connection, AS_OF).table, settings, AS_OF)
+    finally:
+        engine.dispose()
+    assert stored["waterfall"] == waterfall

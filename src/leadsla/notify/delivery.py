@@ -33,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
+from leadsla.core.versions import version_policy
 from leadsla.notify.digest import digest_context
 from leadsla.notify.rendering import Templates, url_segment
 from leadsla.service.objectives import ALERT_KIND
@@ -444,7 +445,10 @@ def notification_payload(rules: Rulebook, row: Row[Any]) -> dict[str, Any]:
             "subject": objective_subject(row),
             "message": "",
         }
-    policy = next((p for p in rules.policies if p.name == row.policy), None)
+    # The steps of the version the cycle fired under (SPEC §9.6): a config change since
+    # does not rewrite what an older cycle's escalation says. A row without the column
+    # (built by hand) or written before versions were kept is the config's.
+    policy = version_policy(rules, str(row.policy), getattr(row, "policy_definition", None))
     steps = len(policy.escalate) if policy is not None else row.step
     message = ""
     if policy is not None and row.kind == "escalation":

@@ -5,9 +5,11 @@ and their grade, team, outcome or amount worked out, once per distinct value or 
 Every definition is written out in ``docs/analytics.md``; in short:
 
 * A lead's **funnel stage** is the furthest it reached by the evaluation instant:
-  inquiry (any event), MQL (a status of stage ``open``), SAL (stage ``working``),
-  opportunity (stage ``qualified``, or any ``outcome`` event), won (its last
-  ``outcome`` is ``won``). Reaching a stage counts in every stage before it.
+  inquiry (any event), MQL (a status of stage ``open``), SAL (one of its MQL entries
+  was accepted by sales, SPEC §9.5: its last ``sal`` row says ``accepted``, or it has
+  none and a status of stage ``working`` followed), opportunity (stage ``qualified``,
+  or any ``outcome`` event), won (its last ``outcome`` is ``won``). Reaching a stage
+  counts in every stage before it.
 * Its **MQL instant** is the first instant it reached MQL or beyond; its grade,
   owner and team are the ones at that instant (for a lead that never got there:
   its last ones). Other attributes (``source``, ``industry``, …) are the lead's last
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from leadsla.core.acceptance import ACCEPTED, REJECTED, SAL_FIELD
 from leadsla.core.columns import Int64Array
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
@@ -38,7 +41,7 @@ from leadsla.report.settings import ReportSettings
 
 OPEN, WORKING, QUALIFIED = "open", "working", "qualified"
 STAGE_RANK = {OPEN: 1, WORKING: 2, QUALIFIED: 3}
-BASE_FIELDS = ("status", "activity", "grade", "score", "owner", "outcome", "amount")
+BASE_FIELDS = ("status", "activity", "grade", "score", "owner", "outcome", "amount", SAL_FIELD)
 # Lead fields that are not attributes a segment could be cut by.
 COMPUTED = frozenset({"grade", "owner", "team"})
 
@@ -253,6 +256,7 @@ LEAD_COLUMNS = {
     "touch_at": pl.Int64,
     "opportunity_at": pl.Int64,
     "level": pl.Int8,
+    "sal": pl.Boolean,
     "won": pl.Boolean,
     "lost": pl.Boolean,
     "amount": pl.Float64,
@@ -306,6 +310,7 @@ def lead_frame(
         "touch_at": _instants(rows.first_at(touched & (rows.at >= rows.per_row(mql_at)))),
         "opportunity_at": _instants(opportunity_at),
         "level": level,
+        "sal": accepted_leads(rows, level),
         "won": won,
         "lost": rows.lookup((lowered == "lost").fill_null(False), outcome).to_numpy(),
         "amount": rows.lookup(rows.names.cast(pl.Float64, strict=False), amount),
@@ -321,10 +326,49 @@ def lead_frame(
 def _finish_leads(leads: pl.DataFrame, settings: ReportSettings) -> pl.DataFrame:
     leads = leads.with_columns(
         (pl.col("level") >= 1).alias("mql"),
-        (pl.col("level") >= 2).alias("sal"),
         (pl.col("level") >= 3).alias("opportunity"),
     )
     return leads.with_columns(month_labels(leads["first_at"], settings.zone).alias("month"))
+
+
+def entry_rows(rows: Rows) -> Int64Array:
+    """The rows of the MQL entries: a status of stage ``open`` entered from outside it
+    (or the lead's first status)."""
+    status_rows = np.flatnonzero(rows.fields["status"])
+    is_open = rows.rank[status_rows] == STAGE_RANK[OPEN]
+    same_lead = np.zeros(len(status_rows), dtype=np.bool_)
+    same_lead[1:] = rows.lead[status_rows[1:]] == rows.lead[status_rows[:-1]]
+    was_open = np.zeros(len(status_rows), dtype=np.bool_)
+    was_open[1:] = is_open[:-1]
+    entries: Int64Array = status_rows[is_open & ~(was_open & same_lead)].astype(np.int64)
+    return entries
+
+
+def accepted_leads(rows: Rows, level: Any) -> Any:
+    """Per lead: whether it reached the SAL stage. SPEC §9.5 judged per MQL entry (the
+    lead's rows from an entry's instant to the next entry's; those before its first
+    entry go with none): the entry's last ``sal`` row decides (``accepted``: a SAL,
+    ``rejected``: not, an empty one withdraws), and without one a status of stage
+    ``working`` in it makes a SAL. An opportunity is a SAL whatever was said (the
+    stages are monotone), and only an MQL can be one."""
+    worked = level >= STAGE_RANK[WORKING]
+    decisions = rows.fields[SAL_FIELD]
+    if not decisions.any():
+        return worked  # the common history: no decision rows, the stage decides
+    entries = entry_rows(rows)
+    # Each entry's part starts at the first row of its instant (rows of one instant
+    # are applied together, SPEC §3); instant_end does not decrease along the rows.
+    boundary = np.zeros(rows.size, dtype=np.bool_)
+    boundary[rows.starts] = True
+    boundary[np.searchsorted(rows.instant_end, rows.instant_end[entries], side="left")] = True
+    parts = np.flatnonzero(boundary)
+    said = rows.codes(np.maximum.reduceat(np.where(decisions, rows.index, -1), parts))
+    accepted = rows.lookup((rows.names == ACCEPTED).fill_null(False), said).to_numpy()
+    rejected = rows.lookup((rows.names == REJECTED).fill_null(False), said).to_numpy()
+    working = np.maximum.reduceat(rows.rank, parts) == STAGE_RANK[WORKING]
+    part_sal = (accepted | (~rejected & working)).astype(np.int8)
+    lead_sal = np.maximum.reduceat(part_sal, np.searchsorted(parts, rows.starts)) > 0
+    return (lead_sal & (level >= 1)) | (level >= STAGE_RANK[QUALIFIED])
 
 
 def mql_entries(
@@ -337,13 +381,7 @@ def mql_entries(
     schema = {"lead": pl.Int64, "at": pl.Int64, "grade": pl.Utf8, "owner": pl.Utf8}
     if rows.size == 0:
         return pl.DataFrame(schema={**schema, "team": pl.Utf8, **dict.fromkeys(names, pl.Utf8)})
-    status_rows = np.flatnonzero(rows.fields["status"])
-    is_open = rows.rank[status_rows] == STAGE_RANK[OPEN]
-    same_lead = np.zeros(len(status_rows), dtype=np.bool_)
-    same_lead[1:] = rows.lead[status_rows[1:]] == rows.lead[status_rows[:-1]]
-    was_open = np.zeros(len(status_rows), dtype=np.bool_)
-    was_open[1:] = is_open[:-1]
-    entries = status_rows[is_open & ~(was_open & same_lead)]
+    entries = entry_rows(rows)
 
     def at_entry(name: str) -> Int64Array:
         return rows.codes(rows.last_before(name, entries))

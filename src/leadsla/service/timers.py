@@ -102,6 +102,8 @@ def fire_due_timers(
                         created_at=now,
                         skipped=stale,
                         deliver_at=deliver_at,
+                        # Its text is rendered from the steps it was fired by.
+                        policy_version=row.policy_version,
                     )
                 )
                 if stale:

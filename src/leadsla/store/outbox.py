@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, bindparam, func, select, update
 
 from leadsla.store.bulk import insert_ignoring_duplicates
-from leadsla.store.tables import clock_cycles, notifications
+from leadsla.store.tables import clock_cycles, notifications, policy_versions
 
 QUEUED = "queued"
 SKIPPED = "skipped"
@@ -109,10 +109,12 @@ def notification_row(
     created_at: int,
     skipped: bool = False,
     deliver_at: int | None = None,
+    policy_version: int | None = None,
 ) -> dict[str, object]:
     """A ``notifications`` row: queued for a first attempt at ``deliver_at`` (default
     ``fire_at``) or ``created_at``, whichever is later, or recorded as skipped (never
-    sent)."""
+    sent). ``policy_version``: the version of the cycle that fired it, whose text it
+    is sent with (SPEC §9.6)."""
     deliver_at = fire_at if deliver_at is None else deliver_at
     return {
         "lead_id": lead_id,
@@ -128,6 +130,7 @@ def notification_row(
         "attempts": 0,
         "next_attempt_at": None if skipped else max(created_at, deliver_at),
         "created_at": created_at,
+        "policy_version": policy_version,
     }
 
 
@@ -139,7 +142,10 @@ def queue_notifications(connection: Connection, rows: Sequence[Mapping[str, obje
 
 def claim_next(connection: Connection, *, now: int, channels: Sequence[str]) -> Row[Any] | None:
     """The oldest queued notification on one of ``channels`` whose attempt is due; on
-    PostgreSQL locked for the transaction, passing over those another worker holds."""
+    PostgreSQL locked for the transaction, passing over those another worker holds.
+
+    The row carries ``policy_definition`` too: the definition of its policy version
+    (None without one), which its text is rendered from."""
     return connection.execute(
         _claim_query(connection.dialect.name == "postgresql", tuple(channels)), {"now": now}
     ).first()
@@ -148,8 +154,15 @@ def claim_next(connection: Connection, *, now: int, channels: Sequence[str]) -> 
 @functools.cache
 def _claim_query(skip_locked: bool, channels: tuple[str, ...]) -> Select[Any]:
     # Built once per worker, not per message (a worker claims one row per email).
+    # Read with the claim: a second query per message would cost a round trip each.
+    definition = (
+        select(policy_versions.c.definition)
+        .where(policy_versions.c.id == notifications.c.policy_version)
+        .scalar_subquery()
+        .label("policy_definition")
+    )
     query = (
-        select(notifications)
+        select(notifications, definition)
         .where(
             notifications.c.state == QUEUED,
             notifications.c.channel.in_(channels),
@@ -159,7 +172,7 @@ def _claim_query(skip_locked: bool, channels: tuple[str, ...]) -> Select[Any]:
         .limit(1)
     )
     if skip_locked:
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=notifications)
     return query
 
 

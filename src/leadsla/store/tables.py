@@ -160,6 +160,9 @@ notifications = Table(
     Column("last_error", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("sent_at", BigInteger),
+    # The policy version (``policy_versions.id``) of the cycle that fired it: its text
+    # (message, "step N of M") is that version's. Null: the config's.
+    Column("policy_version", Integer),
     UniqueConstraint(
         "lead_id",
         "policy",
