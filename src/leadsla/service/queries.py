@@ -244,7 +244,6 @@ def lead_list(
         limit=None if wants_clock_filter else limit,
         offset=offset,
         due=due,
-        breach=breach_span(rules, as_of) if breached else None,
     )
     result: list[dict[str, Any]] = []
     skipped = 0
@@ -288,14 +287,6 @@ def at_risk_span(rules: Rulebook, as_of: int, within: int) -> stored_leads.DueFi
     since = min(last_open_end(calendar, as_of) for calendar in rules.calendars.values())
     cadences = [policy.name for policy in rules.policies if policy.is_cadence]
     return stored_leads.DueFilter(since=since, before=before, as_of=as_of, any_since=cadences)
-
-
-def breach_span(rules: Rulebook, as_of: int) -> stored_leads.BreachFilter:
-    """The cycles a breached clock can be among, by their stored figures: until its next
-    event an open cycle's stored breach instant is its verdict's (a cadence's excepted:
-    every touch moves it), and a stopped cycle is judged from its facts."""
-    cadences = [policy.name for policy in rules.policies if policy.is_cadence]
-    return stored_leads.BreachFilter(as_of=as_of, any_open=cadences)
 
 
 def last_open_end(calendar: BusinessCalendar, at: int) -> int:

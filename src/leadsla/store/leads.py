@@ -320,17 +320,6 @@ class DueFilter:
     any_since: Collection[str] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class BreachFilter:
-    """Leads that may have a breached clock at ``as_of``: a cycle stored without a breach
-    instant (a stopped cycle, judged from its facts; a paused one), one whose stored
-    breach instant is at or before ``as_of``, an open cycle of a policy of ``any_open``
-    (a cadence's breach moves with its touches), or an event after ``as_of``."""
-
-    as_of: int
-    any_open: Collection[str] = ()
-
-
 def lead_rows(
     connection: Connection,
     *,
@@ -341,7 +330,6 @@ def lead_rows(
     limit: int | None = None,
     offset: int = 0,
     due: DueFilter | None = None,
-    breach: BreachFilter | None = None,
 ) -> list[Row[Any]]:
     """``leads`` rows in id order, of these ``owners`` (None: every owner) and filtered
     by current owner, status and grade; a page of them when ``limit`` is given.
@@ -349,17 +337,8 @@ def lead_rows(
     ``due``: only leads with an open cycle whose stored figures say it may be due soon
     and not breached (:class:`DueFilter`): the few an at-risk list must judge, read
     through the open-cycle index instead of judging every lead's clocks.
-    ``breach``: only leads that may have a breached clock (:class:`BreachFilter`): the
-    superset a breached list judges, instead of every lead of the status.
     """
     query = _owned_by(select(leads), owners).order_by(leads.c.lead_id)
-    if breach is not None:
-        cycles = clock_cycles.c
-        past = or_(cycles.breach_at.is_(None), cycles.breach_at <= breach.as_of)
-        if breach.any_open:
-            past = or_(past, cycles.policy.in_(sorted(breach.any_open)))
-        late = select(cycles.lead_id).where(past)
-        query = query.where(or_(leads.c.lead_id.in_(late), leads.c.last_at > breach.as_of))
     if due is not None:
         cycles = clock_cycles.c
         since = cycles.due_at >= due.since
