@@ -1,9 +1,12 @@
 """The dashboard at scale: each page's load time in Chromium, and an ingest POST while
 pages load, on the demo company at 200,000 leads (or ``--size``).
 
-1. The demo company is built once into ``bench-data/demo-<size>/`` (``leadsla demo
-   --no-serve``: config, history, SQLite file, tokens); ``--database`` copies it into
-   a PostgreSQL URL instead (``leadsla import``).
+1. The demo company is built once into ``<data-dir>/demo-<size>/`` (what ``leadsla demo
+   --no-serve`` writes: config, history, SQLite file, tokens; built here, in process,
+   because the command stops at 200,000 leads). ``--database postgresql`` loads the
+   same history into a PostgreSQL 15 cluster kept in ``<data-dir>/postgres-<size>/``
+   (started with ``pg_ctl`` as the ``postgres`` user, as ``tests/postgres.py`` does,
+   and stopped at the end; built once, reused after).
 2. One ``leadsla worker --once`` writes the report snapshots the pages read.
 3. ``leadsla serve`` runs on a free loopback port; headless Chromium (Playwright, Debian's
    /usr/bin/chromium) logs in as the admin, the east manager and a rep and loads each
@@ -16,6 +19,7 @@ server without snapshots (``--baseline``: pages compute the report on each load,
 before snapshots; minutes at 200,000 leads, so one load per page).
 
     .venv/bin/python benchmarks/pages_bench.py [--size 200000] [--repeat 7] [--baseline]
+        [--database sqlite|postgresql] [--data-dir bench-data]
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
 ROOT = Path(__file__).resolve().parents[1]
 LEADSLA = str(Path(sys.executable).with_name("leadsla"))
 CHROMIUM = "/usr/bin/chromium"
@@ -53,26 +59,118 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def demo(size: int) -> Path:
-    """The demo company's directory, built once per size."""
-    directory = ROOT / "bench-data" / f"demo-{size}"
+def told(stage: str, done: int, total: int | None) -> None:
+    """A long build's progress, a line every 30 s."""
+    if time.monotonic() - told.last >= 30:  # type: ignore[attr-defined]
+        told.last = time.monotonic()  # type: ignore[attr-defined]
+        print(f"  {time.strftime('%H:%M:%S')} {stage} {done:,} / {total or 0:,}", flush=True)
+
+
+told.last = 0.0  # type: ignore[attr-defined]
+
+
+def demo(size: int, data: Path) -> Path:
+    """The demo company's directory, built once per size (its history ends at the end
+    of the day it is built: the pages are about then)."""
+    from leadsla.bootstrap import now_micros
+    from leadsla.demo.company import today_end
+    from leadsla.demo.setup import prepare_demo
+
+    directory = data / f"demo-{size}"
     if not (directory / "tokens.txt").exists():
         began = time.perf_counter()
-        subprocess.run(
-            [LEADSLA, "demo", "--dir", str(directory), "--size", str(size), "--no-serve"],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        now = today_end(now_micros())
+        prepare_demo(directory, now=now, leads=size, progress=told)
+        (directory / "now.txt").write_text(str(now), encoding="utf-8")
         print(f"demo built in {time.perf_counter() - began:.0f} s")
     return directory
 
 
-def tokens(directory: Path) -> dict[str, str]:
+def built_at(directory: Path) -> int:
+    """The instant the demo's history ends (a demo built by ``leadsla demo``: today's end)."""
+    from leadsla.bootstrap import now_micros
+    from leadsla.demo.company import today_end
+
+    mark = directory / "now.txt"
+    return int(mark.read_text(encoding="utf-8")) if mark.exists() else today_end(now_micros())
+
+
+def tokens(path: Path) -> dict[str, str]:
     found: dict[str, str] = {}
-    for line in (directory / "tokens.txt").read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         for role, name in LOGINS.items():
             if line.split("\t")[0].strip() == name or line.startswith(name + " "):
                 found[role] = line.split()[-1]
     return found
+
+
+class KeptPostgres:
+    """A PostgreSQL 15 cluster whose data directory outlives the run, so a 1 M-lead
+    database is loaded once: ``initdb`` on first use, ``pg_ctl start`` on a free port,
+    ``pg_ctl stop`` at the end. Settings as the tests' throwaway server (durability
+    off: the data can be rebuilt), with a larger ``shared_buffers``."""
+
+    def __init__(self, root: Path) -> None:
+        from postgres import DEFAULT_BIN, _server_owner
+
+        self.root, self.bin, self.owner = root, DEFAULT_BIN, _server_owner()
+        self.data = root / "data"
+        self.port = 0
+
+    def command(self, args: list[str]) -> None:
+        from postgres import _run
+
+        done = _run(args, owner=self.owner, cwd=self.root, timeout=600)
+        if done.returncode != 0:
+            raise SystemExit(f"{args[0]} failed:\n{done.stderr}{done.stdout}")
+
+    def start(self) -> str:
+        from postgres import _SETTINGS, _quote_setting
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.owner is not None:
+            os.chown(self.root, self.owner.uid, self.owner.gid)
+        if not (self.data / "PG_VERSION").exists():
+            self.command([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                          "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])  # fmt: skip
+            with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+                conf.write(_SETTINGS.format(socket_dir=_quote_setting(str(self.root))))
+                conf.write("shared_buffers = '1GB'\nmax_wal_size = '2GB'\n")
+        self.port = free_port()
+        self.command([str(self.bin / "pg_ctl"), "start", "-D", str(self.data), "-w", "-t", "120",
+                      "-l", str(self.root / "server.log"), "-o", f"-p {self.port}"])  # fmt: skip
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/leadsla"
+
+    def stop(self) -> None:
+        self.command([str(self.bin / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
+
+
+def postgres_copy(directory: Path, data: Path, size: int) -> tuple[KeptPostgres, str, Path]:
+    """The running cluster holding the demo, its URL and its tokens file (loaded on
+    first use: the same history, reminders and logins as the SQLite file)."""
+    import psycopg
+
+    from leadsla.demo.setup import load_demo
+
+    cluster = KeptPostgres(data / f"postgres-{size}")
+    url = cluster.start()
+    logins = cluster.root / "tokens.txt"
+    try:
+        if not logins.exists():
+            began = time.perf_counter()
+            server = f"postgresql://postgres@127.0.0.1:{cluster.port}"
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+                connection.execute("DROP DATABASE IF EXISTS leadsla")
+                connection.execute("CREATE DATABASE leadsla")
+            _imported, made = load_demo(directory, url, now=built_at(directory), progress=told)
+            with psycopg.connect(f"{server}/leadsla", autocommit=True) as connection:
+                connection.execute("VACUUM ANALYZE")
+            logins.write_text("".join(f"{n}\t{t}\n" for n, t in made.items()), encoding="utf-8")
+            print(f"loaded into PostgreSQL in {time.perf_counter() - began:.0f} s")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster, url, logins
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -161,24 +259,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--database", help="a PostgreSQL URL to copy the demo into")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--data-dir", type=Path, default=ROOT / "bench-data",
+        help="where the built demos (and PostgreSQL clusters) are kept between runs",
+    )  # fmt: skip
     parser.add_argument("--baseline", action="store_true", help="also time pages without snapshots")
     parser.add_argument(
         "--skip-worker", action="store_true", help="the snapshots are fresh: no worker round"
     )
     args = parser.parse_args()
-    directory = demo(args.size)
+    directory = demo(args.size, args.data_dir)
     config = directory / "leadsla.yaml"
     database = f"sqlite:///{directory / 'leadsla.db'}"
-    if args.database:
-        database = args.database
-        began = time.perf_counter()
-        subprocess.run([LEADSLA, "db", "upgrade", "--database", database], check=True)
-        subprocess.run(
-            [LEADSLA, "import", "-c", str(config), "--database", database,
-             str(directory / "events.csv")], check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        print(f"imported into PostgreSQL in {time.perf_counter() - began:.0f} s")
+    logins = directory / "tokens.txt"
+    cluster = None
+    if args.database == "postgresql":
+        cluster, database, logins = postgres_copy(directory, args.data_dir, args.size)
+    try:
+        run(args, config, database, tokens(logins), directory)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def run(
+    args: argparse.Namespace, config: Path, database: str, secrets: dict[str, str], directory: Path
+) -> None:
     env = dict(os.environ)
     began = time.perf_counter()
     if not args.skip_worker:
@@ -188,8 +295,7 @@ def main() -> None:
         )  # fmt: skip
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} cores; {args.size:,} leads; "
           f"{database.split(':')[0]}; snapshots written by worker --once in "
-          f"{time.perf_counter() - began:.0f} s")  # fmt: skip
-    secrets = tokens(directory)
+          f"{time.perf_counter() - began:.0f} s; load {os.getloadavg()[0]:.1f}")  # fmt: skip
     port = free_port()
     server = serve(config, database, port, env)
     base = f"http://127.0.0.1:{port}"
@@ -201,10 +307,11 @@ def main() -> None:
         middle, worst = statistics.median(posts), max(posts)
         print(f"  POST /api/v1/events while the overview loads: median {middle:.3f} s, "
               f"max {worst:.3f} s ({len(posts)} posts)")  # fmt: skip
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
         server.terminate()
         server.wait()
-    if args.baseline:
+    if args.baseline and args.database == "sqlite":
         snapshotless = directory / "baseline.db"
         shutil.copyfile(directory / "leadsla.db", snapshotless)
         import sqlite3
@@ -219,7 +326,7 @@ def main() -> None:
             server.terminate()
             server.wait()
             snapshotless.unlink()
-    print(json.dumps({"size": args.size}))
+    print(json.dumps({"size": args.size, "database": args.database}))
 
 
 if __name__ == "__main__":

@@ -635,3 +635,77 @@ def test_a_manager_sees_the_teams_share_or_the_company_figure(browser: Any, site
         .startswith(f"{healthcare['count']:,} so far")
     )
     page.close()
+
+
+# What each role's menu holds (SPEC §6: a rep has no Reps or Marketing page).
+MENUS = {
+    ADMIN: ["Overview", "At risk", "Reps and teams", "Marketing", "Settings"],
+    MANAGER: ["Overview", "At risk", "Reps and teams", "Marketing", "Settings"],
+    MAYA: ["Overview", "At risk", "Settings"],
+}
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("login", [ADMIN, MANAGER, MAYA], ids=["admin", "manager", "rep"])
+def test_each_role_reads_its_queues_on_a_desktop_and_a_phone(
+    browser: Any, site: Site, login: str, size: str
+) -> None:
+    """The issue's points for every role and screen: the menu a role can use, the name
+    once in the header, the at-risk queue of the caller's scope with names for owners,
+    one zone with the lead's local time on hover, and on a phone stacked cards with
+    every column on screen."""
+    width, height = SIZES[size]
+    page = logged_in(browser, site, login, width=width)
+    page.set_viewport_size({"width": width, "height": height})
+    menu = page.locator("header nav a")
+    assert menu.all_inner_texts() == MENUS[login]
+    assert all(menu.nth(i).is_visible() for i in range(menu.count()))
+    assert page.locator("header .who span").inner_text() == login
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="At risk").click()
+    page.wait_for_url(re.compile(r"/at-risk$"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    expected = {lead["lead_id"]: lead for lead in site.api(login, "/leads", at_risk_hours=8)}
+    rows = page.locator("#at-risk tbody tr")
+    shown = rows.evaluate_all("rows => rows.map(r => r.dataset.lead)")
+    assert set(shown) == set(expected) and shown
+    if login == MAYA:
+        assert {lead["owner"] for lead in expected.values()} == {"maya"}
+    owners = page.locator("#at-risk td[data-owner]").evaluate_all(
+        "els => els.map(e => [e.closest('tr').dataset.lead, e.innerText])"
+    )
+    assert all(name == REP_NAMES[expected[lead]["owner"]] for lead, name in owners)
+    # Every due time in the viewer's zone (the demo's east team and admin: New York) ...
+    caption = page.locator("#at-risk caption").inner_text()
+    assert "Times in America/New_York (EST)" in caption
+    due = page.locator("#at-risk td[data-label='Due'] time")
+    offsets = set(re.findall(r"\(UTC([+-]\d\d:\d\d)\)", " ".join(due.all_inner_texts())))
+    assert offsets == {"-05:00"}
+    # ... and the lead's own calendar's time on hover: the admin's queue holds London
+    # and San Francisco reps' leads too.
+    hovers = due.evaluate_all("els => els.map(e => e.title)")
+    assert all(h.startswith("Lead's local time: ") for h in hovers)
+    local = set(re.findall(r"\(UTC([+-]\d\d:\d\d)\)", " ".join(hovers)))
+    assert local >= {"-05:00"}
+    if login == ADMIN:
+        assert len(local) > 1
+
+    first = rows.first
+    for label in ("Policy", "Escalation step"):
+        cell = first.locator(f"td[data-label='{label}']")
+        assert cell.is_visible()
+        box = cell.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        before = page.evaluate(
+            "el => getComputedStyle(el, '::before').content", cell.element_handle()
+        )
+        # A phone shows each lead as a card, every value after its column's name.
+        assert before == (f'"{label}: "' if size == "phone" else "none")
+    if size == "phone":
+        heads = page.locator("#at-risk thead").bounding_box()
+        assert heads is not None and heads["width"] <= 1  # the header row is for readers only
+        if login == ADMIN:
+            shoot(page, "at-risk-phone")
+    page.close()

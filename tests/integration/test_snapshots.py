@@ -23,7 +23,7 @@ from leadsla.service.queries import scope_for
 from leadsla.service.tokens import Principal, Role, create_token
 from leadsla.store.database import open_database
 from leadsla.store.snapshots import load_snapshot
-from leadsla.web.figures import dashboard_objectives, objectives_for, refresh_due
+from leadsla.web.figures import dashboard_objectives, objectives_for, queue_counts, refresh_due
 from leadsla.worker import Senders, run_worker
 
 NOW = parse_instant("2026-03-04T15:30:00Z")
@@ -94,6 +94,10 @@ def test_snapshots_equal_the_report_after_random_ingests(
         assert month is not None
         assert month.objectives == objectives_for(connection, rules, config, SEE_ALL, NOW)
         assert [g["group"] for g in month.objectives[0]["groups"]] == sorted(rules.teams)
+        # The overview's queue counts, as the At risk and Breached queues count at that instant.
+        assert month.counts == queue_counts(connection, rules, SEE_ALL, NOW)
+        assert month.counts["at_risk"] + month.counts["overdue"] > 0
+        assert shot.counts is None
         # A rep reads the company's snapshot, kept to the rows a rep may see: their own.
         maya = Principal("Maya", Role.REP, rep="maya", team="east")
         assert dashboard_objectives(connection, rules, config, maya, NOW) == objectives_for(
@@ -132,6 +136,11 @@ def test_pages_read_the_snapshot_and_say_its_instant(tmp_path: Path) -> None:
         assert "Wed 4 Mar 2026 10:20" in page.text  # the snapshot's instant, New York
         overview = client.get("/overview")
         assert overview.text.count('data-objective="A follow-up"') == len(rules.teams)
+        # The two counts are the snapshot's, said to be (the queues themselves are live).
+        assert "the leads due and overdue above with them" in overview.text
+        with engine.connect() as connection:
+            counted = queue_counts(connection, rules, SEE_ALL, snapshot_at)
+        assert f'data-figure="overdue">{counted["overdue"]}<' in overview.text
     # An hour and more without a worker: the page computes the figures itself.
     late = create_app(rules, engine, lambda: NOW + 2 * MICROS_PER_HOUR, config=config)
     with TestClient(late, base_url="http://127.0.0.1") as client:

@@ -88,6 +88,24 @@ def prepare_demo(
     for suffix in ("", "-wal", "-shm"):
         (directory / f"leadsla.db{suffix}").unlink(missing_ok=True)
     url = demo_database_url(directory)
+    imported, tokens = load_demo(directory, url, now=now, progress=tell)
+    tokens_path = directory / "tokens.txt"
+    tokens_path.write_text(
+        "".join(f"{name}\t{token}\n" for name, token in tokens.items()), encoding="utf-8"
+    )
+    os.chmod(tokens_path, 0o600)
+    return DemoSetup(directory, config_path, events_path, url, tokens, imported)
+
+
+def load_demo(
+    directory: Path, url: str, *, now: int, progress: StageProgress | None = None
+) -> tuple[ImportResult, dict[str, str]]:
+    """Import the demo's ``events.csv`` from ``directory`` into the empty database at
+    ``url`` (SQLite or PostgreSQL, migrated here), record the reminders and escalations
+    due by ``now`` as the worker would, and create the demo's tokens: what was imported
+    and each login's token. The page benchmark loads a built demo into PostgreSQL so."""
+    tell: StageProgress = progress or _silent
+    config_path, events_path = directory / "leadsla.yaml", directory / "events.csv"
     config = load_config(config_path)
     rules = build_rulebook(config)
     engine = open_database(url)
@@ -123,9 +141,4 @@ def prepare_demo(
                 connection, rules, role=role, name=name, rep=rep, team=team, now=now
             )
     engine.dispose()
-    tokens_path = directory / "tokens.txt"
-    tokens_path.write_text(
-        "".join(f"{name}\t{token}\n" for name, token in tokens.items()), encoding="utf-8"
-    )
-    os.chmod(tokens_path, 0o600)
-    return DemoSetup(directory, config_path, events_path, url, tokens, imported)
+    return imported, tokens

@@ -26,6 +26,7 @@ class Snapshot:
     segments: dict[str, Any] | None
     computed_at: int
     objectives: list[dict[str, Any]] | None = None
+    counts: dict[str, int] | None = None
 
 
 def last_event_seq(connection: Connection) -> int:
@@ -46,6 +47,7 @@ def save_snapshot(connection: Connection, snapshot: Snapshot) -> None:
         "segments": None if snapshot.segments is None else json.dumps(snapshot.segments),
         "objectives": None if snapshot.objectives is None else json.dumps(snapshot.objectives),
         "computed_at": snapshot.computed_at,
+        "counts": None if snapshot.counts is None else json.dumps(snapshot.counts),
     }
     statement = insert.values(**values)
     keys = [report_snapshots.c.scope, report_snapshots.c.period]
@@ -80,4 +82,5 @@ def load_snapshot(connection: Connection, scope: str, period: str) -> Snapshot |
         segments=None if row.segments is None else json.loads(row.segments),
         computed_at=row.computed_at,
         objectives=None if row.objectives is None else json.loads(row.objectives),
+        counts=None if row.counts is None else json.loads(row.counts),
     )

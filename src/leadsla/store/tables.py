@@ -234,6 +234,7 @@ report_snapshots = Table(
     Column("segments", Text),  # the Marketing page's segment table, JSON
     Column("objectives", Text),  # the overview's compliance objectives, JSON
     Column("computed_at", BigInteger, nullable=False),
+    Column("counts", Text),  # the overview's queue counts at ``as_of``, JSON
 )
 
 # Compliance objectives (docs/worker.md): an episode opens when a group's burn-rate rule

@@ -35,17 +35,25 @@ from leadsla.service.timers import notification_records
 from leadsla.service.tokens import Principal, Role
 from leadsla.store.versions import list_versions
 from leadsla.web.csrf import form_is_ours
-from leadsla.web.figures import dashboard_objectives, report_for, segments_for, team_view
+from leadsla.web.figures import (
+    AT_RISK_HOURS,
+    COUNT_LIMIT,
+    dashboard_objectives,
+    first_open_status,
+    overview_counts,
+    report_for,
+    segments_for,
+    team_view,
+)
 from leadsla.web.render import error_page, page
 from leadsla.web.session import Viewer, posted_form, refused_form
 from leadsla.web.wording import policy_sentences, week_hours
 
 AT_RISK_CHOICES = (4, 8, 16, 40)
-AT_RISK_DEFAULT = 8
+AT_RISK_DEFAULT = AT_RISK_HOURS
 AT_RISK_LIMIT = 200
 PERIODS = {"month": "This month", "quarter": "This quarter"}
 OPENING_HORIZON = 30 * 24 * MICROS_PER_HOUR  # a calendar closed longer names no opening
-COUNT_LIMIT = 1000  # the overview counts up to this many leads (the API's page size)
 WATERFALL_STAGES = (
     ("inquiries", "Inquiries", None),
     ("mqls", "MQLs", "inquiry_to_mql"),
@@ -68,15 +76,7 @@ def overview(
     connection: Reading,
 ) -> Response:
     now = clock()
-    scope = scope_for(rules, caller)
-    at_risk = lead_list(
-        connection, rules, now, scope=scope,
-        at_risk_within=AT_RISK_DEFAULT * MICROS_PER_HOUR, limit=COUNT_LIMIT,
-    )  # fmt: skip
-    overdue = lead_list(
-        connection, rules, now, scope=scope, status=first_open_status(rules),
-        breached=True, limit=COUNT_LIMIT,
-    )  # fmt: skip
+    counts, counted_at = overview_counts(connection, rules, caller, now)
     report = report_for(connection, rules, config, caller, now)
     if report is not None and config is not None and caller.role is Role.MANAGER:
         report = team_view(connection, rules, config, caller, now, report)
@@ -92,9 +92,10 @@ def overview(
         last_month=earlier[-1] if earlier else None,
         policies=[p.name for p in rules.policies],
         grades=[g.name for g in rules.grades],
-        at_risk=len(at_risk),
-        at_risk_hours=AT_RISK_DEFAULT,
-        overdue=len(overdue),
+        at_risk=counts["at_risk"],
+        at_risk_hours=AT_RISK_HOURS,
+        overdue=counts["overdue"],
+        counted_at=counted_at,
         count_limit=COUNT_LIMIT,
         now=format_instant(now, zone),
         objectives=dashboard_objectives(connection, rules, config, caller, now),
@@ -444,10 +445,6 @@ def favicon() -> Response:
     return Response(
         FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
     )
-
-
-def first_open_status(rules: Rulebook) -> str | None:
-    return next((name for name, stage in rules.statuses.items() if stage == "open"), None)
 
 
 def month_label(instant: int, zone: tzinfo) -> str:
