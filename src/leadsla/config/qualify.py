@@ -18,7 +18,7 @@ from leadsla.config.document import KeyPath, Problem, mapping_of, text_of, texts
 from leadsla.core.calendar import local_instant
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.policy import DEFAULT_TARGET, Policy, Rulebook
-from leadsla.core.routing import Absence, Assignment, Method, RoutingRule
+from leadsla.core.routing import FREE_MAIL_DOMAINS, Absence, Assignment, Method, RoutingRule
 from leadsla.core.scoring import (
     BEHAVIOUR,
     LIST_OPERATORS,
@@ -209,6 +209,10 @@ class AssignmentConfig(_Section):
     calendars: bool = True
     open_lead_cap: int | None = Field(default=None, ge=1)
     account_field: str | None = None
+    # Account match by the email's domain (docs/crm.md): the lead field holding the
+    # email (null: no domain match), and the domains that name no company.
+    email_field: str | None = "email"
+    free_mail_domains: Texts = list(FREE_MAIL_DOMAINS)
     out_of_office: list[AbsenceConfig] = []
     reroute: RerouteConfig | None = None
 

@@ -33,6 +33,49 @@ from typing import Literal
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.scoring import Condition
 
+# Mailbox providers whose domain names no company: a lead writing from one is matched to
+# no account by its domain (``assignment.free_mail_domains`` replaces this list).
+FREE_MAIL_DOMAINS: tuple[str, ...] = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "yandex.ru",
+    "yandex.com",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "libero.it",
+    "btinternet.com",
+    "comcast.net",
+    "verizon.net",
+    "att.net",
+)
+
 Method = Literal["round_robin", "weighted_round_robin", "least_loaded"]
 METHODS: tuple[Method, ...] = ("round_robin", "weighted_round_robin", "least_loaded")
 
