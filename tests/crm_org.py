@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leadsla.connectors.sfdc_pull import HISTORY_FIELDS, TASK_FIELDS
+
 OWNERS = ("0055g00000SamOrAAJ", "0055g00000PriNaAAJ", "0055g00000AnaLoAAJ")
 OWNER_NAMES = {
     "0055g00000SamOrAAJ": "Sam Ortiz",
@@ -50,21 +52,8 @@ LEAD_COLUMNS = (
     "Country",
     "SystemModstamp",
 )
-HISTORY_COLUMNS = ("Id", "LeadId", "CreatedDate", "Field", "DataType", "OldValue", "NewValue")
-TASK_COLUMNS = (
-    "Id",
-    "WhoId",
-    "CreatedDate",
-    "CompletedDateTime",
-    "ActivityDate",
-    "Status",
-    "IsClosed",
-    "Type",
-    "TaskSubtype",
-    "CallType",
-    "CallDisposition",
-    "SystemModstamp",
-)
+HISTORY_COLUMNS = HISTORY_FIELDS
+TASK_COLUMNS = (*TASK_FIELDS, "SystemModstamp")
 
 
 def sf_time(micros: int) -> str:

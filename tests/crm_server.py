@@ -94,7 +94,12 @@ class CrmState:
         self.lock = threading.Lock()
         self.tokens: set[str] = set()
         self.issued = 0
-        self.limited: list[str] = []  # "429" or "403", one per call to refuse
+        # One entry per call to come: "429" or "403" to refuse it, "" to answer it.
+        self.limited: list[str] = []
+        # Calls whose path has this text wait for release (a kill mid-sync).
+        self.hold_on: str | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
         self.retry_after = "0"
         self.cursors: dict[str, tuple[str, list[str], list[dict[str, Any]]]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -118,9 +123,9 @@ class CrmState:
         with self.lock:
             self.tokens.clear()
 
-    def limit_next(self, calls: int, kind: str = "429", retry_after: str = "0") -> None:
+    def limit_next(self, pattern: list[str], retry_after: str = "0") -> None:
         with self.lock:
-            self.limited.extend([kind] * calls)
+            self.limited.extend(pattern)
             self.retry_after = retry_after
 
 
@@ -157,6 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.calls.append(f"{self.command} {self.path}")
             kind = state.limited.pop(0) if state.limited else None
+            hold = state.hold_on if state.hold_on and state.hold_on in self.path else None
+        if hold is not None:
+            state.held.set()
+            state.release.wait(120)
         if kind == "429":
             self._send(429, fixture("sfdc_limit_exceeded.json"), {"Retry-After": state.retry_after})
             return False

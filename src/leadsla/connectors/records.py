@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from leadsla.connectors.mapping import (
     Columns,
@@ -20,6 +21,11 @@ from leadsla.connectors.mapping import (
     ImportMapping,
     RejectedRow,
 )
+
+
+class CrmApiError(RuntimeError):
+    """A CRM call that failed for good (sign-in refused, limits never lifted, a refused
+    query); the message names the call and the CRM's own error."""
 
 
 class RecordRows(CsvSource):
@@ -66,3 +72,9 @@ class Pulled:
 
     converted: list[Converted] = field(default_factory=list)
     records: dict[str, int] = field(default_factory=dict)
+
+
+def utc_text(micros: int) -> str:
+    """An instant as ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds): SOQL's date-time literal, and
+    what both CRMs take in a date-time field."""
+    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

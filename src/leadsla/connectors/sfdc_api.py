@@ -32,6 +32,9 @@ from typing import Any
 
 import requests
 
+from leadsla.connectors.records import CrmApiError, utc_text
+from leadsla.store.sync import Written
+
 # A connected app's token lasts hours; a JWT assertion needs only to outlive its request.
 JWT_LIFETIME_SECONDS = 180
 DEFAULT_API_VERSION = "62.0"
@@ -39,7 +42,7 @@ DEFAULT_API_VERSION = "62.0"
 COLLECTION_SIZE = 200
 
 
-class SalesforceApiError(RuntimeError):
+class SalesforceApiError(CrmApiError):
     """A Salesforce call that failed for good: sign-in refused, limits never lifted, a
     malformed query; the message names the call and Salesforce's own error code."""
 
@@ -340,3 +343,19 @@ def _error_text(exc: Exception) -> str:
         first = content[0]
         return f"HTTP {status}: {first.get('errorCode', '')}: {first.get('message', '')}"
     return f"HTTP {status}: {content if content is not None else exc}"
+
+
+def write_sla(
+    api: SalesforceApi, shown: Sequence[Written], *, due_field: str, state_field: str
+) -> list[tuple[str, str | None]]:
+    """Write each lead's SLA due instant and state to its Lead record's fields (empty
+    fields for a lead without a clock of the policy)."""
+    updates = [
+        {
+            "id": w.lead_id,
+            due_field: None if w.due_at is None else utc_text(w.due_at),
+            state_field: w.state,
+        }
+        for w in shown
+    ]
+    return api.update_records("Lead", updates)

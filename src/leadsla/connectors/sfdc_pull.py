@@ -25,10 +25,9 @@ file import's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 
 from leadsla.connectors.mapping import ImportMapping
-from leadsla.connectors.records import Pulled, Window, convert_rows
+from leadsla.connectors.records import Pulled, Window, convert_rows, utc_text
 from leadsla.connectors.salesforce import LEAD, LEAD_HISTORY, TASK
 from leadsla.connectors.sfdc_api import SalesforceApi, csv_page_rows, record_rows
 
@@ -62,17 +61,11 @@ IDS_PER_QUERY = 200
 Progress = Callable[[int, int | None], None]
 
 
-def soql_instant(micros: int) -> str:
-    """A SOQL date-time literal (UTC, whole seconds)."""
-    moment = datetime.fromtimestamp(micros // 1_000_000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _between(column: str, window: Window) -> str:
-    upper = f"{column} <= {soql_instant(window.until)}"
+    upper = f"{column} <= {utc_text(window.until)}"
     if window.since is None:
         return upper
-    return f"{column} > {soql_instant(window.since)} AND {upper}"
+    return f"{column} > {utc_text(window.since)} AND {upper}"
 
 
 def lead_soql(fields: Sequence[str], window: Window) -> str:
@@ -81,7 +74,7 @@ def lead_soql(fields: Sequence[str], window: Window) -> str:
 
 
 def history_soql(window: Window, lead_ids: Sequence[str] | None = None) -> str:
-    where = f"CreatedDate <= {soql_instant(window.until)}"
+    where = f"CreatedDate <= {utc_text(window.until)}"
     if lead_ids is not None:
         where = "LeadId IN (" + ", ".join(f"'{i}'" for i in lead_ids) + f") AND {where}"
     elif window.since is not None:

@@ -195,3 +195,68 @@ def write_back(
         result.written += len(done)
         result.failed.extend(failed)
     return result
+
+
+# -- a CRM's sync and write-back, as the CLI and the worker run them -------------------------
+
+# (done, total or None) as records are read.
+PullProgress = Callable[[int, int | None], None]
+
+
+@dataclass
+class CrmJob:
+    """One CRM as the config and the environment set it up (built by the bootstrap)."""
+
+    crm: str
+    every: int  # epoch microseconds between the worker's syncs
+    settle_seconds: int
+    pull: Callable[[Window, PullProgress | None], Pulled]
+    writer: Writer | None = None
+    policy: str | None = None  # write-back: whose clock the CRM fields show
+
+
+def run_job(
+    engine: Engine,
+    rules: Rulebook,
+    job: CrmJob,
+    *,
+    now: int,
+    progress: PullProgress | None = None,
+    write: bool = True,
+) -> tuple[SyncResult, WriteBackResult | None]:
+    """Sync ``job``'s CRM, then write its leads' SLA fields back when it is set up to."""
+    synced = run_sync(
+        engine,
+        rules,
+        job.crm,
+        lambda window: job.pull(window, progress),
+        now=now,
+        settle_seconds=job.settle_seconds,
+    )
+    written = None
+    if write and job.writer is not None and job.policy is not None:
+        written = write_back(engine, rules, job.crm, job.writer, policy=job.policy, now=now)
+    return synced, written
+
+
+def job_summary(synced: SyncResult, written: WriteBackResult | None) -> dict[str, object]:
+    """What a job did, for the CLI's line and the worker's log."""
+    summary: dict[str, object] = {"crm": synced.crm}
+    if synced.window is None:
+        summary["sync"] = "nothing new yet"
+    else:
+        summary.update(
+            backfill=synced.window.backfill,
+            records=synced.records,
+            stored=synced.stored.accepted,
+            already_there=synced.stored.duplicates + synced.stored.repeated,
+            leads=synced.stored.leads,
+            rejected=len(synced.rejected),
+        )
+    if written is not None:
+        summary["writeback"] = {
+            "changed": written.changed,
+            "written": written.written,
+            "failed": len(written.failed),
+        }
+    return summary
