@@ -133,7 +133,12 @@ class Wiring:
         return Senders(open_email, sender_address, channels, others), notes
 
     def crm_jobs(
-        self, setup: Config, config_dir: Path, *, sleep: Callable[[float], None] = time.sleep
+        self,
+        setup: Config,
+        rules: Rulebook,
+        config_dir: Path,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> tuple[list[CrmJob], list[str]]:
         """The CRMs whose ``sync`` the config sets up, with their credentials from the
         environment; and one line for each CRM left off, saying why. Nothing is signed in
@@ -148,7 +153,7 @@ class Wiring:
         for sync, build in builders:
             if sync is None:
                 continue
-            job = build(setup, config_dir, sleep)
+            job = build(setup, rules, config_dir, sleep)
             if isinstance(job, str):
                 notes.append(job)
             else:
@@ -156,7 +161,7 @@ class Wiring:
         return jobs, notes
 
     def _salesforce_job(
-        self, setup: Config, config_dir: Path, sleep: Callable[[float], None]
+        self, setup: Config, rules: Rulebook, config_dir: Path, sleep: Callable[[float], None]
     ) -> CrmJob | str:
         from leadsla.connectors.sfdc_api import (
             ApiSession,
@@ -192,7 +197,8 @@ class Wiring:
         session = ApiSession(
             lambda plain: request_token(plain, auth, now_micros() // 1_000_000), sleep
         )
-        mapping = _crm_mapping(config_dir, sync.mapping)
+        # The config's activity rules and reps' CRM ids apply, as in `leadsla import`.
+        mapping = _crm_mapping(config_dir, sync.mapping).with_rules(rules)
         opened: list[SalesforceApi] = []
 
         def api() -> SalesforceApi:
@@ -224,7 +230,7 @@ class Wiring:
         )
 
     def _hubspot_job(
-        self, setup: Config, config_dir: Path, sleep: Callable[[float], None]
+        self, setup: Config, rules: Rulebook, config_dir: Path, sleep: Callable[[float], None]
     ) -> CrmJob | str:
         return "hubspot: not wired yet"
 

@@ -72,7 +72,7 @@ class Salesforce:
     def job(self, environ: dict[str, str] | None = None) -> CrmJob:
         setup = load_config(self.config)
         jobs, notes = Wiring(environ or ENVIRON).crm_jobs(
-            setup, self.config.parent, sleep=self.waits.append
+            setup, build_rulebook(setup), self.config.parent, sleep=self.waits.append
         )
         assert notes == [] and len(jobs) == 1, notes
         return jobs[0]

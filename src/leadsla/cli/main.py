@@ -22,6 +22,7 @@ from leadsla.cli import (
     calendar,
     db,
     demo,
+    doctor,
     evaluate,
     imports,
     notifications,
@@ -55,6 +56,7 @@ for module in (
     qualify,
     analytics,
     whatif,
+    doctor,
 ):
     module.register(app)
 

@@ -63,7 +63,7 @@ def sync(
 
     setup, rules = load_setup(config_path)
     try:
-        jobs, notes = wiring().crm_jobs(setup, config_path.resolve().parent)
+        jobs, notes = wiring().crm_jobs(setup, rules, config_path.resolve().parent)
     except MappingError as exc:
         lines = str(exc).splitlines()
         for line in lines[1:]:

@@ -11,7 +11,7 @@ in the file: ``*_env`` keys name the environment variables that hold them, which
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -153,6 +153,12 @@ class HubSpotActivityRuleConfig(_ActivityRuleConfig):
     FIELDS: ClassVar[tuple[str, ...]] = HUBSPOT_FIELDS
 
 
+def _built(rules: Sequence[_ActivityRuleConfig], crm: str) -> tuple[ActivityRule, ...]:
+    return tuple(
+        rule.build(f"connectors.{crm}.activity_map[{index}]") for index, rule in enumerate(rules)
+    )
+
+
 def _name_of(pattern: str, what: str) -> Callable[[str], str]:
     """A validator of names matching ``pattern``; ``what`` says what such a name is."""
     compiled = re.compile(pattern, re.ASCII)
@@ -263,7 +269,7 @@ class SalesforceConfig(_Section):
     closed_statuses: Annotated[list[str], Field(min_length=1)] = ["Completed"]
 
     def activity_rules(self) -> tuple[ActivityRule, ...]:
-        return tuple(rule.build("connectors.salesforce.activity_map") for rule in self.activity_map)
+        return _built(self.activity_map, "salesforce")
 
 
 class HubSpotConfig(_Section):
@@ -274,7 +280,7 @@ class HubSpotConfig(_Section):
     writeback: HubSpotWriteBackConfig | None = None
 
     def activity_rules(self) -> tuple[ActivityRule, ...]:
-        return tuple(rule.build("connectors.hubspot.activity_map") for rule in self.activity_map)
+        return _built(self.activity_map, "hubspot")
 
 
 class ConnectorsConfig(_Section):

@@ -209,8 +209,8 @@ class AssignmentConfig(_Section):
     calendars: bool = True
     open_lead_cap: int | None = Field(default=None, ge=1)
     account_field: str | None = None
-    # Account match by the email's domain (docs/crm.md): the lead field holding the
-    # email (null: no domain match), and the domains that name no company.
+    # Account match (with account_field) by the email's domain too (docs/crm.md): the lead
+    # field holding the email (null: no domain match), and the domains that name no company.
     email_field: str | None = "email"
     free_mail_domains: Texts = list(FREE_MAIL_DOMAINS)
     out_of_office: list[AbsenceConfig] = []
@@ -309,6 +309,10 @@ def build_assignment(config: AssignmentConfig | None, rules: Rulebook) -> Assign
         calendars=calendars,
         use_calendars=config.calendars,
         account_field=config.account_field.strip().lower() if config.account_field else None,
+        email_field=config.email_field.strip().lower() if config.email_field else None,
+        free_mail_domains=frozenset(
+            d.strip().lstrip("@").casefold() for d in config.free_mail_domains
+        ),
         reroute_policy=config.reroute.policy if config.reroute else None,
         reroute_after_step=config.reroute.after_step if config.reroute else None,
     )

@@ -111,20 +111,9 @@ def decide(record: Mapping[str, str], rules: Iterable[ActivityRule]) -> Decision
     return Decision(None, "no activity rule matches it", None)
 
 
-_OPEN = "an open task is not an attempt (yet)"
-
-# Salesforce Task. Tried in this order; the first match decides.
+# Salesforce Task, once it is known to be done (an open task is no attempt: see
+# leadsla.connectors.salesforce). Tried in this order; the first match decides.
 SALESFORCE_DEFAULT_RULES: Final[tuple[ActivityRule, ...]] = (
-    # Open tasks are to-dos, not attempts. IsClosed (a formula of Status) is authoritative.
-    ActivityRule.of({"IsClosed": ("false", "0")}, None, _OPEN),
-    ActivityRule.of(
-        {
-            "IsClosed": "",
-            "Status": ("Not Started", "In Progress", "Waiting on someone else", "Deferred", "Open"),
-        },
-        None,
-        _OPEN,
-    ),
     # Mass email (ListEmail) and Sales Engagement cadence steps are automated sends.
     ActivityRule.of({"TaskSubtype": "ListEmail"}, "email:automated"),
     ActivityRule.of({"TaskSubtype": "Cadence"}, None, "a cadence step is a to-do, not a touch"),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
 
-from leadsla.connectors.mapping import ConvertedRow, RejectedRow
+from leadsla.connectors.mapping import Converted, ConvertedRow, RejectedRow, SkippedRow
 from leadsla.connectors.reconcile import reconcile
 from leadsla.connectors.records import Pulled, Window
 from leadsla.core.columns import MICROS_PER_SECOND
@@ -92,15 +92,18 @@ def run_sync(
 
 
 def checked_rows(
-    rules: Rulebook, converted: Sequence[ConvertedRow | RejectedRow]
+    rules: Rulebook, converted: Sequence[Converted]
 ) -> tuple[list[ConvertedRow], list[RejectedRow]]:
     """The events whose values the config knows (statuses, grades, SPEC §3 meanings), and
-    the records rejected, by the connector or for such a value."""
+    the records rejected, by the connector or for such a value. Records that are fine but
+    make no event (an open task) are neither: an open task comes back once closed."""
     statuses = list(rules.statuses)
     grades = [grade.name for grade in rules.grades]
     good: list[ConvertedRow] = []
     rejected: list[RejectedRow] = []
     for item in converted:
+        if isinstance(item, SkippedRow):
+            continue
         if isinstance(item, RejectedRow):
             rejected.append(item)
             continue
