@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from crm_org import HOUR, Org  # noqa: E402
 from crm_server import CLIENT_ID, CLIENT_SECRET, CrmState, running_salesforce  # noqa: E402
-
 from leadsla.core.events import parse_instant  # noqa: E402
 
 LEADSLA = str(Path(sys.executable).with_name("leadsla"))
