@@ -25,13 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from crm_org import HOUR, Org  # noqa: E402
 from crm_server import CLIENT_ID, CLIENT_SECRET, CrmState, running_salesforce  # noqa: E402
+from crm_setup import sync_config  # noqa: E402
 from leadsla.core.events import parse_instant  # noqa: E402
 
 LEADSLA = str(Path(sys.executable).with_name("leadsla"))
@@ -39,21 +38,8 @@ START = parse_instant("2026-03-02T08:00:00Z")
 
 
 def config_for(folder: Path, url: str) -> Path:
-    data = yaml.safe_load((ROOT / "examples" / "leadsla.yaml").read_text(encoding="utf-8"))
-    data.setdefault("connectors", {}).setdefault("salesforce", {})
-    data["connectors"]["salesforce"]["sync"] = {
-        "login_url": url,
-        "mapping": "mapping.yaml",
-        "settle_seconds": 0,
-        "bulk_poll_seconds": 0.2,
-    }
-    (folder / "mapping.yaml").write_text(
-        (ROOT / "examples" / "salesforce" / "mapping.yaml").read_text(encoding="utf-8"),
-        encoding="utf-8",
-    )
-    path = folder / "leadsla.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+    sync = {"login_url": url, "bulk_poll_seconds": 0.2}
+    return sync_config(folder, "salesforce", sync, writeback=None)
 
 
 def timed_sync(config: Path, database: str, now: int, env: dict[str, str]) -> tuple[float, str]:

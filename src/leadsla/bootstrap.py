@@ -232,7 +232,35 @@ class Wiring:
     def _hubspot_job(
         self, setup: Config, rules: Rulebook, config_dir: Path, sleep: Callable[[float], None]
     ) -> CrmJob | str:
-        return "hubspot: not wired yet"
+        from leadsla.connectors import hubspot_api
+        from leadsla.service.sync import CrmJob
+
+        settings = setup.connectors.hubspot
+        sync = settings.sync
+        assert sync is not None
+        token = self.environ.get(sync.token_env)
+        if not token:
+            return f"hubspot: ${sync.token_env} is not set: no HubSpot sync"
+        client = hubspot_api.hubspot_client(token, base_url=sync.base_url, sleep=sleep)
+        mapping = _crm_mapping(config_dir, sync.mapping).with_rules(rules)
+        writeback = settings.writeback
+        return CrmJob(
+            "hubspot",
+            sync.every.micros(),
+            sync.settle_seconds,
+            lambda window, progress: hubspot_api.pull_window(
+                client, mapping, window, progress=progress
+            ),
+            writer=None
+            if writeback is None
+            else lambda shown: hubspot_api.write_sla(
+                client,
+                shown,
+                due_property=writeback.due_property,
+                state_property=writeback.state_property,
+            ),
+            policy=None if writeback is None else writeback.policy,
+        )
 
 
 def _crm_mapping(config_dir: Path, name: str | None) -> ImportMapping:

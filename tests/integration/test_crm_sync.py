@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from crm_org import HOUR, Org
 from crm_server import CLIENT_ID, CLIENT_SECRET, JWT_USER, CrmState, rsa_pair, running_salesforce
+from crm_setup import sync_config
 from leadsla.bootstrap import Wiring
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
@@ -35,25 +36,8 @@ START = parse_instant("2026-03-02T08:00:00Z")
 DAY = 24 * HOUR
 
 
-def write_config(folder: Path, login_url: str, **sync: Any) -> Path:
-    """examples/leadsla.yaml with a Salesforce sync and write-back, and the example
-    Salesforce mapping beside it."""
-    data = yaml.safe_load((EXAMPLES / "leadsla.yaml").read_text(encoding="utf-8"))
-    data.setdefault("connectors", {}).setdefault("salesforce", {})
-    data["connectors"]["salesforce"]["sync"] = {
-        "login_url": login_url,
-        "mapping": "mapping.yaml",
-        "settle_seconds": 0,
-        "bulk_poll_seconds": 0.01,
-        **sync,
-    }
-    data["connectors"]["salesforce"]["writeback"] = {"policy": "follow_up"}
-    (folder / "mapping.yaml").write_text(
-        (EXAMPLES / "salesforce" / "mapping.yaml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    path = folder / "leadsla.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+def write_config(folder: Path, login_url: str) -> Path:
+    return sync_config(folder, "salesforce", {"login_url": login_url, "bulk_poll_seconds": 0.01})
 
 
 ENVIRON = {

@@ -1,0 +1,28 @@
+"""A config that syncs from a local CRM: examples/leadsla.yaml with ``connectors.<crm>.sync``
+(and write-back when asked), and the example mapping of that CRM beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def sync_config(
+    folder: Path, crm: str, sync: dict[str, Any], *, writeback: str | None = "follow_up"
+) -> Path:
+    """The config file written in ``folder``; ``sync`` adds to mapping.yaml, settle 0."""
+    data = yaml.safe_load((EXAMPLES / "leadsla.yaml").read_text(encoding="utf-8"))
+    section = data.setdefault("connectors", {}).setdefault(crm, {})
+    section["sync"] = {"mapping": "mapping.yaml", "settle_seconds": 0, **sync}
+    if writeback is not None:
+        section["writeback"] = {"policy": writeback}
+    (folder / "mapping.yaml").write_text(
+        (EXAMPLES / crm / "mapping.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    path = folder / "leadsla.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
