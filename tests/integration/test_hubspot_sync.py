@@ -4,6 +4,8 @@ documented shapes (tests/hubspot_server.py, tests/fixtures/crm/)."""
 from __future__ import annotations
 
 import csv
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -164,3 +166,24 @@ def test_write_back_properties_match_the_clocks(hubspot: HubSpot, database_url: 
         assert (properties["leadsla_sla_due"] or None) == (
             None if due is None else iso(parse_instant(due))[:19] + "Z"
         )
+
+
+def test_the_worker_syncs_on_its_interval(hubspot: HubSpot, database_url: str) -> None:
+    at = START + 30 * HOUR
+    hubspot.state.now = at
+    done = subprocess.run(
+        [
+            *(LEADSLA, "worker", "--once", "--config", str(hubspot.config)),
+            *("--database", database_url, "--now", iso(at)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "LEADSLA_HUBSPOT_TOKEN": TOKEN},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if '"crm"' in line]
+    assert len(lines) == 1 and lines[0]["crm"] == "hubspot" and lines[0]["backfill"] is True
+    assert lines[0]["stored"] == len(stored(database_url, "hs:"))
+    assert lines[0]["writeback"]["written"] == len(hubspot.state.written) > 0

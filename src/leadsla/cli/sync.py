@@ -18,7 +18,7 @@ from leadsla.cli.common import (
     open_engine,
     progress_bar,
     report_row_errors,
-    wiring,
+    worker_crm_jobs,
 )
 
 
@@ -56,23 +56,12 @@ def sync(
     """
     import requests
 
-    from leadsla.connectors.mapping import MappingError
     from leadsla.connectors.records import CrmApiError
     from leadsla.service.sync import job_summary, run_job
     from leadsla.store.database import settle_after_import
 
     setup, rules = load_setup(config_path)
-    try:
-        jobs, notes = wiring().crm_jobs(setup, rules, config_path.resolve().parent)
-    except MappingError as exc:
-        lines = str(exc).splitlines()
-        for line in lines[1:]:
-            err.print(line, markup=False, soft_wrap=True)
-        fail(lines[0])
-    except OSError as exc:
-        fail(f"the sync's mapping file cannot be read: {exc}")
-    for note in notes:
-        err.print(f"leadsla: {note}", markup=False, soft_wrap=True)
+    jobs = worker_crm_jobs(setup, rules, config_path)
     if crm is not None:
         known = ("salesforce", "hubspot")
         if crm not in known:
