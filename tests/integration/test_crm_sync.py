@@ -3,6 +3,7 @@ documented shapes (tests/crm_server.py, tests/fixtures/crm/): SQLite and Postgre
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from crm_org import HOUR, Org
 from crm_server import CLIENT_ID, CLIENT_SECRET, JWT_USER, CrmState, rsa_pair, running_salesforce
@@ -299,3 +301,49 @@ def test_a_sync_killed_mid_way_then_run_again_loses_and_duplicates_nothing(
     assert done.returncode == 0, done.stderr
     file_import(org, final, tmp_path / "export", salesforce.config, files_url)
     assert stored_events(database_url) == stored_events(files_url)
+
+
+def test_a_backfill_killed_between_its_chunks_then_run_again_loses_and_duplicates_nothing(
+    tmp_path: Path, files_url: str, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one backend is enough: the kill is the same on both")
+    # Enough leads for several chunks of CHUNK_ROWS events, each its own transaction.
+    org = Org(6000, start=START, span=4 * DAY, seed=5)
+    final = org.end + HOUR
+    state = CrmState(org, final)
+    with running_salesforce(state, tmp_path) as (url, cert):
+        config = write_config(tmp_path, url)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(final / 1_000_000))
+        command = [LEADSLA, "sync", "--config", str(config), "--database", database_url]
+        command += ["--now", at]
+        env = {**os.environ, **ENVIRON, "REQUESTS_CA_BUNDLE": str(cert)}
+        process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        engine = open_database(database_url)
+        killed_with: tuple[int, int | None] | None = None
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                with engine.connect() as connection:
+                    count = connection.execute(select(func.count()).select_from(events)).scalar()
+                    mark = watermark(connection, "salesforce")
+            except OperationalError:
+                count, mark = 0, None  # the tables are not there yet
+            if count:
+                process.send_signal(signal.SIGKILL)
+                killed_with = (count, mark)
+                break
+            time.sleep(0.005)
+        process.wait(30)
+        assert killed_with is not None, "the sync ended before the test could kill it"
+        count, mark = killed_with
+        assert mark is None  # killed after its first chunk, before its last
+        with engine.connect() as connection:
+            assert watermark(connection, "salesforce") is None
+        engine.dispose()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["already_there"] >= count > 0
+        file_import(org, final, tmp_path / "export", config, files_url)
+        assert stored_events(database_url) == stored_events(files_url)
