@@ -383,3 +383,42 @@ def test_the_report_needs_its_zone_and_locale(mapping: ImportMapping) -> None:
     )
     [event] = events(convert(export, comma))
     assert event.at == parse_instant("2026-03-02T09:05:00-05:00")
+
+
+# -- the docs show each rule ---------------------------------------------------------------
+
+
+def _doc_rows(section: str) -> list[str]:
+    text = (ROOT / "docs" / "crm.md").read_text(encoding="utf-8")
+    body = text[text.index(section) :]
+    table = body[body.index("| # | when | activity |") :]
+    rows: list[str] = []
+    for line in table.splitlines()[2:]:
+        if not line.startswith("| "):
+            break
+        rows.append(line)
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("section", "rules"),
+    [("### Salesforce `Task`", "salesforce"), ("### HubSpot engagements", "hubspot")],
+)
+def test_docs_show_each_default_rule_in_order(section: str, rules: str) -> None:
+    """docs/crm.md's tables are the code's: same count, order, activity and values."""
+    from leadsla.core.crm_activity import HUBSPOT_DEFAULT_RULES, SALESFORCE_DEFAULT_RULES
+    from leadsla.core.crm_activity import fold_value as fold
+
+    table = SALESFORCE_DEFAULT_RULES if rules == "salesforce" else HUBSPOT_DEFAULT_RULES
+    rows = _doc_rows(section)
+    assert len(rows) == len(table)
+    for row, rule in zip(rows, table, strict=True):
+        _, number, when, activity, _ = (cell.strip() for cell in row.split("|"))
+        expected = f"`{rule.activity}`" if rule.activity else f"none: {rule.reason}"
+        assert activity == expected, number
+        shown = fold(when.replace("`", ""))
+        for field, values in rule.when:
+            assert fold(field) in shown, (number, field)
+            # GUIDs are in the disposition table; labels are in the row.
+            labels = [v for v in values if v and not any(c.isdigit() for c in v)]
+            assert all(label in shown for label in labels), (number, labels)
