@@ -6,7 +6,9 @@ rating changes) and 0 to 3 tasks. The first sync of an empty database reads it a
 Bulk API 2.0 query jobs (CSV pages of 50,000 records), converts every record through the
 export connectors, and stores the events with the leads' clocks; the figure is leads
 over the wall time of that sync (the CLI, as a user runs it: sign-in, three query jobs,
-conversion, storing, the watermark), then an incremental sync of the same org.
+conversion, storing, the watermark). Then an incremental sync with nothing new, with the
+first write-back of every lead's SLA fields (sObject Collections, 200 a call), and one more
+with nothing to write.
 
     .venv/bin/python benchmarks/sync_bench.py                 # 50,000 leads, SQLite
     .venv/bin/python benchmarks/sync_bench.py --leads 20000
@@ -39,12 +41,15 @@ START = parse_instant("2026-03-02T08:00:00Z")
 
 def config_for(folder: Path, url: str) -> Path:
     sync = {"login_url": url, "bulk_poll_seconds": 0.2}
-    return sync_config(folder, "salesforce", sync, writeback=None)
+    return sync_config(folder, "salesforce", sync, writeback="follow_up")
 
 
-def timed_sync(config: Path, database: str, now: int, env: dict[str, str]) -> tuple[float, str]:
+def timed_sync(
+    config: Path, database: str, now: int, env: dict[str, str], *options: str
+) -> tuple[float, str]:
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now // 1_000_000))
     command = [LEADSLA, "sync", "--config", str(config), "--database", database, "--now", at]
+    command.extend(options)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
@@ -77,12 +82,14 @@ def main() -> None:
             "REQUESTS_CA_BUNDLE": str(cert),
         }
         records = sum(len(rows) for rows in state.view().values())
-        seconds, summary = timed_sync(config, database, final, env)
+        seconds, summary = timed_sync(config, database, final, env, "--no-writeback")
         print(f"backfill: {args.leads:,} leads ({records:,} records) in {seconds:.1f} s")
         print(f"  {args.leads / seconds * 60:,.0f} leads per minute")
         print(f"  {summary}")
-        seconds, summary = timed_sync(config, database, final + HOUR, env)
-        print(f"incremental sync, nothing new: {seconds:.1f} s  {summary}")
+        seconds, summary = timed_sync(config, database, final + 60_000_000, env)
+        print(f"incremental sync, nothing new, first write-back: {seconds:.1f} s  {summary}")
+        seconds, summary = timed_sync(config, database, final + 120_000_000, env)
+        print(f"incremental sync, nothing new, nothing to write: {seconds:.1f} s  {summary}")
 
 
 if __name__ == "__main__":

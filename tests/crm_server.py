@@ -105,6 +105,7 @@ class CrmState:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.written: dict[str, dict[str, Any]] = {}  # record id -> fields written back
         self.refuse_ids: set[str] = set()
+        self.fail_jobs = False  # Bulk API 2.0 jobs end Failed instead of JobComplete
         self.calls: list[str] = []
         self._view: tuple[int, dict[str, list[dict[str, Any]]]] | None = None
 
@@ -316,6 +317,9 @@ class _Handler(BaseHTTPRequestHandler):
         job["polls"] += 1
         if job["polls"] == 1:
             info = dict(job["info"], state="InProgress")
+        elif self.server.state.fail_jobs:
+            info = dict(job["info"], state="Failed")
+            info["errorMessage"] = "INVALID_FIELD: No such column 'Segment__c' on entity 'Lead'"
         else:
             info = fixture("sfdc_bulk_job_complete.json")
             info.update(id=job_id, object=job["info"]["object"])

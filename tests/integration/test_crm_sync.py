@@ -211,6 +211,22 @@ def test_a_token_refused_is_a_clear_error_and_nothing_moves(
     engine.dispose()
 
 
+def test_a_failed_bulk_job_is_a_clear_error_and_the_backfill_is_tried_again(
+    salesforce: Salesforce, database_url: str
+) -> None:
+    salesforce.state.fail_jobs = True
+    command = [LEADSLA, "sync", "--config", str(salesforce.config), "--database", database_url]
+    env = {**os.environ, **ENVIRON, "REQUESTS_CA_BUNDLE": str(salesforce.cert)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 1
+    assert "salesforce: Bulk API 2.0 query on Lead: Job failure" in done.stderr
+    assert "INVALID_FIELD: No such column 'Segment__c'" in done.stderr
+    assert "Traceback" not in done.stderr
+    salesforce.state.fail_jobs = False
+    synced, _ = sync_at(salesforce, database_url, START + DAY)
+    assert synced.window is not None and synced.window.backfill
+
+
 def test_the_jwt_bearer_flow_signs_in_with_the_apps_key(
     salesforce: Salesforce, database_url: str
 ) -> None:

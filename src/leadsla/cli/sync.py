@@ -39,7 +39,7 @@ def sync(
         bool,
         typer.Option(
             "--writeback/--no-writeback",
-            help="Write the leads' SLA fields back to the CRM where connectors.<crm>.writeback "
+            help="Write the leads' SLA fields back to each CRM whose writeback section is set "
             "is set (the default), or only read.",
         ),
     ] = True,
@@ -75,6 +75,7 @@ def sync(
     engine = open_engine(database, bulk=True)
     now = instant_option(at, "--now")
     failed = False
+    loaded = False  # a backfill stored events: leave the database quick to read
     for job in jobs:
         with progress_bar(None, f"{job.crm}: reading") as bar:
             task = bar.add_task(f"{job.crm}: reading", total=None)
@@ -106,6 +107,8 @@ def sync(
                     soft_wrap=True,
                 )
         typer.echo(json.dumps(job_summary(synced, written)))
-    settle_after_import(engine)
+        loaded |= synced.window is not None and synced.window.backfill
+    if loaded:
+        settle_after_import(engine)
     if failed:
         raise typer.Exit(1)
