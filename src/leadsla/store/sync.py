@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, and_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadsla.store.tables import crm_writebacks, events, sync_watermarks
@@ -72,55 +72,65 @@ def written(connection: Connection, crm: str, lead_ids: Sequence[str]) -> dict[s
     return found
 
 
-def mark_pending(connection: Connection, crm: str, changes: Iterable[Written]) -> None:
-    """Note the values each lead's record is to show, before they are sent."""
-    for change in changes:
-        statement = _insert(connection, crm_writebacks).values(
-            crm=crm,
-            lead_id=change.lead_id,
-            pending_due_at=change.due_at,
-            pending_state=change.state,
-            attempts=0,
-        )
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[crm_writebacks.c.crm, crm_writebacks.c.lead_id],
-                set_={
-                    "pending_due_at": statement.excluded.pending_due_at,
-                    "pending_state": statement.excluded.pending_state,
-                },
-            )
-        )
+def mark_pending(connection: Connection, crm: str, changes: Sequence[Written]) -> None:
+    """Note the values each lead's record is to show, before they are sent (one
+    statement for the batch)."""
+    if not changes:
+        return
+    statement = _insert(connection, crm_writebacks)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[crm_writebacks.c.crm, crm_writebacks.c.lead_id],
+            set_={
+                "pending_due_at": statement.excluded.pending_due_at,
+                "pending_state": statement.excluded.pending_state,
+            },
+        ),
+        [
+            {
+                "crm": crm,
+                "lead_id": change.lead_id,
+                "pending_due_at": change.due_at,
+                "pending_state": change.state,
+                "attempts": 0,
+            }
+            for change in changes
+        ],
+    )
 
 
-def mark_written(connection: Connection, crm: str, done: Iterable[Written], at: int) -> None:
+def mark_written(connection: Connection, crm: str, done: Sequence[Written], at: int) -> None:
     """The record now shows these values: they are the ledger's, nothing is pending."""
+    if not done:
+        return
     table = crm_writebacks.c
-    for change in done:
-        connection.execute(
-            update(crm_writebacks)
-            .where(and_(table.crm == crm, table.lead_id == change.lead_id))
-            .values(
-                due_at=change.due_at,
-                state=change.state,
-                written_at=at,
-                pending_due_at=None,
-                pending_state=None,
-                attempts=0,
-                last_error=None,
-            )
-        )
+    connection.execute(
+        update(crm_writebacks)
+        .where(and_(table.crm == crm, table.lead_id == bindparam("lead")))
+        .values(
+            due_at=bindparam("due"),
+            state=bindparam("shown"),
+            written_at=at,
+            pending_due_at=None,
+            pending_state=None,
+            attempts=0,
+            last_error=None,
+        ),
+        [{"lead": w.lead_id, "due": w.due_at, "shown": w.state} for w in done],
+    )
 
 
-def mark_failed(connection: Connection, crm: str, failures: Iterable[tuple[str, str]]) -> None:
+def mark_failed(connection: Connection, crm: str, failures: Sequence[tuple[str, str]]) -> None:
     """A write refused: the pending values stay for the next round, the attempt counts."""
+    if not failures:
+        return
     table = crm_writebacks.c
-    for lead_id, error in failures:
-        connection.execute(
-            update(crm_writebacks)
-            .where(and_(table.crm == crm, table.lead_id == lead_id))
-            .values(attempts=table.attempts + 1, last_error=error[:2000])
-        )
+    connection.execute(
+        update(crm_writebacks)
+        .where(and_(table.crm == crm, table.lead_id == bindparam("lead")))
+        .values(attempts=table.attempts + 1, last_error=bindparam("error")),
+        [{"lead": lead_id, "error": error[:2000]} for lead_id, error in failures],
+    )
 
 
 def failed_writes(connection: Connection, crm: str) -> list[tuple[str, int, str | None]]:
