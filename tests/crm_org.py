@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from leadsla.connectors.sfdc_api import csv_cell
 from leadsla.connectors.sfdc_pull import HISTORY_FIELDS, TASK_FIELDS
 
 OWNERS = ("0055g00000SamOrAAJ", "0055g00000PriNaAAJ", "0055g00000AnaLoAAJ")
@@ -272,14 +273,6 @@ class Org:
                 writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
                 writer.writerow([c.upper() for c in columns])
                 for record in view[name]:
-                    writer.writerow([_cell(record.get(c)) for c in columns])
+                    writer.writerow([csv_cell(record.get(c)) for c in columns])
             paths.append(path)
         return paths
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

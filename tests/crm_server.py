@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from crm_org import Org
+from leadsla.connectors.sfdc_api import csv_cell
 
 FIXTURES = Path(__file__).parent / "fixtures" / "crm"
 API = "/services/data/v62.0"
@@ -335,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
         writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writerow(job["fields"])
         for row in rows:
-            writer.writerow([_csv(row.get(f)) for f in job["fields"]])
+            writer.writerow([csv_cell(row.get(f)) for f in job["fields"]])
         following = offset + size
         locator = str(following) if following < len(job["rows"]) else "null"
         self._send(
@@ -343,14 +344,6 @@ class _Handler(BaseHTTPRequestHandler):
             out.getvalue(),
             {"Sforce-Locator": locator, "Sforce-NumberOfRecords": str(len(rows))},
         )
-
-
-def _csv(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class _Server(ThreadingHTTPServer):

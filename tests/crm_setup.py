@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +28,21 @@ def sync_config(
     path = folder / "leadsla.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+LEADSLA = str(Path(sys.executable).with_name("leadsla"))
+
+
+def import_files(config: Path, database_url: str, files: list[Path]) -> None:
+    """``leadsla import`` of CRM exports with the mapping beside ``config``."""
+    done = subprocess.run(
+        [
+            *(LEADSLA, "import", "--config", str(config), "--database", database_url),
+            *("--map", str(config.parent / "mapping.yaml"), *map(str, files)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from crm_org import HOUR, Org
 from crm_server import CLIENT_ID, CLIENT_SECRET, JWT_USER, CrmState, rsa_pair, running_salesforce
-from crm_setup import sync_config
+from crm_setup import import_files, sync_config
 from leadsla.bootstrap import Wiring
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
@@ -109,18 +109,7 @@ def sync_at(salesforce: Salesforce, database_url: str, at: int, job: CrmJob | No
 
 def file_import(org: Org, at: int, folder: Path, config: Path, database_url: str) -> None:
     folder.mkdir()
-    files = org.export(at, folder)
-    done = subprocess.run(
-        [
-            *(LEADSLA, "import", "--config", str(config), "--database", database_url),
-            *("--map", str(config.parent / "mapping.yaml"), *map(str, files)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    import_files(config, database_url, org.export(at, folder))
 
 
 @pytest.fixture

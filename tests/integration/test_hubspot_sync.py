@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crm_setup import sync_config
+from crm_setup import import_files, sync_config
 from hubspot_server import TOKEN, HubState, Portal, iso, running_hubspot
 from leadsla.bootstrap import Wiring
 from leadsla.config import build_rulebook, load_config
@@ -106,18 +106,7 @@ def test_backfill_and_incremental_syncs_equal_the_exports_and_bring_engagements(
         synced, _ = hubspot.sync(database_url, at)
         assert synced.rejected == []
     files_url = f"sqlite:///{tmp_path / 'files.db'}"
-    done = subprocess.run(
-        [
-            *(LEADSLA, "import", "--config", str(hubspot.config), "--database", files_url),
-            *("--map", str(hubspot.config.parent / "mapping.yaml")),
-            *map(str, export(portal, final, tmp_path / "export")),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    import_files(hubspot.config, files_url, export(portal, final, tmp_path / "export"))
     synced_rows = stored(database_url, "hs:contact") + stored(database_url, "hs:history")
     assert len(synced_rows) > 150
     assert synced_rows == stored(files_url, "hs:contact") + stored(files_url, "hs:history")

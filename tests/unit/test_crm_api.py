@@ -40,15 +40,9 @@ def test_token_forms_of_both_flows() -> None:
         "client_id": "id",
         "client_secret": "s",
     }
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from crm_server import rsa_pair
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    pem, public = rsa_pair()
     jwt_auth = SalesforceAuth("https://test.salesforce.com", "id", username="u@x", private_key=pem)
     form = token_form(jwt_auth, 1_000)
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -56,7 +50,7 @@ def test_token_forms_of_both_flows() -> None:
 
     claims = jwt.decode(
         form["assertion"],
-        key.public_key(),
+        public,
         algorithms=["RS256"],
         audience="https://test.salesforce.com",
         options={"verify_exp": False},
