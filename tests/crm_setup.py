@@ -46,3 +46,20 @@ def import_files(config: Path, database_url: str, files: list[Path]) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def stored_events(database_url: str, prefix: str = "") -> list[tuple[Any, ...]]:
+    """``(lead, at, field, value, key)`` of the stored events whose key starts with
+    ``prefix`` (every event: ""), sorted."""
+    from sqlalchemy import select
+
+    from leadsla.store.database import open_database
+    from leadsla.store.tables import events
+
+    engine = open_database(database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(events.c.lead_id, events.c.at, events.c.field, events.c.value, events.c.key)
+        ).all()
+    engine.dispose()
+    return sorted(tuple(r) for r in rows if (r[4] or "").startswith(prefix))

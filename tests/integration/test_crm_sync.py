@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from crm_org import HOUR, Org
 from crm_server import CLIENT_ID, CLIENT_SECRET, JWT_USER, CrmState, rsa_pair, running_salesforce
-from crm_setup import import_files, sync_config
+from crm_setup import import_files, stored_events, sync_config
 from leadsla.bootstrap import Wiring
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import parse_instant
@@ -76,16 +76,6 @@ def salesforce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sale
         server = Salesforce(state, url, cert, write_config(tmp_path, url))
         server.private_key = private  # type: ignore[attr-defined]
         yield server
-
-
-def stored_events(database_url: str) -> list[tuple[str, int, str, str | None, str | None]]:
-    engine = open_database(database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(events.c.lead_id, events.c.at, events.c.field, events.c.value, events.c.key)
-        ).all()
-    engine.dispose()
-    return sorted((row[0], row[1], row[2], row[3], row[4]) for row in rows)
 
 
 def clocks(database_url: str, config: Path, at: int) -> list[dict[str, Any]]:

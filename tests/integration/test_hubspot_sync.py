@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from crm_setup import import_files, sync_config
+from crm_setup import import_files, stored_events, sync_config
 from hubspot_server import TOKEN, HubState, Portal, iso, running_hubspot
 from leadsla.bootstrap import Wiring
 from leadsla.config import build_rulebook, load_config
@@ -24,7 +23,6 @@ from leadsla.core.events import parse_instant
 from leadsla.service.queries import clock_records
 from leadsla.service.sync import CrmJob, run_job
 from leadsla.store.database import open_database
-from leadsla.store.tables import events
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -87,16 +85,6 @@ def export(portal: Portal, at: int, folder: Path) -> list[Path]:
     return [contacts, history]
 
 
-def stored(database_url: str, prefix: str) -> list[tuple[Any, ...]]:
-    engine = open_database(database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(events.c.lead_id, events.c.at, events.c.field, events.c.value, events.c.key)
-        ).all()
-    engine.dispose()
-    return sorted(tuple(r) for r in rows if (r[4] or "").startswith(prefix))
-
-
 def test_backfill_and_incremental_syncs_equal_the_exports_and_bring_engagements(
     hubspot: HubSpot, database_url: str, tmp_path: Path
 ) -> None:
@@ -107,11 +95,15 @@ def test_backfill_and_incremental_syncs_equal_the_exports_and_bring_engagements(
         assert synced.rejected == []
     files_url = f"sqlite:///{tmp_path / 'files.db'}"
     import_files(hubspot.config, files_url, export(portal, final, tmp_path / "export"))
-    synced_rows = stored(database_url, "hs:contact") + stored(database_url, "hs:history")
+    synced_rows = stored_events(database_url, "hs:contact") + stored_events(
+        database_url, "hs:history"
+    )
     assert len(synced_rows) > 150
-    assert synced_rows == stored(files_url, "hs:contact") + stored(files_url, "hs:history")
-    activities = stored(database_url, "hs:calls") + stored(database_url, "hs:emails")
-    activities += stored(database_url, "hs:meetings")
+    assert synced_rows == stored_events(files_url, "hs:contact") + stored_events(
+        files_url, "hs:history"
+    )
+    activities = stored_events(database_url, "hs:calls") + stored_events(database_url, "hs:emails")
+    activities += stored_events(database_url, "hs:meetings")
     expected = {(e.contact, f"hs:{e.type}:{e.id}:{e.contact}") for e in portal.engagements}
     assert {(r[0], r[4]) for r in activities} == expected
     assert {r[3] for r in activities} <= {"call:connected", "email:sent", "meeting:held"}
@@ -174,5 +166,5 @@ def test_the_worker_syncs_on_its_interval(hubspot: HubSpot, database_url: str) -
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if '"crm"' in line]
     assert len(lines) == 1 and lines[0]["crm"] == "hubspot" and lines[0]["backfill"] is True
-    assert lines[0]["stored"] == len(stored(database_url, "hs:"))
+    assert lines[0]["stored"] == len(stored_events(database_url, "hs:"))
     assert lines[0]["writeback"]["written"] == len(hubspot.state.written) > 0
