@@ -227,23 +227,7 @@ def test_write_back_fields_match_the_clocks_and_are_written_once_per_change(
     at = START + DAY
     _, written = sync_at(salesforce, database_url, at)
     assert written is not None and written.written > 0 and written.failed == []
-    follow_up = {
-        r["lead_id"]: r
-        for r in clocks(database_url, salesforce.config, at)
-        if r["policy"] == "follow_up"
-    }
-    assert set(state.written) <= set(follow_up)
-    for lead_id, fields in state.written.items():
-        latest = max(
-            (r for r in follow_up.values() if r["lead_id"] == lead_id), key=lambda r: r["cycle"]
-        )
-        assert fields["SLA_State__c"] == latest["state"]
-        due = latest["due_at"]
-        assert fields["SLA_Due__c"] == (
-            None
-            if due is None
-            else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(parse_instant(due) // 1_000_000))
-        )
+    assert_fields_show_the_clocks(state.written, clocks(database_url, salesforce.config, at))
     # Nothing changed: nothing is written again.
     calls = len([c for c in state.calls if "composite/sobjects" in c])
     _, again = sync_at(salesforce, database_url, at)
@@ -258,6 +242,36 @@ def test_write_back_fields_match_the_clocks_and_are_written_once_per_change(
     _, retried = sync_at(salesforce, database_url, later)
     assert retried is not None and retried.written == len(refused.failed)
     assert retried.failed == []
+    assert_fields_show_the_clocks(state.written, clocks(database_url, salesforce.config, later))
+    # Days later, clocks that ran past their due (running → breached) show it, though only
+    # the leads whose record could change were judged again.
+    _, quiet = sync_at(salesforce, database_url, later + 2 * DAY)
+    assert quiet is not None and quiet.failed == []
+    assert_fields_show_the_clocks(
+        state.written, clocks(database_url, salesforce.config, later + 2 * DAY)
+    )
+    assert "breached" in {fields["SLA_State__c"] for fields in state.written.values()}
+
+
+def assert_fields_show_the_clocks(
+    written: dict[str, dict[str, Any]], records: list[dict[str, Any]]
+) -> None:
+    """Each record written shows its lead's latest follow_up clock."""
+    latest: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r["policy"] == "follow_up" and (
+            r["lead_id"] not in latest or r["cycle"] > latest[r["lead_id"]]["cycle"]
+        ):
+            latest[r["lead_id"]] = r
+    assert written and set(written) <= set(latest)
+    for lead_id, fields in written.items():
+        assert fields["SLA_State__c"] == latest[lead_id]["state"], lead_id
+        due = latest[lead_id]["due_at"]
+        assert fields["SLA_Due__c"] == (
+            None
+            if due is None
+            else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(parse_instant(due) // 1_000_000))
+        )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -29,6 +29,8 @@ from leadsla.service.queries import clocks_at
 from leadsla.store import sync as sync_state
 
 SETTLE_SECONDS = 60
+# Write-back looks again at leads updated this long before its last round.
+LATE_COMMIT_MARGIN = 10 * 60 * MICROS_PER_SECOND
 
 
 def sync_source(crm: str) -> str:
@@ -159,6 +161,11 @@ def write_back(
 ) -> WriteBackResult:
     """Send the SLA fields of the CRM's leads whose state or due changed since last written.
 
+    After the first round, only the leads whose record can show something new are judged:
+    those with events recorded since the last round (less :data:`LATE_COMMIT_MARGIN`),
+    those last written with a clock still going (``running``, ``paused``: time alone can
+    end them), and those with a write pending.
+
     The ledger (:mod:`leadsla.store.sync`) holds what each record was last sent; a lead
     is sent when what it should show differs, in batches of ``batch_size``. Each change
     is noted as pending before it is sent and as written once the CRM accepts it; a
@@ -169,6 +176,15 @@ def write_back(
     result = WriteBackResult()
     with engine.connect() as connection:
         lead_ids = sync_state.synced_lead_ids(connection, sync_source(crm))
+        previous_round = sync_state.last_writeback(connection, crm)
+        if previous_round is not None:
+            # Only leads whose record can show something new: new events since the last
+            # round (with a margin for a transaction that committed late), a clock still
+            # going, or a write still pending. Others were judged and written already.
+            could_change = sync_state.leads_updated_since(
+                connection, previous_round - LATE_COMMIT_MARGIN
+            ) | sync_state.open_writebacks(connection, crm)
+            lead_ids = [lead_id for lead_id in lead_ids if lead_id in could_change]
         wanted = sla_fields(connection, rules, lead_ids, policy, now)
         last = sync_state.written(connection, crm, lead_ids)
     # A lead never written that has nothing to show needs no write either.
@@ -197,6 +213,8 @@ def write_back(
             sync_state.mark_failed(connection, crm, failed)
         result.written += len(done)
         result.failed.extend(failed)
+    with engine.begin() as connection:
+        sync_state.save_writeback_round(connection, crm, now)
     return result
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, and_, bindparam, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from leadsla.store.tables import crm_writebacks, events, sync_watermarks
+from leadsla.store.tables import crm_writebacks, events, leads, sync_watermarks
 
 
 def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -38,6 +38,47 @@ def save_watermark(connection: Connection, crm: str, until: int, synced_at: int)
             },
         )
     )
+
+
+def last_writeback(connection: Connection, crm: str) -> int | None:
+    """The instant of ``crm``'s last write-back round; None before the first."""
+    return connection.scalar(
+        select(sync_watermarks.c.written_at).where(sync_watermarks.c.crm == crm)
+    )
+
+
+def save_writeback_round(connection: Connection, crm: str, at: int) -> None:
+    """Note a write-back round of ``crm`` at ``at`` (after a sync, whose row is there)."""
+    connection.execute(
+        update(sync_watermarks).where(sync_watermarks.c.crm == crm).values(written_at=at)
+    )
+
+
+def leads_updated_since(connection: Connection, since: int) -> set[str]:
+    """Leads whose clocks were written after ``since`` (new events of any source)."""
+    rows = connection.execute(select(leads.c.lead_id).where(leads.c.updated_at > since))
+    return {row[0] for row in rows}
+
+
+def open_writebacks(connection: Connection, crm: str) -> set[str]:
+    """Leads whose record may show something new without a new event: last written with
+    a clock still going (running or paused, which time alone can end), or with a write
+    still pending."""
+    table = crm_writebacks.c
+    rows = connection.execute(
+        select(table.lead_id).where(
+            and_(
+                table.crm == crm,
+                or_(
+                    table.state.in_(("running", "paused")),
+                    table.attempts > 0,
+                    table.pending_state.is_not(None),
+                    table.pending_due_at.is_not(None),
+                ),
+            )
+        )
+    )
+    return {row[0] for row in rows}
 
 
 def synced_lead_ids(connection: Connection, source: str) -> list[str]:

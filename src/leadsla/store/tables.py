@@ -259,6 +259,7 @@ sync_watermarks = Table(
     Column("crm", String(32), primary_key=True),
     Column("synced_until", BigInteger, nullable=False),
     Column("synced_at", BigInteger, nullable=False),
+    Column("written_at", BigInteger),  # the instant of the last write-back round
 )
 
 # Write-back: the SLA fields last written to each CRM record (``due_at``, ``state``), and

@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("crm", sa.String(32), primary_key=True),
         sa.Column("synced_until", sa.BigInteger(), nullable=False),
         sa.Column("synced_at", sa.BigInteger(), nullable=False),
+        sa.Column("written_at", sa.BigInteger()),
     )
     op.create_table(
         "crm_writebacks",
