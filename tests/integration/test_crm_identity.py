@@ -97,6 +97,7 @@ def test_export_owners_map_and_doctor_lists_the_unmapped(database_url: str, tmp_
     )
     result = leadsla(database_url, "import", export)
     assert result.returncode == 0, result.stderr
+    assert "2 owner value(s) are no rep of the config" in result.stderr
     stored = owners(database_url)
     assert stored["00Q5g00000Ab1CdEAJ"] == "r1"  # 18-character form of r1's id
     assert stored["00Q5g00000Ab1CeEAJ"] == "r2"  # 15-character form of r2's id

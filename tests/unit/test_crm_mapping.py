@@ -422,3 +422,9 @@ def test_docs_show_each_default_rule_in_order(section: str, rules: str) -> None:
             # GUIDs are in the disposition table; labels are in the row.
             labels = [v for v in values if v and not any(c.isdigit() for c in v)]
             assert all(label in shown for label in labels), (number, labels)
+
+
+def test_the_import_commands_locales_are_the_connectors() -> None:
+    from leadsla.cli.imports import REPORT_LOCALES
+
+    assert tuple(REPORT_DATE_FORMATS) == REPORT_LOCALES

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from leadsla.connectors import ConvertedRow, ImportMapping
     from leadsla.service.imports import ImportResult
+    from leadsla.service.ingest import IncomingEvent
 
 
 def register(app: typer.Typer) -> None:
@@ -135,7 +136,23 @@ def import_events(
             markup=False,
             soft_wrap=True,
         )
+        _say_unmapped_owners(rules, incoming)
     settle_after_import(engine)
+
+
+def _say_unmapped_owners(rules: Rulebook, incoming: Sequence[IncomingEvent]) -> None:
+    """Owners no rep has are stored as written (docs/crm.md); say so once, not per row."""
+    unknown = sorted(
+        {e.value for e in incoming if e.field == "owner" and e.value} - set(rules.reps)
+    )
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
+        err.print(
+            f"leadsla: {len(unknown)} owner value(s) are no rep of the config ({shown}): stored "
+            "as written; `leadsla doctor` lists them with their leads",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _load_mapping(path: Path | None) -> ImportMapping:

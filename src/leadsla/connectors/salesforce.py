@@ -34,7 +34,7 @@ to a lead (id prefix ``00Q``); others make no events. A task's instant is
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 from leadsla.connectors.mapping import (
@@ -56,7 +56,7 @@ from leadsla.connectors.mapping import (
     snapshot_events,
     snapshot_targets,
 )
-from leadsla.core.crm_activity import SALESFORCE_FIELDS, ActivityRule, Decision, decide
+from leadsla.core.crm_activity import SALESFORCE_FIELDS, Decision, decide
 from leadsla.core.crm_identity import CrmSettings, id18
 
 __all__ = [
@@ -265,6 +265,15 @@ class TaskExport(Connector):
         assert who_at is not None
         times = [(columns.names[p], p) for role in _TIMES if (p := at[role]) is not None]
         rules = mapping.activity_rules("salesforce")
+        # An export holds few distinct combinations of the rules' fields: decide each once.
+        decided: dict[tuple[str, ...], Decision] = {}
+
+        def decision_of(record: Mapping[str, str]) -> Decision:
+            key = tuple(record[name] for name in SALESFORCE_FIELDS)
+            found = decided.get(key)
+            if found is None:
+                found = decided[key] = decide(record, rules)
+            return found
 
         def convert(line: int, row: list[str]) -> list[ConvertedRow]:
             record = {name: cell(row, at[name]) for name in SALESFORCE_FIELDS}
@@ -274,7 +283,7 @@ class TaskExport(Connector):
                 raise RowProblem(f"{columns.names[who_at]}: empty: the task names no lead")
             if _is_record_id(who) and not who.startswith(LEAD_PREFIX):
                 raise RowSkipped("a task of a contact or another record, not of a lead")
-            activity = _task_activity(record, rules, mapping)
+            activity = _task_activity(record, decision_of, mapping)
             when_text = next(((name, text) for name, p in times if (text := row[p].strip())), None)
             if when_text is None:
                 shown = ", ".join(name for name, _ in times)
@@ -290,7 +299,8 @@ class TaskExport(Connector):
 def task_activity(record: Mapping[str, str], mapping: ImportMapping) -> Decision:
     """What a Salesforce task is, from its fields by API name (``IsClosed`` as
     ``"true"``/``"false"``; a blank or absent field is ``""``): an activity, or none
-    and why. The import and the sync both decide through this."""
+    and why. The import and the sync both decide through this. An ``IsClosed`` that is
+    neither true nor false raises :class:`RowProblem`."""
     open_reason = _open_reason(record, mapping.crm)
     if open_reason is not None:
         return Decision(None, open_reason, None)
@@ -320,13 +330,15 @@ def _open_reason(record: Mapping[str, str], crm: CrmSettings) -> str | None:
 
 
 def _task_activity(
-    record: Mapping[str, str], rules: Sequence[ActivityRule], mapping: ImportMapping
+    record: Mapping[str, str],
+    decision_of: Callable[[Mapping[str, str]], Decision],
+    mapping: ImportMapping,
 ) -> str:
     """The task's ``kind:outcome``; :class:`RowSkipped` when it is none (and why)."""
     open_reason = _open_reason(record, mapping.crm)
     if open_reason is not None:
         raise RowSkipped(open_reason)
-    decision = decide(record, rules)
+    decision = decision_of(record)
     disposition = record.get("CallDisposition", "")
     if mapping.strict and (
         decision.rule is None
@@ -414,12 +426,17 @@ class LeadHistoryReport(Connector):
         assert lead_at is not None and field_at is not None and new_at is not None
         assert when_at is not None
         when_name = columns.names[when_at]
+        # One save of a lead changes several fields at one Edit Date: read each date once.
+        instants: dict[str, int] = {}
 
         def convert(line: int, row: list[str]) -> list[ConvertedRow]:
             lead = id18(row[lead_at].strip())
             if not lead:
                 raise RowProblem(f"{columns.names[lead_at]}: empty: every row needs the lead's id")
-            when = report_instant(mapping, when_name, row[when_at])
+            text = row[when_at]
+            when = instants.get(text)
+            if when is None:
+                when = instants[text] = report_instant(mapping, when_name, text)
             label = row[field_at].strip()
             new, old = row[new_at].strip(), cell(row, old_at)
             key = f"sf:LeadHistoryReport:{digest(lead, label, when, old, new)}"

@@ -84,7 +84,11 @@ class ActivityRule:
         return cls(conditions, activity, reason, origin)
 
     def holds(self, record: Mapping[str, str]) -> bool:
-        return all(fold_value(record.get(field, "")) in values for field, values in self.when)
+        return self.holds_folded({field: fold_value(text) for field, text in record.items()})
+
+    def holds_folded(self, folded: Mapping[str, str]) -> bool:
+        """:meth:`holds` for a record whose values are folded already."""
+        return all(folded.get(field, "") in values for field, values in self.when)
 
     def describe(self) -> str:
         parts = []
@@ -105,8 +109,9 @@ class Decision:
 
 def decide(record: Mapping[str, str], rules: Iterable[ActivityRule]) -> Decision:
     """The first rule holding for ``record`` decides; no rule at all: not an attempt."""
+    folded = {field: fold_value(text) for field, text in record.items()}
     for rule in rules:
-        if rule.holds(record):
+        if rule.holds_folded(folded):
             return Decision(rule.activity, rule.reason, rule)
     return Decision(None, "no activity rule matches it", None)
 

@@ -122,8 +122,14 @@ def owned_leads_of_accounts(
         company = func.lower(func.trim(leads.c.fields[account_field].as_string()))
         conditions.append(company.in_(sorted(companies)))
     if email_field and domains:
+        # The domain cut out in SQL, so one IN serves every domain of the batch (a LIKE
+        # per domain cost a pass over the leads each).
         email = func.lower(func.trim(leads.c.fields[email_field].as_string()))
-        conditions.extend(email.like(f"%@{domain}") for domain in sorted(domains))
+        if connection.dialect.name == "postgresql":
+            domain = func.split_part(email, "@", 2)
+        else:
+            domain = func.substr(email, func.instr(email, "@") + 1)
+        conditions.append(domain.in_(sorted(domains)))
     if not conditions or not owners:
         return []
     query = select(leads.c.owner, leads.c.fields, leads.c.last_at).where(
