@@ -86,9 +86,9 @@ def main() -> None:
         print(f"backfill: {args.leads:,} leads ({records:,} records) in {seconds:.1f} s")
         print(f"  {args.leads / seconds * 60:,.0f} leads per minute")
         print(f"  {summary}")
-        seconds, summary = timed_sync(config, database, final + 60_000_000, env)
+        seconds, summary = timed_sync(config, database, final + HOUR, env)
         print(f"incremental sync, nothing new, first write-back: {seconds:.1f} s  {summary}")
-        seconds, summary = timed_sync(config, database, final + 120_000_000, env)
+        seconds, summary = timed_sync(config, database, final + 2 * HOUR, env)
         print(f"incremental sync, nothing new, nothing to write: {seconds:.1f} s  {summary}")
 
 
