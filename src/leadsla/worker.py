@@ -29,6 +29,7 @@ from leadsla.notify.rendering import Templates
 from leadsla.service.objectives import check_objectives
 from leadsla.service.reroute import reroute
 from leadsla.service.revisit import resurface
+from leadsla.service.sync import CrmJob, job_summary, run_job
 from leadsla.service.timers import FireResult, fire_due_timers, next_wake
 from leadsla.store.heartbeat import record_round
 from leadsla.web.figures import refresh_due, refresh_snapshots
@@ -76,8 +77,14 @@ def run_worker(
     at: int | None = None,
     log: Callable[[str], object],
     sleep: Callable[[float], object] = time.sleep,
+    crm_jobs: Sequence[CrmJob] = (),
 ) -> None:
     """Work in rounds until stopped, or one round that handles everything due (``once``).
+
+    Each of ``crm_jobs`` (a CRM's sync, then its write-back) runs when its ``every`` has
+    passed since it last ran: beside the rounds in a thread of its own, so that a long
+    backfill never holds notifications up (in the round itself when ``once``); one JSON
+    line is logged per run, and a run that fails is logged and tried again next time.
 
     ``clock`` stamps what is recorded and times the pauses; each round acts at ``at``
     when given (replays, tests), else at the clock's instant. ``log`` gets one JSON line
@@ -94,6 +101,7 @@ def run_worker(
     refuses (locked, connection lost) is logged and taken again after a pause.
     """
     work = _Rounds(engine, rules, setup, senders, clock, at=at, once=once, log=log)
+    work.crm_jobs = list(crm_jobs)
     failures = 0
     while True:
         try:
@@ -146,6 +154,9 @@ class _Rounds:
         self.setup = setup
         self.figures_checked_at = 0
         self.figures: threading.Thread | None = None
+        self.crm_jobs: list[CrmJob] = []
+        self.synced_at: dict[str, int] = {}
+        self.syncing: threading.Thread | None = None
 
     def round(self) -> bool:
         """Fire, route and deliver what is due; whether due work was left for another round."""
@@ -181,6 +192,7 @@ class _Rounds:
         for failure in delivered.failures:
             self.log(failure_line(at, failure))
         self._refresh_figures(instant)
+        self._sync_crms(instant)
         with engine.begin() as connection:
             record_round(connection, self.clock())
         # A batch that came back full may have left more behind it.
@@ -205,6 +217,42 @@ class _Rounds:
             target=self._refresh_logged, args=(instant,), name="leadsla-figures", daemon=True
         )
         self.figures.start()
+
+    def _sync_crms(self, instant: int) -> None:
+        """Run the CRM jobs whose interval has passed (see :func:`run_worker`)."""
+        if self.syncing is not None and self.syncing.is_alive():
+            return
+        due = [
+            job
+            for job in self.crm_jobs
+            if instant - self.synced_at.get(job.crm, -job.every) >= job.every
+        ]
+        if not due:
+            return
+        for job in due:
+            self.synced_at[job.crm] = instant
+        if self.once:
+            self._sync_logged(due, instant)
+            return
+        self.syncing = threading.Thread(
+            target=self._sync_logged, args=(due, instant), name="leadsla-crm-sync", daemon=True
+        )
+        self.syncing.start()
+
+    def _sync_logged(self, jobs: Sequence[CrmJob], instant: int) -> None:
+        for job in jobs:
+            at = format_instant(self.clock(), self.rules.default_zone)
+            try:
+                synced, written = run_job(self.engine, self.rules, job, now=instant)
+            except Exception as exc:  # the CRM down, a refused token: logged, tried next time
+                self.log(
+                    json.dumps(
+                        {"at": at, "crm": job.crm, "sync": "failed", "error": repr(exc)[:300]}
+                    )
+                    + "\n"
+                )
+                continue
+            self.log(json.dumps({"at": at, **job_summary(synced, written)}) + "\n")
 
     def _refresh_logged(self, instant: int) -> None:
         try:

@@ -41,6 +41,7 @@ from leadsla.core.policy import Rulebook
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from leadsla.service.sync import CrmJob
     from leadsla.worker import Senders
 
 # Bad rows printed one by one before only the count is given.
@@ -157,6 +158,26 @@ def worker_senders(setup: Config, rules: Rulebook) -> Senders:
     for note in notes:
         err.print(f"leadsla: {note}", markup=False)
     return senders
+
+
+def worker_crm_jobs(setup: Config, rules: Rulebook, config_path: Path) -> list[CrmJob]:
+    """The CRM syncs the config sets up (docs/crm.md), as the environment allows; a line
+    on stderr for each one left off, and one clear error for a mapping file that cannot
+    be used."""
+    from leadsla.connectors.mapping import MappingError
+
+    try:
+        jobs, notes = wiring().crm_jobs(setup, rules, config_path.resolve().parent)
+    except MappingError as exc:
+        lines = str(exc).splitlines()
+        for line in lines[1:]:
+            err.print(line, markup=False, soft_wrap=True)
+        fail(lines[0])
+    except OSError as exc:
+        fail(f"the sync's mapping file cannot be read: {exc}")
+    for note in notes:
+        err.print(f"leadsla: {note}", markup=False, soft_wrap=True)
+    return jobs
 
 
 class _Bar(Progress):

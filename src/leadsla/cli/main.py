@@ -29,6 +29,7 @@ from leadsla.cli import (
     qualify,
     report,
     serve,
+    sync,
     whatif,
 )
 from leadsla.cli.common import UserError, err, teardown_skipped, use_wiring
@@ -49,6 +50,7 @@ for module in (
     db,
     serve,
     imports,
+    sync,
     notifications,
     demo,
     qualify,

@@ -17,6 +17,7 @@ from leadsla.cli.common import (
     load_setup,
     open_engine,
     wiring,
+    worker_crm_jobs,
     worker_senders,
 )
 from leadsla.cli.lifecycle import port_holder
@@ -70,10 +71,19 @@ def worker(
     setup, rules = load_setup(config_path)
     engine = open_engine(database)
     senders = worker_senders(setup, rules)
+    crm_jobs = worker_crm_jobs(setup, rules, config_path)
     instant = None if at is None else instant_option(at, "--now")
     try:
         run_worker(
-            engine, rules, setup, senders, now_micros, once=once, at=instant, log=sys.stderr.write
+            engine,
+            rules,
+            setup,
+            senders,
+            now_micros,
+            once=once,
+            at=instant,
+            log=sys.stderr.write,
+            crm_jobs=crm_jobs,
         )
     except OperationalError as exc:
         # Only a --once run gives up, after ONCE_ATTEMPTS refused rounds in a row; one

@@ -86,6 +86,21 @@ def cross_key_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     yield from references.grade_problems(_workable_segment_grades(workable.get("segments")))
     yield from _objective_problems(data, references)
     yield from qualify_problems(data, grade_names, status_names)
+    yield from _writeback_problems(data)
+
+
+def _writeback_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
+    """A write-back must show the clock of a policy the file defines."""
+    policies = set(mapping_of(data.get("policies")))
+    connectors = mapping_of(data.get("connectors"))
+    for crm in ("salesforce", "hubspot"):
+        writeback = mapping_of(mapping_of(connectors.get(crm)).get("writeback"))
+        policy = text_of(writeback.get("policy"))
+        if policy and policies and policy not in policies:
+            yield (
+                ("connectors", crm, "writeback", "policy"),
+                unknown_name("policy", policy, policies),
+            )
 
 
 def _workable_segment_grades(segments: Any) -> Iterator[tuple[KeyPath, str]]:

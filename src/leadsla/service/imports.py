@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from leadsla.core.events import EventTable
 from leadsla.core.policy import Rulebook
@@ -116,8 +116,14 @@ def import_incoming(
     source: str,
     recorded_at: int,
     progress: Callable[[int], None] | None = None,
+    finish: Callable[[Connection], None] | None = None,
 ) -> ImportResult:
-    """Store converted events (from CRM exports) in chunks of whole leads."""
+    """Store converted events (from CRM exports) in chunks of whole leads.
+
+    ``finish`` runs in the last chunk's transaction (in a transaction of its own when
+    there are no events): a sync moves its watermark there, so the watermark is never
+    ahead of the events it stands for.
+    """
     ordered = sorted(incoming, key=lambda e: (e.lead_id, e.at))  # stable: source order kept
     ids = [e.lead_id for e in ordered]
     bounds = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]] + [len(ids)]
@@ -125,7 +131,7 @@ def import_incoming(
         (rows.stop, prepare_new_leads(rules, ordered[rows.start : rows.stop], source, recorded_at))
         for rows in chunk_ranges(bounds if ordered else [])
     )
-    return _store_all(engine, rules, prepared, source, recorded_at, progress)
+    return _store_all(engine, rules, prepared, source, recorded_at, progress, finish)
 
 
 def _store_all(
@@ -135,10 +141,19 @@ def _store_all(
     source: str,
     recorded_at: int,
     progress: Callable[[int], None] | None,
+    finish: Callable[[Connection], None] | None = None,
 ) -> ImportResult:
-    """One transaction per chunk: its events stored, its leads' clocks brought up to date."""
+    """One transaction per chunk: its events stored, its leads' clocks brought up to date;
+    ``finish`` in the last one's."""
     result = ImportResult()
-    for done, chunk in prepared:
+    chunks = iter(prepared)
+    following = next(chunks, None)
+    if following is None and finish is not None:
+        with engine.begin() as connection:
+            finish(connection)
+    while following is not None:
+        done, chunk = following
+        following = next(chunks, None)
         with (
             engine.connect() as connection,
             attached(connection, chunk.packed),
@@ -147,6 +162,8 @@ def _store_all(
             stored = ingest_prepared(
                 connection, rules, chunk, source=source, recorded_at=recorded_at
             )
+            if following is None and finish is not None:
+                finish(connection)
         result.accepted += stored.accepted
         result.duplicates += stored.duplicates - stored.repeated
         result.repeated += stored.repeated

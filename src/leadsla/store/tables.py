@@ -253,3 +253,33 @@ objective_episodes = Table(
     Column("short_burn", Float, nullable=False),
     Column("budget_left", Float),
 )
+
+# CRM sync (docs/crm.md): how far each CRM has been read. ``synced_until`` is the end of
+# the last window whose events are stored; it is written in the same transaction as
+# that window's last events, so a sync killed mid-way reads the window again.
+sync_watermarks = Table(
+    "sync_watermarks",
+    metadata,
+    Column("crm", String(32), primary_key=True),
+    Column("synced_until", BigInteger, nullable=False),
+    Column("synced_at", BigInteger, nullable=False),
+    Column("written_at", BigInteger),  # the instant of the last write-back round
+)
+
+# Write-back: the SLA fields last written to each CRM record (``due_at``, ``state``), and
+# the values waiting to be written. A lead is written when what it should show differs
+# from what was written; a failed write keeps its pending values, counts the attempt and
+# is tried again on the next round.
+crm_writebacks = Table(
+    "crm_writebacks",
+    metadata,
+    Column("crm", String(32), primary_key=True),
+    Column("lead_id", String(255), primary_key=True),
+    Column("due_at", BigInteger),
+    Column("state", String(32)),
+    Column("written_at", BigInteger),
+    Column("pending_due_at", BigInteger),
+    Column("pending_state", String(32)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+)
