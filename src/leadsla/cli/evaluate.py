@@ -63,7 +63,7 @@ def evaluate(
 
     setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
-    plan = partition_plan_of(events, memory_limit, partitions)
+    plan = partition_plan_of(events, memory_limit, partitions, merged_rows=False)
     if plan is not None and _partitioned(setup, events, instant, output, plan):
         return
     table, report = read_sorted_events(rules, events)
