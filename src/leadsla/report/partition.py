@@ -152,15 +152,19 @@ def split_events(path: Path, directory: Path, partitions: int) -> list[Path] | N
     return files
 
 
-def _pool(workers: int, config: Config, *, keep_heap: bool = True) -> ProcessPoolExecutor:
+def _pool(workers: int, config: Config) -> ProcessPoolExecutor:
     """Worker processes, spawned, each with the settings of ``config`` (built once per
-    worker: the rulebook's calendars do not pickle, the config does). ``keep_heap``:
-    each worker keeps its freed memory for the next temporaries (:mod:`.heap`)."""
+    worker: the rulebook's calendars do not pickle, the config does).
+
+    The workers do not keep their freed memory (:mod:`.heap`): measured on 1 M leads in
+    two partitions, their CPU time was the same with it and without it
+    (``docs/benchmarks.md``), and without it a worker gives a partition's memory back
+    before the next one."""
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_start,
-        initargs=(config, keep_heap),
+        initargs=(config,),
     )
 
 
@@ -168,12 +172,9 @@ def _pool(workers: int, config: Config, *, keep_heap: bool = True) -> ProcessPoo
 _worker_settings: list[ReportSettings] = []
 
 
-def _worker_start(config: Config, keep_heap: bool = True) -> None:
+def _worker_start(config: Config) -> None:
     from leadsla.config import build_rulebook
-    from leadsla.report.heap import reuse_freed_memory
 
-    if keep_heap:
-        reuse_freed_memory()
     _worker_settings.append(ReportSettings.of(build_rulebook(config), config))
 
 
@@ -206,16 +207,14 @@ def partitioned_report(
     plan: PartitionPlan,
     *,
     work_dir: Path | None = None,
-    keep_heap: bool = True,
 ) -> dict[str, Any] | None:
     """The report of an events file computed by partitions (``None``: the file is for
-    the in-memory path, see the module docstring). ``keep_heap``: see :func:`_pool`
-    (measured in ``docs/benchmarks.md``)."""
+    the in-memory path, see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="leadsla-parts-", dir=work_dir) as scratch:
         files = split_events(path, Path(scratch), plan.partitions)
         if not files:
             return None
-        with _pool(min(plan.workers, len(files)), settings.config, keep_heap=keep_heap) as pool:
+        with _pool(min(plan.workers, len(files)), settings.config) as pool:
             partials = list(pool.map(report_part, files, *_repeat(len(files), as_of)))
         if any(partial is None for partial in partials):
             return None
