@@ -32,6 +32,7 @@ from leadsla.core.events import parse_instant
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SALESFORCE = EXAMPLES / "salesforce"
 HUBSPOT = EXAMPLES / "hubspot"
+REPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "salesforce_reports"
 
 LEAD_1 = "00Q5g00000Ab1CdEAJ"  # Maya Chen, converted
 LEAD_2 = "00Q5g00000Ab1CeEAJ"  # Omar Haddad
@@ -156,13 +157,13 @@ def test_salesforce_tasks_are_completed_activities_with_leads() -> None:
     assert by_line[4].value == "call:no_answer"
     assert by_line[5].value == "call:voicemail"
     assert by_line[7].value == "call:no_answer"  # Busy
-    assert by_line[10].value == "email:sent"  # ListEmail
+    assert by_line[10].value == "email:automated"  # ListEmail: a mass send, no attempt
     # No CompletedDateTime: the time it was logged.
     assert by_line[2].at == at("2026-03-02T15:05:00Z")
     # A meeting planned on the 3rd and held on the 4th counts when it was held.
     assert (by_line[9].value, by_line[9].at) == ("meeting:held", at("2026-03-04T10:00:00Z"))
-    # A call logged without a disposition.
-    assert by_line[13].value == "call:connected"
+    # A call logged without a disposition: an attempt, not a connect.
+    assert by_line[13].value == "call:attempted"
     # A contact's task, an open task and a to-do make nothing.
     assert {14, 15, 16}.isdisjoint(by_line)
     assert len(by_line) == 12
@@ -221,6 +222,7 @@ def test_detect_format_on_every_example_header() -> None:
         HUBSPOT / "contacts.csv": "hubspot-contacts",
         HUBSPOT / "property_history.csv": "hubspot-history",
         EXAMPLES / "events.csv": "native",
+        REPORTS / "lead_history_en_US.csv": "salesforce-history-report",
     }
     for path, name in expected.items():
         assert detect_format(header_of(path)) == name, path
@@ -362,10 +364,11 @@ def test_tasks_with_unknown_dispositions_are_rejected_only_when_strict() -> None
     assert bad[5] == "WhoId: empty: the task names no lead"
     assert bad[6].startswith('CreatedDate: "not a date"')
     assert [(e.line, e.value) for e in events(strict)] == [(3, "call:no_answer")]
-    # Not strict: an unknown disposition falls back to the task's kind; unknown kinds are skipped.
+    # Not strict: an unknown disposition falls back to the task's kind (a call with no known
+    # outcome is an attempt); unknown kinds are skipped.
     lenient = list(convert(export, ImportMapping(), source="Task.csv"))
     assert [(e.line, e.value) for e in events(lenient)] == [
-        (2, "call:connected"),
+        (2, "call:attempted"),
         (3, "call:no_answer"),
     ]
     assert {row.line for row in rejected(lenient)} == {5, 6}
@@ -433,7 +436,9 @@ def test_fifteen_character_ids_are_widened_to_eighteen() -> None:
     got = events(convert(report, mapping))
     assert {e.lead_id for e in got} == {LEAD_1}
     assert on_line(got, 2) == {"status": "New", "owner": "r1"}
-    tasks = lines("WhoId,CreatedDate,Type", f"{LEAD_1[:15]},2026-03-02T15:00:00Z,Call")
+    tasks = lines(
+        "WhoId,CreatedDate,Type,IsClosed", f"{LEAD_1[:15]},2026-03-02T15:00:00Z,Call,true"
+    )
     assert [e.lead_id for e in events(convert(tasks, mapping))] == [LEAD_1]
 
 

@@ -65,7 +65,7 @@ async def post_hook(
     statuses = list(rules.statuses)
     grades = [g.name for g in rules.grades]
     if source == "hubspot":
-        batch = hubspot_events(payload, statuses, grades, rules.acceptance)
+        batch = hubspot_events(payload, statuses, grades, rules.acceptance, rules.crm)
     else:
         batch = generic_events(payload, statuses, grades, source, rules.acceptance)
     result = await stored(engine, rules, batch.events, f"hook:{source}", now)

@@ -51,7 +51,7 @@ def get_report(
     """The metrics of SPEC §8 as one JSON object, within what the caller may see."""
     setup = report_config(caller, config)
     at = as_of_instant(as_of, clock)
-    events = stored_events(connection, at, owners=scope.owners)
+    events = stored_events(connection, at, owners=scope.owners, rules=rules)
     return full_report(events, ReportSettings.of(rules, setup), at, period, scope.owners)
 
 

@@ -108,7 +108,7 @@ def stored_report(
     from leadsla.report.settings import ReportSettings
     from leadsla.report.sources import stored_events
 
-    source = stored_events(connection, instant)
+    source = stored_events(connection, instant, rules=rules)
     return _report(source, ReportSettings.of(rules, setup), instant, period, drawn)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -26,11 +27,27 @@ from leadsla.cli.common import (
 from leadsla.core.events import RowError, value_problem
 from leadsla.core.policy import Rulebook
 
+# Kept in step with leadsla.connectors.salesforce.REPORT_DATE_FORMATS (a test checks):
+# the CLI's help is built at import, before the connectors are loaded.
+REPORT_LOCALES = (
+    "en_US",
+    "en_CA",
+    "en_GB",
+    "en_IE",
+    "en_AU",
+    "de_DE",
+    "fr_FR",
+    "es_ES",
+    "nl_NL",
+    "ja_JP",
+)
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from leadsla.connectors import ConvertedRow, ImportMapping
     from leadsla.service.imports import ImportResult
+    from leadsla.service.ingest import IncomingEvent
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +71,30 @@ def import_events(
             help="YAML mapping of the CRM's statuses, ratings, owners and activities onto ours.",
         ),
     ] = None,
+    zone: Annotated[
+        str | None,
+        typer.Option(
+            "--zone",
+            help="Time zone of exports written in local time (a Salesforce report: the "
+            "exporting user's zone), e.g. America/New_York; overrides the mapping's timezone.",
+        ),
+    ] = None,
+    locale: Annotated[
+        str | None,
+        typer.Option(
+            "--locale",
+            help="Locale of a Salesforce report export's dates: "
+            + ", ".join(REPORT_LOCALES)
+            + " (en_US: 3/2/2026 9:15 AM; en_GB: 02/03/2026 09:15).",
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            help='strftime pattern of local dates, e.g. "%d/%m/%Y %H:%M"; instead of --locale.',
+        ),
+    ] = None,
 ) -> None:
     """Load event files into the database; events already stored are skipped.
 
@@ -65,7 +106,7 @@ def import_events(
     from leadsla.store.database import settle_after_import
 
     rules = load_rules(config_path)
-    mapping = _load_mapping(mapping_file)
+    mapping = _dated(_load_mapping(mapping_file), zone, locale, date_format).with_rules(rules)
     engine = open_engine(database, bulk=True)
     crm_rows: list[ConvertedRow] = []
     crm_files: list[Path] = []
@@ -95,7 +136,23 @@ def import_events(
             markup=False,
             soft_wrap=True,
         )
+        _say_unmapped_owners(rules, incoming)
     settle_after_import(engine)
+
+
+def _say_unmapped_owners(rules: Rulebook, incoming: Sequence[IncomingEvent]) -> None:
+    """Owners no rep has are stored as written (docs/crm.md); say so once, not per row."""
+    unknown = sorted(
+        {e.value for e in incoming if e.field == "owner" and e.value} - set(rules.reps)
+    )
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
+        err.print(
+            f"leadsla: {len(unknown)} owner value(s) are no rep of the config ({shown}): stored "
+            "as written; `leadsla doctor` lists them with their leads",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _load_mapping(path: Path | None) -> ImportMapping:
@@ -112,6 +169,42 @@ def _load_mapping(path: Path | None) -> ImportMapping:
         for line in lines[1:]:
             err.print(line, markup=False, soft_wrap=True)
         fail(lines[0])
+
+
+def _dated(
+    mapping: ImportMapping, zone: str | None, locale: str | None, date_format: str | None
+) -> ImportMapping:
+    """The mapping with the zone and date format given on the command line."""
+    from leadsla.connectors import MappingError, mapping_from_dict
+    from leadsla.connectors.salesforce import REPORT_DATE_FORMATS
+
+    if locale is not None and date_format is not None:
+        fail("give --locale or --date-format, not both: the locale names a date format")
+    if locale is not None:
+        known = {name.casefold().replace("-", "_"): name for name in REPORT_DATE_FORMATS}
+        name = known.get(locale.casefold().replace("-", "_"))
+        if name is None:
+            fail(
+                f"--locale {locale}: not a locale whose dates this reads; expected one of "
+                f"{', '.join(REPORT_DATE_FORMATS)}, or give --date-format"
+            )
+        date_format = REPORT_DATE_FORMATS[name]
+    if zone is None and date_format is None:
+        return mapping
+    data = mapping.model_dump(exclude_defaults=True)
+    if zone is not None:
+        data["timezone"] = zone
+    if date_format is not None:
+        data["date_format"] = date_format
+    try:
+        return mapping_from_dict(data, source="the command line")
+    except MappingError as exc:
+        fail(
+            str(exc)
+            .replace("timezone:", "--zone:")
+            .replace("date_format:", "--date-format:")
+            .replace("\n", "; ")
+        )
 
 
 def _format_of(path: Path) -> str:
@@ -135,18 +228,22 @@ def _convert_export(
     rules: Rulebook, path: Path, kind: str, mapping: ImportMapping
 ) -> list[ConvertedRow]:
     """The events of one CRM export; bad rows (and values the config does not know) rejected."""
-    from leadsla.connectors import ConnectorError, RejectedRow, convert
+    from leadsla.connectors import ConnectorError, RejectedRow, SkippedRow, convert
 
     statuses = list(rules.statuses)
     grades = [g.name for g in rules.grades]
     good: list[ConvertedRow] = []
     rejected: list[RejectedRow] = []
+    skipped: Counter[str] = Counter()
     raw_by_line: dict[int, list[str]] = {}
     with open_input(path) as handle:
         try:
             for item in convert(handle, mapping, source=str(path), format=kind):
                 if isinstance(item, RejectedRow):
                     rejected.append(item)
+                    continue
+                if isinstance(item, SkippedRow):
+                    skipped[item.reason] += 1
                     continue
                 problem = value_problem(
                     item.field, item.value or "", statuses, grades, rules.acceptance
@@ -157,6 +254,12 @@ def _convert_export(
                     good.append(item)
         except ConnectorError as exc:
             fail(f"{path}: {exc}")
+    if skipped:
+        # Not errors: rows that are no events by the rules (docs/crm.md); said, not hidden.
+        total = sum(skipped.values())
+        err.print(f"leadsla: {path.name}: {total} rows make no event:", markup=False)
+        for reason, count in skipped.most_common():
+            err.print(f"  {count} × {reason}", markup=False, soft_wrap=True)
     if rejected:
         with open_input(path) as handle:
             reader = csv.reader(handle)

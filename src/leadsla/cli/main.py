@@ -22,6 +22,7 @@ from leadsla.cli import (
     calendar,
     db,
     demo,
+    doctor,
     evaluate,
     imports,
     notifications,
@@ -53,6 +54,7 @@ for module in (
     qualify,
     analytics,
     whatif,
+    doctor,
 ):
     module.register(app)
 

@@ -22,12 +22,13 @@ from leadsla.config.schema import (
 )
 from leadsla.core.acceptance import REASON_OUTCOMES, Acceptance
 from leadsla.core.calendar import BusinessCalendar, HolidaySource
+from leadsla.core.crm_identity import CrmSettings
 from leadsla.core.objectives import LONG_WINDOW_SHARE, SHORT_WINDOW_SHARE, BurnAlert, Objective
 from leadsla.core.policy import EscalationStep, Person, Policy, Rep, Rulebook, Team
 from leadsla.core.recipients import Delivery
 from leadsla.core.scoring import Grade
 
-__all__ = ["build_acceptance", "build_delivery", "build_objectives", "build_rulebook"]
+__all__ = ["build_acceptance", "build_crm", "build_delivery", "build_objectives", "build_rulebook"]
 
 
 def build_rulebook(config: Config) -> Rulebook:
@@ -65,8 +66,30 @@ def build_rulebook(config: Config) -> Rulebook:
         scoring=build_scoring(config.scoring, grades),
         intake=intake,
         acceptance=build_acceptance(config),
+        crm=build_crm(config),
     )
     return replace(rulebook, assignment=build_assignment(config.assignment, rulebook))
+
+
+def build_crm(config: Config) -> CrmSettings:
+    """Reps' CRM user ids and the ``connectors`` section's activity rules (docs/crm.md)."""
+    rep_ids = {
+        rep.id: {
+            crm: user
+            for crm, user in (("salesforce", rep.crm.salesforce), ("hubspot", rep.crm.hubspot))
+            if user is not None
+        }
+        for team in config.teams.values()
+        for rep in team.reps
+        if rep.crm is not None
+    }
+    connectors = config.connectors
+    return CrmSettings.of(
+        rep_ids,
+        salesforce_rules=connectors.salesforce.activity_rules(),
+        hubspot_rules=connectors.hubspot.activity_rules(),
+        closed_statuses=tuple(connectors.salesforce.closed_statuses),
+    )
 
 
 def build_acceptance(config: Config) -> Acceptance:

@@ -200,6 +200,7 @@ def _team_target_problems(commitments: Any, team_names: set[str]) -> Iterator[Pr
 
 def _team_problems(teams: Mapping[str, Any], calendar_names: set[str] | None) -> Iterator[Problem]:
     rep_ids: dict[str, KeyPath] = {}
+    crm_ids: dict[tuple[str, str], KeyPath] = {}
     for team_name, team in teams.items():
         at: KeyPath = ("teams", team_name)
         team_map = mapping_of(team)
@@ -213,6 +214,7 @@ def _team_problems(teams: Mapping[str, Any], calendar_names: set[str] | None) ->
             yield from _calendar_reference_problems(
                 (*where, "calendar"), rep_map.get("calendar"), calendar_names
             )
+            yield from _crm_id_problems(where, mapping_of(rep_map.get("crm")), crm_ids)
             rep_id = text_of(rep_map.get("id"))
             if not rep_id:
                 continue
@@ -226,6 +228,23 @@ def _team_problems(teams: Mapping[str, Any], calendar_names: set[str] | None) ->
                 )
             else:
                 rep_ids[rep_id] = where
+
+
+def _crm_id_problems(
+    where: KeyPath, crm: Mapping[str, Any], seen: dict[tuple[str, str], KeyPath]
+) -> Iterator[Problem]:
+    """A CRM user is one rep: two reps with one id would split a lead's owner."""
+    for crm_name, raw in crm.items():
+        user = text_of(raw)
+        if not user:
+            continue
+        # Salesforce ids are one id in their 15- and 18-character forms.
+        key = (str(crm_name), user[:15] if crm_name == "salesforce" else user)
+        at: KeyPath = (*where, "crm", crm_name)
+        if key in seen:
+            yield at, f'{crm_name} id "{user}" is already given at {format_path(seen[key])}'
+        else:
+            seen[key] = at
 
 
 def _calendar_reference_problems(

@@ -18,7 +18,7 @@ from leadsla.config.document import KeyPath, Problem, mapping_of, text_of, texts
 from leadsla.core.calendar import local_instant
 from leadsla.core.durations import Duration, parse_duration
 from leadsla.core.policy import DEFAULT_TARGET, Policy, Rulebook
-from leadsla.core.routing import Absence, Assignment, Method, RoutingRule
+from leadsla.core.routing import FREE_MAIL_DOMAINS, Absence, Assignment, Method, RoutingRule
 from leadsla.core.scoring import (
     BEHAVIOUR,
     LIST_OPERATORS,
@@ -209,6 +209,10 @@ class AssignmentConfig(_Section):
     calendars: bool = True
     open_lead_cap: int | None = Field(default=None, ge=1)
     account_field: str | None = None
+    # Account match (with account_field) by the email's domain too (docs/crm.md): the lead
+    # field holding the email (null: no domain match), and the domains that name no company.
+    email_field: str | None = "email"
+    free_mail_domains: Texts = list(FREE_MAIL_DOMAINS)
     out_of_office: list[AbsenceConfig] = []
     reroute: RerouteConfig | None = None
 
@@ -305,6 +309,10 @@ def build_assignment(config: AssignmentConfig | None, rules: Rulebook) -> Assign
         calendars=calendars,
         use_calendars=config.calendars,
         account_field=config.account_field.strip().lower() if config.account_field else None,
+        email_field=config.email_field.strip().lower() if config.email_field else None,
+        free_mail_domains=frozenset(
+            d.strip().lstrip("@").casefold() for d in config.free_mail_domains
+        ),
         reroute_policy=config.reroute.policy if config.reroute else None,
         reroute_after_step=config.reroute.after_step if config.reroute else None,
     )

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from leadsla.config.connectors import ConnectorsConfig, CrmIdsConfig
 from leadsla.config.document import did_you_mean, shown
 from leadsla.config.qualify import (
     AssignmentConfig,
@@ -329,6 +330,8 @@ class RepConfig(_Model):
     email: Email
     calendar: str | None = None
     capacity: int | None = Field(default=None, ge=0)
+    # The rep's user ids in the CRMs: owner ids in exports, webhooks and sync map to the rep.
+    crm: CrmIdsConfig | None = None
 
 
 class TeamConfig(_Model):
@@ -684,6 +687,7 @@ class Config(_Model):
     intake: IntakeConfig | None = None  # docs/qualification.md (marketing's intake clock)
     sal: SalConfig | None = None  # docs/sla-rules.md (sales acceptance)
     reasons: ReasonsConfig | None = None  # docs/sla-rules.md (sales acceptance)
+    connectors: ConnectorsConfig = ConnectorsConfig()  # docs/crm.md
 
     _source: str = PrivateAttr(default="<config>")
 

@@ -2,15 +2,17 @@
 
 Each connector reads one export format from an iterable of text lines (a file
 opened with ``newline=""``) and yields, in file order, a :class:`ConvertedRow` per
-event and a :class:`RejectedRow` per row that could not be converted; a bad row
-never stops the rest of the file. How source values become ours is an
-:class:`ImportMapping` (:func:`load_mapping` reads one from YAML).
+event, a :class:`RejectedRow` per row that could not be converted and a
+:class:`SkippedRow` per good row that makes no event (an open task, a report's
+footer), with its reason; a bad row never stops the rest of the file. How source
+values become ours is an :class:`ImportMapping` (:func:`load_mapping` reads one from YAML).
 
 Formats, by the names :func:`detect_format` gives them:
 
 - ``native``: our own events CSV, read by :func:`leadsla.core.events.read_events`;
 - ``salesforce-lead``, ``salesforce-history``, ``salesforce-task``: Salesforce Lead,
-  LeadHistory and Task exports (:mod:`leadsla.connectors.salesforce`);
+  LeadHistory and Task exports, and ``salesforce-history-report``, the Lead History
+  report's export (:mod:`leadsla.connectors.salesforce`);
 - ``hubspot-contacts``, ``hubspot-history``: HubSpot contacts and contact property
   history (:mod:`leadsla.connectors.hubspot`).
 
@@ -31,6 +33,7 @@ from leadsla.connectors.mapping import (
     ImportMapping,
     MappingError,
     RejectedRow,
+    SkippedRow,
     load_mapping,
     mapping_from_dict,
 )
@@ -47,6 +50,7 @@ __all__ = [
     "ImportMapping",
     "MappingError",
     "RejectedRow",
+    "SkippedRow",
     "convert",
     "detect_format",
     "hubspot",

@@ -32,7 +32,8 @@ property's history is the value it was created with, so history alone is complet
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Final
 
 from leadsla.connectors.mapping import (
     Column,
@@ -51,6 +52,7 @@ from leadsla.connectors.mapping import (
     snapshot_events,
     snapshot_targets,
 )
+from leadsla.core.crm_activity import Decision, decide
 
 _RECORD_ID = Column.of("Record ID", "hs_object_id", "Contact ID")
 _CREATE_DATE = Column.of("Create Date", "createdate")
@@ -140,6 +142,56 @@ class PropertyHistoryExport(Connector):
             return [] if value is None else [ConvertedRow(line, contact, when, target, value, key)]
 
         return convert
+
+
+# -- engagements ----------------------------------------------------------------------------
+
+# CRM v3 object types of engagements → the engagement type the rules test (the legacy
+# engagements API's names, which v3 emails keep in hs_email_direction).
+_OBJECT_TYPES: Final[Mapping[str, str]] = {
+    "calls": "CALL",
+    "emails": "EMAIL",
+    "meetings": "MEETING",
+    "notes": "NOTE",
+    "tasks": "TASK",
+    "communications": "SMS",
+}
+
+
+def engagement_record(object_type: str, properties: Mapping[str, str | None]) -> dict[str, str]:
+    """The fields the activity rules test (``type``, ``disposition``, ``status``,
+    ``direction``, ``source``) of an engagement as the CRM v3 API returns it: its
+    object type (``calls``, ``emails``, ... or a legacy type such as ``INCOMING_EMAIL``)
+    and its properties (``hs_call_disposition``, ``hs_call_status``, ``hs_email_direction``,
+    ``hs_email_status``, ``hs_meeting_outcome``, ``hs_communication_channel_type``,
+    ``hs_engagement_source``)."""
+
+    def prop(*names: str) -> str:
+        for name in names:
+            value = properties.get(name)
+            if value is not None and str(value).strip():
+                return str(value).strip()
+        return ""
+
+    kind = _OBJECT_TYPES.get(object_type.strip().casefold(), object_type.strip().upper())
+    direction = prop("hs_email_direction", "hs_call_direction")
+    if kind == "EMAIL" and direction in ("INCOMING_EMAIL", "FORWARDED_EMAIL"):
+        kind = direction
+    if kind == "SMS":
+        kind = prop("hs_communication_channel_type") or kind
+    return {
+        "type": kind,
+        "disposition": prop("hs_call_disposition"),
+        "status": prop("hs_call_status", "hs_email_status", "hs_meeting_outcome"),
+        "direction": direction,
+        "source": prop("hs_engagement_source"),
+    }
+
+
+def engagement_activity(record: Mapping[str, str], mapping: ImportMapping) -> Decision:
+    """What a HubSpot engagement is (its fields as :func:`engagement_record` gives them):
+    an activity, or none and why; ``connectors.hubspot.activity_map`` first."""
+    return decide(record, mapping.activity_rules("hubspot"))
 
 
 CONTACTS = ContactsExport()

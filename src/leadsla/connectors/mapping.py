@@ -67,6 +67,8 @@ from leadsla.config.document import (
     read_document,
 )
 from leadsla.core.columns import MICROS_PER_SECOND
+from leadsla.core.crm_activity import ActivityRule
+from leadsla.core.crm_identity import CRMS, Crm, CrmSettings
 from leadsla.core.events import INSTANT_FORMAT, InstantError, parse_instant
 from leadsla.core.limits import (
     MAX_KEY,
@@ -75,7 +77,7 @@ from leadsla.core.limits import (
     range_problem,
     text_problem,
 )
-from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
+from leadsla.core.policy import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Rulebook
 
 # -- built-in defaults -------------------------------------------------------------------
 
@@ -106,31 +108,8 @@ DEFAULT_GRADE: Final[Mapping[str, str | None]] = {
     "Cold": "C",
 }
 
-DEFAULT_ACTIVITY: Final[Mapping[str, str | None]] = {
-    # Salesforce Task.TaskSubtype and Task.Type. A call logged without a disposition is
-    # counted as a conversation: "Log a Call" is how reps record the calls they had.
-    "Call": "call:connected",
-    "Email": "email:sent",
-    "ListEmail": "email:sent",
-    "Meeting": "meeting:held",
-    "SMS": "sms:sent",
-    "Text": "sms:sent",
-    # To-dos and sequence steps are not attempts to reach the lead.
-    "Task": None,
-    "Cadence": None,
-    "LinkedIn": None,
-    "Other": None,
-    # Task.CallDisposition is free text written by dialers and CTI adapters; the common ones.
-    "Connected": "call:connected",
-    "Left Voicemail": "call:voicemail",
-    "Left Message": "call:voicemail",
-    "Voicemail": "call:voicemail",
-    "No Answer": "call:no_answer",
-    "Busy": "call:no_answer",
-    "Wrong Number": "call:no_answer",
-    "Not Interested": "call:connected",
-    "Meeting Booked": "call:connected",
-}
+# Activities come from the rule tables of leadsla.core.crm_activity (docs/crm.md); a
+# mapping's ``activity:`` entries are rules laid before them (see ``activity_rules``).
 
 DEFAULT_FIELDS: Final[Mapping[str, str | None]] = {
     # Salesforce Lead columns (Data Loader API names and report labels) and the Field
@@ -230,6 +209,8 @@ class ImportMapping(BaseModel):
 
     _maps: dict[str, dict[str, str | None]] = PrivateAttr(default_factory=dict)
     _zone: ZoneInfo | None = PrivateAttr(default=None)
+    _crm: CrmSettings = PrivateAttr(default_factory=CrmSettings)
+    _rep_names: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -263,7 +244,7 @@ class ImportMapping(BaseModel):
             "status": DEFAULT_STATUS,
             "grade": DEFAULT_GRADE,
             "owner": {},
-            "activity": DEFAULT_ACTIVITY,
+            "activity": {},
             "fields": DEFAULT_FIELDS,
         }
         for name, builtin in defaults.items():
@@ -271,6 +252,49 @@ class ImportMapping(BaseModel):
             merged.update((fold(key), value) for key, value in getattr(self, name).items())
             self._maps[name] = merged
         self._zone = ZoneInfo(self.timezone) if self.timezone else None
+
+    def with_rules(self, rules: Rulebook) -> ImportMapping:
+        """This mapping with the config's CRM settings: reps' CRM ids and names (for owner
+        values the mapping does not list) and ``connectors.<crm>.activity_map``."""
+        copy = self.model_copy()
+        copy._maps = self._maps
+        copy._zone = self._zone
+        copy._crm = rules.crm
+        names: dict[str, str | None] = {}
+        for rep in rules.reps.values():
+            key = fold(rep.name)
+            # A name two reps share names neither.
+            names[key] = None if key in names and names[key] != rep.id else rep.id
+        copy._rep_names = {key: rep for key, rep in names.items() if rep is not None}
+        return copy
+
+    @property
+    def crm(self) -> CrmSettings:
+        return self._crm
+
+    def activity_rules(self, crm: Crm) -> tuple[ActivityRule, ...]:
+        """The rules deciding a CRM activity record, first match wins: the config's
+        ``connectors.<crm>.activity_map``, then this mapping's ``activity:`` entries (on a
+        Salesforce task: as CallDisposition, then TaskSubtype, then Type; on HubSpot: as
+        the disposition, then the type), then the built-in table unless ``defaults: false``.
+        """
+        fields = (
+            ("CallDisposition", "TaskSubtype", "Type")
+            if crm == "salesforce"
+            else (
+                "disposition",
+                "type",
+            )
+        )
+        entries = tuple(
+            ActivityRule.of({name: key}, value, "mapped to null by the mapping", "the mapping")
+            for name in fields
+            for key, value in self.activity.items()
+        )
+        everything = self._crm.activity_rules(crm)
+        user = self._crm.salesforce_rules if crm == "salesforce" else self._crm.hubspot_rules
+        builtin = everything[len(user) :] if self.defaults else ()
+        return (*user, *entries, *builtin)
 
     # -- lookups used by the connectors ----------------------------------------------------
 
@@ -293,13 +317,18 @@ class ImportMapping(BaseModel):
             key = fold(spelling)
             if key in table:
                 return table[key]
+        if target == "owner":
+            return self._config_owner(value)
         return value
 
-    def activity_for(self, value: str) -> tuple[bool, str | None]:
-        """``(known, kind:outcome or None to drop)`` for a disposition or task type."""
-        key = fold(value)
-        table = self._maps["activity"]
-        return (True, table[key]) if key in table else (False, None)
+    def _config_owner(self, value: str) -> str:
+        """An owner the mapping does not list: a rep by CRM user id or by name, else the
+        value as written (kept, and listed by ``leadsla doctor``)."""
+        for crm in CRMS:
+            rep = self._crm.rep_for(crm, value)
+            if rep is not None:
+                return rep
+        return self._rep_names.get(fold(value), value)
 
     def instant(self, text: str, *, epoch_millis: bool = False) -> int:
         """Epoch microseconds of a timestamp as an export writes it.
@@ -526,7 +555,16 @@ class RejectedRow:
     reason: str
 
 
-Converted = ConvertedRow | RejectedRow
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A source row that is fine but makes no event, and why (an open task, a to-do, a
+    contact's task): counted in the import's summary, not an error."""
+
+    line: int
+    reason: str
+
+
+Converted = ConvertedRow | RejectedRow | SkippedRow
 
 
 class ConnectorError(ValueError):
@@ -535,6 +573,10 @@ class ConnectorError(ValueError):
 
 class RowProblem(ValueError):
     """Why one row is rejected; the connector turns it into a :class:`RejectedRow`."""
+
+
+class RowSkipped(Exception):
+    """Why one good row makes no event; the connector turns it into a :class:`SkippedRow`."""
 
 
 def digest(*parts: object) -> str:
@@ -661,16 +703,30 @@ class Connector(ABC):
                 continue
             line, row = item
             if len(row) != width:
-                yield RejectedRow(line, row, f"has {len(row)} fields but the header has {width}")
+                stray = self.stray_row(row)
+                if stray is not None:
+                    yield SkippedRow(line, stray)
+                else:
+                    yield RejectedRow(
+                        line, row, f"has {len(row)} fields but the header has {width}"
+                    )
                 continue
             try:
                 events = convert_row(line, row)
                 for event in events:
                     _check_storable(event)
+            except RowSkipped as skipped:
+                yield SkippedRow(line, str(skipped))
+                continue
             except RowProblem as problem:
                 yield RejectedRow(line, row, str(problem))
                 continue
             yield from events
+
+    def stray_row(self, row: list[str]) -> str | None:
+        """Why a row of another width than the header is no data row (a report's footer),
+        or ``None``: it is a broken row."""
+        return None
 
     @staticmethod
     def positions(

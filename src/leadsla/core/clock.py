@@ -554,13 +554,23 @@ def judge(rules: Rulebook, policy: Policy, cycle: Cycle, as_of: int) -> Verdict:
     )
 
 
-def judge_lead(rules: Rulebook, lead: LeadClocks, as_of: int) -> list[Verdict]:
-    """Every cycle of the lead judged at ``as_of``, ordered by policy name and cycle."""
+def judge_lead(
+    rules: Rulebook,
+    lead: LeadClocks,
+    as_of: int,
+    recorded: Mapping[tuple[str, int], Policy] | None = None,
+) -> list[Verdict]:
+    """Every cycle of the lead judged at ``as_of``, ordered by policy name and cycle.
+
+    ``recorded`` gives, by (policy name, cycle number), the policy a cycle is judged by
+    instead of the rulebook's: that of the version it started under (SPEC §9.6).
+    """
     policies = {p.name: p for p in rules.policies}
     verdicts: list[Verdict] = []
     for name in sorted(lead.cycles):
         for cycle in lead.cycles[name]:
-            verdicts.append(judge(rules, policies[name], cycle, as_of))
+            policy = recorded.get((name, cycle.number)) if recorded else None
+            verdicts.append(judge(rules, policy or policies[name], cycle, as_of))
     return verdicts
 
 

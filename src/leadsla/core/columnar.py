@@ -19,7 +19,7 @@ themselves does not matter).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -34,6 +34,7 @@ from leadsla.core.acceptance import (
     SAL_FIELD,
     SAL_REASON_FIELD,
 )
+from leadsla.core.clock import judge_lead
 from leadsla.core.columns import MICROS_PER_SECOND
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable
@@ -65,6 +66,7 @@ from leadsla.core.plain import (
     plain_clocks,
 )
 from leadsla.core.plain import supported as plain_supported
+from leadsla.core.policy import Policy
 
 WORKING, QUALIFIED = "working", "qualified"
 
@@ -392,11 +394,18 @@ def replayed_facts(
     as_of: int,
     *,
     owners: frozenset[str] | None = None,
+    recorded: Mapping[str, Mapping[tuple[str, int], Policy]] | None = None,
 ) -> Facts:
     """The facts of every lead of a lead-grouped table by the exact engine: replay,
-    judge and :func:`~leadsla.core.metrics.lead_facts`, lead by lead."""
+    judge and :func:`~leadsla.core.metrics.lead_facts`, lead by lead.
+
+    ``recorded`` gives, by lead, the policy some of its cycles are judged by instead of
+    the rulebook's (by policy name and cycle number: a version's, SPEC §9.6)."""
     collector = FactCollector(metric, owners=owners)
     for result in lead_results(metric.rules, table, as_of, with_instants=True):
+        own = recorded.get(result.lead_id) if recorded else None
+        if own:
+            result.verdicts = judge_lead(metric.rules, result.clocks, as_of, own)
         collector.add_result(result, as_of)
     return collector.facts()
 

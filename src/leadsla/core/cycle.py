@@ -145,10 +145,17 @@ class Plan:
 
 
 def plan_for(rules: Rulebook, policy: Policy, calendar: str) -> Plan:
-    key = ("clock.plan", policy.name, calendar)
+    key: tuple[object, ...] = ("clock.plan", policy.name, calendar)
     found = rules.memo.get(key)
-    if isinstance(found, Plan):
+    if isinstance(found, Plan) and found.policy is policy:
         return found
+    if isinstance(found, Plan):
+        # Another policy of that name: a recorded version judged beside the config's
+        # (core/versions.py). The plan holds the policy, so its id is not reused.
+        key = (*key, id(policy))
+        found = rules.memo.get(key)
+        if isinstance(found, Plan):
+            return found
     cal = rules.calendars[calendar]
 
     def amount(duration: Duration) -> Amount:

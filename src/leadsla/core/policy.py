@@ -12,6 +12,7 @@ from datetime import tzinfo
 
 from leadsla.core.acceptance import Acceptance
 from leadsla.core.calendar import BusinessCalendar
+from leadsla.core.crm_identity import CrmSettings
 from leadsla.core.durations import Duration
 from leadsla.core.routing import Assignment
 from leadsla.core.scoring import Grade, Scoring
@@ -179,6 +180,7 @@ class Rulebook:
     assignment: Assignment | None = None  # routing of new MQLs (core/routing.py)
     intake: Policy | None = None  # capture → decision clock (core/intake.py); also in policies
     acceptance: Acceptance = field(default_factory=Acceptance)  # SPEC §9.5 (core/acceptance.py)
+    crm: CrmSettings = field(default_factory=CrmSettings)  # CRM owner ids, activity rules
     # Derived per-policy tables that the clock keeps here (see ``clock.plan_for``).
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 

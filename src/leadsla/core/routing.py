@@ -33,6 +33,49 @@ from typing import Literal
 from leadsla.core.calendar import BusinessCalendar
 from leadsla.core.scoring import Condition
 
+# Mailbox providers whose domain names no company: a lead writing from one is matched to
+# no account by its domain (``assignment.free_mail_domains`` replaces this list).
+FREE_MAIL_DOMAINS: tuple[str, ...] = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "yandex.ru",
+    "yandex.com",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "libero.it",
+    "btinternet.com",
+    "comcast.net",
+    "verizon.net",
+    "att.net",
+)
+
 Method = Literal["round_robin", "weighted_round_robin", "least_loaded"]
 METHODS: tuple[Method, ...] = ("round_robin", "weighted_round_robin", "least_loaded")
 
@@ -72,6 +115,10 @@ class Assignment:
     calendars: Mapping[str, BusinessCalendar] = field(default_factory=dict)  # rep → calendar
     use_calendars: bool = True
     account_field: str | None = None
+    # The lead field holding its email: its domain is an account key too, unless a
+    # free-mail provider's (docs/crm.md).
+    email_field: str | None = None
+    free_mail_domains: frozenset[str] = frozenset(FREE_MAIL_DOMAINS)
     reroute_policy: str | None = None
     reroute_after_step: int | None = None
 
@@ -88,16 +135,21 @@ class RoutingState:
     assigned_this_month: dict[str, int] = field(default_factory=dict)  # rep → leads
     accounts: dict[str, str] = field(default_factory=dict)  # account (casefolded) → owner
 
-    def record(self, decision: Routed, account: str | None = None) -> None:
-        """Apply a decision: the rep's loads, the rule's credits, the account's owner."""
+    def record(self, decision: Routed, account: str | Sequence[str] | None = None) -> None:
+        """Apply a decision: the rep's loads, the rule's credits, the account's owner.
+
+        ``account``: the company name, or the lead's :func:`account_keys`.
+        """
         self.credits.update(decision.credits)
         rep = decision.rep
         if rep is None:
             return
         self.open_leads[rep] = self.open_leads.get(rep, 0) + 1
         self.assigned_this_month[rep] = self.assigned_this_month.get(rep, 0) + 1
-        if account:
-            self.accounts.setdefault(account.strip().casefold(), rep)
+        keys = [account.strip().casefold()] if isinstance(account, str) else account or []
+        for key in keys:
+            if key:
+                self.accounts.setdefault(key, rep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +179,37 @@ class Routed:
         }
 
 
+DOMAIN_KEY_PREFIX = "@"
+
+
+def email_domain(email: str | None) -> str | None:
+    """The domain of an email address, lower case; ``None`` when it has none."""
+    if not email:
+        return None
+    _, at, domain = email.strip().rpartition("@")
+    domain = domain.strip().rstrip(".").casefold()
+    return domain if at and "." in domain and " " not in domain else None
+
+
+def account_keys(assignment: Assignment, fields: Mapping[str, str]) -> tuple[str, ...]:
+    """The keys a lead's account is known by, strongest first: its company (casefolded)
+    and ``@domain`` of its email, unless a free-mail provider's."""
+    keys: list[str] = []
+    company = fields.get(assignment.account_field) if assignment.account_field else None
+    if company and company.strip():
+        keys.append(company.strip().casefold())
+    domain = email_domain(fields.get(assignment.email_field) if assignment.email_field else None)
+    if domain is not None and domain not in assignment.free_mail_domains:
+        keys.append(DOMAIN_KEY_PREFIX + domain)
+    return tuple(keys)
+
+
+def _account_label(key: str) -> str:
+    if key.startswith(DOMAIN_KEY_PREFIX):
+        return f"email domain {key[len(DOMAIN_KEY_PREFIX) :]}"
+    return f"account {key}"
+
+
 def route(
     assignment: Assignment,
     fields: Mapping[str, str],
@@ -137,16 +220,18 @@ def route(
 ) -> Routed:
     """Route one lead at ``at`` (``exclude``: reps it must not go back to, e.g. on re-route)."""
     skipped: list[Skip] = []
-    account = fields.get(assignment.account_field) if assignment.account_field else None
-    if account:
-        owner = state.accounts.get(account.strip().casefold())
-        if owner is not None:
-            why = _unavailable(assignment, owner, at, exclude)
-            if why is None:
-                return Routed(
-                    owner, None, "account_match", f"account {account} is owned by {owner}"
-                )
-            skipped.append(Skip(owner, f"owns account {account} but {why}"))
+    company = fields.get(assignment.account_field) if assignment.account_field else None
+    for key in account_keys(assignment, fields):
+        owner = state.accounts.get(key)
+        if owner is None or any(skip.rep == owner for skip in skipped):
+            continue
+        # The company as written, as before; a domain as "email domain acme.com".
+        label = f"account {company}" if company and key == company.strip().casefold() else None
+        label = label or _account_label(key)
+        why = _unavailable(assignment, owner, at, exclude)
+        if why is None:
+            return Routed(owner, None, "account_match", f"{label} is owned by {owner}")
+        skipped.append(Skip(owner, f"owns {label} but {why}"))
     matching = [rule for rule in assignment.rules if rule.applies(fields)]
     if not matching:
         return Routed(None, None, None, "no assignment rule matches the lead", tuple(skipped))

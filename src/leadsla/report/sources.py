@@ -10,7 +10,7 @@ loads only for the database: a report from a file never imports it.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from leadsla.core.events import EventTable
+from leadsla.core.policy import Policy, Rulebook
 from leadsla.report.fast_reader import read_grouped_events
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sidecar import AnalyticsHelper
@@ -32,6 +33,21 @@ if TYPE_CHECKING:
 HELPER_FROM_BYTES = 64 << 20
 # Rows fetched from the database at a time: the history is streamed, never loaded whole.
 STREAM_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class RecordedVersions:
+    """The stored cycles recorded under an earlier version of their policy, with the
+    policy each is judged by (SPEC §9.6; what the scorecard reads)."""
+
+    # One row per (lead, policy) whose cycles are all of one earlier version.
+    lead_ids: list[str]
+    policies: list[str]
+    versions: list[int]
+    judged_by: Mapping[int, Policy]  # version id → the policy its cycles are judged by
+    # The leads with cycles of several versions of one policy: the policy of each of
+    # their cycles of an earlier version, by (policy name, cycle number).
+    mixed: Mapping[str, Mapping[tuple[str, int], Policy]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,8 @@ class LeadEvents:
     table: EventTable
     named: Callable[[npt.NDArray[np.intp]], EventTable]
     helper: AnalyticsHelper | None = None
+    # The database's cycles recorded under an earlier policy version (:func:`stored_events`).
+    recorded: RecordedVersions | None = None
 
     @classmethod
     def of(cls, table: EventTable) -> LeadEvents:
@@ -111,17 +129,39 @@ def _size(path: Path) -> int:
 
 
 def stored_events(
-    connection: Connection, as_of: int, *, owners: frozenset[str] | None = None
+    connection: Connection,
+    as_of: int,
+    *,
+    owners: frozenset[str] | None = None,
+    rules: Rulebook | None = None,
 ) -> LeadEvents:
     """The stored events up to ``as_of``.
 
     ``owners`` (a manager's or rep's view) leaves out the leads that never had one of
     these owners: they count in no figure of that view, so they are not even read.
+    With ``rules`` (the config's), the cycles recorded under an earlier version of
+    their policy come with the policy they are judged by (SPEC §9.6; the scorecard
+    reads them): the report of the service then says what its clock views say.
     """
     table = stored_event_table(connection, as_of, owners=owners)
     # In the database's lead order, which may not be Python's: lead-grouped is enough.
     ordered = replace(table, ordered=True)
-    return LeadEvents(ordered, ordered.take)
+    recorded = _recorded(connection, rules, as_of) if rules is not None else None
+    return LeadEvents(ordered, ordered.take, recorded=recorded)
+
+
+def _recorded(connection: Connection, rules: Rulebook, as_of: int) -> RecordedVersions | None:
+    from leadsla.store.versions import earlier_versions, versioned_leads
+
+    earlier = earlier_versions(connection, rules)
+    found = versioned_leads(connection, earlier, until=as_of)
+    if not found.lead_ids and not found.mixed:
+        return None
+    mixed = {
+        lead_id: {key: earlier[v] for key, v in cycles.items() if v is not None and v in earlier}
+        for lead_id, cycles in found.mixed.items()
+    }
+    return RecordedVersions(found.lead_ids, found.policies, found.versions, earlier, mixed)
 
 
 def stored_event_table(

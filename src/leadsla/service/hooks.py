@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadsla.core.acceptance import Acceptance
+from leadsla.core.crm_identity import CrmSettings
 from leadsla.core.events import InstantError, normalize_field, parse_event_instant, value_problem
 from leadsla.core.limits import instant_in_range, range_problem
 from leadsla.service.ingest import IncomingEvent, Rejection, incoming_problem
@@ -194,7 +195,11 @@ def hubspot_events(
     statuses: Sequence[str],
     grades: Sequence[str],
     acceptance: Acceptance | None = None,
+    crm: CrmSettings | None = None,
 ) -> HookBatch:
+    """The events of a HubSpot webhook batch; ``crm`` maps ``hubspot_owner_id`` values to
+    the reps whose ``crm.hubspot`` id they are (an unknown id is stored as sent, and
+    ``leadsla doctor`` lists it)."""
     batch = HookBatch()
     if not isinstance(payload, list):
         batch.rejected.append(Rejection(0, "HubSpot sends an array of events"))
@@ -227,6 +232,8 @@ def hubspot_events(
         value = "" if raw is None else str(raw).strip()
         if name == "status":
             value = HUBSPOT_STATUSES.get(value, value)
+        elif name == "owner" and value and crm is not None:
+            value = crm.owner("hubspot", value)
         problem = value_problem(name, value, statuses, grades, acceptance)
         if problem is not None:
             batch.rejected.append(Rejection(index, f"propertyValue: {problem}"))

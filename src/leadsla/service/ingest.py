@@ -32,14 +32,14 @@ from leadsla.core.limits import (
     range_problem,
     text_problem,
 )
-from leadsla.core.policy import Rulebook
+from leadsla.core.policy import Policy, Rulebook
 from leadsla.core.schedule import cycle_schedule
 from leadsla.service.qualify import qualify_leads
 from leadsla.store import leads as stored_leads
 from leadsla.store.bulk import PackedRows, can_pack
 from leadsla.store.codec import cycle_facts, encode_json
 from leadsla.store.leads import KeptCycle, StoredLeads, lead_values
-from leadsla.store.versions import current_versions, stamp_cycles
+from leadsla.store.versions import current_versions, earlier_versions, stamp_cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +426,7 @@ def refresh_leads(
         added,
         recorded_at=recorded_at,
         versions=current_versions(connection, rules, recorded_at),
+        earlier=earlier_versions(connection, rules),
     )
 
 
@@ -452,14 +453,16 @@ def save_leads(
     *,
     recorded_at: int,
     versions: Mapping[str, int],
+    earlier: Mapping[int, Policy] | None = None,
     reclock_since: int | None = None,
 ) -> None:
     """Write the leads' current fields and every cycle with its derived figures.
 
     ``stored`` is what :func:`leadsla.store.leads.load_stored` read before the batch;
     ``added`` counts the events the batch stored per lead. ``versions`` are the
-    policies' current versions; a stored cycle of another version keeps its deadlines,
-    unless it started at or after ``reclock_since`` (``leadsla db reclock``).
+    policies' current versions; a stored cycle of another version keeps it, and its
+    deadlines are those of that version (``earlier``, by id), unless it started at or
+    after ``reclock_since`` (``leadsla db reclock``).
     """
     stored_leads.save_leads(
         connection,
@@ -470,7 +473,7 @@ def save_leads(
             row
             for s in states
             for row in cycle_values(
-                rules, s, stored.done_until, versions, stored.kept, reclock_since
+                rules, s, stored.done_until, versions, stored.kept, reclock_since, earlier
             )
         ],
         recorded_at=recorded_at,
@@ -484,13 +487,17 @@ def cycle_values(
     versions: Mapping[str, int] | None = None,
     kept: Mapping[tuple[str, str, int], KeptCycle] | None = None,
     reclock_since: int | None = None,
+    earlier: Mapping[int, Policy] | None = None,
 ) -> list[tuple[object, ...]]:
     """The lead's ``clock_cycles`` rows in :data:`leadsla.store.leads.CYCLE_COLUMNS` order,
     JSON encoded.
 
     A cycle ``kept`` (stored) under a policy version other than the current one keeps
-    that version and its deadlines: a config change applies to the cycles started
-    after it (SPEC §9.6), unless the cycle started at or after ``reclock_since``.
+    that version: a config change applies to the cycles started after it (SPEC §9.6),
+    unless the cycle started at or after ``reclock_since``. Its deadlines and timers
+    are worked out under that version's policy (``earlier``, by version id:
+    :func:`leadsla.store.versions.earlier_versions`), so a pause that reaches it after
+    the change moves them as the version says; without it they stay as stored.
     Without ``versions`` (an import's rows, made before the database is reached) the
     version is left for :func:`leadsla.store.versions.stamp_cycles`.
     """
@@ -519,8 +526,18 @@ def cycle_values(
                 and old.version != version
                 and (reclock_since is None or cycle.started_at < reclock_since)
             ):
-                version, due_at, breach_at = old.version, old.due_at, old.breach_at
-                next_timer_at = old.next_timer_at if cycle.stopped_at is None else None
+                recorded = earlier.get(old.version) if earlier else None
+                if recorded is not None:
+                    schedule = cycle_schedule(rules, recorded, cycle, done)
+                    version, due_at, breach_at, next_timer_at = (
+                        old.version,
+                        schedule.due_at,
+                        schedule.breach_at,
+                        schedule.next_timer_at,
+                    )
+                else:
+                    version, due_at, breach_at = old.version, old.due_at, old.breach_at
+                    next_timer_at = old.next_timer_at if cycle.stopped_at is None else None
             rows.append(
                 (
                     state.lead_id,

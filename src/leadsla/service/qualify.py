@@ -20,7 +20,13 @@ from leadsla.core.events import instant_or_date
 from leadsla.core.instants import format_instant
 from leadsla.core.policy import Rulebook
 from leadsla.core.qualify import decide, unowned_mqls
-from leadsla.core.routing import Assignment, RoutingState, route
+from leadsla.core.routing import (
+    DOMAIN_KEY_PREFIX,
+    Assignment,
+    RoutingState,
+    account_keys,
+    route,
+)
 from leadsla.core.scoring import Row, Score, score_rows
 from leadsla.store import decisions as stored_decisions
 from leadsla.store.bulk import KEY_CHUNK
@@ -208,14 +214,18 @@ def route_leads(
         credits=stored_decisions.credits(connection),
         open_leads=open_leads_per_owner(connection, held),
     )
-    accounts = {
-        fields[assignment.account_field].strip().casefold()
-        for _, _, fields in leads_to_route
-        if assignment.account_field and fields.get(assignment.account_field)
-    }
+    keys_of = {lead_id: account_keys(assignment, fields) for lead_id, _, fields in leads_to_route}
+    accounts = {key for keys in keys_of.values() for key in keys}
     if accounts:
         state.accounts = stored_decisions.owners_of_accounts(connection, sorted(accounts))
-    known_accounts = dict(state.accounts)
+        # Accounts routing never saw: the owner the CRM set on their earlier leads (not
+        # saved as routing's: the CRM may move them, and the leads say so).
+        state.accounts.update(
+            _crm_account_owners(connection, rules, assignment, accounts - set(state.accounts))
+        )
+        known_accounts = dict(state.accounts)
+    else:
+        known_accounts = {}
     month: tuple[int, int] | None = None
     added: list[tuple[str, int, str, str | None, str]] = []
     records: list[dict[str, object]] = []
@@ -226,8 +236,7 @@ def route_leads(
             state.assigned_this_month = _assigned_in_month(connection, zone, *month)
         away, why = (reroutes or {}).get(lead_id, (None, None))
         routed = route(assignment, fields, at, state, exclude=frozenset({away} if away else ()))
-        account = fields.get(assignment.account_field) if assignment.account_field else None
-        state.record(routed, account)
+        state.record(routed, keys_of[lead_id])
         detail = routed.record() if why is None else {**routed.record(), "reroute": why}
         kind = "assignment" if why is None else "reroute"
         records.append(decision_row(lead_id, at, kind, detail, recorded_at, routed.rep))
@@ -243,6 +252,35 @@ def route_leads(
         recorded_at=recorded_at,
     )
     return added
+
+
+def _crm_account_owners(
+    connection: Connection, rules: Rulebook, assignment: Assignment, wanted: set[str]
+) -> dict[str, str]:
+    """Account key → the rep who owns most of the account's leads (the latest lead's on a
+    tie), among leads a rep owns: the owner a CRM set, even where routing never ran."""
+    if not wanted:
+        return {}
+    domains = [k[len(DOMAIN_KEY_PREFIX) :] for k in wanted if k.startswith(DOMAIN_KEY_PREFIX)]
+    companies = [k for k in wanted if not k.startswith(DOMAIN_KEY_PREFIX)]
+    rows = stored_decisions.owned_leads_of_accounts(
+        connection,
+        account_field=assignment.account_field,
+        companies=companies,
+        email_field=assignment.email_field,
+        domains=domains,
+        owners=list(rules.reps),
+    )
+    tally: dict[str, dict[str, tuple[int, int]]] = {}
+    for owner, fields, last_at in rows:
+        texts = {name: str(value) for name, value in fields.items() if value is not None}
+        for key in account_keys(assignment, texts):
+            if key in wanted:
+                count, latest = tally.setdefault(key, {}).get(owner, (0, 0))
+                tally[key][owner] = (count + 1, max(latest, last_at))
+    return {
+        key: max(sorted(by_owner), key=lambda rep: by_owner[rep]) for key, by_owner in tally.items()
+    }
 
 
 def _assigned_in_month(

@@ -19,6 +19,7 @@ from leadsla.service.ingest import replay_leads
 from leadsla.service.tokens import Principal, Role
 from leadsla.store import leads as stored_leads
 from leadsla.store.bulk import KEY_CHUNK
+from leadsla.store.versions import RecordedCycles, earlier_versions, recorded_cycles
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,21 @@ def clocks_at(
     The stored cycles hold every event; when ``as_of`` is earlier than a lead's
     last instant, that lead is replayed from its events up to ``as_of``.
     """
-    states = states_at(connection, rules, lead_ids, as_of)
-    return {i: judge_lead(rules, s, as_of) for i, s in states.items()}
+    states, recorded = states_at(connection, rules, lead_ids, as_of)
+    return {i: judge_lead(rules, s, as_of, recorded.get(i)) for i, s in states.items()}
 
 
 def states_at(
     connection: Connection, rules: Rulebook, lead_ids: Sequence[str], as_of: int
-) -> dict[str, LeadClocks]:
-    """These leads' clocks holding only the facts up to ``as_of``."""
-    states = stored_leads.load_leads(connection, lead_ids)
+) -> tuple[dict[str, LeadClocks], RecordedCycles]:
+    """These leads' clocks holding only the facts up to ``as_of``, and the policy each
+    cycle recorded under an earlier version is judged by (SPEC §9.6: a config change
+    applies to the cycles started after it)."""
+    stored = stored_leads.load_stored(connection, lead_ids)
+    states = stored.states
     past = [i for i, s in states.items() if s.last_at is not None and s.last_at > as_of]
     states.update(replay_leads(connection, rules, past, until=as_of))
-    return states
+    return states, recorded_cycles(stored.kept, earlier_versions(connection, rules))
 
 
 def pause_spans(cycle: Cycle) -> list[tuple[int, int | None]]:
@@ -156,8 +160,9 @@ def lead_detail(
         }
         for e in stored_leads.event_history(connection, lead_id)
     ]
-    state = states_at(connection, rules, [lead_id], as_of).get(lead_id)
-    verdicts = judge_lead(rules, state, as_of) if state is not None else []
+    states, recorded = states_at(connection, rules, [lead_id], as_of)
+    state = states.get(lead_id)
+    verdicts = judge_lead(rules, state, as_of, recorded.get(lead_id)) if state is not None else []
     cycles = {
         (name, cycle.number): cycle
         for name, found in (state.cycles.items() if state is not None else [])

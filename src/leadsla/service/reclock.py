@@ -11,17 +11,18 @@ would change; :func:`apply` writes it, in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
-from leadsla.core.policy import Rulebook
+from leadsla.core.clock import judge
+from leadsla.core.policy import Policy, Rulebook
 from leadsla.service.ingest import cycle_values
 from leadsla.store import leads as stored_leads
 from leadsla.store.leads import CYCLE_COLUMNS, KeptCycle, StoredLeads
 from leadsla.store.tables import clock_cycles
-from leadsla.store.versions import current_versions
+from leadsla.store.versions import current_versions, earlier_versions
 
 _COLUMN = {name: i for i, name in enumerate(CYCLE_COLUMNS)}
 
@@ -45,14 +46,6 @@ class Reclock:
     rows: list[tuple[object, ...]] = field(default_factory=list)
 
 
-def state_at(stopped_at: int | None, due_at: int | None, now: int) -> str:
-    """The state of a cycle at ``now`` from its stored instants."""
-    end = now if stopped_at is None else stopped_at
-    if due_at is not None and end > due_at:
-        return "breached"
-    return "running" if stopped_at is None else "met"
-
-
 def preview(connection: Connection, rules: Rulebook, since: int, now: int) -> Reclock:
     """What re-clocking the cycles started at or after ``since`` would change."""
     query = (
@@ -64,6 +57,7 @@ def preview(connection: Connection, rules: Rulebook, since: int, now: int) -> Re
     lead_ids: Sequence[str] = list(connection.scalars(query))
     stored = stored_leads.load_stored(connection, lead_ids)
     versions = current_versions(connection, rules, now)
+    earlier = earlier_versions(connection, rules)
     result = Reclock(since, now, stored=stored)
     for lead_id in lead_ids:
         rows = cycle_values(
@@ -73,6 +67,7 @@ def preview(connection: Connection, rules: Rulebook, since: int, now: int) -> Re
             versions,
             stored.kept,
             reclock_since=since,
+            earlier=earlier,
         )
         result.rows.extend(rows)
         for row in rows:
@@ -81,22 +76,41 @@ def preview(connection: Connection, rules: Rulebook, since: int, now: int) -> Re
             if started_at < since:
                 continue
             key = (lead_id, str(row[_COLUMN["policy"]]), int(str(row[_COLUMN["cycle"]])))
-            _count(result, key[1], stored.kept.get(key), row)
+            old = stored.kept.get(key)
+            changes = result.by_policy.setdefault(key[1], PolicyChanges())
+            changes.cycles += 1
+            if old is not None:
+                _count(changes, old, row)
+                changes.states += _state_changes(rules, earlier, stored, key, old, now)
     return result
 
 
-def _count(result: Reclock, policy: str, old: KeptCycle | None, row: tuple[object, ...]) -> None:
-    changes = result.by_policy.setdefault(policy, PolicyChanges())
-    changes.cycles += 1
-    if old is None:
-        return
+def _count(changes: PolicyChanges, old: KeptCycle, row: tuple[object, ...]) -> None:
     due_at, breach_at = row[_COLUMN["due_at"]], row[_COLUMN["breach_at"]]
     changes.versions += old.version != row[_COLUMN["policy_version"]]
     changes.deadlines += (old.due_at, old.breach_at) != (due_at, breach_at)
-    assert due_at is None or isinstance(due_at, int)
-    changes.states += state_at(old.stopped_at, old.due_at, result.now) != state_at(
-        old.stopped_at, due_at, result.now
+
+
+def _state_changes(
+    rules: Rulebook,
+    earlier: Mapping[int, Policy],
+    stored: StoredLeads,
+    key: tuple[str, str, int],
+    old: KeptCycle,
+    now: int,
+) -> bool:
+    """Whether the cycle's state now under the config's policy differs from its state
+    under the version it was recorded under (a stopped cycle stores no deadline, so
+    both are judged from its facts: met under 8 hours can be breached under 4)."""
+    lead_id, name, number = key
+    current = next((p for p in rules.policies if p.name == name), None)
+    cycle = next(
+        (c for c in stored.states[lead_id].cycles.get(name, []) if c.number == number), None
     )
+    if current is None or cycle is None:
+        return False
+    recorded = earlier.get(old.version, current) if old.version is not None else current
+    return judge(rules, recorded, cycle, now).state != judge(rules, current, cycle, now).state
 
 
 def apply(connection: Connection, rules: Rulebook, planned: Reclock) -> None:

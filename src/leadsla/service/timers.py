@@ -5,7 +5,8 @@ A cycle (open, or stopped with steps that fell before its stop) is due when its
 never means looking at every lead. For each due cycle the worker recomputes its
 timers from the stored facts and takes those due and not yet handled
 (:func:`leadsla.core.schedule.timers_due`, the rule ``next_timer_at`` was stored by;
-timers follow the grade at each step's instant), writes one notification per timer
+timers follow the grade at each step's instant, and the steps of the policy version
+the cycle started under), writes one notification per timer
 and recipient, and moves the cycle's mark (``timers_done_until``) and ``next_timer_at`` forward —
 all in one transaction. The unique key on (cycle, kind, step, recipient,
 channel) makes a second firing impossible, however many workers run.
@@ -29,6 +30,7 @@ from leadsla.store.leads import load_leads
 from leadsla.store.outbox import next_wake as next_wake
 from leadsla.store.outbox import notification_records as notification_records
 from leadsla.store.outbox import oldest_undelivered as oldest_undelivered
+from leadsla.store.versions import earlier_versions
 
 
 @dataclass
@@ -63,10 +65,13 @@ def fire_due_timers(
         return result
     states = load_leads(connection, sorted({row.lead_id for row in due}))
     policies = {p.name: p for p in rules.policies}
+    # A cycle started under an earlier version of its policy fires that version's
+    # steps (SPEC §9.6), not the config's.
+    earlier = earlier_versions(connection, rules)
     rows: list[dict[str, object]] = []
     for row in due:
         state = states[row.lead_id]
-        policy = policies.get(row.policy)
+        policy = earlier.get(row.policy_version) or policies.get(row.policy)
         cycle = next((c for c in state.cycles.get(row.policy, []) if c.number == row.cycle), None)
         if policy is None or cycle is None:
             continue

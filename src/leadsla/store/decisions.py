@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, select, text
+from sqlalchemy import Connection, Row, delete, func, or_, select, text
 
 from leadsla.store.bulk import insert_ignoring_duplicates, insert_rows
-from leadsla.store.tables import account_owners, lead_decisions, routing_credits
+from leadsla.store.tables import account_owners, lead_decisions, leads, routing_credits
 
 ROUTING_KINDS = ("assignment", "reroute")
 
@@ -103,6 +103,39 @@ def owners_of_accounts(connection: Connection, accounts: Sequence[str]) -> dict[
     """The rep each of these accounts (casefolded names) belongs to, where one does."""
     query = select(account_owners).where(account_owners.c.account.in_(accounts))
     return {row.account: row.rep for row in connection.execute(query)}
+
+
+def owned_leads_of_accounts(
+    connection: Connection,
+    *,
+    account_field: str | None,
+    companies: Sequence[str],
+    email_field: str | None,
+    domains: Sequence[str],
+    owners: Sequence[str],
+) -> list[tuple[str, dict[str, Any], int]]:
+    """``(owner, fields, last_at)`` of the leads owned by one of ``owners`` whose company
+    (lower case) is one of ``companies`` or whose email ends in ``@`` one of ``domains``:
+    the owners a CRM set on an account's earlier leads."""
+    conditions = []
+    if account_field and companies:
+        company = func.lower(func.trim(leads.c.fields[account_field].as_string()))
+        conditions.append(company.in_(sorted(companies)))
+    if email_field and domains:
+        # The domain cut out in SQL, so one IN serves every domain of the batch (a LIKE
+        # per domain cost a pass over the leads each).
+        email = func.lower(func.trim(leads.c.fields[email_field].as_string()))
+        if connection.dialect.name == "postgresql":
+            domain = func.split_part(email, "@", 2)
+        else:
+            domain = func.substr(email, func.instr(email, "@") + 1)
+        conditions.append(domain.in_(sorted(domains)))
+    if not conditions or not owners:
+        return []
+    query = select(leads.c.owner, leads.c.fields, leads.c.last_at).where(
+        leads.c.owner.in_(sorted(owners)), or_(*conditions)
+    )
+    return [(row.owner, dict(row.fields), row.last_at) for row in connection.execute(query)]
 
 
 def save_routing(

@@ -386,6 +386,16 @@ def fields_of(connection: Connection, lead_ids: Sequence[str]) -> dict[str, dict
     return {row.lead_id: dict(row.fields) for row in connection.execute(query)}
 
 
+def leads_per_owner(connection: Connection) -> dict[str, int]:
+    """How many leads each owner holds, whatever their status."""
+    query = (
+        select(leads.c.owner, func.count())
+        .where(leads.c.owner.is_not(None))
+        .group_by(leads.c.owner)
+    )
+    return {owner: count for owner, count in connection.execute(query)}
+
+
 def open_leads_per_owner(connection: Connection, statuses: Sequence[str]) -> dict[str, int]:
     """How many leads each owner holds whose status is one of ``statuses``."""
     query = (

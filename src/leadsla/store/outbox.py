@@ -28,14 +28,15 @@ FAILED = "failed"
 
 def due_cycles(connection: Connection, *, now: int, limit: int) -> list[Row[Any]]:
     """Up to ``limit`` cycles with a timer due by ``now``, earliest first: their lead,
-    policy, cycle and ``timers_done_until``. On PostgreSQL the rows stay locked for the
-    transaction and rows another worker holds are passed over."""
+    policy, cycle, ``timers_done_until`` and policy version. On PostgreSQL the rows stay
+    locked for the transaction and rows another worker holds are passed over."""
     query = (
         select(
             clock_cycles.c.lead_id,
             clock_cycles.c.policy,
             clock_cycles.c.cycle,
             clock_cycles.c.timers_done_until,
+            clock_cycles.c.policy_version,
         )
         .where(clock_cycles.c.next_timer_at <= now)
         .order_by(clock_cycles.c.next_timer_at)

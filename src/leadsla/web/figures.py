@@ -85,7 +85,7 @@ def computed(
     the month's carries the segment table and the compliance objectives too."""
     seq = last_event_seq(connection)
     owners = owners_of(rules, key)
-    events = stored_events(connection, now, owners=owners)
+    events = stored_events(connection, now, owners=owners, rules=rules)
     settings = ReportSettings.of(rules, config)
     scope = SEE_ALL if owners is None else Scope(owners)
     monthly = period_extras = None
@@ -172,7 +172,7 @@ def _scope_report(
     if shot is not None:
         return {**shot.report, "snapshot": True}
     owners = owners_of(rules, key)
-    events = stored_events(connection, now, owners=owners)
+    events = stored_events(connection, now, owners=owners, rules=rules)
     return full_report(events, ReportSettings.of(rules, config), now, period, owners)
 
 
