@@ -5,34 +5,44 @@ The interface, for every engine that splits a history by lead (the partitions of
 :mod:`.partition` on one machine, Spark's groups):
 
 * :func:`report_partial` takes one part's events (a :class:`~.sources.LeadEvents` of
-  whole leads: every event of a lead is in the same part) and returns a
-  :class:`ReportPartial`. It holds no figure: it holds what the figures are computed
-  from, reduced to one row per MQL, clock cycle, lead or MQL entry of the part:
+  whole leads: every event of a lead is in the same part; ``LeadEvents.of(table)``
+  for an :class:`~leadsla.core.events.EventTable`) and the
+  :class:`~.settings.ReportSettings`, and returns a :class:`ReportPartial`. It holds
+  no figure: it holds what the figures are computed from, reduced to one row per
+  MQL, clock cycle, lead or MQL entry of the part:
 
-  - ``facts``: the scorecard's :class:`~leadsla.core.metrics.Facts` of the part's plain
-    leads (the column path) and of its replayed leads, NumPy columns with their name
-    lists (counts and sums merge by concatenation; the percentiles, time to follow-up,
-    need the exact values, which these are);
+  - ``fast_facts`` and ``replayed_facts``: the scorecard's
+    :class:`~leadsla.core.metrics.Facts` of the part's plain leads (the column path)
+    and of its replayed leads, NumPy columns with their name lists (counts and sums
+    merge by concatenation; the percentiles, time to follow-up, need the exact
+    values, which these are);
   - ``leads``: the analytics' lead frame (one row per lead, with its speed-to-lead
     milestones), the columns the figures read; ``entries``: one row per MQL entry (the
     burn-up's). Polars frames: ``frame.to_arrow()`` gives them to Arrow.
 
   A partial is plain data: it pickles (the worker processes return it that way) and
-  every column converts to Arrow.
+  every column converts to Arrow. The settings do not pickle (the calendars' holiday
+  sources are closures): ship the :class:`~leadsla.config.Config`, which does, and
+  build ``ReportSettings.of(build_rulebook(config), config)`` where the part is
+  computed (:func:`.partition._worker_start` does so once per worker process).
 
-* :func:`merged` takes the partials of all the parts and returns the report's figures:
-  exactly the dict :func:`leadsla.report.full.report` returns for the whole history,
-  the same JSON to the byte, when the parts are given in the order of their leads in
-  the whole history's table. For a file read on Polars that order is the order of the
-  64-bit Polars hash (seed 0) of the lead ids (:mod:`.fast_reader`), which is why
+* :func:`merged` takes the partials of all the parts (a list, or an iterator, which
+  lets each part's facts go once merged) and returns the report's figures: exactly
+  the dict :func:`leadsla.report.full.report` returns for the whole history, the same
+  JSON to the byte, when the parts are given in the order of their leads in the whole
+  history's table. For a file read on Polars that order is the order of the 64-bit
+  Polars hash (seed 0) of the lead ids (:mod:`.fast_reader`), which is why
   :mod:`.partition` cuts that hash into ranges, the lowest first. Parts in any other
   order give the same counts, rates and percentiles; only the touch-decay's mean hours
   per bin, a floating-point sum in lead order, may then differ in its last bits.
 
 Nothing here is approximate: no sketch, no sampling. The merge concatenates the
 parts' columns and runs the one set of figure functions the in-memory report runs.
-Its memory is that of the reduced rows (measured in ``docs/benchmarks.md``), far
-below that of the events.
+Its memory is that of the reduced rows: 0.70 GiB per million leads at its peak
+against 1.44 for the in-memory report (``docs/benchmarks.md``); partials of tallies
+would take it further (``docs/scale.md``). Only the whole company's report is made
+this way (a manager's scoped view, and a database's recorded policy versions, are
+computed in memory).
 """
 
 from __future__ import annotations
