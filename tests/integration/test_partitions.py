@@ -202,3 +202,19 @@ def test_the_memory_limit_chooses_the_partitions() -> None:
     # Evaluate merges its rows as a stream: the same limit fits, in more partitions.
     streamed = partition_plan(5 << 30, 4 << 30, cores=2, merge_bytes_per_file_byte=0.0)
     assert streamed.workers == 2 and streamed.partitions > large.partitions
+
+
+def test_a_bad_row_is_reported_with_its_line_in_the_file(tmp_path: Path) -> None:
+    # The file is plain, so it is split; its partition with the bad instant is not
+    # for the fast reader, and the careful reader names the row's line in the file.
+    rows = sales_history(random.Random(7), leads=40, instants=6)
+    text = history_csv(rows).splitlines()
+    text.insert(9, "L3,2026-13-45T00:00:00Z,status,New")
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    base = ["--config", CONFIG, "--events", path, "--as-of", "2026-12-24T00:00Z"]
+    whole = leadsla("evaluate", *base, "--output", tmp_path / "whole.csv")
+    split = leadsla("evaluate", *base, "--partitions", "3", "--output", tmp_path / "split.csv")
+    assert whole.returncode == 0 and split.returncode == 0, split.stderr
+    assert f"{path}:10:" in split.stderr and "Traceback" not in split.stderr
+    assert (tmp_path / "split.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
