@@ -39,7 +39,7 @@ The interface, for every engine that splits a history by lead (the partitions of
 Nothing here is approximate: no sketch, no sampling. The merge concatenates the
 parts' columns and runs the one set of figure functions the in-memory report runs.
 Its memory is that of the reduced rows: 0.70 GiB per million leads at its peak
-against 1.44 for the in-memory report (``docs/benchmarks.md``); partials of tallies
+against 1.4 for the in-memory report (``docs/benchmarks.md``); partials of tallies
 would take it further (``docs/scale.md``). Only the whole company's report is made
 this way (a manager's scoped view, and a database's recorded policy versions, are
 computed in memory).
