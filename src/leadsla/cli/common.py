@@ -7,6 +7,7 @@ modules of the command line import each other in one direction only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ from leadsla.core.policy import Rulebook
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from leadsla.report.partition import PartitionPlan
     from leadsla.service.sync import CrmJob
     from leadsla.worker import Senders
 
@@ -66,6 +68,22 @@ OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
 ]
 
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Stay within this memory (e.g. 4GiB): the events file is split by lead into "
+        "partitions computed in worker processes and merged exactly (docs/scale.md).",
+    ),
+]
+PartitionsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--partitions",
+        min=1,
+        help="Split the events file into this many lead-hash partitions (docs/scale.md).",
+    ),
+]
 DatabaseOption = Annotated[
     str | None,
     typer.Option(
@@ -332,3 +350,43 @@ def _file_size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
+
+
+def partition_plan_of(
+    events: Path, memory_limit: str | None, partitions: int | None, *, merged_rows: bool = True
+) -> PartitionPlan | None:
+    """The partitions ``--memory-limit`` and ``--partitions`` ask for (``None``: neither,
+    or a limit that holds the history in one partition: the file is computed in
+    memory). ``--partitions`` sets the count; the limit, if given, the worker
+    processes that fit it, else one per core. ``merged_rows``: the parent holds every
+    partition's reduced rows (the report), not a stream (evaluate)."""
+    from leadsla.report.partition import (
+        MERGE_BYTES_PER_FILE_BYTE,
+        MemoryLimitError,
+        PartitionPlan,
+        parse_memory,
+        partition_plan,
+    )
+
+    if memory_limit is None and partitions is None:
+        return None
+    cores = os.cpu_count() or 1
+    if memory_limit is None:
+        assert partitions is not None
+        return PartitionPlan(partitions, min(cores, partitions))
+    try:
+        limit = parse_memory(memory_limit)
+        plan = partition_plan(
+            _file_size(events) or 0,
+            limit,
+            cores,
+            merge_bytes_per_file_byte=MERGE_BYTES_PER_FILE_BYTE if merged_rows else 0.0,
+        )
+    except MemoryLimitError as exc:
+        fail(f"--memory-limit: {events}: {exc}")
+    except ValueError as exc:
+        fail(f"--memory-limit: {exc}")
+    if partitions is None:
+        # A history the limit holds whole is computed in memory: the same output, sooner.
+        return None if plan.partitions == 1 else plan
+    return PartitionPlan(partitions, min(plan.workers, partitions))

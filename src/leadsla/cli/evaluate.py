@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from leadsla.cli.common import (
     ConfigOption,
+    MemoryLimitOption,
+    PartitionsOption,
     err,
     fail,
     instant_option,
-    load_rules,
+    load_setup,
     open_output,
+    partition_plan_of,
     progress_bar,
     read_sorted_events,
 )
 from leadsla.core.calendar import CalendarError
+
+if TYPE_CHECKING:
+    from leadsla.config import Config
+    from leadsla.report.partition import PartitionPlan
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +49,8 @@ def evaluate(
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Threads for the replay; default: one per core."),
     ] = None,
+    memory_limit: MemoryLimitOption = None,
+    partitions: PartitionsOption = None,
 ) -> None:
     """Replay a history of lead events and write one row per SLA clock cycle.
 
@@ -52,8 +61,11 @@ def evaluate(
     """
     from leadsla.report.clocks_csv import write_clocks
 
-    rules = load_rules(config_path)
+    setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
+    plan = partition_plan_of(events, memory_limit, partitions, merged_rows=False)
+    if plan is not None and _partitioned(setup, events, instant, output, plan):
+        return
     table, report = read_sorted_events(rules, events)
     leads = len(table.lead_ids)
     with open_output(output) as handle, progress_bar(len(table), "replaying") as bar:
@@ -75,3 +87,26 @@ def evaluate(
         markup=False,
         soft_wrap=True,
     )
+
+
+def _partitioned(
+    setup: Config, events: Path, instant: int, output: Path, plan: PartitionPlan
+) -> bool:
+    """Evaluate by lead-hash partitions; false (nothing written): the file is not plain,
+    the in-memory path reads it and reports its bad rows."""
+    from leadsla.report.partition import partitioned_clocks
+
+    with open_output(output) as handle:
+        try:
+            counts = partitioned_clocks(events, setup, instant, handle, plan)
+        except CalendarError as exc:
+            fail(f"{events}: {exc}")
+    if counts is None:
+        return False
+    err.print(
+        f"leadsla: {counts.events} events of {counts.leads} leads → {counts.rows} clock "
+        f"cycles in {output} ({plan.partitions} partitions)",
+        markup=False,
+        soft_wrap=True,
+    )
+    return True

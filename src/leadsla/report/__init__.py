@@ -9,6 +9,8 @@ around the core. Where things are:
   closed-loop segments), which work on :mod:`.columns`, :mod:`.leads` and
   :mod:`.figures`; :mod:`.sidecar` computes the analytics keys of a large file in a
   second process.
+* :mod:`.partials` and :mod:`.partition`: a history larger than memory, split by a
+  hash of the lead id, computed in parts (worker processes) and merged exactly.
 * :mod:`.formats` and :mod:`.charts`: the report as CSV, HTML and charts;
   :mod:`.clocks_csv`: the clocks CSV of ``leadsla evaluate``.
 

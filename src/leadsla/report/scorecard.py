@@ -142,12 +142,37 @@ def _facts(
     scope: frozenset[str] | None,
 ) -> Facts:
     """The facts of these rows' leads: columns where they can, the exact engine for the rest."""
+    return metrics.merge_facts(list(_fact_parts(events, rows, metric, as_of, scope)))
+
+
+def _fact_parts(
+    events: LeadEvents,
+    rows: npt.NDArray[np.intp],
+    metric: MetricRules,
+    as_of: int,
+    scope: frozenset[str] | None,
+) -> tuple[Facts, Facts]:
+    """The facts of these rows' plain leads (the column path) and of the leads the exact
+    engine replays, in that order."""
     whole = len(rows) == len(events.table.lead)
     table = events.table if whole else events.table.take(rows)
     fast, exact_rows = columnar_facts(table, metric, as_of, owners=scope)
     # Only the leads the columns leave to the exact engine are named and replayed.
     rest = events.named(rows[np.flatnonzero(exact_rows)])
-    return metrics.merge_facts([fast, replayed_facts(rest, metric, as_of, owners=scope)])
+    return fast, replayed_facts(rest, metric, as_of, owners=scope)
+
+
+def scorecard_facts(
+    events: LeadEvents, settings: ReportSettings, as_of: int
+) -> tuple[Facts, Facts]:
+    """The facts the scorecard of a file's events (no recorded policy versions: those
+    are the database's) is computed from: those of the plain leads and those of the
+    replayed ones, which :func:`versioned_facts` merges in that order
+    (:mod:`.partials` merges many parts' the same way)."""
+    if events.recorded is not None:
+        raise ValueError("the facts of recorded policy versions are merged in one piece")
+    rows = np.arange(len(events.table.lead))
+    return _fact_parts(events, rows, settings.metric, as_of, None)
 
 
 def _judged_by(metric: MetricRules, swapped: Mapping[str, Policy]) -> MetricRules:
