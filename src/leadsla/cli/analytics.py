@@ -44,6 +44,7 @@ from leadsla.report.formats import (
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from leadsla.report.partition import PartitionPlan
     from leadsla.report.settings import ReportSettings
     from leadsla.report.sources import LeadEvents
 
@@ -82,6 +83,22 @@ def file_report(
     with file_events(events, settings, instant, careful=careful, fast=not drawn) as source:
         stage(COMPUTING)
         return _report(source, settings, instant, period, drawn)
+
+
+def partitioned_file_report(
+    events: Path,
+    rules: Rulebook,
+    setup: Config,
+    instant: int,
+    period: str,
+    plan: PartitionPlan,
+) -> dict[str, Any] | None:
+    """The report of an events file by lead-hash partitions; ``None``: the file is not
+    plain, the in-memory path reads it (and reports its bad rows)."""
+    from leadsla.report.partition import partitioned_report
+    from leadsla.report.settings import ReportSettings
+
+    return partitioned_report(events, ReportSettings.of(rules, setup), instant, period, plan)
 
 
 def stored_report(

@@ -7,6 +7,7 @@ modules of the command line import each other in one direction only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ from leadsla.core.policy import Rulebook
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from leadsla.report.partition import PartitionPlan
     from leadsla.worker import Senders
 
 # Bad rows printed one by one before only the count is given.
@@ -65,6 +67,22 @@ OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
 ]
 
+MemoryLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Stay within this memory (e.g. 4GiB): the events file is split by lead into "
+        "partitions computed in worker processes and merged exactly (docs/scale.md).",
+    ),
+]
+PartitionsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--partitions",
+        min=1,
+        help="Split the events file into this many lead-hash partitions (docs/scale.md).",
+    ),
+]
 DatabaseOption = Annotated[
     str | None,
     typer.Option(
@@ -311,3 +329,34 @@ def _file_size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
+
+
+def partition_plan_of(
+    events: Path, memory_limit: str | None, partitions: int | None
+) -> PartitionPlan | None:
+    """The partitions ``--memory-limit`` and ``--partitions`` ask for (``None``: neither,
+    the file is computed in memory). ``--partitions`` sets the count; the limit, if
+    given, the worker processes that fit it, else one per core."""
+    from leadsla.report.partition import (
+        MemoryLimitError,
+        PartitionPlan,
+        parse_memory,
+        partition_plan,
+    )
+
+    if memory_limit is None and partitions is None:
+        return None
+    cores = os.cpu_count() or 1
+    if memory_limit is None:
+        assert partitions is not None
+        return PartitionPlan(partitions, min(cores, partitions))
+    try:
+        limit = parse_memory(memory_limit)
+        plan = partition_plan(_file_size(events) or 0, limit, cores)
+    except MemoryLimitError as exc:
+        fail(f"--memory-limit: {events}: {exc}")
+    except ValueError as exc:
+        fail(f"--memory-limit: {exc}")
+    if partitions is None:
+        return plan
+    return PartitionPlan(partitions, min(plan.workers, partitions))

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from leadsla.cli.common import (
     ConfigOption,
+    MemoryLimitOption,
+    PartitionsOption,
     err,
     fail,
     instant_option,
-    load_rules,
+    load_setup,
     open_output,
+    partition_plan_of,
     progress_bar,
     read_sorted_events,
 )
@@ -26,6 +29,10 @@ from leadsla.cli.spark import (
 )
 from leadsla.core.calendar import CalendarError
 from leadsla.core.policy import Rulebook
+
+if TYPE_CHECKING:
+    from leadsla.config import Config
+    from leadsla.report.partition import PartitionPlan
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +71,8 @@ def evaluate(
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Threads for the replay; default: one per core."),
     ] = None,
+    memory_limit: MemoryLimitOption = None,
+    partitions: PartitionsOption = None,
     engine: EngineOption = "local",
     spark_master: SparkMasterOption = None,
     events_format: EventsFormatOption = "auto",
@@ -83,24 +92,38 @@ def evaluate(
         "--lead-groups": lead_groups,
     }
     on_spark = check_engine(engine, spark_only=spark_only)
-    if on_spark and jobs is not None:
-        fail("--jobs: not with --engine spark (Spark runs one task per core)")
-    rules = load_rules(config_path)
+    if on_spark and (jobs, memory_limit, partitions) != (None, None, None):
+        fail(
+            "--jobs, --memory-limit, --partitions: not with --engine spark "
+            "(Spark sizes its own tasks; see --lead-groups)"
+        )
+    setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
     if on_spark:
         from leadsla.cli.spark import spark_evaluate
 
         spark_evaluate(rules, events, events_format, output, instant, spark_master, lead_groups)
         return
-    evaluate_file(rules, Path(events), Path(output), instant, jobs)
+    evaluate_file(setup, rules, Path(events), Path(output), instant, jobs, memory_limit, partitions)
 
 
 def evaluate_file(
-    rules: Rulebook, events: Path, output: Path, instant: int, jobs: int | None
+    setup: Config,
+    rules: Rulebook,
+    events: Path,
+    output: Path,
+    instant: int,
+    jobs: int | None,
+    memory_limit: str | None,
+    partitions: int | None,
 ) -> None:
-    """The clocks CSV of an events file, judged in this process."""
+    """The clocks CSV of an events file, judged in this process (by partitions if a
+    memory limit or partition count is given)."""
     from leadsla.report.clocks_csv import write_clocks
 
+    plan = partition_plan_of(events, memory_limit, partitions)
+    if plan is not None and _partitioned(setup, events, instant, output, plan):
+        return
     table, report = read_sorted_events(rules, events)
     leads = len(table.lead_ids)
     with open_output(output) as handle, progress_bar(len(table), "replaying") as bar:
@@ -122,3 +145,26 @@ def evaluate_file(
         markup=False,
         soft_wrap=True,
     )
+
+
+def _partitioned(
+    setup: Config, events: Path, instant: int, output: Path, plan: PartitionPlan
+) -> bool:
+    """Evaluate by lead-hash partitions; false (nothing written): the file is not plain,
+    the in-memory path reads it and reports its bad rows."""
+    from leadsla.report.partition import partitioned_clocks
+
+    with open_output(output) as handle:
+        try:
+            counts = partitioned_clocks(events, setup, instant, handle, plan)
+        except CalendarError as exc:
+            fail(f"{events}: {exc}")
+    if counts is None:
+        return False
+    err.print(
+        f"leadsla: {counts.events} events of {counts.leads} leads → {counts.rows} clock "
+        f"cycles in {output} ({plan.partitions} partitions)",
+        markup=False,
+        soft_wrap=True,
+    )
+    return True

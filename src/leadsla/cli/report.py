@@ -14,19 +14,23 @@ from leadsla.cli.analytics import (
     READING,
     file_report,
     finish_report,
+    partitioned_file_report,
     stored_report,
 )
 from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
     EventsOption,
+    MemoryLimitOption,
     OutputOption,
+    PartitionsOption,
     PeriodOption,
     fail,
     instant_option,
     load_setup,
     open_engine,
     open_output,
+    partition_plan_of,
     skip_teardown,
     stage_bar,
 )
@@ -53,6 +57,8 @@ def report(
     csv_dir: Annotated[
         Path | None, typer.Option("--csv-dir", help="Directory for one CSV per report table.")
     ] = None,
+    memory_limit: MemoryLimitOption = None,
+    partitions: PartitionsOption = None,
 ) -> None:
     """The SLA scorecard: MQLs, SALs, compliance, time to follow-up and more (SPEC §8).
 
@@ -67,9 +73,24 @@ def report(
     setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
     drawn = charts is not None or format_ == "html"
+    plan = None
+    if memory_limit is not None or partitions is not None:
+        if events is None:
+            fail("--memory-limit and --partitions split an events file: give --events")
+        if drawn:
+            fail(
+                "--memory-limit and --partitions: the charts (--charts, --format html) "
+                "are drawn in memory; leave them out"
+            )
+        plan = partition_plan_of(events, memory_limit, partitions)
     stages = [READING, COMPUTING, *([DRAWING] if drawn else [])]
     with stage_bar(stages) as stage:
-        if events is not None:
+        partitioned = None
+        if events is not None and plan is not None:
+            partitioned = partitioned_file_report(events, rules, setup, instant, period, plan)
+        if partitioned is not None:
+            figures, follow_up = partitioned, None
+        elif events is not None:
             # A one-shot bulk job: keep freed NumPy temporaries' pages for the next ones, and
             # leave them to the system at the end.
             reuse_freed_memory()

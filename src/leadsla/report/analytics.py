@@ -49,8 +49,21 @@ def analytics(
     ``scope`` keeps the leads (and MQL entries) whose owner at the MQL instant is one
     of these reps, as the scorecard does for a manager's view.
     """
-    metric = settings.metric
-    attributes = list(metric.watched_fields)
+    leads, entries = analytics_frames(table, settings, as_of, scope)
+    return analytics_figures(leads, entries, settings, as_of)
+
+
+def analytics_frames(
+    table: EventTable,
+    settings: ReportSettings,
+    as_of: int,
+    scope: frozenset[str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the analytics keys are computed from: the lead frame (one row per lead, in
+    the table's lead order, with its speed milestones) and the MQL entries (one row per
+    entry, in lead order). Frames of disjoint sets of leads, concatenated in lead order,
+    give the figures of all of them (:mod:`.partials`)."""
+    attributes = list(settings.metric.watched_fields)
     # ``segment`` cuts the speed legs (the lead's last value, like any attribute).
     fields = needed_fields(list(dict.fromkeys([*attributes, "segment"])))
     # Rows keeps only the settled rows it needs: the columns are not held here, so on a
@@ -58,9 +71,14 @@ def analytics(
     rows = Rows(event_columns(table, fields, as_of), settings, fields)
     leads = _scoped(with_milestones(rows, lead_frame(rows, settings, ["segment"]), settings), scope)
     entries = _scoped(mql_entries(rows, settings, attributes), scope)
-    # The row arrays (hundreds of MB on millions of leads) are not read below: let them
-    # go before the figures, the speed legs' arrays above all, are worked out.
-    del rows
+    return leads, entries
+
+
+def analytics_figures(
+    leads: pl.DataFrame, entries: pl.DataFrame, settings: ReportSettings, as_of: int
+) -> dict[str, Any]:
+    """The analytics keys of the frames of :func:`analytics_frames`."""
+    metric = settings.metric
     return {
         "waterfall": figures.waterfall(leads),
         "speed_to_lead": figures.speed_to_lead(leads, settings.rules, metric.speed_clock),

@@ -14,6 +14,7 @@ import numpy as np
 
 from leadsla.core import metrics
 from leadsla.core.columnar import columnar_facts, replayed_facts
+from leadsla.core.metrics import Facts
 from leadsla.report.settings import ReportSettings
 from leadsla.report.sources import LeadEvents
 
@@ -32,8 +33,22 @@ def scorecard(
     instant, and the clocks whose attributed owner, is one of these reps.
     """
     metric = settings.metric_for(scope)
+    facts = metrics.merge_facts(scorecard_facts(events, settings, as_of, scope=scope))
+    return metrics.scorecard(facts, metric, as_of, period)
+
+
+def scorecard_facts(
+    events: LeadEvents,
+    settings: ReportSettings,
+    as_of: int,
+    *,
+    scope: frozenset[str] | None = None,
+) -> tuple[Facts, Facts]:
+    """The facts the scorecard is computed from: those of the plain leads (the column
+    path) and those of the leads the exact engine replays, in that order; merged by
+    :func:`~leadsla.core.metrics.merge_facts`."""
+    metric = settings.metric_for(scope)
     fast, exact_rows = columnar_facts(events.table, metric, as_of, owners=scope)
     # Only the leads the columns leave to the exact engine are named and replayed.
     rest = events.named(np.flatnonzero(exact_rows))
-    facts = metrics.merge_facts([fast, replayed_facts(rest, metric, as_of, owners=scope)])
-    return metrics.scorecard(facts, metric, as_of, period)
+    return fast, replayed_facts(rest, metric, as_of, owners=scope)
