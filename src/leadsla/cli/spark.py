@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,8 +15,9 @@ from leadsla.cli.common import err, fail, open_output, progress_bar, report_row_
 from leadsla.core.policy import Rulebook
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
+    from leadsla.config import Config
     from leadsla.spark.sources import EventSource
 
 ENGINES = ("local", "spark")
@@ -100,15 +101,9 @@ def spark_evaluate(
     """``leadsla evaluate --engine spark``: the clocks as a Parquet folder, or as the
     clocks CSV when ``output`` ends in ``.csv``."""
     from leadsla.spark.clocks import evaluate, output_is_csv, write_csv, write_parquet
-    from leadsla.spark.sources import SourceError, read_source
 
     source = event_source(events, events_format)
-    spark = session(master)
-    groups = lead_groups or int(spark.conf.get("spark.sql.shuffle.partitions") or "8")
-    try:
-        frame = read_source(spark, source)
-    except SourceError as exc:
-        fail(str(exc))
+    frame, groups = _read(source, master, lead_groups)
     result = evaluate(frame, source, rules, instant, groups)
     report_row_errors(result.report.errors, result.report.skipped)
     if output_is_csv(output):
@@ -128,3 +123,39 @@ def spark_evaluate(
         markup=False,
         soft_wrap=True,
     )
+
+
+def spark_report(
+    rules: Rulebook,
+    setup: Config,
+    events: str,
+    events_format: str,
+    instant: int,
+    period: str,
+    master: str | None,
+    lead_groups: int | None,
+) -> dict[str, Any]:
+    """``leadsla report --engine spark``: the report's figures, merged on the driver."""
+    from leadsla.report.settings import ReportSettings
+    from leadsla.spark.figures import report
+
+    source = event_source(events, events_format)
+    frame, groups = _read(source, master, lead_groups)
+    settings = ReportSettings.of(rules, setup)
+    figures, read = report(frame, source, rules, settings, instant, period, groups)
+    report_row_errors(read.errors, read.skipped)
+    return figures
+
+
+def _read(
+    source: EventSource, master: str | None, lead_groups: int | None
+) -> tuple[DataFrame, int]:
+    """The source's events on Spark, and the lead groups to judge them in."""
+    from leadsla.spark.sources import SourceError, read_source
+
+    spark = session(master)
+    groups = lead_groups or int(spark.conf.get("spark.sql.shuffle.partitions") or "8")
+    try:
+        return read_source(spark, source), groups
+    except SourceError as exc:
+        fail(str(exc))

@@ -53,12 +53,13 @@ class EventSource:
                 return kind
         return "parquet"
 
-    def where(self, ordinal: int) -> str:
-        """How a message names the source's row ``ordinal`` (from 0): a CSV's line (its
-        header is line 1, one line a record), another source's row (from 1)."""
+    def where(self, ordinal: int) -> tuple[str, int]:
+        """How a message names the source's row ``ordinal`` (from 0), as a source and a
+        number: a CSV's line (its header is line 1, one line a record), another source's
+        row (from 1, in the order Spark reads it)."""
         if self.kind == "csv":
-            return f"{self.location}:{ordinal + 2}"
-        return f"{self.location}: row {ordinal + 1}"
+            return self.location, ordinal + 2
+        return f"{self.location} row", ordinal + 1
 
 
 def read_source(spark: SparkSession, source: EventSource) -> DataFrame:
