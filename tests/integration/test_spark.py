@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_partitions import V2_CONFIG, in_memory
+from test_partitions import V2_CONFIG, in_memory, leadsla
 
 from leadsla.config import Config, build_rulebook, load_config
 from leadsla.demo.generate import HistoryShape, write_history
@@ -188,7 +188,8 @@ def test_a_source_without_an_event_column_is_one_clear_error(
 def test_spark_submit_runs_the_wheel(
     sales_file: Path, sales_expected: tuple[Config, int, str, str], tmp_path: Path
 ) -> None:
-    """A user's spark-submit: the package as a wheel, the submit module as the program."""
+    """A user's spark-submit: the package as a wheel (shipped with --py-files), the
+    submit module as the program."""
     assert spark_arguments(["evaluate", "-c", "x"]) == ["evaluate", "-c", "x", "--engine", "spark"]
     assert spark_arguments(["report", "--engine=local"]) == ["report", "--engine=local"]
     wheels = tmp_path / "wheels"
@@ -198,18 +199,42 @@ def test_spark_submit_runs_the_wheel(
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (wheel,) = wheels.glob("leadsla-*.whl")
+    # --py-files puts a .zip, not a .whl, on the workers' path: a pure-Python wheel
+    # is a zip of the package, and goes as one (docs/scale.md).
+    shipped = tmp_path / f"{wheel.stem}.zip"
+    shipped.write_bytes(wheel.read_bytes())
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
     output = tmp_path / "clocks.csv"
     # The wheel is the package's only copy on the driver's and workers' paths.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env |= {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     done = subprocess.run(
-        [str(submit), "--master", "local[1]", "--py-files", str(wheel),
+        [str(submit), "--master", "local[1]", "--py-files", str(shipped),
          str(ROOT / "src" / "leadsla" / "spark" / "submit.py"),
          "evaluate", "--config", str(CONFIG), "--events", str(sales_file),
          "--output", str(output), "--as-of", "2026-12-24T14:00:00Z", "--lead-groups", "2"],
         capture_output=True, text=True, timeout=600, env=env, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Spark, 2 lead groups" in done.stderr
+    # spark-submit's JVM runs the Python driver with its stderr joined to stdout.
+    assert "(Spark, 2 lead groups)" in done.stdout + done.stderr
     assert output.read_text(encoding="utf-8") == sales_expected[3]
+
+
+def test_the_cli_refuses_options_of_the_other_engine(sales_file: Path, tmp_path: Path) -> None:
+    """Each refusal is one line, before any Spark starts."""
+    base = ["--config", CONFIG, "--events", sales_file, "--as-of", "2026-12-24T00:00Z"]
+    out = ["--output", tmp_path / "clocks.csv"]
+    cases = [
+        (["evaluate", *base, *out, "--lead-groups", "2"], "only with --engine spark"),
+        (["evaluate", *base, *out, "--engine", "flink"], "is not local or spark"),
+        (["evaluate", *base, *out, "--engine", "spark", "--jobs", "2"], "not with --engine"),
+        (["report", *base, "--engine", "spark", "--format", "html"], "charts"),
+        (["report", "--config", CONFIG, "--engine", "spark"], "give --events"),
+        (["report", *base, "--events-format", "parquet"], "only with --engine spark"),
+    ]
+    for args, message in cases:
+        done = leadsla(*args)
+        assert done.returncode == 1, args
+        assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "clocks.csv").exists()
