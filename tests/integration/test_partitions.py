@@ -187,11 +187,15 @@ def test_the_memory_limit_chooses_the_partitions() -> None:
     with pytest.raises(ValueError):
         parse_memory("four")
     small = partition_plan(100 << 20, 4 << 30, cores=2)
-    large = partition_plan(5 << 30, 8 << 30, cores=2)
-    assert small.partitions <= small.workers * 2
-    assert large.partitions > small.partitions
-    # A tighter limit: more, smaller partitions (or fewer workers).
-    tight = partition_plan(5 << 30, 6 << 30, cores=2)
-    assert tight.partitions / tight.workers > large.partitions / large.workers
-    with pytest.raises(MemoryLimitError):
-        partition_plan(5 << 30, 1 << 30, cores=2)
+    large = partition_plan(1 << 30, 8 << 30, cores=2)
+    assert (small.partitions, small.workers) == (1, 1)
+    assert large.partitions > small.partitions and large.workers == 2
+    # A tighter limit: more, smaller partitions.
+    tight = partition_plan(1 << 30, 6 << 30, cores=2)
+    assert tight.partitions > large.partitions
+    # The report's parent holds every partition's rows: a limit below them is refused.
+    with pytest.raises(MemoryLimitError, match="needs at least"):
+        partition_plan(5 << 30, 8 << 30, cores=2)
+    # Evaluate merges its rows as a stream: the same limit fits, in more partitions.
+    streamed = partition_plan(5 << 30, 4 << 30, cores=2, merge_bytes_per_file_byte=0.0)
+    assert streamed.workers == 2 and streamed.partitions > large.partitions

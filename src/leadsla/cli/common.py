@@ -332,12 +332,14 @@ def _file_size(path: Path) -> int | None:
 
 
 def partition_plan_of(
-    events: Path, memory_limit: str | None, partitions: int | None
+    events: Path, memory_limit: str | None, partitions: int | None, *, merged_rows: bool = True
 ) -> PartitionPlan | None:
     """The partitions ``--memory-limit`` and ``--partitions`` ask for (``None``: neither,
     the file is computed in memory). ``--partitions`` sets the count; the limit, if
-    given, the worker processes that fit it, else one per core."""
+    given, the worker processes that fit it, else one per core. ``merged_rows``: the
+    parent holds every partition's reduced rows (the report), not a stream (evaluate)."""
     from leadsla.report.partition import (
+        MERGE_BYTES_PER_FILE_BYTE,
         MemoryLimitError,
         PartitionPlan,
         parse_memory,
@@ -352,7 +354,12 @@ def partition_plan_of(
         return PartitionPlan(partitions, min(cores, partitions))
     try:
         limit = parse_memory(memory_limit)
-        plan = partition_plan(_file_size(events) or 0, limit, cores)
+        plan = partition_plan(
+            _file_size(events) or 0,
+            limit,
+            cores,
+            merge_bytes_per_file_byte=MERGE_BYTES_PER_FILE_BYTE if merged_rows else 0.0,
+        )
     except MemoryLimitError as exc:
         fail(f"--memory-limit: {events}: {exc}")
     except ValueError as exc:

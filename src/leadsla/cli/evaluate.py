@@ -121,7 +121,7 @@ def evaluate_file(
     memory limit or partition count is given)."""
     from leadsla.report.clocks_csv import write_clocks
 
-    plan = partition_plan_of(events, memory_limit, partitions)
+    plan = partition_plan_of(events, memory_limit, partitions, merged_rows=False)
     if plan is not None and _partitioned(setup, events, instant, output, plan):
         return
     table, report = read_sorted_events(rules, events)

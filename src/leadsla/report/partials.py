@@ -37,7 +37,7 @@ below that of the events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,7 @@ def report_partial(events: LeadEvents, settings: ReportSettings, as_of: int) -> 
 
 
 def merged(
-    partials: Sequence[ReportPartial],
+    partials: Iterable[ReportPartial],
     settings: ReportSettings,
     as_of: int,
     period: str = "month",
@@ -88,15 +88,27 @@ def merged(
 
     The facts are merged as the in-memory report merges its two sets (every part's
     column-path facts, then every part's replayed ones), the frames concatenated in the
-    parts' order."""
-    if not partials:
+    parts' order. Given an iterator, this holds each partial's parts only as long as
+    they are needed: the parts' facts go once they are merged."""
+    fast: list[Facts] = []
+    replayed: list[Facts] = []
+    leads: list[pl.DataFrame] = []
+    entries: list[pl.DataFrame] = []
+    for partial in partials:
+        fast.append(partial.fast_facts)
+        replayed.append(partial.replayed_facts)
+        leads.append(partial.leads)
+        entries.append(partial.entries)
+    if not fast:
         raise ValueError("merged needs at least one partial")
-    facts = metrics.merge_facts(
-        [p.fast_facts for p in partials] + [p.replayed_facts for p in partials]
-    )
+    facts = metrics.merge_facts(fast + replayed)
+    fast.clear()
+    replayed.clear()
     figures = metrics.scorecard(facts, settings.metric, as_of, period)
     del facts
-    leads = pl.concat([p.leads for p in partials], how="vertical", rechunk=False)
-    entries = pl.concat([p.entries for p in partials], how="vertical", rechunk=False)
-    figures.update(analytics_figures(leads, entries, settings, as_of))
+    lead_frame = pl.concat(leads, how="vertical", rechunk=False)
+    entry_frame = pl.concat(entries, how="vertical", rechunk=False)
+    leads.clear()
+    entries.clear()
+    figures.update(analytics_figures(lead_frame, entry_frame, settings, as_of))
     return figures

@@ -32,7 +32,7 @@ import math
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +53,7 @@ GIB = 1 << 30
 # byte of events CSV: a worker's peak while it computes a partition, and what the
 # parent holds of the partials while it merges them; plus each process's own base.
 WORKER_BYTES_PER_FILE_BYTE = 6.0
-MERGE_BYTES_PER_FILE_BYTE = 3.0
+MERGE_BYTES_PER_FILE_BYTE = 3.5
 PROCESS_BASE_BYTES = 400 << 20
 # The hash is cut into at most this many ranges.
 MAX_PARTITIONS = 4096
@@ -86,13 +86,20 @@ def parse_memory(text: str) -> int:
     return int(value * units[unit])
 
 
-def partition_plan(file_bytes: int, memory_limit: int, cores: int | None = None) -> PartitionPlan:
+def partition_plan(
+    file_bytes: int,
+    memory_limit: int,
+    cores: int | None = None,
+    *,
+    merge_bytes_per_file_byte: float = MERGE_BYTES_PER_FILE_BYTE,
+) -> PartitionPlan:
     """The partitions and worker processes for a file of ``file_bytes`` within
-    ``memory_limit`` bytes: the parent holds the merged partials, each worker one
-    partition at a time. As many workers as cores while each still gets room for a
+    ``memory_limit`` bytes: the parent holds the merged partials (the report's
+    ``merge_bytes_per_file_byte``; evaluate merges rows as a stream: 0), each worker
+    one partition at a time. As many workers as cores while each still gets room for a
     partition of at least 64 MiB of events; as few partitions as then fit."""
     cores = max(1, cores or os.cpu_count() or 1)
-    merging = PROCESS_BASE_BYTES + MERGE_BYTES_PER_FILE_BYTE * file_bytes
+    merging = PROCESS_BASE_BYTES + merge_bytes_per_file_byte * file_bytes
     smallest = WORKER_BYTES_PER_FILE_BYTE * (64 << 20)
     for workers in range(min(cores, 8), 0, -1):
         room = (memory_limit - merging) / workers - PROCESS_BASE_BYTES
@@ -205,12 +212,20 @@ def partitioned_report(
         if not files:
             return None
         with _pool(min(plan.workers, len(files)), settings.config) as pool:
-            partials: list[ReportPartial] = []
-            for partial in pool.map(report_part, files, *_repeat(len(files), as_of)):
-                if partial is None:
-                    return None
-                partials.append(partial)
-        return merged(partials, settings, as_of, period)
+            partials = list(pool.map(report_part, files, *_repeat(len(files), as_of)))
+        if any(partial is None for partial in partials):
+            return None
+        # Handed over as an iterator: the merge lets each part's facts go once merged.
+        return merged(_taken(partials), settings, as_of, period)
+
+
+def _taken(partials: list[ReportPartial | None]) -> Iterator[ReportPartial]:
+    """The partials, each dropped from the list as it is given."""
+    partials.reverse()
+    while partials:
+        partial = partials.pop()
+        assert partial is not None
+        yield partial
 
 
 def _repeat(count: int, *values: Any) -> list[list[Any]]:
