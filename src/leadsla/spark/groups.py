@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,8 +65,6 @@ def _grouped_batches(groups: int, batches: Iterator[pa.RecordBatch]) -> Iterator
 
 def grouped(events: DataFrame, groups: int) -> DataFrame:
     """The events with a ``group`` column, spread into ``groups`` partitions by it."""
-    from functools import partial
-
     schema = f"{', '.join(f'{c} string' for c in EVENT_COLUMNS)}, row long, group long"
     with_group = events.mapInArrow(partial(_grouped_batches, groups), schema)
     return with_group.repartition(groups, "group")
