@@ -37,7 +37,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
-GROUP_SCHEMA = f"kind string, group long, partial binary, {READ_SCHEMA}"
+# ``part``: the place of a piece of a group's pickled partial; pieces of at most
+# PIECE_BYTES keep every row small for Spark (a row's buffer grows in the JVM's heap,
+# and a binary value cannot pass 2 GiB).
+GROUP_SCHEMA = f"kind string, group long, part long, partial binary, {READ_SCHEMA}"
+PIECE_BYTES = 4 << 20
 
 
 def hash_ordered(table: EventTable) -> EventTable:
@@ -74,8 +78,34 @@ def report_group(
     number = int(group.column("group")[0].as_py())
     table, report, line_rows = read_group(rules, group)
     blob = pickle.dumps(partial_of(table, settings, as_of), protocol=pickle.HIGHEST_PROTOCOL)
-    found = pl.DataFrame({"kind": ["partial"], "group": [number], "partial": [blob]})
+    pieces = [blob[start : start + PIECE_BYTES] for start in range(0, len(blob), PIECE_BYTES)]
+    found = pl.DataFrame(
+        {
+            "kind": "partial",
+            "group": number,
+            "part": list(range(len(pieces))),
+            "partial": pieces,
+        },
+        schema_overrides={"partial": pl.Binary},
+    )
     return answer_table([found, *read_rows(report, line_rows, len(table.lead_ids))], GROUP_SCHEMA)
+
+
+def _partials(found: DataFrame) -> list[ReportPartial]:
+    """The groups' partials, in group order, fetched a Spark partition at a time."""
+    partials: list[ReportPartial] = []
+    pieces: list[bytes] = []
+    group = None
+    ordered = found.select("group", "part", "partial").orderBy("group", "part")
+    for row in ordered.toLocalIterator():
+        if row["group"] != group and pieces:
+            partials.append(pickle.loads(b"".join(pieces)))
+            pieces = []
+        group = row["group"]
+        pieces.append(row["partial"])
+    if pieces:
+        partials.append(pickle.loads(b"".join(pieces)))
+    return partials
 
 
 def report(
@@ -98,8 +128,7 @@ def report(
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     read, _leads = read_counts(answers, events, source)
-    found = answers.where("kind = 'partial'").select("group", "partial").collect()
-    partials = [pickle.loads(r["partial"]) for r in sorted(found, key=lambda r: r["group"])]
+    partials = _partials(answers.where("kind = 'partial'"))
     if not partials:  # no event at all: the figures of an empty history
         partials = [partial_of(EventTable.empty(), settings, as_of)]
     answers.unpersist()

@@ -10,8 +10,13 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 # Local mode's own defaults: a handful of shuffle partitions suit one machine (Spark's
-# 200 cost a Python task each for nothing); no web UI to bind a port.
-LOCAL_SETTINGS = {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false"}
+# 200 cost a Python task each for nothing); no web UI to bind a port; a driver heap of
+# 2 GiB, not 1, as the local driver is also the executor that shuffles the events.
+LOCAL_SETTINGS = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+    "spark.driver.memory": "2g",
+}
 SPARK_DEFAULT_SHUFFLE = "200"
 # What every session gets, whatever its master: instants read from a Parquet or table
 # timestamp are written out in UTC (see :mod:`.sources`).
