@@ -335,9 +335,10 @@ def partition_plan_of(
     events: Path, memory_limit: str | None, partitions: int | None, *, merged_rows: bool = True
 ) -> PartitionPlan | None:
     """The partitions ``--memory-limit`` and ``--partitions`` ask for (``None``: neither,
-    the file is computed in memory). ``--partitions`` sets the count; the limit, if
-    given, the worker processes that fit it, else one per core. ``merged_rows``: the
-    parent holds every partition's reduced rows (the report), not a stream (evaluate)."""
+    or a limit that holds the history in one partition: the file is computed in
+    memory). ``--partitions`` sets the count; the limit, if given, the worker
+    processes that fit it, else one per core. ``merged_rows``: the parent holds every
+    partition's reduced rows (the report), not a stream (evaluate)."""
     from leadsla.report.partition import (
         MERGE_BYTES_PER_FILE_BYTE,
         MemoryLimitError,
@@ -365,5 +366,6 @@ def partition_plan_of(
     except ValueError as exc:
         fail(f"--memory-limit: {exc}")
     if partitions is None:
-        return plan
+        # A history the limit holds whole is computed in memory: the same output, sooner.
+        return None if plan.partitions == 1 else plan
     return PartitionPlan(partitions, min(plan.workers, partitions))
