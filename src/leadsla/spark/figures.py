@@ -92,19 +92,17 @@ def report_group(
 
 
 def _partials(found: DataFrame) -> list[ReportPartial]:
-    """The groups' partials, in group order, fetched a Spark partition at a time."""
+    """The groups' partials, in group order. The pieces come a Spark partition at a
+    time, unsorted (a sort would move every piece through the JVM once more, and
+    fetch a sorted partition of many groups at once: a million leads overflowed the
+    local JVM's heap); they are put in order here."""
+    pieces: dict[int, dict[int, bytes]] = {}
+    for row in found.select("group", "part", "partial").toLocalIterator():
+        pieces.setdefault(int(row["group"]), {})[int(row["part"])] = bytes(row["partial"])
     partials: list[ReportPartial] = []
-    pieces: list[bytes] = []
-    group = None
-    ordered = found.select("group", "part", "partial").orderBy("group", "part")
-    for row in ordered.toLocalIterator():
-        if row["group"] != group and pieces:
-            partials.append(pickle.loads(b"".join(pieces)))
-            pieces = []
-        group = row["group"]
-        pieces.append(row["partial"])
-    if pieces:
-        partials.append(pickle.loads(b"".join(pieces)))
+    for group in sorted(pieces):
+        parts = pieces.pop(group)
+        partials.append(pickle.loads(b"".join(parts[k] for k in sorted(parts))))
     return partials
 
 
