@@ -15,8 +15,11 @@ sampled every 0.1 s; the sampling costs the run a little).
     .venv/bin/python benchmarks/scale_bench.py --sizes 20000000 --skip-memory-path
 
 ``--runs`` names the ways to run (default ``memory,partitioned``): ``memory`` is the
-report as today, ``partitioned`` adds ``--memory-limit`` (default 4GiB); ``RUNS`` below is
-where another engine (``--engine spark``) adds its line.
+report as today, ``partitioned`` adds ``--memory-limit`` (default 4GiB), ``spark`` runs
+``--engine spark`` in local mode (and ``evaluate-`` before each, the same for evaluate):
+
+    .venv/bin/python benchmarks/scale_bench.py --sizes 200000,1000000 \
+        --runs memory,spark,evaluate-memory,evaluate-spark --compare
 """
 
 from __future__ import annotations
@@ -115,10 +118,13 @@ def cli_run(verb: str, extra: list[str]) -> Callable[[Path, Path, Path], list[st
 
 def runs(memory_limit: str) -> dict[str, tuple[str, Callable[[Path, Path, Path], list[str]]]]:
     """Each way of running, by name: (its label, its command for a config, events file
-    and output). Another engine adds its entry here (e.g. ``spark``: ``--engine spark``
-    in Spark's local mode)."""
+    and output). ``spark`` and ``evaluate-spark``: ``--engine spark`` in Spark's local
+    mode on every core (the JVM and its Python workers are in the measured tree)."""
     partitioned = ["--memory-limit", memory_limit]
+    spark = ["--engine", "spark", "--spark-master", f"local[{os.cpu_count() or 1}]"]
     return {
+        "spark": ("report, --engine spark (local mode)", cli_run("report", spark)),
+        "evaluate-spark": ("evaluate, --engine spark (local mode)", cli_run("evaluate", spark)),
         "memory": ("report, in memory", cli_run("report", [])),
         "partitioned": (f"report, --memory-limit {memory_limit}", cli_run("report", partitioned)),
         "evaluate-memory": ("evaluate, in memory", cli_run("evaluate", [])),
@@ -181,10 +187,11 @@ def main() -> None:
             )
         if args.compare:
             for kind in ("", "evaluate-"):
-                pair = [outputs.get(f"{kind}memory"), outputs.get(f"{kind}partitioned")]
-                if pair[0] is not None and pair[1] is not None:
-                    same = pair[0].read_bytes() == pair[1].read_bytes()
-                    print(f"{leads:,} {kind or 'report-'}outputs byte-identical: {same}")
+                for other in ("partitioned", "spark"):
+                    pair = [outputs.get(f"{kind}memory"), outputs.get(f"{kind}{other}")]
+                    if pair[0] is not None and pair[1] is not None:
+                        same = pair[0].read_bytes() == pair[1].read_bytes()
+                        print(f"{leads:,} {kind or 'report-'}{other} byte-identical: {same}")
 
 
 if __name__ == "__main__":

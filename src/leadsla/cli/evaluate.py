@@ -20,7 +20,15 @@ from leadsla.cli.common import (
     progress_bar,
     read_sorted_events,
 )
+from leadsla.cli.spark import (
+    EngineOption,
+    EventsFormatOption,
+    LeadGroupsOption,
+    SparkMasterOption,
+    check_engine,
+)
 from leadsla.core.calendar import CalendarError
+from leadsla.core.policy import Rulebook
 
 if TYPE_CHECKING:
     from leadsla.config import Config
@@ -34,9 +42,23 @@ def register(app: typer.Typer) -> None:
 def evaluate(
     config_path: ConfigOption,
     events: Annotated[
-        Path, typer.Option("--events", "-e", help="Events CSV: lead_id,at,field,value.")
+        str,
+        typer.Option(
+            "--events",
+            "-e",
+            help="Events CSV: lead_id,at,field,value. With --engine spark: any path or URL "
+            "Spark reads (CSV, Parquet, ...), or a table name.",
+        ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Clocks CSV to write.")],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Clocks CSV to write. With --engine spark: a new Parquet folder, or the "
+            "clocks CSV if it ends in .csv.",
+        ),
+    ],
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -51,18 +73,54 @@ def evaluate(
     ] = None,
     memory_limit: MemoryLimitOption = None,
     partitions: PartitionsOption = None,
+    engine: EngineOption = "local",
+    spark_master: SparkMasterOption = None,
+    events_format: EventsFormatOption = "auto",
+    lead_groups: LeadGroupsOption = None,
 ) -> None:
     """Replay a history of lead events and write one row per SLA clock cycle.
 
     Each row says whether the clock is running, paused, met, breached, lapsed or
     reassigned at --as-of, when it was due, the business seconds it accrued, how many
     escalation steps fired and how many attempts were made in the cycle. Bad rows are
-    reported with their line and skipped.
+    reported with their line and skipped. With --engine spark, Spark reads the events and
+    judges them by groups of leads (docs/scale.md); the clocks are the same.
     """
-    from leadsla.report.clocks_csv import write_clocks
-
+    spark_only = {
+        "--spark-master": spark_master,
+        "--events-format": events_format,
+        "--lead-groups": lead_groups,
+    }
+    on_spark = check_engine(engine, spark_only=spark_only)
+    if on_spark and (jobs, memory_limit, partitions) != (None, None, None):
+        fail(
+            "--jobs, --memory-limit, --partitions: not with --engine spark "
+            "(Spark sizes its own tasks; see --lead-groups)"
+        )
     setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
+    if on_spark:
+        from leadsla.cli.spark import spark_evaluate
+
+        spark_evaluate(rules, events, events_format, output, instant, spark_master, lead_groups)
+        return
+    evaluate_file(setup, rules, Path(events), Path(output), instant, jobs, memory_limit, partitions)
+
+
+def evaluate_file(
+    setup: Config,
+    rules: Rulebook,
+    events: Path,
+    output: Path,
+    instant: int,
+    jobs: int | None,
+    memory_limit: str | None,
+    partitions: int | None,
+) -> None:
+    """The clocks CSV of an events file, judged in this process (by partitions if a
+    memory limit or partition count is given)."""
+    from leadsla.report.clocks_csv import write_clocks
+
     plan = partition_plan_of(events, memory_limit, partitions, merged_rows=False)
     if plan is not None and _partitioned(setup, events, instant, output, plan):
         return

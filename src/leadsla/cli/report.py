@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,7 +20,6 @@ from leadsla.cli.analytics import (
 from leadsla.cli.common import (
     ConfigOption,
     DatabaseOption,
-    EventsOption,
     MemoryLimitOption,
     OutputOption,
     PartitionsOption,
@@ -34,7 +33,30 @@ from leadsla.cli.common import (
     skip_teardown,
     stage_bar,
 )
+from leadsla.cli.spark import (
+    EngineOption,
+    EventsFormatOption,
+    LeadGroupsOption,
+    SparkMasterOption,
+    check_engine,
+)
 from leadsla.report.heap import reuse_freed_memory
+
+# As the other report-like commands' --events, but a text: with --engine spark it may
+# be a URL (s3a://...) or a table name, which a Path would not keep as written.
+ReportEventsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--events",
+        "-e",
+        help="Events CSV; without it, the database is read. With --engine spark: any "
+        "path or URL Spark reads (CSV, Parquet, ...), or a table name.",
+    ),
+]
+
+if TYPE_CHECKING:
+    from leadsla.config import Config
+    from leadsla.core.policy import Rulebook
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
 def report(
     config_path: ConfigOption,
-    events: EventsOption = None,
+    events: ReportEventsOption = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="The instant of the report; default now.")
     ] = None,
@@ -59,6 +81,10 @@ def report(
     ] = None,
     memory_limit: MemoryLimitOption = None,
     partitions: PartitionsOption = None,
+    engine: EngineOption = "local",
+    spark_master: SparkMasterOption = None,
+    events_format: EventsFormatOption = "auto",
+    lead_groups: LeadGroupsOption = None,
 ) -> None:
     """The SLA scorecard: MQLs, SALs, compliance, time to follow-up and more (SPEC §8).
 
@@ -70,8 +96,60 @@ def report(
         fail(f"--period: {period!r} is not month or quarter")
     if format_ not in ("json", "csv", "html"):
         fail(f"--format: {format_!r} is not json, csv or html")
+    spark_only = {
+        "--spark-master": spark_master,
+        "--events-format": events_format,
+        "--lead-groups": lead_groups,
+    }
+    on_spark = check_engine(engine, spark_only=spark_only)
+    drawn = charts is not None or format_ == "html"
+    if on_spark:
+        if events is None:
+            fail("--engine spark reads the events Spark reads: give --events")
+        if (memory_limit, partitions) != (None, None):
+            fail("--memory-limit, --partitions: not with --engine spark (see --lead-groups)")
+        if drawn:
+            fail(
+                "--engine spark: the charts (--charts, --format html) are drawn in memory; "
+                "leave them out"
+            )
     setup, rules = load_setup(config_path)
     instant = instant_option(as_of, "--as-of")
+    if on_spark:
+        from leadsla.cli.spark import spark_report
+
+        assert events is not None
+        figures = spark_report(
+            rules, setup, events, events_format, instant, period, spark_master, lead_groups
+        )
+        _write(finish_report(figures, format_, None, charts=None, csv_dir=csv_dir), output)
+        return
+    _local_report(
+        setup,
+        rules,
+        None if events is None else Path(events),
+        instant,
+        period,
+        format_,
+        (output, database, charts, csv_dir),
+        (memory_limit, partitions),
+    )
+
+
+def _local_report(
+    setup: Config,
+    rules: Rulebook,
+    events: Path | None,
+    instant: int,
+    period: str,
+    format_: str,
+    files: tuple[Path | None, str | None, Path | None, Path | None],
+    split: tuple[str | None, int | None],
+) -> None:
+    """The report computed in this process (and its helpers): of an events file, in
+    memory or by partitions, or of the database."""
+    output, database, charts, csv_dir = files
+    memory_limit, partitions = split
     drawn = charts is not None or format_ == "html"
     plan = None
     if memory_limit is not None or partitions is not None:
@@ -104,6 +182,10 @@ def report(
         if drawn:
             stage(DRAWING)
         text = finish_report(figures, format_, follow_up, charts=charts, csv_dir=csv_dir)
+    _write(text, output)
+
+
+def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
