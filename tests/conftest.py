@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import URL
 
 # tests/ is on sys.path: pytest puts a rootless conftest's directory there.
@@ -26,6 +27,12 @@ from postgres import (
     ThrowawayPostgres,
     selected_backends,
 )
+
+# No per-example deadline: the suite runs in parallel processes on shared cores
+# (scripts/test), where a 200 ms deadline measures the machine's load, not the code.
+# A property still fails on a wrong answer.
+settings.register_profile("leadsla", deadline=None)
+settings.load_profile("leadsla")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1160,6 +1160,26 @@ def _lerp(a: FloatArray, b: FloatArray, t: FloatArray) -> FloatArray:
     return result
 
 
+def _sorted_within_groups(groups: Int64Array, values: Int64Array) -> Int64Array:
+    """``values`` in (group, value) order. Where one int64 key holds both, a plain sort
+    of that key: several times faster than ``lexsort`` on two keys, and the values
+    alone are wanted (equal values need no stable order)."""
+    if values.size == 0:
+        return values
+    low, high = int(values.min()), int(values.max())
+    span = high - low + 1
+    if (int(groups.max()) + 1) * span >= 2**62:
+        ordered: Int64Array = values[np.lexsort((values, groups))]
+        return ordered
+    key = groups.astype(np.int64) * span
+    key += values
+    key -= low
+    key.sort()
+    key %= span
+    key += low
+    return key
+
+
 def _grouped_quantiles(
     groups: Int64Array, values: Int64Array, size: int, quantiles: Sequence[float]
 ) -> tuple[Int64Array, FloatArray, list[FloatArray]]:
@@ -1168,8 +1188,7 @@ def _grouped_quantiles(
     One sort for all groups: values sorted within groups, then each quantile is a
     gather and an interpolation for every group at once.
     """
-    order = np.lexsort((values, groups))
-    ordered = values[order].astype(np.float64)
+    ordered = _sorted_within_groups(groups, values).astype(np.float64)
     counts = np.bincount(groups, minlength=size).astype(np.int64)
     sums = np.bincount(groups, weights=values.astype(np.float64), minlength=size)
     means: FloatArray = np.divide(sums, counts, out=np.full(size, np.nan), where=counts > 0)
