@@ -24,11 +24,13 @@ from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32
 from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
 from leadsla.core.speed import (
     LEGS,
+    MAX_HOURS,
     MILESTONES,
     Cut,
     clock_leg_figures,
+    decay_bin_index,
+    fit_decay_bins,
     leg_spans,
-    touch_decay,
 )
 from leadsla.report.figures import mql_calendars
 from leadsla.report.leads import NONE, Rows
@@ -215,14 +217,68 @@ def speed_figures(
     }
 
 
+@dataclass(frozen=True)
+class LegValues:
+    """What ``speed_legs`` reads, per MQL lead: each leg's length in wall and business
+    seconds and whether it counts (arrays of shape ``(4, leads)``, leg by leg), and the
+    lead's group in each cut of :data:`LEG_GROUPS` (``cuts``: key → the groups' names,
+    sorted, and a code per lead, -1 in none). The percentiles need the exact lengths:
+    these are they. Values of disjoint sets of leads join (:meth:`joined`)."""
+
+    wall: Int32Array
+    business: Int32Array
+    valid: BoolArray
+    cuts: dict[str, tuple[list[str], Int32Array]]
+
+    @classmethod
+    def of(
+        cls, mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int32Array
+    ) -> LegValues:
+        wall, valid = leg_spans(instants, present)
+        in_business, _ = leg_spans(instants, present, business)
+        cuts: dict[str, tuple[list[str], Int32Array]] = {}
+        for key, column in LEG_GROUPS.items():
+            if column in mqls.columns:
+                names, cut = _cut(mqls[column])
+                cuts[key] = (names, cut.codes.astype(np.int32))
+        # leg_spans lays each leg out as one contiguous row of the transposed arrays.
+        return cls(wall.T, in_business.T, valid.T, cuts)
+
+    @staticmethod
+    def joined(parts: list[LegValues]) -> LegValues:
+        """The values of all the parts' leads (the groups' names merged, sorted)."""
+        if len(parts) == 1:
+            return parts[0]
+        cuts: dict[str, tuple[list[str], Int32Array]] = {}
+        for key in parts[0].cuts:
+            names = sorted({name for part in parts for name in part.cuts[key][0]})
+            index = {name: code for code, name in enumerate(names)}
+            codes = []
+            for part in parts:
+                own, code = part.cuts[key]
+                # A spare slot at the end: code -1 (in no group) stays -1.
+                recode = np.array([*(index[name] for name in own), -1], dtype=np.int32)
+                codes.append(recode[code])
+            cuts[key] = (names, np.concatenate(codes))
+
+        def stacked(name: str) -> Any:
+            return np.concatenate([getattr(part, name) for part in parts], axis=1)
+
+        return LegValues(stacked("wall"), stacked("business"), stacked("valid"), cuts)
+
+
 def speed_legs(
     mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int32Array
 ) -> dict[str, Any]:
     """Median and 90th percentile of each leg, business and wall time, overall and by
     segment (the lead's last value), and the rep the lead was assigned to and that rep's
     team."""
-    wall, valid = leg_spans(instants, present)
-    in_business, _ = leg_spans(instants, present, business)
+    return legs_figure(LegValues.of(mqls, instants, present, business))
+
+
+def legs_figure(values: LegValues) -> dict[str, Any]:
+    """:func:`speed_legs` of the leads of :class:`LegValues`."""
+    wall, in_business, valid = values.wall.T, values.business.T, values.valid.T
     result: dict[str, Any] = {
         "clock": "business and wall",
         "legs": [
@@ -235,10 +291,9 @@ def speed_legs(
             for leg in LEGS
         ],
     }
-    cuts = {"overall": (["overall"], Cut(np.zeros(len(mqls), dtype=np.int64), 1))}
-    for key, column in LEG_GROUPS.items():
-        if column in mqls.columns:
-            cuts[key] = _cut(mqls[column])
+    cuts = {"overall": (["overall"], Cut(np.zeros(len(wall), dtype=np.int64), 1))}
+    for key, (names, codes) in values.cuts.items():
+        cuts[key] = (names, Cut(codes.astype(np.int64), len(names)))
     walls, businesses = clock_leg_figures(
         [cut for _, cut in cuts.values()], [wall, in_business], valid
     )
@@ -268,14 +323,32 @@ def _clean(value: float | None) -> float | None:
 def decay(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> dict[str, Any]:
     """Conversion to opportunity of touched MQLs fitted against business hours to first
     touch (the MQL → first attempt time, on speed to lead's business calendar)."""
+    return decay_figure(decay_tally(mqls, present, business))
+
+
+def decay_tally(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> Int64Array:
+    """Per bin of the touch decay (columns): the touched MQL leads, the converted ones and
+    the sum of their business seconds to first touch (rows): all :func:`decay` reads.
+    The seconds are whole, so their sums add exactly, in any order: tallies of disjoint
+    sets of leads add."""
     touched = present[:, 3]
-    hours = (business[touched, 3] - business[touched, 1]) / SECONDS_PER_HOUR
-    fit = touch_decay(
-        hours,
-        mqls["opportunity"].to_numpy()[touched],
-        bin_hours=BIN_HOURS,
-        resamples=RESAMPLES,
-        seed=SEED,
+    seconds = (business[touched, 3] - business[touched, 1]).astype(np.int64)
+    index = decay_bin_index(seconds / SECONDS_PER_HOUR, BIN_HOURS)
+    bins = int(np.ceil(MAX_HOURS / BIN_HOURS)) + 1
+    converted = mqls["opportunity"].to_numpy()[touched]
+    tally = np.zeros((3, bins), dtype=np.int64)
+    tally[0] = np.bincount(index, minlength=bins)
+    tally[1] = np.bincount(index[converted], minlength=bins)
+    # Through float64: exact for whole sums below 2**53 seconds.
+    tally[2] = np.rint(np.bincount(index, weights=seconds.astype(np.float64), minlength=bins))
+    return tally
+
+
+def decay_figure(tally: Int64Array) -> dict[str, Any]:
+    """:func:`decay` of a :func:`decay_tally`."""
+    leads, converted, seconds = tally
+    fit = fit_decay_bins(
+        leads, converted, seconds / SECONDS_PER_HOUR, resamples=RESAMPLES, seed=SEED
     )
     points = [
         {
@@ -292,7 +365,7 @@ def decay(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> dict[
     return {
         "clock": "business",
         "conversion": "opportunity",
-        "leads": int(touched.sum()),
+        "leads": int(leads.sum()),
         "bin_hours": BIN_HOURS,
         "resamples": fit.resamples,
         "seed": SEED,
