@@ -151,6 +151,7 @@ __all__ = [
     "acceptance_tables",
     "collect_facts",
     "facts_of",
+    "grouped_quantiles",
     "lead_facts",
     "merge_facts",
     "metric_rules",
@@ -1216,7 +1217,7 @@ def _lerp(a: FloatArray, b: FloatArray, t: FloatArray) -> FloatArray:
     return result
 
 
-def _grouped_quantiles(
+def grouped_quantiles(
     groups: Int64Array,
     values: Int64Array,
     size: int,
@@ -1314,7 +1315,7 @@ class _Figures:
         breached = _count(cells, cell_count, states == _BREACHED, c_weight).reshape(shape)
         clocks = _count(c_groups, size, weights=c_weight)
         stopped = f.clock_stopped[kept] & (f.clock_policy[kept] == self.mql_policy)
-        ttf_count, ttf_mean, (ttf_median, ttf_p90) = _grouped_quantiles(
+        ttf_count, ttf_mean, (ttf_median, ttf_p90) = grouped_quantiles(
             c_groups[stopped],
             f.clock_seconds[kept][stopped],
             size,

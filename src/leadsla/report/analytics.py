@@ -82,14 +82,14 @@ class AnalyticsTally:
     """All the analytics keys read of a set of leads: counts per group where a figure
     is a count or a sum (the waterfall's leads per group and stage, speed to lead's per
     bucket, the burn-up's MQL entries per day, the touch decay's leads and seconds per
-    bin), and the exact leg lengths the speed legs' percentiles are taken of. The
+    bin), and the speed legs' exact lengths as value histograms per group. The
     tallies of disjoint sets of leads add up (:meth:`plus`) to the tally of all."""
 
     waterfall: pl.DataFrame  # figures.waterfall_tally
     speed_to_lead: npt.NDArray[np.int64]  # figures.speed_to_lead_tally
     burn_up: list[npt.NDArray[np.int64]]  # figures.burn_up_tally
     decay: npt.NDArray[np.int64]  # speed.decay_tally
-    legs: list[speed.LegValues]  # one per part, joined when the figures are made
+    legs: speed.LegTally
 
     def plus(self, other: AnalyticsTally) -> AnalyticsTally:
         # The waterfall's counts are summed per key again, so that it stays one row per
@@ -101,7 +101,7 @@ class AnalyticsTally:
             speed_to_lead=self.speed_to_lead + other.speed_to_lead,
             burn_up=[a + b for a, b in zip(self.burn_up, other.burn_up, strict=True)],
             decay=self.decay + other.decay,
-            legs=[*self.legs, *other.legs],
+            legs=self.legs.plus(other.legs),
         )
 
 
@@ -121,24 +121,20 @@ def analytics_tally(
             entries, metric.commitments, metric.workable, as_of, settings.zone
         ),
         decay=speed.decay_tally(milestones.mqls, milestones.present, milestones.business),
-        legs=[
-            speed.LegValues.of(
-                milestones.mqls, milestones.instants, milestones.present, milestones.business
-            )
-        ],
+        legs=speed.LegTally.of(
+            milestones.mqls, milestones.instants, milestones.present, milestones.business
+        ),
     )
 
 
 def tally_figures(tally: AnalyticsTally, settings: ReportSettings, as_of: int) -> dict[str, Any]:
     """The analytics keys of an :class:`AnalyticsTally`."""
     metric = settings.metric
-    legs = speed.LegValues.joined(tally.legs)
-    tally.legs.clear()  # the parts' values go as soon as they are joined
     return {
         "waterfall": figures.waterfall(tally.waterfall),
         "speed_to_lead": figures.speed_to_lead_figure(tally.speed_to_lead, metric.speed_clock),
         "burn_up": figures.burn_up_figure(tally.burn_up, metric.commitments, as_of, settings.zone),
-        "speed_legs": speed.legs_figure(legs),
+        "speed_legs": speed.legs_figure(tally.legs),
         "touch_decay": speed.decay_figure(tally.decay),
     }
 

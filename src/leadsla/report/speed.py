@@ -21,13 +21,13 @@ import numpy as np
 import polars as pl
 
 from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32Array, Int64Array
+from leadsla.core.metrics import grouped_quantiles
 from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
 from leadsla.core.speed import (
     LEGS,
     MAX_HOURS,
     MILESTONES,
     Cut,
-    clock_leg_figures,
     decay_bin_index,
     fit_decay_bins,
     leg_spans,
@@ -218,53 +218,64 @@ def speed_figures(
 
 
 @dataclass(frozen=True)
-class LegValues:
-    """What ``speed_legs`` reads, per MQL lead: each leg's length in wall and business
-    seconds and whether it counts (arrays of shape ``(4, leads)``, leg by leg), and the
-    lead's group in each cut of :data:`LEG_GROUPS` (``cuts``: key → the groups' names,
-    sorted, and a code per lead, -1 in none). The percentiles need the exact lengths:
-    these are they. Values of disjoint sets of leads join (:meth:`joined`)."""
+class LegTally:
+    """What ``speed_legs`` reads of a set of MQL leads: how many leads have each length
+    (whole seconds) of each leg, on each clock, per group (``frame``: columns
+    ``clock`` (0 wall, 1 business), ``leg``, a column per cut of :data:`LEG_GROUPS`,
+    ``seconds`` and the count ``n``), and the groups' names of each cut (``names``,
+    sorted; a group whose leads have no leg still shows). The percentiles are taken
+    over these exact values, each as often as it occurs: a value histogram, which adds.
+    Tallies of disjoint sets of leads add up (:meth:`plus`)."""
 
-    wall: Int32Array
-    business: Int32Array
-    valid: BoolArray
-    cuts: dict[str, tuple[list[str], Int32Array]]
+    frame: pl.DataFrame
+    names: dict[str, list[str]]
 
     @classmethod
     def of(
         cls, mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int32Array
-    ) -> LegValues:
+    ) -> LegTally:
         wall, valid = leg_spans(instants, present)
         in_business, _ = leg_spans(instants, present, business)
-        cuts: dict[str, tuple[list[str], Int32Array]] = {}
+        names: dict[str, list[str]] = {}
+        codes: dict[str, Int64Array] = {}
         for key, column in LEG_GROUPS.items():
             if column in mqls.columns:
-                names, cut = _cut(mqls[column])
-                cuts[key] = (names, cut.codes.astype(np.int32))
-        # leg_spans lays each leg out as one contiguous row of the transposed arrays.
-        return cls(wall.T, in_business.T, valid.T, cuts)
+                names[key], cut = _cut(mqls[column])
+                codes[key] = cut.codes
+        pieces: list[pl.DataFrame] = []
+        for clock, spans in enumerate((wall, in_business)):
+            for k in range(len(LEGS)):
+                rows = np.flatnonzero(valid[:, k])
+                piece = pl.DataFrame(
+                    {
+                        **{key: code[rows].astype(np.int32) for key, code in codes.items()},
+                        "seconds": spans[rows, k],
+                    }
+                )
+                counted = piece.group_by(piece.columns).agg(pl.len().cast(pl.Int64).alias("n"))
+                pieces.append(
+                    counted.with_columns(
+                        pl.lit(clock, dtype=pl.Int8).alias("clock"),
+                        pl.lit(k, dtype=pl.Int8).alias("leg"),
+                    )
+                )
+        frame = pl.concat(pieces, how="vertical")
+        # The groups by name (null: in no group), so that parts with other codes add.
+        frame = frame.with_columns(_named(frame[key], names[key]).alias(key) for key in codes)
+        return cls(frame.select("clock", "leg", *codes, "seconds", "n"), names)
 
-    @staticmethod
-    def joined(parts: list[LegValues]) -> LegValues:
-        """The values of all the parts' leads (the groups' names merged, sorted)."""
-        if len(parts) == 1:
-            return parts[0]
-        cuts: dict[str, tuple[list[str], Int32Array]] = {}
-        for key in parts[0].cuts:
-            names = sorted({name for part in parts for name in part.cuts[key][0]})
-            index = {name: code for code, name in enumerate(names)}
-            codes = []
-            for part in parts:
-                own, code = part.cuts[key]
-                # A spare slot at the end: code -1 (in no group) stays -1.
-                recode = np.array([*(index[name] for name in own), -1], dtype=np.int32)
-                codes.append(recode[code])
-            cuts[key] = (names, np.concatenate(codes))
+    def plus(self, other: LegTally) -> LegTally:
+        keys = [name for name in self.frame.columns if name != "n"]
+        stacked = pl.concat([self.frame, other.frame], how="vertical")
+        names = {key: sorted({*own, *other.names[key]}) for key, own in self.names.items()}
+        return LegTally(stacked.group_by(keys).agg(pl.col("n").sum()), names)
 
-        def stacked(name: str) -> Any:
-            return np.concatenate([getattr(part, name) for part in parts], axis=1)
 
-        return LegValues(stacked("wall"), stacked("business"), stacked("valid"), cuts)
+def _named(codes: pl.Series, names: list[str]) -> pl.Series:
+    """Group codes (-1: none) as the groups' names (null)."""
+    lookup = pl.Series(names, dtype=pl.Utf8)
+    index = codes.cast(pl.Int64)
+    return lookup.gather(index.set(index < 0, None))
 
 
 def speed_legs(
@@ -273,12 +284,11 @@ def speed_legs(
     """Median and 90th percentile of each leg, business and wall time, overall and by
     segment (the lead's last value), and the rep the lead was assigned to and that rep's
     team."""
-    return legs_figure(LegValues.of(mqls, instants, present, business))
+    return legs_figure(LegTally.of(mqls, instants, present, business))
 
 
-def legs_figure(values: LegValues) -> dict[str, Any]:
-    """:func:`speed_legs` of the leads of :class:`LegValues`."""
-    wall, in_business, valid = values.wall.T, values.business.T, values.valid.T
+def legs_figure(tally: LegTally) -> dict[str, Any]:
+    """:func:`speed_legs` of the leads of a :class:`LegTally`."""
     result: dict[str, Any] = {
         "clock": "business and wall",
         "legs": [
@@ -291,20 +301,39 @@ def legs_figure(values: LegValues) -> dict[str, Any]:
             for leg in LEGS
         ],
     }
-    cuts = {"overall": (["overall"], Cut(np.zeros(len(wall), dtype=np.int64), 1))}
-    for key, (names, codes) in values.cuts.items():
-        cuts[key] = (names, Cut(codes.astype(np.int64), len(names)))
-    walls, businesses = clock_leg_figures(
-        [cut for _, cut in cuts.values()], [wall, in_business], valid
-    )
-    for (key, (names, _)), in_wall, in_biz in zip(cuts.items(), walls, businesses, strict=True):
+    frame = tally.frame
+    cuts: dict[str, list[str]] = {"overall": ["overall"], **tally.names}
+    for key, names in cuts.items():
+        # Per clock: leads, median and 90th percentile of each group and leg.
+        shape = (len(names), len(LEGS))
+        leads = np.zeros(shape, dtype=np.int64)
+        p50 = [np.full(shape, np.nan), np.full(shape, np.nan)]
+        p90 = [np.full(shape, np.nan), np.full(shape, np.nan)]
+        if key == "overall":
+            codes = pl.lit(0, dtype=pl.Int64)
+        else:
+            codes = pl.col(key).cast(pl.Enum(names)).to_physical().cast(pl.Int64)
+        coded = frame.select("clock", "leg", codes.alias("group"), "seconds", "n").filter(
+            pl.col("group").is_not_null()
+        )
+        for (clock, k), part in coded.group_by("clock", "leg"):
+            counts, _, (middle, high) = grouped_quantiles(
+                part["group"].to_numpy(),
+                part["seconds"].to_numpy().astype(np.int64),
+                len(names),
+                (0.5, 0.9),
+                part["n"].to_numpy(),
+            )
+            leads[:, int(k)] = counts  # the same leads on both clocks
+            p50[int(clock)][:, int(k)] = middle
+            p90[int(clock)][:, int(k)] = high
         groups: dict[str, Any] = {}
         for g, name in enumerate(names):
-            wall50, wall90 = _hours(in_wall.p50[g]), _hours(in_wall.p90[g])
-            biz50, biz90 = _hours(in_biz.p50[g]), _hours(in_biz.p90[g])
+            wall50, wall90 = _hours(p50[0][g]), _hours(p90[0][g])
+            biz50, biz90 = _hours(p50[1][g]), _hours(p90[1][g])
             groups[name] = {
                 leg.name: {
-                    "leads": int(in_wall.leads[g, k]),
+                    "leads": int(leads[g, k]),
                     "business_p50_hours": biz50[k],
                     "business_p90_hours": biz90[k],
                     "wall_p50_hours": wall50[k],
