@@ -233,13 +233,14 @@ def test_the_memory_limit_chooses_the_partitions() -> None:
     assert (small.partitions, small.workers) == (1, 1)
     assert large.partitions > small.partitions and large.workers == 2
     # A tighter limit: more, smaller partitions.
-    tight = partition_plan(1 << 30, 6 << 30, cores=2)
+    tight = partition_plan(1 << 30, 3 << 30, cores=2)
     assert tight.partitions > large.partitions
-    # The report's parent holds every partition's rows: a limit below them is refused.
+    # The report's parent holds the partials' tallies, modelled as growing with the
+    # file: a limit below them is refused.
     with pytest.raises(MemoryLimitError, match="needs at least"):
-        partition_plan(5 << 30, 8 << 30, cores=2)
+        partition_plan(20 << 30, 4 << 30, cores=2)
     # Evaluate merges its rows as a stream: the same limit fits, in more partitions.
-    streamed = partition_plan(5 << 30, 4 << 30, cores=2, merge_bytes_per_file_byte=0.0)
+    streamed = partition_plan(20 << 30, 4 << 30, cores=2, merge_bytes_per_file_byte=0.0)
     assert streamed.workers == 2 and streamed.partitions > large.partitions
 
 
