@@ -13,13 +13,13 @@ The interface, for every engine that splits a history by lead (the partitions of
   - ``facts``: the scorecard's :class:`~leadsla.core.metrics.Facts` of the part's
     leads, tallied (:func:`tally_facts`): the MQLs, and the clocks, that no figure
     tells apart are one row with a weight (how many it stands for), their attempts
-    and connects summed. Time to follow-up, the one percentile, keeps its exact
-    values: a row per group and whole number of seconds, with how often it occurs (a
-    value histogram, which adds).
+    and connects summed. Time to follow-up, the scorecard's one percentile, keeps
+    its exact values: a row per group and whole number of seconds, with how often it
+    occurs (a value histogram, which adds).
   - ``analytics``: the analytics keys' :class:`~.analytics.AnalyticsTally`: counts
     per group (waterfall group and stage, speed-to-lead bucket, burn-up day, touch
-    decay bin with its whole seconds summed) and the exact leg lengths of each MQL
-    lead that the speed legs' percentiles are taken of.
+    decay bin with its whole seconds summed) and the speed legs' exact lengths as a
+    value histogram per leg, clock and group.
 
   A partial is plain data: it pickles (the worker processes and Spark's Python
   workers return it that way). The settings do not pickle (the calendars' holiday
@@ -36,8 +36,8 @@ The interface, for every engine that splits a history by lead (the partitions of
 Nothing here is approximate: no sketch, no sampling. The merge adds the tallies and
 runs the one set of figure functions the in-memory report runs (the in-memory report
 makes the same tallies of its one part). The parent's memory is then that of the
-tallies, which grow with the number of groups, not of leads, plus the speed legs'
-and the time to follow-up's exact values (``docs/scale.md``). Only the whole
+tallies, which grow with the number of groups and of distinct seconds values, not
+with the leads (``docs/scale.md``). Only the whole
 company's report is made this way (a manager's scoped view, and a database's
 recorded policy versions, are computed in memory).
 """
