@@ -34,8 +34,9 @@ The interface, for every engine that splits a history by lead (the partitions of
   any order, and the percentiles are order statistics of the exact values.
 
 Nothing here is approximate: no sketch, no sampling. The merge adds the tallies and
-runs the one set of figure functions the in-memory report runs (the in-memory report
-makes the same tallies of its one part). The parent's memory is then that of the
+runs the one set of figure functions the in-memory report runs (which makes the same
+analytics tallies of its one part, and reads its unfolded facts, a weight of one
+each, with the same functions). The parent's memory is then that of the
 tallies, which grow with the number of groups and of distinct seconds values, not
 with the leads (``docs/scale.md``). Only the whole
 company's report is made this way (a manager's scoped view, and a database's
