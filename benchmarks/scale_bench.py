@@ -151,6 +151,9 @@ def main() -> None:
         "--compare", action="store_true", help="check that the runs' outputs are the same bytes"
     )
     args = parser.parse_args()
+    # Spark starts its Python workers with PYSPARK_PYTHON, else the first python3 on
+    # the PATH, which need not have leadsla's dependencies: this one has.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     sizes = [int(text) for text in args.sizes.split(",") if text]
     print(f"python {platform.python_version()}, machine: {os.cpu_count()} cores", flush=True)
     for leads in sizes:

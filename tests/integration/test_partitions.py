@@ -122,6 +122,45 @@ def test_the_v2_agreement_by_partitions_is_the_in_memory_output(
     assert len(json.loads(report_text)["speed_legs"]["by_owner"]) == 3
 
 
+def test_year_commitments_and_a_quarter_period_by_partitions_are_the_in_memory_output(
+    demo_file: Path, tmp_path: Path
+) -> None:
+    """A partial's facts drop what no figure reads outside the report's quarter, but
+    keep the owner and segment fields a commitment reads over a whole year: the
+    per-rep and segment counts of a year, and the figures of a quarter, are the same."""
+    text = V2_CONFIG.read_text(encoding="utf-8")
+    head, _, rest = text.partition("commitments:\n")
+    tail = rest[rest.index("\n\n") :]
+    commitments = (
+        "commitments:\n"
+        "  - {name: MQLs per year, metric: mqls, period: year, target: 9000}\n"
+        "  - {name: Healthcare SALs per year, metric: sals, period: year, target: 500,"
+        " segment: {industry: Healthcare}}\n"
+        "  - {name: Workable leads per rep and year, metric: workable_leads_per_rep,"
+        " period: year, target: 400}\n"
+        "  - {name: Workable leads per quarter, metric: workable_leads, period: quarter,"
+        " target: 900}\n"
+    )
+    path = tmp_path / "leadsla.yaml"
+    path.write_text(head + commitments + tail, encoding="utf-8")
+    config = load_config(path)
+    as_of = BASE
+    rules = build_rulebook(config)
+    settings = ReportSettings.of(rules, config)
+
+    def careful() -> EventTable:
+        raise AssertionError("the fast reader gave the file up")
+
+    with file_events(demo_file, settings, as_of, careful=careful) as events:
+        expected = json.dumps(report(events, settings, as_of, "quarter"), indent=2)
+    figures = partitioned_report(demo_file, settings, as_of, "quarter", PartitionPlan(5, 2))
+    assert json.dumps(figures, indent=2) == expected
+    # The year's commitments count MQLs from before the quarter.
+    by_name = {entry["name"]: entry for entry in json.loads(expected)["commitments"]}
+    assert by_name["MQLs per year"]["count"] > json.loads(expected)["overall"]["mqls"] > 0
+    assert sum(by_name["Workable leads per rep and year"]["per_rep"].values()) > 0
+
+
 def test_every_lead_lands_in_one_partition_with_its_rows_in_file_order(
     demo_file: Path, tmp_path: Path
 ) -> None:
@@ -194,13 +233,14 @@ def test_the_memory_limit_chooses_the_partitions() -> None:
     assert (small.partitions, small.workers) == (1, 1)
     assert large.partitions > small.partitions and large.workers == 2
     # A tighter limit: more, smaller partitions.
-    tight = partition_plan(1 << 30, 6 << 30, cores=2)
+    tight = partition_plan(1 << 30, 3 << 30, cores=2)
     assert tight.partitions > large.partitions
-    # The report's parent holds every partition's rows: a limit below them is refused.
+    # The report's parent holds the partials' tallies, modelled as growing with the
+    # file: a limit below them is refused.
     with pytest.raises(MemoryLimitError, match="needs at least"):
-        partition_plan(5 << 30, 8 << 30, cores=2)
+        partition_plan(20 << 30, 4 << 30, cores=2)
     # Evaluate merges its rows as a stream: the same limit fits, in more partitions.
-    streamed = partition_plan(5 << 30, 4 << 30, cores=2, merge_bytes_per_file_byte=0.0)
+    streamed = partition_plan(20 << 30, 4 << 30, cores=2, merge_bytes_per_file_byte=0.0)
     assert streamed.workers == 2 and streamed.partitions > large.partitions
 
 

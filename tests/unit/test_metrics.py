@@ -63,7 +63,7 @@ from leadsla.core.clock import State
 from leadsla.core.evaluate import lead_results
 from leadsla.core.events import EventTable, parse_instant, read_events
 from leadsla.core.metrics import (
-    _grouped_quantiles,
+    grouped_quantiles,
     lead_facts,
     mqls_month_to_date,
     period_containing,
@@ -598,7 +598,7 @@ def test_grouped_quantiles_equal_numpys_percentile() -> None:
     generator = np.random.default_rng(7)
     groups = generator.integers(0, 6, size=500)
     values = generator.integers(0, 200_000, size=500)
-    counts, means, (median, p90) = _grouped_quantiles(groups, values, 7, (0.5, 0.9))
+    counts, means, (median, p90) = grouped_quantiles(groups, values, 7, (0.5, 0.9))
     for g in range(7):
         chosen = values[groups == g]
         assert counts[g] == len(chosen)
@@ -792,3 +792,19 @@ def test_a_team_commitment_is_judged_against_the_teams_share() -> None:
     # The team's 300 against half its 500: on track, where the company's 1200 said behind.
     assert team == {**entry, "target": 500, "pro_rata_target": 250.0, "on_track": True,
                     "scope": {"team": "east"}}  # fmt: skip
+
+
+def test_weighted_grouped_quantiles_equal_the_rows_repeated() -> None:
+    generator = np.random.default_rng(11)
+    groups = generator.integers(0, 5, size=300)
+    values = generator.integers(0, 50, size=300)
+    weights = generator.integers(1, 6, size=300)
+    weighted = grouped_quantiles(groups, values, 6, (0.5, 0.9), weights)
+    repeated = grouped_quantiles(
+        np.repeat(groups, weights), np.repeat(values, weights), 6, (0.5, 0.9)
+    )
+    np.testing.assert_array_equal(weighted[0], repeated[0])
+    np.testing.assert_array_equal(weighted[1], repeated[1])
+    for ours, theirs in zip(weighted[2], repeated[2], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert weighted[0][5] == 0 and np.isnan(weighted[2][0][5])

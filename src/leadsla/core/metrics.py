@@ -151,6 +151,7 @@ __all__ = [
     "acceptance_tables",
     "collect_facts",
     "facts_of",
+    "grouped_quantiles",
     "lead_facts",
     "merge_facts",
     "metric_rules",
@@ -162,6 +163,7 @@ __all__ = [
     "score_band_labels",
     "score_of",
     "scorecard",
+    "snapped_instants",
     "state_code",
 ]
 
@@ -751,14 +753,26 @@ class Facts:
     score_bands: list[str]  # the labels of MetricRules.score_bands, every band
     sal_reasons: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    # How many MQLs (clocks) each row stands for; ``None``: one each. A tally of facts
+    # (``leadsla.report.partials``) folds rows that no figure tells apart into one row,
+    # its ``attempts`` and ``connects`` the rows' sums.
+    mql_weight: Int64Array | None = None
+    clock_weight: Int64Array | None = None
 
     def __len__(self) -> int:
         return len(self.mql_at)
+
+    @property
+    def mql_count(self) -> int:
+        """MQLs (rows, counted with their weight)."""
+        return len(self.mql_at) if self.mql_weight is None else int(self.mql_weight.sum())
 
     def take(self, mqls: IndexArray, clocks: IndexArray) -> Facts:
         """The MQL rows ``mqls`` and the clock rows ``clocks``, with the same names."""
         return replace(
             self,
+            mql_weight=None if self.mql_weight is None else self.mql_weight[mqls],
+            clock_weight=None if self.clock_weight is None else self.clock_weight[clocks],
             segment={name: codes[mqls] for name, codes in self.segment.items()},
             **{
                 name: getattr(self, name)[clocks if name.startswith("clock_") else mqls]
@@ -934,6 +948,8 @@ def facts_of(
     score_bands: list[str],
     sal_reasons: list[str] | None = None,
     reasons: list[str] | None = None,
+    mql_weight: Int64Array | None = None,
+    clock_weight: Int64Array | None = None,
 ) -> Facts:
     """:class:`Facts` from its array columns by name, each cast to its column type."""
     typed = {
@@ -951,7 +967,24 @@ def facts_of(
         score_bands=score_bands,
         sal_reasons=sal_reasons or [],
         reasons=reasons or [],
+        mql_weight=mql_weight,
+        clock_weight=clock_weight,
     )
+
+
+def _weights(parts: Sequence[Facts], clocks: bool) -> Int64Array | None:
+    """The parts' row weights joined (ones for a part without), ``None`` if no part has."""
+    name = "clock_weight" if clocks else "mql_weight"
+    if all(getattr(p, name) is None for p in parts):
+        return None
+    rows = [len(p.clock_policy) if clocks else len(p) for p in parts]
+    joined: Int64Array = np.concatenate(
+        [
+            np.ones(n, dtype=np.int64) if getattr(p, name) is None else getattr(p, name)
+            for p, n in zip(parts, rows, strict=True)
+        ]
+    )
+    return joined
 
 
 def merge_facts(parts: Sequence[Facts]) -> Facts:
@@ -1021,6 +1054,8 @@ def merge_facts(parts: Sequence[Facts]) -> Facts:
         score_bands=list(parts[0].score_bands),
         sal_reasons=sal_reasons,
         reasons=reasons,
+        mql_weight=_weights(parts, clocks=False),
+        clock_weight=_weights(parts, clocks=True),
     )
 
 
@@ -1125,10 +1160,26 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return None if denominator == 0 else float(numerator) / float(denominator)
 
 
-def _count(groups: Int64Array, size: int, where: BoolArray | None = None) -> Int64Array:
+def _count(
+    groups: Int64Array,
+    size: int,
+    where: BoolArray | None = None,
+    weights: Int64Array | None = None,
+) -> Int64Array:
+    """Rows per group (``weights``: each row counts as its weight)."""
     chosen = groups if where is None else groups[where]
-    counts: Int64Array = np.bincount(chosen, minlength=size).astype(np.int64)
-    return counts
+    if weights is None:
+        counts: Int64Array = np.bincount(chosen, minlength=size).astype(np.int64)
+        return counts
+    chosen_weights = weights if where is None else weights[where]
+    return _total(chosen, chosen_weights, size)
+
+
+def _weighted(weights: Int64Array | None, where: BoolArray) -> int:
+    """How many rows ``where`` holds, each counted with its weight."""
+    if weights is None:
+        return int(np.count_nonzero(where))
+    return int(weights[where].sum())
 
 
 def _total(groups: Int64Array, values: Int64Array, size: int) -> Int64Array:
@@ -1139,7 +1190,11 @@ def _total(groups: Int64Array, values: Int64Array, size: int) -> Int64Array:
 
 
 def _coded_counts(
-    groups: Int64Array, codes: Int32Array, names: Sequence[str], size: int
+    groups: Int64Array,
+    codes: Int32Array,
+    names: Sequence[str],
+    size: int,
+    weights: Int64Array | None = None,
 ) -> list[dict[str, int]]:
     """Per group, how many rows hold each name of a code column (code -1: none), by name."""
     width = len(names)
@@ -1147,7 +1202,9 @@ def _coded_counts(
     if not width or not has.any():
         return [{} for _ in range(size)]
     cells = groups[has] * width + codes[has].astype(np.int64)
-    counts = np.bincount(cells, minlength=size * width).reshape(size, width)
+    counts = _count(cells, size * width, weights=None if weights is None else weights[has]).reshape(
+        size, width
+    )
     order = sorted(range(width), key=names.__getitem__)
     return [{names[c]: int(row[c]) for c in order if row[c]} for row in counts.tolist()]
 
@@ -1180,20 +1237,36 @@ def _sorted_within_groups(groups: Int64Array, values: Int64Array) -> Int64Array:
     return key
 
 
-def _grouped_quantiles(
-    groups: Int64Array, values: Int64Array, size: int, quantiles: Sequence[float]
+def grouped_quantiles(
+    groups: Int64Array,
+    values: Int64Array,
+    size: int,
+    quantiles: Sequence[float],
+    weights: Int64Array | None = None,
 ) -> tuple[Int64Array, FloatArray, list[FloatArray]]:
     """Count, mean and quantiles (``numpy.quantile``'s linear method) of each group.
 
     One sort for all groups: values sorted within groups, then each quantile is a
-    gather and an interpolation for every group at once.
+    gather and an interpolation for every group at once. ``weights``: each row is its
+    value that many times (a value histogram): the same figures as the rows repeated.
     """
-    ordered = _sorted_within_groups(groups, values).astype(np.float64)
-    counts = np.bincount(groups, minlength=size).astype(np.int64)
-    sums = np.bincount(groups, weights=values.astype(np.float64), minlength=size)
+    order = None
+    if weights is None:
+        ordered = _sorted_within_groups(groups, values).astype(np.float64)
+    else:
+        # A histogram's weights follow its values: the order itself is needed.
+        order = np.lexsort((values, groups))
+        ordered = values[order].astype(np.float64)
+    counts = _count(groups, size, weights=weights)
+    product = values if weights is None else values * weights
+    # Integer sums below 2**53 are exact in float64, in any order.
+    sums = np.bincount(groups, weights=product.astype(np.float64), minlength=size)
     means: FloatArray = np.divide(sums, counts, out=np.full(size, np.nan), where=counts > 0)
     starts = np.cumsum(counts) - counts
     present = counts > 0
+    # With weights, the k-th value of the repeated rows is the row whose running total
+    # of weights first passes k.
+    ends = None if weights is None or order is None else np.cumsum(weights[order])
     results: list[FloatArray] = []
     for q in quantiles:
         virtual = (counts - 1) * q
@@ -1201,6 +1274,9 @@ def _grouped_quantiles(
         gamma = virtual - below
         low = starts + below.astype(np.int64)
         high = starts + np.minimum(below.astype(np.int64) + 1, counts - 1)
+        if ends is not None:
+            low = np.searchsorted(ends, low, side="right")
+            high = np.searchsorted(ends, high, side="right")
         out = np.full(size, np.nan)
         out[present] = _lerp(ordered[low[present]], ordered[high[present]], gamma[present])
         results.append(out)
@@ -1228,37 +1304,48 @@ class _Figures:
         f = self.facts
         keep = fact_group >= 0
         groups = fact_group[keep]
-        mqls = _count(groups, size)
-        sals = _count(groups, size, f.is_sal[keep])
-        rejected = _count(groups, size, f.sal_rejected[keep])
-        sal_reasons = _coded_counts(groups, f.sal_reason[keep], f.sal_reasons, size)
+        weight = None if f.mql_weight is None else f.mql_weight[keep]
+        mqls = _count(groups, size, weights=weight)
+        sals = _count(groups, size, f.is_sal[keep], weight)
+        rejected = _count(groups, size, f.sal_rejected[keep], weight)
+        sal_reasons = _coded_counts(groups, f.sal_reason[keep], f.sal_reasons, size, weight)
         outcomes = f.reason_outcome[keep]
         reasons = {
             name: _coded_counts(
-                groups[outcomes == k], f.reason[keep][outcomes == k], f.reasons, size
+                groups[outcomes == k],
+                f.reason[keep][outcomes == k],
+                f.reasons,
+                size,
+                None if weight is None else weight[outcomes == k],
             )
             for k, name in enumerate(REASON_OUTCOMES)
         }
         workable = f.workable[keep]
         w_groups = groups[workable]
-        workables = _count(w_groups, size)
+        w_weight = None if weight is None else weight[workable]
+        workables = _count(w_groups, size, weights=w_weight)
         attempts = _total(w_groups, f.attempts[keep][workable], size)
         connects = _total(w_groups, f.connects[keep][workable], size)
-        connected = _count(w_groups, size, self.connected[keep][workable])
-        opportunities = _count(w_groups, size, f.qualified[keep][workable])
+        connected = _count(w_groups, size, self.connected[keep][workable], w_weight)
+        opportunities = _count(w_groups, size, f.qualified[keep][workable], w_weight)
 
         kept = clock_group >= 0
         c_groups = clock_group[kept]
+        c_weight = None if f.clock_weight is None else f.clock_weight[kept]
         states = f.clock_state[kept]
         cells = c_groups * self.policy_count + f.clock_policy[kept]
         shape = (size, self.policy_count)
         cell_count = size * self.policy_count
-        met = _count(cells, cell_count, states == _MET).reshape(shape)
-        breached = _count(cells, cell_count, states == _BREACHED).reshape(shape)
-        clocks = _count(c_groups, size)
+        met = _count(cells, cell_count, states == _MET, c_weight).reshape(shape)
+        breached = _count(cells, cell_count, states == _BREACHED, c_weight).reshape(shape)
+        clocks = _count(c_groups, size, weights=c_weight)
         stopped = f.clock_stopped[kept] & (f.clock_policy[kept] == self.mql_policy)
-        ttf_count, ttf_mean, (ttf_median, ttf_p90) = _grouped_quantiles(
-            c_groups[stopped], f.clock_seconds[kept][stopped], size, (0.5, 0.9)
+        ttf_count, ttf_mean, (ttf_median, ttf_p90) = grouped_quantiles(
+            c_groups[stopped],
+            f.clock_seconds[kept][stopped],
+            size,
+            (0.5, 0.9),
+            None if c_weight is None else c_weight[stopped],
         )
 
         figures: list[dict[str, Any]] = []
@@ -1339,9 +1426,10 @@ def acceptance_tables(facts: Facts) -> dict[str, dict[str, dict[str, Any]]]:
         if codes is not None and len(names):
             has = codes >= 0
             groups = codes[has].astype(np.int64)
-            mqls = _count(groups, len(names))
-            sals = _count(groups, len(names), facts.is_sal[has])
-            rejected = _count(groups, len(names), facts.sal_rejected[has])
+            weight = None if facts.mql_weight is None else facts.mql_weight[has]
+            mqls = _count(groups, len(names), weights=weight)
+            sals = _count(groups, len(names), facts.is_sal[has], weight)
+            rejected = _count(groups, len(names), facts.sal_rejected[has], weight)
             for code in sorted(np.flatnonzero(mqls).tolist(), key=names.__getitem__):
                 table[names[code]] = _acceptance_row(
                     int(mqls[code]), int(sals[code]), int(rejected[code])
@@ -1364,10 +1452,12 @@ def outcome_tables(facts: Facts, metric: MetricRules) -> dict[str, dict[str, Any
         mine = facts.clock_policy == p
         outcome = facts.clock_outcome[mine]
         states = facts.clock_state[mine]
-        met = _count(outcome[(outcome >= 0) & (states == _MET)].astype(np.int64), len(OUTCOMES))
+        weight = None if facts.clock_weight is None else facts.clock_weight[mine]
+        codes = outcome.astype(np.int64)
+        met = _count(codes, len(OUTCOMES), (outcome >= 0) & (states == _MET), weight)
         late_states = (states == _BREACHED) | (states == _STATE_CODE[State.LAPSED])
-        late = _count(outcome[(outcome >= 0) & late_states].astype(np.int64), len(OUTCOMES))
-        clocks = int(np.count_nonzero(mine))
+        late = _count(codes, len(OUTCOMES), (outcome >= 0) & late_states, weight)
+        clocks = _weighted(facts.clock_weight, mine)
         tables[policy.name] = {
             "clocks": clocks,
             "within_target": {name: int(met[k]) for k, name in enumerate(OUTCOMES)},
@@ -1376,7 +1466,7 @@ def outcome_tables(facts: Facts, metric: MetricRules) -> dict[str, dict[str, Any
                 name: _ratio(met[k], clocks) for k, name in enumerate(OUTCOMES)
             },
             # Still running, or stopped on a status that is no outcome.
-            "no_outcome": int(np.count_nonzero(outcome < 0)),
+            "no_outcome": _weighted(weight, outcome < 0),
         }
     return tables
 
@@ -1385,7 +1475,7 @@ def _per_owner(facts: Facts, where: BoolArray, reps: Sequence[str]) -> dict[str,
     """Workable MQLs per owner among the rows ``where``: every rep in ``reps``, plus any
     other owner with some."""
     chosen = where & facts.workable & (facts.owner >= 0)
-    counts = _count(facts.owner[chosen].astype(np.int64), len(facts.owners))
+    counts = _count(facts.owner.astype(np.int64), len(facts.owners), chosen, facts.mql_weight)
     result = dict.fromkeys(reps, 0)
     for code in np.flatnonzero(counts).tolist():
         result[facts.owners[code]] = int(counts[code])
@@ -1417,14 +1507,15 @@ def _commitment(
     cohort = period.contains(months) & _segment_mask(facts, commitment)
     per_rep: dict[str, int] | None = None
     count: float
+    weight = facts.mql_weight
     if commitment.metric == "mqls":
-        count = int(np.count_nonzero(cohort))
+        count = _weighted(weight, cohort)
     elif commitment.metric == "sals":
-        count = int(np.count_nonzero(cohort & facts.is_sal))
+        count = _weighted(weight, cohort & facts.is_sal)
     elif commitment.metric == "workable_leads":
-        count = int(np.count_nonzero(cohort & facts.workable))
+        count = _weighted(weight, cohort & facts.workable)
     elif commitment.metric == "opportunities":
-        count = int(np.count_nonzero(cohort & facts.workable & facts.qualified))
+        count = _weighted(weight, cohort & facts.workable & facts.qualified)
     else:  # workable_leads_per_rep: the target is per rep, so is the count
         per_rep = _per_owner(facts, cohort, metric.reps)
         count = sum(per_rep.values()) / len(per_rep) if per_rep else 0.0
@@ -1519,7 +1610,9 @@ def scorecard(
         "workable_leads_per_rep_month_to_date": _per_owner(
             facts, month.contains(mql_months), metric.reps
         ),
-        "mqls_month_to_date": mqls_month_to_date(facts.mql_at, as_of, zone),
+        "mqls_month_to_date": mqls_month_to_date(
+            facts.mql_at, as_of, zone, weights=facts.mql_weight
+        ),
         "acceptance": acceptance_tables(inside),
         "qualification_outcomes": outcome_tables(inside, metric),
     }
@@ -1540,13 +1633,30 @@ def team_commitment(entry: Mapping[str, Any], team: str, target: float) -> dict[
     }
 
 
-def mqls_month_to_date(mql_at: Int64Array, as_of: int, zone: tzinfo) -> dict[str, Any]:
+def mqls_month_to_date(
+    mql_at: Int64Array, as_of: int, zone: tzinfo, *, weights: Int64Array | None = None
+) -> dict[str, Any]:
     """MQLs of the month so far, and of the same stretch of last month: from its first day
     to the same day of the month and time of day (its end, where it is shorter).
 
     Three days of December against the whole of November reads as a collapse; three
     days against three days is the comparison a manager means.
     """
+    month, previous, same = _month_to_date_stretches(as_of, zone)
+
+    def stretch(start: int, end: int) -> dict[str, Any]:
+        count = _weighted(weights, (mql_at >= start) & (mql_at <= end))
+        return {"from": format_instant(start, zone), "to": format_instant(end, zone), "mqls": count}
+
+    return {
+        "this_month": {"label": month.label, **stretch(month.start, as_of)},
+        "last_month": {"label": previous.label, **stretch(previous.start, same)},
+    }
+
+
+def _month_to_date_stretches(as_of: int, zone: tzinfo) -> tuple[Period, Period, int]:
+    """The month of ``as_of``, the month before, and the instant in that month as far in
+    as ``as_of`` is in its own (its end, where it is shorter)."""
     month = period_containing(as_of, "month", zone)
     previous = period_containing(month.start - 1, "month", zone)
     seconds, micros = divmod(as_of, MICROS_PER_SECOND)
@@ -1555,15 +1665,7 @@ def mqls_month_to_date(mql_at: Int64Array, as_of: int, zone: tzinfo) -> dict[str
     first_day = date(1970 + previous.first_month // 12, previous.first_month % 12 + 1, 1)
     same = local_instant(first_day, minute, zone) + local.second * MICROS_PER_SECOND + micros
     same = min(same, previous.end)
-
-    def stretch(start: int, end: int) -> dict[str, Any]:
-        count = int(np.count_nonzero((mql_at >= start) & (mql_at <= end)))
-        return {"from": format_instant(start, zone), "to": format_instant(end, zone), "mqls": count}
-
-    return {
-        "this_month": {"label": month.label, **stretch(month.start, as_of)},
-        "last_month": {"label": previous.label, **stretch(previous.start, same)},
-    }
+    return month, previous, same
 
 
 def collect_facts(
@@ -1578,3 +1680,20 @@ def collect_facts(
     for result in results:
         collector.add_result(result, as_of)
     return collector.facts()
+
+
+def snapped_instants(instants: Int64Array, as_of: int, zone: tzinfo) -> Int64Array:
+    """Each instant moved back to the latest of its month's start, and the month-to-date
+    stretches' ends (:func:`mqls_month_to_date`), at or before it: the scorecard reads
+    an MQL's or a clock's instant only through its month and those stretches, so the
+    moved instants give every figure the instants give. A tally of facts keeps these,
+    so that rows a day apart fold into one."""
+    instants = np.asarray(instants, dtype=np.int64)
+    if instants.size == 0:
+        return instants
+    months = month_numbers(np.array([instants.min(), instants.max()]), zone).tolist()
+    starts = [_month_start(m, zone) for m in range(months[0], months[1] + 2)]
+    _, _, same = _month_to_date_stretches(as_of, zone)
+    marks = np.unique(np.array([*starts, same + 1, as_of + 1], dtype=np.int64))
+    snapped: Int64Array = marks[np.searchsorted(marks, instants, side="right") - 1]
+    return snapped

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32Array, Int64Array
 
@@ -33,6 +34,8 @@ __all__ = [
     "Leg",
     "LegFigures",
     "clock_leg_figures",
+    "decay_bin_index",
+    "fit_decay_bins",
     "isotonic_decreasing",
     "leg_figures",
     "leg_spans",
@@ -261,16 +264,46 @@ def touch_decay(
     """
     hours = np.asarray(hours, dtype=np.float64)
     converted = np.asarray(converted, dtype=np.bool_)
+    index = decay_bin_index(hours, bin_hours)
+    bins = int(np.ceil(MAX_HOURS / bin_hours)) + 1
+    return fit_decay_bins(
+        np.bincount(index, minlength=bins),
+        np.bincount(index[converted], minlength=bins),
+        np.bincount(index, weights=hours, minlength=bins),
+        resamples=resamples,
+        seed=seed,
+    )
+
+
+def decay_bin_index(hours: FloatArray, bin_hours: float) -> Int64Array:
+    """The bin of each lead's hours to first touch (:func:`touch_decay`): ``bin_hours``
+    wide from 0, one open bin from :data:`MAX_HOURS` on."""
     last = int(np.ceil(MAX_HOURS / bin_hours))
-    index = np.minimum(np.floor(np.maximum(hours, 0.0) / bin_hours), last).astype(np.int64)
-    counts_all = np.bincount(index, minlength=last + 1)
+    index: Int64Array = np.minimum(np.floor(np.maximum(hours, 0.0) / bin_hours), last).astype(
+        np.int64
+    )
+    return index
+
+
+def fit_decay_bins(
+    leads: npt.ArrayLike,
+    converted: npt.ArrayLike,
+    hours: npt.ArrayLike,
+    *,
+    resamples: int = 200,
+    seed: int = 17,
+) -> DecayFit:
+    """:func:`touch_decay` of leads already counted per bin (every bin of
+    :func:`decay_bin_index`, empty ones too): the leads, the converted ones and the sum
+    of their hours in each. Counts per bin of disjoint sets of leads add, so the fit of
+    parts is the fit of the whole."""
+    counts_all = np.asarray(leads, dtype=np.int64)
     occupied = np.flatnonzero(counts_all)
     # Bins with leads only: the fit and its bands are read at these hours.
-    position = np.searchsorted(occupied, index)
     size = occupied.size
-    counts = np.bincount(position, minlength=size).astype(np.float64)
-    wins = np.bincount(position, weights=converted.astype(np.float64), minlength=size)
-    sums = np.bincount(position, weights=hours, minlength=size)
+    counts = counts_all[occupied].astype(np.float64)
+    wins = np.asarray(converted, dtype=np.float64)[occupied]
+    sums = np.asarray(hours, dtype=np.float64)[occupied]
     at = np.divide(sums, counts, out=np.zeros(size), where=counts > 0)
     rate = np.divide(wins, counts, out=np.zeros(size), where=counts > 0)
     fit = isotonic_decreasing(rate, counts)

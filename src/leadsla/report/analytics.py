@@ -9,6 +9,7 @@ holding the same events give the same figures.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,23 +77,74 @@ def analytics_frames(
     return leads, entries
 
 
-def analytics_figures(
+@dataclass(frozen=True)
+class AnalyticsTally:
+    """All the analytics keys read of a set of leads: counts per group where a figure
+    is a count or a sum (the waterfall's leads per group and stage, speed to lead's per
+    bucket, the burn-up's MQL entries per day, the touch decay's leads and seconds per
+    bin), and the speed legs' exact lengths as value histograms per group. The
+    tallies of disjoint sets of leads add up (:meth:`plus`) to the tally of all."""
+
+    waterfall: pl.DataFrame  # figures.waterfall_tally
+    speed_to_lead: npt.NDArray[np.int64]  # figures.speed_to_lead_tally
+    burn_up: list[npt.NDArray[np.int64]]  # figures.burn_up_tally
+    decay: npt.NDArray[np.int64]  # speed.decay_tally
+    legs: speed.LegTally
+
+    def plus(self, other: AnalyticsTally) -> AnalyticsTally:
+        # The waterfall's counts are summed per key again, so that it stays one row per
+        # group and stage however many parts are added.
+        keys = [name for name in self.waterfall.columns if name != "n"]
+        stacked = pl.concat([self.waterfall, other.waterfall], how="vertical")
+        return AnalyticsTally(
+            waterfall=stacked.group_by(keys).agg(pl.col("n").sum()),
+            speed_to_lead=self.speed_to_lead + other.speed_to_lead,
+            burn_up=[a + b for a, b in zip(self.burn_up, other.burn_up, strict=True)],
+            decay=self.decay + other.decay,
+            legs=self.legs.plus(other.legs),
+        )
+
+
+def analytics_tally(
     leads: pl.DataFrame, entries: pl.DataFrame, settings: ReportSettings, as_of: int
-) -> dict[str, Any]:
-    """The analytics keys of the frames of :func:`analytics_frames`."""
+) -> AnalyticsTally:
+    """The tally of the frames of :func:`analytics_frames`."""
     metric = settings.metric
     # Speed to lead and the speed legs read the same milestones in business time.
     milestones = speed.Milestones.of(leads, settings.rules)
-    return {
-        "waterfall": figures.waterfall(leads),
-        "speed_to_lead": figures.speed_to_lead(
+    return AnalyticsTally(
+        waterfall=figures.waterfall_tally(leads),
+        speed_to_lead=figures.speed_to_lead_tally(
             leads, settings.rules, metric.speed_clock, milestones.waits
         ),
-        "burn_up": figures.burn_up(
+        burn_up=figures.burn_up_tally(
             entries, metric.commitments, metric.workable, as_of, settings.zone
         ),
-        **speed.speed_figures(leads, settings.rules, milestones),
+        decay=speed.decay_tally(milestones.mqls, milestones.present, milestones.business),
+        legs=speed.LegTally.of(
+            milestones.mqls, milestones.instants, milestones.present, milestones.business
+        ),
+    )
+
+
+def tally_figures(tally: AnalyticsTally, settings: ReportSettings, as_of: int) -> dict[str, Any]:
+    """The analytics keys of an :class:`AnalyticsTally`."""
+    metric = settings.metric
+    return {
+        "waterfall": figures.waterfall(tally.waterfall),
+        "speed_to_lead": figures.speed_to_lead_figure(tally.speed_to_lead, metric.speed_clock),
+        "burn_up": figures.burn_up_figure(tally.burn_up, metric.commitments, as_of, settings.zone),
+        "speed_legs": speed.legs_figure(tally.legs),
+        "touch_decay": speed.decay_figure(tally.decay),
     }
+
+
+def analytics_figures(
+    leads: pl.DataFrame, entries: pl.DataFrame, settings: ReportSettings, as_of: int
+) -> dict[str, Any]:
+    """The analytics keys of the frames of :func:`analytics_frames`: those of their
+    tally, so that a report in parts (:mod:`.partials`) and one in memory are the same."""
+    return tally_figures(analytics_tally(leads, entries, settings, as_of), settings, as_of)
 
 
 # Columns the segments table works out per lead: cutting by a field of the same name

@@ -46,15 +46,32 @@ def _number(value: float) -> float | None:
 # -- demand waterfall ---------------------------------------------------------------------
 
 
+# What the waterfall tells leads apart by: its groups and the stages a lead reached.
+WATERFALL_KEYS = (*WATERFALL_GROUPS.values(), "mql", "sal", "opportunity", "won", "lost")
+
+
+def waterfall_tally(leads: pl.DataFrame) -> pl.DataFrame:
+    """The leads counted (``n``) per group and stages reached: all the waterfall reads.
+    Tallies of disjoint sets of leads, stacked, are the tally of all of them (``n``
+    summed per key by :func:`waterfall`)."""
+    untouched = (pl.col("mql") & pl.col("touch_at").is_null()).alias("untouched")
+    return (
+        leads.select(*WATERFALL_KEYS, untouched)
+        .group_by(*WATERFALL_KEYS, "untouched")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+    )
+
+
 def _waterfall_aggs() -> list[pl.Expr]:
+    n = pl.col("n")
     return [
-        pl.len().alias("inquiries"),
-        pl.col("mql").sum().alias("mqls"),
-        pl.col("sal").sum().alias("sals"),
-        pl.col("opportunity").sum().alias("opportunities"),
-        pl.col("won").sum().alias("won"),
-        pl.col("lost").sum().alias("lost"),
-        (pl.col("mql") & pl.col("touch_at").is_null()).sum().alias("never_touched"),
+        n.sum().alias("inquiries"),
+        n.filter(pl.col("mql")).sum().alias("mqls"),
+        n.filter(pl.col("sal")).sum().alias("sals"),
+        n.filter(pl.col("opportunity")).sum().alias("opportunities"),
+        n.filter(pl.col("won")).sum().alias("won"),
+        n.filter(pl.col("lost")).sum().alias("lost"),
+        n.filter(pl.col("untouched")).sum().alias("never_touched"),
     ]
 
 
@@ -74,9 +91,11 @@ def _waterfall_figure(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def waterfall(leads: pl.DataFrame) -> dict[str, Any]:
+def waterfall(tally: pl.DataFrame) -> dict[str, Any]:
     """Inquiry → MQL → SAL → opportunity → won, overall (the whole history up to the
-    evaluation instant) and by grade, owner, team (at the MQL instant) and inquiry month."""
+    evaluation instant) and by grade, owner, team (at the MQL instant) and inquiry month,
+    of the leads of a :func:`waterfall_tally` (or of several, stacked)."""
+    leads = tally
     overall = leads.select(_waterfall_aggs()).row(0, named=True)
     result: dict[str, Any] = {"overall": _waterfall_figure(overall)}
     for group, column in WATERFALL_GROUPS.items():
@@ -144,6 +163,18 @@ def speed_to_lead(
     """Conversion to opportunity of MQL leads by time to first touch: wall-clock time,
     or business time (``clock="business"``, which needs the ``rules``' calendars).
     ``waits``: the MQLs' :func:`business_waits`, if the caller has them already."""
+    return speed_to_lead_figure(speed_to_lead_tally(leads, rules, clock, waits), clock)
+
+
+def speed_to_lead_tally(
+    leads: pl.DataFrame,
+    rules: Rulebook | None = None,
+    clock: str = "wall",
+    waits: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.int64]:
+    """Per bucket of :data:`SPEED_BUCKETS` (columns), the MQL leads, their
+    opportunities and their wins (rows): all :func:`speed_to_lead` reads. Tallies of
+    disjoint sets of leads add."""
     if clock not in SPEED_CLOCKS:
         raise ValueError(f"speed to lead is measured in {' or '.join(SPEED_CLOCKS)} time")
     mqls = leads.filter(pl.col("mql"))
@@ -156,10 +187,17 @@ def speed_to_lead(
         waited = ((mqls["touch_at"].fill_null(0) - mqls["mql_at"]) // MICROS_PER_SECOND).to_numpy()
     bucket = speed_bucket_index(waited.astype(np.int64), touched)
     size = len(SPEED_BUCKETS)
-    counts = np.bincount(bucket, minlength=size)
-    opportunities = np.bincount(bucket, weights=mqls["opportunity"].to_numpy(), minlength=size)
-    won = np.bincount(bucket, weights=mqls["won"].to_numpy(), minlength=size)
-    low, high = wilson_bounds(opportunities, counts.astype(np.float64))
+    tally = np.zeros((3, size), dtype=np.int64)
+    tally[0] = np.bincount(bucket, minlength=size)
+    tally[1] = np.bincount(bucket[mqls["opportunity"].to_numpy()], minlength=size)
+    tally[2] = np.bincount(bucket[mqls["won"].to_numpy()], minlength=size)
+    return tally
+
+
+def speed_to_lead_figure(tally: npt.NDArray[np.int64], clock: str) -> dict[str, Any]:
+    """:func:`speed_to_lead` of a :func:`speed_to_lead_tally`."""
+    counts, opportunities, won = tally
+    low, high = wilson_bounds(opportunities.astype(np.float64), counts.astype(np.float64))
     buckets = [
         {
             "bucket": spec.name,
@@ -173,7 +211,8 @@ def speed_to_lead(
         }
         for k, spec in enumerate(SPEED_BUCKETS)
     ]
-    return {"clock": clock, "conversion": "opportunity", "leads": len(mqls), "buckets": buckets}
+    leads = int(counts.sum())
+    return {"clock": clock, "conversion": "opportunity", "leads": leads, "buckets": buckets}
 
 
 # -- commitment burn-up -------------------------------------------------------------------
@@ -218,7 +257,21 @@ def burn_up(
 ) -> list[dict[str, Any]]:
     """Cumulative MQL entries per day of each ``mqls``/``workable_leads`` commitment's
     current period, up to the evaluation instant, beside the target."""
-    result: list[dict[str, Any]] = []
+    daily = burn_up_tally(entries, commitments, workable, as_of, zone)
+    return burn_up_figure(daily, commitments, as_of, zone)
+
+
+def burn_up_tally(
+    entries: pl.DataFrame,
+    commitments: Sequence[Commitment],
+    workable: Workable,
+    as_of: int,
+    zone: tzinfo,
+) -> list[npt.NDArray[np.int64]]:
+    """Per ``mqls``/``workable_leads`` commitment, its MQL entries per day of its
+    current period up to ``as_of``: all :func:`burn_up` reads. Tallies of disjoint
+    sets of leads add."""
+    result: list[npt.NDArray[np.int64]] = []
     for commitment in commitments:
         if commitment.metric not in BURN_UP_METRICS:
             continue
@@ -230,7 +283,22 @@ def burn_up(
             chosen = chosen.filter(workable_mask(chosen, workable))
         first, last = _local_days(np.array([period.start, as_of]), zone).tolist()
         days = _local_days(chosen["at"].to_numpy(), zone) - first
-        daily = np.bincount(days.astype(np.int64), minlength=last - first + 1)
+        result.append(np.bincount(days.astype(np.int64), minlength=last - first + 1))
+    return result
+
+
+def burn_up_figure(
+    daily_counts: Sequence[npt.NDArray[np.int64]],
+    commitments: Sequence[Commitment],
+    as_of: int,
+    zone: tzinfo,
+) -> list[dict[str, Any]]:
+    """:func:`burn_up` of a :func:`burn_up_tally`."""
+    chosen = [c for c in commitments if c.metric in BURN_UP_METRICS]
+    result: list[dict[str, Any]] = []
+    for commitment, daily in zip(chosen, daily_counts, strict=True):
+        period = period_containing(as_of, commitment.period, zone)
+        first, last = _local_days(np.array([period.start, as_of]), zone).tolist()
         cumulative = np.cumsum(daily).tolist()
         dates = (np.arange(first, last + 1).astype("datetime64[D]")).astype(str).tolist()
         result.append(

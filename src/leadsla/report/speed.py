@@ -21,14 +21,16 @@ import numpy as np
 import polars as pl
 
 from leadsla.core.columns import MICROS_PER_SECOND, BoolArray, FloatArray, Int32Array, Int64Array
+from leadsla.core.metrics import grouped_quantiles
 from leadsla.core.policy import CONNECT_OUTCOMES, Rulebook
 from leadsla.core.speed import (
     LEGS,
+    MAX_HOURS,
     MILESTONES,
     Cut,
-    clock_leg_figures,
+    decay_bin_index,
+    fit_decay_bins,
     leg_spans,
-    touch_decay,
 )
 from leadsla.report.figures import mql_calendars
 from leadsla.report.leads import NONE, Rows
@@ -215,14 +217,78 @@ def speed_figures(
     }
 
 
+@dataclass(frozen=True)
+class LegTally:
+    """What ``speed_legs`` reads of a set of MQL leads: how many leads have each length
+    (whole seconds) of each leg, on each clock, per group (``frame``: columns
+    ``clock`` (0 wall, 1 business), ``leg``, a column per cut of :data:`LEG_GROUPS`,
+    ``seconds`` and the count ``n``), and the groups' names of each cut (``names``,
+    sorted; a group whose leads have no leg still shows). The percentiles are taken
+    over these exact values, each as often as it occurs: a value histogram, which adds.
+    Tallies of disjoint sets of leads add up (:meth:`plus`)."""
+
+    frame: pl.DataFrame
+    names: dict[str, list[str]]
+
+    @classmethod
+    def of(
+        cls, mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int32Array
+    ) -> LegTally:
+        wall, valid = leg_spans(instants, present)
+        in_business, _ = leg_spans(instants, present, business)
+        names: dict[str, list[str]] = {}
+        codes: dict[str, Int64Array] = {}
+        for key, column in LEG_GROUPS.items():
+            if column in mqls.columns:
+                names[key], cut = _cut(mqls[column])
+                codes[key] = cut.codes
+        pieces: list[pl.DataFrame] = []
+        for clock, spans in enumerate((wall, in_business)):
+            for k in range(len(LEGS)):
+                rows = np.flatnonzero(valid[:, k])
+                piece = pl.DataFrame(
+                    {
+                        **{key: code[rows].astype(np.int32) for key, code in codes.items()},
+                        "seconds": spans[rows, k],
+                    }
+                )
+                counted = piece.group_by(piece.columns).agg(pl.len().cast(pl.Int64).alias("n"))
+                pieces.append(
+                    counted.with_columns(
+                        pl.lit(clock, dtype=pl.Int8).alias("clock"),
+                        pl.lit(k, dtype=pl.Int8).alias("leg"),
+                    )
+                )
+        frame = pl.concat(pieces, how="vertical")
+        # The groups by name (null: in no group), so that parts with other codes add.
+        frame = frame.with_columns(_named(frame[key], names[key]).alias(key) for key in codes)
+        return cls(frame.select("clock", "leg", *codes, "seconds", "n"), names)
+
+    def plus(self, other: LegTally) -> LegTally:
+        keys = [name for name in self.frame.columns if name != "n"]
+        stacked = pl.concat([self.frame, other.frame], how="vertical")
+        names = {key: sorted({*own, *other.names[key]}) for key, own in self.names.items()}
+        return LegTally(stacked.group_by(keys).agg(pl.col("n").sum()), names)
+
+
+def _named(codes: pl.Series, names: list[str]) -> pl.Series:
+    """Group codes (-1: none) as the groups' names (null)."""
+    lookup = pl.Series(names, dtype=pl.Utf8)
+    index = codes.cast(pl.Int64)
+    return lookup.gather(index.set(index < 0, None))
+
+
 def speed_legs(
     mqls: pl.DataFrame, instants: Int64Array, present: BoolArray, business: Int32Array
 ) -> dict[str, Any]:
     """Median and 90th percentile of each leg, business and wall time, overall and by
     segment (the lead's last value), and the rep the lead was assigned to and that rep's
     team."""
-    wall, valid = leg_spans(instants, present)
-    in_business, _ = leg_spans(instants, present, business)
+    return legs_figure(LegTally.of(mqls, instants, present, business))
+
+
+def legs_figure(tally: LegTally) -> dict[str, Any]:
+    """:func:`speed_legs` of the leads of a :class:`LegTally`."""
     result: dict[str, Any] = {
         "clock": "business and wall",
         "legs": [
@@ -235,21 +301,39 @@ def speed_legs(
             for leg in LEGS
         ],
     }
-    cuts = {"overall": (["overall"], Cut(np.zeros(len(mqls), dtype=np.int64), 1))}
-    for key, column in LEG_GROUPS.items():
-        if column in mqls.columns:
-            cuts[key] = _cut(mqls[column])
-    walls, businesses = clock_leg_figures(
-        [cut for _, cut in cuts.values()], [wall, in_business], valid
-    )
-    for (key, (names, _)), in_wall, in_biz in zip(cuts.items(), walls, businesses, strict=True):
+    frame = tally.frame
+    cuts: dict[str, list[str]] = {"overall": ["overall"], **tally.names}
+    for key, names in cuts.items():
+        # Per clock: leads, median and 90th percentile of each group and leg.
+        shape = (len(names), len(LEGS))
+        leads = np.zeros(shape, dtype=np.int64)
+        p50 = [np.full(shape, np.nan), np.full(shape, np.nan)]
+        p90 = [np.full(shape, np.nan), np.full(shape, np.nan)]
+        if key == "overall":
+            codes = pl.lit(0, dtype=pl.Int64)
+        else:
+            codes = pl.col(key).cast(pl.Enum(names)).to_physical().cast(pl.Int64)
+        coded = frame.select("clock", "leg", codes.alias("group"), "seconds", "n").filter(
+            pl.col("group").is_not_null()
+        )
+        for (clock, k), part in coded.group_by("clock", "leg"):
+            counts, _, (middle, high) = grouped_quantiles(
+                part["group"].to_numpy(),
+                part["seconds"].to_numpy().astype(np.int64),
+                len(names),
+                (0.5, 0.9),
+                part["n"].to_numpy(),
+            )
+            leads[:, int(k)] = counts  # the same leads on both clocks
+            p50[int(clock)][:, int(k)] = middle
+            p90[int(clock)][:, int(k)] = high
         groups: dict[str, Any] = {}
         for g, name in enumerate(names):
-            wall50, wall90 = _hours(in_wall.p50[g]), _hours(in_wall.p90[g])
-            biz50, biz90 = _hours(in_biz.p50[g]), _hours(in_biz.p90[g])
+            wall50, wall90 = _hours(p50[0][g]), _hours(p90[0][g])
+            biz50, biz90 = _hours(p50[1][g]), _hours(p90[1][g])
             groups[name] = {
                 leg.name: {
-                    "leads": int(in_wall.leads[g, k]),
+                    "leads": int(leads[g, k]),
                     "business_p50_hours": biz50[k],
                     "business_p90_hours": biz90[k],
                     "wall_p50_hours": wall50[k],
@@ -268,14 +352,32 @@ def _clean(value: float | None) -> float | None:
 def decay(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> dict[str, Any]:
     """Conversion to opportunity of touched MQLs fitted against business hours to first
     touch (the MQL → first attempt time, on speed to lead's business calendar)."""
+    return decay_figure(decay_tally(mqls, present, business))
+
+
+def decay_tally(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> Int64Array:
+    """Per bin of the touch decay (columns): the touched MQL leads, the converted ones and
+    the sum of their business seconds to first touch (rows): all :func:`decay` reads.
+    The seconds are whole, so their sums add exactly, in any order: tallies of disjoint
+    sets of leads add."""
     touched = present[:, 3]
-    hours = (business[touched, 3] - business[touched, 1]) / SECONDS_PER_HOUR
-    fit = touch_decay(
-        hours,
-        mqls["opportunity"].to_numpy()[touched],
-        bin_hours=BIN_HOURS,
-        resamples=RESAMPLES,
-        seed=SEED,
+    seconds = (business[touched, 3] - business[touched, 1]).astype(np.int64)
+    index = decay_bin_index(seconds / SECONDS_PER_HOUR, BIN_HOURS)
+    bins = int(np.ceil(MAX_HOURS / BIN_HOURS)) + 1
+    converted = mqls["opportunity"].to_numpy()[touched]
+    tally = np.zeros((3, bins), dtype=np.int64)
+    tally[0] = np.bincount(index, minlength=bins)
+    tally[1] = np.bincount(index[converted], minlength=bins)
+    # Through float64: exact for whole sums below 2**53 seconds.
+    tally[2] = np.rint(np.bincount(index, weights=seconds.astype(np.float64), minlength=bins))
+    return tally
+
+
+def decay_figure(tally: Int64Array) -> dict[str, Any]:
+    """:func:`decay` of a :func:`decay_tally`."""
+    leads, converted, seconds = tally
+    fit = fit_decay_bins(
+        leads, converted, seconds / SECONDS_PER_HOUR, resamples=RESAMPLES, seed=SEED
     )
     points = [
         {
@@ -292,7 +394,7 @@ def decay(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> dict[
     return {
         "clock": "business",
         "conversion": "opportunity",
-        "leads": int(touched.sum()),
+        "leads": int(leads.sum()),
         "bin_hours": BIN_HOURS,
         "resamples": fit.resamples,
         "seed": SEED,
