@@ -52,6 +52,7 @@ from leadsla.core.analytics import (
 )
 from leadsla.core.events import EventTable, ReadReport, parse_instant, read_events
 from leadsla.core.policy import Rulebook
+from leadsla.report import leads as leads_module
 from leadsla.report.analytics import analytics, segments
 from leadsla.report.columns import EventColumns
 from leadsla.report.figures import business_waits
@@ -466,7 +467,15 @@ def test_bad_outcome_and_amount_rows_are_reported_and_skipped(rules: Rulebook) -
     assert len(table) == 3
 
 
-def test_settle_keeps_the_last_row_of_each_field_in_an_instant() -> None:
+@pytest.mark.parametrize(
+    ("instants", "events"),
+    # 6 instants a lead: instants of many rows (the sort); 400: of a few (the
+    # comparisons with the next rows). Field 2 as the events (activity) is kept.
+    [(6, None), (6, 2), (400, None), (400, 2)],
+)
+def test_settle_keeps_the_last_row_of_each_field_in_an_instant(
+    instants: int, events: int | None
+) -> None:
     # Random lead-grouped rows, against the definition row by row.
     rng = np.random.default_rng(7)
     size = 2000
@@ -474,14 +483,17 @@ def test_settle_keeps_the_last_row_of_each_field_in_an_instant() -> None:
     at = np.zeros(size, dtype=np.int64)
     for code in np.unique(lead).tolist():
         rows = np.flatnonzero(lead == code)
-        at[rows] = np.sort(rng.integers(0, 6, rows.size))
+        at[rows] = np.sort(rng.integers(0, instants, rows.size))
+    _, run_lengths = np.unique(lead * 1000 + at, return_counts=True)
+    assert (int(run_lengths.max()) > leads_module._SHORT_INSTANTS) == (instants == 6)
     field = rng.integers(0, 4, size).astype(np.int16)
     columns = EventColumns(lead, at, field, np.arange(size, dtype=np.int32), [])
-    settled = settle(columns)
+    settled = settle(columns, events)
     expected = [
         row
         for row in range(size)
-        if not any(
+        if field[row] == events
+        or not any(
             (lead[later], at[later], field[later]) == (lead[row], at[row], field[row])
             for later in range(row + 1, size)
         )

@@ -78,21 +78,47 @@ def settle(columns: EventColumns, events: int | None = None) -> EventColumns:
     starts = np.ones(len(lead), dtype=np.bool_)
     np.not_equal(lead[1:], lead[:-1], out=starts[1:])
     starts[1:] |= at[1:] != at[:-1]
-    codes = columns.field.astype(np.int64)
+    run_starts = np.flatnonzero(starts)
+    longest = int(np.diff(np.append(run_starts, len(lead))).max())
+    if longest <= _SHORT_INSTANTS:
+        overwritten = _overwritten_in_short_runs(starts, columns.field, longest)
+    else:
+        overwritten = _overwritten_by_sort(starts, columns.field)
+    if events is not None:
+        overwritten &= columns.field != events
+    if not overwritten.any():
+        return columns
+    return columns.take(np.flatnonzero(~overwritten))
+
+
+# An instant holds a few rows (a lead's creation: status, owner, score, grade), so
+# comparing each row with the next one, two, … of its instant is a few passes over the
+# rows, where a sort of them all costs more. Longer instants take the sort.
+_SHORT_INSTANTS = 8
+
+
+def _overwritten_in_short_runs(starts: Any, field: Any, longest: int) -> Any:
+    """Rows that a later row of the same instant (run of ``starts``) sets again."""
+    run = np.cumsum(starts, dtype=np.int64)
+    overwritten = np.zeros(len(field), dtype=np.bool_)
+    for shift in range(1, longest):
+        same = run[shift:] == run[:-shift]
+        same &= field[shift:] == field[:-shift]
+        overwritten[:-shift] |= same
+    return overwritten
+
+
+def _overwritten_by_sort(starts: Any, field: Any) -> Any:
+    codes = field.astype(np.int64)
     key = np.cumsum(starts, dtype=np.int64)
     key *= int(codes.max()) + 1
     key += codes
     # Keys grow with the instant, so a stable sort only reorders rows within an instant.
     order = np.argsort(key, kind="stable")
     ordered = key[order]
-    overwritten = ordered[:-1] == ordered[1:]
-    if events is not None:
-        overwritten &= codes[order[:-1]] != events
-    if not overwritten.any():
-        return columns
-    keep = np.ones(len(order), dtype=np.bool_)
-    keep[order[:-1][overwritten]] = False
-    return columns.take(np.flatnonzero(keep))
+    overwritten = np.zeros(len(field), dtype=np.bool_)
+    overwritten[order[:-1][ordered[:-1] == ordered[1:]]] = True
+    return overwritten
 
 
 NONE = np.iinfo(np.int64).max  # "no instant" in the per-lead reductions
