@@ -257,9 +257,11 @@ def lead_list(
         connection, owners=scope.owners, owner=owner, status=status, grade=grade, due=due
     )
     result: list[dict[str, Any]] = []
-    skipped = 0
-    for start in range(0, len(keys), KEY_CHUNK):
-        chunk = stored_leads.rows_of(connection, keys[start : start + KEY_CHUNK])
+    skipped = start = 0
+    while start < len(keys):
+        size = _chunk_size(limit + offset - len(result) - skipped, start, len(result) + skipped)
+        chunk = stored_leads.rows_of(connection, keys[start : start + size])
+        start += size
         verdicts = clocks_at(connection, rules, [r.lead_id for r in chunk], as_of)
         for row in chunk:
             clocks = verdicts.get(row.lead_id, [])
@@ -272,6 +274,19 @@ def lead_list(
             if len(result) >= limit:
                 return result
     return result
+
+
+def _chunk_size(wanted: int, judged: int, matched: int) -> int:
+    """How many more candidates to judge for ``wanted`` more matches, by the share that
+    matched so far (a quarter more, and 16, for the spread); at most :data:`KEY_CHUNK`.
+
+    A fixed chunk of 500 judged 500 leads for an At risk page of 200 rows, where nine
+    candidates in ten match: twice the work of the page (200,000-lead demo)."""
+    if matched == 0:
+        estimate = wanted if judged == 0 else judged * 2
+    else:
+        estimate = -(-wanted * judged // matched)  # ceiling division
+    return max(1, min(KEY_CHUNK, estimate + estimate // 4 + 16))
 
 
 def _listed(rules: Rulebook, row: Any, clocks: Sequence[Verdict]) -> dict[str, Any]:
