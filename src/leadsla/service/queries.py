@@ -260,7 +260,10 @@ def lead_list(
     skipped = start = 0
     while start < len(keys):
         size = _chunk_size(limit + offset - len(result) - skipped, start, len(result) + skipped)
-        chunk = stored_leads.rows_of(connection, keys[start : start + size])
+        chunk = stored_leads.rows_of(
+            connection, keys[start : start + size], owners=scope.owners, owner=owner,
+            status=status, grade=grade,
+        )  # fmt: skip
         start += size
         verdicts = clocks_at(connection, rules, [r.lead_id for r in chunk], as_of)
         for row in chunk:
@@ -276,16 +279,17 @@ def lead_list(
     return result
 
 
-def _chunk_size(wanted: int, judged: int, matched: int) -> int:
-    """How many more candidates to judge for ``wanted`` more matches, by the share that
-    matched so far (a quarter more, and 16, for the spread); at most :data:`KEY_CHUNK`.
+def _chunk_size(wanted: int, read: int, matched: int) -> int:
+    """How many more candidates to read for ``wanted`` more matches, by the share of
+    those read so far that matched (a quarter more, and 16, for the spread; doubling
+    while none has); at most :data:`KEY_CHUNK`.
 
     A fixed chunk of 500 judged 500 leads for an At risk page of 200 rows, where nine
     candidates in ten match: twice the work of the page (200,000-lead demo)."""
-    if matched == 0:
-        estimate = wanted if judged == 0 else judged * 2
-    else:
-        estimate = -(-wanted * judged // matched)  # ceiling division
+    if read == 0:
+        return max(1, min(KEY_CHUNK, wanted + wanted // 4 + 16))
+    # Ceiling division by the share matched so far; doubling while none has.
+    estimate = -(-wanted * read // matched) if matched else read * 2
     return max(1, min(KEY_CHUNK, estimate + estimate // 4 + 16))
 
 
