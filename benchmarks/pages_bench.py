@@ -247,8 +247,8 @@ def page_times(base: str, token: str, paths: list[str], repeat: int) -> dict[str
     return times
 
 
-def posts_while_loading(base: str, token: str, count: int) -> list[float]:
-    """POST one event ``count`` times while another thread loads the overview."""
+def posts_while_loading(base: str, token: str, count: int, path: str) -> list[float]:
+    """POST one event ``count`` times while another thread loads ``path``."""
     stop = threading.Event()
 
     def load_pages() -> None:
@@ -258,7 +258,7 @@ def posts_while_loading(base: str, token: str, count: int) -> list[float]:
             assert csrf is not None
             client.post("/login", data={"token": token, "csrf": csrf.group(1)})
             while not stop.is_set():
-                client.get("/overview")
+                client.get(path)
 
     loader = threading.Thread(target=load_pages, daemon=True)
     loader.start()
@@ -298,6 +298,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-worker", action="store_true", help="the snapshots are fresh: no worker round"
     )
+    parser.add_argument(
+        "--only", default="",
+        help="comma-separated pages to time (e.g. /at-risk,/breached: the live queues, "
+        "which read no snapshot); the POSTs are then timed while the first of them loads",
+    )  # fmt: skip
     args = parser.parse_args()
     directory = demo(args.size, args.data_dir)
     config = directory / "leadsla.yaml"
@@ -332,11 +337,15 @@ def run(
     base = f"http://127.0.0.1:{port}"
     try:
         print("with snapshots (navigation start to load event, Chromium):")
+        only = [path for path in args.only.split(",") if path]
         for role, paths in PAGES.items():
-            report(role, page_times(base, secrets[role], paths, args.repeat))
-        posts = posts_while_loading(base, secrets["admin"], 20)
+            kept = [path for path in paths if not only or path in only]
+            if kept:
+                report(role, page_times(base, secrets[role], kept, args.repeat))
+        loading = only[0] if only else "/overview"
+        posts = posts_while_loading(base, secrets["admin"], 20, loading)
         middle, worst = statistics.median(posts), max(posts)
-        print(f"  POST /api/v1/events while the overview loads: median {middle:.3f} s, "
+        print(f"  POST /api/v1/events while {loading} loads: median {middle:.3f} s, "
               f"max {worst:.3f} s ({len(posts)} posts)")  # fmt: skip
         print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
