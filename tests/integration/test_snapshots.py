@@ -23,7 +23,13 @@ from leadsla.service.queries import scope_for
 from leadsla.service.tokens import Principal, Role, create_token
 from leadsla.store.database import open_database
 from leadsla.store.snapshots import load_snapshot
-from leadsla.web.figures import dashboard_objectives, objectives_for, queue_counts, refresh_due
+from leadsla.web.figures import (
+    dashboard_objectives,
+    objectives_for,
+    overview_counts,
+    queue_counts,
+    refresh_due,
+)
 from leadsla.worker import Senders, run_worker
 
 NOW = parse_instant("2026-03-04T15:30:00Z")
@@ -107,6 +113,16 @@ def test_snapshots_equal_the_report_after_random_ingests(
         assert [[g["group"] for g in item["groups"]] for item in mine] == [[], ["maya"]]
         east = load_snapshot(connection, "team:east", "month")
         assert east is not None
+        # A rep's overview counts: their own, kept in their team's snapshot, as their
+        # queues count at that instant.
+        assert overview_counts(connection, rules, maya, NOW) == (
+            queue_counts(connection, rules, scope_for(rules, maya), NOW),
+            NOW,
+        )
+        assert {name for name in east.counts or {} if ":" in name} == {
+            f"{count}:{rep}" for rep in rules.teams["east"].reps for count in ("at_risk", "overdue")
+        }
+        assert sum((east.counts or {})[f"at_risk:{rep}"] for rep in rules.teams["east"].reps) > 0
         assert set(east.report["by_owner"]) <= set(rules.teams["east"].reps)
         assert east.report["overall"]["mqls"] < shot.report["overall"]["mqls"]
     engine.dispose()  # type: ignore[attr-defined]

@@ -238,60 +238,95 @@ def lead_list(
     business time on their own calendar is at most that much and not yet breached.
     """
     wants_clock_filter = at_risk_within is not None or breached is not None
+    if not wants_clock_filter:
+        rows = stored_leads.lead_rows(
+            connection, owners=scope.owners, owner=owner, status=status, grade=grade,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        listed: list[dict[str, Any]] = []
+        for start in range(0, len(rows), KEY_CHUNK):
+            chunk = rows[start : start + KEY_CHUNK]
+            verdicts = clocks_at(connection, rules, [r.lead_id for r in chunk], as_of)
+            listed.extend(_listed(rules, row, verdicts.get(row.lead_id, [])) for row in chunk)
+        return listed
     due = None if at_risk_within is None else at_risk_span(rules, as_of, at_risk_within)
-    # With a clock filter the page is cut after judging the clocks, not in the query.
-    rows = stored_leads.lead_rows(
-        connection,
-        owners=scope.owners,
-        owner=owner,
-        status=status,
-        grade=grade,
-        limit=None if wants_clock_filter else limit,
-        offset=offset,
-        due=due,
+    # With a clock filter the page is cut after judging the clocks, not in the query:
+    # the candidates' ids are read at once, their rows a chunk at a time, and judging
+    # stops at the page's end.
+    keys = stored_leads.queue_keys(
+        connection, owners=scope.owners, owner=owner, status=status, grade=grade, due=due
     )
     result: list[dict[str, Any]] = []
-    skipped = 0
-    for start in range(0, len(rows), KEY_CHUNK):
-        chunk = rows[start : start + KEY_CHUNK]
+    skipped = start = 0
+    while start < len(keys):
+        size = _chunk_size(limit + offset - len(result) - skipped, start, len(result) + skipped)
+        chunk = stored_leads.rows_of(
+            connection, keys[start : start + size], owners=scope.owners, owner=owner,
+            status=status, grade=grade,
+        )  # fmt: skip
+        start += size
         verdicts = clocks_at(connection, rules, [r.lead_id for r in chunk], as_of)
         for row in chunk:
             clocks = verdicts.get(row.lead_id, [])
-            if wants_clock_filter and not _matches(rules, clocks, as_of, at_risk_within, breached):
+            if not _matches(rules, clocks, as_of, at_risk_within, breached):
                 continue
-            if wants_clock_filter and skipped < offset:
+            if skipped < offset:
                 skipped += 1
                 continue
-            result.append(
-                {
-                    "lead_id": row.lead_id,
-                    "status": row.status,
-                    "owner": row.owner,
-                    "grade": row.grade,
-                    "fields": dict(row.fields),
-                    "clocks": [clock_record(rules, row.lead_id, v) for v in clocks],
-                }
-            )
+            result.append(_listed(rules, row, clocks))
             if len(result) >= limit:
                 return result
     return result
+
+
+def _chunk_size(wanted: int, read: int, matched: int) -> int:
+    """How many more candidates to read for ``wanted`` more matches, by the share of
+    those read so far that matched (a quarter more, and 16, for the spread; doubling
+    while none has); at most :data:`KEY_CHUNK`.
+
+    A fixed chunk of 500 judged 500 leads for an At risk page of 200 rows, where nine
+    candidates in ten match: twice the work of the page (200,000-lead demo)."""
+    if read == 0:
+        return max(1, min(KEY_CHUNK, wanted + wanted // 4 + 16))
+    # Ceiling division by the share matched so far; doubling while none has.
+    estimate = -(-wanted * read // matched) if matched else read * 2
+    return max(1, min(KEY_CHUNK, estimate + estimate // 4 + 16))
+
+
+def _listed(rules: Rulebook, row: Any, clocks: Sequence[Verdict]) -> dict[str, Any]:
+    """A lead as lists show it: its current fields and its clocks' records."""
+    return {
+        "lead_id": row.lead_id,
+        "status": row.status,
+        "owner": row.owner,
+        "grade": row.grade,
+        "fields": dict(row.fields),
+        "clocks": [clock_record(rules, row.lead_id, v) for v in clocks],
+    }
 
 
 def at_risk_span(rules: Rulebook, as_of: int, within: int) -> stored_leads.DueFilter:
     """The open cycles an at-risk clock can be among, by their stored figures.
 
     Until its next event an open cycle's stored breach instant is its verdict's, and
-    its stored due its verdict's (a cadence's: its earliest pending deadline, which
-    time only moves later). A clock with at most ``within`` business time left is due
-    before the first instant at which more than that has passed on its calendar
-    (``before``: the latest over the calendars), is not breached by ``as_of``, and is
-    due no earlier than the end of its calendar's last open stretch (``since``: the
-    earliest over the calendars), else business time has passed since it was due.
+    its stored due its verdict's while it is not breached. A clock with at most
+    ``within`` business time left is due before the first instant at which more than
+    that has passed on its calendar (``before``: the latest over the calendars), is not
+    breached by ``as_of``, and is due no earlier than the end of its calendar's last
+    open stretch (``since``: the earliest over the calendars), else business time has
+    passed since it was due and it is breached (or lapsed: an optional grade's).
+
+    Cadences too: an unbreached cadence's due is the end of the gap in force or of the
+    window, whichever is first, and it breaches at the first instant past it (SPEC
+    §9.3), so a cadence due before ``since`` is breached by ``as_of`` and its stored
+    breach instant keeps it out already; bounding it by ``since`` as well lets the
+    index range read only the window's cycles. (On the 200,000-lead demo no open
+    cadence was due before ``since`` and unbreached: the earlier exemption of cadences
+    from the bound cost nothing there, and bought nothing.)
     """
     before = max(calendar.add(as_of, within + 1) for calendar in rules.calendars.values())
     since = min(last_open_end(calendar, as_of) for calendar in rules.calendars.values())
-    cadences = [policy.name for policy in rules.policies if policy.is_cadence]
-    return stored_leads.DueFilter(since=since, before=before, as_of=as_of, any_since=cadences)
+    return stored_leads.DueFilter(since=since, before=before, as_of=as_of)
 
 
 def last_open_end(calendar: BusinessCalendar, at: int) -> int:

@@ -69,6 +69,7 @@ def fire_due_timers(
     # steps (SPEC §9.6), not the config's.
     earlier = earlier_versions(connection, rules)
     rows: list[dict[str, object]] = []
+    handled: list[outbox.Handled] = []
     for row in due:
         state = states[row.lead_id]
         policy = earlier.get(row.policy_version) or policies.get(row.policy)
@@ -111,14 +112,10 @@ def fire_due_timers(
                 else:
                     result.queued += 1
                     result.held += deliver_at > now
-        outbox.mark_timers_handled(
-            connection,
-            lead_id=row.lead_id,
-            policy=row.policy,
-            cycle=row.cycle,
-            done_until=now,
-            next_timer_at=firing.next_timer_at,
+        handled.append(
+            outbox.Handled(row.lead_id, row.policy, row.cycle, now, firing.next_timer_at)
         )
+    outbox.mark_timers_handled(connection, handled)
     outbox.queue_notifications(connection, rows)
     return result
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, bindparam, func, select, update
@@ -48,25 +49,42 @@ def due_cycles(connection: Connection, *, now: int, limit: int) -> list[Row[Any]
     return list(connection.execute(query))
 
 
-def mark_timers_handled(
-    connection: Connection,
-    *,
-    lead_id: str,
-    policy: str,
-    cycle: int,
-    done_until: int,
-    next_timer_at: int | None,
-) -> None:
-    """Record that the cycle's timers up to ``done_until`` are handled, and when the next
-    one is due (None: no more)."""
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """A cycle whose timers up to ``done_until`` are handled, and when its next one is
+    due (None: no more)."""
+
+    lead_id: str
+    policy: str
+    cycle: int
+    done_until: int
+    next_timer_at: int | None
+
+
+def mark_timers_handled(connection: Connection, handled: Sequence[Handled]) -> None:
+    """Record that these cycles' timers are handled: one executemany for them all, not
+    a round trip per cycle (a demo at 200,000 leads records ~300,000 reminders due, a
+    thousand cycles a batch)."""
+    if not handled:
+        return
     connection.execute(
         update(clock_cycles)
         .where(
-            clock_cycles.c.lead_id == lead_id,
-            clock_cycles.c.policy == policy,
-            clock_cycles.c.cycle == cycle,
+            clock_cycles.c.lead_id == bindparam("key_lead_id"),
+            clock_cycles.c.policy == bindparam("key_policy"),
+            clock_cycles.c.cycle == bindparam("key_cycle"),
         )
-        .values(timers_done_until=done_until, next_timer_at=next_timer_at)
+        .values(timers_done_until=bindparam("done"), next_timer_at=bindparam("next")),
+        [
+            {
+                "key_lead_id": h.lead_id,
+                "key_policy": h.policy,
+                "key_cycle": h.cycle,
+                "done": h.done_until,
+                "next": h.next_timer_at,
+            }
+            for h in handled
+        ],
     )
 
 

@@ -95,7 +95,7 @@ def overview(
         at_risk=counts["at_risk"],
         at_risk_hours=AT_RISK_HOURS,
         overdue=counts["overdue"],
-        counted_at=counted_at,
+        counted_at=None if counted_at is None else format_instant(counted_at, zone),
         count_limit=COUNT_LIMIT,
         now=format_instant(now, zone),
         objectives=dashboard_objectives(connection, rules, config, caller, now),
