@@ -159,6 +159,7 @@ __all__ = [
     "mql_policy_of",
     "outcome_tables",
     "period_containing",
+    "row_weights",
     "score_band_edges",
     "score_band_labels",
     "score_of",
@@ -972,18 +973,20 @@ def facts_of(
     )
 
 
+def row_weights(facts: Facts, clocks: bool) -> Int64Array:
+    """Each MQL row's (``clocks``: clock row's) weight; one each where the facts are not
+    a tally."""
+    weights = facts.clock_weight if clocks else facts.mql_weight
+    if weights is not None:
+        return weights
+    return np.ones(len(facts.clock_policy) if clocks else len(facts), dtype=np.int64)
+
+
 def _weights(parts: Sequence[Facts], clocks: bool) -> Int64Array | None:
     """The parts' row weights joined (ones for a part without), ``None`` if no part has."""
-    name = "clock_weight" if clocks else "mql_weight"
-    if all(getattr(p, name) is None for p in parts):
+    if all((p.clock_weight if clocks else p.mql_weight) is None for p in parts):
         return None
-    rows = [len(p.clock_policy) if clocks else len(p) for p in parts]
-    joined: Int64Array = np.concatenate(
-        [
-            np.ones(n, dtype=np.int64) if getattr(p, name) is None else getattr(p, name)
-            for p, n in zip(parts, rows, strict=True)
-        ]
-    )
+    joined: Int64Array = np.concatenate([row_weights(p, clocks) for p in parts])
     return joined
 
 
@@ -1250,13 +1253,16 @@ def grouped_quantiles(
     gather and an interpolation for every group at once. ``weights``: each row is its
     value that many times (a value histogram): the same figures as the rows repeated.
     """
-    order = None
+    # With weights, the k-th value of the repeated rows is the row whose running total
+    # of weights first passes k.
+    ends = None
     if weights is None:
         ordered = _sorted_within_groups(groups, values).astype(np.float64)
     else:
         # A histogram's weights follow its values: the order itself is needed.
         order = np.lexsort((values, groups))
         ordered = values[order].astype(np.float64)
+        ends = np.cumsum(weights[order])
     counts = _count(groups, size, weights=weights)
     product = values if weights is None else values * weights
     # Integer sums below 2**53 are exact in float64, in any order.
@@ -1264,9 +1270,6 @@ def grouped_quantiles(
     means: FloatArray = np.divide(sums, counts, out=np.full(size, np.nan), where=counts > 0)
     starts = np.cumsum(counts) - counts
     present = counts > 0
-    # With weights, the k-th value of the repeated rows is the row whose running total
-    # of weights first passes k.
-    ends = None if weights is None or order is None else np.cumsum(weights[order])
     results: list[FloatArray] = []
     for q in quantiles:
         virtual = (counts - 1) * q

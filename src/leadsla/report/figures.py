@@ -95,12 +95,11 @@ def waterfall(tally: pl.DataFrame) -> dict[str, Any]:
     """Inquiry → MQL → SAL → opportunity → won, overall (the whole history up to the
     evaluation instant) and by grade, owner, team (at the MQL instant) and inquiry month,
     of the leads of a :func:`waterfall_tally` (or of several, stacked)."""
-    leads = tally
-    overall = leads.select(_waterfall_aggs()).row(0, named=True)
+    overall = tally.select(_waterfall_aggs()).row(0, named=True)
     result: dict[str, Any] = {"overall": _waterfall_figure(overall)}
     for group, column in WATERFALL_GROUPS.items():
         rows = (
-            leads.filter(pl.col(column).is_not_null())
+            tally.filter(pl.col(column).is_not_null())
             .group_by(column)
             .agg(_waterfall_aggs())
             .sort(column)

@@ -147,8 +147,8 @@ def tally_facts(facts: Facts, metric: MetricRules, as_of: int) -> Facts:
         for commitment in metric.commitments
     ]
     window = (min(p.start for p in periods), max(p.end for p in periods))
-    mql_weight = _ones(facts.mql_weight, len(facts))
-    clock_weight = _ones(facts.clock_weight, len(facts.clock_policy))
+    mql_weight = metrics.row_weights(facts, clocks=False)
+    clock_weight = metrics.row_weights(facts, clocks=True)
 
     mql_at = metrics.snapped_instants(facts.mql_at, as_of, zone)
     in_quarter = (mql_at >= quarter.start) & (mql_at < quarter.end)
@@ -219,10 +219,6 @@ def tally_facts(facts: Facts, metric: MetricRules, as_of: int) -> Facts:
         mql_weight=mqls[_WEIGHT].to_numpy().astype(np.int64),
         clock_weight=clocks[_WEIGHT].to_numpy().astype(np.int64),
     )
-
-
-def _ones(weights: Any, rows: int) -> Any:
-    return np.ones(rows, dtype=np.int64) if weights is None else weights
 
 
 def _blanked(codes: Any, kept: Any) -> Any:

@@ -204,20 +204,6 @@ def _cut(column: pl.Series) -> tuple[list[str], Cut]:
     return names, Cut(codes.to_numpy(), len(names))
 
 
-def speed_figures(
-    leads: pl.DataFrame, rules: Rulebook, milestones: Milestones | None = None
-) -> dict[str, Any]:
-    """The report's ``speed_legs`` and ``touch_decay`` of the lead frame (with its
-    milestones, :func:`with_milestones`); ``milestones``: those of these leads, if the
-    caller has them already."""
-    found = Milestones.of(leads, rules) if milestones is None else milestones
-    mqls, present, business = found.mqls, found.present, found.business
-    return {
-        "speed_legs": speed_legs(mqls, found.instants, present, business),
-        "touch_decay": decay(mqls, present, business),
-    }
-
-
 @dataclass(frozen=True)
 class LegTally:
     """What ``speed_legs`` reads of a set of MQL leads: how many leads have each length
@@ -386,15 +372,11 @@ def _clean(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else round(float(value), 6)
 
 
-def decay(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> dict[str, Any]:
-    """Conversion to opportunity of touched MQLs fitted against business hours to first
-    touch (the MQL → first attempt time, on speed to lead's business calendar)."""
-    return decay_figure(decay_tally(mqls, present, business))
-
-
 def decay_tally(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) -> Int64Array:
     """Per bin of the touch decay (columns): the touched MQL leads, the converted ones and
-    the sum of their business seconds to first touch (rows): all :func:`decay` reads.
+    the sum of their business seconds to first touch (rows): all the report's
+    ``touch_decay`` (conversion to opportunity of touched MQLs fitted against business
+    hours to first touch, on speed to lead's business calendar) reads.
     The seconds are whole, so their sums add exactly, in any order: tallies of disjoint
     sets of leads add."""
     touched = present[:, 3]
@@ -411,7 +393,7 @@ def decay_tally(mqls: pl.DataFrame, present: BoolArray, business: Int32Array) ->
 
 
 def decay_figure(tally: Int64Array) -> dict[str, Any]:
-    """:func:`decay` of a :func:`decay_tally`."""
+    """The report's ``touch_decay`` of a :func:`decay_tally`."""
     leads, converted, seconds = tally
     fit = fit_decay_bins(
         leads, converted, seconds / SECONDS_PER_HOUR, resamples=RESAMPLES, seed=SEED
