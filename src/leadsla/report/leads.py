@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from leadsla.core.acceptance import ACCEPTED, REJECTED, SAL_FIELD
-from leadsla.core.columns import Int64Array
+from leadsla.core.columns import BoolArray, Int64Array
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
 from leadsla.core.policy import Policy, activity_matches
@@ -162,7 +162,9 @@ class Rows:
         )
         self.field = settled.field
         self.fields = {name: self.is_field(name) for name in BASE_FIELDS}
-        self.lead_start = np.repeat(self.starts.astype(position), self.counts)
+        # Each row's lead as its ordinal: the per-lead reductions below gather the rows
+        # they pick instead of reducing a row-sized array.
+        self.lead_no = np.repeat(np.arange(len(self.starts), dtype=position), self.counts)
         ranks = {
             status: STAGE_RANK[stage]
             for status, stage in settings.stages.items()
@@ -182,13 +184,31 @@ class Rows:
     def per_row(self, per_lead: np.ndarray[tuple[int], np.dtype[np.int64]]) -> Any:
         return np.repeat(per_lead, self.counts)
 
-    def first_at(self, mask: Any) -> Any:
-        """Per lead: the first instant of the rows in ``mask`` (NONE if none)."""
-        return np.minimum.reduceat(np.where(mask, self.at, NONE), self.starts)
+    def first_at(self, mask: Any, since: Int64Array | None = None) -> Int64Array:
+        """Per lead: the first instant of the rows in ``mask`` (NONE if none), of those
+        at or after the lead's ``since`` instant if given."""
+        picked = np.flatnonzero(mask)
+        lead = self.lead_no[picked]
+        if since is not None:
+            kept = self.at[picked] >= since[lead]
+            picked, lead = picked[kept], lead[kept]
+        first = np.full(len(self.starts), NONE, dtype=np.int64)
+        if lead.size:
+            # A lead's rows are in instant order: its first picked row is the earliest.
+            heads = _run_heads(lead)
+            first[lead[heads]] = self.at[picked[heads]]
+        return first
 
-    def last_row(self, mask: Any) -> Any:
+    def last_row(self, mask: Any) -> Int64Array:
         """Per lead: the last row index in ``mask`` (-1 if none)."""
-        return np.maximum.reduceat(np.where(mask, self.index, -1), self.starts)
+        picked = np.flatnonzero(mask)
+        lead = self.lead_no[picked]
+        last = np.full(len(self.starts), -1, dtype=np.int64)
+        if lead.size:
+            # Picked rows ascend: a lead's last is the one before the next run's head.
+            tails = np.append(_run_heads(lead)[1:], True)
+            last[lead[tails]] = picked[tails]
+        return last
 
     def codes(self, rows: Any) -> Int64Array:
         """The value codes of rows (-1 where the row is -1 or clears the field)."""
@@ -212,7 +232,7 @@ class Rows:
             return np.full(len(wanted), -1, dtype=np.int64)
         position = np.searchsorted(marked, self.instant_end[wanted], side="right") - 1
         latest = np.where(position >= 0, marked[np.maximum(position, 0)], -1)
-        return np.where(latest >= self.lead_start[wanted], latest, -1)
+        return np.where(latest >= self.starts[self.lead_no[wanted]], latest, -1)
 
     def grades(self, settings: ReportSettings, grade: Int64Array, score: Int64Array) -> pl.Series:
         """The effective grade (:func:`_grade_expr`) of each pair of ``grade`` and
@@ -233,6 +253,13 @@ class Rows:
             dict(settings.team_of), default=None, return_dtype=pl.Utf8
         )
         return self.lookup(per_value, owner).alias("team")
+
+
+def _run_heads(lead: Any) -> BoolArray:
+    """Where each run of equal values of ``lead`` begins."""
+    heads = np.ones(lead.size, dtype=np.bool_)
+    np.not_equal(lead[1:], lead[:-1], out=heads[1:])
+    return heads
 
 
 def first_touches(rows: Rows, policy: Policy | None) -> Any:
@@ -333,7 +360,7 @@ def lead_frame(
         "lead": rows.lead[rows.starts].astype(np.int64),
         "first_at": rows.at[rows.starts],
         "mql_at": _instants(mql_at),
-        "touch_at": _instants(rows.first_at(touched & (rows.at >= rows.per_row(mql_at)))),
+        "touch_at": _instants(rows.first_at(touched, since=mql_at)),
         "opportunity_at": _instants(opportunity_at),
         "level": level,
         "sal": accepted_leads(rows, level),

@@ -94,7 +94,7 @@ def _first_row_from(rows: Rows, chosen: BoolArray, since: Int64Array) -> Int64Ar
     """Per lead: the first of the ``chosen`` rows at or after the lead's ``since``
     instant (``NONE``: none; a lead whose ``since`` is ``NONE`` has none)."""
     picked = np.flatnonzero(chosen)
-    lead = np.searchsorted(rows.starts, picked, side="right") - 1
+    lead = rows.lead_no[picked]
     start = since[lead]
     kept = (start != NONE) & (rows.at[picked] >= start)
     picked, lead = picked[kept], lead[kept]
