@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from leadsla.config import build_rulebook, load_config
@@ -40,6 +41,19 @@ def history(seed: int, leads: int, months: int = 6) -> str:
 
 def rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_the_history_has_every_lead_asked_for_whatever_the_hour_it_ends(hour: int) -> None:
+    # Leads drawn before the window's first instant (its first day is cut at the hour
+    # the history ends) were once dropped: a 60-lead demo made at 16:08 UTC had 59.
+    out = io.StringIO()
+    end = parse_instant("2026-12-05T00:08:00Z") + hour * 3600 * 1_000_000
+    stats = write_company_history(out, seed=1, leads=60, end=end)
+    written = rows(out.getvalue())
+    assert stats.leads == 60
+    assert len({row["lead_id"] for row in written}) == 60
+    assert all(end - 180 * 86_400_000_000 <= parse_instant(row["at"]) <= end for row in written)
 
 
 def test_same_seed_same_history_other_seed_other_history() -> None:

@@ -513,15 +513,29 @@ def write_company_history(
     rules = company_rules(company)
     rng = random.Random(seed)
     start = end - months * 30 * DAY
-    arrivals = _arrival_instants(rng, company, rules, start, end, leads)
+    arrivals: list[tuple[Any, ...]] = list(
+        _arrival_instants(rng, company, rules, start, end, leads)
+    )
     by_team = {t.name: [r for r in company.reps if r.team == t.name] for t in company.teams}
     zone = rules.default_zone
     written: list[_Lead] = []
-    for number, (created, team, campaign) in enumerate(arrivals, start=1):
+    # The window's first day is cut at the time of day the history ends at (and an
+    # office's local day straddles two UTC dates), so a few draws fall outside it: the
+    # leads they would have been are drawn again, from a generator of their own, and
+    # come last, so that the history has the leads asked for at any hour and the rest
+    # of it is what the seed gives.
+    extra = random.Random(f"{seed} more leads")
+    more = leads - len(arrivals)
+    while more > 0:
+        drawn = _arrival_instants(extra, company, rules, start, end, more)
+        arrivals += [(at, team, campaign, extra) for at, team, campaign in drawn]
+        more -= len(drawn)
+    for number, (created, team, campaign, *own) in enumerate(arrivals, start=1):
         lead = _Lead(f"NW{number:05d}", created)
         reps = by_team[team.name]
-        rep = rng.choices(reps, weights=[r.capacity for r in reps])[0]
-        _one_lead(rng, lead, rep, team, reps, campaign, rules, start, end)
+        drawing = own[0] if own else rng
+        rep = drawing.choices(reps, weights=[r.capacity for r in reps])[0]
+        _one_lead(drawing, lead, rep, team, reps, campaign, rules, start, end)
         written.append(lead)
         if progress is not None and number % PROGRESS_LEADS == 0:
             progress("generating the leads", number, leads)
