@@ -94,7 +94,7 @@ def _present(codes: Int32Array) -> list[int]:
     return [int(code) - 1 for code in np.flatnonzero(counts).tolist()]
 
 
-def first_per_group(group: Int64Array, rows: IndexArray) -> IndexArray:
+def first_per_group(group: npt.NDArray[np.integer[Any]], rows: IndexArray) -> IndexArray:
     """The first of ``rows`` (increasing) in each group."""
     if rows.size == 0:
         return rows
@@ -104,7 +104,7 @@ def first_per_group(group: Int64Array, rows: IndexArray) -> IndexArray:
     return rows[first]
 
 
-def last_per_group(group: Int64Array, rows: IndexArray) -> IndexArray:
+def last_per_group(group: npt.NDArray[np.integer[Any]], rows: IndexArray) -> IndexArray:
     """The last of ``rows`` (increasing) in each group."""
     if rows.size == 0:
         return rows

@@ -32,9 +32,10 @@ import numpy as np
 import polars as pl
 
 from leadsla.core.acceptance import ACCEPTED, REJECTED, SAL_FIELD
-from leadsla.core.columns import BoolArray, Int64Array
+from leadsla.core.columns import Int64Array
 from leadsla.core.instants import unique_inverse
 from leadsla.core.metrics import month_numbers
+from leadsla.core.plain import first_per_group, last_per_group
 from leadsla.core.policy import Policy, activity_matches
 from leadsla.report.columns import EventColumns
 from leadsla.report.settings import ReportSettings
@@ -145,7 +146,7 @@ class Rows:
         self.value = settled.value
         # Row positions in 32 bits where they fit: three columns of every row, 120 MB
         # fewer on ten million rows.
-        position = np.int32 if self.size < 2**31 else np.int64
+        position: type[np.signedinteger[Any]] = np.int32 if self.size < 2**31 else np.int64
         self.index = np.arange(self.size, dtype=position)
         self.names = pl.Series("value", [*settled.values, None], dtype=pl.Utf8)
         new_lead = np.ones(self.size, dtype=np.bool_)
@@ -184,31 +185,30 @@ class Rows:
     def per_row(self, per_lead: np.ndarray[tuple[int], np.dtype[np.int64]]) -> Any:
         return np.repeat(per_lead, self.counts)
 
+    def first_row(self, mask: Any, since: Int64Array | None = None) -> Int64Array:
+        """Per lead: its first row in ``mask`` (-1 if none), of those at or after the
+        lead's ``since`` instant if given (a lead whose ``since`` is NONE has none)."""
+        picked = np.flatnonzero(mask)
+        if since is not None:
+            picked = picked[self.at[picked] >= since[self.lead_no[picked]]]
+        return self._per_lead(first_per_group(self.lead_no, picked))
+
     def first_at(self, mask: Any, since: Int64Array | None = None) -> Int64Array:
         """Per lead: the first instant of the rows in ``mask`` (NONE if none), of those
-        at or after the lead's ``since`` instant if given."""
-        picked = np.flatnonzero(mask)
-        lead = self.lead_no[picked]
-        if since is not None:
-            kept = self.at[picked] >= since[lead]
-            picked, lead = picked[kept], lead[kept]
-        first = np.full(len(self.starts), NONE, dtype=np.int64)
-        if lead.size:
-            # A lead's rows are in instant order: its first picked row is the earliest.
-            heads = _run_heads(lead)
-            first[lead[heads]] = self.at[picked[heads]]
-        return first
+        at or after the lead's ``since`` instant if given. A lead's rows are in instant
+        order (:func:`settle`), so its first row is its earliest."""
+        first = self.first_row(mask, since)
+        return np.where(first >= 0, self.at[first], NONE)
 
     def last_row(self, mask: Any) -> Int64Array:
         """Per lead: the last row index in ``mask`` (-1 if none)."""
-        picked = np.flatnonzero(mask)
-        lead = self.lead_no[picked]
-        last = np.full(len(self.starts), -1, dtype=np.int64)
-        if lead.size:
-            # Picked rows ascend: a lead's last is the one before the next run's head.
-            tails = np.append(_run_heads(lead)[1:], True)
-            last[lead[tails]] = picked[tails]
-        return last
+        return self._per_lead(last_per_group(self.lead_no, np.flatnonzero(mask)))
+
+    def _per_lead(self, chosen: Any) -> Int64Array:
+        """Rows, at most one per lead, as a per-lead column (-1 for the other leads)."""
+        per_lead = np.full(len(self.starts), -1, dtype=np.int64)
+        per_lead[self.lead_no[chosen]] = chosen
+        return per_lead
 
     def codes(self, rows: Any) -> Int64Array:
         """The value codes of rows (-1 where the row is -1 or clears the field)."""
@@ -253,13 +253,6 @@ class Rows:
             dict(settings.team_of), default=None, return_dtype=pl.Utf8
         )
         return self.lookup(per_value, owner).alias("team")
-
-
-def _run_heads(lead: Any) -> BoolArray:
-    """Where each run of equal values of ``lead`` begins."""
-    heads = np.ones(lead.size, dtype=np.bool_)
-    np.not_equal(lead[1:], lead[:-1], out=heads[1:])
-    return heads
 
 
 def first_touches(rows: Rows, policy: Policy | None) -> Any:

@@ -66,8 +66,8 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
     owned_at_mql = leads["owner"].is_not_null().to_numpy()
     # Row-sized arrays cost 80 MB each at 10 M rows: only the owner and connect rows are
     # compared with their lead's instants.
-    first_owner_row = _first_row_from(rows, rows.fields["owner"] & rows.has_value, mql_at)
-    found = first_owner_row != NONE
+    first_owner_row = rows.first_row(rows.fields["owner"] & rows.has_value, mql_at)
+    found = first_owner_row >= 0
     later_owner = np.where(found, rows.at[np.where(found, first_owner_row, 0)], NONE)
     assigned = np.where(owned_at_mql, mql_at, later_owner)
     assigned = np.where(mql_at == NONE, NONE, assigned)
@@ -78,8 +78,8 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
         [text is not None and text.partition(":")[2] in CONNECT_OUTCOMES for text in texts],
         dtype=np.bool_,
     )
-    connect_row = _first_row_from(rows, rows.fields["activity"] & connect_of[rows.value], touch_at)
-    connect_found = connect_row != NONE
+    connect_row = rows.first_row(rows.fields["activity"] & connect_of[rows.value], touch_at)
+    connect_found = connect_row >= 0
     connect = np.where(connect_found, rows.at[np.where(connect_found, connect_row, 0)], NONE)
     team = assignee.replace_strict(dict(settings.team_of), default=None, return_dtype=pl.Utf8)
     return leads.with_columns(
@@ -88,23 +88,6 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
         assignee,
         team.alias("assignee_team"),
     )
-
-
-def _first_row_from(rows: Rows, chosen: BoolArray, since: Int64Array) -> Int64Array:
-    """Per lead: the first of the ``chosen`` rows at or after the lead's ``since``
-    instant (``NONE``: none; a lead whose ``since`` is ``NONE`` has none)."""
-    picked = np.flatnonzero(chosen)
-    lead = rows.lead_no[picked]
-    start = since[lead]
-    kept = (start != NONE) & (rows.at[picked] >= start)
-    picked, lead = picked[kept], lead[kept]
-    first = np.full(len(rows.starts), NONE, dtype=np.int64)
-    # Rows are in lead order: each lead's first kept row is where its run begins (no
-    # sort needed to find the runs).
-    begins = np.ones(lead.size, dtype=np.bool_)
-    np.not_equal(lead[1:], lead[:-1], out=begins[1:])
-    first[lead[begins]] = picked[begins]
-    return first
 
 
 def _nullable(name: str, values: Int64Array) -> pl.Series:
