@@ -513,27 +513,24 @@ def write_company_history(
     rules = company_rules(company)
     rng = random.Random(seed)
     start = end - months * 30 * DAY
-    arrivals: list[tuple[Any, ...]] = list(
-        _arrival_instants(rng, company, rules, start, end, leads)
-    )
     by_team = {t.name: [r for r in company.reps if r.team == t.name] for t in company.teams}
     zone = rules.default_zone
-    written: list[_Lead] = []
     # The window's first day is cut at the time of day the history ends at (and an
     # office's local day straddles two UTC dates), so a few draws fall outside it: the
     # leads they would have been are drawn again, from a generator of their own, and
     # come last, so that the history has the leads asked for at any hour and the rest
     # of it is what the seed gives.
+    drawn = [
+        (arrival, rng) for arrival in _arrival_instants(rng, company, rules, start, end, leads)
+    ]
     extra = random.Random(f"{seed} more leads")
-    more = leads - len(arrivals)
-    while more > 0:
-        drawn = _arrival_instants(extra, company, rules, start, end, more)
-        arrivals += [(at, team, campaign, extra) for at, team, campaign in drawn]
-        more -= len(drawn)
-    for number, (created, team, campaign, *own) in enumerate(arrivals, start=1):
+    while len(drawn) < leads:
+        more = _arrival_instants(extra, company, rules, start, end, leads - len(drawn))
+        drawn += [(arrival, extra) for arrival in more]
+    written: list[_Lead] = []
+    for number, ((created, team, campaign), drawing) in enumerate(drawn, start=1):
         lead = _Lead(f"NW{number:05d}", created)
         reps = by_team[team.name]
-        drawing = own[0] if own else rng
         rep = drawing.choices(reps, weights=[r.capacity for r in reps])[0]
         _one_lead(drawing, lead, rep, team, reps, campaign, rules, start, end)
         written.append(lead)
