@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from leadsla.config import build_rulebook, load_config
 from leadsla.core.events import read_events
@@ -54,15 +55,17 @@ def demo_database_url(directory: Path) -> str:
     return f"sqlite:///{(directory / 'leadsla.db').resolve()}"
 
 
+class DemoShape(TypedDict, total=False):
+    """The demo history's size and seed (``write_demo_files``' defaults where absent)."""
+
+    seed: int
+    leads: int
+    months: int
+    smtp_port: int
+
+
 def prepare_demo(
-    directory: Path,
-    *,
-    now: int,
-    seed: int = 1,
-    leads: int = 3000,
-    months: int = 6,
-    smtp_port: int = DEFAULT_SMTP_PORT,
-    progress: StageProgress | None = None,
+    directory: Path, *, now: int, progress: StageProgress | None = None, **shape: Unpack[DemoShape]
 ) -> DemoSetup:
     """Write ``leadsla.yaml`` and ``events.csv`` in ``directory``, import them into a fresh
     ``leadsla.db`` there (an older demo database is replaced), record the reminders and
@@ -71,20 +74,7 @@ def prepare_demo(
     ``progress`` is told each stage's name, its units done and their total (or None).
     """
     tell: StageProgress = progress or _silent
-    directory.mkdir(parents=True, exist_ok=True)
-    config_path = directory / "leadsla.yaml"
-    company = company_config(demo_company(), smtp_port=smtp_port, end=now)
-    config_path.write_text(config_yaml(company), encoding="utf-8")
-    events_path = directory / "events.csv"
-    with events_path.open("w", encoding="utf-8", newline="") as out:
-        write_company_history(
-            out,
-            seed=seed,
-            leads=leads,
-            months=months,
-            end=now,
-            progress=tell,
-        )
+    config_path, events_path = write_demo_files(directory, now=now, progress=tell, **shape)
     for suffix in ("", "-wal", "-shm"):
         (directory / f"leadsla.db{suffix}").unlink(missing_ok=True)
     url = demo_database_url(directory)
@@ -95,6 +85,31 @@ def prepare_demo(
     )
     os.chmod(tokens_path, 0o600)
     return DemoSetup(directory, config_path, events_path, url, tokens, imported)
+
+
+def write_demo_files(
+    directory: Path,
+    *,
+    now: int,
+    seed: int = 1,
+    leads: int = 3000,
+    months: int = 6,
+    smtp_port: int = DEFAULT_SMTP_PORT,
+    progress: StageProgress | None = None,
+) -> tuple[Path, Path]:
+    """The demo company's ``leadsla.yaml`` and ``events.csv``, written in ``directory``:
+    what ``load_demo`` imports into any database (the page benchmark loads them into
+    PostgreSQL without building the SQLite file first)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "leadsla.yaml"
+    company = company_config(demo_company(), smtp_port=smtp_port, end=now)
+    config_path.write_text(config_yaml(company), encoding="utf-8")
+    events_path = directory / "events.csv"
+    with events_path.open("w", encoding="utf-8", newline="") as out:
+        write_company_history(
+            out, seed=seed, leads=leads, months=months, end=now, progress=progress or _silent
+        )
+    return config_path, events_path
 
 
 def load_demo(
