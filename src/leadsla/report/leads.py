@@ -131,7 +131,11 @@ class Rows:
 
     Values stay codes (-1: none); :meth:`text` names them, and what the frames need to
     know of a value is looked up once per distinct value (``names``, the values with a
-    null for code -1 at the end)."""
+    null for code -1 at the end).
+
+    The frames' text columns are categorical: a lead's owner, grade or segment is one
+    of a few dozen values, which a gather, group or cut of millions of leads reads as
+    integers rather than strings."""
 
     def __init__(
         self, columns: EventColumns, settings: ReportSettings, fields: Sequence[str]
@@ -149,6 +153,7 @@ class Rows:
         position: type[np.signedinteger[Any]] = np.int32 if self.size < 2**31 else np.int64
         self.index = np.arange(self.size, dtype=position)
         self.names = pl.Series("value", [*settled.values, None], dtype=pl.Utf8)
+        self.categories = self.names.cast(pl.Categorical)
         new_lead = np.ones(self.size, dtype=np.bool_)
         np.not_equal(self.lead[1:], self.lead[:-1], out=new_lead[1:])
         self.starts = np.flatnonzero(new_lead)
@@ -216,8 +221,8 @@ class Rows:
         return np.where(rows >= 0, self.value[rows], -1).astype(np.int64)
 
     def text(self, codes: Int64Array) -> pl.Series:
-        """The values of codes (null for -1)."""
-        return self.names.gather(np.where(codes < 0, len(self.names) - 1, codes))
+        """The values of codes (null for -1), categorical."""
+        return self.categories.gather(np.where(codes < 0, len(self.names) - 1, codes))
 
     def lookup(self, per_value: pl.Series, codes: Int64Array) -> pl.Series:
         """``per_value`` (one entry per name of ``names``) for each code."""
@@ -241,16 +246,17 @@ class Rows:
         distinct, inverse = unique_inverse((grade + 1) * stride + (score + 1))
         pairs = pl.DataFrame(
             {
-                "_grade": self.text(distinct // stride - 1),
-                "_score": self.text(distinct % stride - 1),
+                "_grade": self.lookup(self.names, distinct // stride - 1),
+                "_score": self.lookup(self.names, distinct % stride - 1),
             }
         )
-        return pairs.select(_grade_expr(settings)).to_series().gather(inverse).alias("grade")
+        per_pair = pairs.select(_grade_expr(settings)).to_series().cast(pl.Categorical)
+        return per_pair.gather(inverse).alias("grade")
 
     def teams(self, settings: ReportSettings, owner: Int64Array) -> pl.Series:
         """The team of each owner value code (:func:`_team_expr` once per value)."""
         per_value = self.names.replace_strict(
-            dict(settings.team_of), default=None, return_dtype=pl.Utf8
+            dict(settings.team_of), default=None, return_dtype=pl.Categorical
         )
         return self.lookup(per_value, owner).alias("team")
 
@@ -306,9 +312,9 @@ LEAD_COLUMNS = {
     "won": pl.Boolean,
     "lost": pl.Boolean,
     "amount": pl.Float64,
-    "grade": pl.Utf8,
-    "owner": pl.Utf8,
-    "team": pl.Utf8,
+    "grade": pl.Categorical,
+    "owner": pl.Categorical,
+    "team": pl.Categorical,
 }
 
 
@@ -323,7 +329,7 @@ def lead_frame(
     """
     names = [name for name in dict.fromkeys(attributes) if name not in COMPUTED]
     if rows.size == 0:
-        empty = pl.DataFrame(schema={**LEAD_COLUMNS, **dict.fromkeys(names, pl.Utf8)})
+        empty = pl.DataFrame(schema={**LEAD_COLUMNS, **dict.fromkeys(names, pl.Categorical)})
         return _finish_leads(empty, settings)
     outcome_set = rows.fields["outcome"] & rows.has_value
     # The funnel starts at the first open/working/qualified status or outcome event.
@@ -424,9 +430,10 @@ def mql_entries(
     ``open`` from outside it (or at the lead's first status). Columns ``lead, at, grade,
     owner, team`` and the attributes asked for, all as they stood at that instant."""
     names = [name for name in dict.fromkeys(attributes) if name not in COMPUTED]
-    schema = {"lead": pl.Int64, "at": pl.Int64, "grade": pl.Utf8, "owner": pl.Utf8}
+    schema = {"lead": pl.Int64, "at": pl.Int64, "grade": pl.Categorical, "owner": pl.Categorical}
     if rows.size == 0:
-        return pl.DataFrame(schema={**schema, "team": pl.Utf8, **dict.fromkeys(names, pl.Utf8)})
+        text = dict.fromkeys(["team", *names], pl.Categorical)
+        return pl.DataFrame(schema={**schema, **text})
     entries = entry_rows(rows)
 
     def at_entry(name: str) -> Int64Array:

@@ -58,8 +58,8 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
         return leads.with_columns(
             pl.lit(None, dtype=pl.Int64).alias("assigned_at"),
             pl.lit(None, dtype=pl.Int64).alias("connect_at"),
-            pl.lit(None, dtype=pl.Utf8).alias("assignee"),
-            pl.lit(None, dtype=pl.Utf8).alias("assignee_team"),
+            pl.lit(None, dtype=pl.Categorical).alias("assignee"),
+            pl.lit(None, dtype=pl.Categorical).alias("assignee_team"),
         )
     mql_at = leads["mql_at"].fill_null(NONE).to_numpy()
     touch_at = leads["touch_at"].fill_null(NONE).to_numpy()
@@ -81,7 +81,9 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
     connect_row = rows.first_row(rows.fields["activity"] & connect_of[rows.value], touch_at)
     connect_found = connect_row >= 0
     connect = np.where(connect_found, rows.at[np.where(connect_found, connect_row, 0)], NONE)
-    team = assignee.replace_strict(dict(settings.team_of), default=None, return_dtype=pl.Utf8)
+    team = assignee.replace_strict(
+        dict(settings.team_of), default=None, return_dtype=pl.Categorical
+    )
     return leads.with_columns(
         _nullable("assigned_at", assigned),
         _nullable("connect_at", connect),
