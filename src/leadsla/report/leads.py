@@ -187,9 +187,6 @@ class Rows:
             return np.zeros(self.size, dtype=np.bool_)
         return self.field == code
 
-    def per_row(self, per_lead: np.ndarray[tuple[int], np.dtype[np.int64]]) -> Any:
-        return np.repeat(per_lead, self.counts)
-
     def first_row(self, mask: Any, since: Int64Array | None = None) -> Int64Array:
         """Per lead: its first row in ``mask`` (-1 if none), of those at or after the
         lead's ``since`` instant if given (a lead whose ``since`` is NONE has none)."""
@@ -202,8 +199,11 @@ class Rows:
         """Per lead: the first instant of the rows in ``mask`` (NONE if none), of those
         at or after the lead's ``since`` instant if given. A lead's rows are in instant
         order (:func:`settle`), so its first row is its earliest."""
-        first = self.first_row(mask, since)
-        return np.where(first >= 0, self.at[first], NONE)
+        return self.instants(self.first_row(mask, since))
+
+    def instants(self, rows: Int64Array) -> Int64Array:
+        """The instants of rows (NONE where the row is -1)."""
+        return np.where(rows >= 0, self.at[rows], NONE)
 
     def last_row(self, mask: Any) -> Int64Array:
         """Per lead: the last row index in ``mask`` (-1 if none)."""
@@ -333,7 +333,8 @@ def lead_frame(
         return _finish_leads(empty, settings)
     outcome_set = rows.fields["outcome"] & rows.has_value
     # The funnel starts at the first open/working/qualified status or outcome event.
-    mql_at = rows.first_at((rows.rank >= 1) | outcome_set)
+    mql_row = rows.first_row((rows.rank >= 1) | outcome_set)
+    mql_at = rows.instants(mql_row)
     touched = first_touches(rows, settings.metric.mql)
     opportunity_at = np.minimum(
         rows.first_at(rows.rank == STAGE_RANK[QUALIFIED]), rows.first_at(outcome_set)
@@ -345,10 +346,8 @@ def lead_frame(
     level = np.maximum(level, np.where(opportunity_at != NONE, 3, 0))
     level = np.maximum(level, np.where(won, 4, 0)).astype(np.int8)
     # Grade, owner and team at the MQL instant; for a lead never an MQL, its last ones.
-    at_mql = rows.at == rows.per_row(mql_at)
-    first_mql_row = np.minimum.reduceat(np.where(at_mql, rows.index, np.int64(NONE)), rows.starts)
-    last_row = rows.starts + rows.counts - 1
-    ref_row = np.where(mql_at != NONE, np.minimum(first_mql_row, last_row), last_row)
+    # Any row of the instant will do: last_before reads up to the end of the row's instant.
+    ref_row = np.where(mql_row >= 0, mql_row, rows.starts + rows.counts - 1)
 
     def at_ref(name: str) -> Int64Array:
         return rows.codes(rows.last_before(name, ref_row))
