@@ -142,8 +142,11 @@ def clock_leg_figures(
             order = np.argsort(small, kind="stable")
             order = order[cut.codes[order] >= 0]
         for k in range(len(LEGS)):
-            # The leads with the leg, in group order.
-            rows = np.flatnonzero(valid[:, k]) if order is None else order[valid[order, k]]
+            # The leads with the leg, in group order. A leg's column is contiguous
+            # (leg_spans' layout): taken first, it is gathered from as a flat array,
+            # where indexing rows and leg together walks the two-dimensional index.
+            has_leg = valid[:, k]
+            rows = np.flatnonzero(has_leg) if order is None else order[has_leg[order]]
             if order is None:
                 counts = np.array([rows.size], dtype=np.int64)
             else:
@@ -152,7 +155,7 @@ def clock_leg_figures(
             for s, spans in enumerate(clocks):
                 leg = figures[s][c]
                 leg.leads[:, k] = counts
-                for g, part in enumerate(np.split(spans[rows, k], bounds)):
+                for g, part in enumerate(np.split(spans[:, k][rows], bounds)):
                     if part.size:
                         leg.p50[g, k], leg.p90[g, k] = _median_and_p90(part)
     return figures
