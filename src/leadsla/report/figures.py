@@ -232,9 +232,27 @@ def _segment_filter(commitment: Commitment) -> pl.Expr:
 
 def _coded(values: pl.Series) -> Coded:
     """A text column as value codes (-1: null) and the name of each code."""
-    names = values.drop_nulls().unique(maintain_order=True).to_list()
-    codes = values.cast(pl.Enum(names)).to_physical().cast(pl.Int64).fill_null(-1)
-    return codes.to_numpy(), names
+    names, codes = text_codes(values, ordered=False)
+    return codes, names
+
+
+def text_codes(values: pl.Series, *, ordered: bool) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The distinct values of a text column, sorted if ``ordered`` (else in the order they
+    first appear), and each value's index among them (-1: null)."""
+    distinct = values.drop_nulls().unique(maintain_order=True)
+    names = sorted(distinct.to_list()) if ordered else distinct.to_list()
+    if values.dtype != pl.Categorical:
+        # A cast to the names as an enum codes them: a third of the time of a replace.
+        codes = values.cast(pl.Enum(names)).to_physical().cast(pl.Int64).fill_null(-1)
+        return names, codes.to_numpy()
+    # A categorical is integers already: its few categories are mapped to the names'
+    # indices, where a cast would look every value up by its text.
+    index = {name: k for k, name in enumerate(names)}
+    categories = distinct.to_physical().cast(pl.Int64).to_numpy()
+    table = np.full(int(categories.max(initial=-1)) + 2, -1, dtype=np.int64)
+    table[categories] = [index[name] for name in distinct.to_list()]
+    physical = values.to_physical().cast(pl.Int64).fill_null(len(table) - 1)
+    return names, table[physical.to_numpy()]
 
 
 def workable_mask(frame: pl.DataFrame, workable: Workable) -> BoolArray:
