@@ -52,14 +52,18 @@ def needed_fields(attributes: Sequence[str] = ()) -> tuple[str, ...]:
 
 
 def month_labels(instants: pl.Series, zone: tzinfo) -> pl.Series:
-    """``YYYY-MM`` of each instant in ``zone`` (the scorecard's months); null stays null."""
+    """``YYYY-MM`` of each instant in ``zone`` (the scorecard's months), categorical like
+    the frames' other text columns; null stays null."""
     values = instants.fill_null(0).to_numpy().astype(np.int64)
     months = month_numbers(values, zone)
     if months.size == 0:
-        return pl.Series(instants.name, [], dtype=pl.Utf8)
+        return pl.Series(instants.name, [], dtype=pl.Categorical)
     # Each month's label made once, and looked up by the month's offset from the first.
     low, high = int(months.min()), int(months.max())
-    labels = pl.Series([f"{1970 + m // 12:04d}-{m % 12 + 1:02d}" for m in range(low, high + 1)])
+    labels = pl.Series(
+        [f"{1970 + m // 12:04d}-{m % 12 + 1:02d}" for m in range(low, high + 1)],
+        dtype=pl.Categorical,
+    )
     named = labels.gather(months - low).alias(instants.name)
     return named.set(instants.is_null(), None) if instants.null_count() else named
 
