@@ -184,6 +184,10 @@ class Rows:
         rank_of = np.array([ranks.get(v, 0) for v in settled.values] + [0], dtype=np.int8)
         self.rank = np.where(self.fields["status"], rank_of[self.value], np.int8(0))
         self.has_value = self.value >= 0
+        # Per field, its codes read at one row per lead (the lead frame's MQL instants) and
+        # the end of each of those rows' instants: the MQL entries read the same values
+        # at most leads' entries (:meth:`codes_at`).
+        self._read_per_lead: dict[str, tuple[Any, Any]] = {}
 
     def is_field(self, name: str) -> Any:
         code = self.field_index.get(name)
@@ -242,6 +246,26 @@ class Rows:
         position = np.searchsorted(marked, self.instant_end[wanted], side="right") - 1
         latest = np.where(position >= 0, marked[np.maximum(position, 0)], -1)
         return np.where(latest >= self.starts[self.lead_no[wanted]], latest, -1)
+
+    def codes_at(self, name: str, wanted: Any, *, per_lead: bool = False) -> Int64Array:
+        """The value codes of field ``name`` as they stand at the end of each ``wanted``
+        row's instant (-1: none). ``per_lead``: the rows are one per lead, in lead order,
+        and are kept for later reads at rows of the same instants."""
+        ends = self.instant_end[wanted]
+        if per_lead:
+            codes = self.codes(self.last_before(name, wanted))
+            self._read_per_lead[name] = (ends, codes.astype(np.int32))
+            return codes
+        kept = self._read_per_lead.get(name)
+        if kept is None:
+            return self.codes(self.last_before(name, wanted))
+        lead = self.lead_no[wanted]
+        same = kept[0][lead] == ends
+        codes = np.empty(len(wanted), dtype=np.int64)
+        codes[same] = kept[1][lead[same]]
+        other = np.flatnonzero(~same)
+        codes[other] = self.codes(self.last_before(name, np.asarray(wanted)[other]))
+        return codes
 
     def grades(self, settings: ReportSettings, grade: Int64Array, score: Int64Array) -> pl.Series:
         """The effective grade (:func:`_grade_expr`) of each pair of ``grade`` and
@@ -354,7 +378,7 @@ def lead_frame(
     ref_row = np.where(mql_row >= 0, mql_row, rows.starts + rows.counts - 1)
 
     def at_ref(name: str) -> Int64Array:
-        return rows.codes(rows.last_before(name, ref_row))
+        return rows.codes_at(name, ref_row, per_lead=True)
 
     owner = at_ref("owner")
     amount = rows.codes(rows.last_row(rows.fields["amount"]))
@@ -440,7 +464,7 @@ def mql_entries(
     entries = entry_rows(rows)
 
     def at_entry(name: str) -> Int64Array:
-        return rows.codes(rows.last_before(name, entries))
+        return rows.codes_at(name, entries)
 
     owner = at_entry("owner")
     columns: dict[str, Any] = {
