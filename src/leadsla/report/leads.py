@@ -186,7 +186,10 @@ class Rows:
         }
         # By value code; code -1 (no status) reads the last slot.
         rank_of = np.array([ranks.get(v, 0) for v in settled.values] + [0], dtype=np.int8)
-        self.rank = np.where(self.fields["status"], rank_of[self.value], np.int8(0))
+        # Only the status rows are looked up, not every row.
+        status = np.flatnonzero(self.fields["status"])
+        self.rank = np.zeros(self.size, dtype=np.int8)
+        self.rank[status] = rank_of[self.value[status]]
         self.has_value = self.value >= 0
         # Per field, its codes read at one row per lead (the lead frame's MQL instants) and
         # the end of each of those rows' instants: the MQL entries read the same values
