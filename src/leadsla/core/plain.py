@@ -517,15 +517,15 @@ class Cadence:
             # The first microsecond past each amount: an attempt exactly when a gap runs
             # out is in time.
             measure, micros = plan.gap
-            start_over[on] = measure.add_many(part.started_at[on], np.full(on.size, micros + 1))
+            start_over[on] = measure.add_many(part.started_at[on], micros + 1)
             at = l_at[mine]
-            later_over[mine] = measure.add_many(at, np.full(at.size, micros + 1))
+            later_over[mine] = measure.add_many(at, micros + 1)
             within, span = plan.within
             # Fewer attempts than required, none a gap apart, overrun a gap by the
             # required number of gaps from the start: a window at least that long never
             # overruns first (the common 6 attempts in 10 days, a day apart).
             if within is not measure or span < policy.attempts * micros:
-                window[on] = within.add_many(part.started_at[on], np.full(on.size, span + 1))
+                window[on] = within.add_many(part.started_at[on], span + 1)
         # The first gap that overran before the next began (the last one always may).
         overran_at = np.where(start_over <= first_later, start_over, NEVER)
         over = first_per_group(l_cycle, np.flatnonzero(later_over <= l_next))
@@ -679,9 +679,11 @@ def judge_part(
         if cadence is not None:
             continue
         # One target per grade (rule 5).
-        for code in _present(grade_codes[on]):
+        codes_on = grade_codes[on]
+        present = _present(codes_on)
+        for code in present:
             grade = grade_names[code]
-            rows = on[grade_codes[on] == code]
+            rows = on if len(present) == 1 else on[codes_on == code]
 
             def spent(
                 measure: TimeMeasure, rows: IndexArray = rows, own: TimeMeasure = plan.calendar
@@ -698,23 +700,21 @@ def judge_part(
                 over = rows[spent(measure) > amount]
                 state[over] = _LAPSED if optional else _BREACHED
                 if full:
-                    due_at[rows] = measure.add_many(started[rows], np.full(rows.size, amount))
-                    breached_at[over] = measure.add_many(
-                        started[over], np.full(over.size, amount + 1)
-                    )
+                    due_at[rows] = measure.add_many(started[rows], amount)
+                    breached_at[over] = measure.add_many(started[over], amount + 1)
             if not full or optional:
                 continue
             # Rule 8: a step fires at its instant if the clock had not stopped by then.
             for measure, amount in plan.steps:
                 due = rows[spent(measure) >= amount]
-                instant = measure.add_many(started[due], np.full(due.size, amount))
+                instant = measure.add_many(started[due], amount)
                 fired = (instant <= as_of) & ~(stopped[due] & (ended[due] <= instant))
                 escalations[due[fired]] += 1
             if policy.warn_at is not None and target is not None:
                 measure, amount = target
                 share = round(amount * policy.warn_at)
                 due = rows[spent(measure) >= share]
-                instant = measure.add_many(started[due], np.full(due.size, share))
+                instant = measure.add_many(started[due], share)
                 kept = ~(stopped[due] & (ended[due] <= instant)) & (instant <= as_of)
                 warned_at[due[kept]] = instant[kept]
     if cadence is not None:
@@ -829,7 +829,7 @@ def _judge_cadence(
         measure, micros = plan.gap
         gap_end = reach(measure, on, since[on], micros)
         measure, micros = plan.within
-        window_end = measure.add_many(started[on], np.full(on.size, micros))
+        window_end = measure.add_many(started[on], micros)
         due_at[on] = np.minimum(gap_end, window_end)
         for measure, amount in plan.steps:
             instant = reach(measure, g_cycle[gaps], g_at[gaps], amount)
