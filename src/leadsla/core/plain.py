@@ -496,10 +496,14 @@ class Cadence:
         np.not_equal(a_at[1:], a_at[:-1], out=moved[1:])
         later = np.flatnonzero((moved | new_cycle) & (a_at > part.started_at[a_cycle]))
         l_cycle, l_at = a_cycle[later], a_at[later]
+        same_next = l_cycle[1:] == l_cycle[:-1]
         l_next = np.full(later.size, NEVER, dtype=np.int64)
-        l_next[:-1] = np.where(l_cycle[1:] == l_cycle[:-1], l_at[1:], NEVER)
+        l_next[:-1] = np.where(same_next, l_at[1:], NEVER)
+        # A cycle's first later instant is the one whose cycle differs from the one before.
+        opens_cycle = np.ones(later.size, dtype=np.bool_)
+        np.logical_not(same_next, out=opens_cycle[1:])
+        first = np.flatnonzero(opens_cycle)
         first_later = np.full(size, NEVER, dtype=np.int64)
-        first = first_per_group(l_cycle, np.arange(later.size))
         first_later[l_cycle[first]] = l_at[first]
 
         start_over = np.empty(size, dtype=np.int64)
@@ -663,15 +667,23 @@ def judge_part(
     calendars: list[str] = []
     calendar = np.zeros(size, dtype=np.int32)
     business = np.zeros(size, dtype=np.int64)
-    state = np.where(stopped, _MET, _RUNNING).astype(np.int8)
-    due_at = np.full(size, NEVER, dtype=np.int64)
-    breached_at = np.full(size, NEVER, dtype=np.int64)
-    warned_at = np.full(size, NEVER, dtype=np.int64)
-    escalations = np.zeros(size, dtype=np.int64)
+    state = np.where(stopped, np.int8(_MET), np.int8(_RUNNING))
+    # Only a full judgement writes these: a scorecard's leaves them empty, not millions long.
+    filled = size if full else 0
+    due_at = np.full(filled, NEVER, dtype=np.int64)
+    breached_at = np.full(filled, NEVER, dtype=np.int64)
+    warned_at = np.full(filled, NEVER, dtype=np.int64)
+    escalations = np.zeros(filled, dtype=np.int64)
     cadence = plain.cadences.get(part.policy) if policy.is_cadence else None
     grade_codes = lead.grade.codes[part.lead]
     grade_names: list[str | None] = [*lead.grade.names, None]
-    for name, on in by_calendar(rules, policy, lead, part.lead):
+    # The cadence split its own part's leads by calendar already.
+    split = (
+        cadence.calendars
+        if cadence is not None and part is cadence.part
+        else by_calendar(rules, policy, lead, part.lead)
+    )
+    for name, on in split:
         calendar[on] = len(calendars)
         calendars.append(name)
         plan = plan_for(rules, policy, name)
