@@ -687,7 +687,10 @@ def judge_part(
         calendar[on] = len(calendars)
         calendars.append(name)
         plan = plan_for(rules, policy, name)
-        business[on] = plan.calendar.elapsed_many(started[on], ended[on])
+        # A cycle stopped at its start accrued nothing (every routing cycle of an owned
+        # lead): only the others are measured.
+        moved = on[started[on] != ended[on]]
+        business[moved] = plan.calendar.elapsed_many(started[moved], ended[moved])
         if cadence is not None:
             continue
         # One target per grade (rule 5).
