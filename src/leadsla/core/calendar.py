@@ -52,7 +52,7 @@ class TimeMeasure(Protocol):
 
     def elapsed_many(self, starts: Int64Array, ends: Int64Array) -> Int64Array: ...
 
-    def add_many(self, starts: Int64Array, durations: Int64Array) -> Int64Array: ...
+    def add_many(self, starts: Int64Array, durations: Int64Array | int) -> Int64Array: ...
 
 
 class WallClock:
@@ -69,7 +69,7 @@ class WallClock:
     def elapsed_many(self, starts: Int64Array, ends: Int64Array) -> Int64Array:
         return np.asarray(ends, dtype=np.int64) - np.asarray(starts, dtype=np.int64)
 
-    def add_many(self, starts: Int64Array, durations: Int64Array) -> Int64Array:
+    def add_many(self, starts: Int64Array, durations: Int64Array | int) -> Int64Array:
         return np.asarray(starts, dtype=np.int64) + np.asarray(durations, dtype=np.int64)
 
 
@@ -133,12 +133,18 @@ class _SortedIndex:
 
     def count(self, queries: Int64Array, *, inclusive: bool) -> Int64Array:
         """How many values are ``<= q`` (inclusive) or ``< q``, for each query."""
-        bucket = (queries - self.origin) >> self.shift
-        np.clip(bucket, 0, self.last_bucket, out=bucket)
-        result: Int64Array = self.before[bucket]
+        # One scratch array serves as bucket and then as the value ahead: each fresh
+        # array of millions of queries costs about as much as a pass over them.
+        scratch = np.subtract(queries, self.origin)
+        np.right_shift(scratch, self.shift, out=scratch)
+        np.clip(scratch, 0, self.last_bucket, out=scratch)
+        result: Int64Array = self.before[scratch]
+        passed = np.empty(queries.shape, dtype=np.bool_)
+        compare = np.less_equal if inclusive else np.less
         for _ in range(self.per_bucket):
-            ahead = self.padded[result]
-            result += (ahead <= queries) if inclusive else (ahead < queries)
+            np.take(self.padded, result, out=scratch)
+            compare(scratch, queries, out=passed)
+            result += passed
         return result
 
 
@@ -162,6 +168,12 @@ class _Table:
     safe_low: int = 0
     safe_high: int = -1
     accrued_index: _SortedIndex | None = None
+    # Indexed by the number of opens at or before an instant: the instant plus ``lead``,
+    # capped at ``cap``, is its position (before the first open: the cap, 0).
+    lead: Int64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cap: Int64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # ``opens - accrued_before``: a position in interval ``j`` plus this is its instant.
+    open_less_before: Int64Array = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class BusinessCalendar:
@@ -264,6 +276,9 @@ class BusinessCalendar:
             safe_low=_year_start(first_year + 1),
             safe_high=_year_start(last_year) - 1,
             accrued_index=_SortedIndex(accrued_after),
+            lead=np.concatenate(([_BEFORE_FIRST_OPEN], accrued_before - opens)),
+            cap=np.concatenate(([0], accrued_after)),
+            open_less_before=opens - accrued_before,
         )
 
     def _covering(self, low: int, high: int) -> _Table:
@@ -368,23 +383,30 @@ class BusinessCalendar:
         table = self._covering(low, high)
         return _positions(table, ends) - _positions(table, starts)
 
-    def add_many(self, starts: Int64Array, durations: Int64Array) -> Int64Array:
+    def add_many(self, starts: Int64Array, durations: Int64Array | int) -> Int64Array:
         """Vectorised :meth:`add`; ``durations`` is an array or one number for all."""
         starts = np.asarray(starts, dtype=np.int64)
-        durations = np.broadcast_to(np.asarray(durations, dtype=np.int64), starts.shape)
+        amounts = np.asarray(durations, dtype=np.int64)
         if starts.size == 0:
             return np.zeros(0, dtype=np.int64)
-        if int(durations.min()) < 0:
+        # One number is not spread into an array of millions: adding it is cheaper.
+        shortest = int(amounts.min()) if amounts.size else 0
+        if shortest < 0:
             raise CalendarError("a duration to add must not be negative")
         table = self._covering(int(starts.min()), int(starts.max()))
-        targets = _positions(table, starts) + durations
+        targets = _positions(table, starts)
+        targets += amounts
         while int(targets.max()) > int(table.accrued_after[-1]):
             # Extending forward keeps the origin, so the targets stay valid.
             table = self._extend_forward(table)
         assert table.accrued_index is not None
         j = table.accrued_index.count(targets, inclusive=False)
-        result = table.opens[j] + (targets - table.accrued_before[j])
-        return np.where(durations == 0, starts, result)
+        result = np.take(table.open_less_before, j, out=j)
+        result += targets
+        if shortest == 0:
+            # Adding nothing leaves a start in closed time where it is.
+            result = np.where(np.broadcast_to(amounts, starts.shape) == 0, starts, result)
+        return result
 
 
 def _position(table: _Table, instant: int) -> int:
@@ -396,11 +418,17 @@ def _position(table: _Table, instant: int) -> int:
 
 def _positions(table: _Table, instants: Int64Array) -> Int64Array:
     assert table.open_index is not None
-    i = table.open_index.count(instants, inclusive=True) - 1
-    np.maximum(i, 0, out=i)
-    inside = np.clip(instants - table.opens[i], 0, table.closes[i] - table.opens[i])
-    result: Int64Array = table.accrued_before[i] + inside
+    opened = table.open_index.count(instants, inclusive=True)
+    capped = table.cap[opened]
+    result: Int64Array = np.take(table.lead, opened, out=opened)
+    result += instants
+    np.minimum(result, capped, out=result)
     return result
+
+
+# Far enough ahead that an instant before the first open plus it exceeds the cap 0,
+# near enough that no instant (MAX_YEAR at most) plus it overflows.
+_BEFORE_FIRST_OPEN = 1 << 62
 
 
 def _year_start(year: int) -> int:

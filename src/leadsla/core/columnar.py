@@ -378,10 +378,14 @@ def _stop_status(part: ClockPart, status: StatusRows) -> npt.NDArray[np.int64]:
     """The value code of the status after each cycle's stop (-1: not stopped, or no
     status)."""
     stop_row = part.stop_row
-    unknown = np.flatnonzero(part.stopped & (stop_row < 0))
-    if unknown.size:
-        stop_row = stop_row.copy()
-        stop_row[unknown] = status.last_by(part.entry[unknown], part.stopped_at[unknown])
+    unknown = part.stopped & (stop_row < 0)
+    if unknown.any():
+        # A cycle stopped at its start (an assignment stop, on every owned lead) stops
+        # on its own status instant, the lead's last at that instant: no walk to it.
+        at_start = unknown & (part.stopped_at == part.started_at)
+        stop_row = np.where(at_start, part.entry, stop_row)
+        later = np.flatnonzero(unknown & ~at_start)
+        stop_row[later] = status.last_by(part.entry[later], part.stopped_at[later])
     found: npt.NDArray[np.int64] = np.where(
         stop_row >= 0, status.value[np.maximum(stop_row, 0)], -1
     ).astype(np.int64)

@@ -217,10 +217,16 @@ class StatusRows:
     def next_in(self, flags: BoolArray, after: IndexArray) -> IndexArray:
         """For each status instant ``after``: the first later one of the same lead whose
         status is in ``flags`` (``size``: none)."""
-        flagged = np.flatnonzero(flags[self.value])
-        found = np.append(flagged, self.size)[np.searchsorted(flagged, after, side="right")]
-        inside = found < self.size
-        inside[inside] = self.group[found[inside]] == self.group[after[inside]]
+        marked = flags[self.value]
+        flagged = np.flatnonzero(marked)
+        # How many flagged instants lie at or before each: a running count in one pass,
+        # where a binary search of millions of instants costs several.
+        through = np.cumsum(marked, dtype=np.int64)
+        found = np.append(flagged, self.size)[through[after]]
+        # Whole arrays compared rather than masked ones picked: ``size`` (none) reads the
+        # last instant's lead, and is told apart by itself.
+        inside = self.group[np.minimum(found, self.size - 1)] == self.group[after]
+        inside &= found < self.size
         result: IndexArray = np.where(inside, found, self.size)
         return result
 
@@ -490,10 +496,14 @@ class Cadence:
         np.not_equal(a_at[1:], a_at[:-1], out=moved[1:])
         later = np.flatnonzero((moved | new_cycle) & (a_at > part.started_at[a_cycle]))
         l_cycle, l_at = a_cycle[later], a_at[later]
+        same_next = l_cycle[1:] == l_cycle[:-1]
         l_next = np.full(later.size, NEVER, dtype=np.int64)
-        l_next[:-1] = np.where(l_cycle[1:] == l_cycle[:-1], l_at[1:], NEVER)
+        l_next[:-1] = np.where(same_next, l_at[1:], NEVER)
+        # A cycle's first later instant is the one whose cycle differs from the one before.
+        opens_cycle = np.ones(later.size, dtype=np.bool_)
+        np.logical_not(same_next, out=opens_cycle[1:])
+        first = np.flatnonzero(opens_cycle)
         first_later = np.full(size, NEVER, dtype=np.int64)
-        first = first_per_group(l_cycle, np.arange(later.size))
         first_later[l_cycle[first]] = l_at[first]
 
         start_over = np.empty(size, dtype=np.int64)
@@ -511,15 +521,15 @@ class Cadence:
             # The first microsecond past each amount: an attempt exactly when a gap runs
             # out is in time.
             measure, micros = plan.gap
-            start_over[on] = measure.add_many(part.started_at[on], np.full(on.size, micros + 1))
+            start_over[on] = measure.add_many(part.started_at[on], micros + 1)
             at = l_at[mine]
-            later_over[mine] = measure.add_many(at, np.full(at.size, micros + 1))
+            later_over[mine] = measure.add_many(at, micros + 1)
             within, span = plan.within
             # Fewer attempts than required, none a gap apart, overrun a gap by the
             # required number of gaps from the start: a window at least that long never
             # overruns first (the common 6 attempts in 10 days, a day apart).
             if within is not measure or span < policy.attempts * micros:
-                window[on] = within.add_many(part.started_at[on], np.full(on.size, span + 1))
+                window[on] = within.add_many(part.started_at[on], span + 1)
         # The first gap that overran before the next began (the last one always may).
         overran_at = np.where(start_over <= first_later, start_over, NEVER)
         over = first_per_group(l_cycle, np.flatnonzero(later_over <= l_next))
@@ -657,25 +667,38 @@ def judge_part(
     calendars: list[str] = []
     calendar = np.zeros(size, dtype=np.int32)
     business = np.zeros(size, dtype=np.int64)
-    state = np.where(stopped, _MET, _RUNNING).astype(np.int8)
-    due_at = np.full(size, NEVER, dtype=np.int64)
-    breached_at = np.full(size, NEVER, dtype=np.int64)
-    warned_at = np.full(size, NEVER, dtype=np.int64)
-    escalations = np.zeros(size, dtype=np.int64)
+    state = np.where(stopped, np.int8(_MET), np.int8(_RUNNING))
+    # Only a full judgement writes these: a scorecard's leaves them empty, not millions long.
+    filled = size if full else 0
+    due_at = np.full(filled, NEVER, dtype=np.int64)
+    breached_at = np.full(filled, NEVER, dtype=np.int64)
+    warned_at = np.full(filled, NEVER, dtype=np.int64)
+    escalations = np.zeros(filled, dtype=np.int64)
     cadence = plain.cadences.get(part.policy) if policy.is_cadence else None
     grade_codes = lead.grade.codes[part.lead]
     grade_names: list[str | None] = [*lead.grade.names, None]
-    for name, on in by_calendar(rules, policy, lead, part.lead):
+    # The cadence split its own part's leads by calendar already.
+    split = (
+        cadence.calendars
+        if cadence is not None and part is cadence.part
+        else by_calendar(rules, policy, lead, part.lead)
+    )
+    for name, on in split:
         calendar[on] = len(calendars)
         calendars.append(name)
         plan = plan_for(rules, policy, name)
-        business[on] = plan.calendar.elapsed_many(started[on], ended[on])
+        # A cycle stopped at its start accrued nothing (every routing cycle of an owned
+        # lead): only the others are measured.
+        moved = on[started[on] != ended[on]]
+        business[moved] = plan.calendar.elapsed_many(started[moved], ended[moved])
         if cadence is not None:
             continue
         # One target per grade (rule 5).
-        for code in _present(grade_codes[on]):
+        codes_on = grade_codes[on]
+        present = _present(codes_on)
+        for code in present:
             grade = grade_names[code]
-            rows = on[grade_codes[on] == code]
+            rows = on if len(present) == 1 else on[codes_on == code]
 
             def spent(
                 measure: TimeMeasure, rows: IndexArray = rows, own: TimeMeasure = plan.calendar
@@ -692,23 +715,21 @@ def judge_part(
                 over = rows[spent(measure) > amount]
                 state[over] = _LAPSED if optional else _BREACHED
                 if full:
-                    due_at[rows] = measure.add_many(started[rows], np.full(rows.size, amount))
-                    breached_at[over] = measure.add_many(
-                        started[over], np.full(over.size, amount + 1)
-                    )
+                    due_at[rows] = measure.add_many(started[rows], amount)
+                    breached_at[over] = measure.add_many(started[over], amount + 1)
             if not full or optional:
                 continue
             # Rule 8: a step fires at its instant if the clock had not stopped by then.
             for measure, amount in plan.steps:
                 due = rows[spent(measure) >= amount]
-                instant = measure.add_many(started[due], np.full(due.size, amount))
+                instant = measure.add_many(started[due], amount)
                 fired = (instant <= as_of) & ~(stopped[due] & (ended[due] <= instant))
                 escalations[due[fired]] += 1
             if policy.warn_at is not None and target is not None:
                 measure, amount = target
                 share = round(amount * policy.warn_at)
                 due = rows[spent(measure) >= share]
-                instant = measure.add_many(started[due], np.full(due.size, share))
+                instant = measure.add_many(started[due], share)
                 kept = ~(stopped[due] & (ended[due] <= instant)) & (instant <= as_of)
                 warned_at[due[kept]] = instant[kept]
     if cadence is not None:
@@ -823,7 +844,7 @@ def _judge_cadence(
         measure, micros = plan.gap
         gap_end = reach(measure, on, since[on], micros)
         measure, micros = plan.within
-        window_end = measure.add_many(started[on], np.full(on.size, micros))
+        window_end = measure.add_many(started[on], micros)
         due_at[on] = np.minimum(gap_end, window_end)
         for measure, amount in plan.steps:
             instant = reach(measure, g_cycle[gaps], g_at[gaps], amount)
