@@ -179,6 +179,8 @@ notifications = Table(
         name="uq_notifications_once",
     ),
     Index("ix_notifications_state", "state", "next_attempt_at"),
+    # A claim's oldest queued notification, without passing over the sent ones (0017).
+    Index("ix_notifications_claim", "state", "id"),
 )
 
 # What qualification and routing decided about a lead, and why: an MQL or a nurture
