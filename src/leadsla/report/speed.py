@@ -66,12 +66,10 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
     owned_at_mql = leads["owner"].is_not_null().to_numpy()
     # Row-sized arrays cost 80 MB each at 10 M rows: only the owner and connect rows are
     # compared with their lead's instants.
+    # A lead never an MQL (``mql_at`` NONE) has no owner row after it, so no assignment.
     first_owner_row = rows.first_row(rows.fields["owner"] & rows.has_value, mql_at)
-    found = first_owner_row >= 0
-    later_owner = np.where(found, rows.at[np.where(found, first_owner_row, 0)], NONE)
-    assigned = np.where(owned_at_mql, mql_at, later_owner)
-    assigned = np.where(mql_at == NONE, NONE, assigned)
-    later_name = rows.text(rows.codes(np.where(found & (mql_at != NONE), first_owner_row, -1)))
+    assigned = np.where(owned_at_mql, mql_at, rows.instants(first_owner_row))
+    later_name = rows.text(rows.codes(first_owner_row))
     assignee = leads["owner"].zip_with(pl.Series(owned_at_mql), later_name).alias("assignee")
     texts = rows.names.to_list()
     connect_of = np.array(
@@ -79,8 +77,7 @@ def with_milestones(rows: Rows, leads: pl.DataFrame, settings: ReportSettings) -
         dtype=np.bool_,
     )
     connect_row = rows.first_row(rows.fields["activity"] & connect_of[rows.value], touch_at)
-    connect_found = connect_row >= 0
-    connect = np.where(connect_found, rows.at[np.where(connect_found, connect_row, 0)], NONE)
+    connect = rows.instants(connect_row)
     team = assignee.replace_strict(
         dict(settings.team_of), default=None, return_dtype=pl.Categorical
     )
