@@ -97,9 +97,16 @@ def test_columns_in_any_order_and_extra_ones_read_as_read_events_reads_them(
 def test_instants_read_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast_reader, "_JOIN_ROWS", 3)
     texts = [f"2026-03-{day:02d}T12:00:{day:02d}Z" for day in range(1, 11)]
-    micros = fast_reader._instants(pl.Series(texts))
-    assert micros is not None
+    read = fast_reader._instants(pl.Series(texts))
+    assert read is not None
+    micros, whole_seconds = read
     assert micros.tolist() == [parse_instant(text) for text in texts]
+    assert whole_seconds
+    # A fraction of a second in one layout: the reader no longer knows they are whole.
+    mixed = fast_reader._instants(pl.Series([*texts, "2026-03-01T12:00:00.250Z"]))
+    assert mixed is not None
+    assert mixed[0].tolist() == [parse_instant(t) for t in [*texts, "2026-03-01T12:00:00.250Z"]]
+    assert not mixed[1]
     # A bad one in the last slice refuses the column (the careful reader takes it).
     assert fast_reader._instants(pl.Series([*texts[:-1], "2026-02-30T12:00:00Z"])) is None
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -120,21 +121,29 @@ def _codes(column: pl.Series, canonical: Callable[[str], str]) -> tuple[Int32Arr
     """Codes of a string column's canonical spellings (-1 where that is empty or null),
     and the names; each distinct spelling is made canonical once."""
     categories = column if column.dtype == pl.Categorical else column.cast(pl.Categorical)
-    distinct = categories.unique().drop_nulls()
-    spellings = distinct.cast(pl.String).to_list()
-    physical = distinct.to_physical().to_numpy()
-    # The last slot is where nulls look up.
-    lookup = np.full(int(physical.max(initial=0)) + 2, -1, dtype=np.int32)
+    # Polars keeps a categorical's strings in the order of their physical codes: the
+    # spellings present are found by flagging the codes, where unique() hashed every row.
+    dtype = categories.dtype
+    assert isinstance(dtype, pl.Categorical)
+    spelled = dtype.categories.to_series()
+    null_slot = len(spelled)  # where nulls look up
+    physical = categories.to_physical().fill_null(null_slot).to_numpy()
+    present = np.zeros(null_slot + 1, dtype=np.bool_)
+    present[physical] = True
+    present[null_slot] = False
+    distinct = np.flatnonzero(present)
+    lookup = np.full(null_slot + 1, -1, dtype=np.int32)
     names: dict[str, int] = {}
-    for code, raw in zip(physical.tolist(), spellings, strict=True):
+    for code, raw in zip(distinct.tolist(), spelled.gather(distinct).to_list(), strict=True):
         name = canonical(raw)
         lookup[code] = names.setdefault(name, len(names)) if name else -1
-    codes: Int32Array = lookup[categories.to_physical().fill_null(len(lookup) - 1).to_numpy()]
+    codes: Int32Array = lookup[physical]
     return codes, list(names)
 
 
-def _instants(column: pl.Series) -> Int64Array | None:
-    """Epoch microseconds of each instant; ``None`` if one is not read here.
+def _instants(column: pl.Series) -> tuple[Int64Array, bool] | None:
+    """Epoch microseconds of each instant, and whether all are whole seconds (known
+    from how they were read); ``None`` if one is not read here.
 
     ``YYYY-MM-DDTHH:MM:SSZ`` (what exports mostly write) is read from the column's
     bytes by :func:`~leadsla.core.utc_text.parse_utc_seconds_rows`; ``…Z`` and
@@ -146,8 +155,9 @@ def _instants(column: pl.Series) -> Int64Array | None:
     result = np.zeros(len(column), dtype=np.int64)
     # Mostly one width: no need to sort ten million of them to find it, nor to pick rows.
     if widths.size == 0:
-        return result
+        return result, True
     narrow, wide = int(widths.min()), int(widths.max())
+    whole = True
     for width in [narrow] if narrow == wide else np.unique(widths).tolist():
         rows = np.flatnonzero(widths == width) if narrow != wide else None
         texts = column if rows is None else column.gather(rows)
@@ -164,10 +174,11 @@ def _instants(column: pl.Series) -> Int64Array | None:
             micros, valid = parse_instant_rows(chars)
             if not valid.all():
                 return None
+            whole = False  # a layout with a fraction of a second, maybe
         if rows is None:
-            return micros
+            return micros, whole
         result[rows] = micros
-    return result
+    return result, whole
 
 
 def _utc_seconds(texts: pl.Series) -> Int64Array | None:
@@ -251,9 +262,20 @@ def _closed_values_ok(
 ) -> bool:
     """Whether every value of a closed field (status, grade) is one it takes."""
     stride = len(value_names) + 1
-    # The (field, value) pairs present: a count per pair, not a sort of every row.
-    counts = np.bincount(field_codes.astype(np.int64) * stride + value_codes + 1)
-    for pair in np.flatnonzero(counts).tolist():
+    # The (field, value) pairs present: a flag per pair, not a sort of every row (nor a
+    # count, which would widen ten million keys to 64 bits first).
+    pairs: npt.NDArray[np.signedinteger[Any]] = (
+        field_codes.astype(np.int32)
+        if len(field_names) * stride < 2**31
+        else field_codes.astype(np.int64)
+    )
+    pairs *= stride
+    pairs += value_codes
+    pairs += 1
+    present = np.zeros(len(field_names) * stride, dtype=np.bool_)
+    present[pairs] = True
+    del pairs
+    for pair in np.flatnonzero(present).tolist():
         field_code, value_code = divmod(pair, stride)
         name = field_names[field_code]
         if name in CLOSED_FIELDS:
@@ -384,25 +406,26 @@ def read_grouped_events(
                 field_codes, field_names, value_codes, value_names, statuses, grades, acceptance
             )
         )
-        micros = _instants(frame["at"]) if closed_ok else None
+        instants = _instants(frame["at"]) if closed_ok else None
         # The instants' text and the coded columns are no longer needed: their memory
         # serves the sort below (``leads`` keeps the lead ids).
         del frame
         lead_hashes = hashed.result()
-    if micros is None or lead_hashes is None:
+    if instants is None or lead_hashes is None:
         return None
-    if micros.size and not (
-        instant_in_range(int(micros.min())) and instant_in_range(int(micros.max()))
-    ):
+    micros, whole_seconds = instants
+    del instants
+    low = int(micros.min()) if micros.size else 0
+    if micros.size and not (instant_in_range(low) and instant_in_range(int(micros.max()))):
         return None  # the careful reader reports the rows outside the range
     hashes, second = lead_hashes
-    low = int(micros.min())
     offsets = micros - low
     del micros
     # Instants are usually whole seconds: counting in seconds leaves room for the hash.
+    # (The reader knows when they are: no need to divide ten million of them to see.)
     unit = 1
     for candidate in (MICROS_PER_SECOND, 1000):
-        if not np.any(offsets % candidate):
+        if (whole_seconds and candidate == MICROS_PER_SECOND) or not np.any(offsets % candidate):
             unit = candidate
             offsets //= unit
             break
@@ -431,42 +454,54 @@ def read_grouped_events(
     # Views of Polars' memory (read-only), copied only if a few rows must move below.
     sorted_key, order, check, field, value = (columns[name].to_numpy() for name in columns.columns)
     del columns
-    bucket = sorted_key >> at_bits
-    same_bucket = bucket[1:] == bucket[:-1]
-    differ = same_bucket & (check[1:] != check[:-1])
-    if differ.any():
-        # Leads whose hashes agree on the key's bits share a bucket and interleave there:
-        # order those few rows by full hash, instant and row.
-        mixed = np.flatnonzero(np.isin(bucket, bucket[1:][differ]))
-        within = order[mixed]
-        moved = mixed[np.lexsort((within, offsets[within], hashes[within], bucket[mixed]))]
-        sorted_key, order, check, field, value = (
-            column.copy() for column in (sorted_key, order, check, field, value)
-        )
-        for column in (sorted_key, order, check, field, value):
-            column[mixed] = column[moved]
-        # Two ids with one 64-bit hash would merge: the second hash must agree too.
-        full, other = hashes[order[mixed]], second[order[mixed]]
-        if np.any((full[1:] == full[:-1]) & (other[1:] != other[:-1])):
-            return None
-    del hashes, second, offsets, bucket
-    # A lead starts where the bucket changes (rows moved above stayed in their bucket)
-    # or, within one, where the check word does.
-    starts = np.ones(len(order), dtype=np.bool_)
-    np.logical_not(same_bucket, out=starts[1:])
-    del same_bucket
-    starts[1:] |= check[1:] != check[:-1]
-    del check
-    first_rows = order[starts]
+    # The table's own columns: new arrays, where the views above are Polars' read-only
+    # memory.
     at = sorted_key & ((1 << at_bits) - 1)
     at *= unit
     at += low
+    line = order + 2
+    bucket = sorted_key >> at_bits
+    del sorted_key
+    same_bucket = bucket[1:] == bucket[:-1]
+    check_moves = check[1:] != check[:-1]
+    del check
+    # A lead starts where the bucket changes or, within one, where the check word does.
+    starts = np.ones(len(order), dtype=np.bool_)
+    np.logical_not(same_bucket, out=starts[1:])
+    starts[1:] |= check_moves
+    differ = same_bucket & check_moves
+    del same_bucket, check_moves
+    if differ.any():
+        # Leads whose hashes agree on the key's bits share a bucket and interleave there:
+        # order those few rows by full hash, instant and row. The buckets are runs of the
+        # sorted keys: found by a search each, not by a pass over every row.
+        shared = np.unique(bucket[1:][differ])
+        begin = np.searchsorted(bucket, shared, side="left")
+        end = np.searchsorted(bucket, shared, side="right")
+        mixed = np.concatenate([np.arange(b, e) for b, e in zip(begin, end, strict=True)])
+        within = order[mixed]
+        moved = mixed[np.lexsort((within, offsets[within], hashes[within], bucket[mixed]))]
+        field, value = field.copy(), value.copy()
+        for column in (at, line, field, value):
+            column[mixed] = column[moved]
+        rows = order[moved]
+        full, other = hashes[rows], second[rows]
+        # Two ids with one 64-bit hash would merge: the second hash must agree too.
+        if np.any((full[1:] == full[:-1]) & (other[1:] != other[:-1])):
+            return None
+        # Within those buckets a lead now starts where the full hash changes (rows moved
+        # stayed in their bucket, whose first row starts a lead anyway).
+        restart = np.ones(len(mixed), dtype=np.bool_)
+        restart[1:] = (bucket[mixed[1:]] != bucket[mixed[:-1]]) | (full[1:] != full[:-1])
+        starts[mixed] = restart
+    del hashes, second, offsets, bucket, order
+    first_rows = line[starts] - 2
     table = EventTable(
         lead=(np.cumsum(starts, dtype=np.int32) - 1),
         at=at,
         field=field,
         value=value,
-        line=order + 2,
+        line=line,
         lead_ids=[],
         fields=field_names,
         values=value_names,
