@@ -1,5 +1,5 @@
 """``python -m leadsla.cli``: the same entry as the ``leadsla`` command."""
 
-from leadsla.cli.main import main
+from leadsla.cli.entry import run
 
-main()
+run()
