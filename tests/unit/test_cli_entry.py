@@ -9,6 +9,7 @@ import pytest
 
 from leadsla import __version__
 from leadsla.cli import entry
+from leadsla.report.heap import long_lived_imports
 
 
 def test_the_command_runs_with_the_collector_on(
@@ -28,3 +29,14 @@ def test_the_command_runs_with_the_collector_on(
     # Paused while the command line was imported, on again for the command.
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_a_collector_paused_before_stays_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    gc.disable()
+    try:
+        with long_lived_imports():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -422,13 +422,14 @@ def read_grouped_events(
     offsets = micros - low
     del micros
     # Instants are usually whole seconds: counting in seconds leaves room for the hash.
-    # (The reader knows when they are: no need to divide ten million of them to see.)
-    unit = 1
-    for candidate in (MICROS_PER_SECOND, 1000):
-        if (whole_seconds and candidate == MICROS_PER_SECOND) or not np.any(offsets % candidate):
-            unit = candidate
-            offsets //= unit
-            break
+    # (The reader mostly knows they are: no need to divide ten million of them to see.)
+    if whole_seconds:
+        unit = MICROS_PER_SECOND
+    else:
+        units = (MICROS_PER_SECOND, 1000)
+        unit = next((u for u in units if not np.any(offsets % u)), 1)
+    if unit != 1:
+        offsets //= unit
     at_bits = max(int(offsets.max()), 1).bit_length()
     if 63 - at_bits < _MIN_HASH_BITS:
         return None

@@ -8,13 +8,20 @@ third of the report's time went to the kernel. :func:`reuse_freed_memory` tells
 while the process runs, so those pages are faulted in once. Resident memory then
 stays near its peak until the process exits, which is what a one-shot command
 wants and a server does not.
+
+:func:`long_lived_imports` is for the same kind of process: what it imports it keeps
+to the end, so the cyclic garbage collector need not walk those objects while they are
+made, nor at every full collection after.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -53,3 +60,19 @@ def _no_numpy_huge_pages() -> None:
     switch = getattr(multiarray, "_set_madvise_hugepage", None)
     if callable(switch):
         switch(False)
+
+
+@contextmanager
+def long_lived_imports() -> Iterator[None]:
+    """Run the block (a one-shot process's imports) with the cyclic collector paused, then
+    set what it made aside (``gc.freeze``). Importing the command line makes a few
+    hundred thousand objects and no garbage: the collector walked them 38 ms during the
+    import of a report's and 50 ms in its later full collections."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_on:
+            gc.enable()

@@ -20,7 +20,6 @@ the first one before its slow imports, so the parent never waits on a full pipe.
 from __future__ import annotations
 
 import contextlib
-import gc
 import mmap
 import os
 import pickle
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+
+from leadsla.report.heap import long_lived_imports, reuse_freed_memory
 
 if TYPE_CHECKING:
     from leadsla.core.events import EventTable
@@ -199,18 +200,12 @@ def serve(descriptor: int, requests: IO[bytes], answers: IO[bytes]) -> None:
     Quiet whatever happens: a failure is the parent's cue to compute the figures."""
     try:
         setup = receive_bytes(requests)  # before the slow imports: the parent goes on
-        # Imported here: the parent imports this module too, before it needs them. With
-        # the collector paused, then their objects set aside, as leadsla.cli.entry does.
-        gc.disable()
-        try:
+        # Imported here: the parent imports this module too, before it needs them.
+        with long_lived_imports():
             from leadsla.config import build_rulebook
             from leadsla.core.events import EventTable
             from leadsla.report.analytics import analytics
-            from leadsla.report.heap import reuse_freed_memory
             from leadsla.report.settings import ReportSettings
-        finally:
-            gc.freeze()
-            gc.enable()
 
         reuse_freed_memory()  # a one-shot job too, like the report that started it
         config, as_of = pickle.loads(setup)
